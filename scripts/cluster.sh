@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# A local PostgreSQL 15 cluster with jsruntime preloaded, owned by the postgres user.
+#   scripts/cluster.sh start DIR PORT DB   initialise (once) and start; create DB
+#   scripts/cluster.sh stop DIR
+set -euo pipefail
+BIN=/usr/lib/postgresql/15/bin
+cmd=${1:?start or stop}; dir=${2:?data directory}
+as_pg() { if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi; }
+
+case "$cmd" in
+start)
+  port=${3:?port}; db=${4:?database}
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    mkdir -p "$dir"; chown postgres:postgres "$dir"; chmod 700 "$dir"
+    as_pg "$BIN/initdb" -D "$dir" -A trust -U postgres >/dev/null
+    cat >> "$dir/postgresql.conf" <<CONF
+shared_preload_libraries = 'jsruntime'
+jsrt.database = '$db'
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '/tmp'
+max_worker_processes = 16
+CONF
+  fi
+  if ! as_pg "$BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    as_pg "$BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w start >/dev/null
+  fi
+  as_pg psql -h /tmp -p "$port" -U postgres -d postgres -qAtc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
+    || as_pg createdb -h /tmp -p "$port" -U postgres "$db"
+  ;;
+stop)
+  if [ -f "$dir/PG_VERSION" ]; then as_pg "$BIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true; fi
+  ;;
+*) echo "usage: $0 start DIR PORT DB | stop DIR" >&2; exit 2 ;;
+esac

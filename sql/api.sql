@@ -1,0 +1,355 @@
+-- jsruntime 0.1.0: the script-management SQL API (DESIGN.md section 5).
+-- Included last (finalize), so the Rust functions it calls exist.
+-- Validation lives in triggers, so direct writes to jsrt.scripts are checked too.
+
+-- ---------------------------------------------------------------- tenants
+
+CREATE FUNCTION jsrt.create_tenant(name text) RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE
+    new_id uuid;
+BEGIN
+    IF name IS NULL OR length(btrim(name)) = 0 THEN
+        RAISE EXCEPTION 'tenant name must not be empty' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO jsrt.tenants(name) VALUES (create_tenant.name) RETURNING id INTO new_id;
+    RETURN new_id;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'tenant "%" already exists', create_tenant.name USING ERRCODE = '23505';
+END $$;
+
+CREATE FUNCTION jsrt.set_tenant(name_or_id text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    found_id uuid;
+BEGIN
+    SELECT t.id INTO found_id FROM jsrt.tenants t
+     WHERE t.name = name_or_id OR t.id::text = lower(name_or_id);
+    IF found_id IS NULL THEN
+        RAISE EXCEPTION 'tenant "%" does not exist', name_or_id USING ERRCODE = '42704';
+    END IF;
+    PERFORM set_config('jsrt.tenant', found_id::text, false);
+END $$;
+
+-- The session's tenant, or an error when none is set.
+CREATE FUNCTION jsrt.current_tenant() RETURNS uuid
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    t text := current_setting('jsrt.tenant', true);
+BEGIN
+    IF t IS NULL OR t = '' THEN
+        RAISE EXCEPTION 'no tenant is set for this session'
+            USING ERRCODE = '55000', HINT = 'Call jsrt.set_tenant(name) first.';
+    END IF;
+    RETURN t::uuid;
+END $$;
+
+-- ---------------------------------------------------------------- validation
+
+-- Status transitions: see README "Script lifecycle".
+CREATE FUNCTION jsrt._status_transition_allowed(from_status text, to_status text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT from_status = to_status OR (from_status, to_status) IN (
+        ('draft', 'active'), ('draft', 'archived'),
+        ('active', 'paused'), ('active', 'disabled'), ('active', 'archived'),
+        ('paused', 'active'), ('paused', 'disabled'), ('paused', 'archived'),
+        ('disabled', 'active'), ('disabled', 'archived'),
+        ('archived', 'draft'))
+$$;
+
+CREATE FUNCTION jsrt._scripts_validate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    ev text;
+BEGIN
+    IF NEW.name IS NULL OR NEW.name !~ '^[A-Za-z][A-Za-z0-9_.-]{0,254}$' THEN
+        RAISE EXCEPTION 'invalid script name "%"', NEW.name USING ERRCODE = '22023',
+            DETAIL = 'field "name": 1 to 255 characters, letters, digits, "_", "-" and ".", starting with a letter';
+    END IF;
+    IF NEW.source IS NULL OR octet_length(NEW.source) > 102400 THEN
+        RAISE EXCEPTION 'script source is % bytes; the limit is 102400 bytes (100 KB)',
+            coalesce(octet_length(NEW.source), 0) USING ERRCODE = '54000', DETAIL = 'field "source"';
+    END IF;
+    IF NEW.type IS NULL OR NEW.type NOT IN ('scheduled', 'http', 'event', 'oneoff', 'embedded') THEN
+        RAISE EXCEPTION 'invalid script type "%"', NEW.type USING ERRCODE = '22023',
+            DETAIL = 'field "type": one of scheduled, http, event, oneoff, embedded';
+    END IF;
+    IF NEW.status IS NULL OR NEW.status NOT IN ('draft', 'active', 'paused', 'disabled', 'archived') THEN
+        RAISE EXCEPTION 'invalid script status "%"', NEW.status USING ERRCODE = '22023',
+            DETAIL = 'field "status": one of draft, active, paused, disabled, archived';
+    END IF;
+    IF TG_OP = 'UPDATE' AND NOT jsrt._status_transition_allowed(OLD.status, NEW.status) THEN
+        RAISE EXCEPTION 'script "%" cannot go from status % to %', NEW.name, OLD.status, NEW.status
+            USING ERRCODE = '55000', HINT = 'See the lifecycle in the README.';
+    END IF;
+    IF NEW.type = 'scheduled' THEN
+        IF NEW.cron_expression IS NULL OR array_length(regexp_split_to_array(btrim(NEW.cron_expression), '\s+'), 1) NOT IN (5, 6) THEN
+            RAISE EXCEPTION 'scheduled script "%" needs a cron expression of 5 or 6 fields, got %',
+                NEW.name, coalesce(quote_literal(NEW.cron_expression), 'none')
+                USING ERRCODE = '22023', DETAIL = 'field "cron_expression"';
+        END IF;
+    END IF;
+    IF NEW.timezone IS NULL OR NOT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = NEW.timezone) THEN
+        RAISE EXCEPTION 'unknown time zone "%"', NEW.timezone USING ERRCODE = '22023', DETAIL = 'field "timezone"';
+    END IF;
+    IF NEW.type = 'http' THEN
+        IF NEW.http_path IS NULL OR NEW.http_path !~ '^(/[A-Za-z0-9._~:@!$&''()*+,;=-]+)+/?$|^/$' OR NEW.http_path ~ '/\.\.?(/|$)' THEN
+            RAISE EXCEPTION 'http script "%" needs an http_path like /orders/create, got %',
+                NEW.name, coalesce(quote_literal(NEW.http_path), 'none')
+                USING ERRCODE = '22023', DETAIL = 'field "http_path"';
+        END IF;
+    END IF;
+    IF NEW.http_methods IS NOT NULL AND NOT NEW.http_methods <@ ARRAY['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] THEN
+        RAISE EXCEPTION 'invalid http_methods %', NEW.http_methods USING ERRCODE = '22023',
+            DETAIL = 'field "http_methods": GET, POST, PUT, DELETE, PATCH';
+    END IF;
+    IF NEW.type = 'event' AND coalesce(array_length(NEW.event_types, 1), 0) = 0 THEN
+        RAISE EXCEPTION 'event script "%" needs at least one event type', NEW.name
+            USING ERRCODE = '22023', DETAIL = 'field "event_types"';
+    END IF;
+    FOREACH ev IN ARRAY coalesce(NEW.event_types, '{}') LOOP
+        IF ev !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$' THEN
+            RAISE EXCEPTION 'invalid event type "%"', ev USING ERRCODE = '22023',
+                DETAIL = 'field "event_types": letters, digits, ".", "_", ":" and "-", like payment.processed';
+        END IF;
+    END LOOP;
+    IF NEW.metadata IS NOT NULL AND jsonb_typeof(NEW.metadata) <> 'object' THEN
+        RAISE EXCEPTION 'metadata must be a JSON object' USING ERRCODE = '22023', DETAIL = 'field "metadata"';
+    END IF;
+    NEW.resource_limits := jsrt._check_limits(NEW.resource_limits);
+    IF TG_OP = 'INSERT' OR NEW.source IS DISTINCT FROM OLD.source THEN
+        PERFORM jsrt._check_source(NEW.name, NEW.source);
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        IF NEW.id <> OLD.id OR NEW.tenant_id <> OLD.tenant_id THEN
+            RAISE EXCEPTION 'a script''s id and tenant never change' USING ERRCODE = '55000';
+        END IF;
+        -- rollback_script asks for a new version even when the source is unchanged
+        IF NEW.source IS DISTINCT FROM OLD.source OR current_setting('jsrt.new_version', true) = 'on' THEN
+            NEW.version := OLD.version + 1;
+        ELSE
+            NEW.version := OLD.version;
+        END IF;
+        NEW.updated_at := now();
+    ELSE
+        NEW.version := 1;
+    END IF;
+    RETURN NEW;
+END $$;
+
+-- Every change of source writes the next version, in the same transaction.
+CREATE FUNCTION jsrt._scripts_version() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' OR NEW.version <> OLD.version THEN
+        INSERT INTO jsrt.script_versions(script_id, tenant_id, version_number, source, change_description)
+        VALUES (NEW.id, NEW.tenant_id, NEW.version, NEW.source,
+                coalesce(nullif(current_setting('jsrt.change_description', true), ''),
+                         CASE WHEN TG_OP = 'INSERT' THEN 'created' END));
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION jsrt._versions_immutable() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'script versions are immutable' USING ERRCODE = '55000';
+END $$;
+
+-- Other backends drop cached code for scripts when this commits.
+CREATE FUNCTION jsrt._scripts_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM jsrt._invalidate_script_cache(TG_RELID);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER scripts_validate BEFORE INSERT OR UPDATE ON jsrt.scripts
+    FOR EACH ROW EXECUTE FUNCTION jsrt._scripts_validate();
+CREATE TRIGGER scripts_version AFTER INSERT OR UPDATE ON jsrt.scripts
+    FOR EACH ROW EXECUTE FUNCTION jsrt._scripts_version();
+CREATE TRIGGER scripts_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jsrt.scripts
+    FOR EACH STATEMENT EXECUTE FUNCTION jsrt._scripts_changed();
+CREATE TRIGGER script_versions_immutable BEFORE UPDATE ON jsrt.script_versions
+    FOR EACH ROW EXECUTE FUNCTION jsrt._versions_immutable();
+
+-- ---------------------------------------------------------------- scripts
+
+-- Finds a script of the session's tenant by name or id, or raises.
+CREATE FUNCTION jsrt._resolve_script(script text) RETURNS jsrt.scripts
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    tenant uuid := jsrt.current_tenant();
+    found jsrt.scripts;
+BEGIN
+    SELECT * INTO found FROM jsrt.scripts s
+     WHERE s.tenant_id = tenant AND (s.name = script OR s.id::text = lower(script));
+    IF found.id IS NULL THEN
+        RAISE EXCEPTION 'script "%" does not exist', script USING ERRCODE = '42704';
+    END IF;
+    RETURN found;
+END $$;
+
+CREATE FUNCTION jsrt._check_options(options jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    k text;
+BEGIN
+    IF options IS NULL OR jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = '22023';
+    END IF;
+    FOR k IN SELECT jsonb_object_keys(options) LOOP
+        IF k NOT IN ('description', 'status', 'cron_expression', 'timezone', 'http_path', 'http_methods',
+                     'event_types', 'resource_limits', 'metadata', 'tags', 'history', 'organization_id') THEN
+            RAISE EXCEPTION 'unknown option "%"', k USING ERRCODE = '22023',
+                HINT = 'Options: description, status, cron_expression, timezone, http_path, http_methods, event_types, resource_limits, metadata, tags, history, organization_id.';
+        END IF;
+    END LOOP;
+    FOR k IN SELECT key FROM jsonb_each(options)
+              WHERE key IN ('http_methods', 'event_types', 'tags') AND jsonb_typeof(value) NOT IN ('array', 'null') LOOP
+        RAISE EXCEPTION 'option "%" must be an array of strings', k USING ERRCODE = '22023';
+    END LOOP;
+END $$;
+
+CREATE FUNCTION jsrt._text_array(value jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN value IS NULL OR jsonb_typeof(value) = 'null' THEN NULL
+                ELSE ARRAY(SELECT jsonb_array_elements_text(value)) END
+$$;
+
+CREATE FUNCTION jsrt.create_script(name text, source text, type text DEFAULT 'oneoff', options jsonb DEFAULT '{}')
+RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE
+    tenant uuid := jsrt.current_tenant();
+    new_id uuid;
+BEGIN
+    PERFORM jsrt._check_options(options);
+    PERFORM set_config('jsrt.change_description', 'created', true);
+    INSERT INTO jsrt.scripts(tenant_id, name, source, type, description, status, cron_expression, timezone,
+                             http_path, http_methods, event_types, resource_limits, metadata, tags, history,
+                             organization_id)
+    VALUES (tenant, create_script.name, create_script.source, create_script.type,
+            options->>'description',
+            coalesce(options->>'status', 'draft'),
+            options->>'cron_expression',
+            coalesce(options->>'timezone', 'UTC'),
+            options->>'http_path',
+            coalesce(jsrt._text_array(options->'http_methods'), CASE WHEN create_script.type = 'http' THEN '{GET,POST}'::text[] ELSE '{}'::text[] END),
+            coalesce(jsrt._text_array(options->'event_types'), '{}'),
+            coalesce(options->'resource_limits', '{}'),
+            coalesce(options->'metadata', '{}'),
+            coalesce(jsrt._text_array(options->'tags'), '{}'),
+            coalesce(options->>'history', 'all'),
+            (options->>'organization_id')::uuid)
+    RETURNING id INTO new_id;
+    PERFORM set_config('jsrt.change_description', '', true);
+    RETURN new_id;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'a script named "%" or with that http_path already exists in this tenant', create_script.name
+        USING ERRCODE = '23505';
+END $$;
+
+CREATE FUNCTION jsrt.update_script(script text, source text DEFAULT NULL, options jsonb DEFAULT '{}',
+                                   change_description text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    cur jsrt.scripts := jsrt._resolve_script(script);
+    new_version integer;
+BEGIN
+    PERFORM jsrt._check_options(options);
+    PERFORM set_config('jsrt.change_description', coalesce(change_description, ''), true);
+    UPDATE jsrt.scripts s SET
+        source          = coalesce(update_script.source, s.source),
+        description     = CASE WHEN options ? 'description' THEN options->>'description' ELSE s.description END,
+        status          = coalesce(options->>'status', s.status),
+        cron_expression = CASE WHEN options ? 'cron_expression' THEN options->>'cron_expression' ELSE s.cron_expression END,
+        timezone        = coalesce(options->>'timezone', s.timezone),
+        http_path       = CASE WHEN options ? 'http_path' THEN options->>'http_path' ELSE s.http_path END,
+        http_methods    = CASE WHEN options ? 'http_methods' THEN jsrt._text_array(options->'http_methods') ELSE s.http_methods END,
+        event_types     = CASE WHEN options ? 'event_types' THEN jsrt._text_array(options->'event_types') ELSE s.event_types END,
+        resource_limits = CASE WHEN options ? 'resource_limits' THEN s.resource_limits || (options->'resource_limits') ELSE s.resource_limits END,
+        metadata        = CASE WHEN options ? 'metadata' THEN options->'metadata' ELSE s.metadata END,
+        tags            = CASE WHEN options ? 'tags' THEN jsrt._text_array(options->'tags') ELSE s.tags END,
+        history         = coalesce(options->>'history', s.history)
+    WHERE s.id = cur.id
+    RETURNING s.version INTO new_version;
+    PERFORM set_config('jsrt.change_description', '', true);
+    RETURN new_version;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'another script of this tenant already uses that name or http_path' USING ERRCODE = '23505';
+END $$;
+
+CREATE FUNCTION jsrt.set_status(script text, status text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    cur jsrt.scripts := jsrt._resolve_script(script);
+BEGIN
+    UPDATE jsrt.scripts s SET status = set_status.status WHERE s.id = cur.id;
+END $$;
+
+CREATE FUNCTION jsrt.delete_script(script text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    cur jsrt.scripts := jsrt._resolve_script(script);
+BEGIN
+    DELETE FROM jsrt.scripts s WHERE s.id = cur.id;
+END $$;
+
+CREATE FUNCTION jsrt.rollback_script(script text, version integer) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    cur jsrt.scripts := jsrt._resolve_script(script);
+    old_source text;
+    new_version integer;
+BEGIN
+    SELECT v.source INTO old_source FROM jsrt.script_versions v
+     WHERE v.script_id = cur.id AND v.version_number = rollback_script.version;
+    IF old_source IS NULL THEN
+        RAISE EXCEPTION 'script "%" has no version %', cur.name, rollback_script.version
+            USING ERRCODE = '22023', DETAIL = format('field "version": 1 to %s', cur.version);
+    END IF;
+    PERFORM set_config('jsrt.change_description', format('rollback to version %s', rollback_script.version), true);
+    PERFORM set_config('jsrt.new_version', 'on', true);
+    UPDATE jsrt.scripts s SET source = old_source WHERE s.id = cur.id RETURNING s.version INTO new_version;
+    PERFORM set_config('jsrt.new_version', '', true);
+    PERFORM set_config('jsrt.change_description', '', true);
+    RETURN new_version;
+END $$;
+
+-- Scripts of the session's tenant, newest first, filtered and paginated.
+CREATE FUNCTION jsrt.list_scripts(type text DEFAULT NULL, status text DEFAULT NULL, tag text DEFAULT NULL,
+                                  metadata_key text DEFAULT NULL, search text DEFAULT NULL,
+                                  page_size integer DEFAULT 50, page integer DEFAULT 1)
+RETURNS TABLE (id uuid, name text, type text, status text, version integer, description text,
+               tags text[], metadata jsonb, created_at timestamptz, updated_at timestamptz)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'page_size must be between 1 and 1000, got %', page_size USING ERRCODE = '22023';
+    END IF;
+    IF page IS NULL OR page < 1 THEN
+        RAISE EXCEPTION 'page must be 1 or more, got %', page USING ERRCODE = '22023';
+    END IF;
+    RETURN QUERY
+    SELECT s.id, s.name::text, s.type::text, s.status::text, s.version, s.description, s.tags, s.metadata,
+           s.created_at, s.updated_at
+      FROM jsrt.scripts s
+     WHERE s.tenant_id = jsrt.current_tenant()
+       AND (list_scripts.type IS NULL OR s.type = list_scripts.type)
+       AND (list_scripts.status IS NULL OR s.status = list_scripts.status)
+       AND (tag IS NULL OR s.tags @> ARRAY[tag])
+       AND (metadata_key IS NULL OR s.metadata ? metadata_key)
+       AND (search IS NULL OR to_tsvector('english', coalesce(s.name, '') || ' ' || coalesce(s.description, ''))
+                              @@ websearch_to_tsquery('english', search))
+     ORDER BY s.created_at DESC, s.id DESC
+     LIMIT page_size OFFSET (page - 1) * page_size;
+END $$;
+
+-- ---------------------------------------------------------------- execution
+
+CREATE FUNCTION jsrt.execute(script text, input jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE sql AS $$
+    SELECT jsrt._execute(script, input::text)::jsonb
+$$;

@@ -1,0 +1,3 @@
+//! Typed reads and writes of the jsrt tables.
+pub mod executions;
+pub mod scripts;

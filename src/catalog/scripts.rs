@@ -1,0 +1,132 @@
+//! Finding a script to run, through a per-backend cache.
+//!
+//! The cache maps (tenant, name or id) to the script's current row. Any write
+//! to jsrt.scripts sends a relcache invalidation for the table (see the
+//! `scripts_changed` trigger); every backend drops its cache when it takes
+//! that message in, which it does before it next reads, so no backend runs an
+//! old version after an update commits.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use pgrx::prelude::*;
+use pgrx::spi::Spi;
+
+use crate::error::Error;
+
+/// What running a script needs from its row.
+#[derive(Debug)]
+pub struct Script {
+    pub id: String,
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub name: String,
+    pub version: i32,
+    pub status: String,
+    pub kind: String,
+    pub history: String,
+    pub limits: serde_json::Value,
+    pub source: String,
+}
+
+thread_local! {
+    static CACHE: RefCell<HashMap<(String, String), Rc<Script>>> = RefCell::new(HashMap::new());
+    static SCRIPTS_OID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+}
+
+/// Entries kept; past this the cache starts again empty.
+const MAX_ENTRIES: usize = 4096;
+
+/// The script `key` (name or id) of `tenant`, from the cache or the table.
+pub fn resolve(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
+    // Take in invalidations other backends committed since we last looked.
+    unsafe { pg_sys::AcceptInvalidationMessages() };
+    let k = (tenant.to_string(), key.to_string());
+    if let Some(s) = CACHE.with(|c| c.borrow().get(&k).cloned()) {
+        return Ok(s);
+    }
+    let script = Rc::new(load(tenant, key)?);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= MAX_ENTRIES {
+            c.clear();
+        }
+        c.insert(k, script.clone());
+    });
+    Ok(script)
+}
+
+fn load(tenant: &str, key: &str) -> Result<Script, Error> {
+    let row = Spi::connect(|client| -> Result<Option<Script>, pgrx::spi::SpiError> {
+        if SCRIPTS_OID.get() == pg_sys::InvalidOid {
+            let oid = client
+                .select("SELECT 'jsrt.scripts'::regclass::oid", None, &[])?
+                .first()
+                .get_one::<pg_sys::Oid>()?;
+            SCRIPTS_OID.set(oid.unwrap_or(pg_sys::InvalidOid));
+        }
+        let rows = client.select(
+            "SELECT s.id::text, s.tenant_id::text, t.name, s.name::text, s.version, s.status::text,
+                    s.type::text, s.history::text, s.resource_limits::text, s.source
+               FROM jsrt.scripts s JOIN jsrt.tenants t ON t.id = s.tenant_id
+              WHERE s.tenant_id = $1::uuid
+                AND (s.name = $2 OR s.id = CASE WHEN $2 ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                                                THEN $2::uuid END)",
+            Some(1),
+            &[tenant.into(), key.into()],
+        )?;
+        let Some(r) = rows.into_iter().next() else { return Ok(None) };
+        let text = |i| -> Result<String, pgrx::spi::SpiError> { Ok(r.get::<String>(i)?.unwrap_or_default()) };
+        let limits = text(9)?;
+        Ok(Some(Script {
+            id: text(1)?,
+            tenant_id: text(2)?,
+            tenant_name: text(3)?,
+            name: text(4)?,
+            version: r.get::<i32>(5)?.unwrap_or(1),
+            status: text(6)?,
+            kind: text(7)?,
+            history: text(8)?,
+            limits: serde_json::from_str(&limits).unwrap_or(serde_json::Value::Null),
+            source: text(10)?,
+        }))
+    })
+    .map_err(|e| Error::Internal(format!("reading jsrt.scripts: {e}")))?;
+    match row {
+        Some(s) => Ok(s),
+        None if !tenant_exists(tenant)? => Err(Error::UnknownTenant(tenant.to_string())),
+        None => Err(Error::UnknownScript(key.to_string())),
+    }
+}
+
+fn tenant_exists(tenant: &str) -> Result<bool, Error> {
+    Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM jsrt.tenants WHERE id = $1::uuid)",
+        &[tenant.into()],
+    )
+    .map(|b| b.unwrap_or(false))
+    .map_err(|e| Error::Internal(format!("reading jsrt.tenants: {e}")))
+}
+
+/// Sends the invalidation that makes every backend drop its cache at commit.
+pub fn invalidate(scripts_table: pg_sys::Oid) {
+    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(scripts_table) };
+}
+
+/// Registered once per process in _PG_init.
+pub fn register_invalidation_callback() {
+    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache), pg_sys::Datum::from(0)) };
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    let ours = SCRIPTS_OID.get();
+    if relid == pg_sys::InvalidOid || ours == pg_sys::InvalidOid || relid == ours {
+        CACHE.with(|c| c.borrow_mut().clear());
+        if relid == ours {
+            // The table may be gone (DROP EXTENSION); look it up again next time.
+            SCRIPTS_OID.set(pg_sys::InvalidOid);
+        }
+    }
+}

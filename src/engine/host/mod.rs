@@ -1,0 +1,2 @@
+//! The bindings behind `ctx`: one module per member.
+pub mod log;

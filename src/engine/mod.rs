@@ -1,0 +1,7 @@
+//! The JS engine: compile, sandbox and the limits of a run.
+pub mod compile;
+pub mod failure;
+pub mod host;
+pub mod limits;
+pub mod run;
+pub mod sandbox;

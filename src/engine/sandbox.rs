@@ -1,0 +1,587 @@
+//! The JS sandbox: one QuickJS runtime per tenant, one context per script
+//! version, and the limits every run obeys.
+//!
+//! Contexts have no Eval intrinsic (no `eval`, no `new Function`) and no
+//! module loader (no `import`). The allocator counts every byte, so a run
+//! that reaches its memory limit ends even when JS catches the error, and the
+//! interrupt handler only reads flags: Postgres's cancel and die flags, the
+//! deadline and the allocator's out-of-memory flag.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Instant;
+
+use rquickjs::context::intrinsic;
+use rquickjs::function::Rest;
+use rquickjs::{
+    allocator::Allocator, qjs, Context, Ctx, Function, Module, Object, Persistent, Runtime, Value,
+};
+
+use super::compile::caught;
+use super::failure::{Failure, FailureKind};
+use super::host::log::{Line, LogBuffer};
+use super::limits::Limits;
+
+/// Byte accounting shared by a runtime's allocator and the run loop.
+#[derive(Default)]
+struct Memory {
+    limit: Cell<usize>,
+    used: Cell<usize>,
+    peak: Cell<usize>,
+    exhausted: Cell<bool>,
+}
+
+struct CountingAllocator(Rc<Memory>);
+
+impl CountingAllocator {
+    fn grant(&self, old: usize, new: usize) -> bool {
+        let m = &self.0;
+        let used = m.used.get() - old;
+        if used + new > m.limit.get() {
+            m.exhausted.set(true);
+            return false;
+        }
+        true
+    }
+
+    fn account(&self, old: usize, new: usize) {
+        let m = &self.0;
+        let used = m.used.get() - old + new;
+        m.used.set(used);
+        if used > m.peak.get() {
+            m.peak.set(used);
+        }
+    }
+}
+
+unsafe impl Allocator for CountingAllocator {
+    fn alloc(&mut self, size: usize) -> *mut u8 {
+        if !self.grant(0, size) {
+            return std::ptr::null_mut();
+        }
+        let p = unsafe { libc::malloc(size.max(1)) } as *mut u8;
+        if !p.is_null() {
+            self.account(0, unsafe { libc::malloc_usable_size(p.cast()) });
+        }
+        p
+    }
+
+    fn calloc(&mut self, count: usize, size: usize) -> *mut u8 {
+        let Some(total) = count.checked_mul(size) else {
+            return std::ptr::null_mut();
+        };
+        if !self.grant(0, total) {
+            return std::ptr::null_mut();
+        }
+        let p = unsafe { libc::calloc(count.max(1), size.max(1)) } as *mut u8;
+        if !p.is_null() {
+            self.account(0, unsafe { libc::malloc_usable_size(p.cast()) });
+        }
+        p
+    }
+
+    unsafe fn dealloc(&mut self, ptr: *mut u8) {
+        if ptr.is_null() {
+            return;
+        }
+        let size = unsafe { libc::malloc_usable_size(ptr.cast()) };
+        self.account(size, 0);
+        unsafe { libc::free(ptr.cast()) };
+    }
+
+    unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
+        let old = if ptr.is_null() {
+            0
+        } else {
+            unsafe { libc::malloc_usable_size(ptr.cast()) }
+        };
+        if new_size > old && !self.grant(old, new_size) {
+            return std::ptr::null_mut();
+        }
+        let p = unsafe { libc::realloc(ptr.cast(), new_size.max(1)) } as *mut u8;
+        if !p.is_null() {
+            self.account(old, unsafe { libc::malloc_usable_size(p.cast()) });
+        }
+        p
+    }
+
+    unsafe fn usable_size(ptr: *mut u8) -> usize {
+        unsafe { libc::malloc_usable_size(ptr.cast()) }
+    }
+}
+
+/// What the interrupt handler watches during one run.
+#[derive(Default)]
+struct Watch {
+    deadline: Cell<Option<Instant>>,
+    started: Cell<Option<Instant>>,
+    stop: Cell<Option<FailureKind>>,
+}
+
+fn postgres_wants_out() -> bool {
+    // Only the flags that make CHECK_FOR_INTERRUPTS raise: others (barriers,
+    // idle timeouts) must not end a script.
+    unsafe {
+        std::ptr::read_volatile(&raw const pgrx::pg_sys::QueryCancelPending) != 0
+            || std::ptr::read_volatile(&raw const pgrx::pg_sys::ProcDiePending) != 0
+    }
+}
+
+/// Everything a run needs to know about itself.
+pub struct RunRequest<'a> {
+    pub script_id: &'a str,
+    pub script_name: &'a str,
+    pub version: i32,
+    pub tenant_id: &'a str,
+    pub tenant_name: &'a str,
+    pub execution_id: &'a str,
+    pub trigger: &'a str,
+    pub attempt: i32,
+    pub input_json: &'a str,
+    pub limits: Limits,
+}
+
+pub struct RunResult {
+    /// the output as JSON text (None for undefined), or why the run failed
+    pub outcome: Result<Option<String>, Failure>,
+    pub memory_used_bytes: usize,
+    pub logs: Vec<Line>,
+}
+
+/// A loaded script version: its context and its default export.
+struct Loaded {
+    // Persistent values must go before the context that owns them.
+    main: Persistent<Function<'static>>,
+    log: Persistent<Object<'static>>,
+    context: Context,
+    last_used: u64,
+}
+
+/// One tenant's heap. No other tenant's code ever runs in it.
+pub struct TenantRuntime {
+    loaded: HashMap<(String, i32), Loaded>,
+    logs: Rc<RefCell<LogBuffer>>,
+    watch: Rc<Watch>,
+    memory: Rc<Memory>,
+    runtime: Runtime,
+    /// the raw runtime, for the stack settings rquickjs does not wrap
+    raw: *mut qjs::JSRuntime,
+    pub last_used: u64,
+    clock: u64,
+}
+
+type Intrinsics = (
+    intrinsic::Date,
+    intrinsic::RegExpCompiler,
+    intrinsic::RegExp,
+    intrinsic::Json,
+    intrinsic::Proxy,
+    intrinsic::MapSet,
+    intrinsic::TypedArrays,
+    intrinsic::Promise,
+);
+
+/// Scripts of one tenant kept loaded at once; the least recently used goes first.
+const MAX_LOADED: usize = 64;
+
+impl TenantRuntime {
+    pub fn new() -> Result<Self, Failure> {
+        let memory = Rc::new(Memory::default());
+        memory.limit.set(usize::MAX);
+        let runtime = Runtime::new_with_alloc(CountingAllocator(memory.clone())).map_err(|e| {
+            Failure::new(
+                FailureKind::Memory,
+                "InternalError",
+                format!("cannot create a JS runtime: {e}"),
+            )
+        })?;
+        let watch = Rc::new(Watch::default());
+        let w = watch.clone();
+        let m = memory.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || {
+            if w.stop.get().is_some() {
+                return true;
+            }
+            let reason = if postgres_wants_out() {
+                FailureKind::Cancelled
+            } else if m.exhausted.get() {
+                FailureKind::Memory
+            } else if w.deadline.get().is_some_and(|d| Instant::now() >= d) {
+                FailureKind::Timeout
+            } else {
+                return false;
+            };
+            w.stop.set(Some(reason));
+            true
+        })));
+        // rquickjs hands out the raw runtime only through a context.
+        let raw = Context::base(&runtime)
+            .map_err(|e| {
+                Failure::new(
+                    FailureKind::Memory,
+                    "InternalError",
+                    format!("cannot create a JS context: {e}"),
+                )
+            })?
+            .get_runtime_ptr();
+        Ok(TenantRuntime {
+            raw,
+            loaded: HashMap::new(),
+            logs: Rc::new(RefCell::new(LogBuffer::default())),
+            watch,
+            memory,
+            runtime,
+            last_used: 0,
+            clock: 0,
+        })
+    }
+
+    /// Runs one script version. `bytecode` is asked for only when the version is not loaded.
+    pub fn run(
+        &mut self,
+        req: &RunRequest<'_>,
+        bytecode: &mut dyn FnMut() -> Result<Rc<[u8]>, Failure>,
+    ) -> RunResult {
+        let start = Instant::now();
+        self.watch.started.set(Some(start));
+        self.watch
+            .deadline
+            .set(start.checked_add(std::time::Duration::from_millis(req.limits.time_ms)));
+        self.watch.stop.set(None);
+        let base = self.memory.used.get();
+        self.memory.exhausted.set(false);
+        self.memory.peak.set(base);
+        self.memory
+            .limit
+            .set(base.saturating_add(req.limits.memory_bytes));
+        self.logs.borrow_mut().reset(req.limits.log_bytes);
+        unsafe {
+            let rt = self.raw;
+            // Stack limits count from where this run starts, not where the runtime was made.
+            qjs::JS_UpdateStackTop(rt);
+            qjs::JS_SetMaxStackSize(rt, req.limits.stack_bytes as _);
+        }
+        self.clock += 1;
+        self.last_used = self.clock;
+
+        let key = (req.script_id.to_string(), req.version);
+        let mut outcome = match self.loaded.contains_key(&key) {
+            true => Ok(()),
+            false => bytecode().and_then(|code| self.load(req, &code)).map(|l| {
+                self.evict_if_full();
+                self.loaded.insert(key.clone(), l);
+            }),
+        }
+        .and_then(|()| {
+            let loaded = self.loaded.get_mut(&key).expect("script was just loaded");
+            loaded.last_used = self.clock;
+            call(loaded, req, &self.watch)
+        });
+
+        // A limit hit inside JS, even one that JS caught, ends the run.
+        if outcome.is_ok() || self.watch.stop.get().is_some() || self.memory.exhausted.get() {
+            if let Some(kind) = self.watch.stop.get().or(self
+                .memory
+                .exhausted
+                .get()
+                .then_some(FailureKind::Memory))
+            {
+                outcome = Err(limit_failure(kind, req, outcome.err()));
+            }
+        }
+        let memory_used_bytes = self.memory.peak.get().saturating_sub(base);
+        self.memory.limit.set(usize::MAX);
+        self.watch.deadline.set(None);
+        if outcome.is_err() {
+            // Whatever state a failed run left behind, the next run starts clean.
+            self.loaded.remove(&key);
+            self.runtime.run_gc();
+        }
+        RunResult {
+            outcome,
+            memory_used_bytes,
+            logs: self.logs.borrow_mut().take(),
+        }
+    }
+
+    /// Pending jobs left by a run would run in the next one: the caller drops
+    /// the runtime when this is true.
+    pub fn has_leftover_jobs(&self) -> bool {
+        self.runtime.is_job_pending()
+    }
+
+    fn evict_if_full(&mut self) {
+        if self.loaded.len() < MAX_LOADED {
+            return;
+        }
+        if let Some(oldest) = self
+            .loaded
+            .iter()
+            .min_by_key(|(_, l)| l.last_used)
+            .map(|(k, _)| k.clone())
+        {
+            self.loaded.remove(&oldest);
+        }
+    }
+
+    /// Makes a context, installs the globals, evaluates the module and finds its default export.
+    fn load(&self, req: &RunRequest<'_>, code: &[u8]) -> Result<Loaded, Failure> {
+        let context = Context::custom::<Intrinsics>(&self.runtime).map_err(|e| {
+            Failure::new(
+                FailureKind::Memory,
+                "InternalError",
+                format!("cannot create a JS context: {e}"),
+            )
+        })?;
+        let name = req.script_name;
+        let (main, log) = context.with(|ctx| -> Result<_, Failure> {
+            let js = |e| caught(&ctx, e, name);
+            let log = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
+            let console = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
+            console.set("log", console.get::<_, Value>("info").map_err(js)?).map_err(js)?;
+            freeze(&ctx, &log);
+            freeze(&ctx, &console);
+            ctx.globals().set("console", console).map_err(js)?;
+            // The global eval exists without the Eval intrinsic; it can only throw. Remove it.
+            ctx.globals().remove("eval").map_err(js)?;
+
+            // SAFETY: the bytecode came from compile::compile.
+            let module = unsafe { Module::load(ctx.clone(), code) }.map_err(js)?;
+            let (module, done) = module.eval().map_err(js)?;
+            settle(&ctx, &done.into_value(), &self.watch).map_err(js)?;
+            let entry: Value = module.get("default").map_err(js)?;
+            let Some(f) = entry.as_function() else {
+                return Err(Failure::new(
+                    FailureKind::NoEntryPoint,
+                    "TypeError",
+                    "the script has no default export function; write `export default function (ctx) { ... }`",
+                ));
+            };
+            Ok((Persistent::save(&ctx, f.clone()), Persistent::save(&ctx, log)))
+        })?;
+        Ok(Loaded {
+            main,
+            log,
+            context,
+            last_used: 0,
+        })
+    }
+}
+
+/// Calls the default export with a fresh, frozen ctx and turns its result into JSON text.
+fn call(loaded: &Loaded, req: &RunRequest<'_>, watch: &Watch) -> Result<Option<String>, Failure> {
+    loaded.context.with(|ctx| {
+        let js = |e| caught(&ctx, e, req.script_name);
+        let main = loaded.main.clone().restore(&ctx).map_err(js)?;
+        let log = loaded.log.clone().restore(&ctx).map_err(js)?;
+        let c = Object::new(ctx.clone()).map_err(js)?;
+        c.set("input", ctx.json_parse(req.input_json).map_err(js)?)
+            .map_err(js)?;
+        c.set(
+            "tenant",
+            frozen(
+                &ctx,
+                &[
+                    ("id", req.tenant_id.into()),
+                    ("name", req.tenant_name.into()),
+                ],
+            )
+            .map_err(js)?,
+        )
+        .map_err(js)?;
+        c.set(
+            "script",
+            frozen(
+                &ctx,
+                &[
+                    ("id", req.script_id.into()),
+                    ("name", req.script_name.into()),
+                    ("version", req.version.into()),
+                ],
+            )
+            .map_err(js)?,
+        )
+        .map_err(js)?;
+        c.set(
+            "execution",
+            frozen(
+                &ctx,
+                &[
+                    ("id", req.execution_id.into()),
+                    ("trigger", req.trigger.into()),
+                    ("attempt", req.attempt.into()),
+                ],
+            )
+            .map_err(js)?,
+        )
+        .map_err(js)?;
+        c.set("log", log).map_err(js)?;
+        freeze(&ctx, &c);
+
+        let returned: Value = main.call((c,)).map_err(js)?;
+        let value = settle(&ctx, &returned, watch).map_err(js)?;
+        if value.is_undefined() {
+            return Ok(None);
+        }
+        let bad = |why: String| Failure::new(FailureKind::BadResult, "TypeError", why);
+        let text = match ctx.json_stringify(value.clone()) {
+            Ok(Some(s)) => s.to_string().map_err(js)?,
+            Ok(None) => {
+                return Err(bad(format!(
+                    "the script returned a {}, which is not JSON",
+                    value.type_name()
+                )))
+            }
+            Err(e) => {
+                let f = js(e);
+                return Err(bad(format!(
+                    "the script's result is not JSON: {}",
+                    f.message
+                )));
+            }
+        };
+        if text.len() > req.limits.output_bytes {
+            return Err(Failure::new(
+                FailureKind::Output,
+                "RangeError",
+                format!(
+                    "the output is {} bytes, over max_output_size_bytes ({} bytes)",
+                    text.len(),
+                    req.limits.output_bytes
+                ),
+            ));
+        }
+        Ok(Some(text))
+    })
+}
+
+/// Runs jobs until `value` (a promise or not) settles, and returns what it settled to.
+fn settle<'js>(ctx: &Ctx<'js>, value: &Value<'js>, watch: &Watch) -> rquickjs::Result<Value<'js>> {
+    let Some(promise) = value.as_promise() else {
+        return Ok(value.clone());
+    };
+    loop {
+        if let Some(result) = promise.result::<Value>() {
+            return result;
+        }
+        if watch.stop.get().is_some() || !ctx.execute_pending_job() {
+            break;
+        }
+    }
+    if watch.stop.get().is_some() {
+        // The interrupt ended the job; report it as the exception it is.
+        return Err(ctx.throw(rquickjs::String::from_str(ctx.clone(), "interrupted")?.into_value()));
+    }
+    Err(rquickjs::Exception::throw_type(
+        ctx,
+        "the script's promise never settled",
+    ))
+}
+
+fn limit_failure(kind: FailureKind, req: &RunRequest<'_>, inner: Option<Failure>) -> Failure {
+    let message = match kind {
+        FailureKind::Timeout => format!(
+            "the script ran past max_execution_time_ms ({} ms)",
+            req.limits.time_ms
+        ),
+        FailureKind::Memory => {
+            format!(
+                "the script used more than max_memory_bytes ({} bytes)",
+                req.limits.memory_bytes
+            )
+        }
+        FailureKind::Cancelled => "the script was cancelled".to_string(),
+        _ => return inner.unwrap_or_else(|| Failure::new(kind, "Error", "the script failed")),
+    };
+    let mut f = Failure::new(kind, "RangeError", message);
+    if let Some(inner) = inner {
+        f.line = inner.line;
+        f.column = inner.column;
+        f.stack = inner.stack;
+    }
+    f
+}
+
+fn freeze<'js>(ctx: &Ctx<'js>, o: &Object<'js>) {
+    // JS_FreezeObject is the engine's own: a script cannot replace it the way it could Object.freeze.
+    unsafe { qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), o.as_raw()) };
+}
+
+fn frozen<'js>(ctx: &Ctx<'js>, fields: &[(&str, Field<'_>)]) -> rquickjs::Result<Object<'js>> {
+    let o = Object::new(ctx.clone())?;
+    for (k, v) in fields {
+        match v {
+            Field::Str(s) => o.set(*k, *s)?,
+            Field::Int(i) => o.set(*k, *i)?,
+        }
+    }
+    freeze(ctx, &o);
+    Ok(o)
+}
+
+enum Field<'a> {
+    Str(&'a str),
+    Int(i32),
+}
+
+impl<'a> From<&'a str> for Field<'a> {
+    fn from(s: &'a str) -> Self {
+        Field::Str(s)
+    }
+}
+
+impl From<i32> for Field<'_> {
+    fn from(i: i32) -> Self {
+        Field::Int(i)
+    }
+}
+
+/// `{info, warn, error, debug}` writing into the run's log buffer.
+fn make_logger<'js>(
+    ctx: &Ctx<'js>,
+    logs: &Rc<RefCell<LogBuffer>>,
+    watch: &Rc<Watch>,
+) -> rquickjs::Result<Object<'js>> {
+    let o = Object::new(ctx.clone())?;
+    for level in ["info", "warn", "error", "debug"] {
+        let logs = logs.clone();
+        let watch = watch.clone();
+        let f = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+            let message = args
+                .0
+                .iter()
+                .map(|v| show(&ctx, v))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let at = watch
+                .started
+                .get()
+                .map_or(0, |s| s.elapsed().as_millis() as u64);
+            logs.borrow_mut().push(level, message, at);
+        })?;
+        o.set(level, f)?;
+    }
+    Ok(o)
+}
+
+/// How console shows one value: strings as they are, errors as "Name: message", the rest as JSON.
+fn show<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> String {
+    if let Some(s) = v.as_string() {
+        return s.to_string().unwrap_or_default();
+    }
+    if v.is_error() {
+        if let Some(o) = v.as_object() {
+            let name: String = o.get("name").unwrap_or_else(|_| "Error".into());
+            let message: String = o.get("message").unwrap_or_default();
+            return format!("{name}: {message}");
+        }
+    }
+    match ctx.json_stringify(v.clone()) {
+        Ok(Some(s)) => s.to_string().unwrap_or_default(),
+        _ => {
+            ctx.catch();
+            v.type_name().to_string()
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! One error type for the extension. Each variant has its SQLSTATE and message;
+//! the README lists them.
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::PgSqlErrorCode as Code;
+
+use crate::engine::failure::{Failure, FailureKind};
+
+#[derive(Debug)]
+pub enum Error {
+    /// no jsrt.set_tenant() in this session
+    NoTenant,
+    /// the session's tenant does not exist (any more)
+    UnknownTenant(String),
+    /// no script of that name or id in the tenant
+    UnknownScript(String),
+    /// the script's status forbids running it
+    NotRunnable { script: String, status: String },
+    /// bad argument: the message names the field
+    Invalid(String),
+    /// the source does not compile
+    Syntax { script: String, failure: Failure },
+    /// a run failed
+    Run { script: String, failure: Failure },
+    /// a script run started while another runs in this backend
+    Nested,
+    /// a bug or an environment problem
+    Internal(String),
+}
+
+impl Error {
+    pub fn code(&self) -> Code {
+        match self {
+            Error::NoTenant | Error::NotRunnable { .. } | Error::Nested => {
+                Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
+            }
+            Error::UnknownTenant(_) | Error::UnknownScript(_) => Code::ERRCODE_UNDEFINED_OBJECT,
+            Error::Invalid(_) => Code::ERRCODE_INVALID_PARAMETER_VALUE,
+            Error::Syntax { .. } => Code::ERRCODE_SYNTAX_ERROR,
+            Error::Internal(_) => Code::ERRCODE_INTERNAL_ERROR,
+            Error::Run { failure, .. } => match failure.kind {
+                FailureKind::Thrown => Code::ERRCODE_RAISE_EXCEPTION,
+                FailureKind::Timeout | FailureKind::Cancelled => Code::ERRCODE_QUERY_CANCELED,
+                FailureKind::Memory => Code::ERRCODE_OUT_OF_MEMORY,
+                FailureKind::Stack => Code::ERRCODE_STATEMENT_TOO_COMPLEX,
+                FailureKind::Output => Code::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                FailureKind::BadResult => Code::ERRCODE_DATATYPE_MISMATCH,
+                FailureKind::NoEntryPoint => Code::ERRCODE_UNDEFINED_FUNCTION,
+            },
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Error::NoTenant => "no tenant is set for this session".into(),
+            Error::UnknownTenant(t) => format!("tenant \"{t}\" does not exist"),
+            Error::UnknownScript(s) => format!("script \"{s}\" does not exist"),
+            Error::NotRunnable { script, status } => {
+                format!("script \"{script}\" is {status} and cannot run")
+            }
+            Error::Invalid(m) => m.clone(),
+            Error::Syntax { script, failure } => format!(
+                "script \"{script}\" does not compile: {}",
+                failure.summary()
+            ),
+            Error::Run { script, failure } => {
+                format!("script \"{script}\" failed: {}", failure.summary())
+            }
+            Error::Nested => {
+                "a script cannot run another script synchronously in the same backend".into()
+            }
+            Error::Internal(m) => format!("jsruntime internal error: {m}"),
+        }
+    }
+
+    fn hint(&self) -> Option<&'static str> {
+        match self {
+            Error::NoTenant => Some("Call jsrt.set_tenant(name) first."),
+            Error::NotRunnable { .. } => {
+                Some("Only draft and active scripts run; see jsrt.set_status().")
+            }
+            _ => None,
+        }
+    }
+
+    /// Raises this error as a Postgres ERROR. Does not return.
+    pub fn raise(self) -> ! {
+        let mut report = ErrorReport::new(self.code(), self.message(), "jsruntime");
+        if let Some(h) = self.hint() {
+            report = report.set_hint(h);
+        }
+        if let Error::Run { failure, .. } | Error::Syntax { failure, .. } = &self {
+            if let Some(stack) = failure.stack.as_deref().filter(|s| !s.trim().is_empty()) {
+                report = report.set_detail(format!("JS stack:\n{}", stack.trim_end()));
+            }
+        }
+        report.report(pgrx::PgLogLevel::ERROR);
+        unreachable!("an ERROR report does not return")
+    }
+}
+
+/// Unwraps or raises: for the #[pg_extern] boundary.
+pub trait OrRaise<T> {
+    fn or_raise(self) -> T;
+}
+
+impl<T> OrRaise<T> for Result<T, Error> {
+    fn or_raise(self) -> T {
+        self.unwrap_or_else(|e| e.raise())
+    }
+}

@@ -1,0 +1,139 @@
+//! Every jsrt.* setting, with typed accessors.
+
+use std::ffi::CString;
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+use crate::engine::limits::Limits;
+
+pub static TENANT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static DATABASE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"postgres"));
+static MAX_EXECUTION_TIME_MS: GucSetting<i32> = GucSetting::<i32>::new(300_000);
+static MAX_MEMORY_BYTES: GucSetting<i32> = GucSetting::<i32>::new(256 << 20);
+static MAX_OUTPUT_SIZE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(16 << 20);
+static MAX_STACK_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
+static MAX_LOG_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
+static HISTORY_SAMPLE_EVERY: GucSetting<i32> = GucSetting::<i32>::new(100);
+static MAX_RUNTIMES: GucSetting<i32> = GucSetting::<i32>::new(32);
+
+pub fn init() {
+    GucRegistry::define_string_guc(
+        c"jsrt.tenant",
+        c"The session's tenant id; set it with jsrt.set_tenant(name).",
+        c"Every tenant-scoped jsrt function acts on this tenant.",
+        &TENANT,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"jsrt.database",
+        c"The database the jsrt background workers connect to.",
+        c"",
+        &DATABASE,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    int(
+        c"jsrt.max_execution_time_ms",
+        c"Cap on any script's max_execution_time_ms.",
+        &MAX_EXECUTION_TIME_MS,
+        1,
+        i32::MAX,
+    );
+    int(
+        c"jsrt.max_memory_bytes",
+        c"Cap on any script's max_memory_bytes.",
+        &MAX_MEMORY_BYTES,
+        1 << 20,
+        i32::MAX,
+    );
+    int(
+        c"jsrt.max_output_size_bytes",
+        c"Cap on any script's max_output_size_bytes.",
+        &MAX_OUTPUT_SIZE_BYTES,
+        2,
+        i32::MAX,
+    );
+    int(
+        c"jsrt.max_stack_bytes",
+        c"Cap on any script's max_stack_bytes (JS native stack).",
+        &MAX_STACK_BYTES,
+        64 << 10,
+        8 << 20,
+    );
+    int(
+        c"jsrt.max_log_bytes",
+        c"Cap on any script's max_log_bytes (captured console output).",
+        &MAX_LOG_BYTES,
+        0,
+        i32::MAX,
+    );
+    int(
+        c"jsrt.history_sample_every",
+        c"Scripts with history 'sampled' record one successful run in this many, per backend.",
+        &HISTORY_SAMPLE_EVERY,
+        1,
+        i32::MAX,
+    );
+    int(
+        c"jsrt.max_runtimes",
+        c"Tenant JS runtimes one backend keeps; the least recently used goes first.",
+        &MAX_RUNTIMES,
+        1,
+        10_000,
+    );
+}
+
+fn int(
+    name: &'static std::ffi::CStr,
+    short: &'static std::ffi::CStr,
+    setting: &'static GucSetting<i32>,
+    min: i32,
+    max: i32,
+) {
+    GucRegistry::define_int_guc(
+        name,
+        short,
+        c"",
+        setting,
+        min,
+        max,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+}
+
+/// The caps the settings put on every script's own limits.
+pub fn caps() -> Limits {
+    Limits {
+        time_ms: MAX_EXECUTION_TIME_MS.get() as u64,
+        memory_bytes: MAX_MEMORY_BYTES.get() as usize,
+        output_bytes: MAX_OUTPUT_SIZE_BYTES.get() as usize,
+        stack_bytes: MAX_STACK_BYTES.get() as usize,
+        log_bytes: MAX_LOG_BYTES.get() as usize,
+    }
+}
+
+pub fn history_sample_every() -> u64 {
+    HISTORY_SAMPLE_EVERY.get().max(1) as u64
+}
+
+pub fn max_runtimes() -> usize {
+    MAX_RUNTIMES.get().max(1) as usize
+}
+
+pub fn database() -> String {
+    DATABASE
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .unwrap_or_else(|| "postgres".into())
+}
+
+/// The session's tenant id, if one is set.
+pub fn tenant() -> Option<String> {
+    TENANT
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .filter(|s| !s.is_empty())
+}

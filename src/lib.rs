@@ -1,0 +1,38 @@
+//! jsruntime: multi-tenant JavaScript business scripts hosted by PostgreSQL.
+//! DESIGN.md explains the architecture; README.md the SQL and JS APIs.
+
+use pgrx::prelude::*;
+
+mod api;
+mod catalog;
+mod engine;
+mod error;
+mod gucs;
+mod subxact;
+mod workers;
+
+::pgrx::pg_module_magic!();
+
+extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/api.sql", name = "api", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+    catalog::scripts::register_invalidation_callback();
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        workers::recorder::init();
+    }
+}
+
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![
+            "shared_preload_libraries = 'jsruntime'",
+            "jsrt.database = 'pgrx_tests'",
+        ]
+    }
+}
