@@ -23,7 +23,8 @@ max_worker_processes = 16
 CONF
   fi
   if ! as_pg "$BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
-    as_pg "$BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w start >/dev/null
+    # a Rust backtrace in every ERROR detail is noise for users
+    as_pg env -u RUST_BACKTRACE "$BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w start >/dev/null
   fi
   as_pg psql -h /tmp -p "$port" -U postgres -d postgres -qAtc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
     || as_pg createdb -h /tmp -p "$port" -U postgres "$db"

@@ -319,7 +319,7 @@ BEGIN
 END $$;
 
 -- Scripts of the session's tenant, newest first, filtered and paginated.
-CREATE FUNCTION jsrt.list_scripts(type text DEFAULT NULL, status text DEFAULT NULL, tag text DEFAULT NULL,
+CREATE FUNCTION jsrt.list_scripts(script_type text DEFAULT NULL, script_status text DEFAULT NULL, tag text DEFAULT NULL,
                                   metadata_key text DEFAULT NULL, search text DEFAULT NULL,
                                   page_size integer DEFAULT 50, page integer DEFAULT 1)
 RETURNS TABLE (id uuid, name text, type text, status text, version integer, description text,
@@ -337,8 +337,8 @@ BEGIN
            s.created_at, s.updated_at
       FROM jsrt.scripts s
      WHERE s.tenant_id = jsrt.current_tenant()
-       AND (list_scripts.type IS NULL OR s.type = list_scripts.type)
-       AND (list_scripts.status IS NULL OR s.status = list_scripts.status)
+       AND (script_type IS NULL OR s.type = script_type)
+       AND (script_status IS NULL OR s.status = script_status)
        AND (tag IS NULL OR s.tags @> ARRAY[tag])
        AND (metadata_key IS NULL OR s.metadata ? metadata_key)
        AND (search IS NULL OR to_tsvector('english', coalesce(s.name, '') || ' ' || coalesce(s.description, ''))

@@ -40,7 +40,8 @@ impl Error {
             Error::Internal(_) => Code::ERRCODE_INTERNAL_ERROR,
             Error::Run { failure, .. } => match failure.kind {
                 FailureKind::Thrown => Code::ERRCODE_RAISE_EXCEPTION,
-                FailureKind::Timeout | FailureKind::Cancelled => Code::ERRCODE_QUERY_CANCELED,
+                FailureKind::Cancelled => Code::ERRCODE_QUERY_CANCELED,
+                FailureKind::Timeout => Code::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                 FailureKind::Memory => Code::ERRCODE_OUT_OF_MEMORY,
                 FailureKind::Stack => Code::ERRCODE_STATEMENT_TOO_COMPLEX,
                 FailureKind::Output => Code::ERRCODE_PROGRAM_LIMIT_EXCEEDED,

@@ -9,6 +9,7 @@ mod engine;
 mod error;
 mod gucs;
 mod subxact;
+mod tests;
 mod workers;
 
 ::pgrx::pg_module_magic!();

@@ -3,15 +3,16 @@
 
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::CaughtError;
-use pgrx::PgTryBuilder;
+use pgrx::{PgSqlErrorCode, PgTryBuilder};
 
-pub fn run<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, String> {
+/// The error comes back as its SQLSTATE and message.
+pub fn run<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, (PgSqlErrorCode, String)> {
     unsafe {
         let cxt = pg_sys::CurrentMemoryContext;
         let owner = pg_sys::CurrentResourceOwner;
         pg_sys::BeginInternalSubTransaction(std::ptr::null());
         pg_sys::MemoryContextSwitchTo(cxt);
-        let result = PgTryBuilder::new(|| Ok(f()))
+        let result = PgTryBuilder::new(|| Ok::<R, (PgSqlErrorCode, String)>(f()))
             .catch_others(|e| Err(describe(e)))
             .execute();
         if result.is_ok() {
@@ -25,12 +26,10 @@ pub fn run<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Strin
     }
 }
 
-fn describe(e: CaughtError) -> String {
+fn describe(e: CaughtError) -> (PgSqlErrorCode, String) {
     match e {
         CaughtError::PostgresError(r)
         | CaughtError::ErrorReport(r)
-        | CaughtError::RustPanic { ereport: r, .. } => {
-            format!("{} (SQLSTATE {:?})", r.message(), r.sql_error_code())
-        }
+        | CaughtError::RustPanic { ereport: r, .. } => (r.sql_error_code(), r.message().to_string()),
     }
 }

@@ -179,15 +179,29 @@ pub extern "C-unwind" fn jsrt_recorder_main(_arg: pg_sys::Datum) {
         q.latch = unsafe { pg_sys::MyLatch } as usize;
         q.database = unsafe { pg_sys::MyDatabaseId }.to_u32();
     }
+    let mut waiting = Vec::new();
     while BackgroundWorker::wait_latch(Some(Duration::from_secs(1))) {
-        drain();
+        drain(&mut waiting);
     }
-    drain();
+    drain(&mut waiting);
     QUEUE.exclusive().latch = 0;
 }
 
+/// How long a record waits for its script's row to commit: a script created
+/// in the transaction whose run failed only exists once that transaction commits.
+const WAIT_FOR_SCRIPT: Duration = Duration::from_secs(60);
+
 /// Inserts what is queued, each record in its own subtransaction, then frees the slots.
-fn drain() {
+/// Records whose script is not (yet) visible wait in `waiting`.
+fn drain(waiting: &mut Vec<(Instant, Record)>) {
+    if !waiting.is_empty() {
+        let retry: Vec<_> = std::mem::take(waiting);
+        BackgroundWorker::transaction(std::panic::AssertUnwindSafe(|| {
+            for (since, rec) in retry {
+                store(rec, since, waiting);
+            }
+        }));
+    }
     loop {
         let (head, batch) = {
             let q = QUEUE.share();
@@ -203,23 +217,25 @@ fn drain() {
         if batch.is_empty() {
             return;
         }
-        BackgroundWorker::transaction(|| {
+        BackgroundWorker::transaction(std::panic::AssertUnwindSafe(|| {
             for bytes in &batch {
                 match serde_json::from_slice::<Record>(bytes) {
-                    Ok(rec) => {
-                        let id = rec.id.clone();
-                        let outcome = crate::subxact::run(|| executions::insert(&rec));
-                        if let Err(e) = outcome
-                            .map_err(|e| e.to_string())
-                            .and_then(|r| r.map_err(|e| e.message()))
-                        {
-                            warning!("jsrt recorder: execution {id} could not be recorded: {e}");
-                        }
-                    }
+                    Ok(rec) => store(rec, Instant::now(), waiting),
                     Err(e) => warning!("jsrt recorder: dropped an unreadable record: {e}"),
                 }
             }
-        });
+        }));
         QUEUE.exclusive().head = head + batch.len() as u64;
+    }
+}
+
+fn store(rec: Record, since: Instant, waiting: &mut Vec<(Instant, Record)>) {
+    match crate::subxact::run(|| executions::insert(&rec)) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => warning!("jsrt recorder: execution {} could not be recorded: {}", rec.id, e.message()),
+        Err((code, _)) if code == pgrx::PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION && since.elapsed() < WAIT_FOR_SCRIPT => {
+            waiting.push((since, rec));
+        }
+        Err((_, e)) => warning!("jsrt recorder: execution {} could not be recorded: {e}", rec.id),
     }
 }

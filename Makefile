@@ -1,0 +1,41 @@
+# jsruntime: `make run` sets everything up and runs the demo; `make test` runs every test.
+PG_CONFIG := /usr/lib/postgresql/15/bin/pg_config
+DEMO_DIR  := $(CURDIR)/.pgdata
+DEMO_PORT := 28815
+DEMO_DB   := jsrt
+
+.PHONY: setup install run stop test unit pgtest regress bench
+
+setup:
+	scripts/setup.sh
+
+install: setup
+	cargo pgrx install --release --pg-config $(PG_CONFIG)
+
+# A local cluster with the extension preloaded, example scripts, and their output.
+run: install
+	scripts/cluster.sh stop $(DEMO_DIR)
+	scripts/cluster.sh start $(DEMO_DIR) $(DEMO_PORT) $(DEMO_DB)
+	psql -X -q -h /tmp -p $(DEMO_PORT) -U postgres $(DEMO_DB) -f examples/demo.sql
+	@echo
+	@echo "Connect with:  psql -h /tmp -p $(DEMO_PORT) -U postgres $(DEMO_DB)"
+	@echo "Stop with:     make stop"
+
+stop:
+	scripts/cluster.sh stop $(DEMO_DIR)
+
+# Pure modules, in-database pgrx tests, then the pg_regress suite.
+test: install unit pgtest regress
+
+unit:
+	cargo test --lib
+
+pgtest:
+	rm -rf /tmp/jsrt-pgrx-test
+	cargo pgrx test pg15 --runas postgres --pgdata /tmp/jsrt-pgrx-test
+
+regress:
+	scripts/regress.sh
+
+bench: install
+	bench/run.sh

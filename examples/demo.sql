@@ -1,0 +1,49 @@
+-- The demo: one tenant, example scripts for the seed use cases that run synchronously today.
+\set ON_ERROR_STOP on
+DROP EXTENSION IF EXISTS jsruntime CASCADE;
+CREATE EXTENSION jsruntime;
+SELECT jsrt.create_tenant('demo') \gset
+SELECT jsrt.set_tenant('demo');
+
+-- Embedded business logic: dynamic pricing, called once per row.
+SELECT jsrt.create_script('price', $js$
+export default function (ctx) {
+  const { qty, unit_price, tier } = ctx.input;
+  let total = qty * unit_price;
+  if (tier === 'gold') total *= 0.9;
+  if (qty >= 100) total *= 0.95;
+  return Math.round(total * 100) / 100;
+}$js$, 'embedded', '{"status": "active", "history": "sampled", "description": "Order pricing rules"}') \gset
+SELECT id, qty, tier, jsrt.execute('price', jsonb_build_object('qty', qty, 'unit_price', 9.99, 'tier', tier)) AS price
+  FROM (VALUES (1, 2, 'basic'), (2, 150, 'gold'), (3, 10, 'gold')) AS orders(id, qty, tier);
+
+-- Custom validation rule, in the caller's transaction.
+SELECT jsrt.create_script('validate-customer', $js$
+export default function (ctx) {
+  const errors = [];
+  if (!/^[^@\s]+@[^@\s]+$/.test(ctx.input.email ?? '')) errors.push('email is invalid');
+  if ((ctx.input.name ?? '').trim().length === 0) errors.push('name is required');
+  ctx.log.info('validated', ctx.input.email, errors.length ? 'with errors' : 'ok');
+  return { valid: errors.length === 0, errors };
+}$js$, 'embedded', '{"status": "active"}') \gset
+SELECT jsrt.execute('validate-customer', '{"email": "ann@example.com", "name": "Ann"}') AS good,
+       jsrt.execute('validate-customer', '{"email": "nope", "name": ""}') AS bad;
+
+-- One-off data task: async code, logs and a report.
+SELECT jsrt.create_script('monthly-report', $js$
+export default async function (ctx) {
+  const days = ctx.input.days ?? [];
+  const total = await Promise.resolve(days.reduce((s, d) => s + d.amount, 0));
+  console.log(`summed ${days.length} days`);
+  return { month: ctx.input.month, total, average: days.length ? total / days.length : 0 };
+}$js$, 'oneoff') \gset
+SELECT jsrt.execute('monthly-report', '{"month": "2026-10", "days": [{"amount": 120}, {"amount": 80}, {"amount": 100}]}') AS report;
+
+-- A new version, and a rollback to the first.
+SELECT jsrt.update_script('monthly-report', replace(source, 'summed', 'added up'), change_description => 'wording') AS version
+  FROM jsrt.scripts WHERE name = 'monthly-report';
+SELECT jsrt.rollback_script('monthly-report', 1) AS version_after_rollback;
+
+-- What was recorded.
+SELECT s.name, e.status, e.trigger_type, e.metrics->>'duration_ms' AS ms, jsonb_array_length(e.logs) AS log_lines
+  FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id ORDER BY e.started_at;

@@ -1,0 +1,57 @@
+-- Hostile scripts. After each one the same backend runs the next script normally.
+SELECT jsrt.set_tenant('acme');
+SELECT jsrt.create_script('ok', 'export default (ctx) => ({ok: true, proto: ({}).polluted ?? null, n: ctx.input.n ?? 0})') IS NOT NULL AS ok;
+CREATE FUNCTION public.run_hostile(name text, src text, limits jsonb DEFAULT '{}') RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    outcome text;
+BEGIN
+    PERFORM jsrt.create_script(name, src, 'oneoff', jsonb_build_object('resource_limits', limits));
+    outcome := err(format('SELECT jsrt.execute(%L)', name));
+    -- the next run in this backend works
+    IF jsrt.execute('ok') <> '{"ok": true, "proto": null, "n": 0}' THEN
+        RETURN outcome || ' / BROKEN AFTERWARDS: ' || jsrt.execute('ok')::text;
+    END IF;
+    RETURN outcome;
+END $$;
+
+SELECT run_hostile('spin', 'export default () => { for (;;) {} }', '{"max_execution_time_ms": 200}');
+SELECT run_hostile('spin_catch', 'export default () => { for (;;) { try { for (;;) {} } catch (e) {} finally { } } }', '{"max_execution_time_ms": 200}');
+SELECT run_hostile('async_spin', 'export default async () => { for (;;) { await null; } }', '{"max_execution_time_ms": 200}');
+SELECT run_hostile('array_bomb', 'export default () => { const a = []; for (;;) a.push(new Array(100000).fill(1)); }', '{"max_memory_bytes": 16777216}');
+SELECT run_hostile('string_bomb', 'export default () => { let s = "x"; for (;;) s += s; }', '{"max_memory_bytes": 16777216}');
+SELECT run_hostile('object_bomb', 'export default () => { const o = {}; for (let i = 0; ; i++) o["k" + i] = {i}; }', '{"max_memory_bytes": 16777216}');
+SELECT run_hostile('oom_caught', 'export default () => { const keep = []; for (;;) { try { keep.push(new Array(1000000).fill(0)); } catch (e) {} } }', '{"max_memory_bytes": 16777216}');
+SELECT run_hostile('recursion', 'function f(n) { return f(n + 1) + 1 } export default () => f(0)');
+SELECT run_hostile('big_output', 'export default () => "x".repeat(2000)', '{"max_output_size_bytes": 1000}');
+SELECT run_hostile('eval', 'export default () => eval("1 + 1")');
+SELECT run_hostile('new_function', 'export default () => new Function("return 1")()');
+SELECT run_hostile('ctor_chain', 'export default () => (function () {}).constructor("return 1")()');
+SELECT run_hostile('async_ctor', 'export default () => (async function () {}).constructor("return 1")()');
+SELECT run_hostile('dyn_import', 'export default async () => await import("fs")');
+SELECT run_hostile('globals', 'export default () => [typeof process, typeof require, typeof fs, typeof eval].join()');
+
+-- a flood of console lines completes, with its logs capped
+SELECT jsrt.create_script('flood', 'export default () => { for (let i = 0; i < 200000; i++) console.log("line", i); return "done"; }',
+       'oneoff', '{"resource_limits": {"max_log_bytes": 4096}}') IS NOT NULL AS ok;
+SELECT jsrt.execute('flood');
+SELECT jsonb_array_length(logs) < 200 AS capped, logs->-1->>'message' AS last_line
+  FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'flood';
+
+-- pollution stays in its own script: other scripts and other tenants see clean intrinsics
+SELECT jsrt.create_script('polluter', 'export default (ctx) => { Object.prototype.polluted = "yes"; globalThis.leak = 1; try { ctx.input.x = 1; ctx.log = null; } catch (e) {} return ({}).polluted; }') IS NOT NULL AS ok;
+SELECT jsrt.execute('polluter');
+SELECT jsrt.execute('ok');
+SELECT jsrt.set_tenant('globex');
+SELECT jsrt.create_script('ok', 'export default () => ({proto: ({}).polluted ?? null, leak: typeof leak})') IS NOT NULL AS ok;
+SELECT jsrt.execute('ok');
+SELECT jsrt.set_tenant('acme');
+
+-- statement_timeout stops a running script, which is recorded as a timeout
+SELECT jsrt.create_script('long', 'export default () => { for (;;) {} }') IS NOT NULL AS ok;
+SET statement_timeout = '300ms';
+SELECT err($$SELECT jsrt.execute('long')$$);
+RESET statement_timeout;
+SELECT jsrt.flush_history();
+SELECT s.name, e.status, e.error FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
+ WHERE s.name IN ('spin', 'spin_catch', 'async_spin', 'array_bomb', 'oom_caught', 'recursion', 'big_output', 'long')
+ ORDER BY s.name;
