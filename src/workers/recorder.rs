@@ -34,6 +34,8 @@ pub struct Queue {
     /// the worker's latch (shared memory, same address in every process); 0 when it is not running
     latch: usize,
     database: u32,
+    /// records the worker holds back until their script's row commits
+    waiting: u32,
 }
 
 unsafe impl PGRXSharedMemory for Queue {}
@@ -157,7 +159,7 @@ pub fn flush(timeout: Duration) -> bool {
         {
             let q = QUEUE.share();
             // An empty queue, or no worker to wait for.
-            if q.head == q.tail || q.latch == 0 {
+            if (q.head == q.tail && q.waiting == 0) || q.latch == 0 {
                 return q.head == q.tail;
             }
         }
@@ -180,8 +182,14 @@ pub extern "C-unwind" fn jsrt_recorder_main(_arg: pg_sys::Datum) {
         q.database = unsafe { pg_sys::MyDatabaseId }.to_u32();
     }
     let mut waiting = Vec::new();
-    while BackgroundWorker::wait_latch(Some(Duration::from_secs(1))) {
+    loop {
+        // Look again soon while records wait for their scripts.
+        let nap = if waiting.is_empty() { Duration::from_secs(1) } else { Duration::from_millis(100) };
+        if !BackgroundWorker::wait_latch(Some(nap)) {
+            break;
+        }
         drain(&mut waiting);
+        QUEUE.exclusive().waiting = waiting.len() as u32;
     }
     drain(&mut waiting);
     QUEUE.exclusive().latch = 0;
@@ -225,7 +233,9 @@ fn drain(waiting: &mut Vec<(Instant, Record)>) {
                 }
             }
         }));
-        QUEUE.exclusive().head = head + batch.len() as u64;
+        let mut q = QUEUE.exclusive();
+        q.head = head + batch.len() as u64;
+        q.waiting = waiting.len() as u32;
     }
 }
 
