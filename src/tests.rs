@@ -31,7 +31,7 @@ mod tests {
         assert_eq!(Spi::get_one::<pgrx::JsonB>("SELECT jsrt.execute('v')").unwrap().unwrap().0, serde_json::json!(1));
     }
 
-    #[pg_test(error = "script \"boom\" failed: Error: no (line 1:30)")]
+    #[pg_test(error = "script \"boom\" failed: Error: no (line 1:34)")]
     fn a_throwing_script_raises_an_error_with_its_place() {
         setup();
         Spi::run("SELECT jsrt.create_script('boom', 'export default () => { throw new Error(\"no\") }')").unwrap();
