@@ -24,12 +24,20 @@ use super::host::log::{Line, LogBuffer};
 use super::limits::Limits;
 
 /// Byte accounting shared by a runtime's allocator and the run loop.
+///
+/// QuickJS polls its interrupt handler only between JS operations, so a
+/// builtin such as `Array.prototype.fill` can run long without a poll. Once a
+/// run is over its memory or its time, every allocation fails: such loops then
+/// end quickly, and the next poll ends the run.
 #[derive(Default)]
 struct Memory {
     limit: Cell<usize>,
     used: Cell<usize>,
     peak: Cell<usize>,
     exhausted: Cell<bool>,
+    deadline: Cell<Option<Instant>>,
+    late: Cell<bool>,
+    allocations: Cell<u32>,
 }
 
 struct CountingAllocator(Rc<Memory>);
@@ -37,9 +45,19 @@ struct CountingAllocator(Rc<Memory>);
 impl CountingAllocator {
     fn grant(&self, old: usize, new: usize) -> bool {
         let m = &self.0;
+        if m.exhausted.get() || m.late.get() {
+            return false;
+        }
         let used = m.used.get() - old;
         if used + new > m.limit.get() {
             m.exhausted.set(true);
+            return false;
+        }
+        // Reading the clock on every allocation would cost too much.
+        let n = m.allocations.get().wrapping_add(1);
+        m.allocations.set(n);
+        if n % 256 == 0 && m.deadline.get().is_some_and(|d| Instant::now() >= d) {
+            m.late.set(true);
             return false;
         }
         true
@@ -114,7 +132,6 @@ unsafe impl Allocator for CountingAllocator {
 /// What the interrupt handler watches during one run.
 #[derive(Default)]
 struct Watch {
-    deadline: Cell<Option<Instant>>,
     started: Cell<Option<Instant>>,
     stop: Cell<Option<FailureKind>>,
 }
@@ -207,7 +224,7 @@ impl TenantRuntime {
                 FailureKind::Cancelled
             } else if m.exhausted.get() {
                 FailureKind::Memory
-            } else if w.deadline.get().is_some_and(|d| Instant::now() >= d) {
+            } else if m.late.get() || m.deadline.get().is_some_and(|d| Instant::now() >= d) {
                 FailureKind::Timeout
             } else {
                 return false;
@@ -245,12 +262,9 @@ impl TenantRuntime {
     ) -> RunResult {
         let start = Instant::now();
         self.watch.started.set(Some(start));
-        self.watch
-            .deadline
-            .set(start.checked_add(std::time::Duration::from_millis(req.limits.time_ms)));
         self.watch.stop.set(None);
+        self.memory.deadline.set(start.checked_add(std::time::Duration::from_millis(req.limits.time_ms)));
         let base = self.memory.used.get();
-        self.memory.exhausted.set(false);
         self.memory.peak.set(base);
         self.memory
             .limit
@@ -292,7 +306,9 @@ impl TenantRuntime {
         }
         let memory_used_bytes = self.memory.peak.get().saturating_sub(base);
         self.memory.limit.set(usize::MAX);
-        self.watch.deadline.set(None);
+        self.memory.deadline.set(None);
+        self.memory.exhausted.set(false);
+        self.memory.late.set(false);
         if outcome.is_err() {
             // Whatever state a failed run left behind, the next run starts clean.
             self.loaded.remove(&key);
