@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The pg_regress suite (tests/sql, tests/expected) against a fresh cluster
+# The pg_regress suite (tests/sql, tests/expected) and the multi-session
+# tests (tests/integration) against a fresh cluster
 # with jsruntime preloaded. pg_regress runs as postgres: initdb refuses root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,5 +13,6 @@ rc=0
 runuser -u postgres -- /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
   --inputdir=tests --outputdir="$OUT" --host=/tmp --port="$PORT" --user=postgres \
   --dbname="$DB" --use-existing $tests || rc=$?
-if [ $rc -ne 0 ]; then cat "$OUT/regression.diffs" 2>/dev/null | head -200; fi
-exit $rc
+if [ $rc -ne 0 ]; then cat "$OUT/regression.diffs" 2>/dev/null | head -200; exit $rc; fi
+# Sessions and signals, on the same cluster.
+tests/integration/sessions.sh "$PORT" "$DB"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Tests that need more than one session or a real signal, against a running
+# cluster: cache invalidation across backends, pg_cancel_backend and
+# pg_terminate_backend on a spinning script.
+#   tests/integration/sessions.sh PORT DB
+set -uo pipefail
+PORT=${1:?port}; DB=${2:?database}
+PSQL=(psql -X -q -At -h /tmp -p "$PORT" -U postgres "$DB")
+passed=0; failed=0
+check() { # name, condition result (0 = ok)
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi
+}
+sql() { "${PSQL[@]}" -c "SELECT jsrt.set_tenant('it')" -c "$1" 2>&1 | sed '1{/^$/d}'; }
+wait_for() { # condition SQL returning t, timeout seconds
+  for _ in $(seq 1 $(( $2 * 10 ))); do
+    [ "$("${PSQL[@]}" -c "$1")" = t ] && return 0; sleep 0.1
+  done; return 1
+}
+
+"${PSQL[@]}" -c "DROP EXTENSION IF EXISTS jsruntime CASCADE" -c "CREATE EXTENSION jsruntime" -c "SELECT jsrt.create_tenant('it')" >/dev/null
+sql "SELECT jsrt.create_script('ver', 'export default () => 1')" >/dev/null
+sql "SELECT jsrt.create_script('forever', 'export default () => { for (;;) { try { for (;;) {} } catch (e) {} } }')" >/dev/null
+
+# 1. A backend that cached version 1 runs version 2 once another backend's update commits.
+work=$(mktemp -d); mkfifo "$work/a"
+"${PSQL[@]}" < "$work/a" > "$work/a.out" 2>&1 & apid=$!
+exec 3>"$work/a"
+echo "SELECT jsrt.set_tenant('it'); SELECT jsrt.execute('ver');" >&3
+for _ in $(seq 1 50); do grep -q '^1$' "$work/a.out" && break; sleep 0.1; done
+sql "BEGIN; SELECT jsrt.update_script('ver', 'export default () => 2'); SELECT pg_sleep(0.2); COMMIT;" >/dev/null &
+sleep 0.1
+echo "SELECT jsrt.execute('ver') AS during_uncommitted_update;" >&3
+wait $!
+echo "SELECT jsrt.execute('ver') AS after_commit;" >&3
+exec 3>&-; wait $apid
+check "old version while the update is uncommitted, new one after it commits" \
+  "$([ "$(grep -v "^$" "$work/a.out" | tr "\n" " ")" = "1 1 2 " ] && echo 0 || echo 1)"
+
+# 2. pg_cancel_backend stops a script that catches everything; the run is recorded as cancelled.
+sql "SELECT jsrt.execute('forever')" > "$work/cancel.out" 2>&1 & cpid=$!
+wait_for "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%execute(''forever'')%' AND state = 'active' AND pid <> pg_backend_pid())" 10
+"${PSQL[@]}" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%execute(''forever'')%' AND pid <> pg_backend_pid()" >/dev/null
+wait $cpid
+grep -q 'canceling statement due to user request' "$work/cancel.out"; check "pg_cancel_backend ends the script with 57014" $?
+wait_for "SELECT jsrt.flush_history() AND EXISTS (SELECT 1 FROM jsrt.script_executions WHERE status = 'cancelled')" 10
+check "the cancelled run is recorded" $?
+
+# 3. pg_terminate_backend kills the backend; the server and other sessions go on.
+sql "SELECT jsrt.execute('forever')" > "$work/kill.out" 2>&1 & kpid=$!
+wait_for "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%execute(''forever'')%' AND state = 'active' AND pid <> pg_backend_pid())" 10
+"${PSQL[@]}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%execute(''forever'')%' AND pid <> pg_backend_pid()" >/dev/null
+wait $kpid
+grep -q 'terminating connection' "$work/kill.out"; check "pg_terminate_backend ends the backend running the script" $?
+[ "$(sql "SELECT jsrt.execute('ver')")" = 2 ]; check "the server still runs scripts after the kill" $?
+wait_for "SELECT jsrt.flush_history() AND (SELECT count(*) FROM jsrt.script_executions WHERE status = 'cancelled') = 2" 10
+check "the terminated run is recorded" $?
+
+rm -rf "$work"
+echo "integration: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
