@@ -13,6 +13,7 @@ use std::rc::Rc;
 use pgrx::prelude::*;
 use pgrx::spi::Spi;
 
+use crate::engine::limits::Limits;
 use crate::error::Error;
 
 /// What running a script needs from its row.
@@ -26,7 +27,8 @@ pub struct Script {
     pub status: String,
     pub kind: String,
     pub history: String,
-    pub limits: serde_json::Value,
+    /// the script's own limits, before the settings' caps
+    pub limits: Limits,
     pub source: String,
 }
 
@@ -88,7 +90,7 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
             status: text(6)?,
             kind: text(7)?,
             history: text(8)?,
-            limits: serde_json::from_str(&limits).unwrap_or(serde_json::Value::Null),
+            limits: Limits::effective(&serde_json::from_str(&limits).unwrap_or_default(), &Limits::UNCAPPED),
             source: text(10)?,
         }))
     })

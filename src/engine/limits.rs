@@ -125,6 +125,26 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// No cap at all: for reading a script's own limits.
+    pub const UNCAPPED: Limits = Limits {
+        time_ms: u64::MAX,
+        memory_bytes: usize::MAX,
+        output_bytes: usize::MAX,
+        stack_bytes: usize::MAX,
+        log_bytes: usize::MAX,
+    };
+
+    /// These limits, each lowered to its cap.
+    pub fn capped(&self, caps: &Limits) -> Limits {
+        Limits {
+            time_ms: self.time_ms.min(caps.time_ms),
+            memory_bytes: self.memory_bytes.min(caps.memory_bytes),
+            output_bytes: self.output_bytes.min(caps.output_bytes),
+            stack_bytes: self.stack_bytes.min(caps.stack_bytes),
+            log_bytes: self.log_bytes.min(caps.log_bytes),
+        }
+    }
+
     /// `stored` is a validated `resource_limits`; `caps` are the settings' maxima.
     pub fn effective(stored: &Value, caps: &Limits) -> Limits {
         let get = |name: &str| -> u64 {

@@ -2,6 +2,7 @@
 pub mod compile;
 pub mod failure;
 pub mod host;
+pub mod ids;
 pub mod limits;
 pub mod run;
 pub mod sandbox;

@@ -8,9 +8,8 @@ use std::time::Instant;
 use pgrx::pg_sys;
 use serde_json::json;
 
-use super::compile;
+use super::{compile, ids};
 use super::failure::{Failure, FailureKind};
-use super::limits::Limits;
 use super::sandbox::{RunRequest, TenantRuntime};
 use crate::catalog::executions::{self, Record};
 use crate::catalog::scripts::{self, Script};
@@ -46,7 +45,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
     } else {
         "manual"
     };
-    let execution_id = new_uuid();
+    let execution_id = ids::next();
     let started_at = unsafe { pg_sys::GetCurrentTimestamp() };
     let clock = Instant::now();
     let req = RunRequest {
@@ -59,54 +58,53 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
         trigger,
         attempt: 1,
         input_json,
-        limits: Limits::effective(&script.limits, &gucs::caps()),
+        limits: script.limits.capped(&gucs::caps()),
     };
     let result = with_runtime(&tenant, |rt| rt.run(&req, &mut || bytecode(&script)))?;
     let duration_ms = clock.elapsed().as_secs_f64() * 1000.0;
 
-    let mut record = Record {
-        id: execution_id,
-        tenant_id: script.tenant_id.clone(),
-        script_id: script.id.clone(),
-        version: script.version,
-        status: "completed".into(),
-        trigger_type: trigger.into(),
-        input: input_json.into(),
-        output: None,
-        error: None,
-        error_detail: None,
-        metrics: String::new(),
-        logs: serde_json::to_string(&result.logs).unwrap_or_else(|_| "[]".into()),
-        attempt: 1,
-        started_at,
-        completed_at: unsafe { pg_sys::GetCurrentTimestamp() },
-    };
-    let mut metrics = json!({
+    let metrics = json!({
         "duration_ms": (duration_ms * 1000.0).round() / 1000.0,
         "memory_used_bytes": result.memory_used_bytes,
         "api_call_count": 0,
         "database_query_count": 0,
     });
+    // Built only for runs that get a history row: embedded calls are hot.
+    let record = |status: &str, mut metrics: serde_json::Value, extra: Option<(&str, u64)>| {
+        if let Some((k, v)) = extra {
+            metrics[k] = v.into();
+        }
+        Record {
+            id: execution_id.clone(),
+            tenant_id: script.tenant_id.clone(),
+            script_id: script.id.clone(),
+            version: script.version,
+            status: status.into(),
+            trigger_type: trigger.into(),
+            input: input_json.into(),
+            output: None,
+            error: None,
+            error_detail: None,
+            metrics: metrics.to_string(),
+            logs: serde_json::to_string(&result.logs).unwrap_or_else(|_| "[]".into()),
+            attempt: 1,
+            started_at,
+            completed_at: unsafe { pg_sys::GetCurrentTimestamp() },
+        }
+    };
     match result.outcome {
         Ok(output) => {
             if let Some(every) = sample(&script) {
-                if every > 1 {
-                    metrics["sample_every"] = every.into();
-                }
-                record.metrics = metrics.to_string();
-                record.output = output.clone();
-                executions::insert(&record)?;
+                let mut rec = record("completed", metrics, (every > 1).then_some(("sample_every", every)));
+                rec.output = output.clone();
+                executions::insert(&rec)?;
             }
             Ok(output)
         }
         Err(failure) => {
             let cancelled = failure.kind == FailureKind::Cancelled;
-            record.status = if cancelled && statement_timed_out() {
-                "timeout".into()
-            } else {
-                failure.kind.status().into()
-            };
-            record.metrics = metrics.to_string();
+            let status = if cancelled && statement_timed_out() { "timeout" } else { failure.kind.status() };
+            let mut record = record(status, metrics, None);
             record.error = Some(failure.summary());
             record.error_detail = serde_json::to_string(&failure).ok();
             record_failure(record);
@@ -219,28 +217,6 @@ fn is_uuid(s: &str) -> bool {
                 c.is_ascii_hexdigit()
             }
         })
-}
-
-/// A random (version 4) UUID in its text form.
-pub fn new_uuid() -> String {
-    let mut b = [0u8; 16];
-    if !unsafe { pg_sys::pg_strong_random(b.as_mut_ptr().cast(), b.len()) } {
-        // pg_strong_random only fails without an entropy source; fall back to the clock.
-        let t =
-            unsafe { pg_sys::GetCurrentTimestamp() } as u128 ^ (std::process::id() as u128) << 64;
-        b = t.to_le_bytes();
-    }
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }
 
 #[cfg(test)]

@@ -171,6 +171,9 @@ struct Loaded {
     // Persistent values must go before the context that owns them.
     main: Persistent<Function<'static>>,
     log: Persistent<Object<'static>>,
+    /// ctx.tenant and ctx.script: the same for every run of this version
+    tenant: Persistent<Object<'static>>,
+    script: Persistent<Object<'static>>,
     context: Context,
     last_used: u64,
 }
@@ -351,7 +354,7 @@ impl TenantRuntime {
             )
         })?;
         let name = req.script_name;
-        let (main, log) = context.with(|ctx| -> Result<_, Failure> {
+        let (main, log, tenant, script) = context.with(|ctx| -> Result<_, Failure> {
             let js = |e| caught(&ctx, e, name);
             let log = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
             let console = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
@@ -374,11 +377,20 @@ impl TenantRuntime {
                     "the script has no default export function; write `export default function (ctx) { ... }`",
                 ));
             };
-            Ok((Persistent::save(&ctx, f.clone()), Persistent::save(&ctx, log)))
+            let tenant = frozen(&ctx, &[("id", req.tenant_id.into()), ("name", req.tenant_name.into())]).map_err(js)?;
+            let script = frozen(
+                &ctx,
+                &[("id", req.script_id.into()), ("name", req.script_name.into()), ("version", req.version.into())],
+            )
+            .map_err(js)?;
+            let keep = |o| Persistent::save(&ctx, o);
+            Ok((Persistent::save(&ctx, f.clone()), keep(log), keep(tenant), keep(script)))
         })?;
         Ok(Loaded {
             main,
             log,
+            tenant,
+            script,
             context,
             last_used: 0,
         })
@@ -394,31 +406,8 @@ fn call(loaded: &Loaded, req: &RunRequest<'_>, watch: &Watch) -> Result<Option<S
         let c = Object::new(ctx.clone()).map_err(js)?;
         c.set("input", ctx.json_parse(req.input_json).map_err(js)?)
             .map_err(js)?;
-        c.set(
-            "tenant",
-            frozen(
-                &ctx,
-                &[
-                    ("id", req.tenant_id.into()),
-                    ("name", req.tenant_name.into()),
-                ],
-            )
-            .map_err(js)?,
-        )
-        .map_err(js)?;
-        c.set(
-            "script",
-            frozen(
-                &ctx,
-                &[
-                    ("id", req.script_id.into()),
-                    ("name", req.script_name.into()),
-                    ("version", req.version.into()),
-                ],
-            )
-            .map_err(js)?,
-        )
-        .map_err(js)?;
+        c.set("tenant", loaded.tenant.clone().restore(&ctx).map_err(js)?).map_err(js)?;
+        c.set("script", loaded.script.clone().restore(&ctx).map_err(js)?).map_err(js)?;
         c.set(
             "execution",
             frozen(

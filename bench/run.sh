@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Benchmarks, each side by side with a peer in the same run, on a fresh cluster.
+# Figures are medians; ratios are jsruntime / peer. Not tests: nothing here fails on time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR=/tmp/jsrt-bench; PORT=28817; DB=jsrt_bench
+dpkg -s postgresql-plperl-15 >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-plperl-15 >/dev/null
+scripts/cluster.sh stop "$DIR"; rm -rf "$DIR"
+scripts/cluster.sh start "$DIR" "$PORT" "$DB"
+trap 'scripts/cluster.sh stop "$DIR"' EXIT
+PSQL=(psql -X -q -At -h /tmp -p "$PORT" -U postgres "$DB")
+"${PSQL[@]}" -f bench/setup.sql >/dev/null
+work=$(mktemp -d); chmod 777 "$work"
+
+# Median per-transaction latency in microseconds, from pgbench's log.
+pgb() { # name, sql, extra pgbench flags...
+  local name=$1 sql=$2; shift 2
+  echo "$sql" > "$work/$name.sql"
+  (cd "$work" && runuser -u postgres -- pgbench -n -h /tmp -p "$PORT" -U postgres -f "$work/$name.sql" \
+     -l --log-prefix="$work/$name" "$@" "$DB" >/dev/null 2>&1)
+  cat "$work/$name".* | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+
+echo "1. warm call, with its history row (median of 20000 transactions, one connection, round trip included)"
+"${PSQL[@]}" -c "ALTER DATABASE $DB SET jsrt.tenant = '$("${PSQL[@]}" -c "SELECT id FROM jsrt.tenants WHERE name = 'bench'")'"
+js=$(pgb warm "SELECT jsrt.execute('trivial', '{\"n\": 1}');" -t 20000)
+jsq=$(pgb warm_quiet "SELECT jsrt.execute('trivial-nohistory', '{\"n\": 1}');" -t 20000)
+pl=$(pgb warm_plpgsql "SELECT bench_trivial('{\"n\": 1}');" -t 20000)
+one=$(pgb select1 "SELECT 1;" -t 20000)
+printf "   %-44s %8s us\n" "jsrt.execute, history row" "$js" "jsrt.execute, history 'errors'" "$jsq" \
+  "PL/pgSQL peer, history row" "$pl" "SELECT 1" "$one"
+echo "   ratio jsrt.execute / PL/pgSQL peer: $(ratio "$js" "$pl")"
+echo "   the same with synchronous_commit = off (no fsync per commit):"
+export PGOPTIONS='-c synchronous_commit=off'
+js=$(pgb warm_async "SELECT jsrt.execute('trivial', '{\"n\": 1}');" -t 20000)
+pl=$(pgb warm_plpgsql_async "SELECT bench_trivial('{\"n\": 1}');" -t 20000)
+unset PGOPTIONS
+printf "   %-44s %8s us\n" "jsrt.execute, history row" "$js" "PL/pgSQL peer, history row" "$pl"
+echo "   ratio jsrt.execute / PL/pgSQL peer: $(ratio "$js" "$pl")"
+echo "   in-server cost per call, 10000 calls in one statement (mean):"
+per_call() { "${PSQL[@]}" -c '\timing on' -c "$1" | grep -Eo 'Time: [0-9.]+' | awk '{printf "%.1f", $2 * 1000 / 10000}'; }
+"${PSQL[@]}" -c "SELECT count(jsrt.execute('trivial', jsonb_build_object('n', g))) FROM generate_series(1, 100) g" >/dev/null
+a=$(per_call "SELECT count(jsrt.execute('trivial', jsonb_build_object('n', g))) FROM generate_series(1, 10000) g")
+b=$(per_call "SELECT count(bench_trivial(jsonb_build_object('n', g))) FROM generate_series(1, 10000) g")
+printf "   %-44s %8s us\n" "jsrt.execute, history row" "$a" "PL/pgSQL peer, history row" "$b"
+echo "   ratio: $(ratio "$a" "$b")"
+
+echo "2. first call in a new connection (median of 300 connections)"
+c1=$(pgb conn_select1 "SELECT 1;" -C -t 300)
+cj=$(pgb conn_js "SELECT jsrt.execute('trivial', '{\"n\": 1}');" -C -t 300)
+printf "   %-44s %8s us\n" "new connection + SELECT 1" "$c1" "new connection + first jsrt.execute" "$cj"
+echo "   difference: $((cj - c1)) us"
+
+echo "3. pricing over 100000 rows (median of 5 runs, ms)"
+time_query() { # sql -> median ms of 5
+  for _ in 1 2 3 4 5; do
+    "${PSQL[@]}" -c '\timing on' -c "$1" | grep -Eo 'Time: [0-9.]+' | awk '{print $2}'
+  done | sort -n | sed -n 3p
+}
+"${PSQL[@]}" -c "SELECT sum((jsrt.execute('price', jsonb_build_object('qty', qty, 'unit_price', unit_price, 'tier', tier)))::numeric) FROM orders" > "$work/sum_js"
+"${PSQL[@]}" -c "SELECT sum(price_plpgsql(qty, unit_price, tier)) FROM orders" > "$work/sum_pl"
+pjs=$(time_query "SELECT sum((jsrt.execute('price', jsonb_build_object('qty', qty, 'unit_price', unit_price, 'tier', tier)))::numeric) FROM orders")
+ppl=$(time_query "SELECT sum(price_plpgsql(qty, unit_price, tier)) FROM orders")
+ppe=$(time_query "SELECT sum(price_plperl(qty, unit_price, tier)) FROM orders")
+printf "   %-44s %8s ms\n" "jsruntime embedded script" "$pjs" "PL/pgSQL" "$ppl" "PL/Perl" "$ppe"
+echo "   ratio jsruntime / PL/pgSQL: $(ratio "$pjs" "$ppl")   jsruntime / PL/Perl: $(ratio "$pjs" "$ppe")"
+echo "   same totals: $([ "$(cat "$work/sum_js")" = "$(cat "$work/sum_pl")" ] && echo yes || echo "no ($(cat "$work/sum_js") vs $(cat "$work/sum_pl"))")"
+rm -rf "$work"
