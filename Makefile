@@ -28,7 +28,8 @@ stop:
 test: install unit pgtest regress
 
 unit:
-	cargo test --lib
+	# the pg_* tests need a cluster: pgtest runs them
+	cargo test --lib -- --skip tests::tests::pg_
 
 pgtest:
 	rm -rf /tmp/jsrt-pgrx-test
