@@ -33,7 +33,8 @@ pub struct Script {
 }
 
 thread_local! {
-    static CACHE: RefCell<HashMap<(String, String), Rc<Script>>> = RefCell::new(HashMap::new());
+    /// tenant -> name or id -> script
+    static CACHE: RefCell<HashMap<String, HashMap<String, Rc<Script>>>> = RefCell::new(HashMap::new());
     static SCRIPTS_OID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
 }
 
@@ -44,17 +45,16 @@ const MAX_ENTRIES: usize = 4096;
 pub fn resolve(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
     // Take in invalidations other backends committed since we last looked.
     unsafe { pg_sys::AcceptInvalidationMessages() };
-    let k = (tenant.to_string(), key.to_string());
-    if let Some(s) = CACHE.with(|c| c.borrow().get(&k).cloned()) {
+    if let Some(s) = CACHE.with(|c| c.borrow().get(tenant).and_then(|t| t.get(key)).cloned()) {
         return Ok(s);
     }
     let script = Rc::new(load(tenant, key)?);
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if c.len() >= MAX_ENTRIES {
+        if c.values().map(HashMap::len).sum::<usize>() >= MAX_ENTRIES {
             c.clear();
         }
-        c.insert(k, script.clone());
+        c.entry(tenant.to_string()).or_default().insert(key.to_string(), script.clone());
     });
     Ok(script)
 }

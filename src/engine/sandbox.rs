@@ -175,12 +175,14 @@ struct Loaded {
     tenant: Persistent<Object<'static>>,
     script: Persistent<Object<'static>>,
     context: Context,
+    version: i32,
     last_used: u64,
 }
 
 /// One tenant's heap. No other tenant's code ever runs in it.
 pub struct TenantRuntime {
-    loaded: HashMap<(String, i32), Loaded>,
+    /// by script id
+    loaded: HashMap<String, Loaded>,
     logs: Rc<RefCell<LogBuffer>>,
     watch: Rc<Watch>,
     memory: Rc<Memory>,
@@ -296,30 +298,31 @@ impl TenantRuntime {
         self.clock += 1;
         self.last_used = self.clock;
 
-        let key = (req.script_id.to_string(), req.version);
-        let mut outcome = match self.loaded.contains_key(&key) {
+        // A loaded older version of the script is replaced.
+        let current = self.loaded.get(req.script_id).is_some_and(|l| l.version == req.version);
+        let mut outcome = match current {
             true => Ok(()),
             false => bytecode().and_then(|code| self.load(req, &code)).map(|l| {
                 self.evict_if_full();
-                self.loaded.insert(key.clone(), l);
+                self.loaded.insert(req.script_id.to_string(), l);
             }),
         }
         .and_then(|()| {
-            let loaded = self.loaded.get_mut(&key).expect("script was just loaded");
+            let loaded = self.loaded.get_mut(req.script_id).expect("script was just loaded");
             loaded.last_used = self.clock;
             call(loaded, req, &self.watch, &self.atoms)
         });
 
         // A limit hit inside JS, even one that JS caught, ends the run.
-        if outcome.is_ok() || self.watch.stop.get().is_some() || self.memory.exhausted.get() {
-            if let Some(kind) = self.watch.stop.get().or(self
-                .memory
-                .exhausted
-                .get()
-                .then_some(FailureKind::Memory))
-            {
-                outcome = Err(limit_failure(kind, req, outcome.err()));
+        let hit = self.watch.stop.get().or_else(|| {
+            if self.memory.exhausted.get() {
+                Some(FailureKind::Memory)
+            } else {
+                self.memory.late.get().then_some(FailureKind::Timeout)
             }
+        });
+        if let Some(kind) = hit {
+            outcome = Err(limit_failure(kind, req, outcome.err()));
         }
         let memory_used_bytes = self.memory.peak.get().saturating_sub(base);
         self.memory.limit.set(usize::MAX);
@@ -328,7 +331,7 @@ impl TenantRuntime {
         self.memory.late.set(false);
         if outcome.is_err() {
             // Whatever state a failed run left behind, the next run starts clean.
-            self.loaded.remove(&key);
+            self.loaded.remove(req.script_id);
             self.runtime.run_gc();
         }
         RunResult {
@@ -406,6 +409,7 @@ impl TenantRuntime {
             tenant,
             script,
             context,
+            version: req.version,
             last_used: 0,
         })
     }
