@@ -59,7 +59,7 @@ time_query() { # sql -> median ms of 5
   done | sort -n | sed -n 3p
 }
 "${PSQL[@]}" -c "SELECT sum((jsrt.execute('price', jsonb_build_object('qty', qty, 'unit_price', unit_price, 'tier', tier)))::numeric) FROM orders" > "$work/sum_js"
-"${PSQL[@]}" -c "SELECT sum(price_plpgsql(qty, unit_price, tier)) FROM orders" > "$work/sum_pl"
+"${PSQL[@]}" -c "SELECT sum(price_plpgsql(qty, unit_price, tier)::numeric) FROM orders" > "$work/sum_pl"
 pjs=$(time_query "SELECT sum((jsrt.execute('price', jsonb_build_object('qty', qty, 'unit_price', unit_price, 'tier', tier)))::numeric) FROM orders")
 ppl=$(time_query "SELECT sum(price_plpgsql(qty, unit_price, tier)) FROM orders")
 ppe=$(time_query "SELECT sum(price_plperl(qty, unit_price, tier)) FROM orders")
