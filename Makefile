@@ -1,6 +1,7 @@
 # jsruntime: `make run` sets everything up and runs the demo; `make test` runs every test.
 PG_CONFIG := /usr/lib/postgresql/15/bin/pg_config
-DEMO_DIR  := $(CURDIR)/.pgdata
+# in postgres's home: initdb runs as postgres, who may not reach this checkout
+DEMO_DIR  := /var/lib/postgresql/jsrt-demo
 DEMO_PORT := 28815
 DEMO_DB   := jsrt
 
@@ -25,7 +26,8 @@ stop:
 	scripts/cluster.sh stop $(DEMO_DIR)
 
 # Pure modules, in-database pgrx tests, then the pg_regress suite.
-test: install unit pgtest regress
+# pgtest installs a test build; install puts the release build back before regress.
+test: setup unit pgtest install regress
 
 unit:
 	# the pg_* tests need a cluster: pgtest runs them

@@ -5,13 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=/tmp/jsrt-regress; PORT=28816; DB=jsrt_regress; OUT=/tmp/jsrt-regress-out
-scripts/cluster.sh stop "$DIR"; rm -rf "$DIR" "$OUT"; mkdir -p "$OUT"; chown postgres "$OUT"
+scripts/cluster.sh stop "$DIR"; rm -rf "$DIR" "$OUT"; mkdir -p "$OUT"
+# pg_regress runs as postgres, who may not be able to read this checkout.
+cp -r tests "$OUT/in"; chown -R postgres "$OUT"
 scripts/cluster.sh start "$DIR" "$PORT" "$DB"
 trap 'scripts/cluster.sh stop "$DIR"' EXIT
 tests=$(cd tests/sql && ls *.sql | sed 's/\.sql$//' | sort)
 rc=0
 runuser -u postgres -- /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress \
-  --inputdir=tests --outputdir="$OUT" --host=/tmp --port="$PORT" --user=postgres \
+  --inputdir="$OUT/in" --outputdir="$OUT" --host=/tmp --port="$PORT" --user=postgres \
   --dbname="$DB" --use-existing $tests || rc=$?
 if [ $rc -ne 0 ]; then cat "$OUT/regression.diffs" 2>/dev/null | head -200; exit $rc; fi
 # Sessions and signals, on the same cluster.
