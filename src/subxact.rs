@@ -6,7 +6,9 @@ use pgrx::pg_sys::panic::CaughtError;
 use pgrx::{PgSqlErrorCode, PgTryBuilder};
 
 /// The error comes back as its SQLSTATE and message.
-pub fn run<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, (PgSqlErrorCode, String)> {
+pub fn run<R>(
+    f: impl FnOnce() -> R + std::panic::UnwindSafe,
+) -> Result<R, (PgSqlErrorCode, String)> {
     unsafe {
         let cxt = pg_sys::CurrentMemoryContext;
         let owner = pg_sys::CurrentResourceOwner;
@@ -30,6 +32,8 @@ fn describe(e: CaughtError) -> (PgSqlErrorCode, String) {
     match e {
         CaughtError::PostgresError(r)
         | CaughtError::ErrorReport(r)
-        | CaughtError::RustPanic { ereport: r, .. } => (r.sql_error_code(), r.message().to_string()),
+        | CaughtError::RustPanic { ereport: r, .. } => {
+            (r.sql_error_code(), r.message().to_string())
+        }
     }
 }

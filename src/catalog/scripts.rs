@@ -54,7 +54,9 @@ pub fn resolve(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
         if c.values().map(HashMap::len).sum::<usize>() >= MAX_ENTRIES {
             c.clear();
         }
-        c.entry(tenant.to_string()).or_default().insert(key.to_string(), script.clone());
+        c.entry(tenant.to_string())
+            .or_default()
+            .insert(key.to_string(), script.clone());
     });
     Ok(script)
 }

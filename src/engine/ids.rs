@@ -38,7 +38,9 @@ fn seed() -> u64 {
         s
     } else {
         // No entropy source: the clock and the pid still make ids distinct.
-        (unsafe { pgrx::pg_sys::GetCurrentTimestamp() } as u64) ^ ((std::process::id() as u64) << 40) | 1
+        (unsafe { pgrx::pg_sys::GetCurrentTimestamp() } as u64)
+            ^ ((std::process::id() as u64) << 40)
+            | 1
     }
 }
 

@@ -8,9 +8,9 @@ use std::time::Instant;
 use pgrx::pg_sys;
 use serde_json::json;
 
-use super::{compile, ids};
 use super::failure::{Failure, FailureKind};
 use super::sandbox::{RunRequest, TenantRuntime};
+use super::{compile, ids};
 use crate::catalog::executions::{self, Record};
 use crate::catalog::scripts::{self, Script};
 use crate::error::Error;
@@ -95,7 +95,11 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
     match result.outcome {
         Ok(output) => {
             if let Some(every) = sample(&script) {
-                let mut rec = record("completed", metrics, (every > 1).then_some(("sample_every", every)));
+                let mut rec = record(
+                    "completed",
+                    metrics,
+                    (every > 1).then_some(("sample_every", every)),
+                );
                 rec.output = output.clone();
                 executions::insert(&rec)?;
             }
@@ -103,7 +107,11 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
         }
         Err(failure) => {
             let cancelled = failure.kind == FailureKind::Cancelled;
-            let status = if cancelled && statement_timed_out() { "timeout" } else { failure.kind.status() };
+            let status = if cancelled && statement_timed_out() {
+                "timeout"
+            } else {
+                failure.kind.status()
+            };
             let mut record = record(status, metrics, None);
             record.error = Some(failure.summary());
             record.error_detail = serde_json::to_string(&failure).ok();

@@ -189,20 +189,68 @@ pub struct TenantRuntime {
     runtime: Runtime,
     /// the raw runtime, for the stack settings rquickjs does not wrap
     raw: *mut qjs::JSRuntime,
-    atoms: [qjs::JSAtom; ATOM_NAMES.len()],
+    atoms: Atoms,
     pub last_used: u64,
     clock: u64,
 }
 
 /// Property names of ctx, made once per runtime: looking them up by string
 /// on every call is a measurable part of an embedded call.
-const ATOM_NAMES: [&str; 8] = ["input", "tenant", "script", "execution", "log", "id", "trigger", "attempt"];
+#[derive(Clone, Copy)]
+struct Atoms {
+    input: qjs::JSAtom,
+    tenant: qjs::JSAtom,
+    script: qjs::JSAtom,
+    execution: qjs::JSAtom,
+    log: qjs::JSAtom,
+    id: qjs::JSAtom,
+    name: qjs::JSAtom,
+    version: qjs::JSAtom,
+    trigger: qjs::JSAtom,
+    attempt: qjs::JSAtom,
+}
+
+impl Atoms {
+    fn new(ctx: &Ctx<'_>) -> Atoms {
+        let atom = |n: &str| unsafe {
+            qjs::JS_NewAtomLen(ctx.as_raw().as_ptr(), n.as_ptr().cast(), n.len() as _)
+        };
+        Atoms {
+            input: atom("input"),
+            tenant: atom("tenant"),
+            script: atom("script"),
+            execution: atom("execution"),
+            log: atom("log"),
+            id: atom("id"),
+            name: atom("name"),
+            version: atom("version"),
+            trigger: atom("trigger"),
+            attempt: atom("attempt"),
+        }
+    }
+
+    fn all(&self) -> [qjs::JSAtom; 10] {
+        let a = self;
+        [
+            a.input,
+            a.tenant,
+            a.script,
+            a.execution,
+            a.log,
+            a.id,
+            a.name,
+            a.version,
+            a.trigger,
+            a.attempt,
+        ]
+    }
+}
 
 impl Drop for TenantRuntime {
     fn drop(&mut self) {
         // The runtime outlives this: fields drop after this function.
         self.loaded.clear();
-        for a in self.atoms {
+        for a in self.atoms.all() {
             unsafe { qjs::JS_FreeAtomRT(self.raw, a) };
         }
     }
@@ -254,12 +302,14 @@ impl TenantRuntime {
         })));
         // rquickjs hands out the raw runtime only through a context.
         let base = Context::base(&runtime).map_err(|e| {
-            Failure::new(FailureKind::Memory, "InternalError", format!("cannot create a JS context: {e}"))
+            Failure::new(
+                FailureKind::Memory,
+                "InternalError",
+                format!("cannot create a JS context: {e}"),
+            )
         })?;
         let raw = base.get_runtime_ptr();
-        let atoms = base.with(|ctx| {
-            ATOM_NAMES.map(|n| unsafe { qjs::JS_NewAtomLen(ctx.as_raw().as_ptr(), n.as_ptr().cast(), n.len() as _) })
-        });
+        let atoms = base.with(|ctx| Atoms::new(&ctx));
         Ok(TenantRuntime {
             raw,
             atoms,
@@ -282,7 +332,9 @@ impl TenantRuntime {
         let start = Instant::now();
         self.watch.started.set(Some(start));
         self.watch.stop.set(None);
-        self.memory.deadline.set(start.checked_add(std::time::Duration::from_millis(req.limits.time_ms)));
+        self.memory
+            .deadline
+            .set(start.checked_add(std::time::Duration::from_millis(req.limits.time_ms)));
         let base = self.memory.used.get();
         self.memory.peak.set(base);
         self.memory
@@ -299,7 +351,10 @@ impl TenantRuntime {
         self.last_used = self.clock;
 
         // A loaded older version of the script is replaced.
-        let current = self.loaded.get(req.script_id).is_some_and(|l| l.version == req.version);
+        let current = self
+            .loaded
+            .get(req.script_id)
+            .is_some_and(|l| l.version == req.version);
         let mut outcome = match current {
             true => Ok(()),
             false => bytecode().and_then(|code| self.load(req, &code)).map(|l| {
@@ -308,7 +363,10 @@ impl TenantRuntime {
             }),
         }
         .and_then(|()| {
-            let loaded = self.loaded.get_mut(req.script_id).expect("script was just loaded");
+            let loaded = self
+                .loaded
+                .get_mut(req.script_id)
+                .expect("script was just loaded");
             loaded.last_used = self.clock;
             call(loaded, req, &self.watch, &self.atoms)
         });
@@ -394,10 +452,17 @@ impl TenantRuntime {
                     "the script has no default export function; write `export default function (ctx) { ... }`",
                 ));
             };
-            let tenant = frozen(&ctx, &[("id", req.tenant_id.into()), ("name", req.tenant_name.into())]).map_err(js)?;
-            let script = frozen(
+            let a = &self.atoms;
+            let text = |s: &str| rquickjs::String::from_str(ctx.clone(), s).map(|s| s.into_value());
+            let tenant = sealed(&ctx, &[(a.id, text(req.tenant_id).map_err(js)?), (a.name, text(req.tenant_name).map_err(js)?)])
+                .map_err(js)?;
+            let script = sealed(
                 &ctx,
-                &[("id", req.script_id.into()), ("name", req.script_name.into()), ("version", req.version.into())],
+                &[
+                    (a.id, text(req.script_id).map_err(js)?),
+                    (a.name, text(req.script_name).map_err(js)?),
+                    (a.version, Value::new_int(ctx.clone(), req.version)),
+                ],
             )
             .map_err(js)?;
             let keep = |o| Persistent::save(&ctx, o);
@@ -416,22 +481,50 @@ impl TenantRuntime {
 }
 
 /// Calls the default export with a fresh, frozen ctx and turns its result into JSON text.
-fn call(loaded: &Loaded, req: &RunRequest<'_>, watch: &Watch, atoms: &[qjs::JSAtom; 8]) -> Result<Option<String>, Failure> {
+fn call(
+    loaded: &Loaded,
+    req: &RunRequest<'_>,
+    watch: &Watch,
+    a: &Atoms,
+) -> Result<Option<String>, Failure> {
     loaded.context.with(|ctx| {
         let js = |e| caught(&ctx, e, req.script_name);
         let main = loaded.main.clone().restore(&ctx).map_err(js)?;
         let input = ctx.json_parse(req.input_json).map_err(js)?;
-        let id = rquickjs::String::from_str(ctx.clone(), req.execution_id).map_err(js)?.into_value();
-        let trigger = rquickjs::String::from_str(ctx.clone(), req.trigger).map_err(js)?.into_value();
+        let id = rquickjs::String::from_str(ctx.clone(), req.execution_id)
+            .map_err(js)?
+            .into_value();
+        let trigger = rquickjs::String::from_str(ctx.clone(), req.trigger)
+            .map_err(js)?
+            .into_value();
         let attempt = Value::new_int(ctx.clone(), req.attempt);
-        let [a_input, a_tenant, a_script, a_execution, a_log, a_id, a_trigger, a_attempt] = *atoms;
-        let execution = sealed(&ctx, &[(a_id, id), (a_trigger, trigger), (a_attempt, attempt)]).map_err(js)?;
-        let tenant = loaded.tenant.clone().restore(&ctx).map_err(js)?.into_value();
-        let script = loaded.script.clone().restore(&ctx).map_err(js)?.into_value();
+        let execution = sealed(
+            &ctx,
+            &[(a.id, id), (a.trigger, trigger), (a.attempt, attempt)],
+        )
+        .map_err(js)?;
+        let tenant = loaded
+            .tenant
+            .clone()
+            .restore(&ctx)
+            .map_err(js)?
+            .into_value();
+        let script = loaded
+            .script
+            .clone()
+            .restore(&ctx)
+            .map_err(js)?
+            .into_value();
         let log = loaded.log.clone().restore(&ctx).map_err(js)?.into_value();
         let c = sealed(
             &ctx,
-            &[(a_input, input), (a_tenant, tenant), (a_script, script), (a_execution, execution), (a_log, log)],
+            &[
+                (a.input, input),
+                (a.tenant, tenant),
+                (a.script, script),
+                (a.execution, execution.into_value()),
+                (a.log, log),
+            ],
         )
         .map_err(js)?;
 
@@ -521,18 +614,29 @@ fn limit_failure(kind: FailureKind, req: &RunRequest<'_>, inner: Option<Failure>
 
 /// A frozen object with these enumerable properties, built without the
 /// property-name scan that freezing an existing object costs.
-fn sealed<'js>(ctx: &Ctx<'js>, props: &[(qjs::JSAtom, Value<'js>)]) -> rquickjs::Result<Value<'js>> {
+fn sealed<'js>(
+    ctx: &Ctx<'js>,
+    props: &[(qjs::JSAtom, Value<'js>)],
+) -> rquickjs::Result<Object<'js>> {
     let raw = ctx.as_raw().as_ptr();
     unsafe {
         let o = qjs::JS_NewObject(raw);
         if qjs::JS_IsException(o) {
             return Err(rquickjs::Error::Exception);
         }
-        let o = Value::from_raw(ctx.clone(), o);
+        let o = Object::from_value(Value::from_raw(ctx.clone(), o))
+            .map_err(|_| rquickjs::Error::Exception)?;
         for (atom, v) in props {
             // Without WRITABLE and CONFIGURABLE: read-only for good.
             let value = qjs::JS_DupValue(raw, v.as_raw());
-            if qjs::JS_DefinePropertyValue(raw, o.as_raw(), *atom, value, qjs::JS_PROP_ENUMERABLE as i32) < 0 {
+            if qjs::JS_DefinePropertyValue(
+                raw,
+                o.as_raw(),
+                *atom,
+                value,
+                qjs::JS_PROP_ENUMERABLE as i32,
+            ) < 0
+            {
                 return Err(rquickjs::Error::Exception);
             }
         }
@@ -546,35 +650,6 @@ fn sealed<'js>(ctx: &Ctx<'js>, props: &[(qjs::JSAtom, Value<'js>)]) -> rquickjs:
 fn freeze<'js>(ctx: &Ctx<'js>, o: &Object<'js>) {
     // JS_FreezeObject is the engine's own: a script cannot replace it the way it could Object.freeze.
     unsafe { qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), o.as_raw()) };
-}
-
-fn frozen<'js>(ctx: &Ctx<'js>, fields: &[(&str, Field<'_>)]) -> rquickjs::Result<Object<'js>> {
-    let o = Object::new(ctx.clone())?;
-    for (k, v) in fields {
-        match v {
-            Field::Str(s) => o.set(*k, *s)?,
-            Field::Int(i) => o.set(*k, *i)?,
-        }
-    }
-    freeze(ctx, &o);
-    Ok(o)
-}
-
-enum Field<'a> {
-    Str(&'a str),
-    Int(i32),
-}
-
-impl<'a> From<&'a str> for Field<'a> {
-    fn from(s: &'a str) -> Self {
-        Field::Str(s)
-    }
-}
-
-impl From<i32> for Field<'_> {
-    fn from(i: i32) -> Self {
-        Field::Int(i)
-    }
 }
 
 /// `{info, warn, error, debug}` writing into the run's log buffer.

@@ -184,7 +184,11 @@ pub extern "C-unwind" fn jsrt_recorder_main(_arg: pg_sys::Datum) {
     let mut waiting = Vec::new();
     loop {
         // Look again soon while records wait for their scripts.
-        let nap = if waiting.is_empty() { Duration::from_secs(1) } else { Duration::from_millis(100) };
+        let nap = if waiting.is_empty() {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_millis(100)
+        };
         if !BackgroundWorker::wait_latch(Some(nap)) {
             break;
         }
@@ -242,10 +246,20 @@ fn drain(waiting: &mut Vec<(Instant, Record)>) {
 fn store(rec: Record, since: Instant, waiting: &mut Vec<(Instant, Record)>) {
     match crate::subxact::run(|| executions::insert(&rec)) {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => warning!("jsrt recorder: execution {} could not be recorded: {}", rec.id, e.message()),
-        Err((code, _)) if code == pgrx::PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION && since.elapsed() < WAIT_FOR_SCRIPT => {
+        Ok(Err(e)) => warning!(
+            "jsrt recorder: execution {} could not be recorded: {}",
+            rec.id,
+            e.message()
+        ),
+        Err((code, _))
+            if code == pgrx::PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION
+                && since.elapsed() < WAIT_FOR_SCRIPT =>
+        {
             waiting.push((since, rec));
         }
-        Err((_, e)) => warning!("jsrt recorder: execution {} could not be recorded: {e}", rec.id),
+        Err((_, e)) => warning!(
+            "jsrt recorder: execution {} could not be recorded: {e}",
+            rec.id
+        ),
     }
 }
