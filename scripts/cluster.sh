@@ -28,6 +28,12 @@ CONF
   fi
   as_pg psql -h /tmp -p "$port" -U postgres -d postgres -qAtc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
     || as_pg createdb -h /tmp -p "$port" -U postgres "$db"
+  # The recorder worker retries every second until its database exists.
+  for _ in $(seq 1 50); do
+    as_pg psql -h /tmp -p "$port" -U postgres -d postgres -qAtc \
+      "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'jsrt recorder'" | grep -q '^1$' && break
+    sleep 0.1
+  done
   ;;
 stop)
   if [ -f "$dir/PG_VERSION" ]; then as_pg "$BIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true; fi

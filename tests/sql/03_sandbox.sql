@@ -1,6 +1,7 @@
 -- Hostile scripts. After each one the same backend runs the next script normally.
 SELECT jsrt.set_tenant('acme');
 SELECT jsrt.create_script('ok', 'export default (ctx) => ({ok: true, proto: ({}).polluted ?? null, n: ctx.input.n ?? 0})') IS NOT NULL AS ok;
+SELECT jsrt.create_script('ctxcheck', 'export default (ctx) => [typeof ctx.log.info, ctx.input.x ?? null, Object.isFrozen(ctx.log), typeof globalThis.leak, ({}).polluted ?? null]') IS NOT NULL AS ok;
 CREATE FUNCTION public.run_hostile(name text, src text, limits jsonb DEFAULT '{}') RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     outcome text;
@@ -16,6 +17,7 @@ END $$;
 
 SELECT run_hostile('spin', 'export default () => { for (;;) {} }', '{"max_execution_time_ms": 200}');
 SELECT run_hostile('spin_catch', 'export default () => { for (;;) { try { for (;;) {} } catch (e) {} finally { } } }', '{"max_execution_time_ms": 200}');
+SELECT run_hostile('spin_finally', 'export default () => { try { for (;;) {} } finally { for (;;) {} } }', '{"max_execution_time_ms": 200}');
 SELECT run_hostile('async_spin', 'export default async () => { for (;;) { await null; } }', '{"max_execution_time_ms": 200}');
 SELECT run_hostile('array_bomb', 'export default () => { const a = []; for (;;) a.push(new Array(100000).fill(1)); }', '{"max_memory_bytes": 16777216}');
 SELECT run_hostile('string_bomb', 'export default () => { let s = "x"; for (;;) s += s; }', '{"max_memory_bytes": 16777216}');
@@ -38,9 +40,10 @@ SELECT jsonb_array_length(logs) < 200 AS capped, logs->-1->>'message' AS last_li
   FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'flood';
 
 -- pollution stays in its own script: other scripts and other tenants see clean intrinsics
-SELECT jsrt.create_script('polluter', 'export default (ctx) => { Object.prototype.polluted = "yes"; globalThis.leak = 1; try { ctx.input.x = 1; ctx.log = null; } catch (e) {} return ({}).polluted; }') IS NOT NULL AS ok;
+SELECT jsrt.create_script('polluter', 'export default (ctx) => { Object.prototype.polluted = "yes"; globalThis.leak = 1; ctx.input.x = 1; const tries = [() => { ctx.log = null }, () => { ctx.log.info = null }, () => { ctx.tenant.id = "other" }, () => { Object.defineProperty(ctx, "input", {value: 2}) }]; return [({}).polluted, tries.filter(t => { try { t(); return true } catch (e) { return false } }).length, typeof ctx.log.info, ctx.tenant.name]; }') IS NOT NULL AS ok;
 SELECT jsrt.execute('polluter');
 SELECT jsrt.execute('ok');
+SELECT jsrt.execute('ctxcheck');
 SELECT jsrt.set_tenant('globex');
 SELECT jsrt.create_script('ok', 'export default () => ({proto: ({}).polluted ?? null, leak: typeof leak})') IS NOT NULL AS ok;
 SELECT jsrt.execute('ok');
