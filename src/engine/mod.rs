@@ -1,5 +1,6 @@
 //! The JS engine: compile, sandbox and the limits of a run.
 pub mod compile;
+pub mod convert;
 pub mod failure;
 pub mod host;
 pub mod ids;

@@ -29,6 +29,11 @@ SELECT err($$SELECT jsrt.execute('cyclic')$$);
 SELECT jsrt.create_script('noexport', 'export const x = 1;') IS NOT NULL AS ok;
 SELECT err($$SELECT jsrt.execute('noexport')$$);
 SELECT err($$SELECT jsrt.execute('missing')$$);
+SELECT err($$SELECT jsrt.execute(NULL)$$);
+SELECT jsrt.create_script('echo', 'export default (ctx) => ctx.input') IS NOT NULL AS ok;
+SELECT jsrt.execute('echo', NULL) AS null_input_is_empty_object, jsrt.execute('echo', '[1, "two"]') AS any_json_input;
+SELECT jsrt.create_script('nul', 'export default () => "a\u0000b"') IS NOT NULL AS ok;
+SELECT err($$SELECT jsrt.execute('nul')$$);
 
 -- a script error names the script, the JS error and line:column
 SELECT jsrt.create_script('thrower', E'function inner(x) {\n  return x.y.z;\n}\nexport default function (ctx) { return inner({}); }') IS NOT NULL AS ok;
