@@ -132,7 +132,11 @@ BEGIN
         END IF;
         NEW.updated_at := now();
     ELSE
-        NEW.version := 1;
+        -- A restore (pg_dump) brings the version the script had.
+        NEW.version := coalesce(NEW.version, 1);
+        IF NEW.version < 1 THEN
+            RAISE EXCEPTION 'script version must be 1 or more' USING ERRCODE = '22023', DETAIL = 'field "version"';
+        END IF;
     END IF;
     RETURN NEW;
 END $$;
@@ -145,9 +149,23 @@ BEGIN
         INSERT INTO jsrt.script_versions(script_id, tenant_id, version_number, source, change_description)
         VALUES (NEW.id, NEW.tenant_id, NEW.version, NEW.source,
                 coalesce(nullif(current_setting('jsrt.change_description', true), ''),
-                         CASE WHEN TG_OP = 'INSERT' THEN 'created' END));
+                         CASE WHEN TG_OP = 'INSERT' THEN 'created' END))
+        ON CONFLICT (script_id, version_number) DO NOTHING;
     END IF;
     RETURN NULL;
+END $$;
+
+-- A restore writes each script's current version twice: once through the
+-- scripts trigger above, once from the dump. The same row again is no change.
+CREATE FUNCTION jsrt._versions_dedupe() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM jsrt.script_versions v
+                WHERE v.script_id = NEW.script_id AND v.version_number = NEW.version_number
+                  AND v.source = NEW.source) THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
 END $$;
 
 CREATE FUNCTION jsrt._versions_immutable() RETURNS trigger
@@ -170,6 +188,8 @@ CREATE TRIGGER scripts_version AFTER INSERT OR UPDATE ON jsrt.scripts
     FOR EACH ROW EXECUTE FUNCTION jsrt._scripts_version();
 CREATE TRIGGER scripts_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jsrt.scripts
     FOR EACH STATEMENT EXECUTE FUNCTION jsrt._scripts_changed();
+CREATE TRIGGER script_versions_dedupe BEFORE INSERT ON jsrt.script_versions
+    FOR EACH ROW EXECUTE FUNCTION jsrt._versions_dedupe();
 CREATE TRIGGER script_versions_immutable BEFORE UPDATE ON jsrt.script_versions
     FOR EACH ROW EXECUTE FUNCTION jsrt._versions_immutable();
 

@@ -55,6 +55,23 @@ grep -q 'terminating connection' "$work/kill.out"; check "pg_terminate_backend e
 wait_for "SELECT jsrt.flush_history() AND (SELECT count(*) FROM jsrt.script_executions WHERE status = 'cancelled') = 2" 10
 check "the terminated run is recorded" $?
 
+# 4. pg_dump keeps users' scripts, versions and history; a restore gives them back as they were.
+sql "SELECT jsrt.update_script('ver', 'export default () => 3')" >/dev/null
+summary="SELECT string_agg(s.name || ':' || s.version || ':' || (SELECT count(*) FROM jsrt.script_versions v WHERE v.script_id = s.id)
+                              || ':' || (SELECT count(*) FROM jsrt.script_executions e WHERE e.script_id = s.id), ',' ORDER BY s.name)
+           FROM jsrt.scripts s"
+before=$("${PSQL[@]}" -c "$summary")
+pg_dump -h /tmp -p "$PORT" -U postgres -Fc -f "$work/dump" "$DB"
+"${PSQL[@]}" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS jsrt_restored" -c "CREATE DATABASE jsrt_restored" >/dev/null
+pg_restore -h /tmp -p "$PORT" -U postgres -d jsrt_restored "$work/dump" > "$work/restore.out" 2>&1
+rc=$?
+after=$(psql -X -q -At -h /tmp -p "$PORT" -U postgres jsrt_restored -c "$summary")
+[ $rc -eq 0 ] && [ -n "$before" ] && [ "$before" = "$after" ]; check "pg_dump and pg_restore keep scripts, versions and history ($before)" $?
+[ "$(psql -X -q -At -h /tmp -p "$PORT" -U postgres jsrt_restored -c "SELECT jsrt.set_tenant('it')" -c "SELECT jsrt.execute('ver')" | grep -v '^$')" = 3 ]
+check "a restored script runs its current version" $?
+[ $rc -eq 0 ] || head -20 "$work/restore.out"
+"${PSQL[@]}" -c "DROP DATABASE jsrt_restored" >/dev/null
+
 rm -rf "$work"
 echo "integration: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
