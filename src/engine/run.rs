@@ -63,16 +63,16 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
     let result = with_runtime(&tenant, |rt| rt.run(&req, &mut || bytecode(&script)))?;
     let duration_ms = clock.elapsed().as_secs_f64() * 1000.0;
 
-    let metrics = json!({
-        "duration_ms": (duration_ms * 1000.0).round() / 1000.0,
-        "memory_used_bytes": result.memory_used_bytes,
-        "api_call_count": 0,
-        "database_query_count": 0,
-    });
     // Built only for runs that get a history row: embedded calls are hot.
-    let record = |status: &str, mut metrics: serde_json::Value, extra: Option<(&str, u64)>| {
-        if let Some((k, v)) = extra {
-            metrics[k] = v.into();
+    let record = |status: &str, sample_every: Option<u64>| {
+        let mut metrics = json!({
+            "duration_ms": (duration_ms * 1000.0).round() / 1000.0,
+            "memory_used_bytes": result.memory_used_bytes,
+            "api_call_count": 0,
+            "database_query_count": 0,
+        });
+        if let Some(n) = sample_every {
+            metrics["sample_every"] = n.into();
         }
         Record {
             id: execution_id.clone(),
@@ -95,11 +95,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
     match result.outcome {
         Ok(output) => {
             if let Some(every) = sample(&script) {
-                let mut rec = record(
-                    "completed",
-                    metrics,
-                    (every > 1).then_some(("sample_every", every)),
-                );
+                let mut rec = record("completed", (every > 1).then_some(every));
                 rec.output = output.clone();
                 executions::insert(&rec)?;
             }
@@ -112,7 +108,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
             } else {
                 failure.kind.status()
             };
-            let mut record = record(status, metrics, None);
+            let mut record = record(status, None);
             record.error = Some(failure.summary());
             record.error_detail = serde_json::to_string(&failure).ok();
             record_failure(record);

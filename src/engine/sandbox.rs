@@ -551,7 +551,9 @@ fn call(
             }
         };
         if super::convert::has_nul_escape(&text) {
-            return Err(bad("the result holds a NUL character (\\u0000), which jsonb cannot store".into()));
+            return Err(bad(
+                "the result holds a NUL character (\\u0000), which jsonb cannot store".into(),
+            ));
         }
         if text.len() > req.limits.output_bytes {
             return Err(Failure::new(
