@@ -131,10 +131,11 @@ pub fn enqueue(record: Record) -> Result<(), Record> {
     }
 }
 
-/// Serialises a record into one slot, shedding logs, stack and input if it is too big.
+/// Serialises a record into one slot, shedding logs, stack, input and the
+/// tail of the error message if it is too big.
 fn encode(record: &Record) -> Option<Vec<u8>> {
     let mut r = record.clone();
-    for step in 0..4 {
+    for step in 0..5 {
         let bytes = serde_json::to_vec(&r).ok()?;
         if bytes.len() <= SLOT_BYTES {
             return Some(bytes);
@@ -143,6 +144,14 @@ fn encode(record: &Record) -> Option<Vec<u8>> {
             0 => r.logs = r#"[{"level":"warn","message":"logs dropped: the failure record was too large","at_ms":0}]"#.into(),
             1 => r.error_detail = None,
             2 => r.input = format!(r#"{{"_truncated_bytes":{}}}"#, r.input.len()),
+            3 => {
+                if let Some(e) = r.error.as_mut() {
+                    if let Some((cut, _)) = e.char_indices().nth(4096) {
+                        e.truncate(cut);
+                        e.push_str(" [truncated]");
+                    }
+                }
+            }
             _ => {}
         }
     }

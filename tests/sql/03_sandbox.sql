@@ -32,6 +32,9 @@ SELECT run_hostile('async_ctor', 'export default () => (async function () {}).co
 SELECT run_hostile('dyn_import', 'export default async () => await import("fs")');
 SELECT run_hostile('globals', 'export default () => [typeof process, typeof require, typeof fs, typeof eval].join()');
 
+-- a failure too big for one record slot is recorded all the same, shortened
+SELECT run_hostile('huge_error', 'export default (ctx) => { console.log("x".repeat(60000)); throw new Error("e".repeat(100000)); }', '{"max_log_bytes": 1048576}') LIKE '%script "huge_error" failed: Error: eee%' AS raised;
+
 -- a flood of console lines completes, with its logs capped
 SELECT jsrt.create_script('flood', 'export default () => { for (let i = 0; i < 200000; i++) console.log("line", i); return "done"; }',
        'oneoff', '{"resource_limits": {"max_log_bytes": 4096}}') IS NOT NULL AS ok;
@@ -58,3 +61,5 @@ SELECT jsrt.flush_history();
 SELECT s.name, e.status, e.error FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
  WHERE s.name IN ('spin', 'spin_catch', 'async_spin', 'array_bomb', 'oom_caught', 'recursion', 'big_output', 'long')
  ORDER BY s.name;
+SELECT length(e.error) < 5000 AS error_shortened, e.error LIKE '%[truncated]' AS marked, e.logs->0->>'message' AS logs
+  FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'huge_error';
