@@ -18,9 +18,11 @@ use crate::{gucs, workers::recorder};
 
 thread_local! {
     static RUNTIMES: RefCell<HashMap<String, TenantRuntime>> = RefCell::new(HashMap::new());
-    static BYTECODE: RefCell<HashMap<(String, i32), Rc<[u8]>>> = RefCell::new(HashMap::new());
+    static BYTECODE: RefCell<HashMap<(String, i32), Bytecode>> = RefCell::new(HashMap::new());
     static SAMPLED: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
 }
+
+type Bytecode = Rc<[u8]>;
 
 /// Bytecode kept per backend; versions never change, so entries never go stale.
 const MAX_BYTECODE: usize = 512;
@@ -127,7 +129,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
 /// A failure is recorded by the recorder worker, which survives the caller's
 /// rollback; failing that, in the caller's transaction.
 fn record_failure(record: Record) {
-    if let Err(record) = recorder::enqueue(record) {
+    if !recorder::enqueue(&record) {
         pgrx::warning!(
             "jsruntime: the failure of execution {} is recorded in the current transaction only: the recorder worker is not available",
             record.id
@@ -169,12 +171,12 @@ fn statement_timed_out() -> bool {
     unsafe { get_timeout_indicator(STATEMENT_TIMEOUT, false) }
 }
 
-fn bytecode(script: &Script) -> Result<Rc<[u8]>, Failure> {
+fn bytecode(script: &Script) -> Result<Bytecode, Failure> {
     let key = (script.id.clone(), script.version);
     if let Some(code) = BYTECODE.with(|b| b.borrow().get(&key).cloned()) {
         return Ok(code);
     }
-    let code: Rc<[u8]> = compile::compile(&script.name, &script.source)?.into();
+    let code: Bytecode = compile::compile(&script.name, &script.source)?.into();
     BYTECODE.with(|b| {
         let mut b = b.borrow_mut();
         if b.len() >= MAX_BYTECODE {

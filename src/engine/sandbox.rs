@@ -56,7 +56,7 @@ impl CountingAllocator {
         // Reading the clock on every allocation would cost too much.
         let n = m.allocations.get().wrapping_add(1);
         m.allocations.set(n);
-        if n % 256 == 0 && m.deadline.get().is_some_and(|d| Instant::now() >= d) {
+        if n.is_multiple_of(256) && m.deadline.get().is_some_and(|d| Instant::now() >= d) {
             m.late.set(true);
             return false;
         }

@@ -97,21 +97,20 @@ pub fn init() {
         .load();
 }
 
-/// Hands a record to the worker. Gives it back when the worker cannot take it.
-pub fn enqueue(record: Record) -> Result<(), Record> {
+/// Hands a record to the worker. False when the worker cannot take it.
+pub fn enqueue(record: &Record) -> bool {
     if !PRELOADED.load(Ordering::Relaxed) {
-        return Err(record);
+        return false;
     }
-    let bytes = match encode(&record) {
-        Some(b) => b,
-        None => return Err(record),
+    let Some(bytes) = encode(record) else {
+        return false;
     };
     let give_up = Instant::now() + Duration::from_secs(2);
     loop {
         {
             let mut q = QUEUE.exclusive();
             if q.latch == 0 || q.database != unsafe { pg_sys::MyDatabaseId }.to_u32() {
-                return Err(record);
+                return false;
             }
             if q.tail - q.head < SLOTS as u64 {
                 let s = slot(q.tail);
@@ -121,11 +120,11 @@ pub fn enqueue(record: Record) -> Result<(), Record> {
                 let latch = q.latch as *mut pg_sys::Latch;
                 drop(q);
                 unsafe { pg_sys::SetLatch(latch) };
-                return Ok(());
+                return true;
             }
         }
         if Instant::now() > give_up {
-            return Err(record);
+            return false;
         }
         unsafe { pg_sys::pg_usleep(10_000) };
     }
