@@ -27,9 +27,11 @@ work=$(mktemp -d); mkfifo "$work/a"
 exec 3>"$work/a"
 echo "SELECT jsrt.set_tenant('it'); SELECT jsrt.execute('ver');" >&3
 for _ in $(seq 1 50); do grep -q '^1$' "$work/a.out" && break; sleep 0.1; done
-sql "BEGIN; SELECT jsrt.update_script('ver', 'export default () => 2'); SELECT pg_sleep(0.2); COMMIT;" >/dev/null &
-sleep 0.1
+sql "BEGIN; SELECT jsrt.update_script('ver', 'export default () => 2'); SELECT pg_sleep(1); COMMIT;" >/dev/null &
+# wait until the update is done but not committed
+wait_for "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(1)%' AND pid <> pg_backend_pid())" 10
 echo "SELECT jsrt.execute('ver') AS during_uncommitted_update;" >&3
+for _ in $(seq 1 50); do [ "$(grep -c '^1$' "$work/a.out")" -ge 2 ] && break; sleep 0.1; done
 wait $!
 echo "SELECT jsrt.execute('ver') AS after_commit;" >&3
 exec 3>&-; wait $apid
