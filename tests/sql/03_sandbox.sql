@@ -63,3 +63,13 @@ SELECT s.name, e.status, e.error FROM jsrt.script_executions e JOIN jsrt.scripts
  ORDER BY s.name;
 SELECT length(e.error) < 5000 AS error_shortened, e.error LIKE '%[truncated]' AS marked, e.logs->0->>'message' AS logs
   FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'huge_error';
+
+-- with one runtime per backend, tenants take turns: each switch drops the other's heap
+SET jsrt.max_runtimes = 1;
+SELECT jsrt.set_tenant('acme');
+SELECT jsrt.execute('ok', '{"n": 1}') AS acme;
+SELECT jsrt.set_tenant('globex');
+SELECT jsrt.execute('ok') AS globex;
+SELECT jsrt.set_tenant('acme');
+SELECT jsrt.execute('ok', '{"n": 2}') AS acme_again;
+RESET jsrt.max_runtimes;
