@@ -10,6 +10,11 @@ mod tests {
         Spi::run("SELECT jsrt.create_tenant('t1'); SELECT jsrt.set_tenant('t1')").unwrap();
     }
 
+    /// The output of one SQL query returning jsonb.
+    fn json(query: &str) -> serde_json::Value {
+        Spi::get_one::<pgrx::JsonB>(query).unwrap().unwrap().0
+    }
+
     #[pg_test]
     fn execute_returns_output_and_records_the_run() {
         setup();
@@ -17,10 +22,10 @@ mod tests {
             "SELECT jsrt.create_script('add', 'export default (ctx) => ctx.input.a + ctx.input.b')",
         )
         .unwrap();
-        let out = Spi::get_one::<pgrx::JsonB>("SELECT jsrt.execute('add', '{\"a\": 2, \"b\": 3}')")
-            .unwrap()
-            .unwrap();
-        assert_eq!(out.0, serde_json::json!(5));
+        assert_eq!(
+            json("SELECT jsrt.execute('add', '{\"a\": 2, \"b\": 3}')"),
+            serde_json::json!(5)
+        );
         let status =
             Spi::get_one::<String>("SELECT status::text FROM jsrt.script_executions").unwrap();
         assert_eq!(status.as_deref(), Some("completed"));
@@ -30,29 +35,11 @@ mod tests {
     fn an_update_is_seen_by_the_next_call_in_the_same_backend() {
         setup();
         Spi::run("SELECT jsrt.create_script('v', 'export default () => 1')").unwrap();
-        assert_eq!(
-            Spi::get_one::<pgrx::JsonB>("SELECT jsrt.execute('v')")
-                .unwrap()
-                .unwrap()
-                .0,
-            serde_json::json!(1)
-        );
+        assert_eq!(json("SELECT jsrt.execute('v')"), serde_json::json!(1));
         Spi::run("SELECT jsrt.update_script('v', 'export default () => 2')").unwrap();
-        assert_eq!(
-            Spi::get_one::<pgrx::JsonB>("SELECT jsrt.execute('v')")
-                .unwrap()
-                .unwrap()
-                .0,
-            serde_json::json!(2)
-        );
+        assert_eq!(json("SELECT jsrt.execute('v')"), serde_json::json!(2));
         Spi::run("SELECT jsrt.rollback_script('v', 1)").unwrap();
-        assert_eq!(
-            Spi::get_one::<pgrx::JsonB>("SELECT jsrt.execute('v')")
-                .unwrap()
-                .unwrap()
-                .0,
-            serde_json::json!(1)
-        );
+        assert_eq!(json("SELECT jsrt.execute('v')"), serde_json::json!(1));
     }
 
     #[pg_test(error = "script \"boom\" failed: Error: no (line 1:34)")]

@@ -9,7 +9,7 @@ use pgrx::pg_sys;
 use serde_json::json;
 
 use super::failure::{Failure, FailureKind};
-use super::sandbox::{RunRequest, TenantRuntime};
+use super::sandbox::{remove_least_recent, RunRequest, TenantRuntime};
 use super::{compile, ids};
 use crate::catalog::executions::{self, Record};
 use crate::catalog::scripts::{self, Script};
@@ -193,13 +193,7 @@ fn with_runtime<R>(tenant: &str, f: impl FnOnce(&mut TenantRuntime) -> R) -> Res
         let mut all = cell.try_borrow_mut().map_err(|_| Error::Nested)?;
         if !all.contains_key(tenant) {
             if all.len() >= gucs::max_runtimes() {
-                if let Some(oldest) = all
-                    .iter()
-                    .min_by_key(|(_, r)| r.last_used)
-                    .map(|(k, _)| k.clone())
-                {
-                    all.remove(&oldest);
-                }
+                remove_least_recent(&mut all, |r| r.last_used);
             }
             let rt = TenantRuntime::new().map_err(|f| Error::Internal(f.message))?;
             all.insert(tenant.to_string(), rt);

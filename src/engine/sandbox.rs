@@ -40,12 +40,23 @@ struct Memory {
     allocations: Cell<u32>,
 }
 
+impl Memory {
+    /// The limit this run went over, as the allocator saw it.
+    fn over(&self) -> Option<FailureKind> {
+        if self.exhausted.get() {
+            Some(FailureKind::Memory)
+        } else {
+            self.late.get().then_some(FailureKind::Timeout)
+        }
+    }
+}
+
 struct CountingAllocator(Rc<Memory>);
 
 impl CountingAllocator {
     fn grant(&self, old: usize, new: usize) -> bool {
         let m = &self.0;
-        if m.exhausted.get() || m.late.get() {
+        if m.over().is_some() {
             return false;
         }
         let used = m.used.get() - old;
@@ -274,13 +285,8 @@ impl TenantRuntime {
     pub fn new() -> Result<Self, Failure> {
         let memory = Rc::new(Memory::default());
         memory.limit.set(usize::MAX);
-        let runtime = Runtime::new_with_alloc(CountingAllocator(memory.clone())).map_err(|e| {
-            Failure::new(
-                FailureKind::Memory,
-                "InternalError",
-                format!("cannot create a JS runtime: {e}"),
-            )
-        })?;
+        let runtime = Runtime::new_with_alloc(CountingAllocator(memory.clone()))
+            .map_err(|e| cannot_create("runtime", e))?;
         let watch = Rc::new(Watch::default());
         let w = watch.clone();
         let m = memory.clone();
@@ -290,9 +296,9 @@ impl TenantRuntime {
             }
             let reason = if postgres_wants_out() {
                 FailureKind::Cancelled
-            } else if m.exhausted.get() {
-                FailureKind::Memory
-            } else if m.late.get() || m.deadline.get().is_some_and(|d| Instant::now() >= d) {
+            } else if let Some(kind) = m.over() {
+                kind
+            } else if m.deadline.get().is_some_and(|d| Instant::now() >= d) {
                 FailureKind::Timeout
             } else {
                 return false;
@@ -301,13 +307,7 @@ impl TenantRuntime {
             true
         })));
         // rquickjs hands out the raw runtime only through a context.
-        let base = Context::base(&runtime).map_err(|e| {
-            Failure::new(
-                FailureKind::Memory,
-                "InternalError",
-                format!("cannot create a JS context: {e}"),
-            )
-        })?;
+        let base = Context::base(&runtime).map_err(|e| cannot_create("context", e))?;
         let raw = base.get_runtime_ptr();
         let atoms = base.with(|ctx| Atoms::new(&ctx));
         Ok(TenantRuntime {
@@ -372,14 +372,7 @@ impl TenantRuntime {
         });
 
         // A limit hit inside JS, even one that JS caught, ends the run.
-        let hit = self.watch.stop.get().or_else(|| {
-            if self.memory.exhausted.get() {
-                Some(FailureKind::Memory)
-            } else {
-                self.memory.late.get().then_some(FailureKind::Timeout)
-            }
-        });
-        if let Some(kind) = hit {
+        if let Some(kind) = self.watch.stop.get().or_else(|| self.memory.over()) {
             outcome = Err(limit_failure(kind, req, outcome.err()));
         }
         let memory_used_bytes = self.memory.peak.get().saturating_sub(base);
@@ -406,28 +399,15 @@ impl TenantRuntime {
     }
 
     fn evict_if_full(&mut self) {
-        if self.loaded.len() < MAX_LOADED {
-            return;
-        }
-        if let Some(oldest) = self
-            .loaded
-            .iter()
-            .min_by_key(|(_, l)| l.last_used)
-            .map(|(k, _)| k.clone())
-        {
-            self.loaded.remove(&oldest);
+        if self.loaded.len() >= MAX_LOADED {
+            remove_least_recent(&mut self.loaded, |l| l.last_used);
         }
     }
 
     /// Makes a context, installs the globals, evaluates the module and finds its default export.
     fn load(&self, req: &RunRequest<'_>, code: &[u8]) -> Result<Loaded, Failure> {
-        let context = Context::custom::<Intrinsics>(&self.runtime).map_err(|e| {
-            Failure::new(
-                FailureKind::Memory,
-                "InternalError",
-                format!("cannot create a JS context: {e}"),
-            )
-        })?;
+        let context = Context::custom::<Intrinsics>(&self.runtime)
+            .map_err(|e| cannot_create("context", e))?;
         let name = req.script_name;
         let (main, log, tenant, script) = context.with(|ctx| -> Result<_, Failure> {
             let js = |e| caught(&ctx, e, name);
@@ -591,6 +571,26 @@ fn settle<'js>(ctx: &Ctx<'js>, value: &Value<'js>, watch: &Watch) -> rquickjs::R
         ctx,
         "the script's promise never settled",
     ))
+}
+
+/// Drops the entry used longest ago.
+pub fn remove_least_recent<T>(map: &mut HashMap<String, T>, last_used: impl Fn(&T) -> u64) {
+    if let Some(oldest) = map
+        .iter()
+        .min_by_key(|(_, v)| last_used(v))
+        .map(|(k, _)| k.clone())
+    {
+        map.remove(&oldest);
+    }
+}
+
+/// A runtime or context that could not be made: QuickJS fails there only without memory.
+fn cannot_create(what: &str, e: rquickjs::Error) -> Failure {
+    Failure::new(
+        FailureKind::Memory,
+        "InternalError",
+        format!("cannot create a JS {what}: {e}"),
+    )
 }
 
 fn limit_failure(kind: FailureKind, req: &RunRequest<'_>, inner: Option<Failure>) -> Failure {
