@@ -18,30 +18,41 @@ EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'tenant "%" already exists', create_tenant.name USING ERRCODE = '23505';
 END $$;
 
-CREATE FUNCTION jsrt.set_tenant(name_or_id text) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    found_id uuid;
-BEGIN
-    SELECT t.id INTO found_id FROM jsrt.tenants t
-     WHERE t.name = name_or_id OR t.id::text = lower(name_or_id);
-    IF found_id IS NULL THEN
-        RAISE EXCEPTION 'tenant "%" does not exist', name_or_id USING ERRCODE = '42704';
-    END IF;
-    PERFORM set_config('jsrt.tenant', found_id::text, false);
-END $$;
+-- jsrt.set_tenant(name_or_id, local) and jsrt.tenant_id() are Rust (src/api/tenants.rs).
 
 -- The session's tenant, or an error when none is set.
 CREATE FUNCTION jsrt.current_tenant() RETURNS uuid
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    t text := current_setting('jsrt.tenant', true);
+    t uuid := jsrt.tenant_id();
 BEGIN
-    IF t IS NULL OR t = '' THEN
+    IF t IS NULL THEN
         RAISE EXCEPTION 'no tenant is set for this session'
             USING ERRCODE = '55000', HINT = 'Call jsrt.set_tenant(name) first.';
     END IF;
-    RETURN t::uuid;
+    RETURN t;
+END $$;
+
+-- Lets members of a role use a tenant. Superadmins only (see sql/security.sql).
+CREATE FUNCTION jsrt.grant_tenant(tenant text, member regrole) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    found_id uuid;
+BEGIN
+    SELECT t.id INTO found_id FROM jsrt.tenants t WHERE t.name = tenant OR t.id::text = lower(tenant);
+    IF found_id IS NULL THEN
+        RAISE EXCEPTION 'tenant "%" does not exist', tenant USING ERRCODE = '42704';
+    END IF;
+    INSERT INTO jsrt.tenant_members(tenant_id, member) VALUES (found_id, grant_tenant.member)
+    ON CONFLICT DO NOTHING;
+END $$;
+
+CREATE FUNCTION jsrt.revoke_tenant(tenant text, member regrole) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM jsrt.tenant_members m USING jsrt.tenants t
+     WHERE m.tenant_id = t.id AND (t.name = tenant OR t.id::text = lower(tenant))
+       AND m.member = revoke_tenant.member;
 END $$;
 
 -- ---------------------------------------------------------------- validation
@@ -142,8 +153,9 @@ BEGIN
 END $$;
 
 -- Every change of source writes the next version, in the same transaction.
+-- SECURITY DEFINER: writers of scripts may not write versions themselves.
 CREATE FUNCTION jsrt._scripts_version() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_OP = 'INSERT' OR NEW.version <> OLD.version THEN
         INSERT INTO jsrt.script_versions(script_id, tenant_id, version_number, source, change_description)
@@ -373,3 +385,78 @@ CREATE FUNCTION jsrt.execute(script text, input jsonb DEFAULT '{}') RETURNS json
 LANGUAGE sql AS $$
     SELECT jsrt._execute(script, input::text)::jsonb
 $$;
+
+-- ---------------------------------------------------------------- tables scripts may reach
+
+-- Makes a table reachable through ctx.db: grants the script role and adds
+-- policies that limit it to the run's tenant. The caller must own the table.
+CREATE FUNCTION jsrt.expose_table(tbl regclass, tenant_column name DEFAULT 'tenant_id') RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    rel pg_class;
+    col_type text;
+    seq regclass;
+BEGIN
+    SELECT * INTO rel FROM pg_class c WHERE c.oid = tbl;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = '42809', DETAIL = 'argument "tbl"';
+    END IF;
+    IF rel.relnamespace = 'jsrt'::regnamespace THEN
+        RAISE EXCEPTION 'jsrt''s own tables cannot be exposed' USING ERRCODE = '42501', DETAIL = 'argument "tbl"';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsrt.exposed_tables e WHERE e.tbl = expose_table.tbl) THEN
+        RAISE EXCEPTION 'table % is already exposed', tbl USING ERRCODE = '42710',
+            HINT = 'Call jsrt.unexpose_table first to change its tenant column.';
+    END IF;
+    SELECT format_type(a.atttypid, NULL) INTO col_type FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF col_type IS NULL THEN
+        RAISE EXCEPTION 'table % has no column "%"', tbl, tenant_column
+            USING ERRCODE = '42703', DETAIL = 'argument "tenant_column"';
+    END IF;
+    IF col_type NOT IN ('uuid', 'text', 'character varying') THEN
+        RAISE EXCEPTION 'tenant column "%" of % is %; it must be uuid or text', tenant_column, tbl, col_type
+            USING ERRCODE = '42804', DETAIL = 'argument "tenant_column"';
+    END IF;
+    -- Restrictive: whatever the table's own policies allow, scripts get their tenant's rows only.
+    EXECUTE format('CREATE POLICY jsrt_script_tenant ON %s AS RESTRICTIVE TO jsrt_script
+                    USING (%2$I = (SELECT jsrt.tenant_id())::%3$s) WITH CHECK (%2$I = (SELECT jsrt.tenant_id())::%3$s)',
+                   tbl, tenant_column, col_type);
+    EXECUTE format('CREATE POLICY jsrt_script_access ON %s TO jsrt_script USING (true) WITH CHECK (true)', tbl);
+    IF NOT rel.relrowsecurity THEN
+        -- Turning row-level security on must change nothing for other roles.
+        EXECUTE format('CREATE POLICY jsrt_others ON %s USING (current_user <> ''jsrt_script'')
+                        WITH CHECK (current_user <> ''jsrt_script'')', tbl);
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    END IF;
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO jsrt_script', tbl);
+    FOR seq IN SELECT d.objid::regclass FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
+                WHERE d.refobjid = tbl AND d.classid = 'pg_class'::regclass AND s.relkind = 'S' LOOP
+        EXECUTE format('GRANT USAGE ON SEQUENCE %s TO jsrt_script', seq);
+    END LOOP;
+    INSERT INTO jsrt.exposed_tables(tbl, tenant_column, enabled_rls) VALUES (tbl, tenant_column, NOT rel.relrowsecurity);
+END $$;
+
+CREATE FUNCTION jsrt.unexpose_table(tbl regclass) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    entry jsrt.exposed_tables;
+    seq regclass;
+BEGIN
+    SELECT * INTO entry FROM jsrt.exposed_tables e WHERE e.tbl = unexpose_table.tbl;
+    IF entry.tbl IS NULL THEN
+        RAISE EXCEPTION 'table % is not exposed', tbl USING ERRCODE = '42704', DETAIL = 'argument "tbl"';
+    END IF;
+    EXECUTE format('DROP POLICY IF EXISTS jsrt_script_tenant ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS jsrt_script_access ON %s', tbl);
+    IF entry.enabled_rls THEN
+        EXECUTE format('DROP POLICY IF EXISTS jsrt_others ON %s', tbl);
+        EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', tbl);
+    END IF;
+    EXECUTE format('REVOKE ALL ON %s FROM jsrt_script', tbl);
+    FOR seq IN SELECT d.objid::regclass FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
+                WHERE d.refobjid = tbl AND d.classid = 'pg_class'::regclass AND s.relkind = 'S' LOOP
+        EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM jsrt_script', seq);
+    END LOOP;
+    DELETE FROM jsrt.exposed_tables e WHERE e.tbl = unexpose_table.tbl;
+END $$;

@@ -199,6 +199,23 @@ CREATE TABLE jsrt.events (
 );
 CREATE INDEX idx_events_tenant_created ON jsrt.events(tenant_id, created_at DESC);
 
+-- Which roles may use which tenant (jsrt.set_tenant checks it).
+CREATE TABLE jsrt.tenant_members (
+    tenant_id  uuid NOT NULL REFERENCES jsrt.tenants(id) ON DELETE CASCADE,
+    member     regrole NOT NULL,
+    granted_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, member)
+);
+
+-- Tables scripts may reach through ctx.db (jsrt.expose_table).
+CREATE TABLE jsrt.exposed_tables (
+    tbl           regclass PRIMARY KEY,
+    tenant_column name NOT NULL,
+    -- whether expose_table turned row-level security on (unexpose turns it off again)
+    enabled_rls   boolean NOT NULL,
+    exposed_at    timestamptz NOT NULL DEFAULT now()
+);
+
 -- pg_dump keeps users' data.
 SELECT pg_catalog.pg_extension_config_dump('jsrt.tenants', '');
 SELECT pg_catalog.pg_extension_config_dump('jsrt.scripts', '');
@@ -209,3 +226,5 @@ SELECT pg_catalog.pg_extension_config_dump('jsrt.script_scheduled_jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('jsrt.script_http_endpoints', '');
 SELECT pg_catalog.pg_extension_config_dump('jsrt.script_event_dead_letters', '');
 SELECT pg_catalog.pg_extension_config_dump('jsrt.events', '');
+SELECT pg_catalog.pg_extension_config_dump('jsrt.tenant_members', '');
+SELECT pg_catalog.pg_extension_config_dump('jsrt.exposed_tables', '');

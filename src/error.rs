@@ -22,6 +22,11 @@ pub enum Error {
     Syntax { script: String, failure: Failure },
     /// a run failed
     Run { script: String, failure: Failure },
+    /// the current role may not do this
+    Forbidden(String),
+    /// an error Postgres raised (a cancel, a statement timeout) that a run
+    /// caught in its SQL and must pass on as it was
+    Postgres { code: Code, message: String },
     /// a script run started while another runs in this backend
     Nested,
     /// a bug or an environment problem
@@ -38,6 +43,8 @@ impl Error {
             Error::Invalid(_) => Code::ERRCODE_INVALID_PARAMETER_VALUE,
             Error::Syntax { .. } => Code::ERRCODE_SYNTAX_ERROR,
             Error::Internal(_) => Code::ERRCODE_INTERNAL_ERROR,
+            Error::Forbidden(_) => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            Error::Postgres { code, .. } => *code,
             Error::Run { failure, .. } => match failure.kind {
                 FailureKind::Thrown => Code::ERRCODE_RAISE_EXCEPTION,
                 FailureKind::Cancelled => Code::ERRCODE_QUERY_CANCELED,
@@ -59,7 +66,7 @@ impl Error {
             Error::NotRunnable { script, status } => {
                 format!("script \"{script}\" is {status} and cannot run")
             }
-            Error::Invalid(m) => m.clone(),
+            Error::Invalid(m) | Error::Forbidden(m) | Error::Postgres { message: m, .. } => m.clone(),
             Error::Syntax { script, failure } => format!(
                 "script \"{script}\" does not compile: {}",
                 failure.summary()

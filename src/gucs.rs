@@ -15,6 +15,8 @@ static MAX_OUTPUT_SIZE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(16 << 20)
 static MAX_STACK_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
 static MAX_LOG_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
 static HISTORY_SAMPLE_EVERY: GucSetting<i32> = GucSetting::<i32>::new(100);
+static MAX_API_CALLS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
+static MAX_QUERY_ROWS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
 static MAX_RUNTIMES: GucSetting<i32> = GucSetting::<i32>::new(32);
 
 pub fn init() {
@@ -23,7 +25,8 @@ pub fn init() {
         c"The session's tenant id; set it with jsrt.set_tenant(name).",
         c"Every tenant-scoped jsrt function acts on this tenant.",
         &TENANT,
-        GucContext::Userset,
+        // Superuser-only: everyone else goes through jsrt.set_tenant, which checks membership.
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_string_guc(
@@ -70,6 +73,20 @@ pub fn init() {
         i32::MAX,
     );
     int(
+        c"jsrt.max_api_calls",
+        c"Cap on any script's max_api_calls (ctx calls per run).",
+        &MAX_API_CALLS,
+        0,
+        i32::MAX,
+    );
+    int(
+        c"jsrt.max_query_rows",
+        c"Rows one ctx.db statement may return; more is an error.",
+        &MAX_QUERY_ROWS,
+        1,
+        i32::MAX,
+    );
+    int(
         c"jsrt.history_sample_every",
         c"Scripts with history 'sampled' record one successful run in this many, per backend.",
         &HISTORY_SAMPLE_EVERY,
@@ -112,11 +129,17 @@ pub fn caps() -> Limits {
         output_bytes: MAX_OUTPUT_SIZE_BYTES.get() as usize,
         stack_bytes: MAX_STACK_BYTES.get() as usize,
         log_bytes: MAX_LOG_BYTES.get() as usize,
+        api_calls: MAX_API_CALLS.get() as u64,
+        api_calls_per_minute: u64::MAX,
     }
 }
 
 pub fn history_sample_every() -> u64 {
     HISTORY_SAMPLE_EVERY.get().max(1) as u64
+}
+
+pub fn max_query_rows() -> u64 {
+    MAX_QUERY_ROWS.get().max(1) as u64
 }
 
 pub fn max_runtimes() -> usize {

@@ -3,24 +3,31 @@
 
 use pgrx::prelude::*;
 
-mod api;
+pub mod api;
 mod catalog;
 mod engine;
 mod error;
 mod gucs;
 mod subxact;
+mod tenancy;
 mod tests;
 mod workers;
 
 ::pgrx::pg_module_magic!();
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
-extension_sql_file!("../sql/api.sql", name = "api", finalize);
+extension_sql_file!(
+    "../sql/api.sql",
+    name = "api",
+    requires = [api::execute::execute, api::tenants::tenant_id]
+);
+extension_sql_file!("../sql/security.sql", name = "security", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     catalog::scripts::register_invalidation_callback();
+    tenancy::install_security_definer_guard();
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         workers::recorder::init();
     }

@@ -1,4 +1,5 @@
 //! The #[pg_extern] functions, by surface. The rest of the SQL API is in sql/api.sql.
 mod admin;
-mod execute;
+pub mod execute;
 mod scripts;
+pub mod tenants;

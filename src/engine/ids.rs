@@ -8,6 +8,22 @@ thread_local! {
     static STATE: Cell<u64> = const { Cell::new(0) };
 }
 
+/// The 16 bytes of a uuid in its hyphenated text form; None for anything else.
+pub fn parse(s: &str) -> Option<[u8; 16]> {
+    let b = s.as_bytes();
+    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let mut hex = b.iter().filter(|&&c| c != b'-');
+    for byte in out.iter_mut() {
+        let hi = (*hex.next()? as char).to_digit(16)?;
+        let lo = (*hex.next()? as char).to_digit(16)?;
+        *byte = (hi * 16 + lo) as u8;
+    }
+    Some(out)
+}
+
 /// The next id, in its text form.
 pub fn next() -> String {
     let a = step();
@@ -64,6 +80,18 @@ fn format_v4(a: u64, b: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parse_accepts_only_hyphenated_uuids() {
+        let id = super::parse("0f8fad5b-d9cb-469f-a165-70867728950e").unwrap();
+        assert_eq!(id[0], 0x0f);
+        assert_eq!(id[15], 0x0e);
+        assert!(super::parse("0F8FAD5B-D9CB-469F-A165-70867728950E").is_some());
+        assert!(super::parse("0f8fad5b-d9cb-469f-a165-70867728950").is_none());
+        assert!(super::parse("0f8fad5bxd9cb-469f-a165-70867728950e").is_none());
+        assert!(super::parse("zf8fad5b-d9cb-469f-a165-70867728950e").is_none());
+        assert!(super::parse("tenant").is_none());
+    }
+
     #[test]
     fn formats_a_version_4_uuid() {
         let s = super::format_v4(u64::MAX, 0);

@@ -31,10 +31,16 @@ const KEYS: &[Key] = &[
         max: 10_000,
     },
     Key {
+        name: "max_api_calls",
+        default: 100,
+        min: 0,
+        max: 100_000_000,
+    },
+    Key {
         name: "max_api_calls_per_minute",
         default: 60,
         min: 0,
-        max: 1_000_000,
+        max: 100_000_000,
     },
     Key {
         name: "max_output_size_bytes",
@@ -122,6 +128,10 @@ pub struct Limits {
     pub output_bytes: usize,
     pub stack_bytes: usize,
     pub log_bytes: usize,
+    /// ctx calls (ctx.db, and later ctx.http, ctx.cache) in one run
+    pub api_calls: u64,
+    /// ctx calls of all runs of the script in one clock minute
+    pub api_calls_per_minute: u64,
 }
 
 impl Limits {
@@ -132,6 +142,8 @@ impl Limits {
         output_bytes: usize::MAX,
         stack_bytes: usize::MAX,
         log_bytes: usize::MAX,
+        api_calls: u64::MAX,
+        api_calls_per_minute: u64::MAX,
     };
 
     /// These limits, each lowered to its cap.
@@ -142,6 +154,8 @@ impl Limits {
             output_bytes: self.output_bytes.min(caps.output_bytes),
             stack_bytes: self.stack_bytes.min(caps.stack_bytes),
             log_bytes: self.log_bytes.min(caps.log_bytes),
+            api_calls: self.api_calls.min(caps.api_calls),
+            api_calls_per_minute: self.api_calls_per_minute.min(caps.api_calls_per_minute),
         }
     }
 
@@ -164,6 +178,8 @@ impl Limits {
             output_bytes: (get("max_output_size_bytes") as usize).min(caps.output_bytes),
             stack_bytes: (get("max_stack_bytes") as usize).min(caps.stack_bytes),
             log_bytes: (get("max_log_bytes") as usize).min(caps.log_bytes),
+            api_calls: get("max_api_calls").min(caps.api_calls),
+            api_calls_per_minute: get("max_api_calls_per_minute").min(caps.api_calls_per_minute),
         }
     }
 }
@@ -179,6 +195,8 @@ mod tests {
         output_bytes: 1 << 20,
         stack_bytes: 1 << 20,
         log_bytes: 1 << 20,
+        api_calls: 1000,
+        api_calls_per_minute: u64::MAX,
     };
 
     #[test]
@@ -188,6 +206,7 @@ mod tests {
         assert_eq!(v["max_memory_bytes"], 67_108_864);
         assert_eq!(v["max_concurrent_runs"], 5);
         assert_eq!(v["max_api_calls_per_minute"], 60);
+        assert_eq!(v["max_api_calls"], 100);
         assert_eq!(v["max_output_size_bytes"], 1_048_576);
     }
 

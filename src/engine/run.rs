@@ -31,7 +31,7 @@ const MAX_BYTECODE: usize = 512;
 /// caller's transaction, and returns its output as JSON text.
 pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error> {
     let tenant = gucs::tenant().ok_or(Error::NoTenant)?;
-    if !is_uuid(&tenant) {
+    if ids::parse(&tenant).is_none() {
         return Err(Error::UnknownTenant(tenant));
     }
     unsafe { pg_sys::check_stack_depth() };
@@ -99,7 +99,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
             if let Some(every) = sample(&script) {
                 let mut rec = record("completed", (every > 1).then_some(every));
                 rec.output = output.clone();
-                executions::insert(&rec)?;
+                crate::tenancy::as_owner(|| executions::insert(&rec))?;
             }
             Ok(output)
         }
@@ -134,7 +134,7 @@ fn record_failure(record: Record) {
             "jsruntime: the failure of execution {} is recorded in the current transaction only: the recorder worker is not available",
             record.id
         );
-        if let Err(e) = executions::insert(&record) {
+        if let Err(e) = crate::tenancy::as_owner(|| executions::insert(&record)) {
             pgrx::warning!(
                 "jsruntime: execution {} was not recorded: {}",
                 record.id,
@@ -206,25 +206,4 @@ fn with_runtime<R>(tenant: &str, f: impl FnOnce(&mut TenantRuntime) -> R) -> Res
         }
         Ok(out)
     })
-}
-
-fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.char_indices().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn uuid_shape() {
-        assert!(super::is_uuid("0f8fad5b-d9cb-469f-a165-70867728950e"));
-        assert!(!super::is_uuid("0f8fad5b-d9cb-469f-a165-70867728950"));
-        assert!(!super::is_uuid("tenant"));
-    }
 }

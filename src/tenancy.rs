@@ -1,0 +1,255 @@
+//! Whose rows a session or a run sees, and the switches of user id that keep
+//! script SQL inside its tenant (DESIGN.md section 6).
+//!
+//! The session's tenant is the setting `jsrt.tenant`. Only superusers may
+//! SET it; everyone else goes through `jsrt.set_tenant`, which checks that
+//! the caller's role may use that tenant. During a run, the run's tenant,
+//! held in this backend's memory, wins over the setting: no statement a
+//! script makes can move it. Script SQL runs as the role `jsrt_script`.
+
+use std::cell::{Cell, RefCell};
+use std::ffi::CString;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use pgrx::pg_sys;
+use pgrx::spi::Spi;
+
+use crate::error::Error;
+use crate::gucs;
+
+/// The role script SQL runs as.
+pub const SCRIPT_ROLE: &str = "jsrt_script";
+
+thread_local! {
+    static RUN_TENANT: RefCell<Option<String>> = const { RefCell::new(None) };
+    static SCRIPT_ROLE_OID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+}
+
+/// How deep this backend is inside script SQL. Read by the timer signal
+/// handler, so an atomic rather than a thread-local.
+static IN_SCRIPT_SQL: AtomicU32 = AtomicU32::new(0);
+
+/// The tenant whose rows row-level security shows now: the run's, else the session's.
+pub fn current() -> Option<String> {
+    RUN_TENANT
+        .with(|t| t.borrow().clone())
+        .or_else(gucs::tenant)
+}
+
+pub fn in_script_sql() -> bool {
+    IN_SCRIPT_SQL.load(Ordering::Relaxed) > 0
+}
+
+/// Fixes the tenant for one run; dropping it ends the run's tenancy.
+pub struct RunTenant(());
+
+impl RunTenant {
+    pub fn enter(tenant: &str) -> RunTenant {
+        RUN_TENANT.with(|t| *t.borrow_mut() = Some(tenant.to_string()));
+        RunTenant(())
+    }
+}
+
+impl Drop for RunTenant {
+    fn drop(&mut self) {
+        RUN_TENANT.with(|t| *t.borrow_mut() = None);
+    }
+}
+
+/// Switches the user id; dropping it (also while unwinding) switches back.
+struct UserSwitch {
+    user: pg_sys::Oid,
+    context: i32,
+}
+
+impl UserSwitch {
+    fn to(user: pg_sys::Oid, flags: u32) -> UserSwitch {
+        let (mut old_user, mut context) = (pg_sys::InvalidOid, 0);
+        unsafe {
+            pg_sys::GetUserIdAndSecContext(&mut old_user, &mut context);
+            pg_sys::SetUserIdAndSecContext(user, context | flags as i32);
+        }
+        UserSwitch {
+            user: old_user,
+            context,
+        }
+    }
+}
+
+impl Drop for UserSwitch {
+    fn drop(&mut self) {
+        unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) };
+    }
+}
+
+/// Runs `f` as the bootstrap superuser: for the extension's own reads and
+/// writes of its tables (history, tenant lookups), as a SECURITY DEFINER
+/// function would.
+pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
+    let _switch = UserSwitch::to(
+        pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID),
+        pg_sys::SECURITY_LOCAL_USERID_CHANGE,
+    );
+    f()
+}
+
+/// Runs `f` as the script role, in a security-restricted operation (no SET
+/// ROLE, no temporary objects), with every setting `f` changes undone at its
+/// end. Call it inside a subtransaction: an error unwinds the same state.
+pub fn as_script<R>(f: impl FnOnce() -> R) -> Result<R, Error> {
+    let role = script_role()?;
+    let _switch = UserSwitch::to(
+        role,
+        pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION,
+    );
+    let level = unsafe { pg_sys::NewGUCNestLevel() };
+    struct Depth;
+    impl Drop for Depth {
+        fn drop(&mut self) {
+            IN_SCRIPT_SQL.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    IN_SCRIPT_SQL.fetch_add(1, Ordering::Relaxed);
+    let _depth = Depth;
+    let out = f();
+    unsafe { pg_sys::AtEOXact_GUC(false, level) };
+    Ok(out)
+}
+
+/// The script role's oid, refusing a role that could escape row-level security.
+fn script_role() -> Result<pg_sys::Oid, Error> {
+    let mut oid = SCRIPT_ROLE_OID.get();
+    if oid == pg_sys::InvalidOid {
+        let name = CString::new(SCRIPT_ROLE).expect("no NUL in a constant");
+        oid = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };
+        if oid == pg_sys::InvalidOid {
+            return Err(Error::Internal(format!(
+                "role {SCRIPT_ROLE} does not exist; reinstall the extension"
+            )));
+        }
+        SCRIPT_ROLE_OID.set(oid);
+    }
+    if unsafe { pg_sys::superuser_arg(oid) || pg_sys::has_bypassrls_privilege(oid) } {
+        return Err(Error::Forbidden(format!(
+            "role {SCRIPT_ROLE} is a superuser or has BYPASSRLS; scripts will not run SQL as it"
+        )));
+    }
+    Ok(oid)
+}
+
+/// Sets the session's tenant (for the transaction only when `local`), if
+/// the current role may use it: superusers, jsrt_superadmin and members of
+/// a role granted the tenant with jsrt.grant_tenant may.
+pub fn set_session_tenant(name_or_id: &str, local: bool) -> Result<String, Error> {
+    if in_script_sql() {
+        return Err(Error::Forbidden("scripts cannot change their tenant".into()));
+    }
+    let user = unsafe { pg_sys::GetUserId() };
+    let found = as_owner(|| {
+        Spi::connect(|client| {
+            let rows = client.select(
+                "SELECT t.id::text,
+                        pg_has_role($2, 'jsrt_superadmin', 'USAGE')
+                        OR EXISTS (SELECT 1 FROM jsrt.tenant_members m
+                                    WHERE m.tenant_id = t.id AND pg_has_role($2, m.member, 'USAGE'))
+                   FROM jsrt.tenants t
+                  WHERE t.name = $1 OR t.id::text = lower($1)",
+                Some(1),
+                &[name_or_id.into(), user.into()],
+            )?;
+            match rows.into_iter().next() {
+                None => Ok(None),
+                Some(r) => Ok(Some((
+                    r.get::<String>(1)?.unwrap_or_default(),
+                    r.get::<bool>(2)?.unwrap_or(false),
+                ))),
+            }
+        })
+    })
+    .map_err(|e: pgrx::spi::SpiError| Error::Internal(format!("reading jsrt.tenants: {e}")))?;
+    let Some((id, allowed)) = found else {
+        return Err(Error::UnknownTenant(name_or_id.to_string()));
+    };
+    if !allowed {
+        return Err(Error::Forbidden(format!(
+            "role \"{}\" may not use tenant \"{name_or_id}\"",
+            role_name(user)
+        )));
+    }
+    let value = CString::new(id.as_str()).expect("a uuid has no NUL");
+    unsafe {
+        pg_sys::set_config_option(
+            c"jsrt.tenant".as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            if local {
+                pg_sys::GucAction::GUC_ACTION_LOCAL
+            } else {
+                pg_sys::GucAction::GUC_ACTION_SET
+            },
+            true,
+            pgrx::PgLogLevel::ERROR as i32,
+            false,
+        );
+    }
+    Ok(id)
+}
+
+fn role_name(oid: pg_sys::Oid) -> String {
+    unsafe {
+        let p = pg_sys::GetUserNameFromId(oid, true);
+        if p.is_null() {
+            return oid.to_u32().to_string();
+        }
+        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+static mut PREV_NEEDS_FMGR_HOOK: pg_sys::needs_fmgr_hook_type = None;
+
+/// Refuses SECURITY DEFINER functions inside script SQL: such a function
+/// runs as its owner, outside the script role and its tenant.
+pub fn install_security_definer_guard() {
+    unsafe {
+        PREV_NEEDS_FMGR_HOOK = pg_sys::needs_fmgr_hook;
+        pg_sys::needs_fmgr_hook = Some(needs_fmgr);
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn needs_fmgr(fn_oid: pg_sys::Oid) -> bool {
+    if in_script_sql() {
+        if let Some(name) = unsafe { security_definer_name(fn_oid) } {
+            pgrx::ereport!(
+                ERROR,
+                pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("scripts cannot call the SECURITY DEFINER function {name}()"),
+                "Such a function runs as its owner, outside the script's role and tenant."
+            );
+        }
+    }
+    match unsafe { PREV_NEEDS_FMGR_HOOK } {
+        Some(prev) => unsafe { prev(fn_oid) },
+        None => false,
+    }
+}
+
+/// The function's name when it is SECURITY DEFINER.
+unsafe fn security_definer_name(fn_oid: pg_sys::Oid) -> Option<String> {
+    unsafe {
+        let tuple = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::PROCOID as _,
+            pg_sys::Datum::from(fn_oid),
+        );
+        if tuple.is_null() {
+            return None;
+        }
+        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
+        let name = (*form)
+            .prosecdef
+            .then(|| std::ffi::CStr::from_ptr((*form).proname.data.as_ptr()).to_string_lossy().into_owned());
+        pg_sys::ReleaseSysCache(tuple);
+        name
+    }
+}
