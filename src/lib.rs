@@ -30,6 +30,7 @@ pub extern "C-unwind" fn _PG_init() {
     tenancy::install_security_definer_guard();
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         workers::recorder::init();
+        engine::quota::init();
     }
 }
 

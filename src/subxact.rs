@@ -1,20 +1,26 @@
 //! Runs a closure in an internal subtransaction, so that a Postgres ERROR
-//! inside it rolls back only its own work and comes back as a message.
+//! inside it rolls back only its own work and comes back as a value.
 
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::CaughtError;
 use pgrx::{PgSqlErrorCode, PgTryBuilder};
 
-/// The error comes back as its SQLSTATE and message.
-pub fn run<R>(
-    f: impl FnOnce() -> R + std::panic::UnwindSafe,
-) -> Result<R, (PgSqlErrorCode, String)> {
+/// A Postgres error, caught.
+#[derive(Debug, Clone)]
+pub struct Caught {
+    pub code: PgSqlErrorCode,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+pub fn run<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Caught> {
     unsafe {
         let cxt = pg_sys::CurrentMemoryContext;
         let owner = pg_sys::CurrentResourceOwner;
         pg_sys::BeginInternalSubTransaction(std::ptr::null());
         pg_sys::MemoryContextSwitchTo(cxt);
-        let result = PgTryBuilder::new(|| Ok::<R, (PgSqlErrorCode, String)>(f()))
+        let result = PgTryBuilder::new(|| Ok::<R, Caught>(f()))
             .catch_others(|e| Err(describe(e)))
             .execute();
         if result.is_ok() {
@@ -28,12 +34,23 @@ pub fn run<R>(
     }
 }
 
-fn describe(e: CaughtError) -> (PgSqlErrorCode, String) {
+fn describe(e: CaughtError) -> Caught {
     match e {
         CaughtError::PostgresError(r)
         | CaughtError::ErrorReport(r)
-        | CaughtError::RustPanic { ereport: r, .. } => {
-            (r.sql_error_code(), r.message().to_string())
-        }
+        | CaughtError::RustPanic { ereport: r, .. } => Caught {
+            code: r.sql_error_code(),
+            message: r.message().to_string(),
+            detail: r.detail().map(str::to_string),
+            hint: r.hint().map(str::to_string),
+        },
     }
+}
+
+/// The five-character SQLSTATE of a code, such as "23505".
+pub fn sqlstate(code: PgSqlErrorCode) -> String {
+    let n = code as i32;
+    (0..5)
+        .map(|i| (((n >> (6 * i)) & 0x3F) as u8 + b'0') as char)
+        .collect()
 }

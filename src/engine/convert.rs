@@ -1,4 +1,5 @@
-//! Checks on JSON text crossing between QuickJS and jsonb. Pure: no Postgres here.
+//! Values crossing between QuickJS and Postgres: JSON text checks, the text
+//! forms of ctx.db parameters, SQL identifiers. Pure: no Postgres here.
 
 /// Whether JSON text holds a `\u0000` escape, which jsonb refuses. A
 /// backslash escaped itself (`\\u0000`) is text, not a NUL.
@@ -16,9 +17,203 @@ pub fn has_nul_escape(json: &str) -> bool {
     false
 }
 
+/// A ctx.db parameter as JS gave it, before its SQL type is known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Null,
+    Bool(bool),
+    Number(f64),
+    /// a JS BigInt, in decimal
+    BigInt(String),
+    Text(String),
+    /// a JS Date: milliseconds since 1970 UTC
+    Date(f64),
+    Bytes(Vec<u8>),
+    /// a JS array: its items, and its JSON text for json parameters
+    Array(Vec<Arg>, String),
+    /// any other object, as JSON text
+    Json(String),
+}
+
+/// What kind of SQL type a parameter has: it decides the text form.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Json,
+    Bytea,
+    /// an array type, with the kind of its elements
+    Array(Box<Target>),
+    Scalar,
+}
+
+/// The text a parameter is given to its type's input function as; None is SQL NULL.
+pub fn encode(arg: &Arg, target: &Target) -> Result<Option<String>, String> {
+    Ok(Some(match (arg, target) {
+        (Arg::Null, _) => return Ok(None),
+        // Strings go in as they are (like node-postgres): they may already be JSON or array literals.
+        (Arg::Text(s), _) => s.clone(),
+        (Arg::Array(_, json), Target::Json) | (Arg::Json(json), _) => json.clone(),
+        (Arg::Array(items, _), Target::Array(elem)) => array_literal(items, elem)?,
+        (Arg::Array(_, json), _) => json.clone(),
+        (Arg::Date(ms), Target::Json) => format!("\"{}\"", iso_date(*ms)?),
+        (Arg::Date(ms), _) => iso_date(*ms)?,
+        (Arg::Bytes(b), _) => {
+            let mut out = String::with_capacity(2 + 2 * b.len());
+            out.push_str("\\x");
+            for byte in b {
+                out.push_str(&format!("{byte:02x}"));
+            }
+            out
+        }
+        (Arg::Bool(b), _) => b.to_string(),
+        (Arg::Number(n), _) => number(*n),
+        (Arg::BigInt(n), _) => n.clone(),
+    }))
+}
+
+/// `{1,2,"a \"b\""}`: items quoted and escaped, nested arrays as nested braces.
+fn array_literal(items: &[Arg], elem: &Target) -> Result<String, String> {
+    let mut out = String::from("{");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match item {
+            Arg::Array(inner, _) if *elem != Target::Json => out.push_str(&array_literal(inner, elem)?),
+            _ => match encode(item, elem)? {
+                None => out.push_str("NULL"),
+                Some(text) => {
+                    out.push('"');
+                    for c in text.chars() {
+                        if c == '"' || c == '\\' {
+                            out.push('\\');
+                        }
+                        out.push(c);
+                    }
+                    out.push('"');
+                }
+            },
+        }
+    }
+    out.push('}');
+    Ok(out)
+}
+
+/// A JS number as Postgres reads it: integers without a fraction, NaN and Infinity by name.
+pub fn number(n: f64) -> String {
+    if n.is_nan() {
+        "NaN".into()
+    } else if n.is_infinite() {
+        if n > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else {
+        // Rust prints the shortest text that reads back as the same double.
+        format!("{n}")
+    }
+}
+
+/// The largest integer a JS number holds exactly.
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// `2024-03-01T12:00:00.000Z` for milliseconds since 1970, as Date.toISOString writes it.
+pub fn iso_date(ms: f64) -> Result<String, String> {
+    if !ms.is_finite() || ms.abs() > 8.64e15 {
+        return Err("an invalid Date cannot be a parameter".into());
+    }
+    let ms = ms as i64;
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    let year = if (0..=9999).contains(&y) {
+        format!("{y:04}")
+    } else {
+        format!("{}{:06}", if y < 0 { '-' } else { '+' }, y.abs())
+    };
+    Ok(format!(
+        "{year}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000
+    ))
+}
+
+/// Year, month, day of a day count since 1970-01-01 (proleptic Gregorian).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `"name"`, quoted for SQL. Names are taken exactly: no case folding.
+pub fn quote_ident(name: &str) -> Result<String, String> {
+    if name.is_empty() || name.contains('\0') || name.len() > 63 {
+        return Err(format!("\"{name}\" is not a column or table name"));
+    }
+    Ok(format!("\"{}\"", name.replace('"', "\"\"")))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::has_nul_escape;
+
+    use super::*;
+
+    #[test]
+    fn scalars_encode_as_postgres_reads_them() {
+        let s = |a: Arg| encode(&a, &Target::Scalar).unwrap();
+        assert_eq!(s(Arg::Null), None);
+        assert_eq!(s(Arg::Bool(true)).unwrap(), "true");
+        assert_eq!(s(Arg::Number(42.0)).unwrap(), "42");
+        assert_eq!(s(Arg::Number(1.5)).unwrap(), "1.5");
+        assert_eq!(s(Arg::Number(f64::NAN)).unwrap(), "NaN");
+        assert_eq!(s(Arg::Number(f64::NEG_INFINITY)).unwrap(), "-Infinity");
+        assert_eq!(s(Arg::BigInt("9007199254740993".into())).unwrap(), "9007199254740993");
+        assert_eq!(s(Arg::Bytes(vec![0, 255, 16])).unwrap(), "\\x00ff10");
+        assert_eq!(s(Arg::Json("{\"a\":1}".into())).unwrap(), "{\"a\":1}");
+    }
+
+    #[test]
+    fn arrays_become_array_literals_or_json() {
+        let arr = Arg::Array(
+            vec![Arg::Number(1.0), Arg::Null, Arg::Text("a \"b\" \\c".into())],
+            "[1,null,\"a\"]".into(),
+        );
+        let lit = encode(&arr, &Target::Array(Box::new(Target::Scalar))).unwrap().unwrap();
+        assert_eq!(lit, "{\"1\",NULL,\"a \\\"b\\\" \\\\c\"}");
+        assert_eq!(encode(&arr, &Target::Json).unwrap().unwrap(), "[1,null,\"a\"]");
+        let nested = Arg::Array(
+            vec![
+                Arg::Array(vec![Arg::Number(1.0), Arg::Number(2.0)], String::new()),
+                Arg::Array(vec![Arg::Number(3.0), Arg::Number(4.0)], String::new()),
+            ],
+            String::new(),
+        );
+        let lit = encode(&nested, &Target::Array(Box::new(Target::Scalar))).unwrap().unwrap();
+        assert_eq!(lit, "{{\"1\",\"2\"},{\"3\",\"4\"}}");
+    }
+
+    #[test]
+    fn dates_are_iso_utc() {
+        assert_eq!(iso_date(0.0).unwrap(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_date(951_782_400_123.0).unwrap(), "2000-02-29T00:00:00.123Z");
+        assert_eq!(iso_date(-1.0).unwrap(), "1969-12-31T23:59:59.999Z");
+        assert!(iso_date(f64::NAN).is_err());
+        let d = encode(&Arg::Date(0.0), &Target::Json).unwrap().unwrap();
+        assert_eq!(d, "\"1970-01-01T00:00:00.000Z\"");
+    }
+
+    #[test]
+    fn identifiers_are_quoted_exactly() {
+        assert_eq!(quote_ident("Order").unwrap(), "\"Order\"");
+        assert_eq!(quote_ident("a\"b").unwrap(), "\"a\"\"b\"");
+        assert!(quote_ident("").is_err());
+        assert!(quote_ident("a\0b").is_err());
+    }
 
     #[test]
     fn finds_nul_escapes_only() {

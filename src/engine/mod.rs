@@ -5,5 +5,7 @@ pub mod failure;
 pub mod host;
 pub mod ids;
 pub mod limits;
+pub mod quota;
 pub mod run;
 pub mod sandbox;
+pub mod sql;

@@ -70,8 +70,8 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
         let mut metrics = json!({
             "duration_ms": (duration_ms * 1000.0).round() / 1000.0,
             "memory_used_bytes": result.memory_used_bytes,
-            "api_call_count": 0,
-            "database_query_count": 0,
+            "api_call_count": result.usage.api_calls,
+            "database_query_count": result.usage.db_queries,
         });
         if let Some(n) = sample_every {
             metrics["sample_every"] = n.into();
@@ -115,8 +115,15 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
             record.error_detail = serde_json::to_string(&failure).ok();
             record_failure(record);
             if cancelled {
-                // Postgres raises its own error for a cancel, a statement timeout or a shutdown.
+                // Postgres raises its own error for a cancel, a statement timeout or a shutdown,
+                // again if the run's SQL caught it first.
                 pgrx::check_for_interrupts!();
+                if let Some(c) = result.usage.interrupted {
+                    return Err(Error::Postgres {
+                        code: c.code,
+                        message: c.message,
+                    });
+                }
             }
             Err(Error::Run {
                 script: script.name.clone(),

@@ -21,6 +21,7 @@ use rquickjs::{
 use super::compile::caught;
 use super::failure::{Failure, FailureKind};
 use super::host::log::{Line, LogBuffer};
+use super::host::{self, Usage};
 use super::limits::Limits;
 
 /// Byte accounting shared by a runtime's allocator and the run loop.
@@ -142,9 +143,18 @@ unsafe impl Allocator for CountingAllocator {
 
 /// What the interrupt handler watches during one run.
 #[derive(Default)]
-struct Watch {
+pub struct Watch {
     started: Cell<Option<Instant>>,
     stop: Cell<Option<FailureKind>>,
+}
+
+impl Watch {
+    /// Ends the run at the next interrupt check, whatever JS catches.
+    pub fn stop(&self, kind: FailureKind) {
+        if self.stop.get().is_none() {
+            self.stop.set(Some(kind));
+        }
+    }
 }
 
 fn postgres_wants_out() -> bool {
@@ -175,6 +185,7 @@ pub struct RunResult {
     pub outcome: Result<Option<String>, Failure>,
     pub memory_used_bytes: usize,
     pub logs: Vec<Line>,
+    pub usage: Usage,
 }
 
 /// A loaded script version: its context and its default export.
@@ -182,6 +193,7 @@ struct Loaded {
     // Persistent values must go before the context that owns them.
     main: Persistent<Function<'static>>,
     log: Persistent<Object<'static>>,
+    db: Persistent<Object<'static>>,
     /// ctx.tenant and ctx.script: the same for every run of this version
     tenant: Persistent<Object<'static>>,
     script: Persistent<Object<'static>>,
@@ -214,6 +226,7 @@ struct Atoms {
     script: qjs::JSAtom,
     execution: qjs::JSAtom,
     log: qjs::JSAtom,
+    db: qjs::JSAtom,
     id: qjs::JSAtom,
     name: qjs::JSAtom,
     version: qjs::JSAtom,
@@ -232,6 +245,7 @@ impl Atoms {
             script: atom("script"),
             execution: atom("execution"),
             log: atom("log"),
+            db: atom("db"),
             id: atom("id"),
             name: atom("name"),
             version: atom("version"),
@@ -240,7 +254,7 @@ impl Atoms {
         }
     }
 
-    fn all(&self) -> [qjs::JSAtom; 10] {
+    fn all(&self) -> [qjs::JSAtom; 11] {
         let a = self;
         [
             a.input,
@@ -248,6 +262,7 @@ impl Atoms {
             a.script,
             a.execution,
             a.log,
+            a.db,
             a.id,
             a.name,
             a.version,
@@ -294,7 +309,9 @@ impl TenantRuntime {
             if w.stop.get().is_some() {
                 return true;
             }
-            let reason = if postgres_wants_out() {
+            let reason = if super::sql::take_deadline_cancel() {
+                FailureKind::Timeout
+            } else if postgres_wants_out() {
                 FailureKind::Cancelled
             } else if let Some(kind) = m.over() {
                 kind
@@ -332,9 +349,9 @@ impl TenantRuntime {
         let start = Instant::now();
         self.watch.started.set(Some(start));
         self.watch.stop.set(None);
-        self.memory
-            .deadline
-            .set(start.checked_add(std::time::Duration::from_millis(req.limits.time_ms)));
+        let deadline = start.checked_add(std::time::Duration::from_millis(req.limits.time_ms));
+        self.memory.deadline.set(deadline);
+        let scope = host::RunScope::begin(req.tenant_id, req.script_id, req.script_name, deadline, req.limits);
         let base = self.memory.used.get();
         self.memory.peak.set(base);
         self.memory
@@ -389,6 +406,7 @@ impl TenantRuntime {
             outcome,
             memory_used_bytes,
             logs: self.logs.borrow_mut().take(),
+            usage: scope.finish(),
         }
     }
 
@@ -409,13 +427,14 @@ impl TenantRuntime {
         let context = Context::custom::<Intrinsics>(&self.runtime)
             .map_err(|e| cannot_create("context", e))?;
         let name = req.script_name;
-        let (main, log, tenant, script) = context.with(|ctx| -> Result<_, Failure> {
+        let (main, log, db, tenant, script) = context.with(|ctx| -> Result<_, Failure> {
             let js = |e| caught(&ctx, e, name);
             let log = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
             let console = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
             console.set("log", console.get::<_, Value>("info").map_err(js)?).map_err(js)?;
             freeze(&ctx, &log);
             freeze(&ctx, &console);
+            let db = host::db::make(&ctx, &self.watch).map_err(js)?;
             ctx.globals().set("console", console).map_err(js)?;
             // The global eval exists without the Eval intrinsic; it can only throw. Remove it.
             ctx.globals().remove("eval").map_err(js)?;
@@ -446,11 +465,12 @@ impl TenantRuntime {
             )
             .map_err(js)?;
             let keep = |o| Persistent::save(&ctx, o);
-            Ok((Persistent::save(&ctx, f.clone()), keep(log), keep(tenant), keep(script)))
+            Ok((Persistent::save(&ctx, f.clone()), keep(log), keep(db), keep(tenant), keep(script)))
         })?;
         Ok(Loaded {
             main,
             log,
+            db,
             tenant,
             script,
             context,
@@ -496,6 +516,7 @@ fn call(
             .map_err(js)?
             .into_value();
         let log = loaded.log.clone().restore(&ctx).map_err(js)?.into_value();
+        let db = loaded.db.clone().restore(&ctx).map_err(js)?.into_value();
         let c = sealed(
             &ctx,
             &[
@@ -504,6 +525,7 @@ fn call(
                 (a.script, script),
                 (a.execution, execution.into_value()),
                 (a.log, log),
+                (a.db, db),
             ],
         )
         .map_err(js)?;

@@ -259,15 +259,16 @@ fn store(rec: Record, since: Instant, waiting: &mut Vec<(Instant, Record)>) {
             rec.id,
             e.message()
         ),
-        Err((code, _))
-            if code == pgrx::PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION
+        Err(e)
+            if e.code == pgrx::PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION
                 && since.elapsed() < WAIT_FOR_SCRIPT =>
         {
             waiting.push((since, rec));
         }
-        Err((_, e)) => warning!(
-            "jsrt recorder: execution {} could not be recorded: {e}",
-            rec.id
+        Err(e) => warning!(
+            "jsrt recorder: execution {} could not be recorded: {}",
+            rec.id,
+            e.message
         ),
     }
 }

@@ -1,2 +1,125 @@
-//! The bindings behind `ctx`: one module per member.
+//! The bindings behind `ctx`: one module per member, and the state of the
+//! run they serve (its tenant, deadline, limits and counters).
+
+pub mod db;
 pub mod log;
+
+use std::cell::RefCell;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use super::limits::Limits;
+use super::{ids, quota, sql};
+use crate::subxact::Caught;
+use crate::tenancy::RunTenant;
+
+/// What a run used of the host API.
+#[derive(Debug, Default)]
+pub struct Usage {
+    pub api_calls: u64,
+    pub db_queries: u64,
+    /// a cancel or statement timeout caught in the run's SQL, to raise again after it
+    pub interrupted: Option<Caught>,
+}
+
+struct Run {
+    tenant: String,
+    script: u128,
+    script_name: String,
+    deadline: Option<Instant>,
+    limits: Limits,
+    usage: Usage,
+}
+
+thread_local! {
+    static RUN: RefCell<Option<Run>> = const { RefCell::new(None) };
+}
+
+/// The host side of one run: while it lives, ctx calls count against this
+/// run and its SQL sees this tenant only.
+pub struct RunScope {
+    _tenant: RunTenant,
+}
+
+impl RunScope {
+    pub fn begin(
+        tenant: &str,
+        script_id: &str,
+        script_name: &str,
+        deadline: Option<Instant>,
+        limits: Limits,
+    ) -> RunScope {
+        let script = ids::parse(script_id).map_or(0, u128::from_be_bytes);
+        RUN.with(|r| {
+            *r.borrow_mut() = Some(Run {
+                tenant: tenant.to_string(),
+                script,
+                script_name: script_name.to_string(),
+                deadline,
+                limits,
+                usage: Usage::default(),
+            })
+        });
+        RunScope {
+            _tenant: RunTenant::enter(tenant),
+        }
+    }
+
+    pub fn finish(self) -> Usage {
+        RUN.with(|r| r.borrow_mut().as_mut().map(|run| std::mem::take(&mut run.usage)))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for RunScope {
+    fn drop(&mut self) {
+        sql::end_run();
+        RUN.with(|r| *r.borrow_mut() = None);
+    }
+}
+
+/// Counts one ctx call against the run's and the script's per-minute limits;
+/// Err names the limit it would pass.
+fn count_call(what: &str, database: bool) -> Result<(), String> {
+    RUN.with(|r| {
+        let mut r = r.borrow_mut();
+        let Some(run) = r.as_mut() else {
+            return Err(format!("{what} can only be called while the script runs"));
+        };
+        if run.usage.api_calls >= run.limits.api_calls {
+            return Err(format!(
+                "{what}: the run has made {} API calls, its limit (resource_limits.max_api_calls)",
+                run.usage.api_calls
+            ));
+        }
+        let minute = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| (d.as_secs() / 60) as i64);
+        if let Err(n) = quota::take(run.script, minute, run.limits.api_calls_per_minute) {
+            return Err(format!(
+                "{what}: script \"{}\" has made {n} API calls this minute, its limit (resource_limits.max_api_calls_per_minute)",
+                run.script_name
+            ));
+        }
+        run.usage.api_calls += 1;
+        if database {
+            run.usage.db_queries += 1;
+        }
+        Ok(())
+    })
+}
+
+fn tenant() -> String {
+    RUN.with(|r| r.borrow().as_ref().map(|run| run.tenant.clone()).unwrap_or_default())
+}
+
+fn deadline() -> Option<Instant> {
+    RUN.with(|r| r.borrow().as_ref().and_then(|run| run.deadline))
+}
+
+fn set_interrupted(c: Caught) {
+    RUN.with(|r| {
+        if let Some(run) = r.borrow_mut().as_mut() {
+            run.usage.interrupted.get_or_insert(c);
+        }
+    });
+}

@@ -1,0 +1,592 @@
+//! The SQL of scripts (ctx.db). Each statement runs in a subtransaction, as
+//! the script role, under the run's deadline; its plan is kept per backend.
+//!
+//! A statement is checked once, when it is planned: one SELECT, INSERT,
+//! UPDATE, DELETE or MERGE, calling none of the functions that reach
+//! outside the run (advisory locks, NOTIFY, large objects, dblink).
+
+use std::cell::{Cell as StdCell, RefCell};
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use pgrx::pg_sys::{self, Datum, Oid};
+use pgrx::{ereport, pg_guard, PgSqlErrorCode as Code};
+
+use super::convert::{encode, Arg, Target, MAX_SAFE_INTEGER};
+use crate::subxact::{self, Caught};
+use crate::tenancy;
+
+/// One value of a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Bool(bool),
+    /// integers a JS number holds exactly
+    Int(i64),
+    /// bigints beyond 2^53
+    BigInt(i64),
+    Float(f64),
+    Text(String),
+    Json(String),
+    /// milliseconds since 1970 UTC
+    Date(f64),
+    Bytes(Vec<u8>),
+    Array(Vec<Cell>),
+}
+
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+    /// rows the statement returned or changed
+    pub affected: u64,
+}
+
+pub enum SqlError {
+    /// an error the script may catch: the statement was rolled back
+    Failed(Caught),
+    /// a cancel, statement timeout or the like: the run ends, and the error is raised again after it
+    Interrupted(Caught),
+    /// the run's deadline passed during the statement
+    Deadline,
+}
+
+/// Runs one statement with `args` as $1, $2, ...
+pub fn run(
+    sql: &str,
+    args: &[Arg],
+    max_rows: u64,
+    deadline: Option<Instant>,
+) -> Result<Rows, SqlError> {
+    arm_deadline(deadline)?;
+    let out = subxact::run(AssertUnwindSafe(|| {
+        tenancy::as_script(|| unsafe { execute(sql, args, max_rows) })
+    }));
+    match out {
+        Ok(Ok(rows)) => Ok(rows),
+        Ok(Err(e)) => Err(SqlError::Failed(Caught {
+            code: e.code(),
+            message: e.message(),
+            detail: None,
+            hint: None,
+        })),
+        Err(c) if c.code == Code::ERRCODE_QUERY_CANCELED => {
+            if take_deadline_cancel() {
+                Err(SqlError::Deadline)
+            } else {
+                Err(SqlError::Interrupted(c))
+            }
+        }
+        Err(c) => Err(SqlError::Failed(c)),
+    }
+}
+
+unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64) -> Rows {
+    unsafe {
+        if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
+            fail(Code::ERRCODE_INTERNAL_ERROR, "ctx.db: SPI_connect failed".into());
+        }
+        let stmt = statement(sql);
+        if args.len() != stmt.params.len() {
+            fail(
+                Code::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!(
+                    "the statement takes {} parameter(s), {} given",
+                    stmt.params.len(),
+                    args.len()
+                ),
+            );
+        }
+        let mut values = Vec::with_capacity(args.len());
+        let mut nulls = Vec::with_capacity(args.len());
+        for (i, (arg, p)) in args.iter().zip(&stmt.params).enumerate() {
+            let bad = |why: String| -> ! {
+                fail(Code::ERRCODE_INVALID_PARAMETER_VALUE, format!("parameter ${}: {why}", i + 1))
+            };
+            match encode(arg, &p.target) {
+                Err(why) => bad(why),
+                Ok(None) => {
+                    values.push(Datum::from(0));
+                    nulls.push(b'n' as c_char);
+                }
+                Ok(Some(text)) => {
+                    let text = CString::new(text)
+                        .unwrap_or_else(|_| bad("text holds a NUL character, which Postgres cannot store".into()));
+                    values.push(pg_sys::OidInputFunctionCall(p.input, text.as_ptr().cast_mut(), p.ioparam, -1));
+                    nulls.push(b' ' as c_char);
+                }
+            }
+        }
+        let limit = max_rows.saturating_add(1).min(i64::MAX as u64) as i64;
+        let rc = pg_sys::SPI_execute_plan(stmt.plan, values.as_mut_ptr(), nulls.as_ptr(), false, limit);
+        if rc < 0 {
+            fail(Code::ERRCODE_INTERNAL_ERROR, format!("ctx.db: SPI_execute_plan failed ({rc})"));
+        }
+        let affected = pg_sys::SPI_processed;
+        let table = pg_sys::SPI_tuptable;
+        let mut rows = Rows {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            affected,
+        };
+        if !table.is_null() {
+            if affected > max_rows {
+                fail(
+                    Code::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                    format!("the statement returned more than jsrt.max_query_rows ({max_rows}) rows"),
+                );
+            }
+            let desc = (*table).tupdesc;
+            let natts = (*desc).natts as usize;
+            let mut decoders = Vec::with_capacity(natts);
+            for i in 0..natts {
+                let att = (*desc).attrs.as_ptr().add(i);
+                rows.columns.push(CStr::from_ptr((*att).attname.data.as_ptr()).to_string_lossy().into_owned());
+                decoders.push(decoder((*att).atttypid));
+            }
+            for r in 0..affected as usize {
+                let tuple = *(*table).vals.add(r);
+                let mut row = Vec::with_capacity(natts);
+                for (c, d) in decoders.iter().enumerate() {
+                    let mut isnull = false;
+                    let datum = pg_sys::SPI_getbinval(tuple, desc, c as c_int + 1, &mut isnull);
+                    row.push(if isnull { Cell::Null } else { decode(datum, d) });
+                }
+                rows.rows.push(row);
+            }
+        }
+        pg_sys::SPI_finish();
+        rows
+    }
+}
+
+/// Raises an ERROR inside the statement's subtransaction.
+fn fail(code: Code, message: String) -> ! {
+    ereport!(ERROR, code, message);
+}
+
+// ---------------------------------------------------------------- plans
+
+struct Param {
+    target: Target,
+    input: Oid,
+    ioparam: Oid,
+}
+
+struct Statement {
+    plan: pg_sys::SPIPlanPtr,
+    params: Vec<Param>,
+}
+
+thread_local! {
+    static PLANS: RefCell<HashMap<String, Rc<Statement>>> = RefCell::new(HashMap::new());
+}
+
+/// Plans kept per backend; past this they are all dropped and made again.
+const MAX_PLANS: usize = 256;
+
+/// The kept plan of `sql`, planned and checked on first use.
+unsafe fn statement(sql: &str) -> Rc<Statement> {
+    if let Some(s) = PLANS.with(|p| p.borrow().get(sql).cloned()) {
+        return s;
+    }
+    unsafe {
+        let text = CString::new(sql).unwrap_or_else(|_| {
+            fail(Code::ERRCODE_INVALID_PARAMETER_VALUE, "the statement holds a NUL character".into())
+        });
+        // Parameter types come from how the statement uses them, as in
+        // Postgres's extended protocol; then the plan is made with them fixed.
+        let mut types = infer_parameter_types(&text);
+        let plan = pg_sys::SPI_prepare(text.as_ptr(), types.len() as c_int, types.as_mut_ptr());
+        if plan.is_null() {
+            fail(Code::ERRCODE_INTERNAL_ERROR, format!("ctx.db: SPI_prepare failed ({})", std::ptr::read(&raw const pg_sys::SPI_result)));
+        }
+        check(plan);
+        let params = types.iter().map(|&t| param(t)).collect();
+        pg_sys::SPI_keepplan(plan);
+        let stmt = Rc::new(Statement { plan, params });
+        PLANS.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() >= MAX_PLANS {
+                for (_, s) in p.drain() {
+                    pg_sys::SPI_freeplan(s.plan);
+                }
+            }
+            p.insert(sql.to_string(), stmt.clone());
+        });
+        stmt
+    }
+}
+
+unsafe extern "C-unwind" {
+    fn setup_parse_variable_parameters(
+        pstate: *mut pg_sys::ParseState,
+        types: *mut *mut Oid,
+        count: *mut c_int,
+    );
+}
+
+struct Inferred {
+    types: *mut Oid,
+    count: c_int,
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn variable_parameters(pstate: *mut pg_sys::ParseState, arg: *mut c_void) {
+    let inferred = arg.cast::<Inferred>();
+    unsafe { setup_parse_variable_parameters(pstate, &mut (*inferred).types, &mut (*inferred).count) };
+}
+
+unsafe fn infer_parameter_types(sql: &CStr) -> Vec<Oid> {
+    unsafe {
+        let mut inferred = Inferred {
+            types: std::ptr::null_mut(),
+            count: 0,
+        };
+        let mut options = pg_sys::SPIPrepareOptions {
+            parserSetup: Some(variable_parameters),
+            parserSetupArg: (&raw mut inferred).cast(),
+            parseMode: pg_sys::RawParseMode::RAW_PARSE_DEFAULT,
+            cursorOptions: 0,
+        };
+        let plan = pg_sys::SPI_prepare_extended(sql.as_ptr(), &mut options);
+        if !plan.is_null() {
+            pg_sys::SPI_freeplan(plan);
+        }
+        (0..inferred.count as usize)
+            .map(|i| match *inferred.types.add(i) {
+                // Unused or untyped ($1 alone in a select list): text, as Postgres does.
+                t if t == pg_sys::InvalidOid || t == pg_sys::UNKNOWNOID => pg_sys::TEXTOID,
+                t => t,
+            })
+            .collect()
+    }
+}
+
+fn param(typ: Oid) -> Param {
+    let (mut input, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
+    unsafe { pg_sys::getTypeInputInfo(typ, &mut input, &mut ioparam) };
+    Param {
+        target: target(typ),
+        input,
+        ioparam,
+    }
+}
+
+fn target(typ: Oid) -> Target {
+    let base = unsafe { pg_sys::getBaseType(typ) };
+    match base {
+        pg_sys::JSONOID | pg_sys::JSONBOID => Target::Json,
+        pg_sys::BYTEAOID => Target::Bytea,
+        _ => match unsafe { pg_sys::get_element_type(base) } {
+            e if e == pg_sys::InvalidOid => Target::Scalar,
+            e => Target::Array(Box::new(target(e))),
+        },
+    }
+}
+
+// ---------------------------------------------------------------- what scripts may run
+
+unsafe fn check(plan: pg_sys::SPIPlanPtr) {
+    unsafe {
+        let sources = pg_sys::SPI_plan_get_plan_sources(plan);
+        let n = if sources.is_null() { 0 } else { (*sources).length };
+        if n != 1 {
+            fail(
+                Code::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("ctx.db runs exactly one statement at a time, got {n}"),
+            );
+        }
+        let source = pg_sys::list_nth(sources, 0).cast::<pg_sys::CachedPlanSource>();
+        use pg_sys::CommandTag::*;
+        let tag = (*source).commandTag;
+        if !matches!(tag, CMDTAG_SELECT | CMDTAG_INSERT | CMDTAG_UPDATE | CMDTAG_DELETE | CMDTAG_MERGE) {
+            let name = CStr::from_ptr(pg_sys::GetCommandTagName(tag)).to_string_lossy();
+            fail(
+                Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("scripts may run only SELECT, INSERT, UPDATE, DELETE and MERGE, not {name}"),
+            );
+        }
+        let queries = (*source).query_list;
+        for i in 0..(if queries.is_null() { 0 } else { (*queries).length }) {
+            let q = pg_sys::list_nth(queries, i).cast::<pg_sys::Query>();
+            if !(*q).utilityStmt.is_null() {
+                fail(
+                    Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    "scripts may run only SELECT, INSERT, UPDATE, DELETE and MERGE".into(),
+                );
+            }
+            walk(q.cast(), std::ptr::null_mut());
+        }
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, cx: *mut c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    unsafe {
+        match (*node).type_ {
+            pg_sys::NodeTag::T_Query => {
+                return pg_sys::query_tree_walker(node.cast(), Some(walk), cx, 0);
+            }
+            pg_sys::NodeTag::T_FuncExpr => refuse_if_outside((*node.cast::<pg_sys::FuncExpr>()).funcid),
+            _ => {}
+        }
+        pg_sys::expression_tree_walker(node, Some(walk), cx)
+    }
+}
+
+/// Refuses the functions whose effects reach past the run or the tenant.
+fn refuse_if_outside(func: Oid) {
+    let (name, in_catalog) = unsafe {
+        let p = pg_sys::get_func_name(func);
+        if p.is_null() {
+            return;
+        }
+        let name = CStr::from_ptr(p).to_string_lossy().into_owned();
+        (name, pg_sys::get_func_namespace(func) == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE))
+    };
+    let why = if name.starts_with("dblink") {
+        "scripts reach other servers only through ctx.http"
+    } else if !in_catalog {
+        return;
+    } else if name.starts_with("pg_advisory") || name.starts_with("pg_try_advisory") {
+        "advisory locks are shared by every tenant and can outlive the run"
+    } else if name == "pg_notify" {
+        "notifications reach every listener of the database"
+    } else if name.starts_with("lo_") || name == "loread" || name == "lowrite" {
+        "large objects are shared by every tenant"
+    } else {
+        return;
+    };
+    fail(
+        Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("scripts cannot call {name}(): {why}"),
+    );
+}
+
+// ---------------------------------------------------------------- results
+
+enum Decoder {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    Timestamp,
+    Bytea,
+    Json(Oid),
+    Text(Oid),
+    Array {
+        elem: Oid,
+        len: i16,
+        byval: bool,
+        align: c_char,
+        inner: Box<Decoder>,
+    },
+}
+
+fn decoder(typ: Oid) -> Decoder {
+    let base = unsafe { pg_sys::getBaseType(typ) };
+    let output = || {
+        let (mut f, mut varlena) = (pg_sys::InvalidOid, false);
+        unsafe { pg_sys::getTypeOutputInfo(typ, &mut f, &mut varlena) };
+        f
+    };
+    match base {
+        pg_sys::BOOLOID => Decoder::Bool,
+        pg_sys::INT2OID => Decoder::Int2,
+        pg_sys::INT4OID => Decoder::Int4,
+        pg_sys::INT8OID => Decoder::Int8,
+        pg_sys::FLOAT4OID => Decoder::Float4,
+        pg_sys::FLOAT8OID => Decoder::Float8,
+        pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => Decoder::Timestamp,
+        pg_sys::BYTEAOID => Decoder::Bytea,
+        pg_sys::JSONOID | pg_sys::JSONBOID => Decoder::Json(output()),
+        _ => match unsafe { pg_sys::get_element_type(base) } {
+            e if e == pg_sys::InvalidOid => Decoder::Text(output()),
+            elem => {
+                let (mut len, mut byval, mut align) = (0i16, false, 0 as c_char);
+                unsafe { pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align) };
+                Decoder::Array {
+                    elem,
+                    len,
+                    byval,
+                    align,
+                    inner: Box::new(decoder(elem)),
+                }
+            }
+        },
+    }
+}
+
+/// Microseconds between 1970-01-01 and 2000-01-01, Postgres's epoch.
+const POSTGRES_EPOCH_MS: f64 = 946_684_800_000.0;
+
+unsafe fn decode(d: Datum, how: &Decoder) -> Cell {
+    unsafe {
+        match how {
+            Decoder::Bool => Cell::Bool(d.value() != 0),
+            Decoder::Int2 => Cell::Int(d.value() as i16 as i64),
+            Decoder::Int4 => Cell::Int(d.value() as i32 as i64),
+            Decoder::Int8 => {
+                let n = d.value() as i64;
+                if n.abs() <= MAX_SAFE_INTEGER {
+                    Cell::Int(n)
+                } else {
+                    Cell::BigInt(n)
+                }
+            }
+            Decoder::Float4 => Cell::Float(f32::from_bits(d.value() as u32) as f64),
+            Decoder::Float8 => Cell::Float(f64::from_bits(d.value() as u64)),
+            Decoder::Timestamp => match d.value() as i64 {
+                i64::MAX => Cell::Text("infinity".into()),
+                i64::MIN => Cell::Text("-infinity".into()),
+                us => Cell::Date((us as f64 / 1000.0).floor() + POSTGRES_EPOCH_MS),
+            },
+            Decoder::Bytea => {
+                let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
+                let len = pgrx::varlena::varsize_any_exhdr(v);
+                let data = pgrx::varlena::vardata_any(v).cast::<u8>();
+                Cell::Bytes(std::slice::from_raw_parts(data, len).to_vec())
+            }
+            Decoder::Json(f) => Cell::Json(output(*f, d)),
+            Decoder::Text(f) => Cell::Text(output(*f, d)),
+            Decoder::Array {
+                elem,
+                len,
+                byval,
+                align,
+                inner,
+            } => {
+                let arr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()).cast::<pg_sys::ArrayType>();
+                let ndim = (*arr).ndim as usize;
+                let dims = std::slice::from_raw_parts(
+                    arr.cast::<u8>().add(std::mem::size_of::<pg_sys::ArrayType>()).cast::<c_int>(),
+                    ndim,
+                );
+                let (mut values, mut nulls, mut n) = (std::ptr::null_mut(), std::ptr::null_mut(), 0);
+                pg_sys::deconstruct_array(arr, *elem, (*len).into(), *byval, *align, &mut values, &mut nulls, &mut n);
+                let mut flat = (0..n as usize).map(|i| {
+                    if *nulls.add(i) {
+                        Cell::Null
+                    } else {
+                        decode(*values.add(i), inner)
+                    }
+                });
+                nest(&mut flat, dims)
+            }
+        }
+    }
+}
+
+/// Shapes the elements of a multi-dimensional array as nested arrays.
+fn nest(flat: &mut impl Iterator<Item = Cell>, dims: &[c_int]) -> Cell {
+    match dims.split_first() {
+        None => Cell::Array(Vec::new()),
+        Some((&n, [])) => Cell::Array(flat.take(n.max(0) as usize).collect()),
+        Some((&n, rest)) => Cell::Array((0..n.max(0)).map(|_| nest(flat, rest)).collect()),
+    }
+}
+
+unsafe fn output(f: Oid, d: Datum) -> String {
+    unsafe {
+        let p = pg_sys::OidOutputFunctionCall(f, d);
+        let s = CStr::from_ptr(p).to_string_lossy().into_owned();
+        pg_sys::pfree(p.cast());
+        s
+    }
+}
+
+// ---------------------------------------------------------------- the deadline inside SQL
+
+/// Set by the timer when the run's deadline passes while a statement runs.
+static DEADLINE_HIT: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    static TIMER: StdCell<Option<TimeoutId>> = const { StdCell::new(None) };
+    static ARMED: StdCell<bool> = const { StdCell::new(false) };
+}
+
+/// timeout.h, which pgrx's bindings leave out (PostgreSQL 15's TimeoutId).
+type TimeoutId = c_int;
+const USER_TIMEOUT: TimeoutId = 12;
+
+unsafe extern "C-unwind" {
+    fn RegisterTimeout(id: TimeoutId, handler: Option<unsafe extern "C-unwind" fn()>) -> TimeoutId;
+    fn enable_timeout_after(id: TimeoutId, delay_ms: c_int);
+    fn disable_timeout(id: TimeoutId, keep_indicator: bool);
+}
+
+/// The SIGALRM handler's part: cancels the statement the way statement_timeout does.
+unsafe extern "C-unwind" fn deadline_passed() {
+    if tenancy::in_script_sql() {
+        DEADLINE_HIT.store(true, Ordering::SeqCst);
+        unsafe {
+            pg_sys::QueryCancelPending = 1;
+            pg_sys::InterruptPending = 1;
+            pg_sys::SetLatch(pg_sys::MyLatch);
+        }
+    }
+}
+
+/// Starts the run's timer at its first statement; Err when the deadline has passed.
+fn arm_deadline(deadline: Option<Instant>) -> Result<(), SqlError> {
+    let Some(deadline) = deadline else { return Ok(()) };
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(SqlError::Deadline);
+    }
+    if !ARMED.get() {
+        let id = TIMER.get().unwrap_or_else(|| {
+            let id = unsafe { RegisterTimeout(USER_TIMEOUT, Some(deadline_passed)) };
+            TIMER.set(Some(id));
+            id
+        });
+        let ms = left.as_millis().clamp(1, c_int::MAX as u128) as c_int;
+        unsafe { enable_timeout_after(id, ms) };
+        ARMED.set(true);
+    }
+    Ok(())
+}
+
+/// Stops the run's timer. Called when a run ends.
+pub fn end_run() {
+    if ARMED.replace(false) {
+        if let Some(id) = TIMER.get() {
+            unsafe { disable_timeout(id, false) };
+        }
+    }
+    take_deadline_cancel();
+}
+
+/// Whether the run's timer cancelled a statement; the cancel it asked for is
+/// withdrawn, since the run ends with its own timeout error.
+pub fn take_deadline_cancel() -> bool {
+    if DEADLINE_HIT.swap(false, Ordering::SeqCst) {
+        unsafe { pg_sys::QueryCancelPending = 0 };
+        true
+    } else {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{nest, Cell};
+
+    #[test]
+    fn arrays_nest_by_dimension() {
+        let mut flat = (1..=6).map(Cell::Int);
+        let got = nest(&mut flat, &[2, 3]);
+        let row = |a, b, c| Cell::Array(vec![Cell::Int(a), Cell::Int(b), Cell::Int(c)]);
+        assert_eq!(got, Cell::Array(vec![row(1, 2, 3), row(4, 5, 6)]));
+        assert_eq!(nest(&mut std::iter::empty(), &[]), Cell::Array(vec![]));
+    }
+}
