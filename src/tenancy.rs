@@ -206,21 +206,26 @@ fn role_name(oid: pg_sys::Oid) -> String {
     }
 }
 
-static mut PREV_NEEDS_FMGR_HOOK: pg_sys::needs_fmgr_hook_type = None;
+static mut PREV_FMGR_HOOK: pg_sys::fmgr_hook_type = None;
 
 /// Refuses SECURITY DEFINER functions inside script SQL: such a function
-/// runs as its owner, outside the script role and its tenant.
+/// runs as its owner, outside the script role and its tenant. Postgres calls
+/// fmgr_hook as each such function starts.
 pub fn install_security_definer_guard() {
     unsafe {
-        PREV_NEEDS_FMGR_HOOK = pg_sys::needs_fmgr_hook;
-        pg_sys::needs_fmgr_hook = Some(needs_fmgr);
+        PREV_FMGR_HOOK = pg_sys::fmgr_hook;
+        pg_sys::fmgr_hook = Some(on_function_call);
     }
 }
 
 #[pgrx::pg_guard]
-unsafe extern "C-unwind" fn needs_fmgr(fn_oid: pg_sys::Oid) -> bool {
-    if in_script_sql() {
-        if let Some(name) = unsafe { security_definer_name(fn_oid) } {
+unsafe extern "C-unwind" fn on_function_call(
+    event: pg_sys::FmgrHookEventType::Type,
+    flinfo: *mut pg_sys::FmgrInfo,
+    arg: *mut pg_sys::Datum,
+) {
+    if event == pg_sys::FmgrHookEventType::FHET_START && in_script_sql() {
+        if let Some(name) = unsafe { security_definer_name((*flinfo).fn_oid) } {
             pgrx::ereport!(
                 ERROR,
                 pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -229,9 +234,8 @@ unsafe extern "C-unwind" fn needs_fmgr(fn_oid: pg_sys::Oid) -> bool {
             );
         }
     }
-    match unsafe { PREV_NEEDS_FMGR_HOOK } {
-        Some(prev) => unsafe { prev(fn_oid) },
-        None => false,
+    if let Some(prev) = unsafe { PREV_FMGR_HOOK } {
+        unsafe { prev(event, flinfo, arg) };
     }
 }
 

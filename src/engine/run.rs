@@ -168,14 +168,20 @@ fn sample(script: &Script) -> Option<u64> {
     }
 }
 
-/// Whether the pending cancel comes from statement_timeout. pgrx's bindings
-/// leave out timeout.h, so it is declared here (PostgreSQL 15's TimeoutId).
+/// Whether the cancel came from statement_timeout: its indicator, or, once
+/// Postgres has read and reset that (a cancel inside the run's SQL), the
+/// timer no longer running. pgrx's bindings leave out timeout.h, so it is
+/// declared here (PostgreSQL 15's TimeoutId).
 fn statement_timed_out() -> bool {
     const STATEMENT_TIMEOUT: std::ffi::c_int = 3;
     unsafe extern "C" {
         fn get_timeout_indicator(id: std::ffi::c_int, reset_indicator: bool) -> bool;
+        fn get_timeout_active(id: std::ffi::c_int) -> bool;
     }
-    unsafe { get_timeout_indicator(STATEMENT_TIMEOUT, false) }
+    unsafe {
+        get_timeout_indicator(STATEMENT_TIMEOUT, false)
+            || (pg_sys::StatementTimeout > 0 && !get_timeout_active(STATEMENT_TIMEOUT))
+    }
 }
 
 fn bytecode(script: &Script) -> Result<Bytecode, Failure> {

@@ -155,6 +155,10 @@ impl Watch {
             self.stop.set(Some(kind));
         }
     }
+
+    pub fn stopped(&self) -> bool {
+        self.stop.get().is_some()
+    }
 }
 
 fn postgres_wants_out() -> bool {

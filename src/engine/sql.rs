@@ -319,7 +319,8 @@ unsafe fn check(plan: pg_sys::SPIPlanPtr) {
                     "scripts may run only SELECT, INSERT, UPDATE, DELETE and MERGE".into(),
                 );
             }
-            walk(q.cast(), std::ptr::null_mut());
+            // Through the guarded C walker: an ERROR in `walk` must land in this subtransaction.
+            pg_sys::query_tree_walker(q, Some(walk), std::ptr::null_mut(), 0);
         }
     }
 }

@@ -168,6 +168,10 @@ fn method<'js>(
 
 /// Runs one statement for the script: counted, limited, and with SQL errors as catchable JS errors.
 fn statement<'js>(ctx: &Ctx<'js>, watch: &Watch, what: &str, q: &str, args: &[Arg]) -> rquickjs::Result<Rows> {
+    if watch.stopped() {
+        // The run is ending (a cancel, its time): no more SQL, whatever JS caught.
+        return Err(thrown(ctx, "InternalError", &format!("{what}: the run is over"), "57014"));
+    }
     super::count_call(what, true).map_err(|m| thrown(ctx, "RangeError", &m, "54000"))?;
     match sql::run(q, args, gucs::max_query_rows(), super::deadline()) {
         Ok(rows) => Ok(rows),
