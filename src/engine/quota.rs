@@ -44,9 +44,8 @@ pub fn init() {
     PRELOADED.store(true, Ordering::Relaxed);
 }
 
-/// Counts one call of `script` in `minute`; Err(count so far) when that
-/// would pass `limit`.
-pub fn take(script: u128, minute: i64, limit: u64) -> Result<(), u64> {
+/// Counts one call of `script` in `minute`; Err when that would pass `limit`.
+pub fn take(script: u128, minute: i64, limit: u64) -> Result<(), ()> {
     if PRELOADED.load(Ordering::Relaxed) {
         let mut all = SHARED.exclusive();
         let slots = &mut all.0;
@@ -83,9 +82,9 @@ pub fn take(script: u128, minute: i64, limit: u64) -> Result<(), u64> {
     }
 }
 
-fn count(n: &mut u64, limit: u64) -> Result<(), u64> {
+fn count(n: &mut u64, limit: u64) -> Result<(), ()> {
     if *n >= limit {
-        return Err(*n);
+        return Err(());
     }
     *n += 1;
     Ok(())

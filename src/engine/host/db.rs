@@ -27,7 +27,7 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
     method(ctx, &db, watch, "one", |ctx, w, a| {
         let rows = statement(ctx, w, "ctx.db.one", &text(ctx, a.first(), "sql")?, &params(ctx, a.get(1))?)?;
         if rows.rows.len() > 1 {
-            return Err(thrown(ctx, "ctx.db.one", &format!("the statement returned {} rows, not one", rows.rows.len()), "21000"));
+            return Err(thrown(ctx, "DatabaseError", &format!("ctx.db.one: the statement returned {} rows, not one", rows.rows.len()), "21000"));
         }
         let all = rows_to_js(ctx, rows)?;
         all.as_array().map_or(Ok(Value::new_null(ctx.clone())), |a| {

@@ -87,17 +87,17 @@ fn count_call(what: &str, database: bool) -> Result<(), String> {
         };
         if run.usage.api_calls >= run.limits.api_calls {
             return Err(format!(
-                "{what}: the run has made {} API calls, its limit (resource_limits.max_api_calls)",
-                run.usage.api_calls
+                "{what}: the run reached its limit of {} API calls (resource_limits.max_api_calls)",
+                run.limits.api_calls
             ));
         }
         let minute = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| (d.as_secs() / 60) as i64);
-        if let Err(n) = quota::take(run.script, minute, run.limits.api_calls_per_minute) {
+        if quota::take(run.script, minute, run.limits.api_calls_per_minute).is_err() {
             return Err(format!(
-                "{what}: script \"{}\" has made {n} API calls this minute, its limit (resource_limits.max_api_calls_per_minute)",
-                run.script_name
+                "{what}: script \"{}\" reached its limit of {} API calls this minute (resource_limits.max_api_calls_per_minute)",
+                run.script_name, run.limits.api_calls_per_minute
             ));
         }
         run.usage.api_calls += 1;

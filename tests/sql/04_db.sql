@@ -1,0 +1,164 @@
+-- ctx.db: SQL with parameters, type conversion both ways, errors as JS
+-- errors in a subtransaction each, the table helpers, and the API limits.
+SELECT jsrt.create_tenant('shop_a') IS NOT NULL AS a, jsrt.create_tenant('shop_b') IS NOT NULL AS b;
+CREATE TABLE public.items (
+    id        serial PRIMARY KEY,
+    tenant_id uuid NOT NULL,
+    name      text NOT NULL UNIQUE,
+    qty       int CHECK (qty >= 0),
+    tags      text[]
+);
+SELECT jsrt.expose_table('public.items');
+SELECT jsrt.set_tenant('shop_b');
+SELECT jsrt.create_script('seed_b', $js$export default (ctx) => ctx.db.insert('items', {name: 'b-secret', qty: 1}).name$js$,
+                          'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('seed_b');
+SELECT jsrt.set_tenant('shop_a');
+
+-- Each type, JS to SQL and back.
+SELECT jsrt.create_script('types', $js$
+export default function (ctx) {
+  const rt = (sql, v) => ctx.db.one(sql, [v]).v;
+  const big = rt('select $1::int8 + 1 as v', 9007199254740993n);
+  const small = rt('select $1::int8 as v', 5);
+  const s = 'héllo ✓ 日本 "q" \\ end';
+  const d = new Date(Date.UTC(2024, 1, 29, 12, 30, 0, 123));
+  const ts = rt('select $1::timestamptz as v', d);
+  const b = rt('select $1::bytea as v', new Uint8Array([0, 1, 255]));
+  return {
+    int4: rt('select $1::int4 * 2 as v', 21),
+    int2: rt('select $1::int2 + 1 as v', 7),
+    bigint: [typeof big, String(big)],
+    int8_small: [typeof small, small],
+    numeric: rt('select $1::numeric * 2 as v', '12345678901234567890.123456789'),
+    numeric_from_number: rt('select $1::numeric as v', 1.5),
+    float: rt('select $1::float8 as v', 0.1),
+    nan: Number.isNaN(rt('select $1::float8 as v', NaN)),
+    infinity: rt('select $1::float8 as v', -Infinity) === -Infinity,
+    bool: [rt('select $1::bool as v', true), rt('select not $1::bool as v', true)],
+    text: rt('select $1::text as v', s) === s && rt('select length($1::text) as v', s) === [...s].length,
+    timestamptz: [ts instanceof Date, ts.toISOString()],
+    timestamp: rt('select $1::timestamp as v', d).toISOString(),
+    date: rt('select $1::date + 1 as v', '2024-02-28'),
+    uuid: rt('select $1::uuid as v', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'),
+    json: rt('select $1::json as v', {a: [1, {b: null}], s: 'x'}),
+    jsonb: ctx.db.one('select $1::jsonb -> $2 as v', [{k: {deep: true}}, 'k']).v,
+    int_array: rt('select $1::int[] as v', [1, 2, 3]),
+    text_array: rt('select $1::text[] as v', ['a', 'b "c"', null, 'd,e', '{x}']),
+    matrix: rt('select $1::int[][] as v', [[1, 2], [3, 4]]),
+    null: rt('select $1::int as v', null),
+    bytea: [b instanceof Uint8Array, Array.from(b)],
+    bytea_len: rt('select length($1::bytea) as v', new Uint8Array([0, 1, 255])),
+    inferred: ctx.db.one('select $1 as t, $2 + 1 as n', ['x', 41]),
+    many: ctx.db.query('select g, g * g as sq from generate_series(1, 3) g'),
+    none: ctx.db.one('select 1 as v where false'),
+    exec: ctx.db.exec('select 1 from generate_series(1, 4)'),
+  };
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT key, value FROM jsonb_each(jsrt.execute('types')) ORDER BY key;
+
+-- A failed statement is a catchable error with its SQLSTATE; it rolls back
+-- alone, and the run goes on.
+SELECT jsrt.create_script('subxact', $js$
+export default function (ctx) {
+  ctx.db.exec('insert into items(tenant_id, name, qty) values ($1, $2, $3)', [ctx.tenant.id, 'kept', 1]);
+  const errors = [];
+  for (const q of ["insert into items(tenant_id, name, qty) values ($1, 'bad', -1)",
+                   "insert into items(tenant_id, name, qty) values ($1, 'kept', 1)",
+                   "select * from nope where $1::text is null",
+                   "select 1/0 where $1::text is not null"]) {
+    try { ctx.db.exec(q, [ctx.tenant.id]); } catch (e) {
+      errors.push([e.name, e.code, e.message, e.detail ?? null, e instanceof Error]);
+    }
+  }
+  ctx.db.insert('items', {name: 'after', qty: 2});
+  return errors;
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsonb_pretty(jsrt.execute('subxact'));
+SELECT name, qty FROM items WHERE tenant_id = jsrt.current_tenant() ORDER BY name;
+-- an uncaught SQL error fails the run with its line and column
+SELECT jsrt.create_script('uncaught', $js$export default function (ctx) {
+  return ctx.db.query('select nope from items');
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT err($$SELECT jsrt.execute('uncaught')$$);
+-- the caller's rollback takes the script's writes with it
+BEGIN;
+SELECT jsrt.create_script('writer', $js$export default (ctx) => ctx.db.insert('items', {name: 'rolled-back'}).name$js$,
+                          'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('writer');
+ROLLBACK;
+SELECT count(*) AS rolled_back FROM items WHERE name = 'rolled-back';
+
+-- Table helpers: the tenant goes in by itself.
+SELECT jsrt.create_script('helpers', $js$
+export default function (ctx) {
+  const one = ctx.db.insert('items', {name: 'h1', qty: 5, tags: ['x', 'y']});
+  const two = ctx.db.insert('public.items', [{name: 'h2', qty: 6}, {name: 'h3'}]);
+  return {
+    inserted: [one.name, one.tenant_id === ctx.tenant.id, one.tags, two.map(r => [r.name, r.qty])],
+    by_name: ctx.db.select('items', {where: {name: 'h1'}}).map(r => r.qty),
+    by_list: ctx.db.select('items', {where: {name: ['h1', 'h3']}, orderBy: 'name desc'}).map(r => r.name),
+    null_qty: ctx.db.select('items', {where: {qty: null}}).map(r => r.name),
+    limited: ctx.db.select('items', {orderBy: ['qty desc', 'name'], limit: 2}).map(r => r.name),
+    everything: ctx.db.select('items').length,
+    updated: ctx.db.update('items', {name: 'h2'}, {qty: 60}).map(r => [r.name, r.qty]),
+    deleted: ctx.db.delete('items', {name: 'h3'}),
+    other_tenant: ctx.db.query("select count(*)::int as n from items where name = 'b-secret'")[0].n,
+  };
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT key, value FROM jsonb_each(jsrt.execute('helpers')) ORDER BY key;
+
+-- Bad input gets a clear, catchable error naming what was wrong.
+SELECT jsrt.create_script('badargs', $js$
+export default function (ctx) {
+  const out = [];
+  const attempts = [
+    () => ctx.db.query(42),
+    () => ctx.db.query('select 1', 'not an array'),
+    () => ctx.db.query('select $1::int, $2::int', [1]),
+    () => ctx.db.query('select $1::text', ['a\u0000b']),
+    () => ctx.db.query('select $1::timestamptz', [new Date(NaN)]),
+    () => ctx.db.one('select generate_series(1, 2) as v'),
+    () => ctx.db.select('pg_class'),
+    () => ctx.db.select('items', {where: 'name = 1'}),
+    () => ctx.db.select('items', {order: 'name'}),
+    () => ctx.db.select('items', {orderBy: 'name sideways'}),
+    () => ctx.db.select('items', {limit: -1}),
+    () => ctx.db.insert('items', {name: 'x', tenant_id: ctx.tenant.id}),
+    () => ctx.db.insert('items', []),
+    () => ctx.db.update('items', {}, {qty: 1}),
+    () => ctx.db.update('items', {name: 'h1'}, {tenant_id: 'x'}),
+    () => ctx.db.delete('items'),
+    () => ctx.db.select('items', {where: {'no such column': 1}}),
+  ];
+  for (const f of attempts) {
+    try { f(); out.push('no error'); } catch (e) { out.push(`${e.name} ${e.code}: ${e.message}`); }
+  }
+  return out;
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsonb_array_elements_text(jsrt.execute('badargs')) AS error;
+SET jsrt.max_query_rows = 10;
+SELECT jsrt.create_script('toomany', $js$export default function (ctx) {
+  try { ctx.db.query('select generate_series(1, 11)'); } catch (e) { return `${e.code}: ${e.message}`; }
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('toomany');
+RESET jsrt.max_query_rows;
+
+-- API limits: per run, and per script per minute, named in the error.
+SELECT jsrt.create_script('chatty', $js$export default function (ctx) {
+  let n = 0;
+  try { for (;;) { ctx.db.query('select 1'); n++; } } catch (e) { return [n, e.name, e.code, e.message]; }
+}$js$, 'oneoff', '{"status": "active", "resource_limits": {"max_api_calls": 3}}') IS NOT NULL AS ok;
+SELECT jsrt.execute('chatty');
+SELECT metrics->'api_call_count' AS api_calls, metrics->'database_query_count' AS queries
+  FROM jsrt.script_executions WHERE script_id = (SELECT id FROM jsrt.scripts WHERE name = 'chatty' AND tenant_id = jsrt.current_tenant());
+SELECT jsrt.update_script('chatty', options => '{"resource_limits": {"max_api_calls": 100, "max_api_calls_per_minute": 0}}');
+SELECT jsrt.execute('chatty');
+-- Across runs: 4 runs of 2 calls with a limit of 3 a minute cannot all pass,
+-- even when a minute starts between them.
+SELECT jsrt.create_script('twice', $js$export default function (ctx) {
+  try { ctx.db.query('select 1'); ctx.db.query('select 2'); return 'ok'; } catch (e) { return e.message; }
+}$js$, 'oneoff', '{"status": "active", "resource_limits": {"max_api_calls_per_minute": 3}}') IS NOT NULL AS ok;
+SELECT count(*) FILTER (WHERE r <> '"ok"') > 0 AS some_refused,
+       bool_and(r = '"ok"' OR r::text LIKE '%reached its limit of 3 API calls this minute (resource_limits.max_api_calls_per_minute)%') AS named
+  FROM (SELECT jsrt.execute('twice')::text AS r FROM generate_series(1, 4)) runs;
