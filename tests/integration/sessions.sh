@@ -74,6 +74,32 @@ check "a restored script runs its current version" $?
 [ $rc -eq 0 ] || head -20 "$work/restore.out"
 "${PSQL[@]}" -c "DROP DATABASE jsrt_restored" >/dev/null
 
+# 5. A cancel or a statement timeout inside a script's SQL ends the run at once, though the script catches everything.
+sql "SELECT jsrt.create_script('sqlsleep', 'export default (ctx) => { for (;;) { try { ctx.db.query(\"select pg_sleep(10)\"); } catch (e) {} } }', 'oneoff', '{\"status\": \"active\", \"resource_limits\": {\"max_api_calls_per_minute\": 1000}}')" >/dev/null
+start=$(date +%s%N)
+sql "SELECT jsrt.execute('sqlsleep')" > "$work/sqlcancel.out" 2>&1 & spid=$!
+wait_for "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%execute(''sqlsleep'')%' AND wait_event = 'PgSleep')" 10
+"${PSQL[@]}" -c "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%execute(''sqlsleep'')%' AND pid <> pg_backend_pid()" >/dev/null
+wait $spid
+elapsed=$(( ($(date +%s%N) - start) / 1000000 ))
+grep -q 'canceling statement due to user request' "$work/sqlcancel.out" && [ "$elapsed" -lt 9000 ]
+check "pg_cancel_backend during a script's SQL ends the run, uncaught (${elapsed} ms)" $?
+"${PSQL[@]}" -c "SELECT jsrt.set_tenant('it')" -c "SET statement_timeout = '300ms'" -c "SELECT jsrt.execute('sqlsleep')" > "$work/sqltimeout.out" 2>&1
+grep -q 'canceling statement due to statement timeout' "$work/sqltimeout.out"
+check "statement_timeout during a script's SQL ends the run, uncaught" $?
+wait_for "SELECT jsrt.flush_history() AND EXISTS (SELECT 1 FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'sqlsleep' AND e.status = 'timeout')" 10
+check "the statement timeout is recorded as a timeout" $?
+
+# 6. max_api_calls_per_minute counts across backends: four sessions making two calls each
+#    cannot all pass a limit of three a minute, even across a minute boundary.
+sql "SELECT jsrt.create_script('twocalls', 'export default (ctx) => { ctx.db.query(\"select 1\"); ctx.db.query(\"select 2\"); return 1; }', 'oneoff', '{\"status\": \"active\", \"resource_limits\": {\"max_api_calls_per_minute\": 3}}')" >/dev/null
+refused=0
+for _ in 1 2 3 4; do
+  out=$(sql "SELECT jsrt.execute('twocalls')")
+  grep -q 'reached its limit of 3 API calls this minute' <<<"$out" && refused=$((refused + 1))
+done
+[ "$refused" -ge 1 ]; check "the per-minute API limit holds across sessions ($refused of 4 runs refused)" $?
+
 rm -rf "$work"
 echo "integration: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

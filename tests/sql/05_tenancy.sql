@@ -82,7 +82,7 @@ SELECT as_role('r_dev', NULL, 'SELECT count(*) FROM jsrt.scripts') AS dev_withou
        as_role('r_dev', 'shop_a', $$SELECT count(*) FROM jsrt.script_versions v JOIN jsrt.scripts s ON s.id = v.script_id WHERE s.tenant_id <> jsrt.current_tenant()$$) AS dev_other_versions,
        as_role('r_super', NULL, 'SELECT count(DISTINCT tenant_id) > 1 FROM jsrt.scripts') AS super_sees_all;
 -- writing another tenant's rows is refused by the policy's check
-SELECT as_role('r_dev', 'shop_a', format($$INSERT INTO jsrt.scripts(tenant_id, name, source) VALUES (%L, 'sneak', 'export default () => 1')$$,
+SELECT as_role('r_dev', 'shop_a', format($$INSERT INTO jsrt.scripts(tenant_id, name, source, type) VALUES (%L, 'sneak', 'export default () => 1', 'oneoff')$$,
                                           (SELECT id FROM jsrt.tenants WHERE name = 'shop_b'))) AS dev_insert_other;
 -- another tenant's rows are not there to change
 SELECT as_role('r_dev', 'shop_a', $$WITH u AS (UPDATE jsrt.scripts SET description = 'x' WHERE name = 'seed_b' RETURNING 1) SELECT count(*) FROM u$$) AS dev_update_other,
