@@ -66,4 +66,20 @@ ppe=$(time_query "SELECT sum(price_plperl(qty, unit_price, tier)) FROM orders")
 printf "   %-44s %8s ms\n" "jsruntime embedded script" "$pjs" "PL/pgSQL" "$ppl" "PL/Perl" "$ppe"
 echo "   ratio jsruntime / PL/pgSQL: $(ratio "$pjs" "$ppl")   jsruntime / PL/Perl: $(ratio "$pjs" "$ppe")"
 echo "   same totals: $([ "$(cat "$work/sum_js")" = "$(cat "$work/sum_pl")" ] && echo yes || echo "no ($(cat "$work/sum_js") vs $(cat "$work/sum_pl"))")"
+
+echo "4. ctx.db round trip (20000 queries in one call, mean per query, median of 5 calls)"
+per_query() { # sql -> median us per query of 5 calls of 20000 queries
+  for _ in 1 2 3 4 5; do
+    "${PSQL[@]}" -c '\timing on' -c "$1" | grep -Eo 'Time: [0-9.]+' | awk '{printf "%.2f\n", $2 * 1000 / 20000}'
+  done | sort -n | sed -n 3p
+}
+for q in select1 lookup; do
+  "${PSQL[@]}" -c "SELECT jsrt.execute('db_$q', '{\"n\": 100}')" >/dev/null
+  js=$(per_query "SELECT jsrt.execute('db_$q', '{\"n\": 20000}')")
+  pl=$(per_query "SELECT db_${q}_plpgsql(20000)")
+  pe=$(per_query "SELECT db_${q}_plperl(20000)")
+  [ $q = select1 ] && label="select 1" || label="primary-key lookup"
+  printf "   %-44s %8s us\n" "ctx.db, $label" "$js" "PL/pgSQL, $label" "$pl" "PL/Perl (prepared), $label" "$pe"
+  echo "   ratio ctx.db / PL/pgSQL: $(ratio "$js" "$pl")   ctx.db / PL/Perl: $(ratio "$js" "$pe")"
+done
 rm -rf "$work"

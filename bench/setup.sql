@@ -57,3 +57,49 @@ SELECT g AS id, (1 + (g::bigint * 7919) % 200)::int AS qty, round((1 + (g::bigin
        (ARRAY['basic', 'silver', 'gold'])[1 + g % 3] AS tier
   FROM generate_series(1, 100000) g;
 ANALYZE orders;
+
+-- ctx.db round trips: the same queries from a script, PL/pgSQL and PL/Perl.
+DROP TABLE IF EXISTS bench_items;
+CREATE TABLE bench_items (id int PRIMARY KEY, tenant_id uuid NOT NULL, name text, price numeric);
+INSERT INTO bench_items SELECT g, jsrt.current_tenant(), 'item ' || g, g / 100.0 FROM generate_series(1, 10000) g;
+ANALYZE bench_items;
+SELECT jsrt.expose_table('bench_items');
+SELECT jsrt.create_script('db_select1', $js$
+export default function (ctx) {
+  for (let i = 0; i < ctx.input.n; i++) ctx.db.query('select 1');
+  return ctx.input.n;
+}$js$, 'oneoff', '{"status": "active", "history": "errors", "resource_limits": {"max_api_calls": 100000000, "max_api_calls_per_minute": 100000000}}');
+SELECT jsrt.create_script('db_lookup', $js$
+export default function (ctx) {
+  let sum = 0;
+  for (let i = 0; i < ctx.input.n; i++) sum += ctx.db.one('select id, name, price from bench_items where id = $1', [1 + i % 10000]).id;
+  return sum;
+}$js$, 'oneoff', '{"status": "active", "history": "errors", "resource_limits": {"max_api_calls": 100000000, "max_api_calls_per_minute": 100000000}}');
+CREATE OR REPLACE FUNCTION db_select1_plpgsql(n int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE x int;
+BEGIN
+    FOR i IN 1..n LOOP SELECT 1 INTO x; END LOOP;
+    RETURN n;
+END $$;
+CREATE OR REPLACE FUNCTION db_lookup_plpgsql(n int) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE r record; total bigint := 0;
+BEGIN
+    FOR i IN 0..n - 1 LOOP
+        SELECT id, name, price INTO r FROM bench_items WHERE id = 1 + i % 10000;
+        total := total + r.id;
+    END LOOP;
+    RETURN total;
+END $$;
+CREATE OR REPLACE FUNCTION db_select1_plperl(int) RETURNS int LANGUAGE plperl AS $$
+    my $plan = spi_prepare('select 1');
+    spi_exec_prepared($plan) for 1 .. $_[0];
+    spi_freeplan($plan);
+    return $_[0];
+$$;
+CREATE OR REPLACE FUNCTION db_lookup_plperl(int) RETURNS bigint LANGUAGE plperl AS $$
+    my $plan = spi_prepare('select id, name, price from bench_items where id = $1', 'int4');
+    my $total = 0;
+    for my $i (0 .. $_[0] - 1) { $total += spi_exec_prepared($plan, 1 + $i % 10000)->{rows}[0]{id}; }
+    spi_freeplan($plan);
+    return $total;
+$$;
