@@ -77,9 +77,11 @@ for q in select1 lookup; do
   "${PSQL[@]}" -c "SELECT jsrt.execute('db_$q', '{\"n\": 100}')" >/dev/null
   js=$(per_query "SELECT jsrt.execute('db_$q', '{\"n\": 20000}')")
   pl=$(per_query "SELECT db_${q}_plpgsql(20000)")
+  ps=$(per_query "SELECT db_${q}_plpgsql_subxact(20000)")
   pe=$(per_query "SELECT db_${q}_plperl(20000)")
   [ $q = select1 ] && label="select 1" || label="primary-key lookup"
-  printf "   %-44s %8s us\n" "ctx.db, $label" "$js" "PL/pgSQL, $label" "$pl" "PL/Perl (prepared), $label" "$pe"
-  echo "   ratio ctx.db / PL/pgSQL: $(ratio "$js" "$pl")   ctx.db / PL/Perl: $(ratio "$js" "$pe")"
+  printf "   %-50s %8s us\n" "ctx.db, $label" "$js" "PL/pgSQL, $label" "$pl" \
+    "PL/pgSQL, $label, in BEGIN/EXCEPTION" "$ps" "PL/Perl (prepared), $label" "$pe"
+  echo "   ratio ctx.db / PL/pgSQL: $(ratio "$js" "$pl")   / PL/pgSQL with EXCEPTION: $(ratio "$js" "$ps")   / PL/Perl: $(ratio "$js" "$pe")"
 done
 rm -rf "$work"

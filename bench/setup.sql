@@ -103,3 +103,25 @@ CREATE OR REPLACE FUNCTION db_lookup_plperl(int) RETURNS bigint LANGUAGE plperl 
     spi_freeplan($plan);
     return $total;
 $$;
+-- The same with the guarantee ctx.db gives: each statement in a subtransaction
+-- whose error the caller can catch.
+CREATE OR REPLACE FUNCTION db_select1_plpgsql_subxact(n int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE x int;
+BEGIN
+    FOR i IN 1..n LOOP
+        BEGIN SELECT 1 INTO x; EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%', sqlerrm; END;
+    END LOOP;
+    RETURN n;
+END $$;
+CREATE OR REPLACE FUNCTION db_lookup_plpgsql_subxact(n int) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE r record; total bigint := 0;
+BEGIN
+    FOR i IN 0..n - 1 LOOP
+        BEGIN
+            SELECT id, name, price INTO r FROM bench_items WHERE id = 1 + i % 10000;
+            total := total + r.id;
+        EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%', sqlerrm;
+        END;
+    END LOOP;
+    RETURN total;
+END $$;

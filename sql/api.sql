@@ -420,7 +420,7 @@ BEGIN
     END IF;
     -- Restrictive: whatever the table's own policies allow, scripts get their tenant's rows only.
     EXECUTE format('CREATE POLICY jsrt_script_tenant ON %s AS RESTRICTIVE TO jsrt_script
-                    USING (%2$I = (SELECT jsrt.tenant_id())::%3$s) WITH CHECK (%2$I = (SELECT jsrt.tenant_id())::%3$s)',
+                    USING (%2$I = jsrt.tenant_id()::%3$s) WITH CHECK (%2$I = jsrt.tenant_id()::%3$s)',
                    tbl, tenant_column, col_type);
     EXECUTE format('CREATE POLICY jsrt_script_access ON %s TO jsrt_script USING (true) WITH CHECK (true)', tbl);
     IF NOT rel.relrowsecurity THEN

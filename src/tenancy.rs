@@ -7,13 +7,14 @@
 //! held in this backend's memory, wins over the setting: no statement a
 //! script makes can move it. Script SQL runs as the role `jsrt_script`.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use pgrx::pg_sys;
 use pgrx::spi::Spi;
 
+use crate::engine::ids;
 use crate::error::Error;
 use crate::gucs;
 
@@ -21,7 +22,7 @@ use crate::gucs;
 pub const SCRIPT_ROLE: &str = "jsrt_script";
 
 thread_local! {
-    static RUN_TENANT: RefCell<Option<String>> = const { RefCell::new(None) };
+    static RUN_TENANT: Cell<Option<[u8; 16]>> = const { Cell::new(None) };
     static SCRIPT_ROLE_OID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
 }
 
@@ -30,10 +31,10 @@ thread_local! {
 static IN_SCRIPT_SQL: AtomicU32 = AtomicU32::new(0);
 
 /// The tenant whose rows row-level security shows now: the run's, else the session's.
-pub fn current() -> Option<String> {
+pub fn current() -> Option<[u8; 16]> {
     RUN_TENANT
-        .with(|t| t.borrow().clone())
-        .or_else(gucs::tenant)
+        .get()
+        .or_else(|| gucs::tenant().and_then(|t| ids::parse(&t)))
 }
 
 pub fn in_script_sql() -> bool {
@@ -45,14 +46,15 @@ pub struct RunTenant(());
 
 impl RunTenant {
     pub fn enter(tenant: &str) -> RunTenant {
-        RUN_TENANT.with(|t| *t.borrow_mut() = Some(tenant.to_string()));
+        // A run's tenant is a uuid (run.rs checks it); anything else would see no rows.
+        RUN_TENANT.set(Some(ids::parse(tenant).unwrap_or_default()));
         RunTenant(())
     }
 }
 
 impl Drop for RunTenant {
     fn drop(&mut self) {
-        RUN_TENANT.with(|t| *t.borrow_mut() = None);
+        RUN_TENANT.set(None);
     }
 }
 

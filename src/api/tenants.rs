@@ -1,6 +1,5 @@
 use pgrx::prelude::*;
 
-use crate::engine::ids;
 use crate::error::OrRaise;
 use crate::tenancy;
 
@@ -8,8 +7,7 @@ use crate::tenancy;
 /// the session's; NULL (no rows) when neither is set.
 #[pg_extern(stable, parallel_restricted)]
 fn tenant_id() -> Option<pgrx::Uuid> {
-    let t = tenancy::current()?;
-    ids::parse(&t).map(pgrx::Uuid::from_bytes)
+    tenancy::current().map(pgrx::Uuid::from_bytes)
 }
 
 /// Sets the session's tenant, or the transaction's when `local` (for
