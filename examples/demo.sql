@@ -39,6 +39,24 @@ export default async function (ctx) {
 }$js$, 'oneoff') \gset
 SELECT jsrt.execute('monthly-report', '{"month": "2026-10", "days": [{"amount": 120}, {"amount": 80}, {"amount": 100}]}') AS report;
 
+-- Reading and writing the tenant's own rows: a table exposed to scripts.
+DROP TABLE IF EXISTS public.demo_orders;
+CREATE TABLE public.demo_orders (id serial PRIMARY KEY, tenant_id uuid NOT NULL, customer text, total numeric, paid boolean DEFAULT false);
+SELECT jsrt.expose_table('public.demo_orders');
+SELECT jsrt.create_script('close-day', $js$
+export default function (ctx) {
+  ctx.db.insert('demo_orders', [{customer: 'ann', total: '20.00'}, {customer: 'bob', total: '35.50', paid: true}]);
+  const open = ctx.db.select('demo_orders', {where: {paid: false}, orderBy: 'id'});
+  const { sum } = ctx.db.one('select sum(total)::text as sum from demo_orders where paid');
+  try {
+    ctx.db.query('select * from jsrt.tenants');   // scripts cannot see other tenants
+  } catch (e) {
+    ctx.log.warn(e.code, e.message);
+  }
+  return { open: open.map(o => o.customer), paid_total: sum };
+}$js$, 'oneoff', '{"status": "active"}') \gset
+SELECT jsrt.execute('close-day') AS close_day;
+
 -- A new version, and a rollback to the first.
 SELECT jsrt.update_script('monthly-report', replace(source, 'summed', 'added up'), change_description => 'wording') AS version
   FROM jsrt.scripts WHERE name = 'monthly-report';

@@ -388,6 +388,13 @@ $$;
 
 -- ---------------------------------------------------------------- tables scripts may reach
 
+-- The sequences of a table's serial columns: inserts from scripts need them.
+CREATE FUNCTION jsrt._owned_sequences(tbl regclass) RETURNS SETOF regclass
+LANGUAGE sql STABLE AS $$
+    SELECT d.objid::regclass FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
+     WHERE d.refobjid = tbl AND d.classid = 'pg_class'::regclass AND s.relkind = 'S'
+$$;
+
 -- Makes a table reachable through ctx.db: grants the script role and adds
 -- policies that limit it to the run's tenant. The caller must own the table.
 CREATE FUNCTION jsrt.expose_table(tbl regclass, tenant_column name DEFAULT 'tenant_id') RETURNS void
@@ -430,8 +437,7 @@ BEGIN
         EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
     END IF;
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO jsrt_script', tbl);
-    FOR seq IN SELECT d.objid::regclass FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
-                WHERE d.refobjid = tbl AND d.classid = 'pg_class'::regclass AND s.relkind = 'S' LOOP
+    FOR seq IN SELECT jsrt._owned_sequences(tbl) LOOP
         EXECUTE format('GRANT USAGE ON SEQUENCE %s TO jsrt_script', seq);
     END LOOP;
     INSERT INTO jsrt.exposed_tables(tbl, tenant_column, enabled_rls) VALUES (tbl, tenant_column, NOT rel.relrowsecurity);
@@ -454,8 +460,7 @@ BEGIN
         EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', tbl);
     END IF;
     EXECUTE format('REVOKE ALL ON %s FROM jsrt_script', tbl);
-    FOR seq IN SELECT d.objid::regclass FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
-                WHERE d.refobjid = tbl AND d.classid = 'pg_class'::regclass AND s.relkind = 'S' LOOP
+    FOR seq IN SELECT jsrt._owned_sequences(tbl) LOOP
         EXECUTE format('REVOKE ALL ON SEQUENCE %s FROM jsrt_script', seq);
     END LOOP;
     DELETE FROM jsrt.exposed_tables e WHERE e.tbl = unexpose_table.tbl;

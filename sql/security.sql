@@ -79,7 +79,7 @@ GRANT EXECUTE ON FUNCTION jsrt.create_script(text, text, text, jsonb), jsrt.upda
 GRANT DELETE ON jsrt.scripts TO jsrt_admin;
 GRANT SELECT, INSERT, DELETE ON jsrt.exposed_tables TO jsrt_admin;
 GRANT EXECUTE ON FUNCTION jsrt.delete_script(text), jsrt.expose_table(regclass, name),
-                          jsrt.unexpose_table(regclass)
+                          jsrt.unexpose_table(regclass), jsrt._owned_sequences(regclass)
    TO jsrt_admin;
 
 -- jsrt_superadmin (everything, across tenants): tenants and who may use them.
