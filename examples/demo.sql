@@ -40,7 +40,9 @@ export default async function (ctx) {
 SELECT jsrt.execute('monthly-report', '{"month": "2026-10", "days": [{"amount": 120}, {"amount": 80}, {"amount": 100}]}') AS report;
 
 -- Reading and writing the tenant's own rows: a table exposed to scripts.
+SET client_min_messages = warning;
 DROP TABLE IF EXISTS public.demo_orders;
+RESET client_min_messages;
 CREATE TABLE public.demo_orders (id serial PRIMARY KEY, tenant_id uuid NOT NULL, customer text, total numeric, paid boolean DEFAULT false);
 SELECT jsrt.expose_table('public.demo_orders');
 SELECT jsrt.create_script('close-day', $js$
