@@ -61,7 +61,7 @@ GRANT SELECT ON jsrt.tenants, jsrt.scripts, jsrt.script_versions, jsrt.script_ex
    TO jsrt_viewer;
 GRANT EXECUTE ON FUNCTION jsrt.set_tenant(text, boolean), jsrt.tenant_id(), jsrt.current_tenant(),
                           jsrt.list_scripts(text, text, text, text, text, integer, integer),
-                          jsrt.flush_history(integer)
+                          jsrt.flush_history(integer), jsrt.wait(uuid, integer)
    TO jsrt_viewer;
 
 -- jsrt_developer (scripts.create, .update, .execute): no delete.
@@ -75,6 +75,13 @@ GRANT EXECUTE ON FUNCTION jsrt.create_script(text, text, text, jsonb), jsrt.upda
                           jsrt._check_source(text, text), jsrt._invalidate_script_cache(oid)
    TO jsrt_developer;
 
+-- ... and queued runs and events: emitting, queueing, cancelling, re-driving dead letters.
+GRANT INSERT ON jsrt.events TO jsrt_developer;
+GRANT EXECUTE ON FUNCTION jsrt.emit(text, jsonb), jsrt.execute_async(text, jsonb), jsrt.cancel(uuid),
+                          jsrt.retry_dead_letter(uuid), jsrt.redrive_dead_letters(text, text, timestamptz),
+                          jsrt._subscribers(uuid, text, boolean)
+   TO jsrt_developer;
+
 -- jsrt_admin (everything within its tenant): deletes, and exposing tables it owns.
 GRANT DELETE ON jsrt.scripts TO jsrt_admin;
 GRANT SELECT, INSERT, DELETE ON jsrt.exposed_tables TO jsrt_admin;
@@ -85,7 +92,7 @@ GRANT EXECUTE ON FUNCTION jsrt.delete_script(text), jsrt.expose_table(regclass, 
 -- jsrt_superadmin (everything, across tenants): tenants and who may use them.
 GRANT INSERT, UPDATE, DELETE ON jsrt.tenants, jsrt.tenant_members TO jsrt_superadmin;
 GRANT EXECUTE ON FUNCTION jsrt.create_tenant(text), jsrt.grant_tenant(text, regrole),
-                          jsrt.revoke_tenant(text, regrole)
+                          jsrt.revoke_tenant(text, regrole), jsrt.run_pending(integer)
    TO jsrt_superadmin;
 
 -- jsrt_script: its tenant's scripts and history, read-only, and what expose_table grants.

@@ -17,6 +17,10 @@ static MAX_LOG_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
 static HISTORY_SAMPLE_EVERY: GucSetting<i32> = GucSetting::<i32>::new(100);
 static MAX_API_CALLS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
 static MAX_QUERY_ROWS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
+static EXECUTOR_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
+static EVENT_MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(3);
+static EVENT_RETRY_BASE_MS: GucSetting<i32> = GucSetting::<i32>::new(2000);
+static MAX_EVENT_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(8);
 static MAX_RUNTIMES: GucSetting<i32> = GucSetting::<i32>::new(32);
 
 pub fn init() {
@@ -86,6 +90,37 @@ pub fn init() {
         1,
         i32::MAX,
     );
+    GucRegistry::define_int_guc(
+        c"jsrt.executor_workers",
+        c"Background workers that run queued runs (events, execute_async).",
+        c"",
+        &EXECUTOR_WORKERS,
+        0,
+        32,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    int(
+        c"jsrt.event_max_retries",
+        c"Retries of a failed event run before it becomes a dead letter.",
+        &EVENT_MAX_RETRIES,
+        0,
+        100,
+    );
+    int(
+        c"jsrt.event_retry_base_ms",
+        c"Delay before the first retry of a failed event run; each next one doubles.",
+        &EVENT_RETRY_BASE_MS,
+        0,
+        86_400_000,
+    );
+    int(
+        c"jsrt.max_event_depth",
+        c"How deep events published by event runs may nest before they are refused.",
+        &MAX_EVENT_DEPTH,
+        0,
+        1000,
+    );
     int(
         c"jsrt.history_sample_every",
         c"Scripts with history 'sampled' record one successful run in this many, per backend.",
@@ -140,6 +175,18 @@ pub fn history_sample_every() -> u64 {
 
 pub fn max_query_rows() -> u64 {
     MAX_QUERY_ROWS.get().max(1) as u64
+}
+
+pub fn executor_workers() -> usize {
+    EXECUTOR_WORKERS.get().max(0) as usize
+}
+
+pub fn event_max_retries() -> i32 {
+    EVENT_MAX_RETRIES.get()
+}
+
+pub fn event_retry_base_ms() -> i32 {
+    EVENT_RETRY_BASE_MS.get()
 }
 
 pub fn max_runtimes() -> usize {

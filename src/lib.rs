@@ -21,6 +21,11 @@ extension_sql_file!(
     name = "api",
     requires = [api::execute::execute, api::tenants::tenant_id]
 );
+extension_sql_file!(
+    "../sql/queue.sql",
+    name = "queue",
+    requires = ["api", api::queue::wake_executors]
+);
 extension_sql_file!("../sql/security.sql", name = "security", finalize);
 
 #[pg_guard]
@@ -31,6 +36,8 @@ pub extern "C-unwind" fn _PG_init() {
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         workers::recorder::init();
         engine::quota::init();
+        workers::board::init();
+        workers::executor::init();
     }
 }
 

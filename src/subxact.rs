@@ -15,6 +15,14 @@ pub struct Caught {
 }
 
 pub fn run<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Caught> {
+    run_if(f, |_| true)
+}
+
+/// Like `run`, but also rolls back, keeping the result, when `keep` says so.
+pub fn run_if<R>(
+    f: impl FnOnce() -> R + std::panic::UnwindSafe,
+    keep: impl FnOnce(&R) -> bool,
+) -> Result<R, Caught> {
     unsafe {
         let cxt = pg_sys::CurrentMemoryContext;
         let owner = pg_sys::CurrentResourceOwner;
@@ -23,7 +31,7 @@ pub fn run<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Caugh
         let result = PgTryBuilder::new(|| Ok::<R, Caught>(f()))
             .catch_others(|e| Err(describe(e)))
             .execute();
-        if result.is_ok() {
+        if matches!(&result, Ok(r) if keep(r)) {
             pg_sys::ReleaseCurrentSubTransaction();
         } else {
             pg_sys::RollbackAndReleaseCurrentSubTransaction();
@@ -34,7 +42,7 @@ pub fn run<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Caugh
     }
 }
 
-fn describe(e: CaughtError) -> Caught {
+pub fn describe(e: CaughtError) -> Caught {
     match e {
         CaughtError::PostgresError(r)
         | CaughtError::ErrorReport(r)

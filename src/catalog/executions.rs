@@ -1,4 +1,5 @@
-//! Writing the record of a run into jsrt.script_executions.
+//! Writing the record of a run into jsrt.script_executions: a new row, or
+//! the queued run's own row.
 
 use std::cell::RefCell;
 
@@ -33,7 +34,11 @@ const INSERT: &str = "INSERT INTO jsrt.script_executions
     (id, tenant_id, script_id, version_number, status, trigger_type, input, output, error, error_detail,
      metrics, logs, attempt, started_at, completed_at)
     VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10::jsonb,
-            $11::jsonb, $12::jsonb, $13, $14, $15)";
+            $11::jsonb, $12::jsonb, $13, $14, $15)
+    ON CONFLICT (id) DO UPDATE SET
+        version_number = EXCLUDED.version_number, status = EXCLUDED.status, output = EXCLUDED.output,
+        error = EXCLUDED.error, error_detail = EXCLUDED.error_detail, metrics = EXCLUDED.metrics,
+        logs = EXCLUDED.logs, started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at";
 
 thread_local! {
     static PLAN: RefCell<Option<OwnedPreparedStatement>> = const { RefCell::new(None) };

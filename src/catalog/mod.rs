@@ -1,4 +1,5 @@
 //! Typed reads and writes of the jsrt tables.
 pub mod executions;
 pub mod exposed;
+pub mod queue;
 pub mod scripts;

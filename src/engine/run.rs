@@ -9,7 +9,7 @@ use pgrx::pg_sys;
 use serde_json::json;
 
 use super::failure::{Failure, FailureKind};
-use super::sandbox::{remove_least_recent, RunRequest, TenantRuntime};
+use super::sandbox::{remove_least_recent, RunRequest, RunResult, TenantRuntime};
 use super::{compile, ids};
 use crate::catalog::executions::{self, Record};
 use crate::catalog::scripts::{self, Script};
@@ -36,89 +36,33 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
     }
     unsafe { pg_sys::check_stack_depth() };
     let script = scripts::resolve(&tenant, key)?;
-    if !matches!(script.status.as_str(), "active" | "draft") {
-        return Err(Error::NotRunnable {
-            script: script.name.clone(),
-            status: script.status.clone(),
-        });
-    }
-    let trigger = if script.kind == "embedded" {
-        "api"
-    } else {
-        "manual"
-    };
-    let execution_id = ids::next();
-    let started_at = unsafe { pg_sys::GetCurrentTimestamp() };
-    let clock = Instant::now();
-    let req = RunRequest {
-        script_id: &script.id,
-        script_name: &script.name,
-        version: script.version,
-        tenant_id: &script.tenant_id,
-        tenant_name: &script.tenant_name,
-        execution_id: &execution_id,
-        trigger,
+    runnable(&script)?;
+    let call = Call {
+        script: &script,
+        id: &ids::next(),
+        trigger: if script.kind == "embedded" { "api" } else { "manual" },
         attempt: 1,
         input_json,
-        limits: script.limits.capped(&gucs::caps()),
+        event_json: None,
     };
-    let result = with_runtime(&tenant, |rt| rt.run(&req, &mut || bytecode(&script)))?;
-    let duration_ms = clock.elapsed().as_secs_f64() * 1000.0;
-
-    // Built only for runs that get a history row: embedded calls are hot.
-    let record = |status: &str, sample_every: Option<u64>| {
-        let mut metrics = json!({
-            "duration_ms": (duration_ms * 1000.0).round() / 1000.0,
-            "memory_used_bytes": result.memory_used_bytes,
-            "api_call_count": result.usage.api_calls,
-            "database_query_count": result.usage.db_queries,
-        });
-        if let Some(n) = sample_every {
-            metrics["sample_every"] = n.into();
-        }
-        Record {
-            id: execution_id.clone(),
-            tenant_id: script.tenant_id.clone(),
-            script_id: script.id.clone(),
-            version: script.version,
-            status: status.into(),
-            trigger_type: trigger.into(),
-            input: input_json.into(),
-            output: None,
-            error: None,
-            error_detail: None,
-            metrics: metrics.to_string(),
-            logs: serde_json::to_string(&result.logs).unwrap_or_else(|_| "[]".into()),
-            attempt: 1,
-            started_at,
-            completed_at: unsafe { pg_sys::GetCurrentTimestamp() },
-        }
-    };
-    match result.outcome {
+    let done = run(&call)?;
+    match &done.result.outcome {
         Ok(output) => {
             if let Some(every) = sample(&script) {
-                let mut rec = record("completed", (every > 1).then_some(every));
+                let mut rec = done.record(&call, "completed", (every > 1).then_some(every));
                 rec.output = output.clone();
                 crate::tenancy::as_owner(|| executions::insert(&rec))?;
             }
-            Ok(output)
+            Ok(output.clone())
         }
         Err(failure) => {
-            let cancelled = failure.kind == FailureKind::Cancelled;
-            let status = if cancelled && statement_timed_out() {
-                "timeout"
-            } else {
-                failure.kind.status()
-            };
-            let mut record = record(status, None);
-            record.error = Some(failure.summary());
-            record.error_detail = serde_json::to_string(&failure).ok();
-            record_failure(record);
-            if cancelled {
+            let failure = failure.clone();
+            record_failure(done.record(&call, done.failed_status(), None));
+            if failure.kind == FailureKind::Cancelled {
                 // Postgres raises its own error for a cancel, a statement timeout or a shutdown,
                 // again if the run's SQL caught it first.
                 pgrx::check_for_interrupts!();
-                if let Some(c) = result.usage.interrupted {
+                if let Some(c) = done.result.usage.interrupted {
                     return Err(Error::Postgres {
                         code: c.code,
                         message: c.message,
@@ -133,9 +77,159 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
     }
 }
 
+/// A queued run: its row in jsrt.script_executions, as an executor claimed it.
+pub struct Queued {
+    pub id: String,
+    pub tenant_id: String,
+    pub script_id: String,
+    pub trigger: String,
+    pub attempt: i32,
+    pub input_json: String,
+    /// trigger_data of event runs: ctx.event
+    pub event_json: Option<String>,
+}
+
+/// Runs a queued run in the current transaction. Its record (completed or
+/// failed) comes back for the caller to write once it has rolled back a
+/// failed run's own writes.
+pub fn execute_queued(q: &Queued) -> Result<Record, Error> {
+    let script = scripts::resolve(&q.tenant_id, &q.script_id)?;
+    let call = Call {
+        script: &script,
+        id: &q.id,
+        trigger: &q.trigger,
+        attempt: q.attempt,
+        input_json: &q.input_json,
+        event_json: q.event_json.as_deref(),
+    };
+    if let Err(e) = runnable(&script) {
+        let mut rec = Done::nothing().record(&call, "cancelled", None);
+        rec.error = Some(e.message());
+        return Ok(rec);
+    }
+    let done = run(&call)?;
+    Ok(match &done.result.outcome {
+        Ok(output) => {
+            let mut rec = done.record(&call, "completed", None);
+            rec.output = output.clone();
+            rec
+        }
+        Err(_) => done.record(&call, done.failed_status(), None),
+    })
+}
+
+fn runnable(script: &Script) -> Result<(), Error> {
+    if matches!(script.status.as_str(), "active" | "draft") {
+        Ok(())
+    } else {
+        Err(Error::NotRunnable {
+            script: script.name.clone(),
+            status: script.status.clone(),
+        })
+    }
+}
+
+/// One run to make.
+struct Call<'a> {
+    script: &'a Script,
+    id: &'a str,
+    trigger: &'a str,
+    attempt: i32,
+    input_json: &'a str,
+    event_json: Option<&'a str>,
+}
+
+/// A finished run, before its record is written.
+struct Done {
+    result: RunResult,
+    started_at: i64,
+    duration_ms: f64,
+}
+
+fn run(call: &Call<'_>) -> Result<Done, Error> {
+    let script = call.script;
+    let started_at = unsafe { pg_sys::GetCurrentTimestamp() };
+    let clock = Instant::now();
+    let req = RunRequest {
+        script_id: &script.id,
+        script_name: &script.name,
+        version: script.version,
+        tenant_id: &script.tenant_id,
+        tenant_name: &script.tenant_name,
+        execution_id: call.id,
+        trigger: call.trigger,
+        attempt: call.attempt,
+        input_json: call.input_json,
+        event_json: call.event_json,
+        limits: script.limits.capped(&gucs::caps()),
+    };
+    let result = with_runtime(&script.tenant_id, |rt| rt.run(&req, &mut || bytecode(script)))?;
+    Ok(Done {
+        result,
+        started_at,
+        duration_ms: clock.elapsed().as_secs_f64() * 1000.0,
+    })
+}
+
+impl Done {
+    /// For a run that never started.
+    fn nothing() -> Done {
+        Done {
+            result: RunResult {
+                outcome: Ok(None),
+                memory_used_bytes: 0,
+                logs: Vec::new(),
+                usage: Default::default(),
+            },
+            started_at: unsafe { pg_sys::GetCurrentTimestamp() },
+            duration_ms: 0.0,
+        }
+    }
+
+    fn failed_status(&self) -> &'static str {
+        match &self.result.outcome {
+            Err(f) if f.kind == FailureKind::Cancelled && statement_timed_out() => "timeout",
+            Err(f) => f.kind.status(),
+            Ok(_) => "completed",
+        }
+    }
+
+    /// The history row. Built only for runs that get one: embedded calls are hot.
+    fn record(&self, call: &Call<'_>, status: &str, sample_every: Option<u64>) -> Record {
+        let r = &self.result;
+        let mut metrics = json!({
+            "duration_ms": (self.duration_ms * 1000.0).round() / 1000.0,
+            "memory_used_bytes": r.memory_used_bytes,
+            "api_call_count": r.usage.api_calls,
+            "database_query_count": r.usage.db_queries,
+        });
+        if let Some(n) = sample_every {
+            metrics["sample_every"] = n.into();
+        }
+        let failure = r.outcome.as_ref().err();
+        Record {
+            id: call.id.to_string(),
+            tenant_id: call.script.tenant_id.clone(),
+            script_id: call.script.id.clone(),
+            version: call.script.version,
+            status: status.into(),
+            trigger_type: call.trigger.into(),
+            input: call.input_json.into(),
+            output: None,
+            error: failure.map(Failure::summary),
+            error_detail: failure.and_then(|f| serde_json::to_string(f).ok()),
+            metrics: metrics.to_string(),
+            logs: serde_json::to_string(&r.logs).unwrap_or_else(|_| "[]".into()),
+            attempt: call.attempt,
+            started_at: self.started_at,
+            completed_at: unsafe { pg_sys::GetCurrentTimestamp() },
+        }
+    }
+}
+
 /// A failure is recorded by the recorder worker, which survives the caller's
 /// rollback; failing that, in the caller's transaction.
-fn record_failure(record: Record) {
+pub fn record_failure(record: Record) {
     if !recorder::enqueue(&record) {
         pgrx::warning!(
             "jsruntime: the failure of execution {} is recorded in the current transaction only: the recorder worker is not available",

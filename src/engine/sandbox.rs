@@ -181,6 +181,8 @@ pub struct RunRequest<'a> {
     pub trigger: &'a str,
     pub attempt: i32,
     pub input_json: &'a str,
+    /// ctx.event of event runs, as JSON text
+    pub event_json: Option<&'a str>,
     pub limits: Limits,
 }
 
@@ -198,6 +200,7 @@ struct Loaded {
     main: Persistent<Function<'static>>,
     log: Persistent<Object<'static>>,
     db: Persistent<Object<'static>>,
+    events: Persistent<Object<'static>>,
     /// ctx.tenant and ctx.script: the same for every run of this version
     tenant: Persistent<Object<'static>>,
     script: Persistent<Object<'static>>,
@@ -231,6 +234,8 @@ struct Atoms {
     execution: qjs::JSAtom,
     log: qjs::JSAtom,
     db: qjs::JSAtom,
+    events: qjs::JSAtom,
+    event: qjs::JSAtom,
     id: qjs::JSAtom,
     name: qjs::JSAtom,
     version: qjs::JSAtom,
@@ -250,6 +255,8 @@ impl Atoms {
             execution: atom("execution"),
             log: atom("log"),
             db: atom("db"),
+            events: atom("events"),
+            event: atom("event"),
             id: atom("id"),
             name: atom("name"),
             version: atom("version"),
@@ -258,7 +265,7 @@ impl Atoms {
         }
     }
 
-    fn all(&self) -> [qjs::JSAtom; 11] {
+    fn all(&self) -> [qjs::JSAtom; 13] {
         let a = self;
         [
             a.input,
@@ -267,6 +274,8 @@ impl Atoms {
             a.execution,
             a.log,
             a.db,
+            a.events,
+            a.event,
             a.id,
             a.name,
             a.version,
@@ -315,7 +324,7 @@ impl TenantRuntime {
             }
             let reason = if super::sql::take_deadline_cancel() {
                 FailureKind::Timeout
-            } else if postgres_wants_out() {
+            } else if postgres_wants_out() || crate::workers::board::cancel_requested() {
                 FailureKind::Cancelled
             } else if let Some(kind) = m.over() {
                 kind
@@ -355,7 +364,7 @@ impl TenantRuntime {
         self.watch.stop.set(None);
         let deadline = start.checked_add(std::time::Duration::from_millis(req.limits.time_ms));
         self.memory.deadline.set(deadline);
-        let scope = host::RunScope::begin(req.tenant_id, req.script_id, req.script_name, deadline, req.limits);
+        let scope = host::RunScope::begin(req, deadline);
         let base = self.memory.used.get();
         self.memory.peak.set(base);
         self.memory
@@ -431,7 +440,7 @@ impl TenantRuntime {
         let context = Context::custom::<Intrinsics>(&self.runtime)
             .map_err(|e| cannot_create("context", e))?;
         let name = req.script_name;
-        let (main, log, db, tenant, script) = context.with(|ctx| -> Result<_, Failure> {
+        let (main, log, db, events, tenant, script) = context.with(|ctx| -> Result<_, Failure> {
             let js = |e| caught(&ctx, e, name);
             let log = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
             let console = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
@@ -439,6 +448,7 @@ impl TenantRuntime {
             freeze(&ctx, &log);
             freeze(&ctx, &console);
             let db = host::db::make(&ctx, &self.watch).map_err(js)?;
+            let events = host::events::make(&ctx).map_err(js)?;
             ctx.globals().set("console", console).map_err(js)?;
             // The global eval exists without the Eval intrinsic; it can only throw. Remove it.
             ctx.globals().remove("eval").map_err(js)?;
@@ -469,12 +479,13 @@ impl TenantRuntime {
             )
             .map_err(js)?;
             let keep = |o| Persistent::save(&ctx, o);
-            Ok((Persistent::save(&ctx, f.clone()), keep(log), keep(db), keep(tenant), keep(script)))
+            Ok((Persistent::save(&ctx, f.clone()), keep(log), keep(db), keep(events), keep(tenant), keep(script)))
         })?;
         Ok(Loaded {
             main,
             log,
             db,
+            events,
             tenant,
             script,
             context,
@@ -521,18 +532,20 @@ fn call(
             .into_value();
         let log = loaded.log.clone().restore(&ctx).map_err(js)?.into_value();
         let db = loaded.db.clone().restore(&ctx).map_err(js)?.into_value();
-        let c = sealed(
-            &ctx,
-            &[
-                (a.input, input),
-                (a.tenant, tenant),
-                (a.script, script),
-                (a.execution, execution.into_value()),
-                (a.log, log),
-                (a.db, db),
-            ],
-        )
-        .map_err(js)?;
+        let events = loaded.events.clone().restore(&ctx).map_err(js)?.into_value();
+        let mut members = vec![
+            (a.input, input),
+            (a.tenant, tenant),
+            (a.script, script),
+            (a.execution, execution.into_value()),
+            (a.log, log),
+            (a.db, db),
+            (a.events, events),
+        ];
+        if let Some(event) = req.event_json {
+            members.push((a.event, ctx.json_parse(event).map_err(js)?));
+        }
+        let c = sealed(&ctx, &members).map_err(js)?;
 
         let returned: Value = main.call((c,)).map_err(js)?;
         let value = settle(&ctx, &returned, watch).map_err(js)?;

@@ -190,7 +190,7 @@ fn statement<'js>(ctx: &Ctx<'js>, watch: &Watch, what: &str, q: &str, args: &[Ar
 }
 
 /// A JS Error named `name` with a SQLSTATE in `code`; thrown.
-fn thrown(ctx: &Ctx<'_>, name: &str, message: &str, code: &str) -> rquickjs::Error {
+pub(super) fn thrown(ctx: &Ctx<'_>, name: &str, message: &str, code: &str) -> rquickjs::Error {
     match error_object(ctx, name, message, code) {
         Ok(e) => ctx.throw(e.into_value()),
         Err(e) => e,
@@ -204,7 +204,7 @@ fn error_object<'js>(ctx: &Ctx<'js>, name: &str, message: &str, code: &str) -> r
     Ok(e.into_object())
 }
 
-fn database_error(ctx: &Ctx<'_>, c: Caught) -> rquickjs::Error {
+pub(super) fn database_error(ctx: &Ctx<'_>, c: Caught) -> rquickjs::Error {
     let made = error_object(ctx, "DatabaseError", &c.message, &subxact::sqlstate(c.code)).and_then(|e| {
         if let Some(d) = &c.detail {
             e.set("detail", d.as_str())?;
@@ -221,7 +221,7 @@ fn database_error(ctx: &Ctx<'_>, c: Caught) -> rquickjs::Error {
 }
 
 /// A TypeError about a bad argument, named after the call.
-fn bad(ctx: &Ctx<'_>, what: &str, why: &str) -> rquickjs::Error {
+pub(super) fn bad(ctx: &Ctx<'_>, what: &str, why: &str) -> rquickjs::Error {
     thrown(ctx, "TypeError", &format!("{what}: {why}"), "22023")
 }
 

@@ -2,12 +2,14 @@
 //! run they serve (its tenant, deadline, limits and counters).
 
 pub mod db;
+pub mod events;
 pub mod log;
 
 use std::cell::RefCell;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::limits::Limits;
+use super::sandbox::RunRequest;
 use super::{ids, quota, sql};
 use crate::subxact::Caught;
 use crate::tenancy::RunTenant;
@@ -23,6 +25,9 @@ pub struct Usage {
 
 struct Run {
     tenant: String,
+    execution_id: String,
+    /// how many events deep this run is (0 unless an event started it)
+    depth: i64,
     script: u128,
     script_name: String,
     deadline: Option<Instant>,
@@ -41,26 +46,26 @@ pub struct RunScope {
 }
 
 impl RunScope {
-    pub fn begin(
-        tenant: &str,
-        script_id: &str,
-        script_name: &str,
-        deadline: Option<Instant>,
-        limits: Limits,
-    ) -> RunScope {
-        let script = ids::parse(script_id).map_or(0, u128::from_be_bytes);
+    pub fn begin(req: &RunRequest<'_>, deadline: Option<Instant>) -> RunScope {
+        let depth = req
+            .event_json
+            .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
+            .and_then(|e| e.get("depth").and_then(serde_json::Value::as_i64))
+            .unwrap_or(0);
         RUN.with(|r| {
             *r.borrow_mut() = Some(Run {
-                tenant: tenant.to_string(),
-                script,
-                script_name: script_name.to_string(),
+                tenant: req.tenant_id.to_string(),
+                execution_id: req.execution_id.to_string(),
+                depth,
+                script: ids::parse(req.script_id).map_or(0, u128::from_be_bytes),
+                script_name: req.script_name.to_string(),
                 deadline,
-                limits,
+                limits: req.limits,
                 usage: Usage::default(),
             })
         });
         RunScope {
-            _tenant: RunTenant::enter(tenant),
+            _tenant: RunTenant::enter(req.tenant_id),
         }
     }
 
@@ -110,6 +115,16 @@ fn count_call(what: &str, database: bool) -> Result<(), String> {
 
 fn tenant() -> String {
     RUN.with(|r| r.borrow().as_ref().map(|run| run.tenant.clone()).unwrap_or_default())
+}
+
+/// The run's execution id and event depth.
+fn lineage() -> (String, i64) {
+    RUN.with(|r| {
+        r.borrow()
+            .as_ref()
+            .map(|run| (run.execution_id.clone(), run.depth))
+            .unwrap_or_default()
+    })
 }
 
 fn deadline() -> Option<Instant> {

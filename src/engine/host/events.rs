@@ -1,0 +1,68 @@
+//! ctx.events.publish(type, payload): an event written in the run's own
+//! transaction, one level deeper than the event that started the run.
+
+use pgrx::spi::Spi;
+use rquickjs::function::Rest;
+use rquickjs::{qjs, Ctx, Function, Object, Value};
+
+use super::db::{bad, database_error, thrown};
+use crate::{subxact, tenancy};
+
+pub fn make<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+    let events = Object::new(ctx.clone())?;
+    let publish = Function::new(ctx.clone(), |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+        publish(&ctx, &args.0)
+    })?;
+    events.set("publish", publish)?;
+    unsafe { qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), events.as_raw()) };
+    Ok(events)
+}
+
+fn publish<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Value<'js>> {
+    const WHAT: &str = "ctx.events.publish";
+    let event_type = args
+        .first()
+        .and_then(|v| v.as_string())
+        .map(|s| s.to_string())
+        .transpose()?
+        .ok_or_else(|| bad(ctx, WHAT, "the event type must be a string"))?;
+    let payload = match args.get(1) {
+        None => "{}".to_string(),
+        Some(v) if v.is_undefined() => "{}".to_string(),
+        Some(v) if v.is_object() && !v.is_array() && !v.is_function() => ctx
+            .json_stringify(v.clone())?
+            .map(|s| s.to_string())
+            .transpose()?
+            .unwrap_or_else(|| "{}".into()),
+        Some(_) => return Err(bad(ctx, WHAT, "the payload must be an object")),
+    };
+    super::count_call(WHAT, false).map_err(|m| thrown(ctx, "RangeError", &m, "54000"))?;
+    let (parent, depth) = super::lineage();
+    let tenant = super::tenant();
+    let written = subxact::run(|| {
+        tenancy::as_owner(|| unsafe {
+            // The fan-out trigger links the runs it queues to this one; the setting ends here.
+            let level = pgrx::pg_sys::NewGUCNestLevel();
+            let id = Spi::get_one_with_args::<i64>(
+                "WITH parent AS (SELECT set_config('jsrt.parent_execution', $4, true))
+                 INSERT INTO jsrt.events(tenant_id, event_type, payload, depth)
+                 SELECT $1::uuid, $2, $3::jsonb, $5 FROM parent RETURNING id",
+                &[
+                    tenant.as_str().into(),
+                    event_type.as_str().into(),
+                    payload.as_str().into(),
+                    parent.as_str().into(),
+                    (depth + 1).into(),
+                ],
+            );
+            pgrx::pg_sys::AtEOXact_GUC(false, level);
+            id
+        })
+    });
+    match written {
+        Ok(Ok(Some(id))) => Ok(Value::new_float(ctx.clone(), id as f64)),
+        Ok(Ok(None)) => Err(thrown(ctx, "DatabaseError", &format!("{WHAT}: no event was written"), "XX000")),
+        Ok(Err(e)) => Err(thrown(ctx, "DatabaseError", &format!("{WHAT}: {e}"), "XX000")),
+        Err(c) => Err(database_error(ctx, c)),
+    }
+}

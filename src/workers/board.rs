@@ -1,0 +1,143 @@
+//! The executors' notice board in shared memory: their latches, so that a
+//! commit that queued work wakes them at once, and the run each one is on,
+//! so that jsrt.cancel can stop it.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use pgrx::prelude::*;
+use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
+
+pub const MAX_EXECUTORS: usize = 32;
+/// Cancel requests remembered for runs no executor has started yet.
+const RECENT_CANCELS: usize = 64;
+
+#[derive(Copy, Clone)]
+pub struct Board {
+    latches: [usize; MAX_EXECUTORS],
+    running: [u128; MAX_EXECUTORS],
+    cancel: [bool; MAX_EXECUTORS],
+    recent_cancels: [u128; RECENT_CANCELS],
+    next_cancel: usize,
+}
+
+impl Default for Board {
+    fn default() -> Self {
+        Board {
+            latches: [0; MAX_EXECUTORS],
+            running: [0; MAX_EXECUTORS],
+            cancel: [false; MAX_EXECUTORS],
+            recent_cancels: [0; RECENT_CANCELS],
+            next_cancel: 0,
+        }
+    }
+}
+
+unsafe impl PGRXSharedMemory for Board {}
+
+static BOARD: PgLwLock<Board> = unsafe { PgLwLock::new(c"jsrt_executors") };
+static PRELOADED: AtomicBool = AtomicBool::new(false);
+/// This process's executor slot, when it is an executor.
+static MY_SLOT: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+thread_local! {
+    static WAKE_AT_COMMIT: Cell<bool> = const { Cell::new(false) };
+    static CALLBACK_REGISTERED: Cell<bool> = const { Cell::new(false) };
+}
+
+pub fn init() {
+    pg_shmem_init!(BOARD);
+    PRELOADED.store(true, Ordering::Relaxed);
+}
+
+pub fn preloaded() -> bool {
+    PRELOADED.load(Ordering::Relaxed)
+}
+
+/// An executor takes its slot.
+pub fn register(slot: usize) {
+    MY_SLOT.store(slot, Ordering::Relaxed);
+    let mut b = BOARD.exclusive();
+    b.latches[slot] = unsafe { pg_sys::MyLatch } as usize;
+    b.running[slot] = 0;
+    b.cancel[slot] = false;
+}
+
+pub fn unregister(slot: usize) {
+    let mut b = BOARD.exclusive();
+    b.latches[slot] = 0;
+    b.running[slot] = 0;
+}
+
+/// Marks the run this executor starts; false when it was cancelled before it started.
+pub fn start_run(slot: usize, id: u128) -> bool {
+    let mut b = BOARD.exclusive();
+    b.running[slot] = id;
+    b.cancel[slot] = b.recent_cancels.contains(&id);
+    !b.cancel[slot]
+}
+
+pub fn end_run(slot: usize) {
+    let mut b = BOARD.exclusive();
+    b.running[slot] = 0;
+    b.cancel[slot] = false;
+}
+
+/// Asks whichever executor runs (or is about to run) `id` to stop it.
+pub fn request_cancel(id: u128) -> bool {
+    if !preloaded() {
+        return false;
+    }
+    let mut b = BOARD.exclusive();
+    let n = b.next_cancel;
+    b.recent_cancels[n % RECENT_CANCELS] = id;
+    b.next_cancel = n.wrapping_add(1);
+    for slot in 0..MAX_EXECUTORS {
+        if b.running[slot] == id {
+            b.cancel[slot] = true;
+        }
+    }
+    true
+}
+
+/// Whether this executor's current run was cancelled: read by the JS interrupt handler.
+pub fn cancel_requested() -> bool {
+    let slot = MY_SLOT.load(Ordering::Relaxed);
+    slot != usize::MAX && BOARD.share().cancel[slot]
+}
+
+/// Wakes every executor now.
+pub fn wake_all() {
+    if !preloaded() {
+        return;
+    }
+    let b = BOARD.share();
+    for &latch in b.latches.iter().filter(|&&l| l != 0) {
+        unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
+    }
+}
+
+/// Wakes the executors when the current transaction commits.
+pub fn wake_at_commit() {
+    if !preloaded() {
+        return;
+    }
+    WAKE_AT_COMMIT.set(true);
+    if !CALLBACK_REGISTERED.replace(true) {
+        unsafe { pg_sys::RegisterXactCallback(Some(on_transaction_end), std::ptr::null_mut()) };
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_transaction_end(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+    use pg_sys::XactEvent::*;
+    match event {
+        XACT_EVENT_COMMIT | XACT_EVENT_PARALLEL_COMMIT => {
+            if WAKE_AT_COMMIT.replace(false) {
+                wake_all();
+            }
+        }
+        XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => WAKE_AT_COMMIT.set(false),
+        _ => {}
+    }
+}

@@ -1,0 +1,226 @@
+//! Executors: background workers that run the queue. Each claims due runs
+//! in batches (FOR UPDATE SKIP LOCKED), then runs each in a transaction of
+//! its own. A commit that queues work sets their latches (board.rs), so no
+//! polling interval stands between commit and start.
+//!
+//! Without preload, jsrt.run_pending(max) runs the same loop in the calling
+//! session, each run in a subtransaction.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::prelude::*;
+use pgrx::PgTryBuilder;
+
+use super::board;
+use crate::catalog::{executions, queue};
+use crate::engine::{ids, run};
+use crate::gucs;
+use crate::subxact::Caught;
+
+/// Runs claimed at once, and at most per tenant in one claim.
+const BATCH: i64 = 16;
+const PER_TENANT: i64 = 4;
+const FIRST_TENANT: &str = "00000000-0000-0000-0000-000000000000";
+
+/// From _PG_init while preloading.
+pub fn init() {
+    for n in 0..gucs::executor_workers().min(board::MAX_EXECUTORS) {
+        BackgroundWorkerBuilder::new(&format!("jsrt executor {n}"))
+            .set_type("jsrt executor")
+            .set_function("jsrt_executor_main")
+            .set_library("jsruntime")
+            .set_argument((n as i32).into_datum())
+            .enable_spi_access()
+            .set_restart_time(Some(Duration::from_secs(1)))
+            .load();
+    }
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    BackgroundWorker::connect_worker_to_spi(Some(&gucs::database()), None);
+    let slot = arg.value().min(board::MAX_EXECUTORS - 1);
+    board::register(slot);
+    let worker = format!("executor {}", unsafe { pg_sys::MyProcPid });
+    if unsafe { pg_sys::RecoveryInProgress() } {
+        // A standby runs nothing; the queue is the primary's.
+        while BackgroundWorker::wait_latch(Some(Duration::from_secs(5))) {}
+        return;
+    }
+    let _ = in_transaction(|| recover());
+    let mut after = FIRST_TENANT.to_string();
+    loop {
+        // Due retries are found by the timeout; new work sets the latch.
+        if !BackgroundWorker::wait_latch(Some(Duration::from_millis(500))) {
+            break;
+        }
+        if BackgroundWorker::sighup_received() {
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
+        while !BackgroundWorker::sigterm_received() {
+            let claimed = in_transaction(|| queue::claim(BATCH, PER_TENANT, &after, &worker));
+            let jobs = match claimed {
+                Ok(Ok(jobs)) => jobs,
+                Ok(Err(e)) => {
+                    log!("jsrt executor: claiming runs failed: {e}");
+                    break;
+                }
+                Err(c) => {
+                    log!("jsrt executor: claiming runs failed: {}", c.message);
+                    break;
+                }
+            };
+            if jobs.is_empty() {
+                if after == FIRST_TENANT {
+                    break;
+                }
+                after = FIRST_TENANT.to_string();
+                continue;
+            }
+            after = jobs.last().map(|j| j.tenant_id.clone()).unwrap_or_default();
+            for job in &jobs {
+                run_in_own_transaction(slot, job);
+            }
+        }
+    }
+    board::unregister(slot);
+}
+
+/// Records the runs of dead executors as failed, and sends their events down the retry path.
+fn recover() {
+    match queue::recover() {
+        Ok(ids) => {
+            for id in &ids {
+                if let Err(e) = queue::retry_or_dead_letter(id) {
+                    log!("jsrt executor: retrying {id} failed: {e}");
+                }
+            }
+            if !ids.is_empty() {
+                log!("jsrt executor: took back {} runs of stopped executors", ids.len());
+            }
+        }
+        Err(e) => log!("jsrt executor: recovering runs failed: {e}"),
+    }
+}
+
+fn run_in_own_transaction(slot: usize, job: &run::Queued) {
+    let id = ids::parse(&job.id).map_or(0, u128::from_be_bytes);
+    let cancelled_before = !board::start_run(slot, id);
+    let outcome = in_transaction(AssertUnwindSafe(|| {
+        if cancelled_before {
+            mark_cancelled(&job.id);
+            return;
+        }
+        run_one(job);
+    }));
+    if let Err(c) = outcome {
+        // The run's transaction failed outside the script (it is rolled back): record that.
+        let _ = in_transaction(AssertUnwindSafe(|| finish_failed(job, &c.message)));
+    }
+    board::end_run(slot);
+}
+
+/// Runs one claimed run in the current transaction: its writes commit with
+/// its record, or roll back before its failure is recorded.
+pub fn run_one(job: &run::Queued) {
+    unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, c"jsrt run".as_ptr()) };
+    // A run that does not complete leaves none of its writes.
+    let ran = crate::subxact::run_if(AssertUnwindSafe(|| run::execute_queued(job)), |r| {
+        matches!(r, Ok(rec) if rec.status == "completed")
+    });
+    match ran {
+        Ok(Ok(rec)) if rec.status == "completed" || rec.status == "cancelled" => {
+            if let Err(e) = executions::insert(&rec) {
+                error!("{}", e.message());
+            }
+        }
+        Ok(Ok(rec)) => {
+            // rolled back above: record the failure and what comes next
+            if let Err(e) = executions::insert(&rec).map_err(|e| e.message()).and_then(|_| {
+                queue::retry_or_dead_letter(&rec.id).map_err(|e| e.to_string())
+            }) {
+                error!("{e}");
+            }
+        }
+        Ok(Err(e)) => finish_failed(job, &e.message()),
+        Err(c) => finish_failed(job, &c.message),
+    }
+    unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null()) };
+}
+
+fn finish_failed(job: &run::Queued, message: &str) {
+    let r = Spi::run_with_args(
+        "UPDATE jsrt.script_executions SET status = 'failed', error = $2, completed_at = now() WHERE id = $1::uuid",
+        &[job.id.as_str().into(), message.into()],
+    )
+    .and_then(|_| queue::retry_or_dead_letter(&job.id));
+    if let Err(e) = r {
+        log!("jsrt executor: recording the failure of {} failed: {e}", job.id);
+    }
+}
+
+fn mark_cancelled(id: &str) {
+    if let Err(e) = Spi::run_with_args(
+        "UPDATE jsrt.script_executions SET status = 'cancelled', error = 'cancelled', completed_at = now()
+          WHERE id = $1::uuid",
+        &[id.into()],
+    ) {
+        log!("jsrt executor: recording the cancel of {id} failed: {e}");
+    }
+}
+
+/// Runs `f` in a transaction of its own: committed, or rolled back on an ERROR.
+fn in_transaction<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Caught> {
+    unsafe {
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+    }
+    let out = PgTryBuilder::new(|| Ok(f()))
+        .catch_others(|e| Err(crate::subxact::describe(e)))
+        .execute();
+    unsafe {
+        match out {
+            Ok(_) => {
+                pg_sys::PopActiveSnapshot();
+                pg_sys::CommitTransactionCommand();
+            }
+            Err(_) => {
+                pg_sys::AbortCurrentTransaction();
+                pg_sys::FlushErrorState();
+            }
+        }
+    }
+    out
+}
+
+/// jsrt.run_pending(max): runs up to `max` due runs in this session, each in
+/// a subtransaction; they commit with the caller. Returns how many ran.
+pub fn run_pending(max: i64) -> i64 {
+    let worker = format!("session {}", unsafe { pg_sys::MyProcPid });
+    let mut done = 0;
+    let mut after = FIRST_TENANT.to_string();
+    while done < max {
+        let jobs = match queue::claim((max - done).min(BATCH), PER_TENANT, &after, &worker) {
+            Ok(jobs) => jobs,
+            Err(e) => error!("jsrt.run_pending: claiming runs failed: {e}"),
+        };
+        if jobs.is_empty() {
+            if after == FIRST_TENANT {
+                break;
+            }
+            after = FIRST_TENANT.to_string();
+            continue;
+        }
+        after = jobs.last().map(|j| j.tenant_id.clone()).unwrap_or_default();
+        for job in &jobs {
+            run_one(job);
+            done += 1;
+        }
+    }
+    done
+}
