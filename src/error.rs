@@ -27,6 +27,8 @@ pub enum Error {
     /// an error Postgres raised (a cancel, a statement timeout) that a run
     /// caught in its SQL and must pass on as it was
     Postgres { code: Code, message: String },
+    /// the script is running max_concurrent_runs times already
+    Busy { script: String, limit: u64 },
     /// a script run started while another runs in this backend
     Nested,
     /// a bug or an environment problem
@@ -44,6 +46,7 @@ impl Error {
             Error::Syntax { .. } => Code::ERRCODE_SYNTAX_ERROR,
             Error::Internal(_) => Code::ERRCODE_INTERNAL_ERROR,
             Error::Forbidden(_) => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            Error::Busy { .. } => Code::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
             Error::Postgres { code, .. } => *code,
             Error::Run { failure, .. } => match failure.kind {
                 FailureKind::Thrown => Code::ERRCODE_RAISE_EXCEPTION,
@@ -74,6 +77,9 @@ impl Error {
             Error::Run { script, failure } => {
                 format!("script \"{script}\" failed: {}", failure.summary())
             }
+            Error::Busy { script, limit } => format!(
+                "script \"{script}\" is already running {limit} times, its limit (resource_limits.max_concurrent_runs)"
+            ),
             Error::Nested => {
                 "a script cannot run another script synchronously in the same backend".into()
             }

@@ -166,6 +166,7 @@ pub fn caps() -> Limits {
         log_bytes: MAX_LOG_BYTES.get() as usize,
         api_calls: MAX_API_CALLS.get() as u64,
         api_calls_per_minute: u64::MAX,
+        concurrent_runs: u64::MAX,
     }
 }
 

@@ -132,6 +132,8 @@ pub struct Limits {
     pub api_calls: u64,
     /// ctx calls of all runs of the script in one clock minute
     pub api_calls_per_minute: u64,
+    /// runs of the script at once, in all backends
+    pub concurrent_runs: u64,
 }
 
 impl Limits {
@@ -144,6 +146,7 @@ impl Limits {
         log_bytes: usize::MAX,
         api_calls: u64::MAX,
         api_calls_per_minute: u64::MAX,
+        concurrent_runs: u64::MAX,
     };
 
     /// These limits, each lowered to its cap.
@@ -156,6 +159,7 @@ impl Limits {
             log_bytes: self.log_bytes.min(caps.log_bytes),
             api_calls: self.api_calls.min(caps.api_calls),
             api_calls_per_minute: self.api_calls_per_minute.min(caps.api_calls_per_minute),
+            concurrent_runs: self.concurrent_runs.min(caps.concurrent_runs),
         }
     }
 
@@ -180,6 +184,7 @@ impl Limits {
             log_bytes: (get("max_log_bytes") as usize).min(caps.log_bytes),
             api_calls: get("max_api_calls").min(caps.api_calls),
             api_calls_per_minute: get("max_api_calls_per_minute").min(caps.api_calls_per_minute),
+            concurrent_runs: get("max_concurrent_runs").min(caps.concurrent_runs),
         }
     }
 }
@@ -197,6 +202,7 @@ mod tests {
         log_bytes: 1 << 20,
         api_calls: 1000,
         api_calls_per_minute: u64::MAX,
+        concurrent_runs: u64::MAX,
     };
 
     #[test]

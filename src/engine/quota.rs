@@ -1,6 +1,7 @@
-//! API calls per script per clock minute (resource_limits.max_api_calls_per_minute),
-//! counted across all backends in shared memory when the library is
-//! preloaded, and per backend otherwise.
+//! Counts per script, across all backends in shared memory when the library
+//! is preloaded: API calls per clock minute
+//! (resource_limits.max_api_calls_per_minute; per backend without preload),
+//! and runs going on (resource_limits.max_concurrent_runs).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -41,6 +42,7 @@ thread_local! {
 /// Called from _PG_init while preloading.
 pub fn init() {
     pg_shmem_init!(SHARED);
+    pg_shmem_init!(RUNNING);
     PRELOADED.store(true, Ordering::Relaxed);
 }
 
@@ -88,4 +90,113 @@ fn count(n: &mut u64, limit: u64) -> Result<(), ()> {
     }
     *n += 1;
     Ok(())
+}
+
+// ---------------------------------------------------------------- concurrent runs
+
+const RUNNING_SLOTS: usize = 1024;
+
+#[derive(Copy, Clone, Default)]
+struct Running {
+    script: u128,
+    count: u32,
+}
+
+#[derive(Copy, Clone)]
+pub struct RunningTable([Running; RUNNING_SLOTS]);
+
+impl Default for RunningTable {
+    fn default() -> Self {
+        RunningTable([Running::default(); RUNNING_SLOTS])
+    }
+}
+
+unsafe impl PGRXSharedMemory for RunningTable {}
+
+static RUNNING: PgLwLock<RunningTable> = unsafe { PgLwLock::new(c"jsrt_running") };
+
+thread_local! {
+    /// Runs this backend counts in RUNNING, released if it exits mid-run.
+    static HELD: RefCell<Vec<u128>> = const { RefCell::new(Vec::new()) };
+    static EXIT_HOOKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A counted run of a script (resource_limits.max_concurrent_runs), across
+/// executors and synchronous callers; dropping it ends the count.
+pub struct Slot(Option<u128>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(script) = self.0 {
+            leave(script);
+            HELD.with(|h| {
+                let mut h = h.borrow_mut();
+                if let Some(i) = h.iter().position(|s| *s == script) {
+                    h.swap_remove(i);
+                }
+            });
+        }
+    }
+}
+
+/// Counts a run of `script`; Err when `limit` runs of it are going already.
+/// Without preload there is nothing shared to count in, and every run may start.
+pub fn enter(script: u128, limit: u64) -> Result<Slot, ()> {
+    if !PRELOADED.load(Ordering::Relaxed) {
+        return Ok(Slot(None));
+    }
+    if !EXIT_HOOKED.replace(true) {
+        unsafe { pg_sys::before_shmem_exit(Some(release_held), pg_sys::Datum::from(0)) };
+    }
+    let mut t = RUNNING.exclusive();
+    let start = (script as usize ^ (script >> 64) as usize) % RUNNING_SLOTS;
+    let mut free = None;
+    for i in 0..PROBE {
+        let n = (start + i) % RUNNING_SLOTS;
+        let r = &mut t.0[n];
+        if r.script == script && r.count > 0 {
+            if u64::from(r.count) >= limit {
+                return Err(());
+            }
+            r.count += 1;
+            drop(t);
+            HELD.with(|h| h.borrow_mut().push(script));
+            return Ok(Slot(Some(script)));
+        }
+        if r.count == 0 && free.is_none() {
+            free = Some(n);
+        }
+    }
+    let Some(n) = free else {
+        // Every probed slot is busy with other scripts: run uncounted rather than refuse.
+        return Ok(Slot(None));
+    };
+    if limit == 0 {
+        return Err(());
+    }
+    t.0[n] = Running { script, count: 1 };
+    drop(t);
+    HELD.with(|h| h.borrow_mut().push(script));
+    Ok(Slot(Some(script)))
+}
+
+fn leave(script: u128) {
+    let mut t = RUNNING.exclusive();
+    let start = (script as usize ^ (script >> 64) as usize) % RUNNING_SLOTS;
+    for i in 0..PROBE {
+        let r = &mut t.0[(start + i) % RUNNING_SLOTS];
+        if r.script == script && r.count > 0 {
+            r.count -= 1;
+            return;
+        }
+    }
+}
+
+/// A backend that exits during a run (pg_terminate_backend) gives its counts back.
+#[pg_guard]
+unsafe extern "C-unwind" fn release_held(_code: std::ffi::c_int, _arg: pg_sys::Datum) {
+    let held = HELD.with(|h| std::mem::take(&mut *h.borrow_mut()));
+    for script in held {
+        leave(script);
+    }
 }

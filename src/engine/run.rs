@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::failure::{Failure, FailureKind};
 use super::sandbox::{remove_least_recent, RunRequest, RunResult, TenantRuntime};
-use super::{compile, ids};
+use super::{compile, ids, quota};
 use crate::catalog::executions::{self, Record};
 use crate::catalog::scripts::{self, Script};
 use crate::error::Error;
@@ -148,6 +148,12 @@ struct Done {
 
 fn run(call: &Call<'_>) -> Result<Done, Error> {
     let script = call.script;
+    let limits = script.limits.capped(&gucs::caps());
+    let key = ids::parse(&script.id).map_or(0, u128::from_be_bytes);
+    let _counted = quota::enter(key, limits.concurrent_runs).map_err(|()| Error::Busy {
+        script: script.name.clone(),
+        limit: limits.concurrent_runs,
+    })?;
     let started_at = unsafe { pg_sys::GetCurrentTimestamp() };
     let clock = Instant::now();
     let req = RunRequest {
@@ -161,7 +167,7 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
         attempt: call.attempt,
         input_json: call.input_json,
         event_json: call.event_json,
-        limits: script.limits.capped(&gucs::caps()),
+        limits,
     };
     let result = with_runtime(&script.tenant_id, |rt| rt.run(&req, &mut || bytecode(script)))?;
     Ok(Done {

@@ -51,8 +51,11 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
         while BackgroundWorker::wait_latch(Some(Duration::from_secs(5))) {}
         return;
     }
-    let _ = in_transaction(|| recover());
+    let _ = in_transaction(recover);
     let mut after = FIRST_TENANT.to_string();
+    // The last claim error, logged once rather than on every wake-up
+    // (say, before CREATE EXTENSION in jsrt.database).
+    let mut last_error = String::new();
     loop {
         // Due retries are found by the timeout; new work sets the latch.
         if !BackgroundWorker::wait_latch(Some(Duration::from_millis(500))) {
@@ -63,17 +66,17 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
         }
         while !BackgroundWorker::sigterm_received() {
             let claimed = in_transaction(|| queue::claim(BATCH, PER_TENANT, &after, &worker));
-            let jobs = match claimed {
-                Ok(Ok(jobs)) => jobs,
-                Ok(Err(e)) => {
-                    log!("jsrt executor: claiming runs failed: {e}");
-                    break;
-                }
-                Err(c) => {
-                    log!("jsrt executor: claiming runs failed: {}", c.message);
+            let jobs = match claimed.map_err(|c| c.message).and_then(|r| r.map_err(|e| e.to_string())) {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    if e != last_error {
+                        log!("jsrt executor: claiming runs failed: {e}");
+                        last_error = e;
+                    }
                     break;
                 }
             };
+            last_error.clear();
             if jobs.is_empty() {
                 if after == FIRST_TENANT {
                     break;
@@ -146,6 +149,7 @@ pub fn run_one(job: &run::Queued) {
                 error!("{e}");
             }
         }
+        Ok(Err(crate::error::Error::Busy { .. })) => requeue(&job.id),
         Ok(Err(e)) => finish_failed(job, &e.message()),
         Err(c) => finish_failed(job, &c.message),
     }
@@ -160,6 +164,17 @@ fn finish_failed(job: &run::Queued, message: &str) {
     .and_then(|_| queue::retry_or_dead_letter(&job.id));
     if let Err(e) = r {
         log!("jsrt executor: recording the failure of {} failed: {e}", job.id);
+    }
+}
+
+/// Puts back a run whose script is at max_concurrent_runs, to try again shortly; not an attempt.
+fn requeue(id: &str) {
+    if let Err(e) = Spi::run_with_args(
+        "UPDATE jsrt.script_executions SET status = 'pending', worker = NULL, run_after = now() + interval '50 ms'
+          WHERE id = $1::uuid",
+        &[id.into()],
+    ) {
+        log!("jsrt executor: putting back {id} failed: {e}");
     }
 }
 
