@@ -76,6 +76,15 @@ pub fn retry_or_dead_letter(execution: &str) -> Result<(), SpiError> {
     )
 }
 
+/// A retried dead letter whose run completed is done with.
+pub fn clear_dead_letter(execution: &str) -> Result<(), SpiError> {
+    Spi::run_with_args(
+        "DELETE FROM jsrt.script_event_dead_letters d USING jsrt.script_executions e
+          WHERE e.id = $1::uuid AND e.trigger_data ? 'dead_letter_id' AND d.id = (e.trigger_data->>'dead_letter_id')::uuid",
+        &[execution.into()],
+    )
+}
+
 /// Runs left `running` by executors that are gone (killed, or the server
 /// restarted): each is recorded as failed and, for events, takes the retry
 /// path; never while its executor lives.

@@ -137,8 +137,11 @@ pub fn run_one(job: &run::Queued) {
     });
     match ran {
         Ok(Ok(rec)) if rec.status == "completed" || rec.status == "cancelled" => {
-            if let Err(e) = executions::insert(&rec) {
-                error!("{}", e.message());
+            let written = executions::insert(&rec).map_err(|e| e.message()).and_then(|_| {
+                queue::clear_dead_letter(&rec.id).map_err(|e| e.to_string())
+            });
+            if let Err(e) = written {
+                error!("{e}");
             }
         }
         Ok(Ok(rec)) => {

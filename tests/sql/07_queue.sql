@@ -1,0 +1,124 @@
+-- The asynchronous engine: subscriptions, events and their fan-out, queued
+-- runs, cancel, retries and dead letters. The executors run the queue;
+-- jsrt.wait waits for them.
+SELECT jsrt.create_tenant('q') IS NOT NULL AS ok;
+SELECT jsrt.set_tenant('q');
+CREATE TABLE public.seen (id serial, tenant_id uuid, what text);
+SELECT jsrt.expose_table('public.seen');
+-- Waits until q (a boolean query) holds, up to 20 s.
+CREATE FUNCTION public.wait_for(q text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE ok boolean;
+BEGIN
+    FOR i IN 1..2000 LOOP
+        EXECUTE q INTO ok;
+        IF ok THEN RETURN true; END IF;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+    RETURN false;
+END $$;
+
+-- Subscriptions follow the scripts' event types and status.
+SELECT jsrt.create_script('on-order', $js$
+export default function (ctx) {
+  ctx.db.insert('seen', {what: `${ctx.event.event_type} n=${ctx.input.n} attempt=${ctx.execution.attempt}`});
+  if (ctx.input.fail) throw new Error('boom ' + ctx.input.n);
+  if (ctx.input.chain) ctx.events.publish('order.created', {n: ctx.input.n + 1, chain: true});
+  return {n: ctx.input.n, depth: ctx.event.depth, trigger: ctx.execution.trigger,
+          event_id: typeof ctx.event.event_id};
+}$js$, 'event', '{"status": "draft", "event_types": ["order.created", "order.paid"]}') IS NOT NULL AS ok;
+SELECT event_type, is_active FROM jsrt.script_event_subscriptions ORDER BY event_type;
+SELECT jsrt.set_status('on-order', 'active');
+SELECT jsrt.update_script('on-order', options => '{"event_types": ["order.created", "order.shipped"]}');
+SELECT event_type, is_active FROM jsrt.script_event_subscriptions ORDER BY event_type;
+
+-- Bad events are refused, and nothing is written.
+SELECT err($$SELECT jsrt.emit('order.typo', '{"n": 1}')$$);
+SELECT err($$SELECT jsrt.emit('order.created', '[1, 2]')$$);
+SELECT err($$SELECT jsrt.emit('bad type!', '{}')$$);
+RESET jsrt.tenant;
+SELECT err($$INSERT INTO jsrt.events(event_type, payload) VALUES ('order.created', '{}')$$);
+SELECT jsrt.set_tenant('q');
+SELECT count(*) AS events, (SELECT count(*) FROM jsrt.script_executions WHERE tenant_id = jsrt.current_tenant()) AS runs
+  FROM jsrt.events WHERE tenant_id = jsrt.current_tenant();
+
+-- An event runs its subscribers once its transaction commits; a rolled-back one never runs.
+BEGIN;
+SELECT jsrt.emit('order.created', '{"n": 0}') > 0 AS emitted;
+SELECT pg_sleep(0.3);
+ROLLBACK;
+SELECT jsrt.emit('order.created', '{"n": 1}') > 0 AS emitted;
+SELECT wait_for($$SELECT count(*) = 1 FROM jsrt.script_executions WHERE status = 'completed' AND tenant_id = jsrt.current_tenant()$$);
+SELECT status, trigger_type, attempt, output, trigger_data->>'event_type' AS event_type
+  FROM jsrt.script_executions WHERE tenant_id = jsrt.current_tenant() ORDER BY started_at;
+SELECT what FROM seen ORDER BY id;
+
+-- Queued one-off runs, waited for.
+SELECT jsrt.create_script('add', 'export default (ctx) => ctx.input.a + ctx.input.b', 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute_async('add', '{"a": 2, "b": 3}') AS id \gset
+SELECT jsrt.wait(:'id') - 'id' AS result;
+SELECT err($$SELECT jsrt.execute_async('add', NULL)$$);
+SELECT jsrt.set_status('add', 'paused');
+SELECT err($$SELECT jsrt.execute_async('add')$$);
+
+-- Cancel: a pending run (queued in this transaction), a running one, and errors.
+SELECT jsrt.create_script('spin', 'export default () => { for (;;) { try { for (;;) {} } catch (e) {} } }',
+                          'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+BEGIN;
+SELECT jsrt.execute_async('spin') AS pending_id \gset
+SELECT jsrt.cancel(:'pending_id') AS cancelled_pending;
+COMMIT;
+SELECT jsrt.wait(:'pending_id', 0)->>'status' AS pending_status;
+SELECT jsrt.execute_async('spin') AS running_id \gset
+SELECT wait_for(format($$SELECT status = 'running' FROM jsrt.script_executions WHERE id = %L$$, :'running_id'));
+SELECT jsrt.cancel(:'running_id') AS cancelled_running;
+SELECT jsrt.wait(:'running_id', 10000) ->> 'status' AS running_status;
+SELECT err(format($$SELECT jsrt.cancel(%L)$$, :'running_id'));
+SELECT err($$SELECT jsrt.cancel('00000000-0000-0000-0000-000000000000')$$);
+
+-- A failing event run is retried (base delay 200 ms here, doubling), then dead-lettered.
+ALTER SYSTEM SET jsrt.event_retry_base_ms = 200;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
+SELECT jsrt.emit('order.created', '{"n": 7, "fail": true}') > 0 AS emitted;
+SELECT wait_for($$SELECT count(*) = 1 FROM jsrt.script_event_dead_letters WHERE tenant_id = jsrt.current_tenant()$$);
+SELECT e.attempt, e.status, e.error, round(extract(epoch FROM e.run_after - p.started_at) / 0.2) AS delay_in_base_units
+  FROM jsrt.script_executions e LEFT JOIN jsrt.script_executions p ON p.id = e.parent_execution_id
+ WHERE e.input->>'n' = '7' AND e.tenant_id = jsrt.current_tenant() ORDER BY e.attempt;
+SELECT count(*) AS writes_of_failed_runs FROM seen WHERE what LIKE '%n=7%';
+SELECT event_type, event_data->'payload' AS payload, error, retry_count FROM jsrt.script_event_dead_letters
+ WHERE tenant_id = jsrt.current_tenant();
+ALTER SYSTEM RESET jsrt.event_retry_base_ms;
+SELECT pg_reload_conf();
+-- re-driving: refused while the script is paused, and a dead letter that does not exist
+SELECT id AS dead_id FROM jsrt.script_event_dead_letters WHERE tenant_id = jsrt.current_tenant() \gset
+SELECT jsrt.set_status('on-order', 'paused');
+SELECT err(format($$SELECT jsrt.retry_dead_letter(%L)$$, :'dead_id'));
+SELECT err($$SELECT jsrt.retry_dead_letter('00000000-0000-0000-0000-000000000000')$$);
+SELECT jsrt.set_status('on-order', 'active');
+SELECT jsrt.update_script('on-order', replace(source, 'if (ctx.input.fail)', 'if (false)')) > 1 AS fixed
+  FROM jsrt.scripts WHERE name = 'on-order' AND tenant_id = jsrt.current_tenant();
+SELECT jsrt.retry_dead_letter(:'dead_id') AS retry_id \gset
+SELECT jsrt.wait(:'retry_id') ->> 'status' AS retried;
+-- a dead letter whose retry completed is gone
+SELECT count(*) AS dead_letters_left FROM jsrt.script_event_dead_letters WHERE tenant_id = jsrt.current_tenant();
+SELECT jsrt.redrive_dead_letters(event_type => 'order.created') AS redriven_none;
+
+-- Events published by event runs nest; the depth limit (8) stops a loop.
+SELECT jsrt.emit('order.created', '{"n": 100, "chain": true}') > 0 AS emitted;
+SELECT wait_for($$SELECT count(*) > 0 FROM jsrt.script_event_dead_letters WHERE event_data->'payload'->>'n' = '108'$$);
+SELECT max((output->>'depth')::int) AS deepest_run,
+       (SELECT error FROM jsrt.script_event_dead_letters WHERE event_data->'payload'->>'n' = '108') AS refused_with
+  FROM jsrt.script_executions WHERE tenant_id = jsrt.current_tenant() AND (input->>'n')::int >= 100;
+SELECT count(*) FILTER (WHERE parent_execution_id IS NOT NULL) > 0 AS linked_to_parents
+  FROM jsrt.script_executions WHERE tenant_id = jsrt.current_tenant() AND (input->>'n')::int > 100;
+
+-- max_concurrent_runs holds across executors: four runs of a 1-at-a-time script never overlap.
+SELECT jsrt.create_script('slow', $js$export default (ctx) => { ctx.db.query('select pg_sleep(0.1)'); return 1; }$js$,
+                          'oneoff', '{"status": "active", "resource_limits": {"max_concurrent_runs": 1}}') IS NOT NULL AS ok;
+SELECT count(jsrt.execute_async('slow')) FROM generate_series(1, 4);
+SELECT wait_for($$SELECT count(*) = 4 FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
+                   WHERE s.name = 'slow' AND s.tenant_id = jsrt.current_tenant() AND e.status = 'completed'$$);
+SELECT count(*) AS overlapping_pairs
+  FROM jsrt.script_executions a JOIN jsrt.script_executions b ON a.script_id = b.script_id AND a.id < b.id
+ WHERE a.script_id = (SELECT id FROM jsrt.scripts WHERE name = 'slow' AND tenant_id = jsrt.current_tenant())
+   AND a.started_at < b.completed_at AND b.started_at < a.completed_at;
