@@ -58,13 +58,13 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
     let mut last_error = String::new();
     loop {
         // Due retries are found by the timeout; new work sets the latch.
-        if !BackgroundWorker::wait_latch(Some(Duration::from_millis(500))) {
+        if !BackgroundWorker::wait_latch(Some(Duration::from_millis(500))) || shutting_down() {
             break;
         }
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
-        while !BackgroundWorker::sigterm_received() {
+        while !shutting_down() {
             let claimed = in_transaction(|| queue::claim(BATCH, PER_TENANT, &after, &worker));
             let jobs = match claimed.map_err(|c| c.message).and_then(|r| r.map_err(|e| e.to_string())) {
                 Ok(jobs) => jobs,
@@ -91,6 +91,11 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
         }
     }
     board::unregister(slot);
+}
+
+/// SIGTERM arrived. (pgrx's sigterm_received() forgets it once asked.)
+fn shutting_down() -> bool {
+    unsafe { std::ptr::read_volatile(&raw const pg_sys::ShutdownRequestPending) != 0 }
 }
 
 /// Records the runs of dead executors as failed, and sends their events down the retry path.

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The asynchronous engine against a running cluster with the library
+# preloaded: an executor killed with kill -9 in the middle of a run, a server
+# restart with a full queue, fairness between tenants, and max_concurrent_runs
+# between executors and synchronous callers.
+#   tests/integration/queue.sh PORT DB DATADIR
+set -uo pipefail
+PORT=${1:?port}; DB=${2:?database}; DIR=${3:?data directory}
+PSQL=(psql -X -q -At -h /tmp -p "$PORT" -U postgres "$DB")
+passed=0; failed=0
+check() { # name, condition result (0 = ok)
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi
+}
+sql() { "${PSQL[@]}" -c "SELECT jsrt.set_tenant('${T:-qa}')" -c "$1" 2>&1 | sed '1{/^$/d}'; }
+wait_for() { # condition SQL returning t, timeout seconds
+  for _ in $(seq 1 $(( $2 * 10 ))); do
+    [ "$("${PSQL[@]}" -c "$1" 2>/dev/null)" = t ] && return 0; sleep 0.1
+  done; return 1
+}
+as_pg() { runuser -u postgres -- "$@"; }
+
+"${PSQL[@]}" -c "DROP EXTENSION IF EXISTS jsruntime CASCADE" -c "CREATE EXTENSION jsruntime" \
+  -c "SELECT jsrt.create_tenant('qa'), jsrt.create_tenant('qb')" >/dev/null
+
+# 1. kill -9 of an executor in the middle of a run: the run is recorded as
+#    failed and its event goes down the retry path; the retry completes, and
+#    the two attempts never ran at the same time.
+sql "SELECT jsrt.create_script('crashy', 'export default (ctx) => { if (ctx.execution.attempt === 1) ctx.db.query(\"select pg_sleep(30)\"); return ctx.execution.attempt; }', 'event', '{\"status\": \"active\", \"event_types\": [\"crash.me\"]}')" >/dev/null
+sql "SELECT jsrt.emit('crash.me', '{}')" >/dev/null
+wait_for "SELECT EXISTS (SELECT 1 FROM jsrt.script_executions WHERE status = 'running' AND trigger_type = 'event')" 10
+pid=$("${PSQL[@]}" -c "SELECT split_part(worker, ' ', 2) FROM jsrt.script_executions WHERE status = 'running' AND trigger_type = 'event'")
+kill -9 "$pid"
+# The postmaster restarts every backend after a crash; wait until it accepts connections again.
+for _ in $(seq 1 100); do "${PSQL[@]}" -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.1; done
+wait_for "SELECT count(*) = 1 FROM jsrt.script_executions WHERE trigger_type = 'event' AND status = 'completed'" 30
+outcome=$("${PSQL[@]}" -c "SELECT string_agg(attempt || ':' || status, ',' ORDER BY attempt) FROM jsrt.script_executions WHERE trigger_type = 'event'")
+overlap=$("${PSQL[@]}" -c "SELECT count(*) FROM jsrt.script_executions a JOIN jsrt.script_executions b ON a.attempt = 1 AND b.attempt = 2
+                            WHERE a.trigger_type = 'event' AND b.trigger_type = 'event' AND b.started_at < a.completed_at")
+[ "$outcome" = "1:failed,2:completed" ] && [ "$overlap" = 0 ]
+check "kill -9 of an executor mid-run: recorded, retried once, never twice at once ($outcome)" $?
+"${PSQL[@]}" -c "SELECT error FROM jsrt.script_executions WHERE attempt = 1 AND trigger_type = 'event'" | grep -q 'the executor running it stopped'
+check "the killed run's error says its executor stopped" $?
+
+# 2. A server restart with a full queue: everything runs after the start.
+sql "SELECT jsrt.create_script('tick', 'export default (ctx) => ctx.input.n', 'oneoff', '{\"status\": \"active\", \"history\": \"all\"}')" >/dev/null
+sql "SELECT count(jsrt.execute_async('tick', jsonb_build_object('n', g))) FROM generate_series(1, 500) g" >/dev/null
+as_pg /usr/lib/postgresql/15/bin/pg_ctl -D "$DIR" -m fast -w stop >/dev/null
+as_pg env -u RUST_BACKTRACE /usr/lib/postgresql/15/bin/pg_ctl -D "$DIR" -l "$DIR/server.log" -w start >/dev/null
+wait_for "SELECT count(*) = 500 FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'tick' AND e.status = 'completed'" 60
+check "a restart with 500 queued runs: all 500 complete after it" $?
+
+# 3. Fairness: tenant qb's few runs are not stuck behind tenant qa's flood.
+sql "SELECT jsrt.create_script('work', 'export default (ctx) => { const t = Date.now(); while (Date.now() - t < 5) {} return 1; }', 'oneoff', '{\"status\": \"active\", \"resource_limits\": {\"max_concurrent_runs\": 100}}')" >/dev/null
+T=qb sql "SELECT jsrt.create_script('work', 'export default (ctx) => 1', 'oneoff', '{\"status\": \"active\"}')" >/dev/null
+sql "SELECT count(jsrt.execute_async('work')) FROM generate_series(1, 600)" >/dev/null
+T=qb sql "SELECT count(jsrt.execute_async('work')) FROM generate_series(1, 10)" >/dev/null
+wait_for "SELECT count(*) = 10 FROM jsrt.script_executions e JOIN jsrt.tenants t ON t.id = e.tenant_id WHERE t.name = 'qb' AND e.status = 'completed'" 60
+left=$("${PSQL[@]}" -c "SELECT count(*) FROM jsrt.script_executions e JOIN jsrt.tenants t ON t.id = e.tenant_id WHERE t.name = 'qa' AND e.status IN ('pending', 'running')")
+[ "$left" -gt 100 ]; check "a flooding tenant does not starve another: qb done with $left of qa's 600 runs still queued" $?
+
+# 4. max_concurrent_runs holds between an executor and a synchronous caller.
+sql "SELECT jsrt.create_script('single', 'export default (ctx) => { ctx.db.query(\"select pg_sleep(\$1)\", [ctx.input.s]); return 1; }', 'oneoff', '{\"status\": \"active\", \"resource_limits\": {\"max_concurrent_runs\": 1}}')" >/dev/null
+sql "SELECT jsrt.execute_async('single', '{\"s\": 3}')" >/dev/null
+wait_for "SELECT EXISTS (SELECT 1 FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'single' AND e.status = 'running')" 30
+out=$(sql "SELECT jsrt.execute('single', '{\"s\": 0}')")
+grep -q 'is already running 1 times, its limit (resource_limits.max_concurrent_runs)' <<<"$out"
+check "a synchronous call is refused while an executor runs the script's only slot" $?
+
+echo "integration: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
