@@ -19,3 +19,5 @@ if [ $rc -ne 0 ]; then cat "$OUT/regression.diffs" 2>/dev/null | head -200; exit
 # Sessions, signals, crashes and restarts, on the same cluster.
 tests/integration/sessions.sh "$PORT" "$DB"
 tests/integration/queue.sh "$PORT" "$DB" "$DIR"
+# A cluster without preload, driven by jsrt.run_pending and pg_cron.
+tests/integration/nopreload.sh

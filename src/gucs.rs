@@ -33,14 +33,7 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
-    GucRegistry::define_string_guc(
-        c"jsrt.database",
-        c"The database the jsrt background workers connect to.",
-        c"",
-        &DATABASE,
-        GucContext::Postmaster,
-        GucFlags::default(),
-    );
+
     int(
         c"jsrt.max_execution_time_ms",
         c"Cap on any script's max_execution_time_ms.",
@@ -90,16 +83,7 @@ pub fn init() {
         1,
         i32::MAX,
     );
-    GucRegistry::define_int_guc(
-        c"jsrt.executor_workers",
-        c"Background workers that run queued runs (events, execute_async).",
-        c"",
-        &EXECUTOR_WORKERS,
-        0,
-        32,
-        GucContext::Postmaster,
-        GucFlags::default(),
-    );
+
     int(
         c"jsrt.event_max_retries",
         c"Retries of a failed event run before it becomes a dead letter.",
@@ -135,6 +119,28 @@ pub fn init() {
         1,
         10_000,
     );
+    // Postgres allows postmaster settings only while preloading; without
+    // preload there are no workers for them to configure.
+    if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
+        GucRegistry::define_string_guc(
+            c"jsrt.database",
+            c"The database the jsrt background workers connect to.",
+            c"",
+            &DATABASE,
+            GucContext::Postmaster,
+            GucFlags::default(),
+        );
+        GucRegistry::define_int_guc(
+            c"jsrt.executor_workers",
+            c"Background workers that run queued runs (events, execute_async).",
+            c"",
+            &EXECUTOR_WORKERS,
+            0,
+            32,
+            GucContext::Postmaster,
+            GucFlags::default(),
+        );
+    }
 }
 
 fn int(

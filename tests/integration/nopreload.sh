@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Without shared_preload_libraries = 'jsruntime' there are no executors:
+# queued runs wait, jsrt.run_pending runs them in the calling session, and
+# pg_cron (postgresql-15-cron) can call it on a schedule.
+# Starts and stops a cluster of its own.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+DIR=/tmp/jsrt-nopreload; PORT=28819; DB=jsrt_nopreload
+PSQL=(psql -X -q -At -h /tmp -p "$PORT" -U postgres "$DB")
+passed=0; failed=0
+check() { # name, condition result (0 = ok)
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi
+}
+sql() { "${PSQL[@]}" -c "SELECT jsrt.set_tenant('np')" -c "$1" 2>&1 | sed '1{/^$/d}'; }
+scripts/cluster.sh stop "$DIR"; rm -rf "$DIR"
+PRELOAD=pg_cron scripts/cluster.sh start "$DIR" "$PORT" "$DB"
+trap 'scripts/cluster.sh stop "$DIR"' EXIT
+
+"${PSQL[@]}" -c "CREATE EXTENSION jsruntime" -c "CREATE EXTENSION pg_cron" -c "SELECT jsrt.create_tenant('np')" >/dev/null
+sql "SELECT jsrt.create_script('hello', 'export default (ctx) => \"hello \" + ctx.input.who', 'oneoff', '{\"status\": \"active\"}')" >/dev/null
+[ "$("${PSQL[@]}" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'jsrt%'")" = 0 ]
+check "no jsrt workers run without preload" $?
+
+sql "SELECT jsrt.execute_async('hello', '{\"who\": \"run_pending\"}')" >/dev/null
+sleep 1
+[ "$("${PSQL[@]}" -c "SELECT status FROM jsrt.script_executions")" = pending ]
+check "a queued run waits for someone to run it" $?
+[ "$(sql "SELECT jsrt.run_pending(10)")" = 1 ] && [ "$("${PSQL[@]}" -c "SELECT output #>> '{}' FROM jsrt.script_executions WHERE status = 'completed'")" = "hello run_pending" ]
+check "jsrt.run_pending runs it in the calling session" $?
+
+# pg_cron 1.4 schedules by the minute: the job runs within about a minute.
+sql "SELECT jsrt.execute_async('hello', '{\"who\": \"pg_cron\"}')" >/dev/null
+"${PSQL[@]}" -c "SELECT cron.schedule('jsrt-queue', '* * * * *', 'SELECT jsrt.run_pending(100)')" >/dev/null
+ok=1
+for _ in $(seq 1 90); do
+  [ "$("${PSQL[@]}" -c "SELECT count(*) FROM jsrt.script_executions WHERE status = 'completed' AND output #>> '{}' = 'hello pg_cron'")" = 1 ] && { ok=0; break; }
+  sleep 1
+done
+check "pg_cron drives the queue through jsrt.run_pending" $ok
+
+echo "integration: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
