@@ -106,10 +106,9 @@ CREATE INDEX idx_executions_tenant_script ON jsrt.script_executions(tenant_id, s
 CREATE INDEX idx_executions_tenant_status ON jsrt.script_executions(tenant_id, status);
 CREATE INDEX idx_executions_tenant_started_at ON jsrt.script_executions(tenant_id, started_at DESC);
 CREATE INDEX idx_executions_trigger_type ON jsrt.script_executions(tenant_id, trigger_type);
-CREATE INDEX idx_executions_pending ON jsrt.script_executions(tenant_id, status) WHERE status = 'pending';
+-- The queue: due pending runs of a tenant, oldest first (the seed's index, with the queue's order).
+CREATE INDEX idx_executions_pending ON jsrt.script_executions(tenant_id, run_after, id) WHERE status = 'pending';
 CREATE INDEX idx_executions_running ON jsrt.script_executions(tenant_id, status) WHERE status = 'running';
--- The queue: due pending runs of a tenant, oldest first.
-CREATE INDEX idx_executions_queue ON jsrt.script_executions(tenant_id, run_after, id) WHERE status = 'pending';
 COMMENT ON TABLE jsrt.script_executions IS 'Script execution history with input/output and metrics';
 COMMENT ON COLUMN jsrt.script_executions.status IS 'Execution status: pending, running, completed, failed, timeout, cancelled';
 COMMENT ON COLUMN jsrt.script_executions.trigger_type IS 'What triggered execution: cron, http, event, manual, api';

@@ -144,7 +144,9 @@ fn script_role() -> Result<pg_sys::Oid, Error> {
 /// a role granted the tenant with jsrt.grant_tenant may.
 pub fn set_session_tenant(name_or_id: &str, local: bool) -> Result<String, Error> {
     if in_script_sql() {
-        return Err(Error::Forbidden("scripts cannot change their tenant".into()));
+        return Err(Error::Forbidden(
+            "scripts cannot change their tenant".into(),
+        ));
     }
     let user = unsafe { pg_sys::GetUserId() };
     let found = as_owner(|| {
@@ -252,9 +254,11 @@ unsafe fn security_definer_name(fn_oid: pg_sys::Oid) -> Option<String> {
             return None;
         }
         let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
-        let name = (*form)
-            .prosecdef
-            .then(|| std::ffi::CStr::from_ptr((*form).proname.data.as_ptr()).to_string_lossy().into_owned());
+        let name = (*form).prosecdef.then(|| {
+            std::ffi::CStr::from_ptr((*form).proname.data.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        });
         pg_sys::ReleaseSysCache(tuple);
         name
     }

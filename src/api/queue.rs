@@ -25,4 +25,3 @@ fn run_pending(max: default!(i32, 100)) -> i64 {
     // The queue is the extension's: claims and records are written as its owner; script SQL still runs as jsrt_script.
     crate::tenancy::as_owner(|| executor::run_pending(max as i64))
 }
-

@@ -78,7 +78,9 @@ fn array_literal(items: &[Arg], elem: &Target) -> Result<String, String> {
             out.push(',');
         }
         match item {
-            Arg::Array(inner, _) if *elem != Target::Json => out.push_str(&array_literal(inner, elem)?),
+            Arg::Array(inner, _) if *elem != Target::Json => {
+                out.push_str(&array_literal(inner, elem)?)
+            }
             _ => match encode(item, elem)? {
                 None => out.push_str("NULL"),
                 Some(text) => {
@@ -172,7 +174,10 @@ mod tests {
         assert_eq!(s(Arg::Number(1.5)).unwrap(), "1.5");
         assert_eq!(s(Arg::Number(f64::NAN)).unwrap(), "NaN");
         assert_eq!(s(Arg::Number(f64::NEG_INFINITY)).unwrap(), "-Infinity");
-        assert_eq!(s(Arg::BigInt("9007199254740993".into())).unwrap(), "9007199254740993");
+        assert_eq!(
+            s(Arg::BigInt("9007199254740993".into())).unwrap(),
+            "9007199254740993"
+        );
         assert_eq!(s(Arg::Bytes(vec![0, 255, 16])).unwrap(), "\\x00ff10");
         assert_eq!(s(Arg::Json("{\"a\":1}".into())).unwrap(), "{\"a\":1}");
     }
@@ -183,9 +188,14 @@ mod tests {
             vec![Arg::Number(1.0), Arg::Null, Arg::Text("a \"b\" \\c".into())],
             "[1,null,\"a\"]".into(),
         );
-        let lit = encode(&arr, &Target::Array(Box::new(Target::Scalar))).unwrap().unwrap();
+        let lit = encode(&arr, &Target::Array(Box::new(Target::Scalar)))
+            .unwrap()
+            .unwrap();
         assert_eq!(lit, "{\"1\",NULL,\"a \\\"b\\\" \\\\c\"}");
-        assert_eq!(encode(&arr, &Target::Json).unwrap().unwrap(), "[1,null,\"a\"]");
+        assert_eq!(
+            encode(&arr, &Target::Json).unwrap().unwrap(),
+            "[1,null,\"a\"]"
+        );
         let nested = Arg::Array(
             vec![
                 Arg::Array(vec![Arg::Number(1.0), Arg::Number(2.0)], String::new()),
@@ -193,14 +203,19 @@ mod tests {
             ],
             String::new(),
         );
-        let lit = encode(&nested, &Target::Array(Box::new(Target::Scalar))).unwrap().unwrap();
+        let lit = encode(&nested, &Target::Array(Box::new(Target::Scalar)))
+            .unwrap()
+            .unwrap();
         assert_eq!(lit, "{{\"1\",\"2\"},{\"3\",\"4\"}}");
     }
 
     #[test]
     fn dates_are_iso_utc() {
         assert_eq!(iso_date(0.0).unwrap(), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso_date(951_782_400_123.0).unwrap(), "2000-02-29T00:00:00.123Z");
+        assert_eq!(
+            iso_date(951_782_400_123.0).unwrap(),
+            "2000-02-29T00:00:00.123Z"
+        );
         assert_eq!(iso_date(-1.0).unwrap(), "1969-12-31T23:59:59.999Z");
         assert!(iso_date(f64::NAN).is_err());
         let d = encode(&Arg::Date(0.0), &Target::Json).unwrap().unwrap();

@@ -66,7 +66,11 @@ pub fn take(script: u128, minute: i64, limit: u64) -> Result<(), ()> {
         }
         let b = &mut slots[pick];
         if b.script != script || b.minute != minute {
-            *b = Bucket { script, minute, count: 0 };
+            *b = Bucket {
+                script,
+                minute,
+                count: 0,
+            };
         }
         count(&mut b.count, limit)
     } else {

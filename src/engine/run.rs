@@ -40,7 +40,11 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
     let call = Call {
         script: &script,
         id: &ids::next(),
-        trigger: if script.kind == "embedded" { "api" } else { "manual" },
+        trigger: if script.kind == "embedded" {
+            "api"
+        } else {
+            "manual"
+        },
         attempt: 1,
         input_json,
         event_json: None,
@@ -169,7 +173,9 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
         event_json: call.event_json,
         limits,
     };
-    let result = with_runtime(&script.tenant_id, |rt| rt.run(&req, &mut || bytecode(script)))?;
+    let result = with_runtime(&script.tenant_id, |rt| {
+        rt.run(&req, &mut || bytecode(script))
+    })?;
     Ok(Done {
         result,
         started_at,

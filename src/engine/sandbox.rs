@@ -532,7 +532,12 @@ fn call(
             .into_value();
         let log = loaded.log.clone().restore(&ctx).map_err(js)?.into_value();
         let db = loaded.db.clone().restore(&ctx).map_err(js)?.into_value();
-        let events = loaded.events.clone().restore(&ctx).map_err(js)?.into_value();
+        let events = loaded
+            .events
+            .clone()
+            .restore(&ctx)
+            .map_err(js)?
+            .into_value();
         let mut members = vec![
             (a.input, input),
             (a.tenant, tenant),

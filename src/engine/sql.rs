@@ -87,7 +87,10 @@ pub fn run(
 unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64) -> Rows {
     unsafe {
         if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
-            fail(Code::ERRCODE_INTERNAL_ERROR, "ctx.db: SPI_connect failed".into());
+            fail(
+                Code::ERRCODE_INTERNAL_ERROR,
+                "ctx.db: SPI_connect failed".into(),
+            );
         }
         let stmt = statement(sql);
         if args.len() != stmt.params.len() {
@@ -104,7 +107,10 @@ unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64) -> Rows {
         let mut nulls = Vec::with_capacity(args.len());
         for (i, (arg, p)) in args.iter().zip(&stmt.params).enumerate() {
             let bad = |why: String| -> ! {
-                fail(Code::ERRCODE_INVALID_PARAMETER_VALUE, format!("parameter ${}: {why}", i + 1))
+                fail(
+                    Code::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!("parameter ${}: {why}", i + 1),
+                )
             };
             match encode(arg, &p.target) {
                 Err(why) => bad(why),
@@ -113,17 +119,27 @@ unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64) -> Rows {
                     nulls.push(b'n' as c_char);
                 }
                 Ok(Some(text)) => {
-                    let text = CString::new(text)
-                        .unwrap_or_else(|_| bad("text holds a NUL character, which Postgres cannot store".into()));
-                    values.push(pg_sys::OidInputFunctionCall(p.input, text.as_ptr().cast_mut(), p.ioparam, -1));
+                    let text = CString::new(text).unwrap_or_else(|_| {
+                        bad("text holds a NUL character, which Postgres cannot store".into())
+                    });
+                    values.push(pg_sys::OidInputFunctionCall(
+                        p.input,
+                        text.as_ptr().cast_mut(),
+                        p.ioparam,
+                        -1,
+                    ));
                     nulls.push(b' ' as c_char);
                 }
             }
         }
         let limit = max_rows.saturating_add(1).min(i64::MAX as u64) as i64;
-        let rc = pg_sys::SPI_execute_plan(stmt.plan, values.as_mut_ptr(), nulls.as_ptr(), false, limit);
+        let rc =
+            pg_sys::SPI_execute_plan(stmt.plan, values.as_mut_ptr(), nulls.as_ptr(), false, limit);
         if rc < 0 {
-            fail(Code::ERRCODE_INTERNAL_ERROR, format!("ctx.db: SPI_execute_plan failed ({rc})"));
+            fail(
+                Code::ERRCODE_INTERNAL_ERROR,
+                format!("ctx.db: SPI_execute_plan failed ({rc})"),
+            );
         }
         let affected = pg_sys::SPI_processed;
         let table = pg_sys::SPI_tuptable;
@@ -136,7 +152,9 @@ unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64) -> Rows {
             if affected > max_rows {
                 fail(
                     Code::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                    format!("the statement returned more than jsrt.max_query_rows ({max_rows}) rows"),
+                    format!(
+                        "the statement returned more than jsrt.max_query_rows ({max_rows}) rows"
+                    ),
                 );
             }
             let desc = (*table).tupdesc;
@@ -144,7 +162,11 @@ unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64) -> Rows {
             let mut decoders = Vec::with_capacity(natts);
             for i in 0..natts {
                 let att = (*desc).attrs.as_ptr().add(i);
-                rows.columns.push(CStr::from_ptr((*att).attname.data.as_ptr()).to_string_lossy().into_owned());
+                rows.columns.push(
+                    CStr::from_ptr((*att).attname.data.as_ptr())
+                        .to_string_lossy()
+                        .into_owned(),
+                );
                 decoders.push(decoder((*att).atttypid));
             }
             for r in 0..affected as usize {
@@ -195,14 +217,23 @@ unsafe fn statement(sql: &str) -> Rc<Statement> {
     }
     unsafe {
         let text = CString::new(sql).unwrap_or_else(|_| {
-            fail(Code::ERRCODE_INVALID_PARAMETER_VALUE, "the statement holds a NUL character".into())
+            fail(
+                Code::ERRCODE_INVALID_PARAMETER_VALUE,
+                "the statement holds a NUL character".into(),
+            )
         });
         // Parameter types come from how the statement uses them, as in
         // Postgres's extended protocol; then the plan is made with them fixed.
         let mut types = infer_parameter_types(&text);
         let plan = pg_sys::SPI_prepare(text.as_ptr(), types.len() as c_int, types.as_mut_ptr());
         if plan.is_null() {
-            fail(Code::ERRCODE_INTERNAL_ERROR, format!("ctx.db: SPI_prepare failed ({})", std::ptr::read(&raw const pg_sys::SPI_result)));
+            fail(
+                Code::ERRCODE_INTERNAL_ERROR,
+                format!(
+                    "ctx.db: SPI_prepare failed ({})",
+                    std::ptr::read(&raw const pg_sys::SPI_result)
+                ),
+            );
         }
         check(plan);
         let params = types.iter().map(|&t| param(t)).collect();
@@ -237,7 +268,9 @@ struct Inferred {
 #[pg_guard]
 unsafe extern "C-unwind" fn variable_parameters(pstate: *mut pg_sys::ParseState, arg: *mut c_void) {
     let inferred = arg.cast::<Inferred>();
-    unsafe { setup_parse_variable_parameters(pstate, &mut (*inferred).types, &mut (*inferred).count) };
+    unsafe {
+        setup_parse_variable_parameters(pstate, &mut (*inferred).types, &mut (*inferred).count)
+    };
 }
 
 unsafe fn infer_parameter_types(sql: &CStr) -> Vec<Oid> {
@@ -293,7 +326,11 @@ fn target(typ: Oid) -> Target {
 unsafe fn check(plan: pg_sys::SPIPlanPtr) {
     unsafe {
         let sources = pg_sys::SPI_plan_get_plan_sources(plan);
-        let n = if sources.is_null() { 0 } else { (*sources).length };
+        let n = if sources.is_null() {
+            0
+        } else {
+            (*sources).length
+        };
         if n != 1 {
             fail(
                 Code::ERRCODE_FEATURE_NOT_SUPPORTED,
@@ -303,15 +340,24 @@ unsafe fn check(plan: pg_sys::SPIPlanPtr) {
         let source = pg_sys::list_nth(sources, 0).cast::<pg_sys::CachedPlanSource>();
         use pg_sys::CommandTag::*;
         let tag = (*source).commandTag;
-        if !matches!(tag, CMDTAG_SELECT | CMDTAG_INSERT | CMDTAG_UPDATE | CMDTAG_DELETE | CMDTAG_MERGE) {
+        if !matches!(
+            tag,
+            CMDTAG_SELECT | CMDTAG_INSERT | CMDTAG_UPDATE | CMDTAG_DELETE | CMDTAG_MERGE
+        ) {
             let name = CStr::from_ptr(pg_sys::GetCommandTagName(tag)).to_string_lossy();
             fail(
                 Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                format!("scripts may run only SELECT, INSERT, UPDATE, DELETE and MERGE, not {name}"),
+                format!(
+                    "scripts may run only SELECT, INSERT, UPDATE, DELETE and MERGE, not {name}"
+                ),
             );
         }
         let queries = (*source).query_list;
-        for i in 0..(if queries.is_null() { 0 } else { (*queries).length }) {
+        for i in 0..(if queries.is_null() {
+            0
+        } else {
+            (*queries).length
+        }) {
             let q = pg_sys::list_nth(queries, i).cast::<pg_sys::Query>();
             if !(*q).utilityStmt.is_null() {
                 fail(
@@ -335,7 +381,9 @@ unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, cx: *mut c_void) -> bo
             pg_sys::NodeTag::T_Query => {
                 return pg_sys::query_tree_walker(node.cast(), Some(walk), cx, 0);
             }
-            pg_sys::NodeTag::T_FuncExpr => refuse_if_outside((*node.cast::<pg_sys::FuncExpr>()).funcid),
+            pg_sys::NodeTag::T_FuncExpr => {
+                refuse_if_outside((*node.cast::<pg_sys::FuncExpr>()).funcid)
+            }
             _ => {}
         }
         pg_sys::expression_tree_walker(node, Some(walk), cx)
@@ -350,7 +398,10 @@ fn refuse_if_outside(func: Oid) {
             return;
         }
         let name = CStr::from_ptr(p).to_string_lossy().into_owned();
-        (name, pg_sys::get_func_namespace(func) == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE))
+        (
+            name,
+            pg_sys::get_func_namespace(func) == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE),
+        )
     };
     let why = if name.starts_with("dblink") {
         "scripts reach other servers only through ctx.http"
@@ -469,11 +520,23 @@ unsafe fn decode(d: Datum, how: &Decoder) -> Cell {
                 let arr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()).cast::<pg_sys::ArrayType>();
                 let ndim = (*arr).ndim as usize;
                 let dims = std::slice::from_raw_parts(
-                    arr.cast::<u8>().add(std::mem::size_of::<pg_sys::ArrayType>()).cast::<c_int>(),
+                    arr.cast::<u8>()
+                        .add(std::mem::size_of::<pg_sys::ArrayType>())
+                        .cast::<c_int>(),
                     ndim,
                 );
-                let (mut values, mut nulls, mut n) = (std::ptr::null_mut(), std::ptr::null_mut(), 0);
-                pg_sys::deconstruct_array(arr, *elem, (*len).into(), *byval, *align, &mut values, &mut nulls, &mut n);
+                let (mut values, mut nulls, mut n) =
+                    (std::ptr::null_mut(), std::ptr::null_mut(), 0);
+                pg_sys::deconstruct_array(
+                    arr,
+                    *elem,
+                    (*len).into(),
+                    *byval,
+                    *align,
+                    &mut values,
+                    &mut nulls,
+                    &mut n,
+                );
                 let mut flat = (0..n as usize).map(|i| {
                     if *nulls.add(i) {
                         Cell::Null
@@ -539,7 +602,9 @@ unsafe extern "C-unwind" fn deadline_passed() {
 
 /// Starts the run's timer at its first statement; Err when the deadline has passed.
 fn arm_deadline(deadline: Option<Instant>) -> Result<(), SqlError> {
-    let Some(deadline) = deadline else { return Ok(()) };
+    let Some(deadline) = deadline else {
+        return Ok(());
+    };
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
         return Err(SqlError::Deadline);

@@ -20,8 +20,8 @@ use crate::gucs;
 use crate::subxact::Caught;
 
 /// Runs claimed at once, and at most per tenant in one claim.
-const BATCH: i64 = 16;
-const PER_TENANT: i64 = 4;
+const BATCH: i64 = 32;
+const PER_TENANT: i64 = 8;
 const FIRST_TENANT: &str = "00000000-0000-0000-0000-000000000000";
 
 /// From _PG_init while preloading.
@@ -66,7 +66,10 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
         }
         while !shutting_down() {
             let claimed = in_transaction(|| queue::claim(BATCH, PER_TENANT, &after, &worker));
-            let jobs = match claimed.map_err(|c| c.message).and_then(|r| r.map_err(|e| e.to_string())) {
+            let jobs = match claimed
+                .map_err(|c| c.message)
+                .and_then(|r| r.map_err(|e| e.to_string()))
+            {
                 Ok(jobs) => jobs,
                 Err(e) => {
                     if e != last_error {
@@ -108,7 +111,10 @@ fn recover() {
                 }
             }
             if !ids.is_empty() {
-                log!("jsrt executor: took back {} runs of stopped executors", ids.len());
+                log!(
+                    "jsrt executor: took back {} runs of stopped executors",
+                    ids.len()
+                );
             }
         }
         Err(e) => log!("jsrt executor: recovering runs failed: {e}"),
@@ -135,25 +141,36 @@ fn run_in_own_transaction(slot: usize, job: &run::Queued) {
 /// Runs one claimed run in the current transaction: its writes commit with
 /// its record, or roll back before its failure is recorded.
 pub fn run_one(job: &run::Queued) {
-    unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, c"jsrt run".as_ptr()) };
+    unsafe {
+        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, c"jsrt run".as_ptr())
+    };
     // A run that does not complete leaves none of its writes.
-    let ran = crate::subxact::run_if(AssertUnwindSafe(|| run::execute_queued(job)), |r| {
-        matches!(r, Ok(rec) if rec.status == "completed")
-    });
+    let ran = crate::subxact::run_if(
+        AssertUnwindSafe(|| run::execute_queued(job)),
+        |r| matches!(r, Ok(rec) if rec.status == "completed"),
+    );
     match ran {
         Ok(Ok(rec)) if rec.status == "completed" || rec.status == "cancelled" => {
-            let written = executions::insert(&rec).map_err(|e| e.message()).and_then(|_| {
-                queue::clear_dead_letter(&rec.id).map_err(|e| e.to_string())
-            });
+            let retried_dead_letter = job
+                .event_json
+                .as_deref()
+                .is_some_and(|e| e.contains("dead_letter_id"));
+            let written = executions::insert(&rec)
+                .map_err(|e| e.message())
+                .and_then(|_| match retried_dead_letter {
+                    true => queue::clear_dead_letter(&rec.id).map_err(|e| e.to_string()),
+                    false => Ok(()),
+                });
             if let Err(e) = written {
                 error!("{e}");
             }
         }
         Ok(Ok(rec)) => {
             // rolled back above: record the failure and what comes next
-            if let Err(e) = executions::insert(&rec).map_err(|e| e.message()).and_then(|_| {
-                queue::retry_or_dead_letter(&rec.id).map_err(|e| e.to_string())
-            }) {
+            if let Err(e) = executions::insert(&rec)
+                .map_err(|e| e.message())
+                .and_then(|_| queue::retry_or_dead_letter(&rec.id).map_err(|e| e.to_string()))
+            {
                 error!("{e}");
             }
         }
@@ -171,7 +188,10 @@ fn finish_failed(job: &run::Queued, message: &str) {
     )
     .and_then(|_| queue::retry_or_dead_letter(&job.id));
     if let Err(e) = r {
-        log!("jsrt executor: recording the failure of {} failed: {e}", job.id);
+        log!(
+            "jsrt executor: recording the failure of {} failed: {e}",
+            job.id
+        );
     }
 }
 

@@ -21,21 +21,51 @@ type Js<'js> = rquickjs::Result<Value<'js>>;
 pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'js>> {
     let db = Object::new(ctx.clone())?;
     method(ctx, &db, watch, "query", |ctx, w, a| {
-        let rows = statement(ctx, w, "ctx.db.query", &text(ctx, a.first(), "sql")?, &params(ctx, a.get(1))?)?;
+        let rows = statement(
+            ctx,
+            w,
+            "ctx.db.query",
+            &text(ctx, a.first(), "sql")?,
+            &params(ctx, a.get(1))?,
+        )?;
         rows_to_js(ctx, rows)
     })?;
     method(ctx, &db, watch, "one", |ctx, w, a| {
-        let rows = statement(ctx, w, "ctx.db.one", &text(ctx, a.first(), "sql")?, &params(ctx, a.get(1))?)?;
+        let rows = statement(
+            ctx,
+            w,
+            "ctx.db.one",
+            &text(ctx, a.first(), "sql")?,
+            &params(ctx, a.get(1))?,
+        )?;
         if rows.rows.len() > 1 {
-            return Err(thrown(ctx, "DatabaseError", &format!("ctx.db.one: the statement returned {} rows, not one", rows.rows.len()), "21000"));
+            return Err(thrown(
+                ctx,
+                "DatabaseError",
+                &format!(
+                    "ctx.db.one: the statement returned {} rows, not one",
+                    rows.rows.len()
+                ),
+                "21000",
+            ));
         }
         let all = rows_to_js(ctx, rows)?;
-        all.as_array().map_or(Ok(Value::new_null(ctx.clone())), |a| {
-            Ok(a.get::<Value>(0).ok().filter(|v| !v.is_undefined()).unwrap_or(Value::new_null(ctx.clone())))
-        })
+        all.as_array()
+            .map_or(Ok(Value::new_null(ctx.clone())), |a| {
+                Ok(a.get::<Value>(0)
+                    .ok()
+                    .filter(|v| !v.is_undefined())
+                    .unwrap_or(Value::new_null(ctx.clone())))
+            })
     })?;
     method(ctx, &db, watch, "exec", |ctx, w, a| {
-        let rows = statement(ctx, w, "ctx.db.exec", &text(ctx, a.first(), "sql")?, &params(ctx, a.get(1))?)?;
+        let rows = statement(
+            ctx,
+            w,
+            "ctx.db.exec",
+            &text(ctx, a.first(), "sql")?,
+            &params(ctx, a.get(1))?,
+        )?;
         Ok(Value::new_float(ctx.clone(), rows.affected as f64))
     })?;
     method(ctx, &db, watch, "select", |ctx, w, a| {
@@ -44,7 +74,13 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
         let opts = a.get(1).filter(|v| !v.is_undefined() && !v.is_null());
         let opts = match opts {
             None => None,
-            Some(v) => Some(v.as_object().cloned().ok_or_else(|| bad(ctx, what, "options must be an object like {where, orderBy, limit}"))?),
+            Some(v) => Some(v.as_object().cloned().ok_or_else(|| {
+                bad(
+                    ctx,
+                    what,
+                    "options must be an object like {where, orderBy, limit}",
+                )
+            })?),
         };
         let mut args = vec![Arg::Text(super::tenant())];
         let mut q = format!("SELECT * FROM {} WHERE {} = $1", t.table, t.tenant_column);
@@ -52,17 +88,28 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             for k in o.keys::<String>() {
                 let k = k?;
                 if !matches!(k.as_str(), "where" | "orderBy" | "limit") {
-                    return Err(bad(ctx, what, &format!("unknown option \"{k}\"; options are where, orderBy, limit")));
+                    return Err(bad(
+                        ctx,
+                        what,
+                        &format!("unknown option \"{k}\"; options are where, orderBy, limit"),
+                    ));
                 }
             }
-            if let Some(w) = o.get::<_, Option<Object>>("where").map_err(|_| bad(ctx, what, "option \"where\" must be an object"))? {
+            if let Some(w) = o
+                .get::<_, Option<Object>>("where")
+                .map_err(|_| bad(ctx, what, "option \"where\" must be an object"))?
+            {
                 q.push_str(&conditions(ctx, what, &w, &t, &mut args)?);
             }
             q.push_str(&order_by(ctx, what, o.get("orderBy")?)?);
             let limit: Value = o.get("limit")?;
             if !limit.is_undefined() && !limit.is_null() {
-                let n = limit.as_number().filter(|n| n.fract() == 0.0 && *n >= 0.0)
-                    .ok_or_else(|| bad(ctx, what, "option \"limit\" must be a non-negative integer"))?;
+                let n = limit
+                    .as_number()
+                    .filter(|n| n.fract() == 0.0 && *n >= 0.0)
+                    .ok_or_else(|| {
+                        bad(ctx, what, "option \"limit\" must be a non-negative integer")
+                    })?;
                 q.push_str(&format!(" LIMIT {n}"));
             }
         }
@@ -72,9 +119,15 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
     method(ctx, &db, watch, "insert", |ctx, w, a| {
         let what = "ctx.db.insert";
         let t = table(ctx, what, a.first())?;
-        let given = a.get(1).cloned().unwrap_or(Value::new_undefined(ctx.clone()));
+        let given = a
+            .get(1)
+            .cloned()
+            .unwrap_or(Value::new_undefined(ctx.clone()));
         let (rows, single) = match given.as_array() {
-            Some(arr) => (arr.iter::<Value>().collect::<rquickjs::Result<Vec<_>>>()?, false),
+            Some(arr) => (
+                arr.iter::<Value>().collect::<rquickjs::Result<Vec<_>>>()?,
+                false,
+            ),
             None => (vec![given.clone()], true),
         };
         let objects: Vec<Object> = rows
@@ -82,7 +135,13 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             .map(|r| r.as_object().filter(|_| !r.is_array()).cloned())
             .collect::<Option<_>>()
             .filter(|v: &Vec<Object>| !v.is_empty())
-            .ok_or_else(|| bad(ctx, what, "give a row object or a non-empty array of row objects"))?;
+            .ok_or_else(|| {
+                bad(
+                    ctx,
+                    what,
+                    "give a row object or a non-empty array of row objects",
+                )
+            })?;
         let mut columns: Vec<String> = Vec::new();
         for o in &objects {
             for k in o.keys::<String>() {
@@ -116,7 +175,10 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
         q.push_str(" RETURNING *");
         let out = rows_to_js(ctx, statement(ctx, w, what, &q, &args)?)?;
         if single {
-            return Ok(out.as_array().and_then(|a| a.get::<Value>(0).ok()).unwrap_or(out));
+            return Ok(out
+                .as_array()
+                .and_then(|a| a.get::<Value>(0).ok())
+                .unwrap_or(out));
         }
         Ok(out)
     })?;
@@ -125,7 +187,9 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
         let t = table(ctx, what, a.first())?;
         let filter = object_arg(ctx, what, a.get(1), "where")?;
         let patch = object_arg(ctx, what, a.get(2), "patch")?;
-        let keys = patch.keys::<String>().collect::<rquickjs::Result<Vec<String>>>()?;
+        let keys = patch
+            .keys::<String>()
+            .collect::<rquickjs::Result<Vec<String>>>()?;
         if keys.is_empty() {
             return Err(bad(ctx, what, "patch names no column to change"));
         }
@@ -137,7 +201,12 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             sets.push(format!("{} = ${}", ident(ctx, what, k)?, args.len()));
         }
         let cond = conditions(ctx, what, &filter, &t, &mut args)?;
-        let q = format!("UPDATE {} SET {} WHERE {} = $1{cond} RETURNING *", t.table, sets.join(", "), t.tenant_column);
+        let q = format!(
+            "UPDATE {} SET {} WHERE {} = $1{cond} RETURNING *",
+            t.table,
+            sets.join(", "),
+            t.tenant_column
+        );
         rows_to_js(ctx, statement(ctx, w, what, &q, &args)?)
     })?;
     method(ctx, &db, watch, "delete", |ctx, w, a| {
@@ -146,7 +215,10 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
         let filter = object_arg(ctx, what, a.get(1), "where")?;
         let mut args = vec![Arg::Text(super::tenant())];
         let cond = conditions(ctx, what, &filter, &t, &mut args)?;
-        let q = format!("DELETE FROM {} WHERE {} = $1{cond}", t.table, t.tenant_column);
+        let q = format!(
+            "DELETE FROM {} WHERE {} = $1{cond}",
+            t.table, t.tenant_column
+        );
         let rows = statement(ctx, w, what, &q, &args)?;
         Ok(Value::new_float(ctx.clone(), rows.affected as f64))
     })?;
@@ -162,15 +234,28 @@ fn method<'js>(
     f: impl Fn(&Ctx<'js>, &Watch, &[Value<'js>]) -> Js<'js> + 'js,
 ) -> rquickjs::Result<()> {
     let watch = watch.clone();
-    let func = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| f(&ctx, &watch, &args.0))?;
+    let func = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+        f(&ctx, &watch, &args.0)
+    })?;
     db.set(name, func)
 }
 
 /// Runs one statement for the script: counted, limited, and with SQL errors as catchable JS errors.
-fn statement<'js>(ctx: &Ctx<'js>, watch: &Watch, what: &str, q: &str, args: &[Arg]) -> rquickjs::Result<Rows> {
+fn statement<'js>(
+    ctx: &Ctx<'js>,
+    watch: &Watch,
+    what: &str,
+    q: &str,
+    args: &[Arg],
+) -> rquickjs::Result<Rows> {
     if watch.stopped() {
         // The run is ending (a cancel, its time): no more SQL, whatever JS caught.
-        return Err(thrown(ctx, "InternalError", &format!("{what}: the run is over"), "57014"));
+        return Err(thrown(
+            ctx,
+            "InternalError",
+            &format!("{what}: the run is over"),
+            "57014",
+        ));
     }
     super::count_call(what, true).map_err(|m| thrown(ctx, "RangeError", &m, "54000"))?;
     match sql::run(q, args, gucs::max_query_rows(), super::deadline()) {
@@ -178,7 +263,12 @@ fn statement<'js>(ctx: &Ctx<'js>, watch: &Watch, what: &str, q: &str, args: &[Ar
         Err(SqlError::Failed(c)) => Err(database_error(ctx, c)),
         Err(SqlError::Deadline) => {
             watch.stop(FailureKind::Timeout);
-            Err(thrown(ctx, "RangeError", &format!("{what}: the run's time is up"), "54000"))
+            Err(thrown(
+                ctx,
+                "RangeError",
+                &format!("{what}: the run's time is up"),
+                "54000",
+            ))
         }
         Err(SqlError::Interrupted(c)) => {
             watch.stop(FailureKind::Cancelled);
@@ -197,7 +287,12 @@ pub(super) fn thrown(ctx: &Ctx<'_>, name: &str, message: &str, code: &str) -> rq
     }
 }
 
-fn error_object<'js>(ctx: &Ctx<'js>, name: &str, message: &str, code: &str) -> rquickjs::Result<Object<'js>> {
+fn error_object<'js>(
+    ctx: &Ctx<'js>,
+    name: &str,
+    message: &str,
+    code: &str,
+) -> rquickjs::Result<Object<'js>> {
     let e = rquickjs::Exception::from_message(ctx.clone(), message)?;
     e.set("name", name)?;
     e.set("code", code)?;
@@ -205,15 +300,16 @@ fn error_object<'js>(ctx: &Ctx<'js>, name: &str, message: &str, code: &str) -> r
 }
 
 pub(super) fn database_error(ctx: &Ctx<'_>, c: Caught) -> rquickjs::Error {
-    let made = error_object(ctx, "DatabaseError", &c.message, &subxact::sqlstate(c.code)).and_then(|e| {
-        if let Some(d) = &c.detail {
-            e.set("detail", d.as_str())?;
-        }
-        if let Some(h) = &c.hint {
-            e.set("hint", h.as_str())?;
-        }
-        Ok(e)
-    });
+    let made =
+        error_object(ctx, "DatabaseError", &c.message, &subxact::sqlstate(c.code)).and_then(|e| {
+            if let Some(d) = &c.detail {
+                e.set("detail", d.as_str())?;
+            }
+            if let Some(h) = &c.hint {
+                e.set("hint", h.as_str())?;
+            }
+            Ok(e)
+        });
     match made {
         Ok(e) => ctx.throw(e.into_value()),
         Err(e) => e,
@@ -238,12 +334,21 @@ fn params<'js>(ctx: &Ctx<'js>, v: Option<&Value<'js>>) -> rquickjs::Result<Vec<A
         Some(v) if v.is_undefined() || v.is_null() => Ok(Vec::new()),
         Some(v) => match v.as_array() {
             Some(a) => a.iter::<Value>().map(|v| arg(ctx, &v?)).collect(),
-            None => Err(bad(ctx, "ctx.db", "params must be an array, as in query(sql, [a, b])")),
+            None => Err(bad(
+                ctx,
+                "ctx.db",
+                "params must be an array, as in query(sql, [a, b])",
+            )),
         },
     }
 }
 
-fn object_arg<'js>(ctx: &Ctx<'js>, what: &str, v: Option<&Value<'js>>, field: &str) -> rquickjs::Result<Object<'js>> {
+fn object_arg<'js>(
+    ctx: &Ctx<'js>,
+    what: &str,
+    v: Option<&Value<'js>>,
+    field: &str,
+) -> rquickjs::Result<Object<'js>> {
     let o = v
         .and_then(|v| v.as_object().filter(|_| !v.is_array()).cloned())
         .ok_or_else(|| bad(ctx, what, &format!("\"{field}\" must be an object")))?;
@@ -260,7 +365,8 @@ fn table(ctx: &Ctx<'_>, what: &str, v: Option<&Value<'_>>) -> rquickjs::Result<e
         .transpose()?
         .ok_or_else(|| bad(ctx, what, "the table name must be a string"))?;
     let found = subxact::run(|| exposed::find(&name)).map_err(|c| database_error(ctx, c))?;
-    let mut t = found.map_err(|m| thrown(ctx, "DatabaseError", &format!("{what}: {m}"), "42501"))?;
+    let mut t =
+        found.map_err(|m| thrown(ctx, "DatabaseError", &format!("{what}: {m}"), "42501"))?;
     t.tenant_column = ident(ctx, what, &t.tenant_column)?;
     Ok(t)
 }
@@ -269,23 +375,45 @@ fn ident(ctx: &Ctx<'_>, what: &str, name: &str) -> rquickjs::Result<String> {
     quote_ident(name).map_err(|m| bad(ctx, what, &m))
 }
 
-fn refuse_tenant_column(ctx: &Ctx<'_>, what: &str, t: &exposed::Exposed, columns: &[String]) -> rquickjs::Result<()> {
+fn refuse_tenant_column(
+    ctx: &Ctx<'_>,
+    what: &str,
+    t: &exposed::Exposed,
+    columns: &[String],
+) -> rquickjs::Result<()> {
     for c in columns {
         if ident(ctx, what, c)? == t.tenant_column {
-            return Err(bad(ctx, what, &format!("column {} is the tenant column: jsrt sets it to the run's tenant", t.tenant_column)));
+            return Err(bad(
+                ctx,
+                what,
+                &format!(
+                    "column {} is the tenant column: jsrt sets it to the run's tenant",
+                    t.tenant_column
+                ),
+            ));
         }
     }
     Ok(())
 }
 
 /// ` AND "a" = $2 AND "b" IS NULL AND "c" = ANY($3)` for `{a: 1, b: null, c: [1, 2]}`.
-fn conditions<'js>(ctx: &Ctx<'js>, what: &str, filter: &Object<'js>, t: &exposed::Exposed, args: &mut Vec<Arg>) -> rquickjs::Result<String> {
+fn conditions<'js>(
+    ctx: &Ctx<'js>,
+    what: &str,
+    filter: &Object<'js>,
+    t: &exposed::Exposed,
+    args: &mut Vec<Arg>,
+) -> rquickjs::Result<String> {
     let mut out = String::new();
     for k in filter.keys::<String>() {
         let k = k?;
         let col = ident(ctx, what, &k)?;
         if col == t.tenant_column {
-            return Err(bad(ctx, what, &format!("column {col} is the tenant column: jsrt filters on it already")));
+            return Err(bad(
+                ctx,
+                what,
+                &format!("column {col} is the tenant column: jsrt filters on it already"),
+            ));
         }
         let v: Value = filter.get(k.as_str())?;
         if v.is_null() || v.is_undefined() {
@@ -294,7 +422,11 @@ fn conditions<'js>(ctx: &Ctx<'js>, what: &str, filter: &Object<'js>, t: &exposed
             let is_list = v.is_array();
             args.push(arg(ctx, &v)?);
             let n = args.len();
-            out.push_str(&if is_list { format!(" AND {col} = ANY(${n})") } else { format!(" AND {col} = ${n}") });
+            out.push_str(&if is_list {
+                format!(" AND {col} = ANY(${n})")
+            } else {
+                format!(" AND {col} = ${n}")
+            });
         }
     }
     Ok(out)
@@ -315,16 +447,32 @@ fn order_by(ctx: &Ctx<'_>, what: &str, v: Value<'_>) -> rquickjs::Result<String>
             .as_string()
             .map(|s| s.to_string())
             .transpose()?
-            .ok_or_else(|| bad(ctx, what, "orderBy takes \"column\", \"column desc\" or an array of them"))?;
+            .ok_or_else(|| {
+                bad(
+                    ctx,
+                    what,
+                    "orderBy takes \"column\", \"column desc\" or an array of them",
+                )
+            })?;
         let mut words = s.split_whitespace();
         let col = ident(ctx, what, words.next().unwrap_or(""))?;
         let dir = match words.next().map(str::to_ascii_lowercase).as_deref() {
             None | Some("asc") => "",
             Some("desc") => " DESC",
-            Some(other) => return Err(bad(ctx, what, &format!("orderBy direction \"{other}\" must be asc or desc"))),
+            Some(other) => {
+                return Err(bad(
+                    ctx,
+                    what,
+                    &format!("orderBy direction \"{other}\" must be asc or desc"),
+                ))
+            }
         };
         if words.next().is_some() {
-            return Err(bad(ctx, what, &format!("orderBy item \"{s}\" is not \"column [asc|desc]\"")));
+            return Err(bad(
+                ctx,
+                what,
+                &format!("orderBy item \"{s}\" is not \"column [asc|desc]\""),
+            ));
         }
         parts.push(format!("{col}{dir}"));
     }
@@ -351,7 +499,13 @@ fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
             .clone()
             .to_i64()
             .map(|n| Arg::BigInt(n.to_string()))
-            .map_err(|_| bad(ctx, "ctx.db", "a BigInt parameter must fit in a bigint (64 bits)"));
+            .map_err(|_| {
+                bad(
+                    ctx,
+                    "ctx.db",
+                    "a BigInt parameter must fit in a bigint (64 bits)",
+                )
+            });
     }
     let raw = v.as_raw();
     if unsafe { qjs::JS_IsDate(raw) } {
@@ -362,11 +516,15 @@ fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
     if let Some(o) = v.as_object() {
         if let Some(a) = o.as_typed_array::<u8>() {
             // SAFETY: no JS runs while the bytes are copied.
-            return Ok(Arg::Bytes(unsafe { a.as_bytes() }.unwrap_or_default().to_vec()));
+            return Ok(Arg::Bytes(
+                unsafe { a.as_bytes() }.unwrap_or_default().to_vec(),
+            ));
         }
         if let Some(buf) = ArrayBuffer::from_object(o.clone()) {
             // SAFETY: no JS runs while the bytes are copied.
-            return Ok(Arg::Bytes(unsafe { buf.as_bytes() }.unwrap_or_default().to_vec()));
+            return Ok(Arg::Bytes(
+                unsafe { buf.as_bytes() }.unwrap_or_default().to_vec(),
+            ));
         }
     }
     let json = ctx
@@ -375,7 +533,10 @@ fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
         .transpose()?
         .unwrap_or_else(|| "null".into());
     if let Some(a) = v.as_array() {
-        let items = a.iter::<Value>().map(|i| arg(ctx, &i?)).collect::<rquickjs::Result<_>>()?;
+        let items = a
+            .iter::<Value>()
+            .map(|i| arg(ctx, &i?))
+            .collect::<rquickjs::Result<_>>()?;
         return Ok(Arg::Array(items, json));
     }
     Ok(Arg::Json(json))

@@ -61,8 +61,18 @@ fn publish<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Value<'
     });
     match written {
         Ok(Ok(Some(id))) => Ok(Value::new_float(ctx.clone(), id as f64)),
-        Ok(Ok(None)) => Err(thrown(ctx, "DatabaseError", &format!("{WHAT}: no event was written"), "XX000")),
-        Ok(Err(e)) => Err(thrown(ctx, "DatabaseError", &format!("{WHAT}: {e}"), "XX000")),
+        Ok(Ok(None)) => Err(thrown(
+            ctx,
+            "DatabaseError",
+            &format!("{WHAT}: no event was written"),
+            "XX000",
+        )),
+        Ok(Err(e)) => Err(thrown(
+            ctx,
+            "DatabaseError",
+            &format!("{WHAT}: {e}"),
+            "XX000",
+        )),
         Err(c) => Err(database_error(ctx, c)),
     }
 }

@@ -70,8 +70,12 @@ impl RunScope {
     }
 
     pub fn finish(self) -> Usage {
-        RUN.with(|r| r.borrow_mut().as_mut().map(|run| std::mem::take(&mut run.usage)))
-            .unwrap_or_default()
+        RUN.with(|r| {
+            r.borrow_mut()
+                .as_mut()
+                .map(|run| std::mem::take(&mut run.usage))
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -114,7 +118,12 @@ fn count_call(what: &str, database: bool) -> Result<(), String> {
 }
 
 fn tenant() -> String {
-    RUN.with(|r| r.borrow().as_ref().map(|run| run.tenant.clone()).unwrap_or_default())
+    RUN.with(|r| {
+        r.borrow()
+            .as_ref()
+            .map(|run| run.tenant.clone())
+            .unwrap_or_default()
+    })
 }
 
 /// The run's execution id and event depth.
