@@ -42,3 +42,4 @@ regress:
 
 bench: install
 	bench/run.sh
+	bench/queue.sh

@@ -46,10 +46,12 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
     let slot = arg.value().min(board::MAX_EXECUTORS - 1);
     board::register(slot);
     let worker = format!("executor {}", unsafe { pg_sys::MyProcPid });
-    if unsafe { pg_sys::RecoveryInProgress() } {
-        // A standby runs nothing; the queue is the primary's.
-        while BackgroundWorker::wait_latch(Some(Duration::from_secs(5))) {}
-        return;
+    // A standby runs nothing (the queue is the primary's) until it is promoted.
+    while unsafe { pg_sys::RecoveryInProgress() } {
+        if !BackgroundWorker::wait_latch(Some(Duration::from_secs(1))) || shutting_down() {
+            board::unregister(slot);
+            return;
+        }
     }
     let _ = in_transaction(recover);
     let mut after = FIRST_TENANT.to_string();
