@@ -67,11 +67,10 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
         while !shutting_down() {
-            let claimed = in_transaction(|| queue::claim(BATCH, PER_TENANT, &after, &worker));
-            let jobs = match claimed
-                .map_err(|c| c.message)
-                .and_then(|r| r.map_err(|e| e.to_string()))
-            {
+            let claimed =
+                in_transaction(AssertUnwindSafe(|| next_batch(&mut after, BATCH, &worker)));
+            let jobs = match claimed.map_err(|c| c.message).and_then(|r| r) {
+                Ok(jobs) if jobs.is_empty() => break,
                 Ok(jobs) => jobs,
                 Err(e) => {
                     if e != last_error {
@@ -82,14 +81,6 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
                 }
             };
             last_error.clear();
-            if jobs.is_empty() {
-                if after == FIRST_TENANT {
-                    break;
-                }
-                after = FIRST_TENANT.to_string();
-                continue;
-            }
-            after = jobs.last().map(|j| j.tenant_id.clone()).unwrap_or_default();
             for job in &jobs {
                 run_in_own_transaction(slot, job);
             }
@@ -247,25 +238,36 @@ fn in_transaction<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R
 /// a subtransaction; they commit with the caller. Returns how many ran.
 pub fn run_pending(max: i64) -> i64 {
     let worker = format!("session {}", unsafe { pg_sys::MyProcPid });
-    let mut done = 0;
     let mut after = FIRST_TENANT.to_string();
+    let mut done = 0;
     while done < max {
-        let jobs = match queue::claim((max - done).min(BATCH), PER_TENANT, &after, &worker) {
-            Ok(jobs) => jobs,
-            Err(e) => error!("jsrt.run_pending: claiming runs failed: {e}"),
-        };
+        let jobs = next_batch(&mut after, max - done, &worker)
+            .unwrap_or_else(|e| error!("jsrt.run_pending: claiming runs failed: {e}"));
         if jobs.is_empty() {
-            if after == FIRST_TENANT {
-                break;
-            }
-            after = FIRST_TENANT.to_string();
-            continue;
+            break;
         }
-        after = jobs.last().map(|j| j.tenant_id.clone()).unwrap_or_default();
         for job in &jobs {
             run_one(job);
             done += 1;
         }
     }
     done
+}
+
+/// Claims the next batch, going round the tenants from the one after
+/// `after`; empty only when no tenant has due work.
+fn next_batch(after: &mut String, limit: i64, worker: &str) -> Result<Vec<run::Queued>, String> {
+    loop {
+        let jobs =
+            queue::claim(limit.min(BATCH), PER_TENANT, after, worker).map_err(|e| e.to_string())?;
+        match jobs.last() {
+            Some(last) => *after = last.tenant_id.clone(),
+            None if after != FIRST_TENANT => {
+                *after = FIRST_TENANT.to_string();
+                continue;
+            }
+            None => {}
+        }
+        return Ok(jobs);
+    }
 }

@@ -6,12 +6,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 DIR=/tmp/jsrt-nopreload; PORT=28819; DB=jsrt_nopreload
-PSQL=(psql -X -q -At -h /tmp -p "$PORT" -U postgres "$DB")
-passed=0; failed=0
-check() { # name, condition result (0 = ok)
-  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi
-}
-sql() { "${PSQL[@]}" -c "SELECT jsrt.set_tenant('np')" -c "$1" 2>&1 | sed '1{/^$/d}'; }
+TENANT=np
+source tests/integration/lib.sh
 scripts/cluster.sh stop "$DIR"; rm -rf "$DIR"
 PRELOAD=pg_cron scripts/cluster.sh start "$DIR" "$PORT" "$DB"
 trap 'scripts/cluster.sh stop "$DIR"' EXIT
@@ -38,5 +34,4 @@ for _ in $(seq 1 90); do
 done
 check "pg_cron drives the queue through jsrt.run_pending" $ok
 
-echo "integration: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -6,17 +6,8 @@
 #   tests/integration/queue.sh PORT DB DATADIR
 set -uo pipefail
 PORT=${1:?port}; DB=${2:?database}; DIR=${3:?data directory}
-PSQL=(psql -X -q -At -h /tmp -p "$PORT" -U postgres "$DB")
-passed=0; failed=0
-check() { # name, condition result (0 = ok)
-  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi
-}
-sql() { "${PSQL[@]}" -c "SELECT jsrt.set_tenant('${T:-qa}')" -c "$1" 2>&1 | sed '1{/^$/d}'; }
-wait_for() { # condition SQL returning t, timeout seconds
-  for _ in $(seq 1 $(( $2 * 10 ))); do
-    [ "$("${PSQL[@]}" -c "$1" 2>/dev/null)" = t ] && return 0; sleep 0.1
-  done; return 1
-}
+TENANT=qa
+source "$(dirname "$0")/lib.sh"
 as_pg() { runuser -u postgres -- "$@"; }
 
 "${PSQL[@]}" -c "DROP EXTENSION IF EXISTS jsruntime CASCADE" -c "CREATE EXTENSION jsruntime" \
@@ -66,5 +57,4 @@ out=$(sql "SELECT jsrt.execute('single', '{\"s\": 0}')")
 grep -q 'is already running 1 times, its limit (resource_limits.max_concurrent_runs)' <<<"$out"
 check "a synchronous call is refused while an executor runs the script's only slot" $?
 
-echo "integration: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

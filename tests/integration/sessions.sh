@@ -5,17 +5,8 @@
 #   tests/integration/sessions.sh PORT DB
 set -uo pipefail
 PORT=${1:?port}; DB=${2:?database}
-PSQL=(psql -X -q -At -h /tmp -p "$PORT" -U postgres "$DB")
-passed=0; failed=0
-check() { # name, condition result (0 = ok)
-  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok   $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi
-}
-sql() { "${PSQL[@]}" -c "SELECT jsrt.set_tenant('it')" -c "$1" 2>&1 | sed '1{/^$/d}'; }
-wait_for() { # condition SQL returning t, timeout seconds
-  for _ in $(seq 1 $(( $2 * 10 ))); do
-    [ "$("${PSQL[@]}" -c "$1")" = t ] && return 0; sleep 0.1
-  done; return 1
-}
+TENANT=it
+source "$(dirname "$0")/lib.sh"
 
 "${PSQL[@]}" -c "DROP EXTENSION IF EXISTS jsruntime CASCADE" -c "CREATE EXTENSION jsruntime" -c "SELECT jsrt.create_tenant('it')" >/dev/null
 sql "SELECT jsrt.create_script('ver', 'export default () => 1')" >/dev/null
@@ -101,5 +92,4 @@ done
 [ "$refused" -ge 1 ]; check "the per-minute API limit holds across sessions ($refused of 4 runs refused)" $?
 
 rm -rf "$work"
-echo "integration: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
