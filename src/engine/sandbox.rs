@@ -163,10 +163,12 @@ impl Watch {
 
 fn postgres_wants_out() -> bool {
     // Only the flags that make CHECK_FOR_INTERRUPTS raise: others (barriers,
-    // idle timeouts) must not end a script.
+    // idle timeouts) must not end a script. A background worker's SIGTERM
+    // sets ShutdownRequestPending instead.
     unsafe {
         std::ptr::read_volatile(&raw const pgrx::pg_sys::QueryCancelPending) != 0
             || std::ptr::read_volatile(&raw const pgrx::pg_sys::ProcDiePending) != 0
+            || std::ptr::read_volatile(&raw const pgrx::pg_sys::ShutdownRequestPending) != 0
     }
 }
 

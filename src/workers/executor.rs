@@ -143,6 +143,8 @@ pub fn run_one(job: &run::Queued) {
         |r| matches!(r, Ok(rec) if rec.status == "completed"),
     );
     match ran {
+        // Stopped by a shutdown, not by a cancel: it runs again after the restart.
+        Ok(Ok(rec)) if rec.status == "cancelled" && shutting_down() => requeue(&rec.id),
         Ok(Ok(rec)) if rec.status == "completed" || rec.status == "cancelled" => {
             let retried_dead_letter = job
                 .event_json
@@ -188,7 +190,8 @@ fn finish_failed(job: &run::Queued, message: &str) {
     }
 }
 
-/// Puts back a run whose script is at max_concurrent_runs, to try again shortly; not an attempt.
+/// Puts back a run that did not get to run (its script at max_concurrent_runs,
+/// or a shutdown), to try again shortly; not an attempt.
 fn requeue(id: &str) {
     if let Err(e) = Spi::run_with_args(
         "UPDATE jsrt.script_executions SET status = 'pending', worker = NULL, run_after = now() + interval '50 ms'

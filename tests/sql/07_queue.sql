@@ -72,7 +72,7 @@ SELECT jsrt.execute_async('spin') AS running_id \gset
 SELECT wait_for(format($$SELECT status = 'running' FROM jsrt.script_executions WHERE id = %L$$, :'running_id'));
 SELECT jsrt.cancel(:'running_id') AS cancelled_running;
 SELECT jsrt.wait(:'running_id', 10000) ->> 'status' AS running_status;
-SELECT err(format($$SELECT jsrt.cancel(%L)$$, :'running_id'));
+SELECT replace(err(format($$SELECT jsrt.cancel(%L)$$, :'running_id')), :'running_id', '<id>') AS err;
 SELECT err($$SELECT jsrt.cancel('00000000-0000-0000-0000-000000000000')$$);
 
 -- A failing event run is retried (base delay 200 ms here, doubling), then dead-lettered.
