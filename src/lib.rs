@@ -4,6 +4,7 @@
 use pgrx::prelude::*;
 
 pub mod api;
+mod cron;
 mod catalog;
 mod engine;
 mod error;
