@@ -93,15 +93,23 @@ BEGIN
         RAISE EXCEPTION 'script "%" cannot go from status % to %', NEW.name, OLD.status, NEW.status
             USING ERRCODE = '55000', HINT = 'See the lifecycle in the README.';
     END IF;
-    IF NEW.type = 'scheduled' THEN
-        IF NEW.cron_expression IS NULL OR array_length(regexp_split_to_array(btrim(NEW.cron_expression), '\s+'), 1) NOT IN (5, 6) THEN
-            RAISE EXCEPTION 'scheduled script "%" needs a cron expression of 5 or 6 fields, got %',
-                NEW.name, coalesce(quote_literal(NEW.cron_expression), 'none')
-                USING ERRCODE = '22023', DETAIL = 'field "cron_expression"';
-        END IF;
-    END IF;
     IF NEW.timezone IS NULL OR NOT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = NEW.timezone) THEN
         RAISE EXCEPTION 'unknown time zone "%"', NEW.timezone USING ERRCODE = '22023', DETAIL = 'field "timezone"';
+    END IF;
+    IF NEW.type = 'scheduled' THEN
+        IF NEW.cron_expression IS NULL THEN
+            RAISE EXCEPTION 'scheduled script "%" needs a cron expression', NEW.name
+                USING ERRCODE = '22023', DETAIL = 'field "cron_expression"';
+        END IF;
+        PERFORM jsrt._check_cron(NEW.cron_expression, NEW.timezone);
+    END IF;
+    IF NEW.overlap IS NULL OR NEW.overlap NOT IN ('skip', 'queue') THEN
+        RAISE EXCEPTION 'invalid overlap "%"', NEW.overlap USING ERRCODE = '22023',
+            DETAIL = 'field "overlap": skip (a run due while the last one goes is skipped, and recorded) or queue';
+    END IF;
+    IF NEW.catch_up IS NULL OR NEW.catch_up NOT IN ('none', 'one', 'all') THEN
+        RAISE EXCEPTION 'invalid catch_up "%"', NEW.catch_up USING ERRCODE = '22023',
+            DETAIL = 'field "catch_up": none, one, or all (within catch_up_window_s)';
     END IF;
     IF NEW.type = 'http' THEN
         IF NEW.http_path IS NULL OR NEW.http_path !~ '^(/[A-Za-z0-9._~:@!$&''()*+,;=-]+)+/?$|^/$' OR NEW.http_path ~ '/\.\.?(/|$)' THEN
@@ -232,9 +240,10 @@ BEGIN
     END IF;
     FOR k IN SELECT jsonb_object_keys(options) LOOP
         IF k NOT IN ('description', 'status', 'cron_expression', 'timezone', 'http_path', 'http_methods',
-                     'event_types', 'resource_limits', 'metadata', 'tags', 'history', 'organization_id') THEN
+                     'event_types', 'resource_limits', 'metadata', 'tags', 'history', 'organization_id',
+                     'overlap', 'catch_up', 'catch_up_window_s') THEN
             RAISE EXCEPTION 'unknown option "%"', k USING ERRCODE = '22023',
-                HINT = 'Options: description, status, cron_expression, timezone, http_path, http_methods, event_types, resource_limits, metadata, tags, history, organization_id.';
+                HINT = 'Options: description, status, cron_expression, timezone, http_path, http_methods, event_types, resource_limits, metadata, tags, history, organization_id, overlap, catch_up, catch_up_window_s.';
         END IF;
     END LOOP;
     FOR k IN SELECT key FROM jsonb_each(options)
@@ -260,7 +269,7 @@ BEGIN
     PERFORM set_config('jsrt.change_description', 'created', true);
     INSERT INTO jsrt.scripts(tenant_id, name, source, type, description, status, cron_expression, timezone,
                              http_path, http_methods, event_types, resource_limits, metadata, tags, history,
-                             organization_id)
+                             organization_id, overlap, catch_up, catch_up_window_s)
     VALUES (tenant, create_script.name, create_script.source, create_script.type,
             options->>'description',
             coalesce(options->>'status', 'draft'),
@@ -273,7 +282,10 @@ BEGIN
             coalesce(options->'metadata', '{}'),
             coalesce(jsrt._text_array(options->'tags'), '{}'),
             coalesce(options->>'history', 'all'),
-            (options->>'organization_id')::uuid)
+            (options->>'organization_id')::uuid,
+            coalesce(options->>'overlap', 'skip'),
+            coalesce(options->>'catch_up', 'one'),
+            coalesce((options->>'catch_up_window_s')::integer, 3600))
     RETURNING id INTO new_id;
     PERFORM set_config('jsrt.change_description', '', true);
     RETURN new_id;
@@ -304,7 +316,10 @@ BEGIN
         resource_limits = CASE WHEN options ? 'resource_limits' THEN s.resource_limits || (options->'resource_limits') ELSE s.resource_limits END,
         metadata        = CASE WHEN options ? 'metadata' THEN options->'metadata' ELSE s.metadata END,
         tags            = CASE WHEN options ? 'tags' THEN jsrt._text_array(options->'tags') ELSE s.tags END,
-        history         = coalesce(options->>'history', s.history)
+        history         = coalesce(options->>'history', s.history),
+        overlap         = coalesce(options->>'overlap', s.overlap),
+        catch_up        = coalesce(options->>'catch_up', s.catch_up),
+        catch_up_window_s = coalesce((options->>'catch_up_window_s')::integer, s.catch_up_window_s)
     WHERE s.id = cur.id
     RETURNING s.version INTO new_version;
     PERFORM set_config('jsrt.change_description', '', true);

@@ -36,6 +36,11 @@ CREATE TABLE jsrt.scripts (
     version         integer NOT NULL DEFAULT 1,
     -- how successful runs are recorded: every run, a sample, or none (failures always are)
     history         varchar(10) NOT NULL DEFAULT 'all' CHECK (history IN ('all', 'sampled', 'errors')),
+    -- scheduled scripts: a run due while the last one still goes is skipped (recorded) or queued
+    overlap         varchar(10) NOT NULL DEFAULT 'skip' CHECK (overlap IN ('skip', 'queue')),
+    -- scheduled scripts: runs missed while the scheduler was down: none, one, or all within catch_up_window_s
+    catch_up        varchar(10) NOT NULL DEFAULT 'one' CHECK (catch_up IN ('none', 'one', 'all')),
+    catch_up_window_s integer NOT NULL DEFAULT 3600 CHECK (catch_up_window_s BETWEEN 1 AND 31536000),
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     created_by      text DEFAULT current_user,
@@ -106,6 +111,8 @@ CREATE INDEX idx_executions_tenant_script ON jsrt.script_executions(tenant_id, s
 CREATE INDEX idx_executions_tenant_status ON jsrt.script_executions(tenant_id, status);
 CREATE INDEX idx_executions_tenant_started_at ON jsrt.script_executions(tenant_id, started_at DESC);
 CREATE INDEX idx_executions_trigger_type ON jsrt.script_executions(tenant_id, trigger_type);
+-- Retention deletes finished runs by age.
+CREATE INDEX idx_executions_retention ON jsrt.script_executions(started_at) WHERE status IN ('completed', 'failed', 'timeout');
 -- The queue: due pending runs of a tenant, oldest first (the seed's index, with the queue's order).
 CREATE INDEX idx_executions_pending ON jsrt.script_executions(tenant_id, run_after, id) WHERE status = 'pending';
 CREATE INDEX idx_executions_running ON jsrt.script_executions(tenant_id, status) WHERE status = 'running';

@@ -72,7 +72,8 @@ GRANT EXECUTE ON FUNCTION jsrt.create_script(text, text, text, jsonb), jsrt.upda
                           -- helpers the functions above and the scripts triggers call as the caller
                           jsrt._resolve_script(text), jsrt._check_options(jsonb), jsrt._text_array(jsonb),
                           jsrt._status_transition_allowed(text, text), jsrt._check_limits(jsonb),
-                          jsrt._check_source(text, text), jsrt._invalidate_script_cache(oid)
+                          jsrt._check_source(text, text), jsrt._invalidate_script_cache(oid),
+                          jsrt._check_cron(text, text)
    TO jsrt_developer;
 
 -- ... and queued runs and events: emitting, queueing, cancelling, re-driving dead letters.
@@ -92,7 +93,8 @@ GRANT EXECUTE ON FUNCTION jsrt.delete_script(text), jsrt.expose_table(regclass, 
 -- jsrt_superadmin (everything, across tenants): tenants and who may use them.
 GRANT INSERT, UPDATE, DELETE ON jsrt.tenants, jsrt.tenant_members TO jsrt_superadmin;
 GRANT EXECUTE ON FUNCTION jsrt.create_tenant(text), jsrt.grant_tenant(text, regrole),
-                          jsrt.revoke_tenant(text, regrole), jsrt.run_pending(integer)
+                          jsrt.revoke_tenant(text, regrole), jsrt.run_pending(integer), jsrt.run_due(),
+                          jsrt.cleanup_history(integer)
    TO jsrt_superadmin;
 
 -- jsrt_script: its tenant's scripts and history, read-only, and what expose_table grants.

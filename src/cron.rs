@@ -10,7 +10,14 @@ use chrono_tz::Tz;
 use croner::Cron;
 
 const FIELDS_5: [&str; 5] = ["minute", "hour", "day of month", "month", "day of week"];
-const FIELDS_6: [&str; 6] = ["second", "minute", "hour", "day of month", "month", "day of week"];
+const FIELDS_6: [&str; 6] = [
+    "second",
+    "minute",
+    "hour",
+    "day of month",
+    "month",
+    "day of week",
+];
 
 /// A checked expression.
 pub struct Schedule {
@@ -29,18 +36,33 @@ pub fn parse(expr: &str, seconds: bool) -> Result<Schedule, String> {
                 "\"{expr}\" has a seconds field, and seconds are turned off (jsrt.cron_seconds)"
             ))
         }
-        n => return Err(format!("\"{expr}\" has {n} fields; a cron expression has 5, or 6 with seconds first")),
+        n => {
+            return Err(format!(
+                "\"{expr}\" has {n} fields; a cron expression has 5, or 6 with seconds first"
+            ))
+        }
     };
-    let whole = Cron::new(&fields.join(" ")).with_seconds_optional().with_dom_and_dow().parse();
+    let whole = Cron::new(&fields.join(" "))
+        .with_seconds_optional()
+        .with_dom_and_dow()
+        .parse();
     match whole {
         Ok(cron) => Ok(Schedule { cron }),
         Err(e) => {
             // Find the field: the expression with only that field kept still fails.
             for (i, name) in names.iter().enumerate() {
-                let probe: Vec<&str> =
-                    (0..names.len()).map(|j| if j == i { fields[j] } else { "*" }).collect();
-                if Cron::new(&probe.join(" ")).with_seconds_optional().parse().is_err() {
-                    return Err(format!("invalid {name} field \"{}\" in \"{expr}\"", fields[i]));
+                let probe: Vec<&str> = (0..names.len())
+                    .map(|j| if j == i { fields[j] } else { "*" })
+                    .collect();
+                if Cron::new(&probe.join(" "))
+                    .with_seconds_optional()
+                    .parse()
+                    .is_err()
+                {
+                    return Err(format!(
+                        "invalid {name} field \"{}\" in \"{expr}\"",
+                        fields[i]
+                    ));
                 }
             }
             Err(format!("invalid cron expression \"{expr}\": {e}"))
@@ -50,7 +72,8 @@ pub fn parse(expr: &str, seconds: bool) -> Result<Schedule, String> {
 
 /// The IANA zone called `name`.
 pub fn zone(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>().map_err(|_| format!("unknown time zone \"{name}\""))
+    name.parse::<Tz>()
+        .map_err(|_| format!("unknown time zone \"{name}\""))
 }
 
 impl Schedule {
@@ -63,7 +86,13 @@ impl Schedule {
             .map(|t| t.with_timezone(&Utc))
             // A repeated hour maps a wall-clock time to its first instant,
             // which can lie before `after`: skip it, as it ran already.
-            .and_then(|t| if t > after { Some(t) } else { self.next_after(tz, after + chrono::Duration::hours(1)) })
+            .and_then(|t| {
+                if t > after {
+                    Some(t)
+                } else {
+                    self.next_after(tz, after + chrono::Duration::hours(1))
+                }
+            })
     }
 }
 
@@ -90,27 +119,57 @@ mod tests {
 
     #[test]
     fn five_and_six_fields() {
-        assert_eq!(runs("*/15 * * * *", "UTC", "2026-01-01T00:00:00Z", 2), ["2026-01-01T00:15:00+00:00", "2026-01-01T00:30:00+00:00"]);
-        assert_eq!(runs("*/20 * * * * *", "UTC", "2026-01-01T00:00:00Z", 2), ["2026-01-01T00:00:20+00:00", "2026-01-01T00:00:40+00:00"]);
+        assert_eq!(
+            runs("*/15 * * * *", "UTC", "2026-01-01T00:00:00Z", 2),
+            ["2026-01-01T00:15:00+00:00", "2026-01-01T00:30:00+00:00"]
+        );
+        assert_eq!(
+            runs("*/20 * * * * *", "UTC", "2026-01-01T00:00:00Z", 2),
+            ["2026-01-01T00:00:20+00:00", "2026-01-01T00:00:40+00:00"]
+        );
     }
 
     #[test]
     fn errors_name_the_field() {
-        assert!(parse("61 * * * *", true).err().unwrap().contains("minute field \"61\""));
-        assert!(parse("0 25 * * *", true).err().unwrap().contains("hour field \"25\""));
-        assert!(parse("0 0 * 13 *", true).err().unwrap().contains("month field \"13\""));
-        assert!(parse("0 0 * * funday", true).err().unwrap().contains("day of week field"));
-        assert!(parse("99 0 0 * * *", true).err().unwrap().contains("second field \"99\""));
+        assert!(parse("61 * * * *", true)
+            .err()
+            .unwrap()
+            .contains("minute field \"61\""));
+        assert!(parse("0 25 * * *", true)
+            .err()
+            .unwrap()
+            .contains("hour field \"25\""));
+        assert!(parse("0 0 * 13 *", true)
+            .err()
+            .unwrap()
+            .contains("month field \"13\""));
+        assert!(parse("0 0 * * funday", true)
+            .err()
+            .unwrap()
+            .contains("day of week field"));
+        assert!(parse("99 0 0 * * *", true)
+            .err()
+            .unwrap()
+            .contains("second field \"99\""));
         assert!(parse("* * *", true).err().unwrap().contains("3 fields"));
-        assert!(parse("0 0 0 * * *", false).err().unwrap().contains("seconds are turned off"));
+        assert!(parse("0 0 0 * * *", false)
+            .err()
+            .unwrap()
+            .contains("seconds are turned off"));
         assert!(zone("Mars/Olympus").is_err());
     }
 
     #[test]
     fn time_zones_shift_the_instant() {
         // 09:00 in Berlin is 08:00 UTC in winter, 07:00 UTC in summer.
-        assert_eq!(runs("0 9 * * *", "Europe/Berlin", "2026-01-10T12:00:00Z", 1), ["2026-01-11T08:00:00+00:00"]);
-        assert_eq!(runs("0 9 * * *", "Europe/Berlin", "2026-07-10T12:00:00Z", 1), ["2026-07-11T07:00:00+00:00"]);
+        assert_eq!(
+            runs("0 9 * * *", "Europe/Berlin", "2026-01-10T12:00:00Z", 1),
+            ["2026-01-11T08:00:00+00:00"]
+        );
+        assert_eq!(
+            runs("0 9 * * *", "Europe/Berlin", "2026-07-10T12:00:00Z", 1),
+            ["2026-07-11T07:00:00+00:00"]
+        );
     }
 
     #[test]
@@ -141,7 +200,14 @@ mod tests {
         );
         // Hourly through the repeated hour: each wall-clock hour once.
         let hourly = runs("0 * * * *", "America/New_York", "2026-11-01T04:30:00Z", 3);
-        assert_eq!(hourly, ["2026-11-01T05:00:00+00:00", "2026-11-01T07:00:00+00:00", "2026-11-01T08:00:00+00:00"]);
+        assert_eq!(
+            hourly,
+            [
+                "2026-11-01T05:00:00+00:00",
+                "2026-11-01T07:00:00+00:00",
+                "2026-11-01T08:00:00+00:00"
+            ]
+        );
     }
 
     #[test]

@@ -21,6 +21,9 @@ static EXECUTOR_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
 static EVENT_MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(3);
 static EVENT_RETRY_BASE_MS: GucSetting<i32> = GucSetting::<i32>::new(2000);
 static MAX_EVENT_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(8);
+static CRON_SECONDS: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static EXECUTION_RETENTION: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"90 days"));
 static MAX_RUNTIMES: GucSetting<i32> = GucSetting::<i32>::new(32);
 
 pub fn init() {
@@ -104,6 +107,22 @@ pub fn init() {
         &MAX_EVENT_DEPTH,
         0,
         1000,
+    );
+    GucRegistry::define_bool_guc(
+        c"jsrt.cron_seconds",
+        c"Whether cron expressions may have a sixth field, for seconds.",
+        c"",
+        &CRON_SECONDS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"jsrt.execution_retention",
+        c"How long finished runs (completed, failed, timeout) are kept, as an interval.",
+        c"",
+        &EXECUTION_RETENTION,
+        GucContext::Suset,
+        GucFlags::default(),
     );
     int(
         c"jsrt.history_sample_every",
@@ -194,6 +213,10 @@ pub fn event_max_retries() -> i32 {
 
 pub fn event_retry_base_ms() -> i32 {
     EVENT_RETRY_BASE_MS.get()
+}
+
+pub fn cron_seconds() -> bool {
+    CRON_SECONDS.get()
 }
 
 pub fn max_runtimes() -> usize {

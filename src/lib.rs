@@ -4,8 +4,8 @@
 use pgrx::prelude::*;
 
 pub mod api;
-mod cron;
 mod catalog;
+mod cron;
 mod engine;
 mod error;
 mod gucs;
@@ -27,6 +27,15 @@ extension_sql_file!(
     name = "queue",
     requires = ["api", api::queue::wake_executors]
 );
+extension_sql_file!(
+    "../sql/schedule.sql",
+    name = "schedule",
+    requires = [
+        "queue",
+        api::schedule::cron_next,
+        api::schedule::wake_scheduler
+    ]
+);
 extension_sql_file!("../sql/security.sql", name = "security", finalize);
 
 #[pg_guard]
@@ -39,6 +48,7 @@ pub extern "C-unwind" fn _PG_init() {
         engine::quota::init();
         workers::board::init();
         workers::executor::init();
+        workers::scheduler::init();
     }
 }
 

@@ -2,5 +2,6 @@
 mod admin;
 pub mod execute;
 pub mod queue;
+pub mod schedule;
 mod scripts;
 pub mod tenants;

@@ -1,6 +1,7 @@
-//! The executors' notice board in shared memory: their latches, so that a
-//! commit that queued work wakes them at once, and the run each one is on,
-//! so that jsrt.cancel can stop it.
+//! The workers' notice board in shared memory: the executors' and the
+//! scheduler's latches, so that a commit that queued work or changed a
+//! schedule wakes them at once, and the run each executor is on, so that
+//! jsrt.cancel can stop it.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -15,6 +16,7 @@ const RECENT_CANCELS: usize = 64;
 #[derive(Copy, Clone)]
 pub struct Board {
     latches: [usize; MAX_EXECUTORS],
+    scheduler: usize,
     running: [u128; MAX_EXECUTORS],
     cancel: [bool; MAX_EXECUTORS],
     recent_cancels: [u128; RECENT_CANCELS],
@@ -25,6 +27,7 @@ impl Default for Board {
     fn default() -> Self {
         Board {
             latches: [0; MAX_EXECUTORS],
+            scheduler: 0,
             running: [0; MAX_EXECUTORS],
             cancel: [false; MAX_EXECUTORS],
             recent_cancels: [0; RECENT_CANCELS],
@@ -42,6 +45,7 @@ static MY_SLOT: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 thread_local! {
     static WAKE_AT_COMMIT: Cell<bool> = const { Cell::new(false) };
+    static WAKE_SCHEDULER_AT_COMMIT: Cell<bool> = const { Cell::new(false) };
     static CALLBACK_REGISTERED: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -117,12 +121,26 @@ pub fn wake_all() {
     }
 }
 
+/// The scheduler takes its place (or leaves it, with 0).
+pub fn register_scheduler(latch: usize) {
+    BOARD.exclusive().scheduler = latch;
+}
+
 /// Wakes the executors when the current transaction commits.
 pub fn wake_at_commit() {
+    at_commit(&WAKE_AT_COMMIT);
+}
+
+/// Wakes the scheduler when the current transaction commits.
+pub fn wake_scheduler_at_commit() {
+    at_commit(&WAKE_SCHEDULER_AT_COMMIT);
+}
+
+fn at_commit(flag: &'static std::thread::LocalKey<Cell<bool>>) {
     if !preloaded() {
         return;
     }
-    WAKE_AT_COMMIT.set(true);
+    flag.set(true);
     if !CALLBACK_REGISTERED.replace(true) {
         unsafe { pg_sys::RegisterXactCallback(Some(on_transaction_end), std::ptr::null_mut()) };
     }
@@ -139,8 +157,17 @@ unsafe extern "C-unwind" fn on_transaction_end(
             if WAKE_AT_COMMIT.replace(false) {
                 wake_all();
             }
+            if WAKE_SCHEDULER_AT_COMMIT.replace(false) {
+                let latch = BOARD.share().scheduler;
+                if latch != 0 {
+                    unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
+                }
+            }
         }
-        XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => WAKE_AT_COMMIT.set(false),
+        XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => {
+            WAKE_AT_COMMIT.set(false);
+            WAKE_SCHEDULER_AT_COMMIT.set(false);
+        }
         _ => {}
     }
 }

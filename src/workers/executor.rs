@@ -11,13 +11,11 @@ use std::time::Duration;
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
-use pgrx::PgTryBuilder;
 
-use super::board;
+use super::{board, in_transaction, shutting_down};
 use crate::catalog::{executions, queue};
 use crate::engine::{ids, run};
 use crate::gucs;
-use crate::subxact::Caught;
 
 /// Runs claimed at once, and at most per tenant in one claim.
 const BATCH: i64 = 32;
@@ -87,11 +85,6 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
         }
     }
     board::unregister(slot);
-}
-
-/// SIGTERM arrived. (pgrx's sigterm_received() forgets it once asked.)
-fn shutting_down() -> bool {
-    unsafe { std::ptr::read_volatile(&raw const pg_sys::ShutdownRequestPending) != 0 }
 }
 
 /// Records the runs of dead executors as failed, and sends their events down the retry path.
@@ -210,31 +203,6 @@ fn mark_cancelled(id: &str) {
     ) {
         log!("jsrt executor: recording the cancel of {id} failed: {e}");
     }
-}
-
-/// Runs `f` in a transaction of its own: committed, or rolled back on an ERROR.
-fn in_transaction<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Caught> {
-    unsafe {
-        pg_sys::SetCurrentStatementStartTimestamp();
-        pg_sys::StartTransactionCommand();
-        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
-    }
-    let out = PgTryBuilder::new(|| Ok(f()))
-        .catch_others(|e| Err(crate::subxact::describe(e)))
-        .execute();
-    unsafe {
-        match out {
-            Ok(_) => {
-                pg_sys::PopActiveSnapshot();
-                pg_sys::CommitTransactionCommand();
-            }
-            Err(_) => {
-                pg_sys::AbortCurrentTransaction();
-                pg_sys::FlushErrorState();
-            }
-        }
-    }
-    out
 }
 
 /// jsrt.run_pending(max): runs up to `max` due runs in this session, each in

@@ -2,3 +2,39 @@
 pub mod board;
 pub mod executor;
 pub mod recorder;
+pub mod scheduler;
+
+use pgrx::prelude::*;
+use pgrx::PgTryBuilder;
+
+use crate::subxact::Caught;
+
+/// SIGTERM arrived. (pgrx's sigterm_received() forgets it once asked.)
+pub fn shutting_down() -> bool {
+    unsafe { std::ptr::read_volatile(&raw const pg_sys::ShutdownRequestPending) != 0 }
+}
+
+/// Runs `f` in a transaction of its own: committed, or rolled back on an ERROR.
+pub fn in_transaction<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Caught> {
+    unsafe {
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+    }
+    let out = PgTryBuilder::new(|| Ok(f()))
+        .catch_others(|e| Err(crate::subxact::describe(e)))
+        .execute();
+    unsafe {
+        match out {
+            Ok(_) => {
+                pg_sys::PopActiveSnapshot();
+                pg_sys::CommitTransactionCommand();
+            }
+            Err(_) => {
+                pg_sys::AbortCurrentTransaction();
+                pg_sys::FlushErrorState();
+            }
+        }
+    }
+    out
+}

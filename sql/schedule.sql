@@ -1,0 +1,121 @@
+-- jsruntime 0.1.0: scheduled scripts (DESIGN.md section 8): jobs kept in
+-- step with the scheduled scripts, one scheduling pass (jsrt.run_due) that
+-- queues due runs with trigger 'cron', and the history retention. The
+-- scheduler worker (src/workers/scheduler.rs) calls both; without preload,
+-- pg_cron or any client can.
+
+-- An active scheduled script has a job; changing its cron or time zone
+-- recomputes next_run_at; any other status, or another type, removes it.
+CREATE FUNCTION jsrt._sync_job() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.type = 'scheduled' AND NEW.status = 'active' THEN
+        INSERT INTO jsrt.script_scheduled_jobs AS j (script_id, tenant_id, cron_expression, timezone, next_run_at)
+        VALUES (NEW.id, NEW.tenant_id, NEW.cron_expression, NEW.timezone,
+                jsrt._cron_next(NEW.cron_expression, NEW.timezone, clock_timestamp()))
+        ON CONFLICT (script_id) DO UPDATE
+           SET cron_expression = EXCLUDED.cron_expression, timezone = EXCLUDED.timezone,
+               next_run_at = CASE WHEN (j.cron_expression, j.timezone) IS DISTINCT FROM (EXCLUDED.cron_expression, EXCLUDED.timezone)
+                                  THEN EXCLUDED.next_run_at ELSE j.next_run_at END,
+               updated_at = now();
+    ELSE
+        DELETE FROM jsrt.script_scheduled_jobs j WHERE j.script_id = NEW.id;
+    END IF;
+    PERFORM jsrt._wake_scheduler();
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER scripts_job AFTER INSERT OR UPDATE OF type, status, cron_expression, timezone ON jsrt.scripts
+    FOR EACH ROW EXECUTE FUNCTION jsrt._sync_job();
+
+-- One scheduling pass: for each due job, the runs its catch-up policy keeps
+-- (a run later than 5 s counts as missed), queued with trigger 'cron' and
+-- trigger_data.scheduled_for, or, under overlap 'skip' while an earlier run
+-- is pending or running, recorded as skipped. Returns the runs queued.
+CREATE FUNCTION jsrt.run_due() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    grace constant interval := interval '5 seconds';
+    j record;
+    t timestamptz;
+    due timestamptz[];
+    busy boolean;
+    queued integer := 0;
+BEGIN
+    FOR j IN SELECT jb.id, jb.script_id, jb.tenant_id, jb.cron_expression, jb.timezone, jb.next_run_at,
+                    s.overlap, s.catch_up, s.catch_up_window_s, s.version
+               FROM jsrt.script_scheduled_jobs jb JOIN jsrt.scripts s ON s.id = jb.script_id
+              WHERE jb.next_run_at <= clock_timestamp()
+              ORDER BY jb.next_run_at
+                FOR UPDATE OF jb SKIP LOCKED LOOP
+        -- The due times, oldest first; a long downtime is skipped over beyond the window.
+        t := j.next_run_at;
+        IF t < clock_timestamp() - make_interval(secs => j.catch_up_window_s) THEN
+            t := jsrt._cron_next(j.cron_expression, j.timezone, clock_timestamp() - make_interval(secs => j.catch_up_window_s));
+        END IF;
+        due := '{}';
+        WHILE t <= clock_timestamp() LOOP
+            due := due || t;
+            t := jsrt._cron_next(j.cron_expression, j.timezone, t);
+        END LOOP;
+        due := CASE j.catch_up
+                   WHEN 'all' THEN due
+                   WHEN 'one' THEN due[cardinality(due):]
+                   ELSE ARRAY(SELECT d FROM unnest(due) d WHERE d >= clock_timestamp() - grace)
+               END;
+        busy := EXISTS (SELECT 1 FROM jsrt.script_executions e
+                         WHERE e.tenant_id = j.tenant_id AND e.script_id = j.script_id
+                           AND e.status IN ('pending', 'running') AND e.trigger_type = 'cron');
+        FOREACH t IN ARRAY due LOOP
+            IF busy AND j.overlap = 'skip' THEN
+                INSERT INTO jsrt.script_executions(script_id, tenant_id, status, trigger_type, trigger_data,
+                                                   error, version_number, completed_at)
+                VALUES (j.script_id, j.tenant_id, 'cancelled', 'cron',
+                        jsonb_build_object('scheduled_for', t, 'skipped', true),
+                        'skipped: the previous run was still going (overlap skip)', j.version, now());
+            ELSE
+                INSERT INTO jsrt.script_executions(script_id, tenant_id, status, trigger_type, trigger_data,
+                                                   run_after, version_number)
+                VALUES (j.script_id, j.tenant_id, 'pending', 'cron', jsonb_build_object('scheduled_for', t), t, j.version);
+                busy := true;
+                queued := queued + 1;
+            END IF;
+        END LOOP;
+        UPDATE jsrt.script_scheduled_jobs jb
+           SET next_run_at = t, is_running = busy, updated_at = now(),
+               last_run_at = coalesce(due[cardinality(due)], jb.last_run_at),
+               last_run_status = (SELECT e.status FROM jsrt.script_executions e
+                                   WHERE e.tenant_id = j.tenant_id AND e.script_id = j.script_id AND e.trigger_type = 'cron'
+                                     AND e.status NOT IN ('pending', 'running')
+                                   ORDER BY e.started_at DESC LIMIT 1)
+         WHERE jb.id = j.id;
+    END LOOP;
+    IF queued > 0 THEN
+        PERFORM jsrt._wake_executors();
+    END IF;
+    RETURN queued;
+END $$;
+
+-- Deletes up to batch_size of the oldest expired rows: finished runs older
+-- than jsrt.execution_retention, and dead letters out of retries older than
+-- 30 days. Returns how many; call again until it returns less than the batch.
+CREATE FUNCTION jsrt.cleanup_history(batch_size integer DEFAULT 1000) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    keep interval := coalesce(nullif(current_setting('jsrt.execution_retention', true), ''), '90 days')::interval;
+    n integer;
+    m integer;
+BEGIN
+    DELETE FROM jsrt.script_executions e
+     WHERE e.id = ANY (ARRAY(SELECT x.id FROM jsrt.script_executions x
+                              WHERE x.status IN ('completed', 'failed', 'timeout') AND x.started_at < now() - keep
+                              ORDER BY x.started_at LIMIT batch_size));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    DELETE FROM jsrt.script_event_dead_letters d
+     WHERE d.id = ANY (ARRAY(SELECT x.id FROM jsrt.script_event_dead_letters x
+                              WHERE x.created_at < now() - interval '30 days'
+                                AND x.retry_count >= coalesce(nullif(current_setting('jsrt.event_max_retries', true), ''), '3')::integer
+                              LIMIT batch_size));
+    GET DIAGNOSTICS m = ROW_COUNT;
+    RETURN n + m;
+END $$;
