@@ -38,6 +38,7 @@ DECLARE
     grace constant interval := interval '5 seconds';
     j record;
     t timestamptz;
+    next_at timestamptz;
     due timestamptz[];
     busy boolean;
     queued integer := 0;
@@ -58,6 +59,7 @@ BEGIN
             due := due || t;
             t := jsrt._cron_next(j.cron_expression, j.timezone, t);
         END LOOP;
+        next_at := t;
         due := CASE j.catch_up
                    WHEN 'all' THEN due
                    WHEN 'one' THEN due[cardinality(due):]
@@ -76,13 +78,14 @@ BEGIN
             ELSE
                 INSERT INTO jsrt.script_executions(script_id, tenant_id, status, trigger_type, trigger_data,
                                                    run_after, version_number)
-                VALUES (j.script_id, j.tenant_id, 'pending', 'cron', jsonb_build_object('scheduled_for', t), t, j.version);
+                VALUES (j.script_id, j.tenant_id, 'pending', 'cron',
+                        jsonb_build_object('scheduled_for', t, 'queued_at', clock_timestamp()), t, j.version);
                 busy := true;
                 queued := queued + 1;
             END IF;
         END LOOP;
         UPDATE jsrt.script_scheduled_jobs jb
-           SET next_run_at = t, is_running = busy, updated_at = now(),
+           SET next_run_at = next_at, is_running = busy, updated_at = now(),
                last_run_at = coalesce(due[cardinality(due)], jb.last_run_at),
                last_run_status = (SELECT e.status FROM jsrt.script_executions e
                                    WHERE e.tenant_id = j.tenant_id AND e.script_id = j.script_id AND e.trigger_type = 'cron'
