@@ -30,8 +30,9 @@ CREATE TRIGGER scripts_job AFTER INSERT OR UPDATE OF type, status, cron_expressi
 
 -- One scheduling pass: for each due job, the runs its catch-up policy keeps
 -- (a run later than 5 s counts as missed), queued with trigger 'cron' and
--- trigger_data.scheduled_for, or, under overlap 'skip' while an earlier run
--- is pending or running, recorded as skipped. Returns the runs queued.
+-- trigger_data.scheduled_for, or, under overlap 'skip' while a run queued
+-- by an earlier pass is still pending or running, recorded as skipped.
+-- Returns the runs queued.
 CREATE FUNCTION jsrt.run_due() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -80,12 +81,11 @@ BEGIN
                                                    run_after, version_number)
                 VALUES (j.script_id, j.tenant_id, 'pending', 'cron',
                         jsonb_build_object('scheduled_for', t, 'queued_at', clock_timestamp()), t, j.version);
-                busy := true;
                 queued := queued + 1;
             END IF;
         END LOOP;
         UPDATE jsrt.script_scheduled_jobs jb
-           SET next_run_at = next_at, is_running = busy, updated_at = now(),
+           SET next_run_at = next_at, is_running = busy OR cardinality(due) > 0, updated_at = now(),
                last_run_at = coalesce(due[cardinality(due)], jb.last_run_at),
                last_run_status = (SELECT e.status FROM jsrt.script_executions e
                                    WHERE e.tenant_id = j.tenant_id AND e.script_id = j.script_id AND e.trigger_type = 'cron'

@@ -24,14 +24,18 @@ check "a queued run waits for someone to run it" $?
 [ "$(sql "SELECT jsrt.run_pending(10)")" = 1 ] && [ "$("${PSQL[@]}" -c "SELECT output #>> '{}' FROM jsrt.script_executions WHERE status = 'completed'")" = "hello run_pending" ]
 check "jsrt.run_pending runs it in the calling session" $?
 
-# pg_cron 1.4 schedules by the minute: the job runs within about a minute.
+# pg_cron 1.4 schedules by the minute: its job runs jsrt.run_due (a
+# scheduling pass) and jsrt.run_pending within about a minute.
 sql "SELECT jsrt.execute_async('hello', '{\"who\": \"pg_cron\"}')" >/dev/null
-"${PSQL[@]}" -c "SELECT cron.schedule('jsrt-queue', '* * * * *', 'SELECT jsrt.run_pending(100)')" >/dev/null
+sql "SELECT jsrt.create_script('minutely', 'export default (ctx) => ctx.execution.trigger', 'scheduled', '{\"status\": \"active\", \"cron_expression\": \"* * * * *\"}')" >/dev/null
+"${PSQL[@]}" -c "SELECT cron.schedule('jsrt', '* * * * *', 'SELECT jsrt.run_due(); SELECT jsrt.run_pending(100)')" >/dev/null
 ok=1
 for _ in $(seq 1 90); do
   [ "$("${PSQL[@]}" -c "SELECT count(*) FROM jsrt.script_executions WHERE status = 'completed' AND output #>> '{}' = 'hello pg_cron'")" = 1 ] && { ok=0; break; }
   sleep 1
 done
 check "pg_cron drives the queue through jsrt.run_pending" $ok
+[ "$("${PSQL[@]}" -c "SELECT count(*) > 0 FROM jsrt.script_executions WHERE trigger_type = 'cron' AND status = 'completed'")" = t ]
+check "pg_cron drives the schedules through jsrt.run_due" $?
 
 finish

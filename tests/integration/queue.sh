@@ -57,4 +57,16 @@ out=$(sql "SELECT jsrt.execute('single', '{\"s\": 0}')")
 grep -q 'is already running 1 times, its limit (resource_limits.max_concurrent_runs)' <<<"$out"
 check "a synchronous call is refused while an executor runs the script's only slot" $?
 
+# 5. The scheduler: an every-second script starts within 1 s of each scheduled time.
+sql "SELECT jsrt.create_script('every-second', 'export default (ctx) => 1', 'scheduled', '{\"status\": \"active\", \"cron_expression\": \"* * * * * *\"}')" >/dev/null
+sleep 4
+sql "SELECT jsrt.set_status('every-second', 'paused')" >/dev/null
+late=$("${PSQL[@]}" -c "SELECT count(*) || ' runs, latest ' || round(max(extract(epoch FROM e.started_at - (e.trigger_data->>'scheduled_for')::timestamptz)) * 1000) || ' ms'
+                         FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
+                        WHERE s.name = 'every-second' AND e.status = 'completed'")
+"${PSQL[@]}" -c "SELECT count(*) >= 3 AND max(e.started_at - (e.trigger_data->>'scheduled_for')::timestamptz) < interval '1 second'
+                   FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
+                  WHERE s.name = 'every-second' AND e.status = 'completed'" | grep -q t
+check "scheduled runs start within 1 s of their time ($late)" $?
+
 finish
