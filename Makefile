@@ -43,3 +43,4 @@ regress:
 bench: install
 	bench/run.sh
 	bench/queue.sh
+	bench/cron.sh
