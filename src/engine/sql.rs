@@ -279,13 +279,13 @@ unsafe fn infer_parameter_types(sql: &CStr) -> Vec<Oid> {
             types: std::ptr::null_mut(),
             count: 0,
         };
-        let mut options = pg_sys::SPIPrepareOptions {
+        let options = pg_sys::SPIPrepareOptions {
             parserSetup: Some(variable_parameters),
             parserSetupArg: (&raw mut inferred).cast(),
             parseMode: pg_sys::RawParseMode::RAW_PARSE_DEFAULT,
             cursorOptions: 0,
         };
-        let plan = pg_sys::SPI_prepare_extended(sql.as_ptr(), &mut options);
+        let plan = pg_sys::SPI_prepare_extended(sql.as_ptr(), &options);
         if !plan.is_null() {
             pg_sys::SPI_freeplan(plan);
         }
