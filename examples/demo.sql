@@ -59,6 +59,25 @@ export default function (ctx) {
 }$js$, 'oneoff', '{"status": "active"}') \gset
 SELECT jsrt.execute('close-day') AS close_day;
 
+-- Events: a welcome script runs after the transaction that emits user.created commits.
+SELECT jsrt.create_script('welcome', $js$
+export default function (ctx) {
+  ctx.log.info('welcoming', ctx.input.email);
+  return { sent_to: ctx.input.email, event: ctx.event.event_type };
+}$js$, 'event', '{"status": "active", "event_types": ["user.created"]}') \gset
+SELECT jsrt.emit('user.created', '{"email": "ann@example.com"}') AS event_id \gset
+SELECT wait_for_event.result AS welcome_run FROM (
+  SELECT jsrt.wait(e.id, 5000) -> 'output' AS result
+    FROM jsrt.script_executions e WHERE e.trigger_data->>'event_id' = :'event_id') wait_for_event;
+
+-- A queued one-off run (it starts once its transaction commits), waited for; and a schedule in a time zone.
+SELECT jsrt.execute_async('monthly-report', '{"month": "2026-11", "days": [{"amount": 50}]}') AS run_id \gset
+SELECT jsrt.wait(:'run_id', 5000) -> 'output' AS queued_report;
+SELECT jsrt.create_script('nightly-cleanup', 'export default (ctx) => ctx.db.exec(''delete from demo_orders where paid'')',
+                          'scheduled', '{"status": "active", "cron_expression": "0 3 * * *", "timezone": "Europe/Berlin"}') \gset
+SELECT s.name, j.cron_expression, j.timezone, j.next_run_at AT TIME ZONE 'Europe/Berlin' AS next_run_berlin_time
+  FROM jsrt.script_scheduled_jobs j JOIN jsrt.scripts s ON s.id = j.script_id;
+
 -- A new version, and a rollback to the first.
 SELECT jsrt.update_script('monthly-report', replace(source, 'summed', 'added up'), change_description => 'wording') AS version
   FROM jsrt.scripts WHERE name = 'monthly-report';
