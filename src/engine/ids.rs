@@ -24,6 +24,11 @@ pub fn parse(s: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
+/// A uuid's text as one number, for shared-memory keys; 0 for anything else.
+pub fn key(s: &str) -> u128 {
+    parse(s).map_or(0, u128::from_be_bytes)
+}
+
 /// The next id, in its text form.
 pub fn next() -> String {
     let a = step();

@@ -153,7 +153,7 @@ struct Done {
 fn run(call: &Call<'_>) -> Result<Done, Error> {
     let script = call.script;
     let limits = script.limits.capped(&gucs::caps());
-    let key = ids::parse(&script.id).map_or(0, u128::from_be_bytes);
+    let key = ids::key(&script.id);
     let _counted = quota::enter(key, limits.concurrent_runs).map_err(|()| Error::Busy {
         script: script.name.clone(),
         limit: limits.concurrent_runs,
@@ -241,7 +241,7 @@ impl Done {
 
 /// A failure is recorded by the recorder worker, which survives the caller's
 /// rollback; failing that, in the caller's transaction.
-pub fn record_failure(record: Record) {
+fn record_failure(record: Record) {
     if !recorder::enqueue(&record) {
         pgrx::warning!(
             "jsruntime: the failure of execution {} is recorded in the current transaction only: the recorder worker is not available",

@@ -108,7 +108,7 @@ fn recover() {
 }
 
 fn run_in_own_transaction(slot: usize, job: &run::Queued) {
-    let id = ids::parse(&job.id).map_or(0, u128::from_be_bytes);
+    let id = ids::key(&job.id);
     let cancelled_before = !board::start_run(slot, id);
     let outcome = in_transaction(AssertUnwindSafe(|| {
         if cancelled_before {

@@ -25,7 +25,7 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             ctx,
             w,
             "ctx.db.query",
-            &text(ctx, a.first(), "sql")?,
+            &text(ctx, a.first(), "ctx.db", SQL_MUST_BE_TEXT)?,
             &params(ctx, a.get(1))?,
         )?;
         rows_to_js(ctx, rows)
@@ -35,7 +35,7 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             ctx,
             w,
             "ctx.db.one",
-            &text(ctx, a.first(), "sql")?,
+            &text(ctx, a.first(), "ctx.db", SQL_MUST_BE_TEXT)?,
             &params(ctx, a.get(1))?,
         )?;
         if rows.rows.len() > 1 {
@@ -63,7 +63,7 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             ctx,
             w,
             "ctx.db.exec",
-            &text(ctx, a.first(), "sql")?,
+            &text(ctx, a.first(), "ctx.db", SQL_MUST_BE_TEXT)?,
             &params(ctx, a.get(1))?,
         )?;
         Ok(Value::new_float(ctx.clone(), rows.affected as f64))
@@ -321,12 +321,20 @@ pub(super) fn bad(ctx: &Ctx<'_>, what: &str, why: &str) -> rquickjs::Error {
     thrown(ctx, "TypeError", &format!("{what}: {why}"), "22023")
 }
 
-fn text(ctx: &Ctx<'_>, v: Option<&Value<'_>>, field: &str) -> rquickjs::Result<String> {
+/// A string argument, or a TypeError from `what` saying `why`.
+pub(super) fn text(
+    ctx: &Ctx<'_>,
+    v: Option<&Value<'_>>,
+    what: &str,
+    why: &str,
+) -> rquickjs::Result<String> {
     v.and_then(|v| v.as_string())
         .map(|s| s.to_string())
         .transpose()?
-        .ok_or_else(|| bad(ctx, "ctx.db", &format!("\"{field}\" must be a string")))
+        .ok_or_else(|| bad(ctx, what, why))
 }
+
+const SQL_MUST_BE_TEXT: &str = "\"sql\" must be a string";
 
 fn params<'js>(ctx: &Ctx<'js>, v: Option<&Value<'js>>) -> rquickjs::Result<Vec<Arg>> {
     match v {
@@ -359,11 +367,7 @@ fn object_arg<'js>(
 }
 
 fn table(ctx: &Ctx<'_>, what: &str, v: Option<&Value<'_>>) -> rquickjs::Result<exposed::Exposed> {
-    let name = v
-        .and_then(|v| v.as_string())
-        .map(|s| s.to_string())
-        .transpose()?
-        .ok_or_else(|| bad(ctx, what, "the table name must be a string"))?;
+    let name = text(ctx, v, what, "the table name must be a string")?;
     let found = subxact::run(|| exposed::find(&name)).map_err(|c| database_error(ctx, c))?;
     let mut t =
         found.map_err(|m| thrown(ctx, "DatabaseError", &format!("{what}: {m}"), "42501"))?;
@@ -443,17 +447,12 @@ fn order_by(ctx: &Ctx<'_>, what: &str, v: Value<'_>) -> rquickjs::Result<String>
     };
     let mut parts = Vec::new();
     for item in items {
-        let s = item
-            .as_string()
-            .map(|s| s.to_string())
-            .transpose()?
-            .ok_or_else(|| {
-                bad(
-                    ctx,
-                    what,
-                    "orderBy takes \"column\", \"column desc\" or an array of them",
-                )
-            })?;
+        let s = text(
+            ctx,
+            Some(&item),
+            what,
+            "orderBy takes \"column\", \"column desc\" or an array of them",
+        )?;
         let mut words = s.split_whitespace();
         let col = ident(ctx, what, words.next().unwrap_or(""))?;
         let dir = match words.next().map(str::to_ascii_lowercase).as_deref() {

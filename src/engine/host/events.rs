@@ -5,7 +5,7 @@ use pgrx::spi::Spi;
 use rquickjs::function::Rest;
 use rquickjs::{qjs, Ctx, Function, Object, Value};
 
-use super::db::{bad, database_error, thrown};
+use super::db::{bad, database_error, text, thrown};
 use crate::{subxact, tenancy};
 
 pub fn make<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
@@ -20,12 +20,7 @@ pub fn make<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
 
 fn publish<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Value<'js>> {
     const WHAT: &str = "ctx.events.publish";
-    let event_type = args
-        .first()
-        .and_then(|v| v.as_string())
-        .map(|s| s.to_string())
-        .transpose()?
-        .ok_or_else(|| bad(ctx, WHAT, "the event type must be a string"))?;
+    let event_type = text(ctx, args.first(), WHAT, "the event type must be a string")?;
     let payload = match args.get(1) {
         None => "{}".to_string(),
         Some(v) if v.is_undefined() => "{}".to_string(),

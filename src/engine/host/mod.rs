@@ -57,7 +57,7 @@ impl RunScope {
                 tenant: req.tenant_id.to_string(),
                 execution_id: req.execution_id.to_string(),
                 depth,
-                script: ids::parse(req.script_id).map_or(0, u128::from_be_bytes),
+                script: ids::key(req.script_id),
                 script_name: req.script_name.to_string(),
                 deadline,
                 limits: req.limits,
