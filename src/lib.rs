@@ -40,12 +40,21 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/security.sql", name = "security", finalize);
 
+/// Whether the library was loaded by shared_preload_libraries: only then
+/// are there shared memory and background workers.
+static PRELOADED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn preloaded() -> bool {
+    PRELOADED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     catalog::scripts::register_invalidation_callback();
     tenancy::install_security_definer_guard();
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        PRELOADED.store(true, std::sync::atomic::Ordering::Relaxed);
         workers::recorder::init();
         engine::quota::init();
         workers::board::init();

@@ -5,7 +5,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
@@ -33,7 +32,6 @@ impl Default for Buckets {
 unsafe impl PGRXSharedMemory for Buckets {}
 
 static SHARED: PgLwLock<Buckets> = unsafe { PgLwLock::new(c"jsrt_api_quota") };
-static PRELOADED: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     static LOCAL: RefCell<HashMap<u128, (i64, u64)>> = RefCell::new(HashMap::new());
@@ -43,15 +41,14 @@ thread_local! {
 pub fn init() {
     pg_shmem_init!(SHARED);
     pg_shmem_init!(RUNNING);
-    PRELOADED.store(true, Ordering::Relaxed);
 }
 
 /// Counts one call of `script` in `minute`; Err when that would pass `limit`.
 pub fn take(script: u128, minute: i64, limit: u64) -> Result<(), ()> {
-    if PRELOADED.load(Ordering::Relaxed) {
+    if crate::preloaded() {
         let mut all = SHARED.exclusive();
         let slots = &mut all.0;
-        let start = (script as usize ^ (script >> 64) as usize) % BUCKETS;
+        let start = home(script, BUCKETS);
         let mut pick = start;
         for i in 0..PROBE {
             let n = (start + i) % BUCKETS;
@@ -86,6 +83,11 @@ pub fn take(script: u128, minute: i64, limit: u64) -> Result<(), ()> {
             count(&mut e.1, limit)
         })
     }
+}
+
+/// Where a script's probe starts in a table of `len` slots.
+fn home(script: u128, len: usize) -> usize {
+    (script as usize ^ (script >> 64) as usize) % len
 }
 
 fn count(n: &mut u64, limit: u64) -> Result<(), ()> {
@@ -146,14 +148,14 @@ impl Drop for Slot {
 /// Counts a run of `script`; Err when `limit` runs of it are going already.
 /// Without preload there is nothing shared to count in, and every run may start.
 pub fn enter(script: u128, limit: u64) -> Result<Slot, ()> {
-    if !PRELOADED.load(Ordering::Relaxed) {
+    if !crate::preloaded() {
         return Ok(Slot(None));
     }
     if !EXIT_HOOKED.replace(true) {
         unsafe { pg_sys::before_shmem_exit(Some(release_held), pg_sys::Datum::from(0)) };
     }
     let mut t = RUNNING.exclusive();
-    let start = (script as usize ^ (script >> 64) as usize) % RUNNING_SLOTS;
+    let start = home(script, RUNNING_SLOTS);
     let mut free = None;
     for i in 0..PROBE {
         let n = (start + i) % RUNNING_SLOTS;
@@ -186,7 +188,7 @@ pub fn enter(script: u128, limit: u64) -> Result<Slot, ()> {
 
 fn leave(script: u128) {
     let mut t = RUNNING.exclusive();
-    let start = (script as usize ^ (script >> 64) as usize) % RUNNING_SLOTS;
+    let start = home(script, RUNNING_SLOTS);
     for i in 0..PROBE {
         let r = &mut t.0[(start + i) % RUNNING_SLOTS];
         if r.script == script && r.count > 0 {

@@ -4,7 +4,7 @@
 //! jsrt.cancel can stop it.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
@@ -39,7 +39,6 @@ impl Default for Board {
 unsafe impl PGRXSharedMemory for Board {}
 
 static BOARD: PgLwLock<Board> = unsafe { PgLwLock::new(c"jsrt_executors") };
-static PRELOADED: AtomicBool = AtomicBool::new(false);
 /// This process's executor slot, when it is an executor.
 static MY_SLOT: AtomicUsize = AtomicUsize::new(usize::MAX);
 
@@ -51,11 +50,6 @@ thread_local! {
 
 pub fn init() {
     pg_shmem_init!(BOARD);
-    PRELOADED.store(true, Ordering::Relaxed);
-}
-
-pub fn preloaded() -> bool {
-    PRELOADED.load(Ordering::Relaxed)
 }
 
 /// An executor takes its slot.
@@ -89,7 +83,7 @@ pub fn end_run(slot: usize) {
 
 /// Asks whichever executor runs (or is about to run) `id` to stop it.
 pub fn request_cancel(id: u128) -> bool {
-    if !preloaded() {
+    if !crate::preloaded() {
         return false;
     }
     let mut b = BOARD.exclusive();
@@ -112,7 +106,7 @@ pub fn cancel_requested() -> bool {
 
 /// Wakes every executor now.
 pub fn wake_all() {
-    if !preloaded() {
+    if !crate::preloaded() {
         return;
     }
     let b = BOARD.share();
@@ -137,7 +131,7 @@ pub fn wake_scheduler_at_commit() {
 }
 
 fn at_commit(flag: &'static std::thread::LocalKey<Cell<bool>>) {
-    if !preloaded() {
+    if !crate::preloaded() {
         return;
     }
     flag.set(true);

@@ -7,7 +7,6 @@
 //! preload, another database, a full queue), the backend inserts it in its
 //! own transaction instead and says so with a WARNING.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
@@ -41,7 +40,6 @@ pub struct Queue {
 unsafe impl PGRXSharedMemory for Queue {}
 
 static QUEUE: PgLwLock<Queue> = unsafe { PgLwLock::new(c"jsrt_recorder") };
-static PRELOADED: AtomicBool = AtomicBool::new(false);
 /// The slots live in a shared memory area of their own: too big to build on a stack.
 static mut SLOTS_AREA: *mut Slot = std::ptr::null_mut();
 static mut PREV_REQUEST_HOOK: pg_sys::shmem_request_hook_type = None;
@@ -87,7 +85,6 @@ pub fn init() {
         PREV_STARTUP_HOOK = pg_sys::shmem_startup_hook;
         pg_sys::shmem_startup_hook = Some(attach_slots);
     }
-    PRELOADED.store(true, Ordering::Relaxed);
     BackgroundWorkerBuilder::new("jsrt recorder")
         .set_type("jsrt recorder")
         .set_function("jsrt_recorder_main")
@@ -99,7 +96,7 @@ pub fn init() {
 
 /// Hands a record to the worker. False when the worker cannot take it.
 pub fn enqueue(record: &Record) -> bool {
-    if !PRELOADED.load(Ordering::Relaxed) {
+    if !crate::preloaded() {
         return false;
     }
     let Some(bytes) = encode(record) else {
@@ -159,7 +156,7 @@ fn encode(record: &Record) -> Option<Vec<u8>> {
 
 /// Waits until the queue is empty or `timeout` passes. True when it emptied.
 pub fn flush(timeout: Duration) -> bool {
-    if !PRELOADED.load(Ordering::Relaxed) {
+    if !crate::preloaded() {
         return true;
     }
     let until = Instant::now() + timeout;
