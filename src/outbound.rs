@@ -1,0 +1,448 @@
+//! Scripts' outbound HTTP (ctx.http), without Postgres: each hop parses the
+//! URL, refuses other schemes, resolves the host once, checks every address
+//! with the SSRF rules, and connects only to the checked addresses, so DNS
+//! rebinding cannot switch them. Redirects are followed here, hop by hop,
+//! each checked again.
+
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use url::{Host, Url};
+
+use crate::ssrf::{self, Allow, Rule};
+
+pub struct Request {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+pub struct Limits {
+    /// for the whole request, redirects included
+    pub timeout: Duration,
+    pub max_response_bytes: usize,
+    pub max_redirects: u32,
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    /// the URL that answered, after redirects
+    pub url: String,
+    /// lower-case names, in the order received
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Error {
+    BadUrl(String),
+    Scheme(String),
+    /// `host` resolved to `ip`, which `rule` refuses
+    Refused {
+        host: String,
+        ip: IpAddr,
+        rule: Rule,
+    },
+    Resolve(String, String),
+    TooManyRedirects(u32),
+    TooLarge(usize),
+    Timeout(Duration),
+    Transport(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::BadUrl(why) => write!(f, "bad URL: {why}"),
+            Error::Scheme(s) => write!(f, "the scheme \"{s}\" is not allowed: use http or https"),
+            Error::Refused { host, ip, rule } => write!(
+                f,
+                "refused by the SSRF rules: {host} is {ip}, a {rule} address (open it with jsrt.http_allow)"
+            ),
+            Error::Resolve(host, why) => write!(f, "cannot resolve {host}: {why}"),
+            Error::TooManyRedirects(n) => {
+                write!(f, "more than {n} redirects (jsrt.http_max_redirects)")
+            }
+            Error::TooLarge(n) => write!(
+                f,
+                "the response is larger than {n} bytes (jsrt.http_max_response_bytes)"
+            ),
+            Error::Timeout(t) => write!(f, "no complete response within {} ms", t.as_millis()),
+            Error::Transport(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Resolves a host name to addresses; the system resolver outside tests.
+pub type Resolver<'a> = &'a dyn Fn(&str, u16) -> io::Result<Vec<SocketAddr>>;
+
+pub fn system_resolver(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    (host, port).to_socket_addrs().map(Iterator::collect)
+}
+
+/// Sends `req`, following redirects, under `limits`.
+pub fn fetch(
+    mut req: Request,
+    allow: &Allow,
+    limits: &Limits,
+    resolve: Resolver<'_>,
+) -> Result<Response, Error> {
+    let deadline = Instant::now() + limits.timeout;
+    let mut url = Url::parse(&req.url).map_err(|e| Error::BadUrl(format!("{}: {e}", req.url)))?;
+    let mut redirects = 0;
+    loop {
+        let addrs = checked_addresses(&url, allow, resolve)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Error::Timeout(limits.timeout));
+        }
+        let response = send(&req, &url, addrs, left, limits)?;
+        let location = response
+            .headers
+            .iter()
+            .find(|(n, _)| n == "location")
+            .map(|(_, v)| v.clone());
+        let Some(location) = location.filter(|_| is_redirect(response.status)) else {
+            return Ok(response);
+        };
+        if redirects == limits.max_redirects {
+            return Err(Error::TooManyRedirects(limits.max_redirects));
+        }
+        redirects += 1;
+        let next = url
+            .join(&location)
+            .map_err(|e| Error::BadUrl(format!("redirect to {location}: {e}")))?;
+        // 301, 302 and 303 turn into a GET without a body; 307 and 308 keep both.
+        if matches!(response.status, 301..=303) && req.method != "HEAD" {
+            req.method = "GET".into();
+            req.body = None;
+            req.headers
+                .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+        }
+        if next.origin() != url.origin() {
+            // Credentials meant for one origin are not handed to another.
+            req.headers.retain(|(n, _)| {
+                !n.eq_ignore_ascii_case("authorization") && !n.eq_ignore_ascii_case("cookie")
+            });
+        }
+        url = next;
+    }
+}
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// The addresses `url`'s host stands for, each allowed by the rules.
+fn checked_addresses(
+    url: &Url,
+    allow: &Allow,
+    resolve: Resolver<'_>,
+) -> Result<Vec<SocketAddr>, Error> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::Scheme(url.scheme().into()));
+    }
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| Error::BadUrl(format!("{url}: no port")))?;
+    let (name, addrs) = match url.host() {
+        None => return Err(Error::BadUrl(format!("{url}: no host"))),
+        Some(Host::Ipv4(ip)) => (ip.to_string(), vec![SocketAddr::new(ip.into(), port)]),
+        Some(Host::Ipv6(ip)) => (ip.to_string(), vec![SocketAddr::new(ip.into(), port)]),
+        Some(Host::Domain(d)) => {
+            let addrs = resolve(d, port).map_err(|e| Error::Resolve(d.into(), e.to_string()))?;
+            (d.to_string(), addrs)
+        }
+    };
+    if addrs.is_empty() {
+        return Err(Error::Resolve(name, "no addresses".into()));
+    }
+    // One refused address refuses the host: a name that also points inside is not trusted.
+    for a in &addrs {
+        ssrf::check(&name, a.ip(), allow).map_err(|rule| Error::Refused {
+            host: name.clone(),
+            ip: a.ip(),
+            rule,
+        })?;
+    }
+    Ok(addrs)
+}
+
+/// One hop, connecting only to `addrs`.
+fn send(
+    req: &Request,
+    url: &Url,
+    addrs: Vec<SocketAddr>,
+    timeout: Duration,
+    limits: &Limits,
+) -> Result<Response, Error> {
+    let agent = ureq::AgentBuilder::new()
+        .resolver(move |_: &str| Ok(addrs.clone()))
+        .redirects(0)
+        .timeout(timeout)
+        .user_agent(concat!("jsruntime/", env!("CARGO_PKG_VERSION")))
+        .build();
+    let mut r = agent.request_url(&req.method, url);
+    for (n, v) in &req.headers {
+        r = r.set(n, v);
+    }
+    let sent = match &req.body {
+        Some(b) => r.send_bytes(b),
+        None => r.call(),
+    };
+    let response = match sent {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(ureq::Error::Transport(t)) => return Err(transport(t, limits.timeout)),
+    };
+    let status = response.status();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .flat_map(|n| {
+            response
+                .all(&n)
+                .into_iter()
+                .map(|v| (n.to_ascii_lowercase(), v.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let final_url = response.get_url().to_string();
+    let mut body = Vec::new();
+    response
+        .into_reader()
+        .take(limits.max_response_bytes as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| io_error(e, limits.timeout))?;
+    if body.len() > limits.max_response_bytes {
+        return Err(Error::TooLarge(limits.max_response_bytes));
+    }
+    Ok(Response {
+        status,
+        url: final_url,
+        headers,
+        body,
+    })
+}
+
+fn transport(t: ureq::Transport, timeout: Duration) -> Error {
+    use std::error::Error as _;
+    let io = t
+        .source()
+        .and_then(|s| s.downcast_ref::<io::Error>())
+        .map(io::Error::kind);
+    if matches!(io, Some(io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)) {
+        return Error::Timeout(timeout);
+    }
+    Error::Transport(t.to_string())
+}
+
+fn io_error(e: io::Error, timeout: Duration) -> Error {
+    match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Error::Timeout(timeout),
+        _ => Error::Transport(format!("reading the response: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A server on `ip` answering each connection with `reply(request head)`; counts connections.
+    fn server(
+        ip: &str,
+        reply: impl Fn(&str) -> String + Send + 'static,
+    ) -> (SocketAddr, Arc<AtomicUsize>) {
+        let l = TcpListener::bind((ip, 0)).unwrap();
+        let addr = l.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { continue };
+                h.fetch_add(1, Ordering::SeqCst);
+                let mut buf = vec![0u8; 65536];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&got).to_string();
+                let _ = s.write_all(reply(&head).as_bytes());
+            }
+        });
+        (addr, hits)
+    }
+
+    fn ok(body: &str) -> String {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Test: yes\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 1000,
+            max_redirects: 3,
+        }
+    }
+
+    fn get(url: &str, allow: &Allow, resolve: Resolver<'_>) -> Result<Response, Error> {
+        let req = Request {
+            method: "GET".into(),
+            url: url.into(),
+            headers: vec![],
+            body: None,
+        };
+        fetch(req, allow, &limits(), resolve)
+    }
+
+    fn no_dns(_: &str, _: u16) -> io::Result<Vec<SocketAddr>> {
+        Err(io::Error::other("no DNS in this test"))
+    }
+
+    #[test]
+    fn allowed_server_answers() {
+        let (addr, _) = server("127.0.0.2", |_| ok("hello"));
+        let allow = Allow::parse("127.0.0.2").unwrap();
+        let r = get(&format!("http://{addr}/x"), &allow, &no_dns).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, b"hello");
+        assert!(r.headers.contains(&("x-test".into(), "yes".into())));
+    }
+
+    #[test]
+    fn loopback_in_every_disguise_is_refused_without_connecting() {
+        let (addr, hits) = server("127.0.0.1", |_| ok("secret"));
+        let port = addr.port();
+        let allow = Allow::parse("127.0.0.2").unwrap();
+        let localhost = |h: &str, p: u16| -> io::Result<Vec<SocketAddr>> {
+            assert_eq!(h, "localhost");
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], p))])
+        };
+        for host in [
+            "localhost",
+            "127.1",
+            "0x7f000001",
+            "2130706433",
+            "0177.0.0.1",
+            "[::1]",
+            "[::ffff:127.0.0.1]",
+            "[::ffff:7f00:1]",
+        ] {
+            let e = get(&format!("http://{host}:{port}/"), &allow, &localhost).unwrap_err();
+            assert!(
+                matches!(e, Error::Refused { rule: Rule::Loopback, .. }),
+                "{host}: {e:?}"
+            );
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_name_mapped_to_a_private_address_is_refused() {
+        let hosts = |_: &str, p: u16| Ok(vec![SocketAddr::from(([10, 1, 2, 3], p))]);
+        let e = get("http://intranet.example/", &Allow::default(), &hosts).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "refused by the SSRF rules: intranet.example is 10.1.2.3, a private network address (open it with jsrt.http_allow)"
+        );
+    }
+
+    #[test]
+    fn the_name_is_resolved_once_and_the_connection_pinned() {
+        // A rebinding resolver: public-looking (allowed) first, loopback after.
+        let (addr, hits) = server("127.0.0.2", |_| ok("pinned"));
+        let calls = AtomicUsize::new(0);
+        let rebinding = |_: &str, _: u16| {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            Ok(vec![if n == 0 {
+                addr
+            } else {
+                SocketAddr::from(([127, 0, 0, 1], 9))
+            }])
+        };
+        let allow = Allow::parse("127.0.0.2").unwrap();
+        let r = get("http://rebind.example/", &allow, &rebinding).unwrap();
+        assert_eq!(r.body, b"pinned");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn redirects_are_checked_again_and_capped() {
+        let (inside, hits) = server("127.0.0.1", |_| ok("inside"));
+        let (outside, _) = server("127.0.0.2", move |head| {
+            let to = if head.starts_with("GET /loop") {
+                "/loop".to_string()
+            } else if head.starts_with("GET /ok") {
+                return ok("followed");
+            } else if head.starts_with("GET /rel") {
+                "/ok".to_string()
+            } else {
+                format!("http://{inside}/")
+            };
+            format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        });
+        let allow = Allow::parse("127.0.0.2").unwrap();
+        let e = get(&format!("http://{outside}/away"), &allow, &no_dns).unwrap_err();
+        assert!(matches!(e, Error::Refused { rule: Rule::Loopback, .. }), "{e:?}");
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+        let r = get(&format!("http://{outside}/rel"), &allow, &no_dns).unwrap();
+        assert_eq!(r.body, b"followed");
+        assert!(r.url.ends_with("/ok"));
+        let e = get(&format!("http://{outside}/loop"), &allow, &no_dns).unwrap_err();
+        assert_eq!(e, Error::TooManyRedirects(3));
+    }
+
+    #[test]
+    fn other_schemes_and_bad_urls_are_refused() {
+        let allow = Allow::default();
+        for (url, want) in [
+            ("file:///etc/passwd", "the scheme \"file\" is not allowed"),
+            ("gopher://x/", "the scheme \"gopher\" is not allowed"),
+            ("ftp://x/", "the scheme \"ftp\" is not allowed"),
+            ("not a url", "bad URL: not a url"),
+        ] {
+            let e = get(url, &allow, &no_dns).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn big_responses_and_slow_servers_fail() {
+        let (big, _) = server("127.0.0.2", |_| ok(&"x".repeat(5000)));
+        let allow = Allow::parse("127.0.0.2").unwrap();
+        let e = get(&format!("http://{big}/"), &allow, &no_dns).unwrap_err();
+        assert_eq!(e, Error::TooLarge(1000));
+
+        let slow = TcpListener::bind("127.0.0.2:0").unwrap();
+        let addr = slow.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let _held: Vec<_> = slow.incoming().take(1).collect();
+            std::thread::sleep(Duration::from_secs(3));
+        });
+        let req = Request {
+            method: "GET".into(),
+            url: format!("http://{addr}/"),
+            headers: vec![],
+            body: None,
+        };
+        let quick = Limits {
+            timeout: Duration::from_millis(300),
+            ..limits()
+        };
+        let e = fetch(req, &allow, &quick, &no_dns).unwrap_err();
+        assert_eq!(e, Error::Timeout(Duration::from_millis(300)));
+    }
+}
