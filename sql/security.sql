@@ -34,7 +34,7 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['scripts', 'script_executions', 'script_versions', 'script_event_subscriptions',
                              'script_scheduled_jobs', 'script_http_endpoints', 'script_event_dead_letters',
-                             'events', 'tenant_members'] LOOP
+                             'events', 'tenant_members', 'secrets'] LOOP
         EXECUTE format('ALTER TABLE jsrt.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE jsrt.%I FORCE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant_isolation ON jsrt.%I
@@ -64,6 +64,9 @@ GRANT EXECUTE ON FUNCTION jsrt.set_tenant(text, boolean), jsrt.tenant_id(), jsrt
                           jsrt.flush_history(integer), jsrt.wait(uuid, integer)
    TO jsrt_viewer;
 
+-- ... and which secrets exist, never their values.
+GRANT SELECT (tenant_id, name, created_at, updated_at, updated_by) ON jsrt.secrets TO jsrt_viewer;
+
 -- jsrt_developer (scripts.create, .update, .execute): no delete.
 GRANT INSERT, UPDATE ON jsrt.scripts TO jsrt_developer;
 GRANT EXECUTE ON FUNCTION jsrt.create_script(text, text, text, jsonb), jsrt.update_script(text, text, jsonb, text),
@@ -87,6 +90,7 @@ GRANT EXECUTE ON FUNCTION jsrt.emit(text, jsonb), jsrt.execute_async(text, jsonb
 GRANT DELETE ON jsrt.scripts TO jsrt_admin;
 GRANT SELECT, INSERT, DELETE ON jsrt.exposed_tables TO jsrt_admin;
 GRANT EXECUTE ON FUNCTION jsrt.delete_script(text), jsrt.expose_table(regclass, name),
+                          jsrt.set_secret(text, text), jsrt.delete_secret(text),
                           jsrt.unexpose_table(regclass), jsrt._owned_sequences(regclass)
    TO jsrt_admin;
 

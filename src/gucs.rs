@@ -25,6 +25,13 @@ static CRON_SECONDS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static EXECUTION_RETENTION: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"90 days"));
 static MAX_RUNTIMES: GucSetting<i32> = GucSetting::<i32>::new(32);
+static HTTP_ALLOW: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static HTTP_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+static HTTP_MAX_REQUEST_BYTES: GucSetting<i32> = GucSetting::<i32>::new(10 << 20);
+static HTTP_MAX_RESPONSE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(10 << 20);
+static HTTP_MAX_REDIRECTS: GucSetting<i32> = GucSetting::<i32>::new(5);
+static CACHE_MAX_VALUE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
+static CACHE_MAX_TENANT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(64 << 20);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -138,6 +145,56 @@ pub fn init() {
         1,
         10_000,
     );
+    GucRegistry::define_string_guc(
+        c"jsrt.http_allow",
+        c"Hosts and networks (CIDR) that ctx.http may reach although the SSRF rules refuse them.",
+        c"A comma-separated list, such as 'api.internal, 10.1.0.0/16, 127.0.0.1'.",
+        &HTTP_ALLOW,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    int(
+        c"jsrt.http_timeout_ms",
+        c"Longest a ctx.http request may take, redirects included; timeoutMs may only lower it.",
+        &HTTP_TIMEOUT_MS,
+        1,
+        3_600_000,
+    );
+    int(
+        c"jsrt.http_max_request_bytes",
+        c"Largest body a ctx.http request may send.",
+        &HTTP_MAX_REQUEST_BYTES,
+        0,
+        i32::MAX,
+    );
+    int(
+        c"jsrt.http_max_response_bytes",
+        c"Largest response body a ctx.http request may receive.",
+        &HTTP_MAX_RESPONSE_BYTES,
+        0,
+        i32::MAX,
+    );
+    int(
+        c"jsrt.http_max_redirects",
+        c"Redirects a ctx.http request follows, each checked again by the SSRF rules.",
+        &HTTP_MAX_REDIRECTS,
+        0,
+        20,
+    );
+    int(
+        c"jsrt.cache_max_value_bytes",
+        c"Largest value one ctx.cache key may hold, as JSON text.",
+        &CACHE_MAX_VALUE_BYTES,
+        1,
+        i32::MAX,
+    );
+    int(
+        c"jsrt.cache_max_tenant_bytes",
+        c"Bytes of ctx.cache values one tenant may hold in all.",
+        &CACHE_MAX_TENANT_BYTES,
+        1,
+        i32::MAX,
+    );
     // Postgres allows postmaster settings only while preloading; without
     // preload there are no workers for them to configure.
     if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
@@ -236,4 +293,36 @@ pub fn tenant() -> Option<String> {
         .get()
         .and_then(|c| c.into_string().ok())
         .filter(|s| !s.is_empty())
+}
+
+/// jsrt.http_allow as written (empty when unset).
+pub fn http_allow() -> String {
+    HTTP_ALLOW
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .unwrap_or_default()
+}
+
+pub fn http_timeout_ms() -> u64 {
+    HTTP_TIMEOUT_MS.get().max(1) as u64
+}
+
+pub fn http_max_request_bytes() -> usize {
+    HTTP_MAX_REQUEST_BYTES.get().max(0) as usize
+}
+
+pub fn http_max_response_bytes() -> usize {
+    HTTP_MAX_RESPONSE_BYTES.get().max(0) as usize
+}
+
+pub fn http_max_redirects() -> u32 {
+    HTTP_MAX_REDIRECTS.get().max(0) as u32
+}
+
+pub fn cache_max_value_bytes() -> usize {
+    CACHE_MAX_VALUE_BYTES.get().max(1) as usize
+}
+
+pub fn cache_max_tenant_bytes() -> i64 {
+    i64::from(CACHE_MAX_TENANT_BYTES.get().max(1))
 }

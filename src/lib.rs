@@ -38,6 +38,7 @@ extension_sql_file!(
         api::schedule::wake_scheduler
     ]
 );
+extension_sql_file!("../sql/stores.sql", name = "stores", requires = ["schema"]);
 extension_sql_file!("../sql/security.sql", name = "security", finalize);
 
 /// Whether the library was loaded by shared_preload_libraries: only then

@@ -6,6 +6,8 @@ pub mod host;
 pub mod ids;
 pub mod limits;
 pub mod quota;
+pub mod redact;
 pub mod run;
 pub mod sandbox;
 pub mod sql;
+pub mod stdlib;

@@ -214,6 +214,7 @@ impl Done {
             "memory_used_bytes": r.memory_used_bytes,
             "api_call_count": r.usage.api_calls,
             "database_query_count": r.usage.db_queries,
+            "http_request_count": r.usage.http_requests,
         });
         if let Some(n) = sample_every {
             metrics["sample_every"] = n.into();

@@ -159,9 +159,16 @@ impl Watch {
     pub fn stopped(&self) -> bool {
         self.stop.get().is_some()
     }
+
+    /// Milliseconds since the run started, for log lines.
+    pub fn elapsed_ms(&self) -> u64 {
+        self.started
+            .get()
+            .map_or(0, |s| s.elapsed().as_millis() as u64)
+    }
 }
 
-fn postgres_wants_out() -> bool {
+pub fn postgres_wants_out() -> bool {
     // Only the flags that make CHECK_FOR_INTERRUPTS raise: others (barriers,
     // idle timeouts) must not end a script. A background worker's SIGTERM
     // sets ShutdownRequestPending instead.
@@ -200,9 +207,8 @@ pub struct RunResult {
 struct Loaded {
     // Persistent values must go before the context that owns them.
     main: Persistent<Function<'static>>,
-    log: Persistent<Object<'static>>,
-    db: Persistent<Object<'static>>,
-    events: Persistent<Object<'static>>,
+    /// ctx.log, ctx.db, ctx.http, ...: the same objects for every run
+    host: Vec<(qjs::JSAtom, Persistent<Object<'static>>)>,
     /// ctx.tenant and ctx.script: the same for every run of this version
     tenant: Persistent<Object<'static>>,
     script: Persistent<Object<'static>>,
@@ -237,6 +243,9 @@ struct Atoms {
     log: qjs::JSAtom,
     db: qjs::JSAtom,
     events: qjs::JSAtom,
+    http: qjs::JSAtom,
+    secrets: qjs::JSAtom,
+    cache: qjs::JSAtom,
     event: qjs::JSAtom,
     id: qjs::JSAtom,
     name: qjs::JSAtom,
@@ -258,6 +267,9 @@ impl Atoms {
             log: atom("log"),
             db: atom("db"),
             events: atom("events"),
+            http: atom("http"),
+            secrets: atom("secrets"),
+            cache: atom("cache"),
             event: atom("event"),
             id: atom("id"),
             name: atom("name"),
@@ -267,7 +279,7 @@ impl Atoms {
         }
     }
 
-    fn all(&self) -> [qjs::JSAtom; 13] {
+    fn all(&self) -> [qjs::JSAtom; 16] {
         let a = self;
         [
             a.input,
@@ -277,6 +289,9 @@ impl Atoms {
             a.log,
             a.db,
             a.events,
+            a.http,
+            a.secrets,
+            a.cache,
             a.event,
             a.id,
             a.name,
@@ -417,11 +432,28 @@ impl TenantRuntime {
             self.loaded.remove(req.script_id);
             self.runtime.run_gc();
         }
+        let mut logs = self.logs.borrow_mut().take();
+        let usage = scope.finish();
+        if let Some(r) = super::redact::Redactor::new(&usage.secrets) {
+            match &mut outcome {
+                Ok(Some(json)) => r.json(json),
+                Ok(None) => {}
+                Err(f) => {
+                    r.text(&mut f.message);
+                    if let Some(stack) = &mut f.stack {
+                        r.text(stack);
+                    }
+                }
+            }
+            for line in &mut logs {
+                r.text(&mut line.message);
+            }
+        }
         RunResult {
             outcome,
             memory_used_bytes,
-            logs: self.logs.borrow_mut().take(),
-            usage: scope.finish(),
+            logs,
+            usage,
         }
     }
 
@@ -442,18 +474,27 @@ impl TenantRuntime {
         let context = Context::custom::<Intrinsics>(&self.runtime)
             .map_err(|e| cannot_create("context", e))?;
         let name = req.script_name;
-        let (main, log, db, events, tenant, script) = context.with(|ctx| -> Result<_, Failure> {
+        let (main, host, tenant, script) = context.with(|ctx| -> Result<_, Failure> {
             let js = |e| caught(&ctx, e, name);
             let log = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
             let console = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
             console.set("log", console.get::<_, Value>("info").map_err(js)?).map_err(js)?;
             freeze(&ctx, &log);
             freeze(&ctx, &console);
-            let db = host::db::make(&ctx, &self.watch).map_err(js)?;
-            let events = host::events::make(&ctx).map_err(js)?;
+            let a = &self.atoms;
+            let keep = |o| Persistent::save(&ctx, o);
+            let host = vec![
+                (a.log, keep(log)),
+                (a.db, keep(host::db::make(&ctx, &self.watch).map_err(js)?)),
+                (a.events, keep(host::events::make(&ctx).map_err(js)?)),
+                (a.http, keep(host::http::make(&ctx, &self.watch, &self.logs).map_err(js)?)),
+                (a.secrets, keep(host::secrets::make(&ctx, &self.watch).map_err(js)?)),
+                (a.cache, keep(host::cache::make(&ctx, &self.watch).map_err(js)?)),
+            ];
             ctx.globals().set("console", console).map_err(js)?;
             // The global eval exists without the Eval intrinsic; it can only throw. Remove it.
             ctx.globals().remove("eval").map_err(js)?;
+            super::stdlib::install(&ctx).map_err(js)?;
 
             // SAFETY: the bytecode came from compile::compile.
             let module = unsafe { Module::load(ctx.clone(), code) }.map_err(js)?;
@@ -467,7 +508,6 @@ impl TenantRuntime {
                     "the script has no default export function; write `export default function (ctx) { ... }`",
                 ));
             };
-            let a = &self.atoms;
             let text = |s: &str| rquickjs::String::from_str(ctx.clone(), s).map(|s| s.into_value());
             let tenant = sealed(&ctx, &[(a.id, text(req.tenant_id).map_err(js)?), (a.name, text(req.tenant_name).map_err(js)?)])
                 .map_err(js)?;
@@ -480,14 +520,11 @@ impl TenantRuntime {
                 ],
             )
             .map_err(js)?;
-            let keep = |o| Persistent::save(&ctx, o);
-            Ok((Persistent::save(&ctx, f.clone()), keep(log), keep(db), keep(events), keep(tenant), keep(script)))
+            Ok((Persistent::save(&ctx, f.clone()), host, keep(tenant), keep(script)))
         })?;
         Ok(Loaded {
             main,
-            log,
-            db,
-            events,
+            host,
             tenant,
             script,
             context,
@@ -532,23 +569,15 @@ fn call(
             .restore(&ctx)
             .map_err(js)?
             .into_value();
-        let log = loaded.log.clone().restore(&ctx).map_err(js)?.into_value();
-        let db = loaded.db.clone().restore(&ctx).map_err(js)?.into_value();
-        let events = loaded
-            .events
-            .clone()
-            .restore(&ctx)
-            .map_err(js)?
-            .into_value();
         let mut members = vec![
             (a.input, input),
             (a.tenant, tenant),
             (a.script, script),
             (a.execution, execution.into_value()),
-            (a.log, log),
-            (a.db, db),
-            (a.events, events),
         ];
+        for (atom, o) in &loaded.host {
+            members.push((*atom, o.clone().restore(&ctx).map_err(js)?.into_value()));
+        }
         if let Some(event) = req.event_json {
             members.push((a.event, ctx.json_parse(event).map_err(js)?));
         }
@@ -720,11 +749,7 @@ fn make_logger<'js>(
                 .map(|v| show(&ctx, v))
                 .collect::<Vec<_>>()
                 .join(" ");
-            let at = watch
-                .started
-                .get()
-                .map_or(0, |s| s.elapsed().as_millis() as u64);
-            logs.borrow_mut().push(level, message, at);
+            logs.borrow_mut().push(level, message, watch.elapsed_ms());
         })?;
         o.set(level, f)?;
     }

@@ -4,8 +4,7 @@
 
 use std::rc::Rc;
 
-use rquickjs::function::Rest;
-use rquickjs::{qjs, Array, ArrayBuffer, Atom, Ctx, Function, Object, TypedArray, Value};
+use rquickjs::{qjs, Array, Atom, Ctx, Object, TypedArray, Value};
 
 use super::super::convert::{quote_ident, Arg};
 use super::super::failure::FailureKind;
@@ -13,9 +12,9 @@ use super::super::sandbox::Watch;
 use super::super::sql::{self, Cell, Rows, SqlError};
 use crate::catalog::exposed;
 use crate::gucs;
-use crate::subxact::{self, Caught};
+use crate::subxact;
 
-type Js<'js> = rquickjs::Result<Value<'js>>;
+use super::js::{bad, database_error, method, text, thrown, Js};
 
 /// The frozen `ctx.db` object.
 pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'js>> {
@@ -226,19 +225,6 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
     Ok(db)
 }
 
-fn method<'js>(
-    ctx: &Ctx<'js>,
-    db: &Object<'js>,
-    watch: &Rc<Watch>,
-    name: &'static str,
-    f: impl Fn(&Ctx<'js>, &Watch, &[Value<'js>]) -> Js<'js> + 'js,
-) -> rquickjs::Result<()> {
-    let watch = watch.clone();
-    let func = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
-        f(&ctx, &watch, &args.0)
-    })?;
-    db.set(name, func)
-}
 
 /// Runs one statement for the script: counted, limited, and with SQL errors as catchable JS errors.
 fn statement<'js>(
@@ -257,7 +243,7 @@ fn statement<'js>(
             "57014",
         ));
     }
-    super::count_call(what, true).map_err(|m| thrown(ctx, "RangeError", &m, "54000"))?;
+    super::count_call(what, super::Api::Db).map_err(|m| thrown(ctx, "RangeError", &m, "54000"))?;
     match sql::run(q, args, gucs::max_query_rows(), super::deadline()) {
         Ok(rows) => Ok(rows),
         Err(SqlError::Failed(c)) => Err(database_error(ctx, c)),
@@ -279,60 +265,10 @@ fn statement<'js>(
     }
 }
 
-/// A JS Error named `name` with a SQLSTATE in `code`; thrown.
-pub(super) fn thrown(ctx: &Ctx<'_>, name: &str, message: &str, code: &str) -> rquickjs::Error {
-    match error_object(ctx, name, message, code) {
-        Ok(e) => ctx.throw(e.into_value()),
-        Err(e) => e,
-    }
-}
 
-fn error_object<'js>(
-    ctx: &Ctx<'js>,
-    name: &str,
-    message: &str,
-    code: &str,
-) -> rquickjs::Result<Object<'js>> {
-    let e = rquickjs::Exception::from_message(ctx.clone(), message)?;
-    e.set("name", name)?;
-    e.set("code", code)?;
-    Ok(e.into_object())
-}
 
-pub(super) fn database_error(ctx: &Ctx<'_>, c: Caught) -> rquickjs::Error {
-    let made =
-        error_object(ctx, "DatabaseError", &c.message, &subxact::sqlstate(c.code)).and_then(|e| {
-            if let Some(d) = &c.detail {
-                e.set("detail", d.as_str())?;
-            }
-            if let Some(h) = &c.hint {
-                e.set("hint", h.as_str())?;
-            }
-            Ok(e)
-        });
-    match made {
-        Ok(e) => ctx.throw(e.into_value()),
-        Err(e) => e,
-    }
-}
 
-/// A TypeError about a bad argument, named after the call.
-pub(super) fn bad(ctx: &Ctx<'_>, what: &str, why: &str) -> rquickjs::Error {
-    thrown(ctx, "TypeError", &format!("{what}: {why}"), "22023")
-}
 
-/// A string argument, or a TypeError from `what` saying `why`.
-pub(super) fn text(
-    ctx: &Ctx<'_>,
-    v: Option<&Value<'_>>,
-    what: &str,
-    why: &str,
-) -> rquickjs::Result<String> {
-    v.and_then(|v| v.as_string())
-        .map(|s| s.to_string())
-        .transpose()?
-        .ok_or_else(|| bad(ctx, what, why))
-}
 
 const SQL_MUST_BE_TEXT: &str = "\"sql\" must be a string";
 
@@ -512,19 +448,8 @@ fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
         unsafe { qjs::JS_ToFloat64(ctx.as_raw().as_ptr(), &mut ms, raw) };
         return Ok(Arg::Date(ms));
     }
-    if let Some(o) = v.as_object() {
-        if let Some(a) = o.as_typed_array::<u8>() {
-            // SAFETY: no JS runs while the bytes are copied.
-            return Ok(Arg::Bytes(
-                unsafe { a.as_bytes() }.unwrap_or_default().to_vec(),
-            ));
-        }
-        if let Some(buf) = ArrayBuffer::from_object(o.clone()) {
-            // SAFETY: no JS runs while the bytes are copied.
-            return Ok(Arg::Bytes(
-                unsafe { buf.as_bytes() }.unwrap_or_default().to_vec(),
-            ));
-        }
+    if let Some(b) = super::js::bytes(v) {
+        return Ok(Arg::Bytes(b));
     }
     let json = ctx
         .json_stringify(v.clone())?

@@ -5,8 +5,7 @@ use pgrx::spi::Spi;
 use rquickjs::function::Rest;
 use rquickjs::{qjs, Ctx, Function, Object, Value};
 
-use super::db::{bad, database_error, text, thrown};
-use crate::{subxact, tenancy};
+use super::js::{as_owner, bad, text, thrown};
 
 pub fn make<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let events = Object::new(ctx.clone())?;
@@ -31,43 +30,34 @@ fn publish<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Value<'
             .unwrap_or_else(|| "{}".into()),
         Some(_) => return Err(bad(ctx, WHAT, "the payload must be an object")),
     };
-    super::count_call(WHAT, false).map_err(|m| thrown(ctx, "RangeError", &m, "54000"))?;
+    super::count_call(WHAT, super::Api::Other).map_err(|m| thrown(ctx, "RangeError", &m, "54000"))?;
     let (parent, depth) = super::lineage();
     let tenant = super::tenant();
-    let written = subxact::run(|| {
-        tenancy::as_owner(|| unsafe {
-            // The fan-out trigger links the runs it queues to this one; the setting ends here.
-            let level = pgrx::pg_sys::NewGUCNestLevel();
-            let id = Spi::get_one_with_args::<i64>(
-                "WITH parent AS (SELECT set_config('jsrt.parent_execution', $4, true))
-                 INSERT INTO jsrt.events(tenant_id, event_type, payload, depth)
-                 SELECT $1::uuid, $2, $3::jsonb, $5 FROM parent RETURNING id",
-                &[
-                    tenant.as_str().into(),
-                    event_type.as_str().into(),
-                    payload.as_str().into(),
-                    parent.as_str().into(),
-                    (depth + 1).into(),
-                ],
-            );
-            pgrx::pg_sys::AtEOXact_GUC(false, level);
-            id
-        })
-    });
-    match written {
-        Ok(Ok(Some(id))) => Ok(Value::new_float(ctx.clone(), id as f64)),
-        Ok(Ok(None)) => Err(thrown(
+    let id = as_owner(ctx, WHAT, || unsafe {
+        // The fan-out trigger links the runs it queues to this one; the setting ends here.
+        let level = pgrx::pg_sys::NewGUCNestLevel();
+        let id = Spi::get_one_with_args::<i64>(
+            "WITH parent AS (SELECT set_config('jsrt.parent_execution', $4, true))
+             INSERT INTO jsrt.events(tenant_id, event_type, payload, depth)
+             SELECT $1::uuid, $2, $3::jsonb, $5 FROM parent RETURNING id",
+            &[
+                tenant.as_str().into(),
+                event_type.as_str().into(),
+                payload.as_str().into(),
+                parent.as_str().into(),
+                (depth + 1).into(),
+            ],
+        );
+        pgrx::pg_sys::AtEOXact_GUC(false, level);
+        id
+    })?;
+    match id {
+        Some(id) => Ok(Value::new_float(ctx.clone(), id as f64)),
+        None => Err(thrown(
             ctx,
             "DatabaseError",
             &format!("{WHAT}: no event was written"),
             "XX000",
         )),
-        Ok(Err(e)) => Err(thrown(
-            ctx,
-            "DatabaseError",
-            &format!("{WHAT}: {e}"),
-            "XX000",
-        )),
-        Err(c) => Err(database_error(ctx, c)),
     }
 }

@@ -1,8 +1,12 @@
 //! The bindings behind `ctx`: one module per member, and the state of the
 //! run they serve (its tenant, deadline, limits and counters).
 
+pub mod cache;
 pub mod db;
 pub mod events;
+pub mod http;
+pub mod js;
+pub mod secrets;
 pub mod log;
 
 use std::cell::RefCell;
@@ -19,6 +23,9 @@ use crate::tenancy::RunTenant;
 pub struct Usage {
     pub api_calls: u64,
     pub db_queries: u64,
+    pub http_requests: u64,
+    /// secret values the run read, to redact from what it leaves behind
+    pub secrets: Vec<String>,
     /// a cancel or statement timeout caught in the run's SQL, to raise again after it
     pub interrupted: Option<Caught>,
 }
@@ -86,9 +93,17 @@ impl Drop for RunScope {
     }
 }
 
+/// What a counted ctx call does, for the run's metrics.
+#[derive(PartialEq)]
+enum Api {
+    Db,
+    Http,
+    Other,
+}
+
 /// Counts one ctx call against the run's and the script's per-minute limits;
 /// Err names the limit it would pass.
-fn count_call(what: &str, database: bool) -> Result<(), String> {
+fn count_call(what: &str, kind: Api) -> Result<(), String> {
     RUN.with(|r| {
         let mut r = r.borrow_mut();
         let Some(run) = r.as_mut() else {
@@ -110,8 +125,10 @@ fn count_call(what: &str, database: bool) -> Result<(), String> {
             ));
         }
         run.usage.api_calls += 1;
-        if database {
-            run.usage.db_queries += 1;
+        match kind {
+            Api::Db => run.usage.db_queries += 1,
+            Api::Http => run.usage.http_requests += 1,
+            Api::Other => {}
         }
         Ok(())
     })
@@ -138,6 +155,17 @@ fn lineage() -> (String, i64) {
 
 fn deadline() -> Option<Instant> {
     RUN.with(|r| r.borrow().as_ref().and_then(|run| run.deadline))
+}
+
+/// Remembers a secret value the run has read.
+fn add_secret(value: &str) {
+    RUN.with(|r| {
+        if let Some(run) = r.borrow_mut().as_mut() {
+            if !run.usage.secrets.iter().any(|s| s == value) {
+                run.usage.secrets.push(value.to_string());
+            }
+        }
+    });
 }
 
 fn set_interrupted(c: Caught) {

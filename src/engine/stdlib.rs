@@ -1,0 +1,294 @@
+//! The standard library scripts get besides the ECMAScript built-ins: URL and
+//! URLSearchParams, TextEncoder and TextDecoder, atob and btoa, crypto and
+//! structuredClone. `stdlib.js` defines them on top of the native helpers
+//! here (WHATWG URL parsing from the url crate, UTF-8, base64, SHA-256,
+//! HMAC, randomness). It is compiled once per backend, like a script, and
+//! every new context evaluates it before the script's own module.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use base64::Engine as _;
+use hmac::Mac as _;
+use rquickjs::function::Opt;
+use rquickjs::{Ctx, Exception, Function, Module, Object, TypedArray, Value};
+use sha2::Digest as _;
+
+use super::compile;
+use super::host::js::bytes;
+
+const SOURCE: &str = include_str!("stdlib.js");
+
+thread_local! {
+    static BYTECODE: RefCell<Option<Rc<[u8]>>> = const { RefCell::new(None) };
+}
+
+/// Defines the standard library's globals in `ctx`.
+pub fn install(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    let code = bytecode().map_err(|m| Exception::throw_internal(ctx, &m))?;
+    ctx.globals().set("__jsrt_native", natives(ctx)?)?;
+    // SAFETY: the bytecode came from compile::compile.
+    let module = unsafe { Module::load(ctx.clone(), &code) }?;
+    let (_, done) = module.eval()?;
+    while ctx.execute_pending_job() {}
+    done.result::<Value>().transpose()?;
+    Ok(())
+}
+
+fn bytecode() -> Result<Rc<[u8]>, String> {
+    BYTECODE.with(|b| {
+        if let Some(code) = b.borrow().as_ref() {
+            return Ok(code.clone());
+        }
+        let code: Rc<[u8]> = compile::compile("jsrt:stdlib", SOURCE)
+            .map_err(|f| format!("the standard library does not compile: {}", f.summary()))?
+            .into();
+        *b.borrow_mut() = Some(code.clone());
+        Ok(code)
+    })
+}
+
+/// The native helpers, handed to stdlib.js, which removes them from the globals.
+fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
+    let n = Object::new(ctx.clone())?;
+    n.set(
+        "urlParse",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, input: String, base: Opt<String>| {
+            let parsed = match base.0 {
+                Some(b) => url::Url::parse(&b).and_then(|b| b.join(&input)),
+                None => url::Url::parse(&input),
+            };
+            let u = parsed.map_err(|e| type_error(&ctx, &format!("Invalid URL \"{input}\": {e}")))?;
+            components(&ctx, &u)
+        })?,
+    )?;
+    n.set(
+        "urlSet",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, href: String, part: String, value: String| {
+            let mut u = url::Url::parse(&href).map_err(|e| type_error(&ctx, &e.to_string()))?;
+            use url::quirks as q;
+            // WHATWG setters ignore values they cannot take.
+            let _ = match part.as_str() {
+                "protocol" => q::set_protocol(&mut u, &value),
+                "username" => q::set_username(&mut u, &value),
+                "password" => q::set_password(&mut u, &value),
+                "host" => q::set_host(&mut u, &value),
+                "hostname" => q::set_hostname(&mut u, &value),
+                "port" => q::set_port(&mut u, &value),
+                "pathname" => {
+                    q::set_pathname(&mut u, &value);
+                    Ok(())
+                }
+                "search" => {
+                    q::set_search(&mut u, &value);
+                    Ok(())
+                }
+                "hash" => {
+                    q::set_hash(&mut u, &value);
+                    Ok(())
+                }
+                _ => return Err(type_error(&ctx, &format!("URL has no part \"{part}\""))),
+            };
+            components(&ctx, &u)
+        })?,
+    )?;
+    n.set(
+        "formParse",
+        Function::new(ctx.clone(), |s: String| {
+            url::form_urlencoded::parse(s.as_bytes())
+                .map(|(k, v)| vec![k.into_owned(), v.into_owned()])
+                .collect::<Vec<_>>()
+        })?,
+    )?;
+    n.set(
+        "formSerialize",
+        Function::new(ctx.clone(), |pairs: Vec<Vec<String>>| {
+            let mut out = url::form_urlencoded::Serializer::new(String::new());
+            for p in &pairs {
+                if let [k, v] = p.as_slice() {
+                    out.append_pair(k, v);
+                }
+            }
+            out.finish()
+        })?,
+    )?;
+    n.set(
+        "utf8Encode",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, s: String| {
+            TypedArray::<u8>::new(ctx, s.into_bytes())
+        })?,
+    )?;
+    n.set(
+        "utf8Decode",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, v: Value<'js>, fatal: bool| {
+            let b = bytes(&v).ok_or_else(|| type_error(&ctx, "TextDecoder.decode: the input must be a Uint8Array, a typed array or an ArrayBuffer"))?;
+            let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&b);
+            match std::str::from_utf8(b) {
+                Ok(s) => Ok(s.to_string()),
+                Err(e) if fatal => Err(type_error(
+                    &ctx,
+                    &format!("TextDecoder.decode: invalid UTF-8 at byte {}", e.valid_up_to()),
+                )),
+                Err(_) => Ok(String::from_utf8_lossy(b).into_owned()),
+            }
+        })?,
+    )?;
+    n.set(
+        "btoa",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, s: String| {
+            let latin1: Option<Vec<u8>> = s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
+            let b = latin1.ok_or_else(|| {
+                dom_error(&ctx, "InvalidCharacterError", "btoa: the string has characters outside Latin-1; encode it to bytes first (TextEncoder)")
+            })?;
+            Ok::<_, rquickjs::Error>(base64::engine::general_purpose::STANDARD.encode(b))
+        })?,
+    )?;
+    n.set(
+        "atob",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, s: String| {
+            let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let b = forgiving_base64(&clean).ok_or_else(|| {
+                dom_error(&ctx, "InvalidCharacterError", "atob: the string is not valid base64")
+            })?;
+            Ok::<_, rquickjs::Error>(b.into_iter().map(char::from).collect::<String>())
+        })?,
+    )?;
+    n.set(
+        "base64",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, v: Value<'js>, url_safe: bool| {
+            let b = bytes(&v).ok_or_else(|| type_error(&ctx, "expected bytes"))?;
+            Ok::<_, rquickjs::Error>(if url_safe {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+            } else {
+                base64::engine::general_purpose::STANDARD.encode(b)
+            })
+        })?,
+    )?;
+    n.set(
+        "randomBytes",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, len: usize| {
+            let mut b = vec![0u8; len];
+            getrandom::getrandom(&mut b)
+                .map_err(|e| Exception::throw_internal(&ctx, &format!("no randomness: {e}")))?;
+            TypedArray::<u8>::new(ctx, b)
+        })?,
+    )?;
+    n.set(
+        "sha256",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, v: Value<'js>| {
+            let b = bytes(&v).ok_or_else(|| type_error(&ctx, "expected bytes"))?;
+            TypedArray::<u8>::new(ctx, sha2::Sha256::digest(&b).to_vec())
+        })?,
+    )?;
+    n.set(
+        "hmacSha256",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, key: Value<'js>, data: Value<'js>| {
+            let (Some(k), Some(d)) = (bytes(&key), bytes(&data)) else {
+                return Err(type_error(&ctx, "expected bytes"));
+            };
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&k)
+                .map_err(|e| type_error(&ctx, &e.to_string()))?;
+            mac.update(&d);
+            TypedArray::<u8>::new(ctx, mac.finalize().into_bytes().to_vec())
+        })?,
+    )?;
+    n.set(
+        "timingSafeEqual",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, a: Value<'js>, b: Value<'js>| {
+            let (Some(a), Some(b)) = (bytes(&a), bytes(&b)) else {
+                return Err(type_error(&ctx, "expected bytes"));
+            };
+            Ok(constant_time_eq(&a, &b))
+        })?,
+    )?;
+    Ok(n)
+}
+
+fn components<'js>(ctx: &Ctx<'js>, u: &url::Url) -> rquickjs::Result<Object<'js>> {
+    use url::quirks as q;
+    let o = Object::new(ctx.clone())?;
+    o.set("href", q::href(u))?;
+    o.set("origin", q::origin(u))?;
+    o.set("protocol", q::protocol(u))?;
+    o.set("username", q::username(u))?;
+    o.set("password", q::password(u))?;
+    o.set("host", q::host(u))?;
+    o.set("hostname", q::hostname(u))?;
+    o.set("port", q::port(u))?;
+    o.set("pathname", q::pathname(u))?;
+    o.set("search", q::search(u))?;
+    o.set("hash", q::hash(u))?;
+    Ok(o)
+}
+
+/// WHATWG forgiving-base64 decode: padding optional, but only where it may be.
+fn forgiving_base64(s: &str) -> Option<Vec<u8>> {
+    let s = if s.len() % 4 == 0 {
+        s.strip_suffix("==").or_else(|| s.strip_suffix('=')).unwrap_or(s)
+    } else {
+        s
+    };
+    if s.len() % 4 == 1 {
+        return None;
+    }
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(s)
+        .ok()
+        .or_else(|| {
+            // The last character may carry bits the standard engine refuses; the web allows them.
+            base64::engine::GeneralPurpose::new(
+                &base64::alphabet::STANDARD,
+                base64::engine::GeneralPurposeConfig::new()
+                    .with_decode_allow_trailing_bits(true)
+                    .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
+            )
+            .decode(s)
+            .ok()
+        })
+}
+
+/// Equal bytes, compared in a time that depends on the length only.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+fn type_error(ctx: &Ctx<'_>, message: &str) -> rquickjs::Error {
+    Exception::throw_type(ctx, message)
+}
+
+fn dom_error(ctx: &Ctx<'_>, name: &str, message: &str) -> rquickjs::Error {
+    match Exception::from_message(ctx.clone(), message).and_then(|e| {
+        e.set("name", name)?;
+        Ok(e)
+    }) {
+        Ok(e) => ctx.throw(e.into_value()),
+        Err(e) => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forgiving_base64_follows_the_web() {
+        assert_eq!(forgiving_base64("aGk=").unwrap(), b"hi");
+        assert_eq!(forgiving_base64("aGk").unwrap(), b"hi");
+        assert_eq!(forgiving_base64("aGl=").unwrap(), b"hi");
+        assert_eq!(forgiving_base64("").unwrap(), b"");
+        assert!(forgiving_base64("a").is_none());
+        assert!(forgiving_base64("aG=k").is_none());
+        assert!(forgiving_base64("a*==").is_none());
+    }
+
+    #[test]
+    fn constant_time_eq_compares_bytes() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
