@@ -5,7 +5,7 @@ DEMO_DIR  := /var/lib/postgresql/jsrt-demo
 DEMO_PORT := 28815
 DEMO_DB   := jsrt
 
-.PHONY: setup install run stop test unit pgtest regress bench
+.PHONY: setup install run stop test unit types pgtest regress bench
 
 setup:
 	scripts/setup.sh
@@ -25,13 +25,16 @@ run: install
 stop:
 	scripts/cluster.sh stop $(DEMO_DIR)
 
-# Pure modules, in-database pgrx tests, then the pg_regress suite.
+# Pure modules, the type declarations, in-database pgrx tests, then the pg_regress suite.
 # pgtest installs a test build; install puts the release build back before regress.
-test: setup unit pgtest install regress
+test: setup unit types pgtest install regress
 
 unit:
 	# the pg_* tests need a cluster: pgtest runs them
 	cargo test --lib -- --skip tests::tests::pg_
+
+types:
+	tests/types/check.sh
 
 pgtest:
 	rm -rf /tmp/jsrt-pgrx-test

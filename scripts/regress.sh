@@ -19,5 +19,6 @@ if [ $rc -ne 0 ]; then cat "$OUT/regression.diffs" 2>/dev/null | head -200; exit
 # Sessions, signals, crashes and restarts, on the same cluster.
 tests/integration/sessions.sh "$PORT" "$DB"
 tests/integration/queue.sh "$PORT" "$DB" "$DIR"
+tests/integration/http_client.sh "$PORT" "$DB"
 # A cluster without preload, driven by jsrt.run_pending and pg_cron.
 tests/integration/nopreload.sh

@@ -5,6 +5,9 @@ need=()
 for p in postgresql-15 postgresql-server-dev-15 postgresql-15-cron clang libclang-dev sudo; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
+# the tests' HTTP servers (python3) and the type-declaration check (npm)
+command -v python3 >/dev/null || need+=(python3)
+command -v npm >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

@@ -100,14 +100,15 @@ BEGIN
 END $$;
 
 -- Deletes up to batch_size of the oldest expired rows: finished runs older
--- than jsrt.execution_retention, and dead letters out of retries older than
--- 30 days. Returns how many; call again until it returns less than the batch.
+-- than jsrt.execution_retention, dead letters out of retries older than
+-- 30 days, and expired ctx.cache entries. Returns how many; call again until it returns less than the batch.
 CREATE FUNCTION jsrt.cleanup_history(batch_size integer DEFAULT 1000) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     keep interval := coalesce(nullif(current_setting('jsrt.execution_retention', true), ''), '90 days')::interval;
     n integer;
     m integer;
+    k integer;
 BEGIN
     DELETE FROM jsrt.script_executions e
      WHERE e.id = ANY (ARRAY(SELECT x.id FROM jsrt.script_executions x
@@ -120,5 +121,10 @@ BEGIN
                                 AND x.retry_count >= coalesce(nullif(current_setting('jsrt.event_max_retries', true), ''), '3')::integer
                               LIMIT batch_size));
     GET DIAGNOSTICS m = ROW_COUNT;
-    RETURN n + m;
+    -- expired ctx.cache entries (reads skip them already)
+    DELETE FROM jsrt.cache c
+     WHERE (c.tenant_id, c.key) IN (SELECT x.tenant_id, x.key FROM jsrt.cache x
+                                     WHERE x.expires_at < clock_timestamp() LIMIT batch_size);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    RETURN n + m + k;
 END $$;

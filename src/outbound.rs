@@ -58,10 +58,13 @@ impl std::fmt::Display for Error {
         match self {
             Error::BadUrl(why) => write!(f, "bad URL: {why}"),
             Error::Scheme(s) => write!(f, "the scheme \"{s}\" is not allowed: use http or https"),
-            Error::Refused { host, ip, rule } => write!(
-                f,
-                "refused by the SSRF rules: {host} is {ip}, a {rule} address (open it with jsrt.http_allow)"
-            ),
+            Error::Refused { host, ip, rule } => {
+                f.write_str("refused by the SSRF rules: ")?;
+                if *host != ip.to_string() {
+                    write!(f, "{host} is ")?;
+                }
+                write!(f, "{ip}, a {rule} address (open it with jsrt.http_allow)")
+            }
             Error::Resolve(host, why) => write!(f, "cannot resolve {host}: {why}"),
             Error::TooManyRedirects(n) => {
                 write!(f, "more than {n} redirects (jsrt.http_max_redirects)")
@@ -233,7 +236,10 @@ fn transport(t: ureq::Transport, timeout: Duration) -> Error {
         .source()
         .and_then(|s| s.downcast_ref::<io::Error>())
         .map(io::Error::kind);
-    if matches!(io, Some(io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)) {
+    if matches!(
+        io,
+        Some(io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
+    ) {
         return Error::Timeout(timeout);
     }
     Error::Transport(t.to_string())
@@ -342,7 +348,13 @@ mod tests {
         ] {
             let e = get(&format!("http://{host}:{port}/"), &allow, &localhost).unwrap_err();
             assert!(
-                matches!(e, Error::Refused { rule: Rule::Loopback, .. }),
+                matches!(
+                    e,
+                    Error::Refused {
+                        rule: Rule::Loopback,
+                        ..
+                    }
+                ),
                 "{host}: {e:?}"
             );
         }
@@ -396,7 +408,16 @@ mod tests {
         });
         let allow = Allow::parse("127.0.0.2").unwrap();
         let e = get(&format!("http://{outside}/away"), &allow, &no_dns).unwrap_err();
-        assert!(matches!(e, Error::Refused { rule: Rule::Loopback, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                Error::Refused {
+                    rule: Rule::Loopback,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
         assert_eq!(hits.load(Ordering::SeqCst), 0);
         let r = get(&format!("http://{outside}/rel"), &allow, &no_dns).unwrap();
         assert_eq!(r.body, b"followed");

@@ -3,6 +3,6 @@ mod admin;
 pub mod execute;
 pub mod queue;
 pub mod schedule;
-mod secrets;
 mod scripts;
+mod secrets;
 pub mod tenants;

@@ -3,6 +3,7 @@
 
 use pgrx::prelude::*;
 
+use crate::engine::host::js::no_row_is_none;
 use crate::error::{Error, OrRaise};
 use crate::tenancy;
 
@@ -30,7 +31,7 @@ fn set_secret(name: &str, value: &str) {
         .unwrap_or_default();
     // Written as the owner: roles hold no privilege on the value column.
     let written = tenancy::as_owner(|| {
-        Spi::get_one_with_args::<bool>(
+        no_row_is_none(Spi::get_one_with_args::<bool>(
             "INSERT INTO jsrt.secrets AS s (tenant_id, name, value, updated_by)
              SELECT t.id, $2, $3, $4 FROM jsrt.tenants t WHERE t.id = $1::uuid
              ON CONFLICT (tenant_id, name) DO UPDATE
@@ -42,7 +43,7 @@ fn set_secret(name: &str, value: &str) {
                 value.into(),
                 by.as_str().into(),
             ],
-        )
+        ))
     });
     match written {
         Ok(Some(true)) => {}

@@ -79,7 +79,8 @@ mod tests {
         let mut s = "key=sk_live_123; short ab stays".to_string();
         r.text(&mut s);
         assert_eq!(s, "key=[REDACTED]; short ab stays");
-        let mut j = r#"{"k":"Bearer sk_live_123","sk_live_123":1,"q":"quo\"te","n":[1,"x"]}"#.to_string();
+        let mut j =
+            r#"{"k":"Bearer sk_live_123","sk_live_123":1,"q":"quo\"te","n":[1,"x"]}"#.to_string();
         r.json(&mut j);
         let v: Value = serde_json::from_str(&j).unwrap();
         assert_eq!(v["k"], "Bearer [REDACTED]");

@@ -116,6 +116,8 @@ class URLSearchParams {
 
 let setSearch; // (url, query) from its URLSearchParams
 
+const parse = (url, base) => (base === undefined ? N.urlParse(String(url)) : N.urlParse(String(url), String(base)));
+
 class URL {
   #c;
   #params;
@@ -125,14 +127,14 @@ class URL {
   }
 
   constructor(url, base) {
-    this.#c = N.urlParse(String(url), base === undefined ? undefined : String(base));
+    this.#c = parse(url, base);
     this.#params = new URLSearchParams(this.#c.search);
     attach(this.#params, this);
   }
 
   static canParse(url, base) {
     try {
-      N.urlParse(String(url), base === undefined ? undefined : String(base));
+      parse(url, base);
       return true;
     } catch {
       return false;
@@ -148,7 +150,7 @@ class URL {
   }
 
   get href() { return this.#c.href; }
-  set href(v) { this.#c = N.urlParse(String(v)); relist(this.#params, this.#c.search); }
+  set href(v) { this.#c = parse(v); relist(this.#params, this.#c.search); }
   get origin() { return this.#c.origin; }
   get searchParams() { return this.#params; }
   toString() { return this.#c.href; }

@@ -53,44 +53,51 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let n = Object::new(ctx.clone())?;
     n.set(
         "urlParse",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, input: String, base: Opt<String>| {
-            let parsed = match base.0 {
-                Some(b) => url::Url::parse(&b).and_then(|b| b.join(&input)),
-                None => url::Url::parse(&input),
-            };
-            let u = parsed.map_err(|e| type_error(&ctx, &format!("Invalid URL \"{input}\": {e}")))?;
-            components(&ctx, &u)
-        })?,
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, input: String, base: Opt<String>| {
+                let parsed = match base.0 {
+                    Some(b) => url::Url::parse(&b).and_then(|b| b.join(&input)),
+                    None => url::Url::parse(&input),
+                };
+                let u = parsed
+                    .map_err(|e| type_error(&ctx, &format!("Invalid URL \"{input}\": {e}")))?;
+                components(&ctx, &u)
+            },
+        )?,
     )?;
     n.set(
         "urlSet",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, href: String, part: String, value: String| {
-            let mut u = url::Url::parse(&href).map_err(|e| type_error(&ctx, &e.to_string()))?;
-            use url::quirks as q;
-            // WHATWG setters ignore values they cannot take.
-            let _ = match part.as_str() {
-                "protocol" => q::set_protocol(&mut u, &value),
-                "username" => q::set_username(&mut u, &value),
-                "password" => q::set_password(&mut u, &value),
-                "host" => q::set_host(&mut u, &value),
-                "hostname" => q::set_hostname(&mut u, &value),
-                "port" => q::set_port(&mut u, &value),
-                "pathname" => {
-                    q::set_pathname(&mut u, &value);
-                    Ok(())
-                }
-                "search" => {
-                    q::set_search(&mut u, &value);
-                    Ok(())
-                }
-                "hash" => {
-                    q::set_hash(&mut u, &value);
-                    Ok(())
-                }
-                _ => return Err(type_error(&ctx, &format!("URL has no part \"{part}\""))),
-            };
-            components(&ctx, &u)
-        })?,
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, href: String, part: String, value: String| {
+                let mut u = url::Url::parse(&href).map_err(|e| type_error(&ctx, &e.to_string()))?;
+                use url::quirks as q;
+                // WHATWG setters ignore values they cannot take.
+                let _ = match part.as_str() {
+                    "protocol" => q::set_protocol(&mut u, &value),
+                    "username" => q::set_username(&mut u, &value),
+                    "password" => q::set_password(&mut u, &value),
+                    "host" => q::set_host(&mut u, &value),
+                    "hostname" => q::set_hostname(&mut u, &value),
+                    "port" => q::set_port(&mut u, &value),
+                    "pathname" => {
+                        q::set_pathname(&mut u, &value);
+                        Ok(())
+                    }
+                    "search" => {
+                        q::set_search(&mut u, &value);
+                        Ok(())
+                    }
+                    "hash" => {
+                        q::set_hash(&mut u, &value);
+                        Ok(())
+                    }
+                    _ => return Err(type_error(&ctx, &format!("URL has no part \"{part}\""))),
+                };
+                components(&ctx, &u)
+            },
+        )?,
     )?;
     n.set(
         "formParse",
@@ -148,21 +155,28 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         Function::new(ctx.clone(), |ctx: Ctx<'js>, s: String| {
             let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let b = forgiving_base64(&clean).ok_or_else(|| {
-                dom_error(&ctx, "InvalidCharacterError", "atob: the string is not valid base64")
+                dom_error(
+                    &ctx,
+                    "InvalidCharacterError",
+                    "atob: the string is not valid base64",
+                )
             })?;
             Ok::<_, rquickjs::Error>(b.into_iter().map(char::from).collect::<String>())
         })?,
     )?;
     n.set(
         "base64",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, v: Value<'js>, url_safe: bool| {
-            let b = bytes(&v).ok_or_else(|| type_error(&ctx, "expected bytes"))?;
-            Ok::<_, rquickjs::Error>(if url_safe {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-            } else {
-                base64::engine::general_purpose::STANDARD.encode(b)
-            })
-        })?,
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, v: Value<'js>, url_safe: bool| {
+                let b = bytes(&v).ok_or_else(|| type_error(&ctx, "expected bytes"))?;
+                Ok::<_, rquickjs::Error>(if url_safe {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+                } else {
+                    base64::engine::general_purpose::STANDARD.encode(b)
+                })
+            },
+        )?,
     )?;
     n.set(
         "randomBytes",
@@ -182,24 +196,30 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     )?;
     n.set(
         "hmacSha256",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, key: Value<'js>, data: Value<'js>| {
-            let (Some(k), Some(d)) = (bytes(&key), bytes(&data)) else {
-                return Err(type_error(&ctx, "expected bytes"));
-            };
-            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&k)
-                .map_err(|e| type_error(&ctx, &e.to_string()))?;
-            mac.update(&d);
-            TypedArray::<u8>::new(ctx, mac.finalize().into_bytes().to_vec())
-        })?,
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, key: Value<'js>, data: Value<'js>| {
+                let (Some(k), Some(d)) = (bytes(&key), bytes(&data)) else {
+                    return Err(type_error(&ctx, "expected bytes"));
+                };
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&k)
+                    .map_err(|e| type_error(&ctx, &e.to_string()))?;
+                mac.update(&d);
+                TypedArray::<u8>::new(ctx, mac.finalize().into_bytes().to_vec())
+            },
+        )?,
     )?;
     n.set(
         "timingSafeEqual",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, a: Value<'js>, b: Value<'js>| {
-            let (Some(a), Some(b)) = (bytes(&a), bytes(&b)) else {
-                return Err(type_error(&ctx, "expected bytes"));
-            };
-            Ok(constant_time_eq(&a, &b))
-        })?,
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, a: Value<'js>, b: Value<'js>| {
+                let (Some(a), Some(b)) = (bytes(&a), bytes(&b)) else {
+                    return Err(type_error(&ctx, "expected bytes"));
+                };
+                Ok(constant_time_eq(&a, &b))
+            },
+        )?,
     )?;
     Ok(n)
 }
@@ -224,7 +244,9 @@ fn components<'js>(ctx: &Ctx<'js>, u: &url::Url) -> rquickjs::Result<Object<'js>
 /// WHATWG forgiving-base64 decode: padding optional, but only where it may be.
 fn forgiving_base64(s: &str) -> Option<Vec<u8>> {
     let s = if s.len() % 4 == 0 {
-        s.strip_suffix("==").or_else(|| s.strip_suffix('=')).unwrap_or(s)
+        s.strip_suffix("==")
+            .or_else(|| s.strip_suffix('='))
+            .unwrap_or(s)
     } else {
         s
     };

@@ -5,8 +5,8 @@
 use pgrx::spi::Spi;
 use rquickjs::{Ctx, Object, Value};
 
-use super::js::{as_owner, bad, method, text, thrown};
 use super::super::sandbox::Watch;
+use super::js::{as_owner, bad, method, no_row_is_none, text, thrown};
 use crate::gucs;
 
 const MAX_KEY_CHARS: usize = 512;
@@ -19,11 +19,11 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &std::rc::Rc<Watch>) -> rquickjs::Result
         let key = key(ctx, "ctx.cache.get", a.first())?;
         let tenant = super::tenant();
         let found = as_owner(ctx, "ctx.cache.get", || {
-            Spi::get_one_with_args::<String>(
+            no_row_is_none(Spi::get_one_with_args::<String>(
                 "SELECT value::text FROM jsrt.cache
                   WHERE tenant_id = $1::uuid AND key = $2 AND expires_at > clock_timestamp()",
                 &[tenant.as_str().into(), key.as_str().into()],
-            )
+            ))
         })?;
         match found {
             Some(json) => ctx.json_parse(json),
@@ -40,7 +40,13 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &std::rc::Rc<Watch>) -> rquickjs::Result
                 .transpose()?,
             _ => None,
         }
-        .ok_or_else(|| bad(ctx, WHAT, "the value must be JSON (not undefined or a function)"))?;
+        .ok_or_else(|| {
+            bad(
+                ctx,
+                WHAT,
+                "the value must be JSON (not undefined or a function)",
+            )
+        })?;
         let ttl = match a.get(2) {
             None => DEFAULT_TTL_S,
             Some(v) if v.is_undefined() => DEFAULT_TTL_S,
@@ -48,7 +54,11 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &std::rc::Rc<Watch>) -> rquickjs::Result
                 .as_number()
                 .filter(|n| *n > 0.0 && *n <= MAX_TTL_S)
                 .ok_or_else(|| {
-                    bad(ctx, WHAT, &format!("\"ttlSeconds\" must be a number above 0 and at most {MAX_TTL_S}"))
+                    bad(
+                        ctx,
+                        WHAT,
+                        &format!("\"ttlSeconds\" must be a number above 0 and at most {MAX_TTL_S}"),
+                    )
                 })?,
         };
         let cap = gucs::cache_max_value_bytes();
@@ -63,7 +73,7 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &std::rc::Rc<Watch>) -> rquickjs::Result
         let tenant = super::tenant();
         let tenant_cap = gucs::cache_max_tenant_bytes();
         let stored = as_owner(ctx, WHAT, || {
-            Spi::get_one_with_args::<bool>(
+            no_row_is_none(Spi::get_one_with_args::<bool>(
                 "WITH used AS (
                     SELECT coalesce(sum(bytes), 0) AS bytes FROM jsrt.cache
                      WHERE tenant_id = $1::uuid AND key <> $2 AND expires_at > clock_timestamp())
@@ -81,7 +91,7 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &std::rc::Rc<Watch>) -> rquickjs::Result
                     ttl.into(),
                     tenant_cap.into(),
                 ],
-            )
+            ))
         })?;
         if stored != Some(true) {
             return Err(thrown(
@@ -113,7 +123,11 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &std::rc::Rc<Watch>) -> rquickjs::Result
 fn key(ctx: &Ctx<'_>, what: &str, v: Option<&Value<'_>>) -> rquickjs::Result<String> {
     let k = text(ctx, v, what, "the key must be a string")?;
     if k.is_empty() || k.chars().count() > MAX_KEY_CHARS {
-        return Err(bad(ctx, what, &format!("the key must be 1 to {MAX_KEY_CHARS} characters")));
+        return Err(bad(
+            ctx,
+            what,
+            &format!("the key must be 1 to {MAX_KEY_CHARS} characters"),
+        ));
     }
     Ok(k)
 }

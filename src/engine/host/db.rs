@@ -225,7 +225,6 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
     Ok(db)
 }
 
-
 /// Runs one statement for the script: counted, limited, and with SQL errors as catchable JS errors.
 fn statement<'js>(
     ctx: &Ctx<'js>,
@@ -264,11 +263,6 @@ fn statement<'js>(
         }
     }
 }
-
-
-
-
-
 
 const SQL_MUST_BE_TEXT: &str = "\"sql\" must be a string";
 

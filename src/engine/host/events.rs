@@ -30,7 +30,8 @@ fn publish<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Value<'
             .unwrap_or_else(|| "{}".into()),
         Some(_) => return Err(bad(ctx, WHAT, "the payload must be an object")),
     };
-    super::count_call(WHAT, super::Api::Other).map_err(|m| thrown(ctx, "RangeError", &m, "54000"))?;
+    super::count_call(WHAT, super::Api::Other)
+        .map_err(|m| thrown(ctx, "RangeError", &m, "54000"))?;
     let (parent, depth) = super::lineage();
     let tenant = super::tenant();
     let id = as_owner(ctx, WHAT, || unsafe {

@@ -93,17 +93,24 @@ fn parse<'js>(
                 .map(|s| s.to_ascii_uppercase())
                 .filter(|m| METHODS.contains(&m.as_str()))
                 .ok_or_else(|| {
-                    bad(ctx, what, &format!("\"method\" must be one of {}", METHODS.join(", ")))
+                    bad(
+                        ctx,
+                        what,
+                        &format!("\"method\" must be one of {}", METHODS.join(", ")),
+                    )
                 })?;
             m
         }
     };
     let mut headers = Vec::new();
     if let Some(h) = option("headers")? {
-        let h = h
-            .as_object()
-            .filter(|_| !h.is_array())
-            .ok_or_else(|| bad(ctx, what, "\"headers\" must be an object of names and strings"))?;
+        let h = h.as_object().filter(|_| !h.is_array()).ok_or_else(|| {
+            bad(
+                ctx,
+                what,
+                "\"headers\" must be an object of names and strings",
+            )
+        })?;
         for entry in h.props::<String, Value>() {
             let (name, value) = entry?;
             let value = match value.as_string() {
@@ -114,7 +121,11 @@ fn parse<'js>(
                     .transpose()?
                     .unwrap_or_default(),
                 None => {
-                    return Err(bad(ctx, what, &format!("header \"{name}\" must be a string")))
+                    return Err(bad(
+                        ctx,
+                        what,
+                        &format!("header \"{name}\" must be a string"),
+                    ))
                 }
             };
             if name.is_empty() || !name.bytes().all(is_token_byte) {
@@ -151,8 +162,13 @@ fn parse<'js>(
         Some(t) => Some(
             t.as_number()
                 .filter(|n| n.is_finite() && *n >= 1.0)
-                .ok_or_else(|| bad(ctx, what, "\"timeoutMs\" must be a number of milliseconds, at least 1"))?
-                as u64,
+                .ok_or_else(|| {
+                    bad(
+                        ctx,
+                        what,
+                        "\"timeoutMs\" must be a number of milliseconds, at least 1",
+                    )
+                })? as u64,
         ),
     };
     Ok((
@@ -179,7 +195,10 @@ fn body_bytes<'js>(
     headers: &mut Vec<(String, String)>,
 ) -> rquickjs::Result<Vec<u8>> {
     let mut default_type = |t: &str| {
-        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
             headers.push(("content-type".into(), t.into()));
         }
     };
@@ -231,19 +250,23 @@ fn request<'js>(
     (req, timeout_ms): (outbound::Request, Option<u64>),
 ) -> Js<'js> {
     if watch.stopped() {
-        return Err(http_error(ctx, &format!("{what}: the run is over"), "cancelled", "57014"));
+        return Err(http_error(
+            ctx,
+            &format!("{what}: the run is over"),
+            "cancelled",
+            "57014",
+        ));
     }
-    let allow = Allow::parse(&gucs::http_allow()).map_err(|e| {
-        http_error(ctx, &format!("{what}: {e}"), "bad_setting", "22023")
-    })?;
-    super::count_call(what, super::Api::Http)
-        .map_err(|m| limit(ctx, &m))?;
+    let allow = Allow::parse(&gucs::http_allow())
+        .map_err(|e| http_error(ctx, &format!("{what}: {e}"), "bad_setting", "22023"))?;
+    super::count_call(what, super::Api::Http).map_err(|m| limit(ctx, &m))?;
     let cap = gucs::http_timeout_ms();
     let run_deadline = super::deadline();
     let mut timeout = Duration::from_millis(timeout_ms.map_or(cap, |t| t.min(cap)));
     if let Some(d) = run_deadline {
         // A request never outlives its run.
-        timeout = timeout.min(d.saturating_duration_since(Instant::now()) + Duration::from_millis(50));
+        timeout =
+            timeout.min(d.saturating_duration_since(Instant::now()) + Duration::from_millis(50));
     }
     let limits = outbound::Limits {
         timeout,
@@ -253,14 +276,28 @@ fn request<'js>(
     let line = format!("{} {}", req.method, req.url);
     let (tx, rx) = mpsc::channel();
     spawn_without_signals(move || {
-        let _ = tx.send(outbound::fetch(req, &allow, &limits, &outbound::system_resolver));
+        let _ = tx.send(outbound::fetch(
+            req,
+            &allow,
+            &limits,
+            &outbound::system_resolver,
+        ));
     })
-    .map_err(|e| http_error(ctx, &format!("{what}: cannot start the request: {e}"), "transport", "58000"))?;
+    .map_err(|e| {
+        http_error(
+            ctx,
+            &format!("{what}: cannot start the request: {e}"),
+            "transport",
+            "58000",
+        )
+    })?;
     let result = loop {
         match rx.recv_timeout(Duration::from_millis(10)) {
             Ok(r) => break r,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                break Err(Error::Transport("the request thread ended without an answer".into()))
+                break Err(Error::Transport(
+                    "the request thread ended without an answer".into(),
+                ))
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 // The thread is left to finish on its own; its timeout bounds it.
@@ -273,7 +310,12 @@ fn request<'js>(
                 };
                 if let Some(kind) = stop {
                     watch.stop(kind);
-                    return Err(http_error(ctx, &format!("{what}: the run is over"), "cancelled", "57014"));
+                    return Err(http_error(
+                        ctx,
+                        &format!("{what}: the run is over"),
+                        "cancelled",
+                        "57014",
+                    ));
                 }
             }
         }
@@ -292,7 +334,8 @@ fn request<'js>(
             };
             let message = format!("{what}: {line}: {e}");
             if let Error::Refused { rule, .. } = &e {
-                logs.borrow_mut().push("warn", message.clone(), watch.elapsed_ms());
+                logs.borrow_mut()
+                    .push("warn", message.clone(), watch.elapsed_ms());
                 let err = error_object(ctx, "HttpError", &message, code)?;
                 err.set("kind", kind)?;
                 err.set("rule", rule.to_string())?;
@@ -337,13 +380,12 @@ fn response<'js>(ctx: &Ctx<'js>, r: outbound::Response) -> Js<'js> {
     let body = String::from_utf8_lossy(&r.body).into_owned();
     o.set("body", body.as_str())?;
     let b = body.clone();
-    o.set(
-        "text",
-        Function::new(ctx.clone(), move || b.clone())?,
-    )?;
+    o.set("text", Function::new(ctx.clone(), move || b.clone())?)?;
     o.set(
         "json",
-        Function::new(ctx.clone(), move |ctx: Ctx<'js>| ctx.json_parse(body.clone()))?,
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>| {
+            ctx.json_parse(body.clone())
+        })?,
     )?;
     Ok(o.into_value())
 }

@@ -91,7 +91,12 @@ pub fn as_owner<'js, T>(
 ) -> rquickjs::Result<T> {
     match subxact::run(|| crate::tenancy::as_owner(f)) {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(thrown(ctx, "DatabaseError", &format!("{what}: {e}"), "XX000")),
+        Ok(Err(e)) => Err(thrown(
+            ctx,
+            "DatabaseError",
+            &format!("{what}: {e}"),
+            "XX000",
+        )),
         Err(c) => Err(database_error(ctx, c)),
     }
 }
@@ -105,4 +110,14 @@ pub fn bytes(v: &Value<'_>) -> Option<Vec<u8>> {
     }
     rquickjs::ArrayBuffer::from_object(o.clone())
         .map(|b| unsafe { b.as_bytes() }.unwrap_or_default().to_vec())
+}
+
+/// pgrx's `Spi::get_one` fails when there is no row; here that is None.
+pub fn no_row_is_none<T>(
+    r: Result<Option<T>, pgrx::spi::SpiError>,
+) -> Result<Option<T>, pgrx::spi::SpiError> {
+    match r {
+        Err(pgrx::spi::SpiError::InvalidPosition) => Ok(None),
+        r => r,
+    }
 }

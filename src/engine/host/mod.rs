@@ -6,8 +6,8 @@ pub mod db;
 pub mod events;
 pub mod http;
 pub mod js;
-pub mod secrets;
 pub mod log;
+pub mod secrets;
 
 use std::cell::RefCell;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};

@@ -5,8 +5,8 @@
 use pgrx::spi::Spi;
 use rquickjs::{Ctx, Object, Value};
 
-use super::js::{as_owner, method, text};
 use super::super::sandbox::Watch;
+use super::js::{as_owner, method, no_row_is_none, text};
 
 pub fn make<'js>(ctx: &Ctx<'js>, watch: &std::rc::Rc<Watch>) -> rquickjs::Result<Object<'js>> {
     let secrets = Object::new(ctx.clone())?;
@@ -15,10 +15,10 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &std::rc::Rc<Watch>) -> rquickjs::Result
         let name = text(ctx, a.first(), WHAT, "the name must be a string")?;
         let tenant = super::tenant();
         let value = as_owner(ctx, WHAT, || {
-            Spi::get_one_with_args::<String>(
+            no_row_is_none(Spi::get_one_with_args::<String>(
                 "SELECT value FROM jsrt.secrets WHERE tenant_id = $1::uuid AND name = $2",
                 &[tenant.as_str().into(), name.as_str().into()],
-            )
+            ))
         })?;
         match value {
             Some(v) => {

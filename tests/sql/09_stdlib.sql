@@ -1,0 +1,133 @@
+-- The standard library: URL, URLSearchParams, TextEncoder/Decoder, atob/btoa,
+-- crypto (random, SHA-256, HMAC, subtle) and structuredClone.
+SELECT jsrt.set_tenant('acme');
+-- Creates script `name` from `src` (the body of the default export) and runs it.
+CREATE FUNCTION public.run_js(name text, body text) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsrt.execute(jsrt.create_script(name, 'export default async (ctx) => {' || body || '}', 'oneoff')::text)
+$$;
+
+-- the globals exist and are not enumerable, like the built-ins
+SELECT run_js('std_globals', $$
+  const names = ['URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder', 'atob', 'btoa', 'crypto', 'structuredClone'];
+  return {types: names.map((n) => typeof globalThis[n]), enumerable: Object.keys(globalThis).filter((k) => names.includes(k)), native: typeof globalThis.__jsrt_native};
+$$);
+
+-- URL: WHATWG parsing, relative URLs, setters, searchParams kept in step
+SELECT jsonb_pretty(run_js('std_url', $$
+  const u = new URL('../c/d?x=1&y=two%20words#top', 'https://user:pw@Example.COM:8443/a/b/');
+  const parts = {href: u.href, origin: u.origin, protocol: u.protocol, username: u.username, password: u.password,
+    host: u.host, hostname: u.hostname, port: u.port, pathname: u.pathname, search: u.search, hash: u.hash};
+  u.searchParams.append('z', 'ä & ö');
+  u.searchParams.delete('x');
+  const afterParams = u.href;
+  u.search = '?q=1';
+  const q = u.searchParams.get('q');
+  u.pathname = '/new path';
+  u.port = '443';
+  u.hash = '';
+  const ipv4 = ['http://127.1/', 'http://0x7f000001/', 'http://2130706433/', 'http://[::ffff:127.0.0.1]/'].map((s) => new URL(s).host);
+  let badBase;
+  try { new URL('/x', 'not a base'); } catch (e) { badBase = e.name; }
+  let bad;
+  try { new URL('not a url'); } catch (e) { bad = e.name + ': ' + e.message; }
+  return {parts, afterParams, q, after: String(u), json: JSON.stringify({u}), ipv4, bad, badBase,
+    canParse: [URL.canParse('https://x'), URL.canParse('x'), URL.canParse('x', 'https://b/')], parse: URL.parse('nope')};
+$$));
+
+-- URLSearchParams: from strings, objects and pairs; the form encoding
+SELECT run_js('std_params', $$
+  const p = new URLSearchParams('?a=1&b=x+y&a=2&c=%E2%82%AC&bad=%zz');
+  const o = new URLSearchParams({k: 'v w', n: 1});
+  const pairs = new URLSearchParams([['z', '1'], ['a', '2']]);
+  pairs.sort();
+  o.set('k', 'new');
+  let thrown;
+  try { new URLSearchParams([['only one']]); } catch (e) { thrown = e.message; }
+  return {getAll: p.getAll('a'), b: p.get('b'), euro: p.get('c'), bad: p.get('bad'), none: p.get('none'), has: [p.has('a'), p.has('a', '3')],
+    size: p.size, o: o.toString(), sorted: [...pairs].join(';'), keys: [...p.keys()], thrown};
+$$);
+
+-- TextEncoder / TextDecoder, atob / btoa
+SELECT run_js('std_text', $$
+  const bytes = new TextEncoder().encode('héllo €');
+  const into = new Uint8Array(4);
+  const r = new TextEncoder().encodeInto('aé€', into);
+  const errors = [];
+  try { new TextDecoder('utf-8', {fatal: true}).decode(new Uint8Array([0xff, 0x41])); } catch (e) { errors.push(e.name); }
+  try { new TextDecoder('latin1'); } catch (e) { errors.push(e.name + ': ' + e.message); }
+  try { btoa('€'); } catch (e) { errors.push(e.name); }
+  try { atob('a'); } catch (e) { errors.push(e.name); }
+  return {bytes: Array.from(bytes), back: new TextDecoder().decode(bytes), buffer: new TextDecoder().decode(bytes.buffer),
+    lossy: new TextDecoder().decode(new Uint8Array([0x41, 0xff])), into: [r.read, r.written, Array.from(into)],
+    btoa: btoa('hello\u00ff'), atob: atob(' aGVs bG8= '), noPad: atob('aGk'), errors};
+$$);
+
+-- crypto: RFC 4231 test case 2, SHA-256 of "" and "abc", encodings, random values
+SELECT run_js('std_crypto', $$
+  const u = crypto.randomUUID();
+  const ints = crypto.getRandomValues(new Uint32Array(8));
+  const errors = [];
+  try { crypto.getRandomValues(new Uint8Array(70000)); } catch (e) { errors.push(e.name); }
+  try { crypto.getRandomValues(new Float64Array(2)); } catch (e) { errors.push(e.name); }
+  try { crypto.sha256('x', 'latin1'); } catch (e) { errors.push(e.message); }
+  return {
+    hmac: crypto.hmacSha256('Jefe', 'what do ya want for nothing?'),
+    sha_empty_b64: crypto.sha256('', 'base64'),
+    sha_abc: crypto.sha256(new TextEncoder().encode('abc')),
+    b64url: crypto.sha256('', 'base64url'),
+    bytes: crypto.sha256('abc', 'bytes').length,
+    uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(u),
+    uuids_differ: crypto.randomUUID() !== u,
+    random_filled: ints.some((x) => x !== 0),
+    equal: [crypto.timingSafeEqual('abc', 'abc'), crypto.timingSafeEqual('abc', 'abd'), crypto.timingSafeEqual('abc', 'ab')],
+    errors,
+  };
+$$);
+
+-- A Stripe-style webhook: "t=<ts>,v1=<hex HMAC-SHA256 of '<ts>.<body>'>"; the vector was computed with Python's hmac module
+SELECT jsrt.create_script('stripe_verify', $$
+export default async function (ctx) {
+  const {header, body, secret} = ctx.input;
+  const parts = Object.fromEntries(header.split(',').map((kv) => kv.split('=')));
+  const expected = crypto.hmacSha256(secret, `${parts.t}.${body}`);
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), {name: 'HMAC', hash: 'SHA-256'}, false, ['sign', 'verify']);
+  const sig = new Uint8Array(parts.v1.match(/../g).map((h) => parseInt(h, 16)));
+  const subtleOk = await crypto.subtle.verify('HMAC', key, sig, new TextEncoder().encode(`${parts.t}.${body}`));
+  return {valid: crypto.timingSafeEqual(expected, parts.v1), subtleOk, event: JSON.parse(body).type};
+}
+$$) IS NOT NULL AS ok;
+SELECT jsrt.execute('stripe_verify', jsonb_build_object(
+  'header', 't=1700000000,v1=432a7ca5b02c3ec392465dca8b43b41f3ac1e4f49f1da0cabcd172b5c2beebcc',
+  'body', '{"id":"evt_1","type":"invoice.paid","amount":4200}',
+  'secret', 'whsec_test_secret'));
+-- one byte of the body changed: refused
+SELECT jsrt.execute('stripe_verify', jsonb_build_object(
+  'header', 't=1700000000,v1=432a7ca5b02c3ec392465dca8b43b41f3ac1e4f49f1da0cabcd172b5c2beebcc',
+  'body', '{"id":"evt_1","type":"invoice.paid","amount":4201}',
+  'secret', 'whsec_test_secret'));
+
+-- crypto.subtle: digest and sign give what the synchronous helpers give
+SELECT run_js('std_subtle', $$
+  const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, '0')).join('');
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode('Jefe'), {name: 'HMAC', hash: {name: 'SHA-256'}}, false, ['sign']);
+  const errors = [];
+  for (const f of [() => crypto.subtle.digest('SHA-1', 'x'), () => crypto.subtle.verify('HMAC', key, new Uint8Array(32), 'x'), () => crypto.subtle.sign('HMAC', {}, 'x')]) {
+    try { await f(); } catch (e) { errors.push(e.message); }
+  }
+  return {digest: hex(await crypto.subtle.digest('SHA-256', 'abc')) === crypto.sha256('abc'),
+    sign: hex(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode('what do ya want for nothing?'))), errors};
+$$);
+
+-- structuredClone: deep, cycles kept, types kept; functions refused
+SELECT run_js('std_clone', $$
+  const a = {d: new Date(86400000), m: new Map([['k', {x: 1}]]), s: new Set([1, 2]), u8: new Uint8Array([1, 2, 3]), re: /a+/gi, nested: [{y: 2}]};
+  a.self = a;
+  const c = structuredClone(a);
+  c.nested[0].y = 99;
+  const errors = [];
+  for (const v of [() => 1, {f() {}}, Symbol('s')]) {
+    try { structuredClone(v); } catch (e) { errors.push(e.name); }
+  }
+  return {date: c.d.toISOString(), map: c.m.get('k').x, set: [...c.s], u8: Array.from(c.u8), re: String(c.re), cycle: c.self === c,
+    distinct: c !== a && c.m !== a.m, original_untouched: a.nested[0].y, errors};
+$$);

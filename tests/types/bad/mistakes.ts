@@ -1,0 +1,9 @@
+// Each line is a mistake the declarations must catch (tsc must fail here).
+export default async function (ctx: jsrt.Context) {
+  ctx.http.get("https://x", { body: "no body on GET" });
+  ctx.cache.set("k", () => 1);
+  const n: number = ctx.secrets.get("k");
+  ctx.db.update("orders", { id: 1 });
+  crypto.sha256("x", "latin1");
+  ctx.tenant.id = "other";
+}
