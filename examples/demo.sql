@@ -86,3 +86,19 @@ SELECT jsrt.rollback_script('monthly-report', 1) AS version_after_rollback;
 -- What was recorded.
 SELECT s.name, e.status, e.trigger_type, e.metrics->>'duration_ms' AS ms, jsonb_array_length(e.logs) AS log_lines
   FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id ORDER BY e.started_at;
+
+-- A webhook check with a secret: HMAC-SHA256 over "<timestamp>.<body>", compared in constant
+-- time (the signature was made with Python's hmac); the secret shows as [REDACTED] in the run's logs. ctx.cache remembers the last event.
+SELECT jsrt.set_secret('webhook_secret', 'whsec_demo_1234');
+SELECT jsrt.create_script('verify-webhook', $js$
+export default function (ctx) {
+  const secret = ctx.secrets.get('webhook_secret');
+  const { t, v1 } = Object.fromEntries(ctx.input.signature.split(',').map((kv) => kv.split('=')));
+  const valid = crypto.timingSafeEqual(crypto.hmacSha256(secret, `${t}.${ctx.input.body}`), v1);
+  ctx.log.info('checked with', secret, valid ? 'valid' : 'INVALID');
+  if (valid) ctx.cache.set('last_event', JSON.parse(ctx.input.body), 3600);
+  return { valid, last_event: ctx.cache.get('last_event')?.id ?? null };
+}$js$, 'oneoff') \gset
+SELECT jsrt.execute('verify-webhook', jsonb_build_object(
+         'body', '{"id":"evt_1"}',
+         'signature', 't=1700000000,v1=91a061b6418513aaf7ae0a2c83a8c5a129ca1adbe75b15d6821a9753bfda1c96')) AS webhook;
