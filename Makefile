@@ -47,3 +47,4 @@ bench: install
 	bench/run.sh
 	bench/queue.sh
 	bench/cron.sh
+	bench/http.sh

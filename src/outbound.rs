@@ -4,8 +4,10 @@
 //! rebinding cannot switch them. Redirects are followed here, hop by hop,
 //! each checked again.
 
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use url::{Host, Url};
@@ -86,52 +88,104 @@ pub fn system_resolver(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
     (host, port).to_socket_addrs().map(Iterator::collect)
 }
 
-/// Sends `req`, following redirects, under `limits`.
-pub fn fetch(
-    mut req: Request,
-    allow: &Allow,
-    limits: &Limits,
-    resolve: Resolver<'_>,
-) -> Result<Response, Error> {
-    let deadline = Instant::now() + limits.timeout;
-    let mut url = Url::parse(&req.url).map_err(|e| Error::BadUrl(format!("{}: {e}", req.url)))?;
-    let mut redirects = 0;
-    loop {
-        let addrs = checked_addresses(&url, allow, resolve)?;
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Error::Timeout(limits.timeout));
+/// An HTTP client that keeps connections open between requests. Its
+/// resolver answers only with addresses `fetch` has checked (the pins), by
+/// "host:port"; a pooled connection always goes to an address that was checked
+/// when it was opened, and each request checks its host again first.
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    pins: Arc<Mutex<HashMap<String, Vec<SocketAddr>>>>,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        let pins: Arc<Mutex<HashMap<String, Vec<SocketAddr>>>> = Arc::default();
+        let lookup = pins.clone();
+        let agent = ureq::AgentBuilder::new()
+            .resolver(move |netloc: &str| {
+                lookup
+                    .lock()
+                    .ok()
+                    .and_then(|p| p.get(netloc).cloned())
+                    .ok_or_else(|| io::Error::other(format!("{netloc} was not checked")))
+            })
+            .redirects(0)
+            .max_idle_connections_per_host(2)
+            .user_agent(concat!("jsruntime/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Client { agent, pins }
+    }
+}
+
+impl Client {
+    /// Sends `req`, following redirects, under `limits`.
+    pub fn fetch(
+        &self,
+        mut req: Request,
+        allow: &Allow,
+        limits: &Limits,
+        resolve: Resolver<'_>,
+    ) -> Result<Response, Error> {
+        let deadline = Instant::now() + limits.timeout;
+        let mut url =
+            Url::parse(&req.url).map_err(|e| Error::BadUrl(format!("{}: {e}", req.url)))?;
+        let mut redirects = 0;
+        loop {
+            self.pin(&url, checked_addresses(&url, allow, resolve)?)?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout(limits.timeout));
+            }
+            let response = send(&self.agent, &req, &url, left, limits)?;
+            let location = response
+                .headers
+                .iter()
+                .find(|(n, _)| n == "location")
+                .map(|(_, v)| v.clone());
+            let Some(location) = location.filter(|_| is_redirect(response.status)) else {
+                return Ok(response);
+            };
+            if redirects == limits.max_redirects {
+                return Err(Error::TooManyRedirects(limits.max_redirects));
+            }
+            redirects += 1;
+            let next = url
+                .join(&location)
+                .map_err(|e| Error::BadUrl(format!("redirect to {location}: {e}")))?;
+            // 301, 302 and 303 turn into a GET without a body; 307 and 308 keep both.
+            if matches!(response.status, 301..=303) && req.method != "HEAD" {
+                req.method = "GET".into();
+                req.body = None;
+                req.headers
+                    .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+            }
+            if next.origin() != url.origin() {
+                // Credentials meant for one origin are not handed to another.
+                req.headers.retain(|(n, _)| {
+                    !n.eq_ignore_ascii_case("authorization") && !n.eq_ignore_ascii_case("cookie")
+                });
+            }
+            url = next;
         }
-        let response = send(&req, &url, addrs, left, limits)?;
-        let location = response
-            .headers
-            .iter()
-            .find(|(n, _)| n == "location")
-            .map(|(_, v)| v.clone());
-        let Some(location) = location.filter(|_| is_redirect(response.status)) else {
-            return Ok(response);
-        };
-        if redirects == limits.max_redirects {
-            return Err(Error::TooManyRedirects(limits.max_redirects));
+    }
+
+    fn pin(&self, url: &Url, addrs: Vec<SocketAddr>) -> Result<(), Error> {
+        // ureq asks its resolver for "host:port", the host as the URL writes it.
+        let netloc = format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default()
+        );
+        let mut pins = self
+            .pins
+            .lock()
+            .map_err(|_| Error::Transport("the client's address pins are unusable".into()))?;
+        if pins.len() > 1000 {
+            pins.clear();
         }
-        redirects += 1;
-        let next = url
-            .join(&location)
-            .map_err(|e| Error::BadUrl(format!("redirect to {location}: {e}")))?;
-        // 301, 302 and 303 turn into a GET without a body; 307 and 308 keep both.
-        if matches!(response.status, 301..=303) && req.method != "HEAD" {
-            req.method = "GET".into();
-            req.body = None;
-            req.headers
-                .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
-        }
-        if next.origin() != url.origin() {
-            // Credentials meant for one origin are not handed to another.
-            req.headers.retain(|(n, _)| {
-                !n.eq_ignore_ascii_case("authorization") && !n.eq_ignore_ascii_case("cookie")
-            });
-        }
-        url = next;
+        pins.insert(netloc, addrs);
+        Ok(())
     }
 }
 
@@ -174,21 +228,15 @@ fn checked_addresses(
     Ok(addrs)
 }
 
-/// One hop, connecting only to `addrs`.
+/// One hop, through the pinned addresses.
 fn send(
+    agent: &ureq::Agent,
     req: &Request,
     url: &Url,
-    addrs: Vec<SocketAddr>,
     timeout: Duration,
     limits: &Limits,
 ) -> Result<Response, Error> {
-    let agent = ureq::AgentBuilder::new()
-        .resolver(move |_: &str| Ok(addrs.clone()))
-        .redirects(0)
-        .timeout(timeout)
-        .user_agent(concat!("jsruntime/", env!("CARGO_PKG_VERSION")))
-        .build();
-    let mut r = agent.request_url(&req.method, url);
+    let mut r = agent.request_url(&req.method, url).timeout(timeout);
     for (n, v) in &req.headers {
         r = r.set(n, v);
     }
@@ -310,7 +358,7 @@ mod tests {
             headers: vec![],
             body: None,
         };
-        fetch(req, allow, &limits(), resolve)
+        Client::default().fetch(req, allow, &limits(), resolve)
     }
 
     fn no_dns(_: &str, _: u16) -> io::Result<Vec<SocketAddr>> {
@@ -427,6 +475,66 @@ mod tests {
     }
 
     #[test]
+    fn connections_are_kept_open_and_hosts_checked_again() {
+        // Answers every request on a connection until the client closes it.
+        let l = TcpListener::bind("127.0.0.2:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { continue };
+                h.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 65536];
+                    while let Ok(n) = s.read(&mut buf) {
+                        if n == 0
+                            || s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                                .is_err()
+                        {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let calls = AtomicUsize::new(0);
+        // the third resolution rebinds the name to loopback
+        let rebinding = |_: &str, _: u16| {
+            Ok(vec![if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                addr
+            } else {
+                SocketAddr::from(([127, 0, 0, 1], addr.port()))
+            }])
+        };
+        let allow = Allow::parse("127.0.0.2").unwrap();
+        let client = Client::default();
+        let get = |url: &str| {
+            let req = Request {
+                method: "GET".into(),
+                url: url.into(),
+                headers: vec![],
+                body: None,
+            };
+            client.fetch(req, &allow, &limits(), &rebinding)
+        };
+        assert_eq!(get("http://api.example/1").unwrap().body, b"ok");
+        assert_eq!(get("http://api.example/2").unwrap().body, b"ok");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        let e = get("http://api.example/3").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Refused {
+                    rule: Rule::Loopback,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
     fn other_schemes_and_bad_urls_are_refused() {
         let allow = Allow::default();
         for (url, want) in [
@@ -463,7 +571,9 @@ mod tests {
             timeout: Duration::from_millis(300),
             ..limits()
         };
-        let e = fetch(req, &allow, &quick, &no_dns).unwrap_err();
+        let e = Client::default()
+            .fetch(req, &allow, &quick, &no_dns)
+            .unwrap_err();
         assert_eq!(e, Error::Timeout(Duration::from_millis(300)));
     }
 }

@@ -17,18 +17,17 @@ function toBytes(x, what) {
   throw new TypeError(`${what}: expected a string, a typed array or an ArrayBuffer`);
 }
 
-function encodeAs(bytes, encoding, what) {
-  switch (encoding === undefined ? 'hex' : encoding) {
-    case 'hex': {
-      let s = '';
-      for (let i = 0; i < bytes.length; i++) s += (bytes[i] < 16 ? '0' : '') + bytes[i].toString(16);
-      return s;
-    }
-    case 'base64': return N.base64(bytes, false);
-    case 'base64url': return N.base64(bytes, true);
-    case 'bytes': return bytes;
-    default: throw new TypeError(`${what}: the encoding must be 'hex', 'base64', 'base64url' or 'bytes'`);
-  }
+// Strings go to the natives as they are (hashed as UTF-8); other data as bytes.
+function dataOf(x, what) {
+  return typeof x === 'string' ? x : toBytes(x, what);
+}
+
+const ENCODINGS = new Set(['hex', 'base64', 'base64url', 'bytes']);
+
+function encodingOf(encoding, what) {
+  if (encoding === undefined) return 'hex';
+  if (!ENCODINGS.has(encoding)) throw new TypeError(`${what}: the encoding must be 'hex', 'base64', 'base64url' or 'bytes'`);
+  return encoding;
 }
 
 // ------------------------------------------------------------ URLSearchParams
@@ -248,7 +247,7 @@ function keyOf(key, usage) {
 const subtle = {
   async digest(algorithm, data) {
     if (algorithmName(algorithm) !== 'SHA-256') throw new TypeError('crypto.subtle.digest: only SHA-256 is supported');
-    return bufferOf(N.sha256(toBytes(data, 'crypto.subtle.digest')));
+    return bufferOf(N.sha256(dataOf(data, 'crypto.subtle.digest'), 'bytes'));
   },
   async importKey(format, keyData, algorithm, extractable, usages = []) {
     if (format !== 'raw') throw new TypeError('crypto.subtle.importKey: only the "raw" format is supported');
@@ -259,11 +258,11 @@ const subtle = {
   },
   async sign(algorithm, key, data) {
     if (algorithmName(algorithm) !== 'HMAC') throw new TypeError('crypto.subtle.sign: only HMAC is supported');
-    return bufferOf(N.hmacSha256(keyOf(key, 'sign'), toBytes(data, 'crypto.subtle.sign')));
+    return bufferOf(N.hmacSha256(keyOf(key, 'sign'), dataOf(data, 'crypto.subtle.sign'), 'bytes'));
   },
   async verify(algorithm, key, signature, data) {
     if (algorithmName(algorithm) !== 'HMAC') throw new TypeError('crypto.subtle.verify: only HMAC is supported');
-    const mac = N.hmacSha256(keyOf(key, 'verify'), toBytes(data, 'crypto.subtle.verify'));
+    const mac = N.hmacSha256(keyOf(key, 'verify'), dataOf(data, 'crypto.subtle.verify'), 'bytes');
     return N.timingSafeEqual(mac, toBytes(signature, 'crypto.subtle.verify'));
   },
 };
@@ -274,7 +273,7 @@ const crypto = {
     const b = N.randomBytes(16);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    const h = encodeAs(b, 'hex');
+    const h = N.encode(b, 'hex');
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
   },
   getRandomValues(array) {
@@ -290,13 +289,13 @@ const crypto = {
     return array;
   },
   sha256(data, encoding) {
-    return encodeAs(N.sha256(toBytes(data, 'crypto.sha256')), encoding, 'crypto.sha256');
+    return N.sha256(dataOf(data, 'crypto.sha256'), encodingOf(encoding, 'crypto.sha256'));
   },
   hmacSha256(key, data, encoding) {
-    return encodeAs(N.hmacSha256(toBytes(key, 'crypto.hmacSha256'), toBytes(data, 'crypto.hmacSha256')), encoding, 'crypto.hmacSha256');
+    return N.hmacSha256(dataOf(key, 'crypto.hmacSha256'), dataOf(data, 'crypto.hmacSha256'), encodingOf(encoding, 'crypto.hmacSha256'));
   },
   timingSafeEqual(a, b) {
-    return N.timingSafeEqual(toBytes(a, 'crypto.timingSafeEqual'), toBytes(b, 'crypto.timingSafeEqual'));
+    return N.timingSafeEqual(dataOf(a, 'crypto.timingSafeEqual'), dataOf(b, 'crypto.timingSafeEqual'));
   },
   subtle,
 };

@@ -165,16 +165,12 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         })?,
     )?;
     n.set(
-        "base64",
+        "encode",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, v: Value<'js>, url_safe: bool| {
-                let b = bytes(&v).ok_or_else(|| type_error(&ctx, "expected bytes"))?;
-                Ok::<_, rquickjs::Error>(if url_safe {
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-                } else {
-                    base64::engine::general_purpose::STANDARD.encode(b)
-                })
+            |ctx: Ctx<'js>, v: Value<'js>, encoding: String| {
+                let b = data(&ctx, &v)?;
+                encode(&ctx, b, &encoding)
             },
         )?,
     )?;
@@ -189,23 +185,23 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     )?;
     n.set(
         "sha256",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, v: Value<'js>| {
-            let b = bytes(&v).ok_or_else(|| type_error(&ctx, "expected bytes"))?;
-            TypedArray::<u8>::new(ctx, sha2::Sha256::digest(&b).to_vec())
-        })?,
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, v: Value<'js>, encoding: String| {
+                let digest = sha2::Sha256::digest(data(&ctx, &v)?).to_vec();
+                encode(&ctx, digest, &encoding)
+            },
+        )?,
     )?;
     n.set(
         "hmacSha256",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, key: Value<'js>, data: Value<'js>| {
-                let (Some(k), Some(d)) = (bytes(&key), bytes(&data)) else {
-                    return Err(type_error(&ctx, "expected bytes"));
-                };
-                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&k)
+            |ctx: Ctx<'js>, key: Value<'js>, v: Value<'js>, encoding: String| {
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&data(&ctx, &key)?)
                     .map_err(|e| type_error(&ctx, &e.to_string()))?;
-                mac.update(&d);
-                TypedArray::<u8>::new(ctx, mac.finalize().into_bytes().to_vec())
+                mac.update(&data(&ctx, &v)?);
+                encode(&ctx, mac.finalize().into_bytes().to_vec(), &encoding)
             },
         )?,
     )?;
@@ -214,14 +210,38 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         Function::new(
             ctx.clone(),
             |ctx: Ctx<'js>, a: Value<'js>, b: Value<'js>| {
-                let (Some(a), Some(b)) = (bytes(&a), bytes(&b)) else {
-                    return Err(type_error(&ctx, "expected bytes"));
-                };
-                Ok(constant_time_eq(&a, &b))
+                Ok::<_, rquickjs::Error>(constant_time_eq(&data(&ctx, &a)?, &data(&ctx, &b)?))
             },
         )?,
     )?;
     Ok(n)
+}
+
+/// A string's UTF-8 bytes, or the bytes of a Uint8Array or ArrayBuffer.
+fn data(ctx: &Ctx<'_>, v: &Value<'_>) -> rquickjs::Result<Vec<u8>> {
+    if let Some(s) = v.as_string() {
+        return Ok(s.to_string()?.into_bytes());
+    }
+    bytes(v).ok_or_else(|| type_error(ctx, "expected a string or bytes"))
+}
+
+/// Bytes as hex, base64, base64url (no padding) or a Uint8Array.
+fn encode<'js>(ctx: &Ctx<'js>, b: Vec<u8>, encoding: &str) -> rquickjs::Result<Value<'js>> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use std::fmt::Write;
+    let text = match encoding {
+        "hex" => b
+            .iter()
+            .fold(String::with_capacity(b.len() * 2), |mut s, x| {
+                let _ = write!(s, "{x:02x}");
+                s
+            }),
+        "base64" => STANDARD.encode(b),
+        "base64url" => URL_SAFE_NO_PAD.encode(b),
+        "bytes" => return Ok(TypedArray::<u8>::new(ctx.clone(), b)?.into_value()),
+        _ => return Err(type_error(ctx, &format!("unknown encoding \"{encoding}\""))),
+    };
+    Ok(rquickjs::String::from_str(ctx.clone(), &text)?.into_value())
 }
 
 fn components<'js>(ctx: &Ctx<'js>, u: &url::Url) -> rquickjs::Result<Object<'js>> {

@@ -22,6 +22,11 @@ use crate::outbound::{self, Error};
 use crate::ssrf::Allow;
 use crate::{gucs, workers};
 
+thread_local! {
+    /// One client per backend, so that connections stay open between requests.
+    static CLIENT: outbound::Client = outbound::Client::default();
+}
+
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 pub fn make<'js>(
@@ -275,13 +280,9 @@ fn request<'js>(
     };
     let line = format!("{} {}", req.method, req.url);
     let (tx, rx) = mpsc::channel();
+    let client = CLIENT.with(outbound::Client::clone);
     spawn_without_signals(move || {
-        let _ = tx.send(outbound::fetch(
-            req,
-            &allow,
-            &limits,
-            &outbound::system_resolver,
-        ));
+        let _ = tx.send(client.fetch(req, &allow, &limits, &outbound::system_resolver));
     })
     .map_err(|e| {
         http_error(
