@@ -61,6 +61,7 @@ pub extern "C-unwind" fn _PG_init() {
         workers::board::init();
         workers::executor::init();
         workers::scheduler::init();
+        engine::stdlib::prepare();
     }
 }
 

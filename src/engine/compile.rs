@@ -36,6 +36,12 @@ pub fn compile(name: &str, source: &str) -> Result<Vec<u8>, Failure> {
     })
 }
 
+/// Drops the compiler's runtime; the next compile makes a new one. The
+/// postmaster calls this so that backends do not inherit its runtime.
+pub fn release() {
+    COMPILER.with(|cell| cell.borrow_mut().take());
+}
+
 /// Compiles, resolves and serialises one module with the raw QuickJS API:
 /// rquickjs keeps the module pointer private, and resolving needs it.
 unsafe fn compile_raw(ctx: &Ctx<'_>, name: &str, source: &str) -> Result<Vec<u8>, Failure> {

@@ -2,15 +2,17 @@
 //! URLSearchParams, TextEncoder and TextDecoder, atob and btoa, crypto and
 //! structuredClone. `stdlib.js` defines them on top of the native helpers
 //! here (WHATWG URL parsing from the url crate, UTF-8, base64, SHA-256,
-//! HMAC, randomness). It is compiled once per backend, like a script, and
-//! every new context evaluates it before the script's own module.
+//! HMAC, randomness). It is compiled once, in the postmaster when the
+//! library is preloaded (backends inherit the bytecode) or else once per
+//! backend. A context evaluates it when a script first touches one of its
+//! globals (about half a millisecond), so scripts that use none pay nothing.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::OnceLock;
 
 use base64::Engine as _;
 use hmac::Mac as _;
 use rquickjs::function::Opt;
+use rquickjs::object::{Accessor, Property};
 use rquickjs::{Ctx, Exception, Function, Module, Object, TypedArray, Value};
 use sha2::Digest as _;
 
@@ -19,33 +21,71 @@ use super::host::js::bytes;
 
 const SOURCE: &str = include_str!("stdlib.js");
 
-thread_local! {
-    static BYTECODE: RefCell<Option<Rc<[u8]>>> = const { RefCell::new(None) };
+static BYTECODE: OnceLock<Vec<u8>> = OnceLock::new();
+
+/// Compiles the library now, so that backends forked later inherit it.
+pub fn prepare() {
+    if let Err(m) = bytecode() {
+        pgrx::warning!("jsruntime: {m}");
+    }
+    compile::release();
 }
 
-/// Defines the standard library's globals in `ctx`.
-pub fn install(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
-    let code = bytecode().map_err(|m| Exception::throw_internal(ctx, &m))?;
-    ctx.globals().set("__jsrt_native", natives(ctx)?)?;
-    // SAFETY: the bytecode came from compile::compile.
-    let module = unsafe { Module::load(ctx.clone(), &code) }?;
-    let (_, done) = module.eval()?;
-    while ctx.execute_pending_job() {}
-    done.result::<Value>().transpose()?;
+/// The globals stdlib.js defines.
+const GLOBALS: [&str; 8] = [
+    "URL",
+    "URLSearchParams",
+    "TextEncoder",
+    "TextDecoder",
+    "atob",
+    "btoa",
+    "crypto",
+    "structuredClone",
+];
+
+/// Defines the standard library's globals in `ctx` as accessors that load
+/// it on first use; loading replaces them with the real values.
+pub fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
+    for name in GLOBALS {
+        let get = move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
+            load(&ctx)?;
+            ctx.globals().get(name)
+        };
+        // A script may replace a global without loading the library.
+        let set = move |ctx: Ctx<'js>, v: Value<'js>| {
+            ctx.globals()
+                .prop(name, Property::from(v).writable().configurable())
+        };
+        ctx.globals()
+            .prop(name, Accessor::new(get, set).configurable())?;
+    }
     Ok(())
 }
 
-fn bytecode() -> Result<Rc<[u8]>, String> {
-    BYTECODE.with(|b| {
-        if let Some(code) = b.borrow().as_ref() {
-            return Ok(code.clone());
-        }
-        let code: Rc<[u8]> = compile::compile("jsrt:stdlib", SOURCE)
-            .map_err(|f| format!("the standard library does not compile: {}", f.summary()))?
-            .into();
-        *b.borrow_mut() = Some(code.clone());
-        Ok(code)
-    })
+fn load(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    let code = bytecode().map_err(|m| Exception::throw_internal(ctx, &m))?;
+    ctx.globals().set("__jsrt_native", natives(ctx)?)?;
+    // SAFETY: the bytecode came from compile::compile.
+    let module = unsafe { Module::load(ctx.clone(), code) }?;
+    // No top-level await: evaluation is done when eval returns, and the
+    // script's own pending jobs must not run here, inside a property read.
+    let (_, done) = module.eval()?;
+    match done.result::<Value>() {
+        Some(r) => r.map(drop),
+        None => Err(Exception::throw_internal(
+            ctx,
+            "the standard library did not load",
+        )),
+    }
+}
+
+fn bytecode() -> Result<&'static [u8], String> {
+    if let Some(code) = BYTECODE.get() {
+        return Ok(code);
+    }
+    let code = compile::compile("jsrt:stdlib", SOURCE)
+        .map_err(|f| format!("the standard library does not compile: {}", f.summary()))?;
+    Ok(BYTECODE.get_or_init(|| code))
 }
 
 /// The native helpers, handed to stdlib.js, which removes them from the globals.
