@@ -360,8 +360,10 @@ function structuredClone(value) {
   return clone(value);
 }
 
+// The globals are accessors that loaded this; those a script has replaced stay replaced.
 for (const [name, value] of Object.entries({
   URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa, crypto, structuredClone,
 })) {
-  define(globalThis, name, value);
+  const now = Object.getOwnPropertyDescriptor(globalThis, name);
+  if (!now || now.get) define(globalThis, name, value);
 }

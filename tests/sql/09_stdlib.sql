@@ -131,3 +131,9 @@ SELECT run_js('std_clone', $$
   return {date: c.d.toISOString(), map: c.m.get('k').x, set: [...c.s], u8: Array.from(c.u8), re: String(c.re), cycle: c.self === c,
     distinct: c !== a && c.m !== a.m, original_untouched: a.nested[0].y, errors};
 $$);
+
+-- a script may replace a global before the library loads, and the others still work
+SELECT run_js('std_replace', $$
+  globalThis.URL = 'mine';
+  return [URL, typeof crypto.randomUUID, typeof URLSearchParams, URL];
+$$);
