@@ -3,3 +3,4 @@
 //! The HTTP workers (src/workers/) own the sockets and the SQL.
 
 pub mod request;
+pub mod router;
