@@ -3,4 +3,5 @@
 //! The HTTP workers (src/workers/) own the sockets and the SQL.
 
 pub mod request;
+pub mod response;
 pub mod router;
