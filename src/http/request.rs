@@ -155,6 +155,90 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Request, usize)>, Er
     Ok(Some((request, head_len + length)))
 }
 
+impl Request {
+    /// What a script sees as `ctx.request`: method, path, params, query,
+    /// headers and body. The body is read by its Content-Type: JSON is
+    /// parsed (malformed JSON is a 400 that says where), a form becomes an
+    /// object, anything else is text (bytes that are not UTF-8: base64, with
+    /// `bodyEncoding: "base64"`).
+    pub fn to_ctx(&self, params: &[(String, String)]) -> Result<serde_json::Value, Error> {
+        use serde_json::{json, Map, Value};
+        let pairs = |items: Vec<(String, String)>| {
+            let mut o = Map::new();
+            for (k, v) in items {
+                match o.get_mut(&k) {
+                    None => {
+                        o.insert(k, Value::String(v));
+                    }
+                    Some(Value::Array(a)) => a.push(Value::String(v)),
+                    Some(first) => *first = json!([first.take(), v]),
+                }
+            }
+            Value::Object(o)
+        };
+        let form = |b: &[u8]| {
+            pairs(
+                url::form_urlencoded::parse(b)
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect(),
+            )
+        };
+        let mut headers = Map::new();
+        for (n, v) in &self.headers {
+            let joined = match headers.get(n).and_then(Value::as_str) {
+                Some(before) => format!("{before}, {v}"),
+                None => v.clone(),
+            };
+            headers.insert(n.clone(), Value::String(joined));
+        }
+        let media = self
+            .header("content-type")
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let mut out = json!({
+            "method": self.method,
+            "path": self.path,
+            "params": Value::Object(params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()),
+            "query": form(self.query.as_bytes()),
+            "headers": headers,
+        });
+        let body = if self.body.is_empty() {
+            Value::Null
+        } else if media == "application/json" || media.ends_with("+json") {
+            serde_json::from_slice(&self.body).map_err(|e| {
+                Error::Malformed(format!(
+                    "the JSON body is not valid: {} (line {}, column {})",
+                    strip_position(&e.to_string()),
+                    e.line(),
+                    e.column()
+                ))
+            })?
+        } else if media == "application/x-www-form-urlencoded" {
+            form(&self.body)
+        } else {
+            match std::str::from_utf8(&self.body) {
+                Ok(text) => Value::String(text.into()),
+                Err(_) => {
+                    use base64::Engine as _;
+                    out["bodyEncoding"] = "base64".into();
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(&self.body))
+                }
+            }
+        };
+        out["body"] = body;
+        Ok(out)
+    }
+}
+
+/// serde_json's message without its own " at line L column C".
+fn strip_position(m: &str) -> &str {
+    m.find(" at line ").map_or(m, |i| &m[..i])
+}
+
 /// Whether the client asked to be told to send its body (Expect: 100-continue).
 pub fn expects_continue(buf: &[u8]) -> bool {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -324,6 +408,55 @@ mod tests {
         assert_eq!(status(&big), 431);
         // headers still arriving but already over the cap
         assert_eq!(status(&big[..1500]), 431);
+    }
+
+    #[test]
+    fn ctx_request_reads_the_body_by_its_type() {
+        let req = |ct: &str, body: &[u8]| Request {
+            method: "POST".into(),
+            path: "/orders/7".into(),
+            query: "a=1&a=2&b=x%20y".into(),
+            headers: vec![
+                ("content-type".into(), ct.into()),
+                ("x-n".into(), "1".into()),
+                ("x-n".into(), "2".into()),
+            ],
+            body: body.to_vec(),
+            keep_alive: true,
+        };
+        let params = [("id".to_string(), "7".to_string())];
+        let v = req("application/json; charset=utf-8", br#"{"qty": 2}"#)
+            .to_ctx(&params)
+            .unwrap();
+        assert_eq!(v["body"]["qty"], 2);
+        assert_eq!(v["params"]["id"], "7");
+        assert_eq!(v["query"]["a"], serde_json::json!(["1", "2"]));
+        assert_eq!(v["query"]["b"], "x y");
+        assert_eq!(v["headers"]["x-n"], "1, 2");
+        let v = req(
+            "application/x-www-form-urlencoded",
+            b"name=Ann+Lee&tag=a&tag=b",
+        )
+        .to_ctx(&params)
+        .unwrap();
+        assert_eq!(v["body"]["name"], "Ann Lee");
+        assert_eq!(v["body"]["tag"], serde_json::json!(["a", "b"]));
+        assert_eq!(
+            req("text/csv", b"a,b\n").to_ctx(&params).unwrap()["body"],
+            "a,b\n"
+        );
+        let bin = req("application/octet-stream", &[0xff, 0x00])
+            .to_ctx(&params)
+            .unwrap();
+        assert_eq!(
+            (bin["body"].as_str(), bin["bodyEncoding"].as_str()),
+            (Some("/wA="), Some("base64"))
+        );
+        let bad = req("application/json", b"{\"qty\": 2,\n  oops}")
+            .to_ctx(&params)
+            .unwrap_err();
+        assert_eq!(bad.status(), 400);
+        assert_eq!(bad.message(), "malformed request: the JSON body is not valid: key must be a string (line 2, column 3)");
     }
 
     #[test]
