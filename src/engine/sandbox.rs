@@ -20,6 +20,7 @@ use rquickjs::{
 
 use super::compile::caught;
 use super::failure::{Failure, FailureKind};
+use super::host::js::freeze;
 use super::host::log::{Line, LogBuffer};
 use super::host::{self, Usage};
 use super::limits::Limits;
@@ -725,11 +726,6 @@ fn sealed<'js>(
         }
         Ok(o)
     }
-}
-
-fn freeze<'js>(ctx: &Ctx<'js>, o: &Object<'js>) {
-    // JS_FreezeObject is the engine's own: a script cannot replace it the way it could Object.freeze.
-    unsafe { qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), o.as_raw()) };
 }
 
 /// `{info, warn, error, debug}` writing into the run's log buffer.

@@ -116,7 +116,7 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &std::rc::Rc<Watch>) -> rquickjs::Result
         })?;
         Ok(Value::new_bool(ctx.clone(), gone == Some(true)))
     })?;
-    unsafe { rquickjs::qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), cache.as_raw()) };
+    super::js::freeze(ctx, &cache);
     Ok(cache)
 }
 

@@ -221,7 +221,7 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
         let rows = statement(ctx, w, what, &q, &args)?;
         Ok(Value::new_float(ctx.clone(), rows.affected as f64))
     })?;
-    unsafe { qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), db.as_raw()) };
+    super::js::freeze(ctx, &db);
     Ok(db)
 }
 

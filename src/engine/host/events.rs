@@ -3,7 +3,7 @@
 
 use pgrx::spi::Spi;
 use rquickjs::function::Rest;
-use rquickjs::{qjs, Ctx, Function, Object, Value};
+use rquickjs::{Ctx, Function, Object, Value};
 
 use super::js::{as_owner, bad, text, thrown};
 
@@ -13,7 +13,7 @@ pub fn make<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         publish(&ctx, &args.0)
     })?;
     events.set("publish", publish)?;
-    unsafe { qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), events.as_raw()) };
+    super::js::freeze(ctx, &events);
     Ok(events)
 }
 

@@ -57,7 +57,7 @@ pub fn make<'js>(
             Ok(promise.into_value())
         })?;
     }
-    unsafe { rquickjs::qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), http.as_raw()) };
+    super::js::freeze(ctx, &http);
     Ok(http)
 }
 

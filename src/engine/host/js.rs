@@ -121,3 +121,9 @@ pub fn no_row_is_none<T>(
         r => r,
     }
 }
+
+/// Freezes `o` with the engine's own JS_FreezeObject, which a script cannot
+/// replace the way it could Object.freeze.
+pub fn freeze<'js>(ctx: &Ctx<'js>, o: &Object<'js>) {
+    unsafe { rquickjs::qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), o.as_raw()) };
+}

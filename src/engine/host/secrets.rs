@@ -28,6 +28,6 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &std::rc::Rc<Watch>) -> rquickjs::Result
             None => Ok(Value::new_null(ctx.clone())),
         }
     })?;
-    unsafe { rquickjs::qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), secrets.as_raw()) };
+    super::js::freeze(ctx, &secrets);
     Ok(secrets)
 }
