@@ -118,6 +118,10 @@ BEGIN
                 USING ERRCODE = '22023', DETAIL = 'field "http_path"';
         END IF;
     END IF;
+    IF NEW.http_auth IS NULL OR NEW.http_auth NOT IN ('api_key', 'public') THEN
+        RAISE EXCEPTION 'invalid http_auth "%"', NEW.http_auth USING ERRCODE = '22023',
+            DETAIL = 'field "http_auth": api_key (callers send an API key of the tenant) or public';
+    END IF;
     IF NEW.http_methods IS NOT NULL AND NOT NEW.http_methods <@ ARRAY['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] THEN
         RAISE EXCEPTION 'invalid http_methods %', NEW.http_methods USING ERRCODE = '22023',
             DETAIL = 'field "http_methods": GET, POST, PUT, DELETE, PATCH';
@@ -241,9 +245,9 @@ BEGIN
     FOR k IN SELECT jsonb_object_keys(options) LOOP
         IF k NOT IN ('description', 'status', 'cron_expression', 'timezone', 'http_path', 'http_methods',
                      'event_types', 'resource_limits', 'metadata', 'tags', 'history', 'organization_id',
-                     'overlap', 'catch_up', 'catch_up_window_s') THEN
+                     'overlap', 'catch_up', 'catch_up_window_s', 'http_auth') THEN
             RAISE EXCEPTION 'unknown option "%"', k USING ERRCODE = '22023',
-                HINT = 'Options: description, status, cron_expression, timezone, http_path, http_methods, event_types, resource_limits, metadata, tags, history, organization_id, overlap, catch_up, catch_up_window_s.';
+                HINT = 'Options: description, status, cron_expression, timezone, http_path, http_methods, event_types, resource_limits, metadata, tags, history, organization_id, overlap, catch_up, catch_up_window_s, http_auth.';
         END IF;
     END LOOP;
     FOR k IN SELECT key FROM jsonb_each(options)
@@ -269,7 +273,7 @@ BEGIN
     PERFORM set_config('jsrt.change_description', 'created', true);
     INSERT INTO jsrt.scripts(tenant_id, name, source, type, description, status, cron_expression, timezone,
                              http_path, http_methods, event_types, resource_limits, metadata, tags, history,
-                             organization_id, overlap, catch_up, catch_up_window_s)
+                             organization_id, overlap, catch_up, catch_up_window_s, http_auth)
     VALUES (tenant, create_script.name, create_script.source, create_script.type,
             options->>'description',
             coalesce(options->>'status', 'draft'),
@@ -285,7 +289,8 @@ BEGIN
             (options->>'organization_id')::uuid,
             coalesce(options->>'overlap', 'skip'),
             coalesce(options->>'catch_up', 'one'),
-            coalesce((options->>'catch_up_window_s')::integer, 3600))
+            coalesce((options->>'catch_up_window_s')::integer, 3600),
+            coalesce(options->>'http_auth', 'api_key'))
     RETURNING id INTO new_id;
     PERFORM set_config('jsrt.change_description', '', true);
     RETURN new_id;
@@ -319,7 +324,8 @@ BEGIN
         history         = coalesce(options->>'history', s.history),
         overlap         = coalesce(options->>'overlap', s.overlap),
         catch_up        = coalesce(options->>'catch_up', s.catch_up),
-        catch_up_window_s = coalesce((options->>'catch_up_window_s')::integer, s.catch_up_window_s)
+        catch_up_window_s = coalesce((options->>'catch_up_window_s')::integer, s.catch_up_window_s),
+        http_auth       = coalesce(options->>'http_auth', s.http_auth)
     WHERE s.id = cur.id
     RETURNING s.version INTO new_version;
     PERFORM set_config('jsrt.change_description', '', true);

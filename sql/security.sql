@@ -34,7 +34,7 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['scripts', 'script_executions', 'script_versions', 'script_event_subscriptions',
                              'script_scheduled_jobs', 'script_http_endpoints', 'script_event_dead_letters',
-                             'events', 'tenant_members', 'secrets'] LOOP
+                             'events', 'tenant_members', 'secrets', 'api_keys'] LOOP
         EXECUTE format('ALTER TABLE jsrt.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE jsrt.%I FORCE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant_isolation ON jsrt.%I
@@ -60,12 +60,16 @@ GRANT SELECT ON jsrt.tenants, jsrt.scripts, jsrt.script_versions, jsrt.script_ex
                 jsrt.script_event_dead_letters, jsrt.events, jsrt.tenant_members
    TO jsrt_viewer;
 GRANT EXECUTE ON FUNCTION jsrt.set_tenant(text, boolean), jsrt.tenant_id(), jsrt.current_tenant(),
+                          -- it authenticates its callers itself (API keys, public endpoints)
+                          jsrt.http_dispatch(text, text, jsonb, text),
                           jsrt.list_scripts(text, text, text, text, text, integer, integer),
                           jsrt.flush_history(integer), jsrt.wait(uuid, integer)
    TO jsrt_viewer;
 
 -- ... and which secrets exist, never their values.
 GRANT SELECT (tenant_id, name, created_at, updated_at, updated_by) ON jsrt.secrets TO jsrt_viewer;
+-- ... and the tenant's API keys, without their hashes.
+GRANT SELECT (id, tenant_id, name, role, created_at, created_by, revoked_at) ON jsrt.api_keys TO jsrt_viewer;
 
 -- jsrt_developer (scripts.create, .update, .execute): no delete.
 GRANT INSERT, UPDATE ON jsrt.scripts TO jsrt_developer;
@@ -91,6 +95,7 @@ GRANT DELETE ON jsrt.scripts TO jsrt_admin;
 GRANT SELECT, INSERT, DELETE ON jsrt.exposed_tables TO jsrt_admin;
 GRANT EXECUTE ON FUNCTION jsrt.delete_script(text), jsrt.expose_table(regclass, name),
                           jsrt.set_secret(text, text), jsrt.delete_secret(text),
+                          jsrt.create_api_key(text, text), jsrt.revoke_api_key(text),
                           jsrt.unexpose_table(regclass), jsrt._owned_sequences(regclass)
    TO jsrt_admin;
 

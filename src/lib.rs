@@ -9,7 +9,6 @@ mod cron;
 mod engine;
 mod error;
 mod gucs;
-#[allow(dead_code)] // the HTTP workers (issue 6) are its users; it is tested now
 mod http;
 mod outbound;
 mod ssrf;
@@ -41,6 +40,7 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!("../sql/stores.sql", name = "stores", requires = ["schema"]);
+extension_sql_file!("../sql/http.sql", name = "http", requires = ["schema"]);
 extension_sql_file!("../sql/security.sql", name = "security", finalize);
 
 /// Whether the library was loaded by shared_preload_libraries: only then

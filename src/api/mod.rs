@@ -1,6 +1,7 @@
 //! The #[pg_extern] functions, by surface. The rest of the SQL API is in sql/api.sql.
 mod admin;
 pub mod execute;
+pub mod http;
 pub mod queue;
 pub mod schedule;
 mod scripts;

@@ -18,6 +18,8 @@ pub struct Record {
     pub version: i32,
     pub status: String,
     pub trigger_type: String,
+    /// JSON text; None keeps what the row has (queued runs)
+    pub trigger_data: Option<String>,
     pub input: String,
     pub output: Option<String>,
     pub error: Option<String>,
@@ -32,9 +34,9 @@ pub struct Record {
 
 const INSERT: &str = "INSERT INTO jsrt.script_executions
     (id, tenant_id, script_id, version_number, status, trigger_type, input, output, error, error_detail,
-     metrics, logs, attempt, started_at, completed_at)
+     metrics, logs, attempt, started_at, completed_at, trigger_data)
     VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10::jsonb,
-            $11::jsonb, $12::jsonb, $13, $14, $15)
+            $11::jsonb, $12::jsonb, $13, $14, $15, coalesce($16::jsonb, '{}'))
     ON CONFLICT (id) DO UPDATE SET
         version_number = EXCLUDED.version_number, status = EXCLUDED.status, output = EXCLUDED.output,
         error = EXCLUDED.error, error_detail = EXCLUDED.error_detail, metrics = EXCLUDED.metrics,
@@ -69,6 +71,7 @@ pub fn insert(r: &Record) -> Result<(), Error> {
                     t(INT4OID),
                     t(TIMESTAMPTZOID),
                     t(TIMESTAMPTZOID),
+                    t(TEXTOID),
                 ];
                 *slot = Some(client.prepare_mut(INSERT, &types)?.keep());
             }
@@ -94,6 +97,7 @@ pub fn insert(r: &Record) -> Result<(), Error> {
                     r.attempt.into(),
                     ts(r.started_at).into(),
                     ts(r.completed_at).into(),
+                    r.trigger_data.as_deref().into(),
                 ],
             )?;
             Ok(())

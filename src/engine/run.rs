@@ -48,6 +48,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
         attempt: 1,
         input_json,
         event_json: None,
+        request_json: None,
     };
     let done = run(&call)?;
     match &done.result.outcome {
@@ -105,6 +106,7 @@ pub fn execute_queued(q: &Queued) -> Result<Record, Error> {
         attempt: q.attempt,
         input_json: &q.input_json,
         event_json: q.event_json.as_deref(),
+        request_json: None,
     };
     if let Err(e) = runnable(&script) {
         let mut rec = Done::nothing().record(&call, "cancelled", None);
@@ -133,6 +135,55 @@ fn runnable(script: &Script) -> Result<(), Error> {
     }
 }
 
+/// What an HTTP-triggered run gives back: the outcome for the response, and its execution id.
+pub struct HttpRun {
+    pub outcome: Result<Option<String>, Failure>,
+    pub execution_id: String,
+}
+
+/// Runs endpoint script `script` (of tenant `tenant_id`) for one request, in
+/// the current transaction, with `ctx.request`. It is recorded with trigger
+/// http and `trigger_data` {method, path, status}, the status being what
+/// `status_of` makes of the outcome.
+pub fn execute_http(
+    script: &Script,
+    request_json: &str,
+    trigger_data: serde_json::Value,
+    status_of: impl FnOnce(&Result<Option<String>, Failure>) -> u16,
+) -> Result<HttpRun, Error> {
+    let call = Call {
+        script,
+        id: &ids::next(),
+        trigger: "http",
+        attempt: 1,
+        input_json: "{}",
+        event_json: None,
+        request_json: Some(request_json),
+    };
+    let done = run(&call)?;
+    let mut data = trigger_data;
+    data["status"] = status_of(&done.result.outcome).into();
+    match &done.result.outcome {
+        Ok(output) => {
+            if let Some(every) = sample(script) {
+                let mut rec = done.record(&call, "completed", (every > 1).then_some(every));
+                rec.output = output.clone();
+                rec.trigger_data = Some(data.to_string());
+                crate::tenancy::as_owner(|| executions::insert(&rec))?;
+            }
+        }
+        Err(_) => {
+            let mut rec = done.record(&call, done.failed_status(), None);
+            rec.trigger_data = Some(data.to_string());
+            record_failure(rec);
+        }
+    }
+    Ok(HttpRun {
+        outcome: done.result.outcome,
+        execution_id: call.id.to_string(),
+    })
+}
+
 /// One run to make.
 struct Call<'a> {
     script: &'a Script,
@@ -141,6 +192,8 @@ struct Call<'a> {
     attempt: i32,
     input_json: &'a str,
     event_json: Option<&'a str>,
+    /// ctx.request of HTTP runs, as JSON text
+    request_json: Option<&'a str>,
 }
 
 /// A finished run, before its record is written.
@@ -171,6 +224,7 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
         attempt: call.attempt,
         input_json: call.input_json,
         event_json: call.event_json,
+        request_json: call.request_json,
         limits,
     };
     let result = with_runtime(&script.tenant_id, |rt| {
@@ -227,6 +281,7 @@ impl Done {
             version: call.script.version,
             status: status.into(),
             trigger_type: call.trigger.into(),
+            trigger_data: None,
             input: call.input_json.into(),
             output: None,
             error: failure.map(Failure::summary),

@@ -193,6 +193,8 @@ pub struct RunRequest<'a> {
     pub input_json: &'a str,
     /// ctx.event of event runs, as JSON text
     pub event_json: Option<&'a str>,
+    /// ctx.request of HTTP runs, as JSON text
+    pub request_json: Option<&'a str>,
     pub limits: Limits,
 }
 
@@ -248,6 +250,7 @@ struct Atoms {
     secrets: qjs::JSAtom,
     cache: qjs::JSAtom,
     event: qjs::JSAtom,
+    request: qjs::JSAtom,
     id: qjs::JSAtom,
     name: qjs::JSAtom,
     version: qjs::JSAtom,
@@ -272,6 +275,7 @@ impl Atoms {
             secrets: atom("secrets"),
             cache: atom("cache"),
             event: atom("event"),
+            request: atom("request"),
             id: atom("id"),
             name: atom("name"),
             version: atom("version"),
@@ -280,7 +284,7 @@ impl Atoms {
         }
     }
 
-    fn all(&self) -> [qjs::JSAtom; 16] {
+    fn all(&self) -> [qjs::JSAtom; 17] {
         let a = self;
         [
             a.input,
@@ -294,6 +298,7 @@ impl Atoms {
             a.secrets,
             a.cache,
             a.event,
+            a.request,
             a.id,
             a.name,
             a.version,
@@ -581,6 +586,9 @@ fn call(
         }
         if let Some(event) = req.event_json {
             members.push((a.event, ctx.json_parse(event).map_err(js)?));
+        }
+        if let Some(request) = req.request_json {
+            members.push((a.request, ctx.json_parse(request).map_err(js)?));
         }
         let c = sealed(&ctx, &members).map_err(js)?;
 

@@ -27,6 +27,82 @@ impl Response {
         }
     }
 
+    /// What a script's output (JSON text; None for undefined) answers:
+    /// `{status, headers, body}` as it says, any other value as 200 JSON,
+    /// undefined as 204. Err says what is wrong with a `{status, ...}`.
+    pub fn from_output(output: Option<&str>) -> Result<Response, String> {
+        use serde_json::Value;
+        let Some(text) = output else {
+            return Ok(Response {
+                status: 204,
+                headers: vec![],
+                body: vec![],
+            });
+        };
+        let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let shaped = value.as_object().filter(|o| {
+            o.contains_key("status")
+                && o.keys()
+                    .all(|k| matches!(k.as_str(), "status" | "headers" | "body"))
+        });
+        let Some(o) = shaped else {
+            return Ok(Response::json(200, &value));
+        };
+        let status = o["status"]
+            .as_u64()
+            .filter(|s| (200..=599).contains(s))
+            .ok_or_else(|| {
+                format!(
+                    "\"status\" must be a number from 200 to 599, not {}",
+                    o["status"]
+                )
+            })? as u16;
+        let mut headers = Vec::new();
+        match o.get("headers") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(h)) => {
+                for (name, v) in h {
+                    let value = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        _ => return Err(format!("header \"{name}\" must be a string")),
+                    };
+                    let token =
+                        |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+                    if name.is_empty() || !name.bytes().all(token) {
+                        return Err(format!("\"{name}\" is not a header name"));
+                    }
+                    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                        return Err(format!("header \"{name}\" holds a line break"));
+                    }
+                    headers.push((name.to_ascii_lowercase(), value));
+                }
+            }
+            Some(_) => return Err("\"headers\" must be an object".into()),
+        }
+        let mut typed = |t: &str| {
+            if !headers.iter().any(|(n, _)| n == "content-type") {
+                headers.push(("content-type".into(), t.into()));
+            }
+        };
+        let body = match o.get("body") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(s)) => {
+                typed("text/plain; charset=utf-8");
+                s.clone().into_bytes()
+            }
+            Some(v) => {
+                typed("application/json");
+                v.to_string().into_bytes()
+            }
+        };
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
     /// The bytes to send. `head` leaves the body out but keeps its length.
     pub fn to_bytes(&self, head: bool, keep_alive: bool) -> Vec<u8> {
         let mut out = format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).into_bytes();
@@ -115,6 +191,45 @@ mod tests {
         assert!(String::from_utf8(r.to_bytes(true, false))
             .unwrap()
             .ends_with("content-length: 4\r\nconnection: close\r\n\r\n"));
+    }
+
+    #[test]
+    fn script_outputs_become_responses() {
+        let r = Response::from_output(Some(
+            r#"{"status": 201, "headers": {"X-Id": "7", "Location": "/o/7"}, "body": {"id": 7}}"#,
+        ))
+        .unwrap();
+        assert_eq!(r.status, 201);
+        assert_eq!(
+            r.headers,
+            vec![
+                ("location".into(), "/o/7".into()),
+                ("x-id".into(), "7".into()),
+                ("content-type".into(), "application/json".into())
+            ]
+        );
+        assert_eq!(r.body, br#"{"id":7}"#);
+        let text = Response::from_output(Some(r#"{"status": 200, "body": "hi"}"#)).unwrap();
+        assert_eq!(
+            text.headers,
+            vec![("content-type".into(), "text/plain; charset=utf-8".into())]
+        );
+        // any other value is 200 JSON, undefined is 204
+        let plain = Response::from_output(Some(r#"{"status": "ok", "n": 1}"#)).unwrap();
+        assert_eq!(
+            (plain.status, plain.body.as_slice()),
+            (200, br#"{"n":1,"status":"ok"}"#.as_slice())
+        );
+        assert_eq!(Response::from_output(Some("[1,2]")).unwrap().status, 200);
+        assert_eq!(Response::from_output(None).unwrap().status, 204);
+        for bad in [
+            r#"{"status": 99}"#,
+            r#"{"status": 200, "headers": {"a b": "x"}}"#,
+            r#"{"status": 200, "headers": {"x": "a\r\nb"}}"#,
+            r#"{"status": 200, "headers": []}"#,
+        ] {
+            assert!(Response::from_output(Some(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

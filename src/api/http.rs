@@ -1,0 +1,357 @@
+//! HTTP endpoint scripts from SQL: API keys, and `jsrt.http_dispatch`, the
+//! router the HTTP workers use too, for gateways such as PostgREST.
+//!
+//! Who calls: an API key (`X-API-Key` or `Authorization: Bearer`) names the
+//! tenant and a jsrt role; without one, `/t/{tenant}/...` reaches that
+//! tenant's public endpoints only.
+
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::{json, Value};
+
+use crate::catalog::scripts;
+use crate::engine::failure::{Failure, FailureKind};
+use crate::engine::run;
+use crate::error::{Error, OrRaise};
+use crate::http::keys;
+use crate::http::request::Request;
+use crate::http::response::Response;
+use crate::http::router::{self, Found, Router};
+use crate::tenancy;
+
+/// Makes an API key for the session's tenant, acting as `role`; returns the key, shown only now.
+#[pg_extern]
+fn create_api_key(name: &str, role: default!(&str, "'jsrt_developer'")) -> String {
+    if name.is_empty() || name.len() > 255 {
+        Error::Invalid("jsrt.create_api_key: \"name\" must be 1 to 255 characters".into()).raise();
+    }
+    if !matches!(role, "jsrt_viewer" | "jsrt_developer" | "jsrt_admin") {
+        Error::Invalid(format!(
+            "jsrt.create_api_key: \"role\" must be jsrt_viewer, jsrt_developer or jsrt_admin, not \"{role}\""
+        ))
+        .raise();
+    }
+    let tenant = session_tenant().or_raise();
+    let key = keys::generate().map_err(Error::Internal).or_raise();
+    let by = Spi::get_one::<String>("SELECT current_user::text")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let made = tenancy::as_owner(|| {
+        Spi::get_one_with_args::<bool>(
+            "INSERT INTO jsrt.api_keys (id, tenant_id, name, role, key_hash, created_by)
+             VALUES ($1, $2::uuid, $3, $4, $5, $6)
+             ON CONFLICT (tenant_id, name) DO NOTHING RETURNING true",
+            &[
+                key.id.as_str().into(),
+                tenant.as_str().into(),
+                name.into(),
+                role.into(),
+                key.hash.as_str().into(),
+                by.as_str().into(),
+            ],
+        )
+    });
+    match made {
+        Ok(Some(true)) => key.key,
+        Ok(_) | Err(pgrx::spi::SpiError::InvalidPosition) => Error::Postgres {
+            code: PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION,
+            message: format!("an API key named \"{name}\" already exists in this tenant"),
+        }
+        .raise(),
+        Err(e) => Error::Internal(format!("writing jsrt.api_keys: {e}")).raise(),
+    }
+}
+
+/// Revokes the session tenant's API key `name`; false when there is no such live key.
+#[pg_extern]
+fn revoke_api_key(name: &str) -> bool {
+    let tenant = session_tenant().or_raise();
+    tenancy::as_owner(|| {
+        Spi::get_one_with_args::<bool>(
+            "WITH r AS (UPDATE jsrt.api_keys SET revoked_at = now()
+                         WHERE tenant_id = $1::uuid AND name = $2 AND revoked_at IS NULL RETURNING 1)
+             SELECT count(*) > 0 FROM r",
+            &[tenant.as_str().into(), name.into()],
+        )
+    })
+    .map(|b| b.unwrap_or(false))
+    .map_err(|e| Error::Internal(format!("revoking an API key: {e}")))
+    .or_raise()
+}
+
+/// Runs the endpoint router for one request and returns `{status, headers, body}`
+/// (and `execution_id` when a script ran). `path` may carry a query.
+#[pg_extern]
+fn http_dispatch(
+    method: &str,
+    path: &str,
+    headers: default!(Option<JsonB>, "'{}'"),
+    body: default!(Option<&str>, "NULL"),
+) -> JsonB {
+    let mut hs = Vec::new();
+    if let Some(JsonB(Value::Object(o))) = headers {
+        for (name, v) in o {
+            let value = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            hs.push((name.to_ascii_lowercase(), value));
+        }
+    }
+    let (p, q) = path.split_once('?').unwrap_or((path, ""));
+    let request = Request {
+        method: method.to_ascii_uppercase(),
+        path: p.to_string(),
+        query: q.to_string(),
+        headers: hs,
+        body: body.unwrap_or("").as_bytes().to_vec(),
+        keep_alive: false,
+    };
+    let (response, execution_id) = dispatch(&request);
+    let mut out = json!({
+        "status": response.status,
+        "headers": response.headers.iter().map(|(n, v)| (n.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
+        "body": if request.method == "HEAD" { String::new() } else { String::from_utf8_lossy(&response.body).into_owned() },
+    });
+    if let Some(id) = execution_id {
+        out["execution_id"] = id.into();
+    }
+    JsonB(out)
+}
+
+/// Who is calling: the tenant, and the key's role when a key came.
+struct Caller {
+    tenant_id: String,
+    role: Option<String>,
+}
+
+/// The response to `req`, and the id of the execution that made it, if a script ran.
+pub fn dispatch(req: &Request) -> (Response, Option<String>) {
+    match route(req) {
+        Ok(done) => done,
+        Err(r) => (r, None),
+    }
+}
+
+fn route(req: &Request) -> Result<(Response, Option<String>), Response> {
+    let (caller, path) = caller(req)?;
+    let routes = endpoints(&caller.tenant_id).map_err(internal)?;
+    let found = routes
+        .find(&req.method, &path)
+        .map_err(|m| Response::error(400, &m, &[]))?;
+    let (script_id, auth, params) = match found {
+        Found::Route { target, params } => (target.0.clone(), target.1.clone(), params),
+        Found::MethodNotAllowed(allow) if req.method == "OPTIONS" => {
+            return Ok((
+                Response {
+                    status: 204,
+                    headers: vec![("allow".into(), allow.join(", "))],
+                    body: vec![],
+                },
+                None,
+            ))
+        }
+        Found::MethodNotAllowed(allow) => {
+            let mut r = Response::error(405, &format!("{} is not allowed here", req.method), &[]);
+            r.headers.push(("allow".into(), allow.join(", ")));
+            return Err(r);
+        }
+        Found::NotFound => return Err(Response::error(404, "no endpoint at this path", &[])),
+    };
+    match (&caller.role, auth.as_str()) {
+        (None, "api_key") => {
+            return Err(Response::error(
+                401,
+                "this endpoint needs an API key (X-API-Key or Authorization: Bearer)",
+                &[],
+            ))
+        }
+        (Some(role), _) if role == "jsrt_viewer" => {
+            return Err(Response::error(
+                403,
+                "the API key's role, jsrt_viewer, may not run scripts",
+                &[],
+            ))
+        }
+        _ => {}
+    }
+    let ctx_request = req
+        .to_ctx(&params)
+        .map_err(|e| Response::error(e.status(), &e.message(), &[]))?;
+    let script =
+        tenancy::as_owner(|| scripts::resolve(&caller.tenant_id, &script_id)).map_err(internal)?;
+    let ran = run::execute_http(
+        &script,
+        &ctx_request.to_string(),
+        json!({"method": req.method, "path": req.path}),
+        |outcome| respond(outcome, "").status,
+    );
+    match ran {
+        Ok(r) => {
+            if matches!(&r.outcome, Err(f) if f.kind == FailureKind::Cancelled) {
+                // A cancel or statement timeout is Postgres's to raise.
+                pgrx::check_for_interrupts!();
+            }
+            Ok((respond(&r.outcome, &r.execution_id), Some(r.execution_id)))
+        }
+        Err(Error::Busy { .. }) => {
+            let mut r = Response::error(
+                503,
+                "the endpoint is busy: it is running its max_concurrent_runs",
+                &[],
+            );
+            r.headers.push(("retry-after".into(), "1".into()));
+            Err(r)
+        }
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// The response for a run's outcome. Script errors never show their message or stack.
+fn respond(outcome: &Result<Option<String>, Failure>, execution_id: &str) -> Response {
+    let id = [("execution_id", execution_id)];
+    match outcome {
+        Ok(output) => Response::from_output(output.as_deref()).unwrap_or_else(|why| {
+            Response::error(
+                500,
+                &format!("the script's response is not valid: {why}"),
+                &id,
+            )
+        }),
+        Err(f) if f.kind == FailureKind::Timeout => {
+            Response::error(504, "the script ran out of time", &id)
+        }
+        // The per-minute API quota is the endpoint's rate limit.
+        Err(f) if f.message.contains("max_api_calls_per_minute") => {
+            let mut r = Response::error(
+                429,
+                "too many requests: the script's API calls per minute are used up",
+                &id,
+            );
+            r.headers.push(("retry-after".into(), "60".into()));
+            r
+        }
+        Err(_) => Response::error(500, "the script failed", &id),
+    }
+}
+
+/// The caller and the path to route: a key's tenant, or the tenant of a `/t/{tenant}` prefix.
+fn caller(req: &Request) -> Result<(Caller, String), Response> {
+    let key = req.header("x-api-key").map(str::to_string).or_else(|| {
+        req.header("authorization")
+            .and_then(|a| {
+                a.strip_prefix("Bearer ")
+                    .or_else(|| a.strip_prefix("bearer "))
+            })
+            .map(|k| k.trim().to_string())
+    });
+    let prefix = router::tenant_prefix(&req.path);
+    let by_key = match key {
+        None => None,
+        Some(k) => Some(key_caller(&k)?),
+    };
+    match (by_key, prefix) {
+        (Some(c), None) => Ok((c, req.path.clone())),
+        (by_key, Some((tenant, rest))) => {
+            let tenant_id = tenant_by_name(&tenant)?;
+            if let Some(c) = &by_key {
+                if c.tenant_id != tenant_id {
+                    return Err(Response::error(403, "the API key is for another tenant", &[]));
+                }
+            }
+            let role = by_key.and_then(|c| c.role);
+            Ok((Caller { tenant_id, role }, rest))
+        }
+        (None, None) => Err(Response::error(
+            401,
+            "an API key is needed (X-API-Key or Authorization: Bearer), or a /t/{tenant}/ path for public endpoints",
+            &[],
+        )),
+    }
+}
+
+fn key_caller(key: &str) -> Result<Caller, Response> {
+    let invalid = || Response::error(401, "invalid or revoked API key", &[]);
+    let id = keys::id_of(key).ok_or_else(invalid)?;
+    let row = tenancy::as_owner(|| {
+        Spi::connect(|c| {
+            let rows = c.select(
+                "SELECT tenant_id::text, role, key_hash FROM jsrt.api_keys WHERE id = $1 AND revoked_at IS NULL",
+                Some(1),
+                &[id.into()],
+            )?;
+            let mut found = None;
+            for r in rows {
+                found = Some((
+                    r.get::<String>(1)?.unwrap_or_default(),
+                    r.get::<String>(2)?.unwrap_or_default(),
+                    r.get::<String>(3)?.unwrap_or_default(),
+                ));
+            }
+            Ok::<_, pgrx::spi::SpiError>(found)
+        })
+    })
+    .map_err(|e| internal(Error::Internal(format!("reading jsrt.api_keys: {e}"))))?;
+    match row {
+        Some((tenant_id, role, hash)) if keys::verify(key, &hash) => Ok(Caller {
+            tenant_id,
+            role: Some(role),
+        }),
+        _ => Err(invalid()),
+    }
+}
+
+fn tenant_by_name(name: &str) -> Result<String, Response> {
+    let id = tenancy::as_owner(|| {
+        crate::engine::host::js::no_row_is_none(Spi::get_one_with_args::<String>(
+            "SELECT id::text FROM jsrt.tenants WHERE name = $1",
+            &[name.into()],
+        ))
+    })
+    .map_err(|e| internal(Error::Internal(format!("reading jsrt.tenants: {e}"))))?;
+    id.ok_or_else(|| Response::error(404, "no endpoint at this path", &[]))
+}
+
+/// The tenant's active endpoint scripts: (script id, http_auth) by path and methods.
+fn endpoints(tenant_id: &str) -> Result<Router<(String, String)>, Error> {
+    let rows = tenancy::as_owner(|| {
+        Spi::connect(|c| {
+            let rows = c.select(
+                "SELECT id::text, http_path::text, http_methods, http_auth::text FROM jsrt.scripts
+                  WHERE tenant_id = $1::uuid AND type = 'http' AND status = 'active' AND http_path IS NOT NULL",
+                None,
+                &[tenant_id.into()],
+            )?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push((
+                    r.get::<String>(1)?.unwrap_or_default(),
+                    r.get::<String>(2)?.unwrap_or_default(),
+                    r.get::<Vec<String>>(3)?.unwrap_or_default(),
+                    r.get::<String>(4)?.unwrap_or_default(),
+                ));
+            }
+            Ok::<_, pgrx::spi::SpiError>(out)
+        })
+    })
+    .map_err(|e| Error::Internal(format!("reading the endpoints: {e}")))?;
+    let mut router = Router::default();
+    for (id, path, methods, auth) in rows {
+        router
+            .add(&path, &methods, (id, auth))
+            .map_err(Error::Internal)?;
+    }
+    Ok(router)
+}
+
+fn session_tenant() -> Result<String, Error> {
+    tenancy::current()
+        .map(|t| pgrx::Uuid::from_bytes(t).to_string())
+        .ok_or(Error::NoTenant)
+}
+
+fn internal(e: Error) -> Response {
+    pgrx::warning!("jsruntime: http_dispatch: {}", e.message());
+    Response::error(500, "internal error", &[])
+}
