@@ -3,7 +3,7 @@
 #   scripts/cluster.sh start DIR PORT DB   initialise (once) and start; create DB
 #   scripts/cluster.sh stop DIR
 # PRELOAD (default jsruntime) is shared_preload_libraries, for a cluster without
-# jsruntime's workers.
+# jsruntime's workers. The HTTP workers listen on PORT + 1000.
 set -euo pipefail
 BIN=/usr/lib/postgresql/15/bin
 cmd=${1:?start or stop}; dir=${2:?data directory}
@@ -18,6 +18,7 @@ start)
     cat >> "$dir/postgresql.conf" <<CONF
 shared_preload_libraries = '${PRELOAD:-jsruntime}'
 jsrt.database = '$db'
+jsrt.http_listen = '127.0.0.1:$((port + 1000))'
 cron.database_name = '$db'
 port = $port
 listen_addresses = '127.0.0.1'

@@ -31,6 +31,12 @@ static HTTP_MAX_REQUEST_BYTES: GucSetting<i32> = GucSetting::<i32>::new(10 << 20
 static HTTP_MAX_RESPONSE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(10 << 20);
 static HTTP_MAX_REDIRECTS: GucSetting<i32> = GucSetting::<i32>::new(5);
 static CACHE_MAX_VALUE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
+static HTTP_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
+static HTTP_LISTEN: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"127.0.0.1:8787"));
+static HTTP_MAX_BODY_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
+static HTTP_IDLE_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+static HTTP_MAX_CONNECTIONS: GucSetting<i32> = GucSetting::<i32>::new(512);
 static CACHE_MAX_TENANT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(64 << 20);
 
 pub fn init() {
@@ -195,6 +201,27 @@ pub fn init() {
         1,
         i32::MAX,
     );
+    int(
+        c"jsrt.http_max_body_bytes",
+        c"Largest request body the HTTP workers accept (413 beyond).",
+        &HTTP_MAX_BODY_BYTES,
+        0,
+        i32::MAX,
+    );
+    int(
+        c"jsrt.http_idle_timeout_ms",
+        c"How long the HTTP workers wait on a silent client (408 for a request half sent).",
+        &HTTP_IDLE_TIMEOUT_MS,
+        100,
+        3_600_000,
+    );
+    int(
+        c"jsrt.http_max_connections",
+        c"Open connections one HTTP worker serves at once (503 beyond).",
+        &HTTP_MAX_CONNECTIONS,
+        1,
+        100_000,
+    );
     // Postgres allows postmaster settings only while preloading; without
     // preload there are no workers for them to configure.
     if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
@@ -203,6 +230,24 @@ pub fn init() {
             c"The database the jsrt background workers connect to.",
             c"",
             &DATABASE,
+            GucContext::Postmaster,
+            GucFlags::default(),
+        );
+        GucRegistry::define_int_guc(
+            c"jsrt.http_workers",
+            c"Background workers serving HTTP endpoint scripts on jsrt.http_listen (0: none).",
+            c"",
+            &HTTP_WORKERS,
+            0,
+            64,
+            GucContext::Postmaster,
+            GucFlags::default(),
+        );
+        GucRegistry::define_string_guc(
+            c"jsrt.http_listen",
+            c"Address and port the HTTP workers listen on.",
+            c"",
+            &HTTP_LISTEN,
             GucContext::Postmaster,
             GucFlags::default(),
         );
@@ -325,4 +370,27 @@ pub fn cache_max_value_bytes() -> usize {
 
 pub fn cache_max_tenant_bytes() -> i64 {
     i64::from(CACHE_MAX_TENANT_BYTES.get().max(1))
+}
+
+pub fn http_workers() -> usize {
+    HTTP_WORKERS.get().max(0) as usize
+}
+
+pub fn http_listen() -> String {
+    HTTP_LISTEN
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .unwrap_or_else(|| "127.0.0.1:8787".into())
+}
+
+pub fn http_max_body_bytes() -> usize {
+    HTTP_MAX_BODY_BYTES.get().max(0) as usize
+}
+
+pub fn http_idle_timeout_ms() -> u64 {
+    HTTP_IDLE_TIMEOUT_MS.get().max(100) as u64
+}
+
+pub fn http_max_connections() -> usize {
+    HTTP_MAX_CONNECTIONS.get().max(1) as usize
 }

@@ -63,6 +63,7 @@ pub extern "C-unwind" fn _PG_init() {
         workers::board::init();
         workers::executor::init();
         workers::scheduler::init();
+        workers::http::init();
         engine::stdlib::prepare();
     }
 }
@@ -75,6 +76,7 @@ pub mod pg_test {
         vec![
             "shared_preload_libraries = 'jsruntime'",
             "jsrt.database = 'pgrx_tests'",
+            "jsrt.http_listen = '127.0.0.1:0'",
         ]
     }
 }

@@ -3,7 +3,6 @@
 //! The HTTP workers (src/workers/) own the sockets and the SQL.
 
 pub mod keys;
-#[allow(dead_code)] // parse() and its limits are for the HTTP workers, still to come
 pub mod request;
 pub mod response;
 pub mod router;

@@ -281,7 +281,7 @@ fn request<'js>(
     let line = format!("{} {}", req.method, req.url);
     let (tx, rx) = mpsc::channel();
     let client = CLIENT.with(outbound::Client::clone);
-    spawn_without_signals(move || {
+    workers::spawn_without_signals("jsrt-http-client", move || {
         let _ = tx.send(client.fetch(req, &allow, &limits, &outbound::system_resolver));
     })
     .map_err(|e| {
@@ -344,22 +344,6 @@ fn request<'js>(
             }
             Err(http_error(ctx, &message, kind, code))
         }
-    }
-}
-
-/// `std::thread::spawn`, with every signal blocked in the new thread: the
-/// backend's signal handlers must run on its main thread.
-fn spawn_without_signals(f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        let spawned = std::thread::Builder::new()
-            .name("jsrt-http".into())
-            .spawn(f);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        spawned.map(drop)
     }
 }
 

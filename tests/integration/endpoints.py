@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Endpoint scripts over real HTTP: python3 endpoints.py HTTP_PORT KEY VIEWER_KEY.
+
+Prints "ok   name" or "FAIL name" per check, and "endpoints: N passed, M failed".
+"""
+import http.client
+import json
+import socket
+import sys
+import threading
+import time
+
+PORT, KEY, VIEWER = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}")
+
+
+def call(method, path, body=None, headers=None, key=KEY, conn=None):
+    h = dict(headers or {})
+    if key:
+        h["X-API-Key"] = key
+    c = conn or http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    if conn is None:
+        c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+
+
+def raw(data, read_timeout=10):
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=read_timeout)
+    s.sendall(data)
+    out = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+    except socket.timeout:
+        pass
+    s.close()
+    return out
+
+
+# statuses and bodies
+s, h, b = call("GET", "/orders/42?x=1")
+check("200 with params and query", s == 200 and json.loads(b) == {"id": "42", "q": {"x": "1"}, "method": "GET"}, b)
+s, h, b = call("POST", "/orders", body='{"qty": 2}', headers={"Content-Type": "application/json"})
+check("201 with Location, JSON body read", s == 201 and h.get("location") == "/orders/9" and json.loads(b) == {"got": {"qty": 2}}, (s, h, b))
+s, h, b = call("POST", "/orders", body="qty=2&note=a+b", headers={"Content-Type": "application/x-www-form-urlencoded"})
+check("form body read", s == 201 and json.loads(b) == {"got": {"qty": "2", "note": "a b"}}, b)
+s, h, b = call("POST", "/orders", body="plain words", headers={"Content-Type": "text/plain"})
+check("text body read", s == 201 and json.loads(b) == {"got": "plain words"}, b)
+s, h, b = call("POST", "/orders", body='{"qty": ', headers={"Content-Type": "application/json"})
+check("400 for malformed JSON, with where", s == 400 and b"line 1, column 8" in b, b)
+s, h, b = call("GET", "/nothing")
+check("404 for no route", s == 404, s)
+s, h, b = call("DELETE", "/orders/1")
+check("405 with Allow", s == 405 and h.get("allow") == "GET, HEAD, OPTIONS, PUT", (s, h))
+s, h, b = call("HEAD", "/orders/42")
+check("HEAD: headers, no body", s == 200 and b == b"" and int(h.get("content-length", 0)) > 0, (s, h, b))
+s, h, b = call("OPTIONS", "/orders/42")
+check("OPTIONS: 204 with Allow", s == 204 and "PUT" in h.get("allow", ""), (s, h))
+s, h, b = call("GET", "/orders/42", key=None)
+check("401 without a key", s == 401, s)
+s, h, b = call("GET", "/orders/42", key=VIEWER)
+check("403 for a viewer's key", s == 403, s)
+s, h, b = call("GET", "/t/http_it/ping", key=None)
+check("public endpoint by tenant prefix", s == 200 and json.loads(b) == "pong", b)
+s, h, b = call("GET", "/empty")
+check("204 for undefined", s == 204 and b == b"", (s, b))
+s, h, b = call("GET", "/fails")
+body = json.loads(b)
+check("500: generic body with the execution id, no stack", s == 500 and body.get("error") == "the script failed"
+      and len(body.get("execution_id", "")) == 36 and b"internals" not in b, b)
+s, h, b = call("GET", "/slow")
+check("504 when the script runs out of time", s == 504, s)
+s, h, b = call("GET", "/limited")
+check("429 on the rate limit", s == 429 and h.get("retry-after") == "60", (s, h))
+
+# caps
+s, h, b = call("POST", "/orders", body="x" * 2000, headers={"Content-Type": "text/plain"})
+check("413 for a body over jsrt.http_max_body_bytes", s == 413, s)
+out = raw(b"GET /orders/1 HTTP/1.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+check("431 for oversized headers", out.startswith(b"HTTP/1.1 431"), out[:40])
+out = raw(b"GARBAGE\r\n\r\n")
+check("400 for a malformed request", out.startswith(b"HTTP/1.1 400"), out[:40])
+
+# keep-alive: two requests on one connection
+c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+s1, _, _ = call("GET", "/orders/1", conn=c)
+s2, _, _ = call("GET", "/orders/2", conn=c)
+c.close()
+check("keep-alive: two requests on one connection", (s1, s2) == (200, 200), (s1, s2))
+
+# a slow client does not hold up others
+slow = socket.create_connection(("127.0.0.1", PORT), timeout=30)
+slow.sendall(b"GET /orders/7 HTTP/1.1\r\nX-API-Key: " + KEY.encode())
+t0 = time.time()
+s, _, _ = call("GET", "/orders/8")
+fast_done = s == 200
+slow.sendall(b"\r\n\r\n")
+answer = slow.recv(65536)
+slow.close()
+check("a slow client does not block another, and is served when it finishes", fast_done and answer.startswith(b"HTTP/1.1 200"), answer[:40])
+
+# 200 concurrent connections, all open at once before any sends
+N = 200
+results = [None] * N
+barrier = threading.Barrier(N)
+
+
+def one(i):
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+        c.connect()
+        barrier.wait(timeout=60)
+        results[i] = call("GET", f"/orders/{i}", conn=c)[0]
+        c.close()
+    except Exception as e:  # noqa: BLE001 - reported as a failure below
+        results[i] = repr(e)
+
+
+threads = [threading.Thread(target=one, args=(i,)) for i in range(N)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+check(f"{N} concurrent connections all answered 200", all(r == 200 for r in results),
+      [r for r in results if r != 200][:5])
+
+# overload: while one run holds the script's only concurrency slot, the other worker answers 503
+def busy():
+    call("GET", "/busy")
+
+
+holder = threading.Thread(target=busy)
+holder.start()
+time.sleep(0.3)
+seen = []
+for _ in range(10):
+    seen.append(call("GET", "/busy")[0])
+    if 503 in seen:
+        break
+holder.join()
+check("503 when the endpoint is at max_concurrent_runs", 503 in seen, seen)
+
+print(f"endpoints: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Endpoint scripts served by the HTTP workers, over real sockets
+# (tests/integration/endpoints.py), then kill -9 of a worker: the port answers again.
+#   tests/integration/endpoints.sh PORT DB      (the workers listen on PORT + 1000)
+set -uo pipefail
+PORT=${1:?port}; DB=${2:?database}
+HTTP_PORT=$((PORT + 1000))
+TENANT=http_it
+source "$(dirname "$0")/lib.sh"
+work=$(mktemp -d); chmod 755 "$work"
+
+"${PSQL[@]}" -c "SELECT jsrt.create_tenant('http_it')" >/dev/null
+script() { # name, options (jsonb), source on stdin
+  cat > "$work/$1.js"
+  sql "SELECT jsrt.create_script('$1', pg_read_file('$work/$1.js'), 'http', '$2')" >/dev/null
+}
+script get_order '{"status": "active", "http_path": "/orders/:id", "http_methods": ["GET", "PUT"]}' <<'JS'
+export default (ctx) => ({id: ctx.request.params.id, q: ctx.request.query, method: ctx.request.method});
+JS
+script post_order '{"status": "active", "http_path": "/orders", "http_methods": ["POST"]}' <<'JS'
+export default (ctx) => ({status: 201, headers: {Location: '/orders/9'}, body: {got: ctx.request.body}});
+JS
+script ping '{"status": "active", "http_path": "/ping", "http_methods": ["GET"], "http_auth": "public"}' <<'JS'
+export default () => 'pong';
+JS
+script empty '{"status": "active", "http_path": "/empty", "http_methods": ["GET"]}' <<'JS'
+export default () => undefined;
+JS
+script fails '{"status": "active", "http_path": "/fails", "http_methods": ["GET"]}' <<'JS'
+export default () => { throw new Error('internals'); };
+JS
+script slow '{"status": "active", "http_path": "/slow", "http_methods": ["GET"], "resource_limits": {"max_execution_time_ms": 200}}' <<'JS'
+export default () => { for (;;) {} };
+JS
+script limited '{"status": "active", "http_path": "/limited", "http_methods": ["GET"], "resource_limits": {"max_api_calls_per_minute": 1}}' <<'JS'
+export default (ctx) => [1, 2, 3].map(() => ctx.db.one('select 1 as one'));
+JS
+script busy '{"status": "active", "http_path": "/busy", "http_methods": ["GET"], "resource_limits": {"max_concurrent_runs": 1}}' <<'JS'
+export default () => { const end = Date.now() + 1500; while (Date.now() < end) {} return 'done'; };
+JS
+KEY=$(sql "SELECT jsrt.create_api_key('it')" | tail -1)
+VIEWER=$(sql "SELECT jsrt.create_api_key('it_viewer', 'jsrt_viewer')" | tail -1)
+# a small body cap for the 413 check; the workers take it on SIGHUP
+"${PSQL[@]}" -c "ALTER SYSTEM SET jsrt.http_max_body_bytes = 1024" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 2
+
+python3 "$(dirname "$0")/endpoints.py" "$HTTP_PORT" "$KEY" "$VIEWER" | tee "$work/py.out"
+passed=$((passed + $(grep -c '^ok ' "$work/py.out"))); failed=$((failed + $(grep -c '^FAIL' "$work/py.out")))
+"${PSQL[@]}" -c "ALTER SYSTEM RESET jsrt.http_max_body_bytes" -c "SELECT pg_reload_conf()" >/dev/null
+
+out=$(sql "SELECT count(*) FILTER (WHERE e.trigger_data->>'status' = '200') > 200, count(*) FILTER (WHERE e.trigger_data->>'status' = '504')
+             FROM jsrt.script_executions e WHERE e.trigger_type = 'http'" | tail -1)
+check "requests are recorded with trigger http and their status" "$([ "$out" = "t|1" ] && echo 0 || { echo "  $out"; echo 1; })"
+
+# kill -9 of a worker: Postgres restarts its processes, the postmaster keeps the port, and it answers again
+healthy() { python3 -c "
+import http.client, sys
+try:
+    c = http.client.HTTPConnection('127.0.0.1', $HTTP_PORT, timeout=2); c.request('GET', '/healthz')
+    sys.exit(0 if c.getresponse().status == 200 else 1)
+except Exception:
+    sys.exit(1)"; }
+victim=$("${PSQL[@]}" -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'jsrt http' LIMIT 1")
+kill -9 "$victim"
+sleep 1
+back=1
+for _ in $(seq 1 60); do
+  if healthy; then back=0; break; fi
+  sleep 0.5
+done
+check "after kill -9 of an HTTP worker the port answers again" $back
+for _ in $(seq 1 50); do "${PSQL[@]}" -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.2; done
+now=$("${PSQL[@]}" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'jsrt http' AND pid <> $victim")
+check "the HTTP workers were restarted" "$([ "$now" -ge 1 ] && echo 0 || echo 1)"
+
+finish
