@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# An endpoint script that reads one row by primary key and returns it as
+# JSON, against a Node.js service (node's http module and the pg package)
+# doing the same query, under wrk in the same run: throughput, p50, p99.
+# Not tests: nothing here fails on time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR=/tmp/jsrt-bench-ep; PORT=28823; DB=jsrt_bench; HTTP_PORT=$((PORT + 1000)); NODE_PORT=28833
+CONNS=${CONNS:-32}; SECONDS_EACH=${SECONDS_EACH:-10}
+command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+[ -d bench/node-pg/node_modules/pg ] || (cd bench/node-pg && npm install --no-audit --no-fund --silent >/dev/null)
+scripts/cluster.sh stop "$DIR"; rm -rf "$DIR"
+scripts/cluster.sh start "$DIR" "$PORT" "$DB"
+node bench/node-pg/server.js "$NODE_PORT" "$PORT" "$DB" 2 &
+node_pid=$!
+trap 'kill $node_pid; scripts/cluster.sh stop "$DIR"' EXIT
+PSQL=(psql -X -q -At -h /tmp -p "$PORT" -U postgres "$DB")
+"${PSQL[@]}" >/dev/null <<'SQL'
+DROP EXTENSION IF EXISTS jsruntime CASCADE;
+CREATE EXTENSION jsruntime;
+SELECT jsrt.create_tenant('bench');
+SELECT jsrt.set_tenant('bench');
+CREATE TABLE items (id int PRIMARY KEY, tenant_id uuid NOT NULL, name text NOT NULL, price numeric NOT NULL);
+INSERT INTO items SELECT g, jsrt.current_tenant(), 'item ' || g, g * 1.25 FROM generate_series(1, 10000) g;
+SELECT jsrt.expose_table('items');
+SELECT jsrt.create_script('item', $js$
+export default (ctx) => ctx.db.one('SELECT id, name, price FROM items WHERE id = $1', [Number(ctx.request.params.id)]);
+$js$, 'http', '{"status": "active", "http_path": "/items/:id", "http_methods": ["GET"], "history": "errors",
+               "resource_limits": {"max_api_calls_per_minute": 100000000, "max_concurrent_runs": 10000}}');
+SELECT jsrt.create_script('item-recorded', $js$
+export default (ctx) => ctx.db.one('SELECT id, name, price FROM items WHERE id = $1', [Number(ctx.request.params.id)]);
+$js$, 'http', '{"status": "active", "http_path": "/recorded/:id", "http_methods": ["GET"],
+               "resource_limits": {"max_api_calls_per_minute": 100000000, "max_concurrent_runs": 10000}}');
+SQL
+KEY=$("${PSQL[@]}" -c "SELECT jsrt.set_tenant('bench')" -c "SELECT jsrt.create_api_key('bench')" | tail -1)
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$NODE_PORT") 2>/dev/null && break; sleep 0.1; done
+
+# requests/s, p50 ms, p99 ms of one wrk run
+bench() { # url, extra wrk args...
+  local url=$1; shift
+  wrk -t2 -c"$CONNS" -d2s "$@" "$url" >/dev/null   # warm-up
+  wrk -t2 -c"$CONNS" -d"${SECONDS_EACH}s" --latency "$@" "$url" | awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 }
+    /Non-2xx/ { bad = $NF }
+    END { printf "%s %s %s %s\n", rps, p50, p99, bad + 0 }'
+}
+echo "GET one row by primary key as JSON; wrk -t2 -c$CONNS, ${SECONDS_EACH}s each (after a 2 s warm-up)"
+read -r jr j50 j99 jbad < <(bench "http://127.0.0.1:$HTTP_PORT/items/42" -H "X-API-Key: $KEY")
+read -r rr r50 r99 rbad < <(bench "http://127.0.0.1:$HTTP_PORT/recorded/42" -H "X-API-Key: $KEY")
+read -r nr n50 n99 nbad < <(bench "http://127.0.0.1:$NODE_PORT/items/42")
+printf "   %-52s %10s req/s  p50 %6s ms  p99 %6s ms  non-2xx %s\n" \
+  "jsruntime endpoint (2 HTTP workers, history errors)" "$jr" "$j50" "$j99" "$jbad" \
+  "jsruntime endpoint, every request recorded" "$rr" "$r50" "$r99" "$rbad" \
+  "Node.js http + pg (pool of 2)" "$nr" "$n50" "$n99" "$nbad"
+awk -v a="$jr" -v b="$nr" -v c="$j99" -v d="$n99" 'BEGIN { printf "   throughput jsruntime / Node: %.2f   p99 jsruntime / Node: %.2f\n", a / b, c / d }'
