@@ -5,6 +5,10 @@
 //! tenant and a jsrt role; without one, `/t/{tenant}/...` reaches that
 //! tenant's public endpoints only.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Value};
@@ -120,6 +124,39 @@ fn http_dispatch(
     JsonB(out)
 }
 
+type Routes = Router<(String, String)>;
+
+/// Per process, dropped with the scripts cache (any change to jsrt.scripts or jsrt.api_keys).
+#[derive(Default)]
+struct Cached {
+    generation: u64,
+    routes: HashMap<String, Rc<Routes>>,
+    /// key id -> (tenant id, role, hash)
+    keys: HashMap<String, (String, String, String)>,
+}
+
+thread_local! {
+    static CACHED: RefCell<Cached> = RefCell::new(Cached::default());
+}
+
+const MAX_CACHED: usize = 10_000;
+
+/// The cache, emptied first if anything it holds may have changed.
+fn cached<R>(f: impl FnOnce(&mut Cached) -> R) -> R {
+    unsafe { pg_sys::AcceptInvalidationMessages() };
+    let generation = scripts::generation();
+    CACHED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.generation != generation || c.routes.len() + c.keys.len() > MAX_CACHED {
+            *c = Cached {
+                generation,
+                ..Cached::default()
+            };
+        }
+        f(&mut c)
+    })
+}
+
 /// Who is calling: the tenant, and the key's role when a key came.
 struct Caller {
     tenant_id: String,
@@ -136,7 +173,14 @@ pub fn dispatch(req: &Request) -> (Response, Option<String>) {
 
 fn route(req: &Request) -> Result<(Response, Option<String>), Response> {
     let (caller, path) = caller(req)?;
-    let routes = endpoints(&caller.tenant_id).map_err(internal)?;
+    let routes = match cached(|c| c.routes.get(&caller.tenant_id).cloned()) {
+        Some(r) => r,
+        None => {
+            let r = Rc::new(endpoints(&caller.tenant_id).map_err(internal)?);
+            cached(|c| c.routes.insert(caller.tenant_id.clone(), r.clone()));
+            r
+        }
+    };
     let found = routes
         .find(&req.method, &path)
         .map_err(|m| Response::error(400, &m, &[]))?;
@@ -274,7 +318,29 @@ fn caller(req: &Request) -> Result<(Caller, String), Response> {
 fn key_caller(key: &str) -> Result<Caller, Response> {
     let invalid = || Response::error(401, "invalid or revoked API key", &[]);
     let id = keys::id_of(key).ok_or_else(invalid)?;
-    let row = tenancy::as_owner(|| {
+    let known = cached(|c| c.keys.get(id).cloned());
+    let row = match known {
+        Some(row) => Some(row),
+        None => read_key(id)?,
+    };
+    match row {
+        Some((tenant_id, role, hash)) if keys::verify(key, &hash) => {
+            cached(|c| {
+                c.keys
+                    .insert(id.to_string(), (tenant_id.clone(), role.clone(), hash))
+            });
+            Ok(Caller {
+                tenant_id,
+                role: Some(role),
+            })
+        }
+        _ => Err(invalid()),
+    }
+}
+
+/// A live key's (tenant id, role, hash).
+fn read_key(id: &str) -> Result<Option<(String, String, String)>, Response> {
+    tenancy::as_owner(|| {
         Spi::connect(|c| {
             let rows = c.select(
                 "SELECT tenant_id::text, role, key_hash FROM jsrt.api_keys WHERE id = $1 AND revoked_at IS NULL",
@@ -292,14 +358,7 @@ fn key_caller(key: &str) -> Result<Caller, Response> {
             Ok::<_, pgrx::spi::SpiError>(found)
         })
     })
-    .map_err(|e| internal(Error::Internal(format!("reading jsrt.api_keys: {e}"))))?;
-    match row {
-        Some((tenant_id, role, hash)) if keys::verify(key, &hash) => Ok(Caller {
-            tenant_id,
-            role: Some(role),
-        }),
-        _ => Err(invalid()),
-    }
+    .map_err(|e| internal(Error::Internal(format!("reading jsrt.api_keys: {e}"))))
 }
 
 fn tenant_by_name(name: &str) -> Result<String, Response> {
@@ -314,7 +373,7 @@ fn tenant_by_name(name: &str) -> Result<String, Response> {
 }
 
 /// The tenant's active endpoint scripts: (script id, http_auth) by path and methods.
-fn endpoints(tenant_id: &str) -> Result<Router<(String, String)>, Error> {
+fn endpoints(tenant_id: &str) -> Result<Routes, Error> {
     let rows = tenancy::as_owner(|| {
         Spi::connect(|c| {
             let rows = c.select(

@@ -36,6 +36,13 @@ thread_local! {
     /// tenant -> name or id -> script
     static CACHE: RefCell<HashMap<String, HashMap<String, Rc<Script>>>> = RefCell::new(HashMap::new());
     static SCRIPTS_OID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+    /// counts the times the cache was dropped, for caches built on it (routes, API keys)
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Changes whenever the cached scripts are dropped; call after `AcceptInvalidationMessages`.
+pub fn generation() -> u64 {
+    GENERATION.get()
 }
 
 /// Entries kept; past this the cache starts again empty.
@@ -128,6 +135,7 @@ unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: pg_sys::Oid)
     let ours = SCRIPTS_OID.get();
     if relid == pg_sys::InvalidOid || ours == pg_sys::InvalidOid || relid == ours {
         CACHE.with(|c| c.borrow_mut().clear());
+        GENERATION.set(GENERATION.get() + 1);
         if relid == ours {
             // The table may be gone (DROP EXTENSION); look it up again next time.
             SCRIPTS_OID.set(pg_sys::InvalidOid);
