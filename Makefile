@@ -48,3 +48,4 @@ bench: install
 	bench/queue.sh
 	bench/cron.sh
 	bench/http.sh
+	bench/endpoints.sh

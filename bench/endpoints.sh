@@ -14,7 +14,7 @@ scripts/cluster.sh start "$DIR" "$PORT" "$DB"
 node bench/node-pg/server.js "$NODE_PORT" "$PORT" "$DB" 2 &
 node_pid=$!
 # KEEP=1 leaves the cluster running, for profiling
-trap 'kill $node_pid; [ -n "${KEEP:-}" ] || scripts/cluster.sh stop "$DIR"' EXIT
+trap 'kill $node_pid 2>/dev/null; [ -n "${KEEP:-}" ] || scripts/cluster.sh stop "$DIR"' EXIT
 PSQL=(psql -X -q -At -h /tmp -p "$PORT" -U postgres "$DB")
 "${PSQL[@]}" >/dev/null <<'SQL'
 DROP EXTENSION IF EXISTS jsruntime CASCADE;

@@ -3,34 +3,30 @@
 //!
 //! The postmaster opens the listening socket while preloading, so every
 //! worker (and every worker restarted after a crash) inherits the same port.
-//! In each worker, threads do the network: one accepts, one per connection
-//! reads and parses requests (keep-alive, size caps, a timeout for slow
-//! clients) and writes responses. The main thread does all the SQL: it takes
-//! parsed requests from a bounded queue and answers each in a transaction of
-//! its own (`api::http::dispatch`, `/healthz`, `/metrics`).
+//! Each worker is one thread running one event loop over non-blocking
+//! sockets (poll): it accepts, reads and parses requests as their bytes come
+//! (keep-alive, size caps, a timeout for silent clients), answers each in a
+//! transaction of its own (`api::http::dispatch`, `/healthz`, `/metrics`),
+//! and writes responses as the sockets take them. A slow client holds up
+//! nobody, and no request waits for a thread switch.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::{FromRawFd, IntoRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
 
-use super::{in_transaction, shutting_down, spawn_without_signals};
+use super::{in_transaction, shutting_down};
 use crate::gucs;
 use crate::http::request::{self, Limits, Request};
 use crate::http::response::Response;
 
 /// The listening socket the postmaster opened; -1 when there is none.
 static LISTENER: AtomicI32 = AtomicI32::new(-1);
-
-/// Requests parsed and waiting for the main thread; past this, 503.
-const QUEUE: usize = 256;
 
 /// From _PG_init while preloading: opens the port, then registers the workers.
 pub fn init() {
@@ -58,10 +54,19 @@ pub fn init() {
     }
 }
 
-/// One parsed request and where its response goes.
-struct Job {
-    request: Request,
-    reply: SyncSender<Vec<u8>>,
+/// One client connection.
+struct Conn {
+    stream: TcpStream,
+    fd: RawFd,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    /// close once `output` is written
+    closing: bool,
+    /// "100 Continue" already sent for the request being read
+    continued: bool,
+    /// the input may hold a whole request: bytes came, or one was answered with more behind it
+    ready: bool,
+    last_active: Instant,
 }
 
 #[pg_guard]
@@ -75,56 +80,21 @@ pub extern "C-unwind" fn jsrt_http_main(_arg: pg_sys::Datum) {
     }
     // The socket is the postmaster's, shared by every worker; this process has its own copy.
     let listener = unsafe { TcpListener::from_raw_fd(fd) };
-    let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE);
-    let settings = Arc::new(Settings::default());
-    settings.refresh();
-    let s = settings.clone();
-    if let Err(e) = spawn_without_signals("jsrt-http-accept", move || accept(listener, tx, s)) {
-        log!("jsrt http: cannot start the accept thread: {e}");
+    if let Err(e) = listener.set_nonblocking(true) {
+        log!("jsrt http: {e}");
         return;
     }
-    serve(rx, &settings);
+    serve(&listener);
 }
 
-/// What the network threads need of the settings: the main thread copies
-/// them here at start and after each SIGHUP (threads never read GUCs).
-#[derive(Default)]
-struct Settings {
-    max_body_bytes: AtomicUsize,
-    idle_ms: AtomicU64,
-    max_connections: AtomicUsize,
-    /// connections open now
-    open: AtomicUsize,
-}
-
-impl Settings {
-    fn refresh(&self) {
-        self.max_body_bytes
-            .store(gucs::http_max_body_bytes(), Ordering::Relaxed);
-        self.idle_ms
-            .store(gucs::http_idle_timeout_ms(), Ordering::Relaxed);
-        self.max_connections
-            .store(gucs::http_max_connections(), Ordering::Relaxed);
-    }
-
-    fn limits(&self) -> Limits {
-        Limits {
-            max_header_bytes: 16 << 10,
-            max_body_bytes: self.max_body_bytes.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// The main thread: answers queued requests, one transaction each, until SIGTERM.
-fn serve(rx: Receiver<Job>, settings: &Settings) {
+/// The event loop, until SIGTERM or the postmaster's death.
+fn serve(listener: &TcpListener) {
+    let mut conns: Vec<Conn> = Vec::new();
+    let mut fds: Vec<libc::pollfd> = Vec::new();
     let mut checked = Instant::now();
+    let mut chunk = vec![0u8; 64 << 10];
     while !shutting_down() {
-        let job = match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(job) => Some(job),
-            Err(mpsc::RecvTimeoutError::Timeout) => None,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        };
-        if job.is_none() || checked.elapsed() > Duration::from_secs(1) {
+        if checked.elapsed() > Duration::from_secs(1) {
             checked = Instant::now();
             // false: the postmaster died
             if !BackgroundWorker::wait_latch(Some(Duration::ZERO)) {
@@ -132,17 +102,205 @@ fn serve(rx: Receiver<Job>, settings: &Settings) {
             }
             if BackgroundWorker::sighup_received() {
                 unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
-                settings.refresh();
+            }
+            expire(&mut conns);
+        }
+        fds.clear();
+        fds.push(pollfd(listener.as_raw_fd(), libc::POLLIN));
+        for c in &conns {
+            let events = if c.output.is_empty() {
+                libc::POLLIN
+            } else {
+                libc::POLLOUT
+            };
+            fds.push(pollfd(c.fd, events));
+        }
+        // A signal (SIGTERM, SIGHUP) ends the wait early with EINTR.
+        // Pipelined requests waiting for their turn: look again at once.
+        let waiting = conns
+            .iter()
+            .any(|c| c.ready && c.output.is_empty() && !c.closing);
+        let ready = unsafe {
+            libc::poll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                if waiting { 0 } else { 200 },
+            )
+        };
+        if ready < 0 {
+            continue;
+        }
+        if fds[0].revents != 0 {
+            accept(listener, &mut conns);
+        }
+        // Newly accepted connections have no pollfd yet; they are read next time round.
+        for (i, f) in fds.iter().enumerate().skip(1) {
+            if f.revents == 0 {
+                continue;
+            }
+            let c = &mut conns[i - 1];
+            if f.revents & libc::POLLOUT != 0 {
+                flush(c);
+            } else {
+                read(c, &mut chunk);
             }
         }
-        if let Some(job) = job {
-            let head = job.request.method == "HEAD";
-            let keep = job.request.keep_alive;
-            let response = answer(&job.request);
-            // The client may be gone; nothing to do then.
-            let _ = job.reply.send(response.to_bytes(head, keep));
+        // One request per connection per turn, so that a client sending many
+        // cannot starve the others; pipelined ones wait for the next turn.
+        for c in conns.iter_mut() {
+            if c.ready && c.output.is_empty() && !c.closing {
+                answer_one(c);
+            }
+        }
+        conns.retain(|c| !(c.closing && c.output.is_empty()));
+    }
+}
+
+fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// Takes every waiting connection (other workers may take some first).
+fn accept(listener: &TcpListener, conns: &mut Vec<Conn>) {
+    while let Ok((stream, _)) = listener.accept() {
+        let mut c = Conn {
+            fd: stream.as_raw_fd(),
+            stream,
+            input: Vec::new(),
+            output: Vec::new(),
+            closing: false,
+            continued: false,
+            ready: false,
+            last_active: Instant::now(),
+        };
+        if c.stream.set_nonblocking(true).is_err() {
+            continue;
+        }
+        let _ = c.stream.set_nodelay(true);
+        if conns.len() >= gucs::http_max_connections() {
+            reply(
+                &mut c,
+                &Response::error(503, "too many connections", &[]),
+                false,
+                false,
+            );
+            flush(&mut c);
+        }
+        conns.push(c);
+    }
+}
+
+/// Reads what has come.
+fn read(c: &mut Conn, chunk: &mut [u8]) {
+    loop {
+        match c.stream.read(chunk) {
+            Ok(0) => {
+                c.closing = true;
+                c.input.clear();
+                break;
+            }
+            Ok(n) => {
+                c.input.extend_from_slice(&chunk[..n]);
+                c.last_active = Instant::now();
+                c.ready = true;
+                if c.input.len() > (16 << 10) + gucs::http_max_body_bytes() + 4096 {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => {
+                c.closing = true;
+                c.input.clear();
+                break;
+            }
         }
     }
+}
+
+/// Answers the first request in the input if it is whole.
+fn answer_one(c: &mut Conn) {
+    let limits = Limits {
+        max_header_bytes: 16 << 10,
+        max_body_bytes: gucs::http_max_body_bytes(),
+    };
+    match request::parse(&c.input, &limits) {
+        Ok(Some((req, used))) => {
+            c.input.drain(..used);
+            c.continued = false;
+            c.ready = !c.input.is_empty();
+            let response = answer(&req);
+            reply(c, &response, req.method == "HEAD", req.keep_alive);
+        }
+        Ok(None) => {
+            c.ready = false;
+            if !c.continued && request::expects_continue(&c.input) {
+                c.continued = true;
+                c.output.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            }
+        }
+        Err(e) => reply(
+            c,
+            &Response::error(e.status(), &e.message(), &[]),
+            false,
+            false,
+        ),
+    }
+    flush(c);
+}
+
+fn reply(c: &mut Conn, r: &Response, head: bool, keep_alive: bool) {
+    c.output.extend_from_slice(&r.to_bytes(head, keep_alive));
+    if !keep_alive {
+        c.closing = true;
+    }
+}
+
+/// Writes as much of the output as the socket takes now.
+fn flush(c: &mut Conn) {
+    while !c.output.is_empty() {
+        match c.stream.write(&c.output) {
+            Ok(0) => break,
+            Ok(n) => {
+                c.output.drain(..n);
+                c.last_active = Instant::now();
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => {
+                c.output.clear();
+                c.closing = true;
+                return;
+            }
+        }
+    }
+}
+
+/// Connections silent past jsrt.http_idle_timeout_ms are closed; one in the
+/// middle of a request first gets a 408.
+fn expire(conns: &mut Vec<Conn>) {
+    let idle = Duration::from_millis(gucs::http_idle_timeout_ms());
+    for c in conns.iter_mut() {
+        if c.last_active.elapsed() < idle {
+            continue;
+        }
+        if !c.input.is_empty() && c.output.is_empty() && !c.closing {
+            reply(
+                c,
+                &Response::error(408, "the request did not arrive in time", &[]),
+                false,
+                false,
+            );
+            flush(c);
+        }
+        c.output.clear();
+        c.closing = true;
+    }
+    conns.retain(|c| !(c.closing && c.output.is_empty()));
 }
 
 fn answer(req: &Request) -> Response {
@@ -186,93 +344,5 @@ fn metrics() -> Response {
         },
         Ok(None) => Response::error(500, "no metrics", &[]),
         Err(e) => Response::error(500, &format!("metrics: {e}"), &[]),
-    }
-}
-
-/// The accept thread: a thread per connection, up to jsrt.http_max_connections.
-fn accept(listener: TcpListener, queue: SyncSender<Job>, settings: Arc<Settings>) {
-    for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
-        if settings.open.load(Ordering::Relaxed) >= settings.max_connections.load(Ordering::Relaxed)
-        {
-            let busy = Response::error(503, "too many connections", &[]);
-            let _ = stream.write_all(&busy.to_bytes(false, false));
-            continue;
-        }
-        settings.open.fetch_add(1, Ordering::Relaxed);
-        let (queue, s) = (queue.clone(), settings.clone());
-        let spawned = spawn_without_signals("jsrt-http-conn", move || {
-            connection(stream, &queue, &s);
-            s.open.fetch_sub(1, Ordering::Relaxed);
-        });
-        if spawned.is_err() {
-            settings.open.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// One connection: requests in, responses out, until the client closes,
-/// stays silent past jsrt.http_idle_timeout_ms, or asks to close.
-fn connection(mut stream: TcpStream, queue: &SyncSender<Job>, settings: &Settings) {
-    let idle = Duration::from_millis(settings.idle_ms.load(Ordering::Relaxed));
-    let _ = stream.set_read_timeout(Some(idle));
-    let _ = stream.set_write_timeout(Some(idle));
-    let _ = stream.set_nodelay(true);
-    let mut buf: Vec<u8> = Vec::with_capacity(8192);
-    let mut chunk = [0u8; 16384];
-    let mut continued = false;
-    loop {
-        let parsed = request::parse(&buf, &settings.limits());
-        let (req, used) = match parsed {
-            Ok(Some(done)) => done,
-            Ok(None) => {
-                if !continued && request::expects_continue(&buf) {
-                    continued = true;
-                    if stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
-                        return;
-                    }
-                }
-                match stream.read(&mut chunk) {
-                    Ok(0) => return,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    Err(_) => {
-                        // Silent too long: a request half sent gets a 408.
-                        if !buf.is_empty() {
-                            let r = Response::error(408, "the request did not arrive in time", &[]);
-                            let _ = stream.write_all(&r.to_bytes(false, false));
-                        }
-                        return;
-                    }
-                }
-                continue;
-            }
-            Err(e) => {
-                let r = Response::error(e.status(), &e.message(), &[]);
-                let _ = stream.write_all(&r.to_bytes(false, false));
-                return;
-            }
-        };
-        buf.drain(..used);
-        continued = false;
-        let keep = req.keep_alive;
-        let (reply, answer) = mpsc::sync_channel(1);
-        let bytes = match queue.try_send(Job {
-            request: req,
-            reply,
-        }) {
-            Ok(()) => match answer.recv() {
-                Ok(bytes) => bytes,
-                Err(_) => return,
-            },
-            Err(TrySendError::Full(job)) => {
-                let mut r = Response::error(503, "the server is overloaded; try again", &[]);
-                r.headers.push(("retry-after".into(), "1".into()));
-                r.to_bytes(job.request.method == "HEAD", keep)
-            }
-            Err(TrySendError::Disconnected(_)) => return,
-        };
-        if stream.write_all(&bytes).is_err() || !keep {
-            return;
-        }
     }
 }
