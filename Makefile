@@ -20,6 +20,7 @@ run: install
 	psql -X -q -h /tmp -p $(DEMO_PORT) -U postgres $(DEMO_DB) -f examples/demo.sql
 	@echo
 	@echo "Connect with:  psql -h /tmp -p $(DEMO_PORT) -U postgres $(DEMO_DB)"
+	@echo "HTTP endpoints: http://127.0.0.1:$$(($(DEMO_PORT) + 1000))/  (try /healthz)"
 	@echo "Stop with:     make stop"
 
 stop:

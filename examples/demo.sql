@@ -1,4 +1,4 @@
--- The demo: one tenant, example scripts for the seed use cases that run synchronously today.
+-- The demo: one tenant, example scripts for the seed use cases.
 \set ON_ERROR_STOP on
 DROP EXTENSION IF EXISTS jsruntime CASCADE;
 CREATE EXTENSION jsruntime;
@@ -102,3 +102,17 @@ export default function (ctx) {
 SELECT jsrt.execute('verify-webhook', jsonb_build_object(
          'body', '{"id":"evt_1"}',
          'signature', 't=1700000000,v1=91a061b6418513aaf7ae0a2c83a8c5a129ca1adbe75b15d6821a9753bfda1c96')) AS webhook;
+
+-- An HTTP endpoint with path parameters and an API key. The HTTP workers serve it on port 29815
+-- (curl -H "X-API-Key: <key>" http://127.0.0.1:29815/orders/1); jsrt.http_dispatch runs the same router from SQL.
+SELECT jsrt.create_script('get-order', $js$
+export default (ctx) => {
+  const row = ctx.db.one('select id, customer, total::text from demo_orders where id = $1', [Number(ctx.request.params.id)]);
+  return row ?? { status: 404, body: { error: 'no such order' } };
+}$js$, 'http', '{"status": "active", "http_path": "/orders/:id", "http_methods": ["GET"]}') \gset
+SELECT jsrt.create_api_key('demo-app') AS api_key \gset
+\echo API key for the demo endpoint: :api_key
+SELECT r->>'status' AS status, r->>'body' AS body
+  FROM jsrt.http_dispatch('GET', '/orders/1', jsonb_build_object('X-API-Key', :'api_key')) r;
+SELECT r->>'status' AS status, r->>'body' AS body
+  FROM jsrt.http_dispatch('GET', '/orders/999', jsonb_build_object('X-API-Key', :'api_key')) r;

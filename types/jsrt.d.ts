@@ -112,11 +112,35 @@ declare namespace jsrt {
     debug(...values: unknown[]): void;
   }
 
+  /** ctx.request of an HTTP endpoint run. */
+  interface Request {
+    readonly method: string;
+    readonly path: string;
+    /** `:name` segments of the route */
+    readonly params: Record<string, string>;
+    /** repeated names give arrays */
+    readonly query: Record<string, string | string[]>;
+    /** lower-case names */
+    readonly headers: Record<string, string>;
+    /** JSON parsed, forms as objects, other bodies as text (base64 when bodyEncoding says so); null when empty */
+    readonly body: unknown;
+    readonly bodyEncoding?: "base64";
+  }
+
+  /** What an HTTP endpoint script may return besides any JSON value (200) or nothing (204). */
+  interface Response {
+    status: number;
+    headers?: Record<string, string | number>;
+    body?: unknown;
+  }
+
   interface Context<Input = any> {
     readonly input: Input;
     readonly tenant: { readonly id: string; readonly name: string };
     readonly script: { readonly id: string; readonly name: string; readonly version: number };
     readonly execution: { readonly id: string; readonly trigger: "manual" | "api" | "event" | "cron" | "http"; readonly attempt: number };
+    /** Only in HTTP runs. */
+    readonly request?: Request;
     /** Only in event runs. */
     readonly event?: { readonly event_id: number; readonly event_type: string; readonly depth: number; readonly emitted_at: string };
     readonly log: Log;

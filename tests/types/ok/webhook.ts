@@ -21,3 +21,10 @@ export default async function (ctx: jsrt.Context<{ header: string; body: string 
   ctx.events.publish("invoice.exported", { count: rows.length });
   return { valid, viaSubtle, last, copy: copy.ids, id: crypto.randomUUID(), b64: btoa("hi"), raw: atob("aGk=") };
 }
+
+// An HTTP endpoint script.
+export async function endpoint(ctx: jsrt.Context): Promise<jsrt.Response> {
+  const id = Number(ctx.request?.params.id);
+  const row = ctx.db.one<{ id: number; total: string }>("select id, total from orders where id = $1", [id]);
+  return row ? { status: 200, body: row } : { status: 404, body: { error: "no such order" } };
+}
