@@ -156,5 +156,16 @@ for _ in range(10):
 holder.join()
 check("503 when the endpoint is at max_concurrent_runs", 503 in seen, seen)
 
+# operations endpoints
+s, h, b = call("GET", "/healthz", key=None)
+check("/healthz", s == 200 and json.loads(b) == {"status": "ok"}, (s, b))
+s, h, b = call("GET", "/metrics", key=None)
+text = b.decode()
+check("/metrics in Prometheus text: runs, durations, queue, workers",
+      s == 200 and h.get("content-type", "").startswith("text/plain")
+      and 'jsrt_executions{trigger="http",status="completed"}' in text
+      and 'jsrt_execution_duration_seconds_bucket{le="+Inf"}' in text
+      and "jsrt_queue_depth " in text and 'jsrt_workers{kind="http"' in text, text[:300])
+
 print(f"endpoints: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
