@@ -37,6 +37,21 @@ pub fn current() -> Option<[u8; 16]> {
         .or_else(|| gucs::tenant().and_then(|t| ids::parse(&t)))
 }
 
+/// The current tenant's id as text, or the error for a session without one.
+pub fn current_id() -> Result<String, Error> {
+    current()
+        .map(|t| pgrx::Uuid::from_bytes(t).to_string())
+        .ok_or(Error::NoTenant)
+}
+
+/// The current role's name, for created_by and updated_by columns.
+pub fn current_role_name() -> String {
+    Spi::get_one::<String>("SELECT current_user::text")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
 pub fn in_script_sql() -> bool {
     IN_SCRIPT_SQL.load(Ordering::Relaxed) > 0
 }

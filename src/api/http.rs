@@ -35,12 +35,9 @@ fn create_api_key(name: &str, role: default!(&str, "'jsrt_developer'")) -> Strin
         ))
         .raise();
     }
-    let tenant = session_tenant().or_raise();
+    let tenant = tenancy::current_id().or_raise();
     let key = keys::generate().map_err(Error::Internal).or_raise();
-    let by = Spi::get_one::<String>("SELECT current_user::text")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let by = tenancy::current_role_name();
     let made = tenancy::as_owner(|| {
         Spi::get_one_with_args::<bool>(
             "INSERT INTO jsrt.api_keys (id, tenant_id, name, role, key_hash, created_by)
@@ -70,7 +67,7 @@ fn create_api_key(name: &str, role: default!(&str, "'jsrt_developer'")) -> Strin
 /// Revokes the session tenant's API key `name`; false when there is no such live key.
 #[pg_extern]
 fn revoke_api_key(name: &str) -> bool {
-    let tenant = session_tenant().or_raise();
+    let tenant = tenancy::current_id().or_raise();
     tenancy::as_owner(|| {
         Spi::get_one_with_args::<bool>(
             "WITH r AS (UPDATE jsrt.api_keys SET revoked_at = now()
@@ -402,12 +399,6 @@ fn endpoints(tenant_id: &str) -> Result<Routes, Error> {
             .map_err(Error::Internal)?;
     }
     Ok(router)
-}
-
-fn session_tenant() -> Result<String, Error> {
-    tenancy::current()
-        .map(|t| pgrx::Uuid::from_bytes(t).to_string())
-        .ok_or(Error::NoTenant)
 }
 
 fn internal(e: Error) -> Response {

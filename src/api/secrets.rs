@@ -24,11 +24,8 @@ fn set_secret(name: &str, value: &str) {
         ))
         .raise();
     }
-    let tenant = session_tenant().or_raise();
-    let by = Spi::get_one::<String>("SELECT current_user::text")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let tenant = tenancy::current_id().or_raise();
+    let by = tenancy::current_role_name();
     // Written as the owner: roles hold no privilege on the value column.
     let written = tenancy::as_owner(|| {
         no_row_is_none(Spi::get_one_with_args::<bool>(
@@ -56,7 +53,7 @@ fn set_secret(name: &str, value: &str) {
 #[pg_extern]
 fn delete_secret(name: &str) -> bool {
     check_name("jsrt.delete_secret", name).or_raise();
-    let tenant = session_tenant().or_raise();
+    let tenant = tenancy::current_id().or_raise();
     tenancy::as_owner(|| {
         Spi::get_one_with_args::<bool>(
             "WITH gone AS (DELETE FROM jsrt.secrets WHERE tenant_id = $1::uuid AND name = $2 RETURNING 1)
@@ -67,12 +64,6 @@ fn delete_secret(name: &str) -> bool {
     .map(|b| b.unwrap_or(false))
     .map_err(|e| Error::Internal(format!("deleting from jsrt.secrets: {e}")))
     .or_raise()
-}
-
-fn session_tenant() -> Result<String, Error> {
-    tenancy::current()
-        .map(|t| pgrx::Uuid::from_bytes(t).to_string())
-        .ok_or(Error::NoTenant)
 }
 
 /// Names as the table's CHECK has them, with a message that says so.
