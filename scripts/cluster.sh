@@ -18,7 +18,6 @@ start)
     cat >> "$dir/postgresql.conf" <<CONF
 shared_preload_libraries = '${PRELOAD:-jsruntime}'
 jsrt.database = '$db'
-jsrt.http_listen = '127.0.0.1:$((port + 1000))'
 cron.database_name = '$db'
 port = $port
 listen_addresses = '127.0.0.1'
@@ -26,6 +25,9 @@ unix_socket_directories = '/tmp'
 max_worker_processes = 16
 CONF
   fi
+  # (also for clusters made before the HTTP workers existed)
+  grep -q '^jsrt.http_listen' "$dir/postgresql.conf" \
+    || echo "jsrt.http_listen = '127.0.0.1:$((port + 1000))'" >> "$dir/postgresql.conf"
   if ! as_pg "$BIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
     # a Rust backtrace in every ERROR detail is noise for users
     as_pg env -u RUST_BACKTRACE "$BIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w start >/dev/null
