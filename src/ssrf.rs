@@ -1,4 +1,4 @@
-//! Which addresses scripts' outbound HTTP may reach (issue 7, SSRF rules).
+//! Which addresses scripts' outbound HTTP may reach (the SSRF rules).
 //! Pure: no Postgres here. The HTTP client resolves a host first, checks
 //! every address with `check`, and connects only to an address that passed.
 //!

@@ -1,4 +1,4 @@
-//! HTTP for endpoint scripts (issue 6), without Postgres: parsing requests
+//! HTTP for endpoint scripts without Postgres: parsing requests
 //! off a connection's bytes, routing them to scripts, and writing responses.
 //! The HTTP workers (src/workers/) own the sockets and the SQL.
 
