@@ -51,18 +51,11 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
         request_json: None,
     };
     let done = run(&call)?;
+    keep(&done, &call, None)?;
     match &done.result.outcome {
-        Ok(output) => {
-            if let Some(every) = sample(&script) {
-                let mut rec = done.record(&call, "completed", (every > 1).then_some(every));
-                rec.output = output.clone();
-                crate::tenancy::as_owner(|| executions::insert(&rec))?;
-            }
-            Ok(output.clone())
-        }
+        Ok(output) => Ok(output.clone()),
         Err(failure) => {
             let failure = failure.clone();
-            record_failure(done.record(&call, done.failed_status(), None));
             if failure.kind == FailureKind::Cancelled {
                 // Postgres raises its own error for a cancel, a statement timeout or a shutdown,
                 // again if the run's SQL caught it first.
@@ -141,7 +134,7 @@ pub struct HttpRun {
     pub execution_id: String,
 }
 
-/// Runs endpoint script `script` (of tenant `tenant_id`) for one request, in
+/// Runs endpoint script `script` for one request, in
 /// the current transaction, with `ctx.request`. It is recorded with trigger
 /// http and `trigger_data` {method, path, status}, the status being what
 /// `status_of` makes of the outcome.
@@ -163,21 +156,7 @@ pub fn execute_http(
     let done = run(&call)?;
     let mut data = trigger_data;
     data["status"] = status_of(&done.result.outcome).into();
-    match &done.result.outcome {
-        Ok(output) => {
-            if let Some(every) = sample(script) {
-                let mut rec = done.record(&call, "completed", (every > 1).then_some(every));
-                rec.output = output.clone();
-                rec.trigger_data = Some(data.to_string());
-                crate::tenancy::as_owner(|| executions::insert(&rec))?;
-            }
-        }
-        Err(_) => {
-            let mut rec = done.record(&call, done.failed_status(), None);
-            rec.trigger_data = Some(data.to_string());
-            record_failure(rec);
-        }
-    }
+    keep(&done, &call, Some(data.to_string()))?;
     Ok(HttpRun {
         outcome: done.result.outcome,
         execution_id: call.id.to_string(),
@@ -293,6 +272,27 @@ impl Done {
             completed_at: unsafe { pg_sys::GetCurrentTimestamp() },
         }
     }
+}
+
+/// Writes a synchronous run's history: a success as the script's `history`
+/// says, in the caller's transaction; a failure always (`record_failure`).
+fn keep(done: &Done, call: &Call<'_>, trigger_data: Option<String>) -> Result<(), Error> {
+    match &done.result.outcome {
+        Ok(output) => {
+            if let Some(every) = sample(call.script) {
+                let mut rec = done.record(call, "completed", (every > 1).then_some(every));
+                rec.output = output.clone();
+                rec.trigger_data = trigger_data;
+                crate::tenancy::as_owner(|| executions::insert(&rec))?;
+            }
+        }
+        Err(_) => {
+            let mut rec = done.record(call, done.failed_status(), None);
+            rec.trigger_data = trigger_data;
+            record_failure(rec);
+        }
+    }
+    Ok(())
 }
 
 /// A failure is recorded by the recorder worker, which survives the caller's
