@@ -6,3 +6,16 @@ pub mod keys;
 pub mod request;
 pub mod response;
 pub mod router;
+
+/// Err says what is wrong with a header a script set: the name must be an
+/// HTTP token, the value free of line breaks and NUL (no header injection).
+pub fn check_header(name: &str, value: &str) -> Result<(), String> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(format!("\"{name}\" is not a header name"));
+    }
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(format!("header \"{name}\" holds a line break or NUL"));
+    }
+    Ok(())
+}

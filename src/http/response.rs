@@ -67,14 +67,7 @@ impl Response {
                         Value::Number(n) => n.to_string(),
                         _ => return Err(format!("header \"{name}\" must be a string")),
                     };
-                    let token =
-                        |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-                    if name.is_empty() || !name.bytes().all(token) {
-                        return Err(format!("\"{name}\" is not a header name"));
-                    }
-                    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                        return Err(format!("header \"{name}\" holds a line break"));
-                    }
+                    super::check_header(name, &value)?;
                     headers.push((name.to_ascii_lowercase(), value));
                 }
             }
@@ -113,12 +106,8 @@ impl Response {
             {
                 continue;
             }
-            // Names and values were checked when the script set them; never let a line break through.
-            if name
-                .bytes()
-                .chain(value.bytes())
-                .any(|b| b == b'\r' || b == b'\n')
-            {
+            // Checked when the script set them already; never let a line break through.
+            if super::check_header(name, value).is_err() {
                 continue;
             }
             out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());

@@ -133,16 +133,7 @@ fn parse<'js>(
                     ))
                 }
             };
-            if name.is_empty() || !name.bytes().all(is_token_byte) {
-                return Err(bad(ctx, what, &format!("\"{name}\" is not a header name")));
-            }
-            if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                return Err(bad(
-                    ctx,
-                    what,
-                    &format!("header \"{name}\" holds a line break or NUL"),
-                ));
-            }
+            crate::http::check_header(&name, &value).map_err(|m| bad(ctx, what, &m))?;
             headers.push((name, value));
         }
     }
@@ -185,10 +176,6 @@ fn parse<'js>(
         },
         timeout,
     ))
-}
-
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// A body as bytes: strings as UTF-8, bytes as they are, anything else as
