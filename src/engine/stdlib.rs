@@ -268,14 +268,8 @@ fn data(ctx: &Ctx<'_>, v: &Value<'_>) -> rquickjs::Result<Vec<u8>> {
 /// Bytes as hex, base64, base64url (no padding) or a Uint8Array.
 fn encode<'js>(ctx: &Ctx<'js>, b: Vec<u8>, encoding: &str) -> rquickjs::Result<Value<'js>> {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    use std::fmt::Write;
     let text = match encoding {
-        "hex" => b
-            .iter()
-            .fold(String::with_capacity(b.len() * 2), |mut s, x| {
-                let _ = write!(s, "{x:02x}");
-                s
-            }),
+        "hex" => super::convert::hex(&b),
         "base64" => STANDARD.encode(b),
         "base64url" => URL_SAFE_NO_PAD.encode(b),
         "bytes" => return Ok(TypedArray::<u8>::new(ctx.clone(), b)?.into_value()),

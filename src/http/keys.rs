@@ -4,6 +4,8 @@
 
 use sha2::Digest as _;
 
+use crate::engine::convert::hex;
+
 const PREFIX: &str = "jsrt_";
 
 pub struct NewKey {
@@ -18,7 +20,6 @@ pub struct NewKey {
 pub fn generate() -> Result<NewKey, String> {
     let mut raw = [0u8; 30];
     getrandom::getrandom(&mut raw).map_err(|e| format!("no randomness for a key: {e}"))?;
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let id = hex(&raw[..6]);
     let key = format!("{PREFIX}{id}_{}", hex(&raw[6..]));
     let hash = hash(&key);
@@ -34,10 +35,7 @@ pub fn id_of(key: &str) -> Option<&str> {
 }
 
 pub fn hash(key: &str) -> String {
-    sha2::Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
+    hex(&sha2::Sha256::digest(key.as_bytes()))
 }
 
 /// Whether `key` is the one whose hash is `stored`, in constant time.
