@@ -138,8 +138,8 @@ thread_local! {
 
 const MAX_CACHED: usize = 10_000;
 
-/// The cache, emptied first if anything it holds may have changed.
-fn cached<R>(f: impl FnOnce(&mut Cached) -> R) -> R {
+/// Empties the cache if anything it holds may have changed; once per request.
+fn refresh_cache() {
     unsafe { pg_sys::AcceptInvalidationMessages() };
     let generation = scripts::generation();
     CACHED.with(|c| {
@@ -150,8 +150,11 @@ fn cached<R>(f: impl FnOnce(&mut Cached) -> R) -> R {
                 ..Cached::default()
             };
         }
-        f(&mut c)
     })
+}
+
+fn cached<R>(f: impl FnOnce(&mut Cached) -> R) -> R {
+    CACHED.with(|c| f(&mut c.borrow_mut()))
 }
 
 /// Who is calling: the tenant, and the key's role when a key came.
@@ -169,6 +172,7 @@ pub fn dispatch(req: &Request) -> (Response, Option<String>) {
 }
 
 fn route(req: &Request) -> Result<(Response, Option<String>), Response> {
+    refresh_cache();
     let (caller, path) = caller(req)?;
     let routes = match cached(|c| c.routes.get(&caller.tenant_id).cloned()) {
         Some(r) => r,
@@ -316,16 +320,19 @@ fn key_caller(key: &str) -> Result<Caller, Response> {
     let invalid = || Response::error(401, "invalid or revoked API key", &[]);
     let id = keys::id_of(key).ok_or_else(invalid)?;
     let known = cached(|c| c.keys.get(id).cloned());
+    let fetched = known.is_none();
     let row = match known {
         Some(row) => Some(row),
         None => read_key(id)?,
     };
     match row {
         Some((tenant_id, role, hash)) if keys::verify(key, &hash) => {
-            cached(|c| {
-                c.keys
-                    .insert(id.to_string(), (tenant_id.clone(), role.clone(), hash))
-            });
+            if fetched {
+                cached(|c| {
+                    c.keys
+                        .insert(id.to_string(), (tenant_id.clone(), role.clone(), hash))
+                });
+            }
             Ok(Caller {
                 tenant_id,
                 role: Some(role),
