@@ -352,13 +352,26 @@ mod tests {
     }
 
     fn get(url: &str, allow: &Allow, resolve: Resolver<'_>) -> Result<Response, Error> {
-        let req = Request {
+        Client::default().fetch(request(url), allow, &limits(), resolve)
+    }
+
+    fn refused_loopback(e: &Error) -> bool {
+        matches!(
+            e,
+            Error::Refused {
+                rule: Rule::Loopback,
+                ..
+            }
+        )
+    }
+
+    fn request(url: &str) -> Request {
+        Request {
             method: "GET".into(),
             url: url.into(),
             headers: vec![],
             body: None,
-        };
-        Client::default().fetch(req, allow, &limits(), resolve)
+        }
     }
 
     fn no_dns(_: &str, _: u16) -> io::Result<Vec<SocketAddr>> {
@@ -395,16 +408,7 @@ mod tests {
             "[::ffff:7f00:1]",
         ] {
             let e = get(&format!("http://{host}:{port}/"), &allow, &localhost).unwrap_err();
-            assert!(
-                matches!(
-                    e,
-                    Error::Refused {
-                        rule: Rule::Loopback,
-                        ..
-                    }
-                ),
-                "{host}: {e:?}"
-            );
+            assert!(refused_loopback(&e), "{host}: {e:?}");
         }
         assert_eq!(hits.load(Ordering::SeqCst), 0);
     }
@@ -456,16 +460,7 @@ mod tests {
         });
         let allow = Allow::parse("127.0.0.2").unwrap();
         let e = get(&format!("http://{outside}/away"), &allow, &no_dns).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                Error::Refused {
-                    rule: Rule::Loopback,
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
+        assert!(refused_loopback(&e), "{e:?}");
         assert_eq!(hits.load(Ordering::SeqCst), 0);
         let r = get(&format!("http://{outside}/rel"), &allow, &no_dns).unwrap();
         assert_eq!(r.body, b"followed");
@@ -509,29 +504,12 @@ mod tests {
         };
         let allow = Allow::parse("127.0.0.2").unwrap();
         let client = Client::default();
-        let get = |url: &str| {
-            let req = Request {
-                method: "GET".into(),
-                url: url.into(),
-                headers: vec![],
-                body: None,
-            };
-            client.fetch(req, &allow, &limits(), &rebinding)
-        };
+        let get = |url: &str| client.fetch(request(url), &allow, &limits(), &rebinding);
         assert_eq!(get("http://api.example/1").unwrap().body, b"ok");
         assert_eq!(get("http://api.example/2").unwrap().body, b"ok");
         assert_eq!(hits.load(Ordering::SeqCst), 1);
         let e = get("http://api.example/3").unwrap_err();
-        assert!(
-            matches!(
-                e,
-                Error::Refused {
-                    rule: Rule::Loopback,
-                    ..
-                }
-            ),
-            "{e:?}"
-        );
+        assert!(refused_loopback(&e), "{e:?}");
     }
 
     #[test]
@@ -561,12 +539,7 @@ mod tests {
             let _held: Vec<_> = slow.incoming().take(1).collect();
             std::thread::sleep(Duration::from_secs(3));
         });
-        let req = Request {
-            method: "GET".into(),
-            url: format!("http://{addr}/"),
-            headers: vec![],
-            body: None,
-        };
+        let req = request(&format!("http://{addr}/"));
         let quick = Limits {
             timeout: Duration::from_millis(300),
             ..limits()
