@@ -72,6 +72,7 @@ CREATE FUNCTION jsrt._scripts_validate() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     ev text;
+    restoring boolean;
 BEGIN
     IF NEW.name IS NULL OR NEW.name !~ '^[A-Za-z][A-Za-z0-9_.-]{0,254}$' THEN
         RAISE EXCEPTION 'invalid script name "%"', NEW.name USING ERRCODE = '22023',
@@ -143,16 +144,28 @@ BEGIN
     IF TG_OP = 'INSERT' OR NEW.source IS DISTINCT FROM OLD.source THEN
         PERFORM jsrt._check_source(NEW.name, NEW.source);
     END IF;
+    -- Who made a script and each change is the acting role, not what a writer claims.
+    -- Only a superuser (a restore from pg_dump) brings its own version and authors.
+    restoring := TG_OP = 'INSERT'
+                 AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = current_user AND r.rolsuper);
+    NEW.updated_by := CASE WHEN restoring THEN coalesce(NEW.updated_by, current_user) ELSE current_user END;
     IF TG_OP = 'UPDATE' THEN
         IF NEW.id <> OLD.id OR NEW.tenant_id <> OLD.tenant_id THEN
             RAISE EXCEPTION 'a script''s id and tenant never change' USING ERRCODE = '55000';
         END IF;
+        NEW.created_by := OLD.created_by;
+        NEW.created_at := OLD.created_at;
         -- rollback_script asks for a new version even when the source is unchanged
         IF NEW.source IS DISTINCT FROM OLD.source OR current_setting('jsrt.new_version', true) = 'on' THEN
             NEW.version := OLD.version + 1;
         ELSE
             NEW.version := OLD.version;
         END IF;
+        NEW.updated_at := now();
+    ELSIF NOT restoring THEN
+        NEW.version := 1;
+        NEW.created_by := current_user;
+        NEW.created_at := now();
         NEW.updated_at := now();
     ELSE
         -- A restore (pg_dump) brings the version the script had.
@@ -167,13 +180,14 @@ END $$;
 -- Every change of source writes the next version, in the same transaction.
 -- SECURITY DEFINER: writers of scripts may not write versions themselves.
 CREATE FUNCTION jsrt._scripts_version() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
 BEGIN
     IF TG_OP = 'INSERT' OR NEW.version <> OLD.version THEN
-        INSERT INTO jsrt.script_versions(script_id, tenant_id, version_number, source, change_description)
+        INSERT INTO jsrt.script_versions(script_id, tenant_id, version_number, source, change_description, created_by)
         VALUES (NEW.id, NEW.tenant_id, NEW.version, NEW.source,
                 coalesce(nullif(current_setting('jsrt.change_description', true), ''),
-                         CASE WHEN TG_OP = 'INSERT' THEN 'created' END))
+                         CASE WHEN TG_OP = 'INSERT' THEN 'created' END),
+                NEW.updated_by)
         ON CONFLICT (script_id, version_number) DO NOTHING;
     END IF;
     RETURN NULL;
@@ -198,13 +212,7 @@ BEGIN
     RAISE EXCEPTION 'script versions are immutable' USING ERRCODE = '55000';
 END $$;
 
--- Other backends drop cached code for scripts when this commits.
-CREATE FUNCTION jsrt._scripts_changed() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM jsrt._invalidate_script_cache(TG_RELID);
-    RETURN NULL;
-END $$;
+-- jsrt._scripts_changed() (Rust) makes other backends drop cached code for scripts at commit.
 
 CREATE TRIGGER scripts_validate BEFORE INSERT OR UPDATE ON jsrt.scripts
     FOR EACH ROW EXECUTE FUNCTION jsrt._scripts_validate();

@@ -16,11 +16,5 @@ COMMENT ON TABLE jsrt.api_keys IS 'API keys for HTTP endpoint scripts; key_hash 
 SELECT pg_catalog.pg_extension_config_dump('jsrt.api_keys', '');
 
 -- The HTTP workers cache keys with the scripts: a change to either drops both, at commit.
-CREATE FUNCTION jsrt._api_keys_changed() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM jsrt._invalidate_script_cache('jsrt.scripts'::regclass);
-    RETURN NULL;
-END $$;
 CREATE TRIGGER api_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jsrt.api_keys
-    FOR EACH STATEMENT EXECUTE FUNCTION jsrt._api_keys_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION jsrt._scripts_changed();

@@ -7,7 +7,7 @@
 
 -- One row per (event script, event type); active while the script is active.
 CREATE FUNCTION jsrt._sync_subscriptions() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
 BEGIN
     DELETE FROM jsrt.script_event_subscriptions s
      WHERE s.script_id = NEW.id
@@ -57,9 +57,9 @@ BEGIN
 END $$;
 
 -- The scripts subscribed to an event type of a tenant (active ones only, or all).
--- SECURITY DEFINER: an application may emit without reading subscriptions.
+-- As the caller: row-level security shows a caller its own tenant's subscriptions only.
 CREATE FUNCTION jsrt._subscribers(tenant uuid, event_type text, active_only boolean) RETURNS SETOF uuid
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE AS $$
     SELECT s.script_id FROM jsrt.script_event_subscriptions s
      WHERE s.tenant_id = tenant AND s.event_type = _subscribers.event_type AND (s.is_active OR NOT active_only)
 $$;
@@ -67,7 +67,7 @@ $$;
 -- Fan-out: one queued run per active subscription. Runs in the emitting
 -- transaction, so only committed events run; the executors wake at commit.
 CREATE FUNCTION jsrt._events_fan_out() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
 BEGIN
     INSERT INTO jsrt.script_executions(script_id, tenant_id, status, trigger_type, trigger_data, input, run_after,
                                        parent_execution_id, version_number)
@@ -98,7 +98,7 @@ $$;
 
 -- Queues a run of a script of the session's tenant; it starts after commit.
 CREATE FUNCTION jsrt.execute_async(script text, input jsonb DEFAULT '{}') RETURNS uuid
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     s jsrt.scripts := jsrt._resolve_script(script);
     new_id uuid;
@@ -118,7 +118,7 @@ END $$;
 
 -- Stops a pending or running execution of the session's tenant.
 CREATE FUNCTION jsrt.cancel(execution_id uuid) RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     e jsrt.script_executions;
 BEGIN
@@ -162,7 +162,7 @@ END $$;
 
 -- Queues a dead letter's event again for its script, as attempt 1.
 CREATE FUNCTION jsrt.retry_dead_letter(id uuid) RETURNS uuid
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     d jsrt.script_event_dead_letters;
     s jsrt.scripts;

@@ -7,7 +7,7 @@
 -- An active scheduled script has a job; changing its cron or time zone
 -- recomputes next_run_at; any other status, or another type, removes it.
 CREATE FUNCTION jsrt._sync_job() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
 BEGIN
     IF NEW.type = 'scheduled' AND NEW.status = 'active' THEN
         INSERT INTO jsrt.script_scheduled_jobs AS j (script_id, tenant_id, cron_expression, timezone, next_run_at)

@@ -46,6 +46,8 @@ CREATE TABLE jsrt.scripts (
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     created_by      text DEFAULT current_user,
+    -- the role that made the last change (set by the scripts_validate trigger)
+    updated_by      text DEFAULT current_user,
     CONSTRAINT scripts_name_tenant_unique UNIQUE (tenant_id, name),
     CONSTRAINT scripts_http_path_tenant_unique UNIQUE (tenant_id, http_path),
     CONSTRAINT scripts_cron_required CHECK (

@@ -79,7 +79,7 @@ GRANT EXECUTE ON FUNCTION jsrt.create_script(text, text, text, jsonb), jsrt.upda
                           -- helpers the functions above and the scripts triggers call as the caller
                           jsrt._resolve_script(text), jsrt._check_options(jsonb), jsrt._text_array(jsonb),
                           jsrt._status_transition_allowed(text, text), jsrt._check_limits(jsonb),
-                          jsrt._check_source(text, text), jsrt._invalidate_script_cache(oid),
+                          jsrt._check_source(text, text),
                           jsrt._check_cron(text, text)
    TO jsrt_developer;
 
@@ -90,17 +90,22 @@ GRANT EXECUTE ON FUNCTION jsrt.emit(text, jsonb), jsrt.execute_async(text, jsonb
                           jsrt._subscribers(uuid, text, boolean)
    TO jsrt_developer;
 
--- jsrt_admin (everything within its tenant): deletes, and exposing tables it owns.
+-- jsrt_admin (everything within its tenant): deletes, secrets and API keys.
+-- Which tables scripts reach is the DBA's decision, shared by every tenant:
+-- admins see the list, only superadmins (owning the table) change it.
 GRANT DELETE ON jsrt.scripts TO jsrt_admin;
-GRANT SELECT, INSERT, DELETE ON jsrt.exposed_tables TO jsrt_admin;
-GRANT EXECUTE ON FUNCTION jsrt.delete_script(text), jsrt.expose_table(regclass, name),
+GRANT SELECT ON jsrt.exposed_tables TO jsrt_admin;
+GRANT EXECUTE ON FUNCTION jsrt.delete_script(text),
                           jsrt.set_secret(text, text), jsrt.delete_secret(text),
-                          jsrt.create_api_key(text, text), jsrt.revoke_api_key(text),
-                          jsrt.unexpose_table(regclass), jsrt._owned_sequences(regclass)
+                          jsrt.create_api_key(text, text), jsrt.revoke_api_key(text)
    TO jsrt_admin;
 
 -- jsrt_superadmin (everything, across tenants): tenants and who may use them.
 GRANT INSERT, UPDATE, DELETE ON jsrt.tenants, jsrt.tenant_members TO jsrt_superadmin;
+GRANT INSERT, DELETE ON jsrt.exposed_tables TO jsrt_superadmin;
+GRANT EXECUTE ON FUNCTION jsrt.expose_table(regclass, name), jsrt.unexpose_table(regclass),
+                          jsrt._owned_sequences(regclass)
+   TO jsrt_superadmin;
 GRANT EXECUTE ON FUNCTION jsrt.create_tenant(text), jsrt.grant_tenant(text, regrole),
                           jsrt.revoke_tenant(text, regrole), jsrt.run_pending(integer), jsrt.run_due(),
                           jsrt.cleanup_history(integer)

@@ -25,6 +25,8 @@ static CRON_SECONDS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static EXECUTION_RETENTION: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"90 days"));
 static MAX_RUNTIMES: GucSetting<i32> = GucSetting::<i32>::new(32);
+static SCRIPT_SEARCH_PATH: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"public"));
 static HTTP_ALLOW: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static HTTP_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 static HTTP_MAX_REQUEST_BYTES: GucSetting<i32> = GucSetting::<i32>::new(10 << 20);
@@ -150,6 +152,14 @@ pub fn init() {
         &MAX_RUNTIMES,
         1,
         10_000,
+    );
+    GucRegistry::define_string_guc(
+        c"jsrt.script_search_path",
+        c"The schemas script SQL finds unqualified names in, whoever triggered the run.",
+        c"Searched after pg_catalog and before pg_temp, whose objects scripts may not use.",
+        &SCRIPT_SEARCH_PATH,
+        GucContext::Suset,
+        GucFlags::default(),
     );
     GucRegistry::define_string_guc(
         c"jsrt.http_allow",
@@ -330,6 +340,15 @@ pub fn database() -> String {
         .get()
         .and_then(|c| c.into_string().ok())
         .unwrap_or_else(|| "postgres".into())
+}
+
+/// jsrt.script_search_path: schemas for script SQL.
+pub fn script_search_path() -> String {
+    SCRIPT_SEARCH_PATH
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "public".into())
 }
 
 /// The session's tenant id, if one is set.

@@ -8,6 +8,7 @@ mod catalog;
 mod cron;
 mod engine;
 mod error;
+mod guard;
 mod gucs;
 mod http;
 mod outbound;
@@ -15,15 +16,23 @@ mod ssrf;
 mod subxact;
 mod tenancy;
 mod tests;
+mod timeout;
 mod workers;
 
 ::pgrx::pg_module_magic!();
+
+#[global_allocator]
+static ALLOCATOR: engine::watchdog::MarkedAllocator = engine::watchdog::MarkedAllocator;
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!(
     "../sql/api.sql",
     name = "api",
-    requires = [api::execute::execute, api::tenants::tenant_id]
+    requires = [
+        api::execute::execute,
+        api::tenants::tenant_id,
+        api::scripts::_scripts_changed
+    ]
 );
 extension_sql_file!(
     "../sql/queue.sql",
@@ -55,7 +64,7 @@ pub fn preloaded() -> bool {
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     catalog::scripts::register_invalidation_callback();
-    tenancy::install_security_definer_guard();
+    guard::install();
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         PRELOADED.store(true, std::sync::atomic::Ordering::Relaxed);
         workers::recorder::init();

@@ -8,7 +8,7 @@
 //! script makes can move it. Script SQL runs as the role `jsrt_script`.
 
 use std::cell::Cell;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use pgrx::pg_sys;
@@ -99,14 +99,63 @@ impl Drop for UserSwitch {
     }
 }
 
-/// Runs `f` as the bootstrap superuser: for the extension's own reads and
-/// writes of its tables (history, tenant lookups), as a SECURITY DEFINER
-/// function would.
+/// The search_path of every statement the extension runs with more rights
+/// than its caller: the caller's schemas and temporary objects never take part
+/// in resolving a name (pg_temp is searched first unless it is listed, so it
+/// is listed, last).
+pub const OWNER_SEARCH_PATH: &CStr = c"pg_catalog, jsrt, pg_temp";
+
+/// Settings that hold until dropped (also while unwinding), like the SET
+/// clause of a function.
+pub struct Pinned {
+    level: i32,
+    /// whether changes made inside survive the guard (a SET clause's rule)
+    keep_changes: bool,
+}
+
+impl Pinned {
+    pub fn set(settings: &[(&CStr, &CStr)], keep_changes: bool) -> Pinned {
+        // SAFETY: plain calls into the GUC machinery on the backend's main thread;
+        // each value is one Postgres accepts (an ERROR unwinds through Drop).
+        let level = unsafe { pg_sys::NewGUCNestLevel() };
+        let pinned = Pinned {
+            level,
+            keep_changes,
+        };
+        for (name, value) in settings {
+            unsafe {
+                pg_sys::set_config_option(
+                    name.as_ptr(),
+                    value.as_ptr(),
+                    pg_sys::GucContext::PGC_SUSET,
+                    pg_sys::GucSource::PGC_S_SESSION,
+                    pg_sys::GucAction::GUC_ACTION_SAVE,
+                    true,
+                    pgrx::PgLogLevel::ERROR as i32,
+                    false,
+                );
+            }
+        }
+        pinned
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        // SAFETY: closes the nesting level `set` opened, on the same thread.
+        unsafe { pg_sys::AtEOXact_GUC(self.keep_changes, self.level) };
+    }
+}
+
+/// Runs `f` as the bootstrap superuser, with the owner's search_path: for the
+/// extension's own reads and writes of its tables (history, tenant lookups),
+/// as a SECURITY DEFINER function with `SET search_path` would.
 pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
     let _switch = UserSwitch::to(
         pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID),
         pg_sys::SECURITY_LOCAL_USERID_CHANGE,
     );
+    let _path = Pinned::set(&[(c"search_path", OWNER_SEARCH_PATH)], true);
     f()
 }
 
@@ -119,7 +168,8 @@ pub fn as_script<R>(f: impl FnOnce() -> R) -> Result<R, Error> {
         role,
         pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION,
     );
-    let level = unsafe { pg_sys::NewGUCNestLevel() };
+    // What the statement changes (set_config) ends with it.
+    let _undo = Pinned::set(&[], false);
     struct Depth;
     impl Drop for Depth {
         fn drop(&mut self) {
@@ -128,10 +178,43 @@ pub fn as_script<R>(f: impl FnOnce() -> R) -> Result<R, Error> {
     }
     IN_SCRIPT_SQL.fetch_add(1, Ordering::Relaxed);
     let _depth = Depth;
-    let out = f();
-    unsafe { pg_sys::AtEOXact_GUC(false, level) };
-    Ok(out)
+    Ok(f())
 }
+
+/// The settings every run's SQL sees, whoever triggered the run (trust rule
+/// 2): its own search_path (`jsrt.script_search_path`, between pg_catalog and
+/// pg_temp), and fixed values for the settings that change what a query
+/// returns or how values are written. Held until the run ends.
+pub fn pin_script_settings() -> Pinned {
+    let path = CString::new(format!(
+        "pg_catalog, {}, pg_temp",
+        gucs::script_search_path()
+    ))
+    .unwrap_or_else(|_| CString::from(c"pg_catalog, pg_temp"));
+    let mut settings: Vec<(&CStr, &CStr)> = vec![(c"search_path", path.as_c_str())];
+    settings.extend_from_slice(SCRIPT_SETTINGS);
+    Pinned::set(&settings, false)
+}
+
+/// The fixed settings of script SQL (README, "What script SQL sees").
+pub const SCRIPT_SETTINGS: &[(&CStr, &CStr)] = &[
+    (c"DateStyle", c"ISO, MDY"),
+    (c"IntervalStyle", c"postgres"),
+    (c"TimeZone", c"UTC"),
+    (c"extra_float_digits", c"1"),
+    (c"bytea_output", c"hex"),
+    (c"standard_conforming_strings", c"on"),
+    (c"default_text_search_config", c"pg_catalog.english"),
+    (c"row_security", c"on"),
+    (c"session_replication_role", c"origin"),
+    (c"transform_null_equals", c"off"),
+    (c"array_nulls", c"on"),
+    (c"xmloption", c"content"),
+    (c"xmlbinary", c"base64"),
+    (c"lc_monetary", c"C"),
+    (c"lc_numeric", c"C"),
+    (c"lc_time", c"C"),
+];
 
 /// The script role's oid, refusing a role that could escape row-level security.
 fn script_role() -> Result<pg_sys::Oid, Error> {
@@ -222,59 +305,5 @@ fn role_name(oid: pg_sys::Oid) -> String {
             return oid.to_u32().to_string();
         }
         std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
-    }
-}
-
-static mut PREV_FMGR_HOOK: pg_sys::fmgr_hook_type = None;
-
-/// Refuses SECURITY DEFINER functions inside script SQL: such a function
-/// runs as its owner, outside the script role and its tenant. Postgres calls
-/// fmgr_hook as each such function starts.
-pub fn install_security_definer_guard() {
-    unsafe {
-        PREV_FMGR_HOOK = pg_sys::fmgr_hook;
-        pg_sys::fmgr_hook = Some(on_function_call);
-    }
-}
-
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn on_function_call(
-    event: pg_sys::FmgrHookEventType::Type,
-    flinfo: *mut pg_sys::FmgrInfo,
-    arg: *mut pg_sys::Datum,
-) {
-    if event == pg_sys::FmgrHookEventType::FHET_START && in_script_sql() {
-        if let Some(name) = unsafe { security_definer_name((*flinfo).fn_oid) } {
-            pgrx::ereport!(
-                ERROR,
-                pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                format!("scripts cannot call the SECURITY DEFINER function {name}()"),
-                "Such a function runs as its owner, outside the script's role and tenant."
-            );
-        }
-    }
-    if let Some(prev) = unsafe { PREV_FMGR_HOOK } {
-        unsafe { prev(event, flinfo, arg) };
-    }
-}
-
-/// The function's name when it is SECURITY DEFINER.
-unsafe fn security_definer_name(fn_oid: pg_sys::Oid) -> Option<String> {
-    unsafe {
-        let tuple = pg_sys::SearchSysCache1(
-            pg_sys::SysCacheIdentifier::PROCOID as _,
-            pg_sys::Datum::from(fn_oid),
-        );
-        if tuple.is_null() {
-            return None;
-        }
-        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
-        let name = (*form).prosecdef.then(|| {
-            std::ffi::CStr::from_ptr((*form).proname.data.as_ptr())
-                .to_string_lossy()
-                .into_owned()
-        });
-        pg_sys::ReleaseSysCache(tuple);
-        name
     }
 }

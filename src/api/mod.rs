@@ -4,6 +4,6 @@ pub mod execute;
 pub mod http;
 pub mod queue;
 pub mod schedule;
-mod scripts;
+pub mod scripts;
 mod secrets;
 pub mod tenants;

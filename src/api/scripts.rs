@@ -23,8 +23,13 @@ fn check_limits(limits: Option<JsonB>) -> JsonB {
     JsonB(limits::validate(&given).map_err(Error::Invalid).or_raise())
 }
 
-/// Makes every backend drop its cached scripts once this transaction commits.
-#[pg_extern(name = "_invalidate_script_cache")]
-fn invalidate_script_cache(scripts_table: pg_sys::Oid) {
-    crate::catalog::scripts::invalidate(scripts_table)
+/// Makes every backend drop its cached scripts (and the routes and API keys
+/// cached with them) once this transaction commits. A statement trigger of
+/// jsrt.scripts and jsrt.api_keys; nobody may call it.
+#[pg_trigger]
+fn _scripts_changed<'a>(
+    _trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgHeapTupleError> {
+    crate::catalog::scripts::invalidate();
+    Ok(None)
 }

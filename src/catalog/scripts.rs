@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 use pgrx::prelude::*;
 use pgrx::spi::Spi;
+use sha2::{Digest, Sha256};
 
 use crate::engine::limits::Limits;
 use crate::error::Error;
@@ -30,6 +31,8 @@ pub struct Script {
     /// the script's own limits, before the settings' caps
     pub limits: Limits,
     pub source: String,
+    /// SHA-256 of `source`: the key of compiled and loaded code
+    pub digest: [u8; 32],
 }
 
 thread_local! {
@@ -100,6 +103,7 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
             kind: text(7)?,
             history: text(8)?,
             limits: Limits::effective(&serde_json::from_str(&limits).unwrap_or_default(), &Limits::UNCAPPED),
+            digest: Sha256::digest(text(10)?.as_bytes()).into(),
             source: text(10)?,
         }))
     })
@@ -121,8 +125,15 @@ fn tenant_exists(tenant: &str) -> Result<bool, Error> {
 }
 
 /// Sends the invalidation that makes every backend drop its cache at commit.
-pub fn invalidate(scripts_table: pg_sys::Oid) {
-    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(scripts_table) };
+pub fn invalidate() {
+    // SAFETY: catalog lookups and an invalidation message, inside the trigger's transaction.
+    unsafe {
+        let jsrt = pg_sys::get_namespace_oid(c"jsrt".as_ptr(), false);
+        let table = pg_sys::get_relname_relid(c"scripts".as_ptr(), jsrt);
+        if table != pg_sys::InvalidOid {
+            pg_sys::CacheInvalidateRelcacheByRelid(table);
+        }
+    }
 }
 
 /// Registered once per process in _PG_init.

@@ -11,3 +11,4 @@ pub mod run;
 pub mod sandbox;
 pub mod sql;
 pub mod stdlib;
+pub mod watchdog;

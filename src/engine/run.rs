@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -14,17 +15,19 @@ use super::{compile, ids, quota};
 use crate::catalog::executions::{self, Record};
 use crate::catalog::scripts::{self, Script};
 use crate::error::Error;
+use crate::subxact;
 use crate::{gucs, workers::recorder};
 
 thread_local! {
     static RUNTIMES: RefCell<HashMap<String, TenantRuntime>> = RefCell::new(HashMap::new());
-    static BYTECODE: RefCell<HashMap<(String, i32), Bytecode>> = RefCell::new(HashMap::new());
+    /// by script id and source digest
+    static BYTECODE: RefCell<HashMap<(String, [u8; 32]), Bytecode>> = RefCell::new(HashMap::new());
     static SAMPLED: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
 }
 
 type Bytecode = Rc<[u8]>;
 
-/// Bytecode kept per backend; versions never change, so entries never go stale.
+/// Bytecode kept per backend, by the digest of its source: entries never go stale.
 const MAX_BYTECODE: usize = 512;
 
 /// Runs `key` (a script name or id) of the session's tenant inside the
@@ -49,6 +52,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
         input_json,
         event_json: None,
         request_json: None,
+        own_writes_roll_back: false,
     };
     let done = run(&call)?;
     keep(&done, &call, None)?;
@@ -100,6 +104,7 @@ pub fn execute_queued(q: &Queued) -> Result<Record, Error> {
         input_json: &q.input_json,
         event_json: q.event_json.as_deref(),
         request_json: None,
+        own_writes_roll_back: true,
     };
     if let Err(e) = runnable(&script) {
         let mut rec = Done::nothing().record(&call, "cancelled", None);
@@ -152,6 +157,7 @@ pub fn execute_http(
         input_json: "{}",
         event_json: None,
         request_json: Some(request_json),
+        own_writes_roll_back: true,
     };
     let done = run(&call)?;
     let mut data = trigger_data;
@@ -173,6 +179,8 @@ struct Call<'a> {
     event_json: Option<&'a str>,
     /// ctx.request of HTTP runs, as JSON text
     request_json: Option<&'a str>,
+    /// false for synchronous runs, whose writes commit or roll back with their caller
+    own_writes_roll_back: bool,
 }
 
 /// A finished run, before its record is written.
@@ -196,6 +204,7 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
         script_id: &script.id,
         script_name: &script.name,
         version: script.version,
+        digest: script.digest,
         tenant_id: &script.tenant_id,
         tenant_name: &script.tenant_name,
         execution_id: call.id,
@@ -206,9 +215,26 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
         request_json: call.request_json,
         limits,
     };
-    let result = with_runtime(&script.tenant_id, |rt| {
-        rt.run(&req, &mut || bytecode(script))
-    })?;
+    let go = || {
+        with_runtime(&script.tenant_id, |rt| {
+            rt.run(&req, &mut || bytecode(script))
+        })
+    };
+    let result = if call.own_writes_roll_back {
+        // The one rule for every trigger but the synchronous ones (whose
+        // writes are the caller's): a run that does not complete leaves none
+        // of its writes; only its record is kept.
+        subxact::run_if(
+            AssertUnwindSafe(go),
+            |r| matches!(r, Ok(r) if r.outcome.is_ok()),
+        )
+        .map_err(|c| Error::Postgres {
+            code: c.code,
+            message: c.message,
+        })??
+    } else {
+        go()?
+    };
     Ok(Done {
         result,
         started_at,
@@ -233,7 +259,9 @@ impl Done {
 
     fn failed_status(&self) -> &'static str {
         match &self.result.outcome {
-            Err(f) if f.kind == FailureKind::Cancelled && statement_timed_out() => "timeout",
+            Err(f) if f.kind == FailureKind::Cancelled && crate::timeout::statement_timed_out() => {
+                "timeout"
+            }
             Err(f) => f.kind.status(),
             Ok(_) => "completed",
         }
@@ -330,24 +358,8 @@ fn sample(script: &Script) -> Option<u64> {
     }
 }
 
-/// Whether the cancel came from statement_timeout: its indicator, or, once
-/// Postgres has read and reset that (a cancel inside the run's SQL), the
-/// timer no longer running. pgrx's bindings leave out timeout.h, so it is
-/// declared here (PostgreSQL 15's TimeoutId).
-fn statement_timed_out() -> bool {
-    const STATEMENT_TIMEOUT: std::ffi::c_int = 3;
-    unsafe extern "C" {
-        fn get_timeout_indicator(id: std::ffi::c_int, reset_indicator: bool) -> bool;
-        fn get_timeout_active(id: std::ffi::c_int) -> bool;
-    }
-    unsafe {
-        get_timeout_indicator(STATEMENT_TIMEOUT, false)
-            || (pg_sys::StatementTimeout > 0 && !get_timeout_active(STATEMENT_TIMEOUT))
-    }
-}
-
 fn bytecode(script: &Script) -> Result<Bytecode, Failure> {
-    let key = (script.id.clone(), script.version);
+    let key = (script.id.clone(), script.digest);
     if let Some(code) = BYTECODE.with(|b| b.borrow().get(&key).cloned()) {
         return Ok(code);
     }

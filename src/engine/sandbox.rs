@@ -24,6 +24,7 @@ use super::host::js::freeze;
 use super::host::log::{Line, LogBuffer};
 use super::host::{self, Usage};
 use super::limits::Limits;
+use super::watchdog;
 
 /// Byte accounting shared by a runtime's allocator and the run loop.
 ///
@@ -40,7 +41,16 @@ struct Memory {
     deadline: Cell<Option<Instant>>,
     late: Cell<bool>,
     allocations: Cell<u32>,
+    /// the run was stopped: only the interrupt's own (uncatchable) error may still be made
+    stopped: Cell<bool>,
+    /// bytes that error may take
+    reserve: Cell<usize>,
 }
+
+/// Room for QuickJS to build the uncatchable "interrupted" error once a run
+/// is stopped. Without it that error could not be made, QuickJS would throw
+/// a catchable one instead, and `catch`/`finally` would go on running.
+const INTERRUPT_RESERVE: usize = 64 << 10;
 
 impl Memory {
     /// The limit this run went over, as the allocator saw it.
@@ -58,6 +68,15 @@ struct CountingAllocator(Rc<Memory>);
 impl CountingAllocator {
     fn grant(&self, old: usize, new: usize) -> bool {
         let m = &self.0;
+        if m.stopped.get() {
+            let left = m.reserve.get();
+            let grown = new.saturating_sub(old);
+            if grown <= left {
+                m.reserve.set(left - grown);
+                return true;
+            }
+            return false;
+        }
         if m.over().is_some() {
             return false;
         }
@@ -91,7 +110,9 @@ unsafe impl Allocator for CountingAllocator {
         if !self.grant(0, size) {
             return std::ptr::null_mut();
         }
+        watchdog::alloc_enter();
         let p = unsafe { libc::malloc(size.max(1)) } as *mut u8;
+        watchdog::alloc_exit();
         if !p.is_null() {
             self.account(0, unsafe { libc::malloc_usable_size(p.cast()) });
         }
@@ -105,7 +126,9 @@ unsafe impl Allocator for CountingAllocator {
         if !self.grant(0, total) {
             return std::ptr::null_mut();
         }
+        watchdog::alloc_enter();
         let p = unsafe { libc::calloc(count.max(1), size.max(1)) } as *mut u8;
+        watchdog::alloc_exit();
         if !p.is_null() {
             self.account(0, unsafe { libc::malloc_usable_size(p.cast()) });
         }
@@ -118,7 +141,9 @@ unsafe impl Allocator for CountingAllocator {
         }
         let size = unsafe { libc::malloc_usable_size(ptr.cast()) };
         self.account(size, 0);
+        watchdog::alloc_enter();
         unsafe { libc::free(ptr.cast()) };
+        watchdog::alloc_exit();
     }
 
     unsafe fn realloc(&mut self, ptr: *mut u8, new_size: usize) -> *mut u8 {
@@ -130,7 +155,9 @@ unsafe impl Allocator for CountingAllocator {
         if new_size > old && !self.grant(old, new_size) {
             return std::ptr::null_mut();
         }
+        watchdog::alloc_enter();
         let p = unsafe { libc::realloc(ptr.cast(), new_size.max(1)) } as *mut u8;
+        watchdog::alloc_exit();
         if !p.is_null() {
             self.account(old, unsafe { libc::malloc_usable_size(p.cast()) });
         }
@@ -185,6 +212,9 @@ pub struct RunRequest<'a> {
     pub script_id: &'a str,
     pub script_name: &'a str,
     pub version: i32,
+    /// SHA-256 of the source: what a loaded context is kept by. A version
+    /// number alone can name two sources (an update rolled back frees it).
+    pub digest: [u8; 32],
     pub tenant_id: &'a str,
     pub tenant_name: &'a str,
     pub execution_id: &'a str,
@@ -216,7 +246,7 @@ struct Loaded {
     tenant: Persistent<Object<'static>>,
     script: Persistent<Object<'static>>,
     context: Context,
-    version: i32,
+    digest: [u8; 32],
     last_used: u64,
 }
 
@@ -227,7 +257,8 @@ pub struct TenantRuntime {
     logs: Rc<RefCell<LogBuffer>>,
     watch: Rc<Watch>,
     memory: Rc<Memory>,
-    runtime: Runtime,
+    /// dropped by hand: left alone when the process exits during a run
+    runtime: std::mem::ManuallyDrop<Runtime>,
     /// the raw runtime, for the stack settings rquickjs does not wrap
     raw: *mut qjs::JSRuntime,
     atoms: Atoms,
@@ -310,11 +341,19 @@ impl Atoms {
 
 impl Drop for TenantRuntime {
     fn drop(&mut self) {
-        // The runtime outlives this: fields drop after this function.
+        if watchdog::in_run() {
+            // The process is exiting in the middle of a run (a FATAL): the
+            // heap is mid-operation, and freeing it could crash the exit.
+            std::mem::forget(std::mem::take(&mut self.loaded));
+            return;
+        }
         self.loaded.clear();
         for a in self.atoms.all() {
+            // SAFETY: the atoms were made in this runtime, which is still alive.
             unsafe { qjs::JS_FreeAtomRT(self.raw, a) };
         }
+        // SAFETY: dropped once, here, after every context of it.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.runtime) };
     }
 }
 
@@ -357,6 +396,8 @@ impl TenantRuntime {
                 return false;
             };
             w.stop.set(Some(reason));
+            m.stopped.set(true);
+            m.reserve.set(INTERRUPT_RESERVE);
             true
         })));
         // rquickjs hands out the raw runtime only through a context.
@@ -370,7 +411,7 @@ impl TenantRuntime {
             logs: Rc::new(RefCell::new(LogBuffer::default())),
             watch,
             memory,
-            runtime,
+            runtime: std::mem::ManuallyDrop::new(runtime),
             last_used: 0,
             clock: 0,
         })
@@ -388,6 +429,7 @@ impl TenantRuntime {
         let deadline = start.checked_add(std::time::Duration::from_millis(req.limits.time_ms));
         self.memory.deadline.set(deadline);
         let scope = host::RunScope::begin(req, deadline);
+        let _watchdog = watchdog::Armed::start(deadline);
         let base = self.memory.used.get();
         self.memory.peak.set(base);
         self.memory
@@ -403,11 +445,11 @@ impl TenantRuntime {
         self.clock += 1;
         self.last_used = self.clock;
 
-        // A loaded older version of the script is replaced.
+        // A loaded other source of the script is replaced.
         let current = self
             .loaded
             .get(req.script_id)
-            .is_some_and(|l| l.version == req.version);
+            .is_some_and(|l| l.digest == req.digest);
         let mut outcome = match current {
             true => Ok(()),
             false => bytecode().and_then(|code| self.load(req, &code)).map(|l| {
@@ -433,6 +475,7 @@ impl TenantRuntime {
         self.memory.deadline.set(None);
         self.memory.exhausted.set(false);
         self.memory.late.set(false);
+        self.memory.stopped.set(false);
         if outcome.is_err() {
             // Whatever state a failed run left behind, the next run starts clean.
             self.loaded.remove(req.script_id);
@@ -534,7 +577,7 @@ impl TenantRuntime {
             tenant,
             script,
             context,
-            version: req.version,
+            digest: req.digest,
             last_used: 0,
         })
     }
@@ -594,6 +637,10 @@ fn call(
 
         let returned: Value = main.call((c,)).map_err(js)?;
         let value = settle(&ctx, &returned, watch).map_err(js)?;
+        if watch.stopped() {
+            // No JS after a stop, not even toJSON: run() reports the stop.
+            return Ok(None);
+        }
         if value.is_undefined() {
             return Ok(None);
         }
@@ -747,6 +794,7 @@ fn make_logger<'js>(
         let logs = logs.clone();
         let watch = watch.clone();
         let f = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+            let _host = watchdog::Host::enter();
             let message = args
                 .0
                 .iter()

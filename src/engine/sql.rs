@@ -1,9 +1,8 @@
 //! The SQL of scripts (ctx.db). Each statement runs in a subtransaction, as
 //! the script role, under the run's deadline; its plan is kept per backend.
 //!
-//! A statement is checked once, when it is planned: one SELECT, INSERT,
-//! UPDATE, DELETE or MERGE, calling none of the functions that reach
-//! outside the run (advisory locks, NOTIFY, large objects, dblink).
+//! A statement is checked when it is planned: one SELECT, INSERT, UPDATE,
+//! DELETE or MERGE. What it reaches as it runs is checked by `crate::guard`.
 
 use std::cell::{Cell as StdCell, RefCell};
 use std::collections::HashMap;
@@ -18,7 +17,7 @@ use pgrx::{ereport, pg_guard, PgSqlErrorCode as Code};
 
 use super::convert::{encode, Arg, Target, MAX_SAFE_INTEGER};
 use crate::subxact::{self, Caught};
-use crate::tenancy;
+use crate::{tenancy, timeout};
 
 /// One value of a result row.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +61,13 @@ pub fn run(
     deadline: Option<Instant>,
 ) -> Result<Rows, SqlError> {
     arm_deadline(deadline)?;
+    // Once per run, outside the statement's subtransaction, so that it lasts the run.
+    RUN_SETTINGS.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.is_none() {
+            *s = Some(tenancy::pin_script_settings());
+        }
+    });
     let out = subxact::run(AssertUnwindSafe(|| {
         tenancy::as_script(|| unsafe { execute(sql, args, max_rows) })
     }));
@@ -365,61 +371,8 @@ unsafe fn check(plan: pg_sys::SPIPlanPtr) {
                     "scripts may run only SELECT, INSERT, UPDATE, DELETE and MERGE".into(),
                 );
             }
-            // Through the guarded C walker: an ERROR in `walk` must land in this subtransaction.
-            pg_sys::query_tree_walker(q, Some(walk), std::ptr::null_mut(), 0);
         }
     }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, cx: *mut c_void) -> bool {
-    if node.is_null() {
-        return false;
-    }
-    unsafe {
-        match (*node).type_ {
-            pg_sys::NodeTag::T_Query => {
-                return pg_sys::query_tree_walker(node.cast(), Some(walk), cx, 0);
-            }
-            pg_sys::NodeTag::T_FuncExpr => {
-                refuse_if_outside((*node.cast::<pg_sys::FuncExpr>()).funcid)
-            }
-            _ => {}
-        }
-        pg_sys::expression_tree_walker(node, Some(walk), cx)
-    }
-}
-
-/// Refuses the functions whose effects reach past the run or the tenant.
-fn refuse_if_outside(func: Oid) {
-    let (name, in_catalog) = unsafe {
-        let p = pg_sys::get_func_name(func);
-        if p.is_null() {
-            return;
-        }
-        let name = CStr::from_ptr(p).to_string_lossy().into_owned();
-        (
-            name,
-            pg_sys::get_func_namespace(func) == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE),
-        )
-    };
-    let why = if name.starts_with("dblink") {
-        "scripts reach other servers only through ctx.http"
-    } else if !in_catalog {
-        return;
-    } else if name.starts_with("pg_advisory") || name.starts_with("pg_try_advisory") {
-        "advisory locks are shared by every tenant and can outlive the run"
-    } else if name == "pg_notify" {
-        "notifications reach every listener of the database"
-    } else if name.starts_with("lo_") || name == "loread" || name == "lowrite" {
-        "large objects are shared by every tenant"
-    } else {
-        return;
-    };
-    fail(
-        Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
-        format!("scripts cannot call {name}(): {why}"),
-    );
 }
 
 // ---------------------------------------------------------------- results
@@ -574,18 +527,10 @@ unsafe fn output(f: Oid, d: Datum) -> String {
 static DEADLINE_HIT: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
-    static TIMER: StdCell<Option<TimeoutId>> = const { StdCell::new(None) };
+    /// the settings the run's SQL sees, from its first statement to its end
+    static RUN_SETTINGS: RefCell<Option<tenancy::Pinned>> = const { RefCell::new(None) };
+    static TIMER: StdCell<Option<c_int>> = const { StdCell::new(None) };
     static ARMED: StdCell<bool> = const { StdCell::new(false) };
-}
-
-/// timeout.h, which pgrx's bindings leave out (PostgreSQL 15's TimeoutId).
-type TimeoutId = c_int;
-const USER_TIMEOUT: TimeoutId = 12;
-
-unsafe extern "C-unwind" {
-    fn RegisterTimeout(id: TimeoutId, handler: Option<unsafe extern "C-unwind" fn()>) -> TimeoutId;
-    fn enable_timeout_after(id: TimeoutId, delay_ms: c_int);
-    fn disable_timeout(id: TimeoutId, keep_indicator: bool);
 }
 
 /// The SIGALRM handler's part: cancels the statement the way statement_timeout does.
@@ -611,22 +556,23 @@ fn arm_deadline(deadline: Option<Instant>) -> Result<(), SqlError> {
     }
     if !ARMED.get() {
         let id = TIMER.get().unwrap_or_else(|| {
-            let id = unsafe { RegisterTimeout(USER_TIMEOUT, Some(deadline_passed)) };
+            let id = timeout::register(deadline_passed);
             TIMER.set(Some(id));
             id
         });
         let ms = left.as_millis().clamp(1, c_int::MAX as u128) as c_int;
-        unsafe { enable_timeout_after(id, ms) };
+        timeout::enable_after(id, ms);
         ARMED.set(true);
     }
     Ok(())
 }
 
-/// Stops the run's timer. Called when a run ends.
+/// Stops the run's timer and drops its settings. Called when a run ends.
 pub fn end_run() {
+    RUN_SETTINGS.with(|s| s.borrow_mut().take());
     if ARMED.replace(false) {
         if let Some(id) = TIMER.get() {
-            unsafe { disable_timeout(id, false) };
+            timeout::disable(id);
         }
     }
     take_deadline_cancel();

@@ -40,7 +40,7 @@ pub fn init() {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
-    BackgroundWorker::connect_worker_to_spi(Some(&gucs::database()), None);
+    super::connect();
     let slot = arg.value().min(board::MAX_EXECUTORS - 1);
     board::register(slot);
     let worker = format!("executor {}", unsafe { pg_sys::MyProcPid });
@@ -130,11 +130,8 @@ pub fn run_one(job: &run::Queued) {
     unsafe {
         pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, c"jsrt run".as_ptr())
     };
-    // A run that does not complete leaves none of its writes.
-    let ran = crate::subxact::run_if(
-        AssertUnwindSafe(|| run::execute_queued(job)),
-        |r| matches!(r, Ok(rec) if rec.status == "completed"),
-    );
+    // (The pipeline rolls back a failed run's writes; this catches errors outside the script.)
+    let ran = crate::subxact::run(AssertUnwindSafe(|| run::execute_queued(job)));
     match ran {
         // Stopped by a shutdown, not by a cancel: it runs again after the restart.
         Ok(Ok(rec)) if rec.status == "cancelled" && shutting_down() => requeue(&rec.id),

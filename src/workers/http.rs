@@ -73,7 +73,7 @@ struct Conn {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn jsrt_http_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
-    BackgroundWorker::connect_worker_to_spi(Some(&gucs::database()), None);
+    super::connect();
     let fd = LISTENER.load(Ordering::Relaxed);
     if fd < 0 {
         return;

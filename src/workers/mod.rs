@@ -10,6 +10,26 @@ use pgrx::PgTryBuilder;
 
 use crate::subxact::Caught;
 
+/// Connects a worker to `jsrt.database`, with the owner's search_path for
+/// the whole session: workers run as a superuser, so no name they use may
+/// resolve through a schema that others can write to (trust rule 1).
+pub fn connect() {
+    pgrx::bgworkers::BackgroundWorker::connect_worker_to_spi(Some(&crate::gucs::database()), None);
+    // SAFETY: a plain GUC assignment on the worker's main thread; the value parses.
+    unsafe {
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            crate::tenancy::OWNER_SEARCH_PATH.as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SET,
+            true,
+            0,
+            false,
+        );
+    }
+}
+
 /// SIGTERM arrived. (pgrx's sigterm_received() forgets it once asked.)
 pub fn shutting_down() -> bool {
     unsafe { std::ptr::read_volatile(&raw const pg_sys::ShutdownRequestPending) != 0 }

@@ -180,7 +180,7 @@ pub fn flush(timeout: Duration) -> bool {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn jsrt_recorder_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
-    BackgroundWorker::connect_worker_to_spi(Some(&crate::gucs::database()), None);
+    super::connect();
     {
         let mut q = QUEUE.exclusive();
         q.latch = unsafe { pg_sys::MyLatch } as usize;

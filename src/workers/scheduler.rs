@@ -8,7 +8,6 @@ use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags
 use pgrx::prelude::*;
 
 use super::{board, in_transaction, shutting_down};
-use crate::gucs;
 
 /// The longest nap: schedules that other backends add wake it sooner.
 const MAX_NAP: Duration = Duration::from_secs(1);
@@ -29,7 +28,7 @@ pub fn init() {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn jsrt_scheduler_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
-    BackgroundWorker::connect_worker_to_spi(Some(&gucs::database()), None);
+    super::connect();
     board::register_scheduler(unsafe { pg_sys::MyLatch } as usize);
     let mut last_cleanup = Instant::now();
     let mut last_error = String::new();

@@ -10,6 +10,7 @@ use super::js::{as_owner, bad, text, thrown};
 pub fn make<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let events = Object::new(ctx.clone())?;
     let publish = Function::new(ctx.clone(), |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+        let _host = crate::engine::watchdog::Host::enter();
         publish(&ctx, &args.0)
     })?;
     events.set("publish", publish)?;

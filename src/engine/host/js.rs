@@ -21,6 +21,7 @@ pub fn method<'js>(
 ) -> rquickjs::Result<()> {
     let watch = watch.clone();
     let func = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
+        let _host = crate::engine::watchdog::Host::enter();
         f(&ctx, &watch, &args.0)
     })?;
     target.set(name, func)

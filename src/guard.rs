@@ -1,0 +1,220 @@
+//! What script SQL may never reach, refused when it is reached (trust rule 3):
+//! functions whose effects pass the run or the tenant (notify, advisory
+//! locks, large objects, dblink, files, signals), SECURITY DEFINER functions
+//! (they run as their owner), and the calling session's temporary objects
+//! (trust rule 2).
+//!
+//! The checks sit where Postgres itself checks the right to call a function
+//! or read a relation, so they hold however the object is reached: directly,
+//! through SQL text run by another function (`query_to_xml`, `ts_stat`), in a
+//! view, a trigger or a user function. They apply only while this backend is
+//! inside script SQL (`tenancy::in_script_sql`).
+
+use std::ffi::{c_int, c_void, CStr};
+
+use pgrx::{ereport, pg_guard, pg_sys, PgSqlErrorCode as Code};
+
+use crate::tenancy;
+
+static mut PREV_FMGR_HOOK: pg_sys::fmgr_hook_type = None;
+static mut PREV_OBJECT_ACCESS: pg_sys::object_access_hook_type = None;
+static mut PREV_CHECK_PERMS: pg_sys::ExecutorCheckPerms_hook_type = None;
+
+/// Installs the hooks; once per process, from _PG_init.
+pub fn install() {
+    // SAFETY: _PG_init runs once per process, before any query, on the main thread.
+    unsafe {
+        PREV_FMGR_HOOK = pg_sys::fmgr_hook;
+        pg_sys::fmgr_hook = Some(on_fmgr);
+        PREV_OBJECT_ACCESS = pg_sys::object_access_hook;
+        pg_sys::object_access_hook = Some(on_object_access);
+        PREV_CHECK_PERMS = pg_sys::ExecutorCheckPerms_hook;
+        pg_sys::ExecutorCheckPerms_hook = Some(on_check_perms);
+    }
+}
+
+/// Why a script may not call a function, by its name and schema.
+pub fn refusal(name: &str, in_catalog: bool) -> Option<&'static str> {
+    const SIGNALS: &[&str] = &[
+        "pg_cancel_backend",
+        "pg_terminate_backend",
+        "pg_reload_conf",
+        "pg_rotate_logfile",
+        "pg_log_backend_memory_contexts",
+        "pg_promote",
+    ];
+    const FILES: &[&str] = &[
+        "pg_read_file",
+        "pg_read_binary_file",
+        "pg_stat_file",
+        "pg_ls_dir",
+        "pg_current_logfile",
+        "pg_file_write",
+        "pg_file_sync",
+        "pg_file_rename",
+        "pg_file_unlink",
+    ];
+    if name.starts_with("dblink") {
+        return Some("scripts reach other servers only through ctx.http");
+    }
+    if !in_catalog {
+        return None;
+    }
+    if name.starts_with("pg_advisory") || name.starts_with("pg_try_advisory") {
+        Some("advisory locks are shared by every tenant and can outlive the run")
+    } else if name == "pg_notify" {
+        Some("notifications reach every listener of the database")
+    } else if name.starts_with("lo_") || name == "loread" || name == "lowrite" {
+        Some("large objects are shared by every tenant")
+    } else if SIGNALS.contains(&name) {
+        Some("scripts do not signal the server or its backends")
+    } else if FILES.contains(&name) || name.starts_with("pg_ls_") {
+        Some("scripts do not read or write the server's files")
+    } else if name == "pg_logical_emit_message" {
+        Some("WAL messages reach every logical decoding consumer")
+    } else {
+        None
+    }
+}
+
+/// Raises the error for a function scripts may not call, if `func` is one.
+fn check_function(func: pg_sys::Oid) {
+    // SAFETY: a syscache lookup inside a transaction; the tuple is released before anything can raise.
+    let found = unsafe {
+        let tuple = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::PROCOID as _,
+            pg_sys::Datum::from(func),
+        );
+        if tuple.is_null() {
+            return;
+        }
+        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
+        let name = CStr::from_ptr((*form).proname.data.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        let namespace = (*form).pronamespace;
+        let definer = (*form).prosecdef;
+        pg_sys::ReleaseSysCache(tuple);
+        (name, namespace, definer)
+    };
+    let (name, namespace, definer) = found;
+    // SAFETY: a namespace oid from pg_proc; a plain catalog read.
+    let temporary = unsafe { pg_sys::isAnyTempNamespace(namespace) };
+    let why = if definer {
+        Some("a SECURITY DEFINER function runs as its owner, outside the script's role and tenant")
+    } else if temporary {
+        Some("temporary objects belong to the session that called the script, not to the script")
+    } else {
+        refusal(
+            &name,
+            namespace == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE),
+        )
+    };
+    if let Some(why) = why {
+        ereport!(
+            ERROR,
+            Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("scripts cannot call {name}(): {why}")
+        );
+    }
+}
+
+/// Each function the executor is about to call, as it checks the right to call it.
+#[pg_guard]
+unsafe extern "C-unwind" fn on_object_access(
+    access: pg_sys::ObjectAccessType::Type,
+    class_id: pg_sys::Oid,
+    object_id: pg_sys::Oid,
+    sub_id: c_int,
+    arg: *mut c_void,
+) {
+    if access == pg_sys::ObjectAccessType::OAT_FUNCTION_EXECUTE && tenancy::in_script_sql() {
+        check_function(object_id);
+    }
+    // SAFETY: the hook that was installed before ours, called with what we were given.
+    if let Some(prev) = unsafe { PREV_OBJECT_ACCESS } {
+        unsafe { prev(access, class_id, object_id, sub_id, arg) };
+    }
+}
+
+/// SECURITY DEFINER functions reached outside the executor (Postgres calls
+/// fmgr_hook as each such function starts).
+#[pg_guard]
+unsafe extern "C-unwind" fn on_fmgr(
+    event: pg_sys::FmgrHookEventType::Type,
+    flinfo: *mut pg_sys::FmgrInfo,
+    arg: *mut pg_sys::Datum,
+) {
+    if event == pg_sys::FmgrHookEventType::FHET_START && tenancy::in_script_sql() {
+        // SAFETY: Postgres hands a valid FmgrInfo to the hook.
+        check_function(unsafe { (*flinfo).fn_oid });
+    }
+    // SAFETY: the hook that was installed before ours, called with what we were given.
+    if let Some(prev) = unsafe { PREV_FMGR_HOOK } {
+        unsafe { prev(event, flinfo, arg) };
+    }
+}
+
+/// Every relation a query of script SQL reads or writes, views' own tables
+/// included: none may be a temporary one.
+#[pg_guard]
+unsafe extern "C-unwind" fn on_check_perms(range_table: *mut pg_sys::List, report: bool) -> bool {
+    if tenancy::in_script_sql() && !range_table.is_null() {
+        // SAFETY: the executor's range table, a List of RangeTblEntry.
+        unsafe {
+            for i in 0..(*range_table).length {
+                let rte = pg_sys::list_nth(range_table, i).cast::<pg_sys::RangeTblEntry>();
+                if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION
+                    && pg_sys::get_rel_persistence((*rte).relid) as u8
+                        == pg_sys::RELPERSISTENCE_TEMP
+                {
+                    let name = pg_sys::get_rel_name((*rte).relid);
+                    let name = if name.is_null() {
+                        "?".into()
+                    } else {
+                        CStr::from_ptr(name).to_string_lossy()
+                    };
+                    ereport!(
+                        ERROR,
+                        Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                        format!("scripts cannot use the temporary relation {name}: temporary objects belong to the session that called the script")
+                    );
+                }
+            }
+        }
+    }
+    // SAFETY: the hook that was installed before ours, called with what we were given.
+    match unsafe { PREV_CHECK_PERMS } {
+        Some(prev) => unsafe { prev(range_table, report) },
+        None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal;
+
+    #[test]
+    fn refused_functions_by_name() {
+        for f in [
+            "pg_notify",
+            "pg_advisory_lock",
+            "pg_try_advisory_xact_lock_shared",
+            "lo_from_bytea",
+            "lo_import",
+            "loread",
+            "pg_read_file",
+            "pg_ls_waldir",
+            "pg_terminate_backend",
+            "pg_logical_emit_message",
+        ] {
+            assert!(refusal(f, true).is_some(), "{f}");
+        }
+        assert!(refusal("dblink_exec", false).is_some());
+        // Only the catalog's: a user's own function may share a name.
+        assert!(refusal("pg_notify", false).is_none());
+        for f in ["now", "query_to_xml", "set_config", "jsonb_build_object"] {
+            assert!(refusal(f, true).is_none(), "{f}");
+        }
+    }
+}
