@@ -10,8 +10,9 @@ DEMO_DB   := jsrt
 setup:
 	scripts/setup.sh
 
+# Never over a library a running server has mapped (that crashes it): see scripts/install.sh.
 install: setup
-	cargo pgrx install --release --pg-config $(PG_CONFIG)
+	scripts/install.sh
 
 # A local cluster with the extension preloaded, example scripts, and their output.
 run: install
@@ -39,6 +40,7 @@ types:
 
 pgtest:
 	rm -rf /tmp/jsrt-pgrx-test
+	scripts/install.sh detach
 	cargo pgrx test pg15 --runas postgres --pgdata /tmp/jsrt-pgrx-test
 
 regress:

@@ -34,7 +34,7 @@ CREATE TRIGGER scripts_job AFTER INSERT OR UPDATE OF type, status, cron_expressi
 -- by an earlier pass is still pending or running, recorded as skipped.
 -- Returns the runs queued.
 CREATE FUNCTION jsrt.run_due() RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     grace constant interval := interval '5 seconds';
     j record;
@@ -103,28 +103,41 @@ END $$;
 -- than jsrt.execution_retention, dead letters out of retries older than
 -- 30 days, and expired ctx.cache entries. Returns how many; call again until it returns less than the batch.
 CREATE FUNCTION jsrt.cleanup_history(batch_size integer DEFAULT 1000) RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
-    keep interval := coalesce(nullif(current_setting('jsrt.execution_retention', true), ''), '90 days')::interval;
+    keep_runs interval := coalesce(nullif(current_setting('jsrt.execution_retention', true), ''), '90 days')::interval;
+    keep_dead interval := coalesce(nullif(current_setting('jsrt.dead_letter_retention', true), ''), '30 days')::interval;
+    keep_events interval := coalesce(nullif(current_setting('jsrt.event_retention', true), ''), '30 days')::interval;
     n integer;
     m integer;
     k integer;
+    e integer;
 BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be 1 or more, got %', batch_size USING ERRCODE = '22023';
+    END IF;
+    -- finished runs, skipped and cancelled ones included
     DELETE FROM jsrt.script_executions e
      WHERE e.id = ANY (ARRAY(SELECT x.id FROM jsrt.script_executions x
-                              WHERE x.status IN ('completed', 'failed', 'timeout') AND x.started_at < now() - keep
+                              WHERE x.status IN ('completed', 'failed', 'timeout', 'cancelled') AND x.started_at < now() - keep_runs
                               ORDER BY x.started_at LIMIT batch_size));
     GET DIAGNOSTICS n = ROW_COUNT;
+    -- dead letters out of retries
     DELETE FROM jsrt.script_event_dead_letters d
      WHERE d.id = ANY (ARRAY(SELECT x.id FROM jsrt.script_event_dead_letters x
-                              WHERE x.created_at < now() - interval '30 days'
+                              WHERE x.created_at < now() - keep_dead
                                 AND x.retry_count >= coalesce(nullif(current_setting('jsrt.event_max_retries', true), ''), '3')::integer
                               LIMIT batch_size));
     GET DIAGNOSTICS m = ROW_COUNT;
+    -- the outbox: an event's runs were queued when it was written
+    DELETE FROM jsrt.events v
+     WHERE v.id = ANY (ARRAY(SELECT x.id FROM jsrt.events x WHERE x.created_at < now() - keep_events
+                              ORDER BY x.created_at LIMIT batch_size));
+    GET DIAGNOSTICS e = ROW_COUNT;
     -- expired ctx.cache entries (reads skip them already)
     DELETE FROM jsrt.cache c
      WHERE (c.tenant_id, c.key) IN (SELECT x.tenant_id, x.key FROM jsrt.cache x
                                      WHERE x.expires_at < clock_timestamp() LIMIT batch_size);
     GET DIAGNOSTICS k = ROW_COUNT;
-    RETURN n + m + k;
+    RETURN n + m + e + k;
 END $$;

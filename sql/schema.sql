@@ -116,7 +116,9 @@ CREATE INDEX idx_executions_tenant_status ON jsrt.script_executions(tenant_id, s
 CREATE INDEX idx_executions_tenant_started_at ON jsrt.script_executions(tenant_id, started_at DESC);
 CREATE INDEX idx_executions_trigger_type ON jsrt.script_executions(tenant_id, trigger_type);
 -- Retention deletes finished runs by age.
-CREATE INDEX idx_executions_retention ON jsrt.script_executions(started_at) WHERE status IN ('completed', 'failed', 'timeout');
+CREATE INDEX idx_executions_retention ON jsrt.script_executions(started_at) WHERE status IN ('completed', 'failed', 'timeout', 'cancelled');
+-- Retention deletes old events.
+CREATE INDEX idx_events_created ON jsrt.events(created_at);
 -- The queue: due pending runs of a tenant, oldest first (the seed's index, with the queue's order).
 CREATE INDEX idx_executions_pending ON jsrt.script_executions(tenant_id, run_after, id) WHERE status = 'pending';
 CREATE INDEX idx_executions_running ON jsrt.script_executions(tenant_id, status) WHERE status = 'running';

@@ -24,6 +24,10 @@ static MAX_EVENT_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(8);
 static CRON_SECONDS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static EXECUTION_RETENTION: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"90 days"));
+static DEAD_LETTER_RETENTION: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"30 days"));
+static EVENT_RETENTION: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"30 days"));
 static MAX_RUNTIMES: GucSetting<i32> = GucSetting::<i32>::new(32);
 static SCRIPT_SEARCH_PATH: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"public"));
@@ -133,9 +137,25 @@ pub fn init() {
     );
     GucRegistry::define_string_guc(
         c"jsrt.execution_retention",
-        c"How long finished runs (completed, failed, timeout) are kept, as an interval.",
+        c"How long finished runs (completed, failed, timeout, cancelled) are kept, as an interval.",
         c"",
         &EXECUTION_RETENTION,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"jsrt.dead_letter_retention",
+        c"How long dead letters out of retries are kept, as an interval.",
+        c"",
+        &DEAD_LETTER_RETENTION,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"jsrt.event_retention",
+        c"How long events stay in the outbox (jsrt.events) after they were written, as an interval.",
+        c"Their runs were queued when they were written.",
+        &EVENT_RETENTION,
         GucContext::Suset,
         GucFlags::default(),
     );

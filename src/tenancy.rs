@@ -191,9 +191,32 @@ pub fn pin_script_settings() -> Pinned {
         gucs::script_search_path()
     ))
     .unwrap_or_else(|_| CString::from(c"pg_catalog, pg_temp"));
+    let callers = callers_custom_settings();
     let mut settings: Vec<(&CStr, &CStr)> = vec![(c"search_path", path.as_c_str())];
     settings.extend_from_slice(SCRIPT_SETTINGS);
+    settings.extend(callers.iter().map(|name| (name.as_c_str(), c"")));
     Pinned::set(&settings, false)
+}
+
+/// Custom settings (`app.user_id`) the caller's session, role or client set:
+/// script SQL sees them empty.
+fn callers_custom_settings() -> Vec<CString> {
+    let mut names = Vec::new();
+    // SAFETY: Postgres's array of its settings, read on the main thread; no entry is added while we read.
+    unsafe {
+        let all = pg_sys::get_guc_variables();
+        for i in 0..pg_sys::GetNumConfigOptions().max(0) as usize {
+            let var = *all.add(i);
+            if var.is_null()
+                || (*var).flags & pg_sys::GUC_CUSTOM_PLACEHOLDER as i32 == 0
+                || (*var).source < pg_sys::GucSource::PGC_S_USER
+            {
+                continue;
+            }
+            names.push(CStr::from_ptr((*var).name).to_owned());
+        }
+    }
+    names
 }
 
 /// The fixed settings of script SQL (README, "What script SQL sees").

@@ -1,0 +1,292 @@
+-- The trust rules of DESIGN.md section 6, attacked through every entry point.
+-- The attacker is mallory, a login role; tenant tr_b is the victim.
+RESET jsrt.tenant;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mallory') THEN
+        EXECUTE 'DROP OWNED BY mallory CASCADE';
+        DROP ROLE mallory;
+    END IF;
+END $$;
+CREATE ROLE mallory LOGIN;
+GRANT CREATE ON SCHEMA public TO mallory;
+SELECT jsrt.create_tenant('tr_a') IS NOT NULL AS a, jsrt.create_tenant('tr_b') IS NOT NULL AS b;
+SELECT jsrt.grant_tenant('tr_a', 'mallory');
+-- Anything that runs one of mallory's functions as another role counts here;
+-- sequences are not transactional, so a count survives the victim's rollback.
+CREATE SEQUENCE public.escalations;
+GRANT USAGE ON SEQUENCE public.escalations TO PUBLIC;
+CREATE VIEW public.escalated AS
+    SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM public.escalations) AS foreign_runs,
+           (SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory') AS mallory_is_superuser;
+
+-- ---------------------------------------------------------------- rule 1: pinned search_path
+
+-- Every SECURITY DEFINER function pins its search_path, pg_temp last.
+SELECT p.oid::regprocedure AS security_definer_function, p.proconfig
+  FROM pg_proc p WHERE p.pronamespace = 'jsrt'::regnamespace AND p.prosecdef ORDER BY 1::text;
+SELECT count(*) AS definers_without_pinned_path
+  FROM pg_proc p WHERE p.pronamespace = 'jsrt'::regnamespace AND p.prosecdef
+   AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, jsrt, pg_temp'], false);
+-- Who may call what (a new function shows up here, and must be attacked below).
+SELECT p.oid::regprocedure AS function,
+       has_function_privilege('jsrt_viewer', p.oid, 'EXECUTE') AS viewer,
+       has_function_privilege('jsrt_developer', p.oid, 'EXECUTE') AS developer,
+       has_function_privilege('jsrt_admin', p.oid, 'EXECUTE') AS admin,
+       has_function_privilege('jsrt_superadmin', p.oid, 'EXECUTE') AS superadmin,
+       has_function_privilege('jsrt_script', p.oid, 'EXECUTE') AS script
+  FROM pg_proc p WHERE p.pronamespace = 'jsrt'::regnamespace
+   AND has_function_privilege('jsrt_viewer', p.oid, 'EXECUTE') OR has_function_privilege('jsrt_superadmin', p.oid, 'EXECUTE')
+       AND p.pronamespace = 'jsrt'::regnamespace
+ ORDER BY 1::text;
+
+-- The reported attack: a viewer's temporary domain named text, run by set_tenant as the owner.
+GRANT jsrt_viewer TO mallory;
+\c - mallory
+CREATE FUNCTION pg_temp.evil(x pg_catalog.text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_user <> 'mallory' THEN
+        PERFORM pg_catalog.nextval('public.escalations');
+        IF current_user = 'postgres' THEN EXECUTE 'ALTER ROLE mallory SUPERUSER'; END IF;
+    END IF;
+    RETURN true;
+END $$;
+CREATE DOMAIN pg_temp.text AS pg_catalog.text CHECK (pg_temp.evil(VALUE));
+SELECT jsrt.set_tenant('tr_a');
+\c - postgres
+SELECT * FROM public.escalated;
+
+-- Every function a jsrt role may call, called by a superadmin (every role's
+-- functions) whose session holds temporary domains named after the types,
+-- and views named after the catalogs and tables, that internal SQL uses.
+GRANT jsrt_superadmin TO mallory;
+CREATE TABLE public.m_items (id serial, tenant_id uuid, name text);
+ALTER TABLE public.m_items OWNER TO mallory;
+SELECT jsrt.set_tenant('tr_a');
+SELECT jsrt.create_script('m_queued', 'export default () => 1', 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.create_script('m_event', 'export default () => 1', 'event', '{"status": "active", "event_types": ["m.ev"]}') IS NOT NULL AS ok;
+RESET jsrt.tenant;
+CREATE TABLE public.calls (n serial, function text, q text);
+INSERT INTO public.calls(function, q) VALUES
+ ('jsrt.set_tenant(text,boolean)', $$SELECT jsrt.set_tenant('tr_a')$$),
+ ('jsrt.current_tenant()', 'SELECT jsrt.current_tenant()'),
+ ('jsrt.tenant_id()', 'SELECT jsrt.tenant_id()'),
+ ('jsrt.list_scripts(text,text,text,text,text,integer,integer)', 'SELECT count(*) FROM jsrt.list_scripts()'),
+ ('jsrt.flush_history(integer)', 'SELECT jsrt.flush_history(5000)'),
+ ('jsrt.create_script(text,text,text,jsonb)', $$SELECT jsrt.create_script('m1', 'export default (ctx) => ctx.db.query("SELECT $1::text AS t, $2::uuid AS u, now()::timestamptz AS at, ''{}''::jsonb AS j", ["x", ctx.tenant.id])', 'oneoff', '{"status": "active"}')$$),
+ ('jsrt.update_script(text,text,jsonb,text)', $$SELECT jsrt.update_script('m1', NULL, '{"description": "d", "tags": ["a"]}')$$),
+ ('jsrt.set_status(text,text)', $$SELECT jsrt.set_status('m1', 'paused')$$),
+ ('jsrt.rollback_script(text,integer)', $$SELECT jsrt.rollback_script('m1', 1)$$),
+ ('jsrt.execute(text,jsonb)', $$SELECT jsrt.set_status('m1', 'active'); SELECT jsrt.execute('m1')$$),
+ ('jsrt._execute(text,text)', $$SELECT jsrt._execute('m1', '{}')$$),
+ ('jsrt._resolve_script(text)', $$SELECT (jsrt._resolve_script('m1')).name$$),
+ ('jsrt._check_options(jsonb)', $$SELECT jsrt._check_options('{"tags": []}')$$),
+ ('jsrt._text_array(jsonb)', $$SELECT jsrt._text_array('["a"]')$$),
+ ('jsrt._status_transition_allowed(text,text)', $$SELECT jsrt._status_transition_allowed('draft', 'active')$$),
+ ('jsrt._check_limits(jsonb)', $$SELECT jsrt._check_limits('{}')$$),
+ ('jsrt._check_source(text,text)', $$SELECT jsrt._check_source('x', 'export default () => 1')$$),
+ ('jsrt._check_cron(text,text)', $$SELECT jsrt._check_cron('*/5 * * * *', 'Europe/Berlin')$$),
+ ('jsrt.emit(text,jsonb)', $$SELECT jsrt.emit('m.ev', '{"a": 1}')$$),
+ ('jsrt._subscribers(uuid,text,boolean)', $$SELECT count(*) FROM jsrt._subscribers(jsrt.tenant_id(), 'm.ev', true)$$),
+ ('jsrt.execute_async(text,jsonb)', $$SELECT jsrt.execute_async('m_queued')$$),
+ ('jsrt.wait(uuid,integer)', $$SELECT jsrt.wait(jsrt.execute_async('m_queued'), 10)$$),
+ ('jsrt.cancel(uuid)', $$SELECT jsrt.cancel(jsrt.execute_async('m_queued'))$$),
+ ('jsrt.retry_dead_letter(uuid)', $$SELECT jsrt.retry_dead_letter(gen_random_uuid())$$),
+ ('jsrt.redrive_dead_letters(text,text,timestamp with time zone)', $$SELECT jsrt.redrive_dead_letters('m_event', NULL, NULL)$$),
+ ('jsrt.run_pending(integer)', 'SELECT jsrt.run_pending(20)'),
+ ('jsrt.run_due()', 'SELECT jsrt.run_due()'),
+ ('jsrt.cleanup_history(integer)', 'SELECT jsrt.cleanup_history(10)'),
+ ('jsrt.http_dispatch(text,text,jsonb,text)', $$SELECT (jsrt.http_dispatch('GET', '/t/tr_b/catalog', '{}', ''))->>'status'$$),
+ ('jsrt.set_secret(text,text)', $$SELECT jsrt.set_secret('m_key', 'value-of-m')$$),
+ ('jsrt.delete_secret(text)', $$SELECT jsrt.delete_secret('m_key')$$),
+ ('jsrt.create_api_key(text,text)', $$SELECT jsrt.create_api_key('m_k', 'jsrt_developer') IS NOT NULL$$),
+ ('jsrt.revoke_api_key(text)', $$SELECT jsrt.revoke_api_key('m_k')$$),
+ ('jsrt.delete_script(text)', $$SELECT jsrt.delete_script('m1')$$),
+ ('jsrt.expose_table(regclass,name)', $$SELECT jsrt.expose_table('public.m_items')$$),
+ ('jsrt._owned_sequences(regclass)', $$SELECT count(*) FROM jsrt._owned_sequences('public.m_items')$$),
+ ('jsrt.unexpose_table(regclass)', $$SELECT jsrt.unexpose_table('public.m_items')$$),
+ ('jsrt.create_tenant(text)', $$SELECT jsrt.create_tenant('tr_m') IS NOT NULL$$),
+ ('jsrt.grant_tenant(text,regrole)', $$SELECT jsrt.grant_tenant('tr_m', 'mallory')$$),
+ ('jsrt.revoke_tenant(text,regrole)', $$SELECT jsrt.revoke_tenant('tr_m', 'mallory')$$);
+-- Every function a jsrt role may call is in the list above.
+SELECT p.oid::regprocedure AS not_attacked
+  FROM pg_proc p WHERE p.pronamespace = 'jsrt'::regnamespace
+   AND (has_function_privilege('jsrt_viewer', p.oid, 'EXECUTE') OR has_function_privilege('jsrt_superadmin', p.oid, 'EXECUTE'))
+   AND p.oid::regprocedure::text NOT IN (SELECT function FROM public.calls);
+GRANT SELECT ON public.calls TO mallory;
+CREATE FUNCTION public.attempt(q text) RETURNS pg_catalog.text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE q;
+    RETURN 'ran';
+EXCEPTION WHEN OTHERS THEN
+    RETURN 'error ' || sqlstate;
+END $$;
+-- tenant tr_b's public endpoint, reading its exposed table
+CREATE TABLE public.catalog (tenant_id uuid, name text);
+SELECT jsrt.expose_table('public.catalog');
+INSERT INTO public.catalog SELECT id, 'b-item' FROM jsrt.tenants WHERE name = 'tr_b';
+SELECT jsrt.set_tenant('tr_b');
+SELECT jsrt.create_script('catalog', $js$
+export default (ctx) => ctx.db.query('SELECT name FROM catalog ORDER BY name').map(r => r.name)
+$js$, 'http', '{"status": "active", "http_path": "/catalog", "http_auth": "public", "http_methods": ["GET"]}') IS NOT NULL AS ok;
+RESET jsrt.tenant;
+\c - mallory
+CREATE FUNCTION pg_temp.evil(x pg_catalog.text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_user <> 'mallory' THEN
+        PERFORM pg_catalog.nextval('public.escalations');
+        IF current_user = 'postgres' THEN EXECUTE 'ALTER ROLE mallory SUPERUSER'; END IF;
+    END IF;
+    RETURN true;
+END $$;
+DO $$
+DECLARE
+    t pg_catalog.text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['text', 'uuid', 'jsonb', 'json', 'regclass', 'regrole', 'regnamespace', 'oid',
+                             'int2', 'int4', 'int8', 'bool', 'numeric', 'float8', 'name', 'bytea', 'varchar',
+                             'timestamptz', 'timestamp', 'interval', 'date'] LOOP
+        EXECUTE format('CREATE DOMAIN pg_temp.%I AS pg_catalog.%I CHECK (pg_temp.evil(VALUE::pg_catalog.text))', t, t);
+    END LOOP;
+    FOREACH t IN ARRAY ARRAY['pg_class', 'pg_roles', 'pg_namespace', 'pg_proc', 'pg_type', 'pg_depend',
+                             'pg_timezone_names', 'pg_database', 'pg_settings', 'pg_policy', 'pg_extension',
+                             'pg_auth_members', 'pg_trigger', 'pg_index'] LOOP
+        EXECUTE format('CREATE VIEW pg_temp.%I AS SELECT * FROM pg_catalog.%I WHERE pg_temp.evil(''x'')', t, t);
+    END LOOP;
+    CREATE VIEW pg_temp.pg_attribute AS SELECT attrelid, attname, atttypid, attnum, attisdropped
+      FROM pg_catalog.pg_attribute WHERE pg_temp.evil('x');
+    FOREACH t IN ARRAY ARRAY['scripts', 'tenants', 'tenant_members', 'script_executions', 'script_versions',
+                             'api_keys', 'secrets', 'events', 'exposed_tables', 'cache', 'script_event_subscriptions',
+                             'script_scheduled_jobs', 'script_event_dead_letters', 'script_http_endpoints'] LOOP
+        EXECUTE format('CREATE VIEW pg_temp.%I AS SELECT * FROM jsrt.%I WHERE pg_temp.evil(''x'')', t, t);
+    END LOOP;
+END $$;
+CREATE VIEW pg_temp.catalog AS SELECT NULL::uuid AS tenant_id, 'fake' AS name WHERE pg_temp.evil('x');
+SELECT n, function, public.attempt(q) AS outcome FROM public.calls ORDER BY n;
+\c - postgres
+-- none of mallory's functions ran as anyone else
+SELECT * FROM public.escalated;
+SELECT count(*) AS m_versions_by_mallory FROM jsrt.script_versions v JOIN jsrt.scripts s ON s.id = v.script_id
+ WHERE s.name = 'm_queued' AND v.created_by = 'mallory';
+
+-- ---------------------------------------------------------------- rule 2: script SQL is the script's own
+
+SELECT jsrt.set_tenant('tr_b');
+SELECT jsrt.create_script('settings', $js$
+export default (ctx) => ctx.db.one(`SELECT current_setting('search_path') AS path, current_setting('DateStyle') AS datestyle,
+  current_setting('TimeZone') AS tz, '2024-02-29'::date::text AS d, current_setting('IntervalStyle') AS ivs,
+  current_setting('app.mood', true) AS mood`)
+$js$, 'http', '{"status": "active", "http_path": "/settings", "http_auth": "public"}') IS NOT NULL AS ok;
+SELECT jsrt.create_script('temp_names', $js$
+export default (ctx) => {
+  const out = {};
+  for (const [k, q] of Object.entries(ctx.input)) {
+    try { out[k] = ctx.db.query(q); } catch (e) { out[k] = `${e.code}: ${e.message}`; }
+  }
+  return out;
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+RESET jsrt.tenant;
+GRANT jsrt_admin TO mallory;
+REVOKE jsrt_superadmin FROM mallory;
+\c - mallory
+CREATE FUNCTION pg_temp.steal() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_user <> 'mallory' THEN PERFORM pg_catalog.nextval('public.escalations'); END IF;
+    RETURN true;
+END $$;
+-- a view shadowing tenant tr_b's exposed table, and a name found nowhere else
+CREATE TEMP VIEW catalog AS SELECT NULL::uuid AS tenant_id, 'fake' AS name WHERE pg_temp.steal();
+CREATE TEMP TABLE only_here (x int);
+PREPARE mine AS SELECT 42;
+SET DateStyle = 'SQL, DMY';
+SET TimeZone = 'Asia/Tokyo';
+SET IntervalStyle = 'iso_8601';
+SET search_path = pg_temp, public;
+SET app.mood = 'sneaky';
+SELECT (jsrt.http_dispatch('GET', '/t/tr_b/catalog', '{}', ''))->'body' AS catalog_as_b_sees_it;
+SELECT jsonb_pretty((jsrt.http_dispatch('GET', '/t/tr_b/settings', '{}', ''))->'body') AS settings_b_sees;
+\c - postgres
+SELECT * FROM public.escalated;
+-- A script of tr_b that names temporary objects outright is refused, in the
+-- caller's session, whoever the caller is.
+CREATE FUNCTION pg_temp.sneak() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE TEMP TABLE only_here (x int);
+CREATE TEMP VIEW temp_view AS SELECT 1 AS one;
+PREPARE mine AS SELECT 42;
+SELECT jsrt.set_tenant('tr_b');
+SELECT jsonb_pretty(jsrt.execute('temp_names', $$
+{"unqualified": "SELECT * FROM only_here",
+ "qualified": "SELECT * FROM pg_temp.only_here",
+ "view": "SELECT * FROM temp_view",
+ "function": "SELECT pg_temp.sneak()",
+ "prepared": "EXECUTE mine",
+ "set path": "SELECT set_config('search_path', 'pg_temp', false) AS p",
+ "path after": "SELECT current_setting('search_path') AS p"}
+$$));
+DISCARD TEMP;
+DEALLOCATE mine;
+RESET jsrt.tenant;
+
+-- ---------------------------------------------------------------- rule 3: refused when called
+
+CREATE TABLE public.notes (tenant_id uuid, body text);
+SELECT jsrt.expose_table('public.notes');
+CREATE FUNCTION public.notify_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('notes', NEW.body); RETURN NEW; END $$;
+CREATE TRIGGER notes_notify AFTER INSERT ON public.notes FOR EACH ROW EXECUTE FUNCTION public.notify_note();
+CREATE FUNCTION public.lock_it() RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END $$;
+CREATE VIEW public.lock_view AS SELECT pg_advisory_lock(4343) AS locked;
+GRANT SELECT ON public.lock_view TO jsrt_script;
+SELECT jsrt.set_tenant('tr_b');
+SELECT key, value FROM jsonb_each_text(jsrt.execute('temp_names', $$
+{"query_to_xml notify": "SELECT query_to_xml('select pg_notify(''c'', ''x'')', true, false, '')",
+ "query_to_xml advisory": "SELECT query_to_xml('select pg_advisory_lock(41)', true, false, '')",
+ "query_to_xml large object": "SELECT query_to_xml('select lo_from_bytea(0, ''x'')', true, false, '')",
+ "query_to_xml dblink": "SELECT query_to_xml('select dblink_connect(''x'')', true, false, '')",
+ "nested twice": "SELECT query_to_xml('select query_to_xml(''select pg_advisory_lock(40)'', true, false, '''')', true, false, '')",
+ "ts_stat": "SELECT * FROM ts_stat('select to_tsvector(pg_advisory_lock(42)::text)')",
+ "ts_rewrite": "SELECT ts_rewrite('a'::tsquery, 'select ''a''::tsquery, ''b''::tsquery from pg_advisory_lock(43)')",
+ "view": "SELECT * FROM public.lock_view",
+ "user function": "SELECT public.lock_it()",
+ "trigger": "INSERT INTO notes(tenant_id, body) VALUES (jsrt.tenant_id(), 'hi')",
+ "terminate": "SELECT pg_terminate_backend(pg_backend_pid())",
+ "read file": "SELECT query_to_xml('select pg_read_file(''postgresql.conf'')', true, false, '')"}
+$$)) ORDER BY key;
+RESET jsrt.tenant;
+SELECT count(*) AS advisory_locks FROM pg_locks WHERE locktype = 'advisory';
+SELECT count(*) AS large_objects FROM pg_largeobject_metadata;
+SELECT count(*) AS notes FROM public.notes;
+-- outside scripts the same functions work as ever
+SELECT pg_advisory_lock(1) IS NOT NULL AS outside_lock, pg_advisory_unlock(1) AS unlocked;
+
+-- ---------------------------------------------------------------- rule 6: exposure is the DBA's
+
+CREATE ROLE tr_admin;
+GRANT jsrt_admin TO tr_admin;
+SELECT jsrt.grant_tenant('tr_a', 'tr_admin');
+CREATE TABLE public.admins_own (tenant_id uuid, x int);
+ALTER TABLE public.admins_own OWNER TO tr_admin;
+SET ROLE tr_admin;
+SELECT jsrt.set_tenant('tr_a');
+SELECT err($$SELECT jsrt.expose_table('public.admins_own')$$) AS expose;
+SELECT err($$SELECT jsrt.unexpose_table('public.notes')$$) AS unexpose;
+SELECT err($$INSERT INTO jsrt.exposed_tables(tbl, tenant_column) VALUES ('public.admins_own', 'tenant_id')$$) AS insert_row;
+SELECT err($$DELETE FROM jsrt.exposed_tables$$) AS delete_rows;
+SELECT count(*) > 0 AS admin_sees_the_list FROM jsrt.exposed_tables;
+-- the rest of the low findings
+SELECT err($$SELECT jsrt._invalidate_script_cache('pg_class'::regclass)$$) AS invalidate_any;
+SELECT err($$SELECT jsrt._scripts_changed()$$) AS trigger_function;
+-- another tenant's subscribers stay hidden
+SELECT count(*) AS other_tenants_subscribers
+  FROM jsrt._subscribers((SELECT id FROM jsrt.tenants WHERE name = 'tr_b'), 'm.ev', false);
+-- authors and versions cannot be claimed by a direct write
+SELECT err(format($$INSERT INTO jsrt.scripts(tenant_id, name, source, type, version, created_by, created_at)
+                    VALUES (%L, 'forged', 'export default () => 1', 'oneoff', 99, 'postgres', '2000-01-01')$$, jsrt.tenant_id()));
+SELECT name, version, created_by, created_at > now() - interval '1 hour' AS fresh
+  FROM jsrt.scripts WHERE name = 'forged';
+SELECT err($$UPDATE jsrt.scripts SET created_by = 'postgres', source = 'export default () => 2' WHERE name = 'forged'$$);
+SELECT s.version, s.created_by, s.updated_by, v.version_number, v.created_by AS version_by
+  FROM jsrt.scripts s JOIN jsrt.script_versions v ON v.script_id = s.id WHERE s.name = 'forged' ORDER BY v.version_number;
+RESET ROLE;
+RESET jsrt.tenant;
