@@ -48,6 +48,8 @@ pub enum Error {
         ip: IpAddr,
         rule: Rule,
     },
+    /// a header or method that may not be sent, and why
+    Invalid(String),
     Resolve(String, String),
     TooManyRedirects(u32),
     TooLarge(usize),
@@ -67,6 +69,7 @@ impl std::fmt::Display for Error {
                 }
                 write!(f, "{ip}, a {rule} address (open it with jsrt.http_allow)")
             }
+            Error::Invalid(why) => f.write_str(why),
             Error::Resolve(host, why) => write!(f, "cannot resolve {host}: {why}"),
             Error::TooManyRedirects(n) => {
                 write!(f, "more than {n} redirects (jsrt.http_max_redirects)")
@@ -79,6 +82,33 @@ impl std::fmt::Display for Error {
             Error::Transport(why) => f.write_str(why),
         }
     }
+}
+
+/// Err says why a script may not send the header `name: value`: it must be
+/// a valid header (`crate::http::check_header`), and not one of those that
+/// frame the request or route it, which the client writes itself. A script
+/// that set Content-Length could make the bytes after it a second request.
+pub fn check_header(name: &str, value: &str) -> Result<(), String> {
+    crate::http::check_header(name, value)?;
+    match reserved(name) {
+        Some(why) => Err(format!("header \"{name}\" cannot be set: {why}")),
+        None => Ok(()),
+    }
+}
+
+/// Why the client alone writes the header `name`, or None when scripts may.
+fn reserved(name: &str) -> Option<&'static str> {
+    let name = name.to_ascii_lowercase();
+    Some(match name.as_str() {
+        "content-length" | "transfer-encoding" | "trailer" | "te" => {
+            "the client frames the request and its body itself"
+        }
+        "connection" | "keep-alive" | "upgrade" => "the client manages its connections itself",
+        "host" => "the host is the URL's",
+        "expect" => "the client sends the body without waiting for 100 Continue",
+        _ if name.starts_with("proxy-") => "requests go to their server, not through a proxy",
+        _ => return None,
+    })
 }
 
 /// Resolves a host name to addresses; the system resolver outside tests.
@@ -127,6 +157,10 @@ impl Client {
         limits: &Limits,
         resolve: Resolver<'_>,
     ) -> Result<Response, Error> {
+        // Nothing a script set may break the request's framing.
+        for (name, value) in &req.headers {
+            check_header(name, value).map_err(Error::Invalid)?;
+        }
         let deadline = Instant::now() + limits.timeout;
         let mut url =
             Url::parse(&req.url).map_err(|e| Error::BadUrl(format!("{}: {e}", req.url)))?;
@@ -548,5 +582,49 @@ mod tests {
             .fetch(req, &allow, &quick, &no_dns)
             .unwrap_err();
         assert_eq!(e, Error::Timeout(Duration::from_millis(300)));
+    }
+
+    #[test]
+    fn scripts_cannot_set_framing_or_routing_headers() {
+        for name in [
+            "Content-Length",
+            "content-length",
+            "Transfer-Encoding",
+            "Host",
+            "Connection",
+            "Upgrade",
+            "TE",
+            "Trailer",
+            "Keep-Alive",
+            "Expect",
+            "Proxy-Authorization",
+            "proxy-connection",
+        ] {
+            let e = check_header(name, "1").unwrap_err();
+            assert!(
+                e.starts_with(&format!("header \"{name}\" cannot be set: ")),
+                "{e}"
+            );
+        }
+        for name in ["Content-Type", "Authorization", "X-Proxy-Id", "Accept"] {
+            assert_eq!(check_header(name, "x"), Ok(()), "{name}");
+        }
+        assert!(check_header("X-A", "a\r\nb").is_err());
+        assert!(check_header("X A", "a").is_err());
+        // The client refuses them too, before connecting: a smuggled second request.
+        let (addr, hits) = server("127.0.0.2", |_| ok("no"));
+        for (name, value) in [
+            ("Content-Length", "0"),
+            ("Transfer-Encoding", "chunked"),
+            ("X-Ok", "1\r\nContent-Length: 0"),
+        ] {
+            let mut req = request(&format!("http://{addr}/"));
+            req.headers.push((name.into(), value.into()));
+            let e = Client::default()
+                .fetch(req, &Allow::parse("127.0.0.2").unwrap(), &limits(), &no_dns)
+                .unwrap_err();
+            assert!(matches!(e, Error::Invalid(_)), "{name}: {e:?}");
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
     }
 }

@@ -133,7 +133,7 @@ fn parse<'js>(
                     ))
                 }
             };
-            crate::http::check_header(&name, &value).map_err(|m| bad(ctx, what, &m))?;
+            outbound::check_header(&name, &value).map_err(|m| bad(ctx, what, &m))?;
             headers.push((name, value));
         }
     }
@@ -313,6 +313,7 @@ fn request<'js>(
         Err(e) => {
             let (kind, code) = match &e {
                 Error::BadUrl(_) | Error::Scheme(_) => ("bad_url", "22023"),
+                Error::Invalid(_) => ("bad_request", "22023"),
                 Error::Refused { .. } => ("refused", "42501"),
                 Error::Resolve(..) => ("resolve", "08001"),
                 Error::TooManyRedirects(_) => ("too_many_redirects", "54000"),
