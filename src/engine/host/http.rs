@@ -23,7 +23,8 @@ use crate::ssrf::Allow;
 use crate::{gucs, workers};
 
 thread_local! {
-    /// One client per backend, so that connections stay open between requests.
+    /// One client per backend, so that connections stay open between
+    /// requests; each connection serves the tenant that opened it only.
     static CLIENT: outbound::Client = outbound::Client::default();
 }
 
@@ -266,10 +267,11 @@ fn request<'js>(
         max_redirects: gucs::http_max_redirects(),
     };
     let line = format!("{} {}", req.method, req.url);
+    let sender = sender();
     let (tx, rx) = mpsc::channel();
     let client = CLIENT.with(outbound::Client::clone);
     workers::spawn_without_signals("jsrt-http-client", move || {
-        let _ = tx.send(client.fetch(req, &allow, &limits, &outbound::system_resolver));
+        let _ = tx.send(client.fetch(&sender, req, &allow, &limits, &outbound::system_resolver));
     })
     .map_err(|e| {
         http_error(
@@ -332,6 +334,13 @@ fn request<'js>(
             }
             Err(http_error(ctx, &message, kind, code))
         }
+    }
+}
+
+/// The run's tenant, whose connections the request may reuse.
+fn sender() -> outbound::Sender {
+    outbound::Sender {
+        tenant: super::tenant(),
     }
 }
 
