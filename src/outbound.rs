@@ -26,6 +26,7 @@ use base64::Engine as _;
 use rustls::pki_types::ServerName;
 use url::{Host, Position, Url};
 
+use crate::engine::redact::Redactor;
 use crate::ssrf::{self, Allow, Rule};
 
 pub struct Request {
@@ -57,6 +58,9 @@ pub struct Response {
 pub struct Sender {
     /// only this tenant's requests reuse the connections this one opens
     pub tenant: String,
+    /// secret values the run read: headers holding one do not follow a
+    /// redirect to another origin
+    pub secrets: Vec<String>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -130,6 +134,21 @@ fn reserved(name: &str) -> Option<&'static str> {
         _ if name.starts_with("proxy-") => "requests go to their server, not through a proxy",
         _ => return None,
     })
+}
+
+/// Whether the header `name: value` may go on to another origin after a
+/// redirect: not credentials, nor anything holding a secret the run read.
+fn crosses_origins(name: &str, value: &str, secrets: &[String], forms: Option<&Redactor>) -> bool {
+    let name = name.to_ascii_lowercase();
+    let credential = matches!(
+        name.as_str(),
+        "authorization" | "cookie" | "proxy-authorization" | "x-api-key"
+    );
+    let secret = secrets
+        .iter()
+        .any(|s| !s.is_empty() && value.contains(s.as_str()))
+        || forms.is_some_and(|r| r.finds(value));
+    !credential && !secret
 }
 
 /// Resolves a host name to addresses; the system resolver outside tests.
@@ -227,10 +246,10 @@ impl Client {
                     .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
             }
             if next.origin() != url.origin() {
-                // Credentials meant for one origin are not handed to another.
-                req.headers.retain(|(n, _)| {
-                    !n.eq_ignore_ascii_case("authorization") && !n.eq_ignore_ascii_case("cookie")
-                });
+                // Credentials and secrets meant for one origin are not handed to another.
+                let forms = Redactor::new(&sender.secrets);
+                req.headers
+                    .retain(|(n, v)| crosses_origins(n, v, &sender.secrets, forms.as_ref()));
             }
             url = next;
         }
@@ -1016,7 +1035,10 @@ mod tests {
     }
 
     fn tenant(id: &str) -> Sender {
-        Sender { tenant: id.into() }
+        Sender {
+            tenant: id.into(),
+            secrets: vec![],
+        }
     }
 
     fn get(url: &str, allow: &Allow, resolve: Resolver<'_>) -> Result<Response, Error> {
@@ -1374,6 +1396,79 @@ mod tests {
         let r = client.fetch(&tenant("t"), request(&url), &allow2(), &limits(), &no_dns);
         assert_eq!(r.unwrap().body, b"after");
         assert_eq!(heads.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn cross_origin_redirects_drop_credentials_and_secrets() {
+        let secrets = vec!["sk_live_AbC123xyz".to_string()];
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&secrets[0]);
+        let forms = Redactor::new(&secrets);
+        let crosses = |n: &str, v: &str| crosses_origins(n, v, &secrets, forms.as_ref());
+        assert!(!crosses("Authorization", "Bearer x"));
+        assert!(!crosses("cookie", "a=1"));
+        assert!(!crosses("Proxy-Authorization", "Basic x"));
+        assert!(!crosses("X-API-Key", "k"));
+        assert!(!crosses("X-Token", "sk_live_AbC123xyz"));
+        assert!(!crosses("X-Sig", &format!("t=1,v={b64}")));
+        assert!(!crosses("X-Lower", "sk_live_abc123xyz"));
+        assert!(crosses("X-Trace", "abc"));
+        assert!(crosses("Accept", "application/json"));
+        // a secret too short to redact still stays home
+        assert!(!crosses_origins("X-Pin", "pin 123", &["123".into()], None));
+
+        let (elsewhere, _) = server("127.0.0.2", |head| {
+            let body = head.to_ascii_lowercase();
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        });
+        let (home, _) = server("127.0.0.2", move |head| {
+            let to = if head.starts_with("GET /same") {
+                "/echo".to_string()
+            } else {
+                format!("http://{elsewhere}/echo")
+            };
+            format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        });
+        let (same, _) = server("127.0.0.2", |head| {
+            if head.starts_with("GET /echo") {
+                let body = head.to_ascii_lowercase();
+                return format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+            "HTTP/1.1 302 Found\r\nLocation: /echo\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
+        });
+        let sender = Sender {
+            tenant: "t".into(),
+            secrets,
+        };
+        let send = |url: String| {
+            let mut req = request(&url);
+            for (n, v) in [
+                ("Authorization", "Bearer tok"),
+                ("X-Api-Key", "key"),
+                ("X-Token", "sk_live_AbC123xyz"),
+                ("X-Sig", b64.as_str()),
+                ("X-Trace", "trace-1"),
+            ] {
+                req.headers.push((n.into(), v.into()));
+            }
+            let r = Client::default().fetch(&sender, req, &allow2(), &limits(), &no_dns);
+            String::from_utf8(r.unwrap().body).unwrap()
+        };
+        let there = send(format!("http://{home}/away"));
+        assert!(there.contains("x-trace: trace-1"), "{there}");
+        for gone in ["authorization", "x-api-key", "x-token", "x-sig"] {
+            assert!(!there.contains(gone), "{gone}: {there}");
+        }
+        // the same origin gets them all
+        let here = send(format!("http://{same}/start"));
+        for kept in ["authorization", "x-api-key", "x-token", "x-sig", "x-trace"] {
+            assert!(here.contains(kept), "{kept}: {here}");
+        }
     }
 
     #[test]

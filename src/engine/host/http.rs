@@ -337,11 +337,18 @@ fn request<'js>(
     }
 }
 
-/// The run's tenant, whose connections the request may reuse.
+/// The run's tenant, whose connections the request may reuse, and the
+/// secrets it has read so far, kept from other origins on redirects.
 fn sender() -> outbound::Sender {
-    outbound::Sender {
-        tenant: super::tenant(),
-    }
+    super::RUN.with(|r| {
+        r.borrow()
+            .as_ref()
+            .map(|run| outbound::Sender {
+                tenant: run.tenant.clone(),
+                secrets: run.usage.secrets.clone(),
+            })
+            .unwrap_or_default()
+    })
 }
 
 /// `{status, ok, url, headers, body, text(), json()}`; repeated headers are joined with ", ".
