@@ -4,7 +4,8 @@
 //!
 //! Refused: loopback, private, link-local, carrier-grade NAT, cloud
 //! metadata, multicast, broadcast, unspecified and reserved addresses, in
-//! IPv4, IPv6, and IPv4 embedded in IPv6 (mapped, compatible, NAT64).
+//! IPv4, IPv6, and IPv4 embedded in IPv6 (mapped, compatible, translated,
+//! NAT64, 6to4 and Teredo: see `embedded_v4`).
 //! `jsrt.http_allow` opens chosen hosts and networks.
 
 use std::fmt;
@@ -93,21 +94,9 @@ fn classify_v4(ip: Ipv4Addr) -> Option<Rule> {
 
 fn classify_v6(ip: Ipv6Addr) -> Option<Rule> {
     let seg = ip.segments();
-    // IPv4 inside IPv6: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d).
-    let embedded = Ipv4Addr::new(
-        (seg[6] >> 8) as u8,
-        seg[6] as u8,
-        (seg[7] >> 8) as u8,
-        seg[7] as u8,
-    );
-    if seg[..5] == [0; 5] && seg[5] == 0xffff {
-        return classify_v4(embedded);
-    }
-    if seg[..6] == [0; 6] && !(seg[6] == 0 && seg[7] <= 1) {
-        return classify_v4(embedded);
-    }
-    if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return classify_v4(embedded);
+    // An address that carries an IPv4 address reaches that address: refused if any it carries is.
+    if let Some(rule) = embedded_v4(ip).into_iter().flatten().find_map(classify_v4) {
+        return Some(rule);
     }
     Some(match () {
         _ if ip.is_unspecified() => Rule::Unspecified,
@@ -122,6 +111,33 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Rule> {
         }
         _ => return None,
     })
+}
+
+/// The IPv4 addresses `ip` carries, in the forms that reach them through a
+/// translator, a tunnel or the host's own stack:
+/// - mapped `::ffff:a.b.c.d` and compatible `::a.b.c.d` (not `::` and `::1`);
+/// - translated `::ffff:0:a.b.c.d` (RFC 2765);
+/// - NAT64 `64:ff9b::a.b.c.d` and the local-use `64:ff9b:1::/48` (RFC 8215),
+///   both read in the last 32 bits, the /96 form translators use;
+/// - 6to4 `2002:AABB:CCDD::/48`, the relay's IPv4 in bits 16..48;
+/// - Teredo `2001:0::/32`: its server in bits 32..64 and its client in the
+///   last 32 bits, inverted. Both are returned: either may be reached.
+///
+/// A public IPv4 leaves the IPv6 rules to decide, which do not refuse 2002::/16
+/// or 2001::/32 as such.
+fn embedded_v4(ip: Ipv6Addr) -> [Option<Ipv4Addr>; 2] {
+    let seg = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    let last = v4(seg[6], seg[7]);
+    let one = match seg {
+        [0, 0, 0, 0, 0, 0xffff, ..] | [0, 0, 0, 0, 0xffff, 0, ..] => last,
+        [0, 0, 0, 0, 0, 0, hi, lo] if (hi, lo) > (0, 1) => last,
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] | [0x64, 0xff9b, 1, ..] => last,
+        [0x2002, hi, lo, ..] => v4(hi, lo),
+        [0x2001, 0, hi, lo, ..] => return [Some(v4(hi, lo)), Some(v4(!seg[6], !seg[7]))],
+        _ => return [None, None],
+    };
+    [Some(one), None]
 }
 
 /// What `jsrt.http_allow` opens: host names, and networks in CIDR form.
@@ -257,6 +273,39 @@ mod tests {
         assert_eq!(rule("2001:db8::1"), Some(Rule::Reserved));
         assert_eq!(rule("::ffff:8.8.8.8"), None);
         assert_eq!(rule("2606:4700:4700::1111"), None);
+    }
+
+    #[test]
+    fn ipv6_forms_that_carry_ipv4_are_classified_by_it() {
+        // translated, RFC 2765
+        assert_eq!(rule("::ffff:0:7f00:1"), Some(Rule::Loopback));
+        assert_eq!(rule("::ffff:0:a9fe:a9fe"), Some(Rule::CloudMetadata));
+        assert_eq!(rule("::ffff:0:808:808"), None);
+        // NAT64, well-known and local-use
+        assert_eq!(rule("64:ff9b::7f00:1"), Some(Rule::Loopback));
+        assert_eq!(rule("64:ff9b::808:808"), None);
+        assert_eq!(rule("64:ff9b:1::a9fe:a9fe"), Some(Rule::CloudMetadata));
+        assert_eq!(rule("64:ff9b:1:abcd::c0a8:101"), Some(Rule::Private));
+        assert_eq!(rule("64:ff9b:1::808:808"), None);
+        // 6to4: the IPv4 in bits 16..48, whatever follows
+        assert_eq!(rule("2002:7f00:1::"), Some(Rule::Loopback));
+        assert_eq!(rule("2002:a9fe:a9fe:1::1"), Some(Rule::CloudMetadata));
+        assert_eq!(rule("2002:c0a8:101::1"), Some(Rule::Private));
+        assert_eq!(rule("2002:6440:1::1"), Some(Rule::CarrierNat));
+        assert_eq!(rule("2002:808:808::1"), None);
+        // Teredo: server 8.8.8.8 and client 127.0.0.1 (inverted: 80ff:fffe)
+        assert_eq!(rule("2001:0:808:808::80ff:fffe"), Some(Rule::Loopback));
+        // server 10.0.0.1, client 8.8.8.8 (inverted: f7f7:f7f7)
+        assert_eq!(rule("2001:0:a00:1::f7f7:f7f7"), Some(Rule::Private));
+        // the RFC 4380 example: client 192.0.2.45, a documentation address
+        assert_eq!(
+            rule("2001:0:4136:e378:8000:63bf:3fff:fdd2"),
+            Some(Rule::Reserved)
+        );
+        assert_eq!(rule("2001:0:808:808::f7f7:f7f7"), None);
+        // the prefixes themselves, outside Teredo, stay public
+        assert_eq!(rule("2001:4860:4860::8888"), None);
+        assert_eq!(rule("2001:db8::1"), Some(Rule::Reserved));
     }
 
     #[test]

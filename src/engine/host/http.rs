@@ -23,7 +23,8 @@ use crate::ssrf::Allow;
 use crate::{gucs, workers};
 
 thread_local! {
-    /// One client per backend, so that connections stay open between requests.
+    /// One client per backend, so that connections stay open between
+    /// requests; each connection serves the tenant that opened it only.
     static CLIENT: outbound::Client = outbound::Client::default();
 }
 
@@ -133,7 +134,7 @@ fn parse<'js>(
                     ))
                 }
             };
-            crate::http::check_header(&name, &value).map_err(|m| bad(ctx, what, &m))?;
+            outbound::check_header(&name, &value).map_err(|m| bad(ctx, what, &m))?;
             headers.push((name, value));
         }
     }
@@ -266,10 +267,11 @@ fn request<'js>(
         max_redirects: gucs::http_max_redirects(),
     };
     let line = format!("{} {}", req.method, req.url);
+    let sender = sender();
     let (tx, rx) = mpsc::channel();
     let client = CLIENT.with(outbound::Client::clone);
     workers::spawn_without_signals("jsrt-http-client", move || {
-        let _ = tx.send(client.fetch(req, &allow, &limits, &outbound::system_resolver));
+        let _ = tx.send(client.fetch(&sender, req, &allow, &limits, &outbound::system_resolver));
     })
     .map_err(|e| {
         http_error(
@@ -313,6 +315,7 @@ fn request<'js>(
         Err(e) => {
             let (kind, code) = match &e {
                 Error::BadUrl(_) | Error::Scheme(_) => ("bad_url", "22023"),
+                Error::Invalid(_) => ("bad_request", "22023"),
                 Error::Refused { .. } => ("refused", "42501"),
                 Error::Resolve(..) => ("resolve", "08001"),
                 Error::TooManyRedirects(_) => ("too_many_redirects", "54000"),
@@ -332,6 +335,20 @@ fn request<'js>(
             Err(http_error(ctx, &message, kind, code))
         }
     }
+}
+
+/// The run's tenant, whose connections the request may reuse, and the
+/// secrets it has read so far, kept from other origins on redirects.
+fn sender() -> outbound::Sender {
+    super::RUN.with(|r| {
+        r.borrow()
+            .as_ref()
+            .map(|run| outbound::Sender {
+                tenant: run.tenant.clone(),
+                secrets: run.usage.secrets.clone(),
+            })
+            .unwrap_or_default()
+    })
 }
 
 /// `{status, ok, url, headers, body, text(), json()}`; repeated headers are joined with ", ".
