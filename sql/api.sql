@@ -5,7 +5,7 @@
 -- ---------------------------------------------------------------- tenants
 
 CREATE FUNCTION jsrt.create_tenant(name text) RETURNS uuid
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     new_id uuid;
 BEGIN
@@ -22,7 +22,7 @@ END $$;
 
 -- The session's tenant, or an error when none is set.
 CREATE FUNCTION jsrt.current_tenant() RETURNS uuid
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     t uuid := jsrt.tenant_id();
 BEGIN
@@ -35,7 +35,7 @@ END $$;
 
 -- Lets members of a role use a tenant. Superadmins only (see sql/security.sql).
 CREATE FUNCTION jsrt.grant_tenant(tenant text, member regrole) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     found_id uuid;
 BEGIN
@@ -48,7 +48,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION jsrt.revoke_tenant(tenant text, member regrole) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 BEGIN
     DELETE FROM jsrt.tenant_members m USING jsrt.tenants t
      WHERE m.tenant_id = t.id AND (t.name = tenant OR t.id::text = lower(tenant))
@@ -59,7 +59,7 @@ END $$;
 
 -- Status transitions: see README "Script lifecycle".
 CREATE FUNCTION jsrt._status_transition_allowed(from_status text, to_status text) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
     SELECT from_status = to_status OR (from_status, to_status) IN (
         ('draft', 'active'), ('draft', 'archived'),
         ('active', 'paused'), ('active', 'disabled'), ('active', 'archived'),
@@ -69,7 +69,7 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 CREATE FUNCTION jsrt._scripts_validate() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     ev text;
     restoring boolean;
@@ -196,7 +196,7 @@ END $$;
 -- A restore writes each script's current version twice: once through the
 -- scripts trigger above, once from the dump. The same row again is no change.
 CREATE FUNCTION jsrt._versions_dedupe() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM jsrt.script_versions v
                 WHERE v.script_id = NEW.script_id AND v.version_number = NEW.version_number
@@ -207,7 +207,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION jsrt._versions_immutable() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION 'script versions are immutable' USING ERRCODE = '55000';
 END $$;
@@ -229,7 +229,7 @@ CREATE TRIGGER script_versions_immutable BEFORE UPDATE ON jsrt.script_versions
 
 -- Finds a script of the session's tenant by name or id, or raises.
 CREATE FUNCTION jsrt._resolve_script(script text) RETURNS jsrt.scripts
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     tenant uuid := jsrt.current_tenant();
     found jsrt.scripts;
@@ -243,7 +243,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION jsrt._check_options(options jsonb) RETURNS void
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     k text;
 BEGIN
@@ -265,14 +265,14 @@ BEGIN
 END $$;
 
 CREATE FUNCTION jsrt._text_array(value jsonb) RETURNS text[]
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
     SELECT CASE WHEN value IS NULL OR jsonb_typeof(value) = 'null' THEN NULL
                 ELSE ARRAY(SELECT jsonb_array_elements_text(value)) END
 $$;
 
 CREATE FUNCTION jsrt.create_script(name text, source text, type text DEFAULT 'oneoff', options jsonb DEFAULT '{}')
 RETURNS uuid
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     tenant uuid := jsrt.current_tenant();
     new_id uuid;
@@ -310,7 +310,7 @@ END $$;
 CREATE FUNCTION jsrt.update_script(script text, source text DEFAULT NULL, options jsonb DEFAULT '{}',
                                    change_description text DEFAULT NULL)
 RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     cur jsrt.scripts := jsrt._resolve_script(script);
     new_version integer;
@@ -343,7 +343,7 @@ EXCEPTION WHEN unique_violation THEN
 END $$;
 
 CREATE FUNCTION jsrt.set_status(script text, status text) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     cur jsrt.scripts := jsrt._resolve_script(script);
 BEGIN
@@ -351,7 +351,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION jsrt.delete_script(script text) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     cur jsrt.scripts := jsrt._resolve_script(script);
 BEGIN
@@ -359,7 +359,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION jsrt.rollback_script(script text, version integer) RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     cur jsrt.scripts := jsrt._resolve_script(script);
     old_source text;
@@ -385,7 +385,7 @@ CREATE FUNCTION jsrt.list_scripts(script_type text DEFAULT NULL, script_status t
                                   page_size integer DEFAULT 50, page integer DEFAULT 1)
 RETURNS TABLE (id uuid, name text, type text, status text, version integer, description text,
                tags text[], metadata jsonb, created_at timestamptz, updated_at timestamptz)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
 BEGIN
     IF page_size IS NULL OR page_size NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION 'page_size must be between 1 and 1000, got %', page_size USING ERRCODE = '22023';
@@ -419,7 +419,7 @@ $$;
 
 -- The sequences of a table's serial columns: inserts from scripts need them.
 CREATE FUNCTION jsrt._owned_sequences(tbl regclass) RETURNS SETOF regclass
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
     SELECT d.objid::regclass FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
      WHERE d.refobjid = tbl AND d.classid = 'pg_class'::regclass AND s.relkind = 'S'
 $$;
@@ -427,7 +427,7 @@ $$;
 -- Makes a table reachable through ctx.db: grants the script role and adds
 -- policies that limit it to the run's tenant. The caller must own the table.
 CREATE FUNCTION jsrt.expose_table(tbl regclass, tenant_column name DEFAULT 'tenant_id') RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     rel pg_class;
     col_type text;
@@ -473,7 +473,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION jsrt.unexpose_table(tbl regclass) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     entry jsrt.exposed_tables;
     seq regclass;

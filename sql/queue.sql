@@ -29,7 +29,7 @@ CREATE TRIGGER scripts_subscriptions AFTER INSERT OR UPDATE OF type, status, eve
 -- given), a JSON object payload, a type some script of the tenant subscribes
 -- to, and the depth limit that stops loops of events publishing events.
 CREATE FUNCTION jsrt._events_check() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     max_depth integer := coalesce(nullif(current_setting('jsrt.max_event_depth', true), '')::integer, 8);
 BEGIN
@@ -59,7 +59,7 @@ END $$;
 -- The scripts subscribed to an event type of a tenant (active ones only, or all).
 -- As the caller: row-level security shows a caller its own tenant's subscriptions only.
 CREATE FUNCTION jsrt._subscribers(tenant uuid, event_type text, active_only boolean) RETURNS SETOF uuid
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
     SELECT s.script_id FROM jsrt.script_event_subscriptions s
      WHERE s.tenant_id = tenant AND s.event_type = _subscribers.event_type AND (s.is_active OR NOT active_only)
 $$;
@@ -89,7 +89,7 @@ CREATE TRIGGER events_fan_out AFTER INSERT ON jsrt.events
     FOR EACH ROW EXECUTE FUNCTION jsrt._events_fan_out();
 
 CREATE FUNCTION jsrt.emit(event_type text, payload jsonb) RETURNS bigint
-LANGUAGE sql AS $$
+LANGUAGE sql SET search_path = pg_catalog, jsrt, pg_temp AS $$
     INSERT INTO jsrt.events(tenant_id, event_type, payload) VALUES (jsrt.current_tenant(), event_type, payload)
     RETURNING id
 $$;
@@ -142,7 +142,7 @@ END $$;
 -- output and error (status pending or running when the time ran out).
 -- It sees commits only under READ COMMITTED.
 CREATE FUNCTION jsrt.wait(execution_id uuid, timeout_ms integer DEFAULT 30000) RETURNS jsonb
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     until timestamptz := clock_timestamp() + make_interval(secs => greatest(timeout_ms, 0) / 1000.0);
     e jsrt.script_executions;
@@ -193,7 +193,7 @@ END $$;
 -- Re-queues the tenant's dead letters that match every filter given; returns how many.
 CREATE FUNCTION jsrt.redrive_dead_letters(script text DEFAULT NULL, event_type text DEFAULT NULL,
                                           since timestamptz DEFAULT NULL) RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     d record;
     n integer := 0;

@@ -117,8 +117,6 @@ CREATE INDEX idx_executions_tenant_started_at ON jsrt.script_executions(tenant_i
 CREATE INDEX idx_executions_trigger_type ON jsrt.script_executions(tenant_id, trigger_type);
 -- Retention deletes finished runs by age.
 CREATE INDEX idx_executions_retention ON jsrt.script_executions(started_at) WHERE status IN ('completed', 'failed', 'timeout', 'cancelled');
--- Retention deletes old events.
-CREATE INDEX idx_events_created ON jsrt.events(created_at);
 -- The queue: due pending runs of a tenant, oldest first (the seed's index, with the queue's order).
 CREATE INDEX idx_executions_pending ON jsrt.script_executions(tenant_id, run_after, id) WHERE status = 'pending';
 CREATE INDEX idx_executions_running ON jsrt.script_executions(tenant_id, status) WHERE status = 'running';
@@ -212,6 +210,8 @@ CREATE TABLE jsrt.events (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX idx_events_tenant_created ON jsrt.events(tenant_id, created_at DESC);
+-- Retention deletes old events.
+CREATE INDEX idx_events_created ON jsrt.events(created_at);
 
 -- Which roles may use which tenant (jsrt.set_tenant checks it).
 CREATE TABLE jsrt.tenant_members (

@@ -17,6 +17,7 @@ use pgrx::{ereport, pg_guard, pg_sys, PgSqlErrorCode as Code};
 use crate::tenancy;
 
 static mut PREV_FMGR_HOOK: pg_sys::fmgr_hook_type = None;
+static mut PREV_NEEDS_FMGR_HOOK: pg_sys::needs_fmgr_hook_type = None;
 static mut PREV_OBJECT_ACCESS: pg_sys::object_access_hook_type = None;
 static mut PREV_CHECK_PERMS: pg_sys::ExecutorCheckPerms_hook_type = None;
 
@@ -26,6 +27,8 @@ pub fn install() {
     unsafe {
         PREV_FMGR_HOOK = pg_sys::fmgr_hook;
         pg_sys::fmgr_hook = Some(on_fmgr);
+        PREV_NEEDS_FMGR_HOOK = pg_sys::needs_fmgr_hook;
+        pg_sys::needs_fmgr_hook = Some(needs_fmgr);
         PREV_OBJECT_ACCESS = pg_sys::object_access_hook;
         pg_sys::object_access_hook = Some(on_object_access);
         PREV_CHECK_PERMS = pg_sys::ExecutorCheckPerms_hook;
@@ -137,8 +140,24 @@ unsafe extern "C-unwind" fn on_object_access(
     }
 }
 
-/// SECURITY DEFINER functions reached outside the executor (Postgres calls
-/// fmgr_hook as each such function starts).
+/// Temporary functions in script SQL go through `on_fmgr` (which refuses
+/// them), and are not inlined: the planner inlines a SQL function only when no
+/// hook wants to see it called.
+#[pg_guard]
+unsafe extern "C-unwind" fn needs_fmgr(func: pg_sys::Oid) -> bool {
+    // SAFETY: the hook that was installed before ours, called with what we were given.
+    if let Some(prev) = unsafe { PREV_NEEDS_FMGR_HOOK } {
+        if unsafe { prev(func) } {
+            return true;
+        }
+    }
+    // SAFETY: catalog reads inside a transaction (the planner or fmgr is looking the function up).
+    tenancy::in_script_sql()
+        && unsafe { pg_sys::isAnyTempNamespace(pg_sys::get_func_namespace(func)) }
+}
+
+/// SECURITY DEFINER and temporary functions reached outside the executor
+/// (Postgres calls fmgr_hook as each such function starts).
 #[pg_guard]
 unsafe extern "C-unwind" fn on_fmgr(
     event: pg_sys::FmgrHookEventType::Type,

@@ -68,12 +68,19 @@ SELECT s.name, j.is_running FROM jsrt.script_scheduled_jobs j JOIN jsrt.scripts 
  WHERE j.tenant_id = jsrt.current_tenant() ORDER BY 1;
 ROLLBACK;
 
--- Retention: old finished runs and old dead letters out of retries go, in batches; pending runs stay.
+-- Retention: old finished runs (cancelled and skipped ones too), old events
+-- and old dead letters out of retries go, in batches; pending and running runs stay.
 SELECT jsrt.create_script('old', 'export default () => 1', 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
 INSERT INTO jsrt.script_executions(script_id, tenant_id, status, trigger_type, started_at)
 SELECT s.id, s.tenant_id, st, 'manual', now() - interval '100 days'
-  FROM jsrt.scripts s, unnest(ARRAY['completed', 'failed', 'timeout', 'cancelled', 'completed']) st
+  FROM jsrt.scripts s, unnest(ARRAY['completed', 'failed', 'timeout', 'cancelled', 'completed', 'pending', 'running']) st
  WHERE s.name = 'old' AND s.tenant_id = jsrt.current_tenant();
-SELECT jsrt.cleanup_history(2) AS first_batch, jsrt.cleanup_history(2) AS second_batch;
+SELECT jsrt.create_script('old_ev', 'export default () => 1', 'event', '{"status": "paused", "event_types": ["old.ev"]}') IS NOT NULL AS ok;
+SELECT jsrt.emit('old.ev', '{}') IS NOT NULL AS emitted, jsrt.emit('old.ev', '{}') IS NOT NULL AS emitted_again;
+UPDATE jsrt.events SET created_at = now() - interval '31 days' WHERE event_type = 'old.ev'
+   AND id = (SELECT min(id) FROM jsrt.events WHERE event_type = 'old.ev');
+SELECT err($$SELECT jsrt.cleanup_history(0)$$);
+SELECT jsrt.cleanup_history(2) AS first_batch, jsrt.cleanup_history(2) AS second_batch, jsrt.cleanup_history(2) AS third_batch;
+SELECT count(*) AS events_left FROM jsrt.events WHERE event_type = 'old.ev';
 SELECT e.status, count(*) FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
  WHERE s.name = 'old' AND s.tenant_id = jsrt.current_tenant() GROUP BY 1;

@@ -8,6 +8,7 @@ BEGIN
         DROP ROLE mallory;
     END IF;
 END $$;
+DROP ROLE IF EXISTS tr_admin;
 CREATE ROLE mallory LOGIN;
 GRANT CREATE ON SCHEMA public TO mallory;
 SELECT jsrt.create_tenant('tr_a') IS NOT NULL AS a, jsrt.create_tenant('tr_b') IS NOT NULL AS b;
@@ -59,6 +60,8 @@ SELECT * FROM public.escalated;
 -- Every function a jsrt role may call, called by a superadmin (every role's
 -- functions) whose session holds temporary domains named after the types,
 -- and views named after the catalogs and tables, that internal SQL uses.
+-- The helpers are called first, so that PL/pgSQL has compiled them in this
+-- session before SECURITY DEFINER functions call them.
 GRANT jsrt_superadmin TO mallory;
 CREATE TABLE public.m_items (id serial, tenant_id uuid, name text);
 ALTER TABLE public.m_items OWNER TO mallory;
@@ -236,7 +239,7 @@ BEGIN PERFORM pg_notify('notes', NEW.body); RETURN NEW; END $$;
 CREATE TRIGGER notes_notify AFTER INSERT ON public.notes FOR EACH ROW EXECUTE FUNCTION public.notify_note();
 CREATE FUNCTION public.lock_it() RETURNS bigint LANGUAGE plpgsql AS $$
 BEGIN PERFORM pg_advisory_lock(4242); RETURN 1; END $$;
-CREATE VIEW public.lock_view AS SELECT pg_advisory_lock(4343) AS locked;
+CREATE VIEW public.lock_view AS SELECT pg_advisory_lock(4343) IS NULL AS locked;
 GRANT SELECT ON public.lock_view TO jsrt_script;
 SELECT jsrt.set_tenant('tr_b');
 SELECT key, value FROM jsonb_each_text(jsrt.execute('temp_names', $$
@@ -289,4 +292,77 @@ SELECT err($$UPDATE jsrt.scripts SET created_by = 'postgres', source = 'export d
 SELECT s.version, s.created_by, s.updated_by, v.version_number, v.created_by AS version_by
   FROM jsrt.scripts s JOIN jsrt.script_versions v ON v.script_id = s.id WHERE s.name = 'forged' ORDER BY v.version_number;
 RESET ROLE;
+RESET jsrt.tenant;
+
+-- ---------------------------------------------------------------- only committed code, or the caller's own
+
+SELECT jsrt.set_tenant('tr_b');
+SELECT jsrt.create_script('flip', 'export default () => "v1"', 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('flip') AS committed;
+BEGIN;
+SELECT jsrt.update_script('flip', 'export default () => "A, rolled back"') AS version;
+SELECT jsrt.execute('flip') AS own_uncommitted;
+ROLLBACK;
+SELECT jsrt.update_script('flip', 'export default () => "B"') AS same_version_number;
+SELECT jsrt.execute('flip') AS after_rollback;
+BEGIN;
+SAVEPOINT s;
+SELECT jsrt.update_script('flip', 'export default () => "C, rolled back to the savepoint"') AS version;
+SELECT jsrt.execute('flip') AS own_uncommitted;
+ROLLBACK TO SAVEPOINT s;
+SELECT jsrt.execute('flip') AS after_savepoint;
+SELECT jsrt.update_script('flip', 'export default () => "D"') AS version;
+SELECT jsrt.execute('flip') AS own_uncommitted;
+COMMIT;
+SELECT jsrt.execute('flip') AS committed;
+-- the same through an endpoint (the HTTP path shares the caches)
+SELECT jsrt.create_script('flip_http', 'export default () => "v1"', 'http',
+       '{"status": "active", "http_path": "/flip", "http_auth": "public"}') IS NOT NULL AS ok;
+SELECT (jsrt.http_dispatch('GET', '/t/tr_b/flip', '{}', ''))->>'body' AS served;
+BEGIN;
+SELECT jsrt.update_script('flip_http', 'export default () => "A, rolled back"') AS version;
+SELECT (jsrt.http_dispatch('GET', '/t/tr_b/flip', '{}', ''))->>'body' AS own_uncommitted;
+ROLLBACK;
+SELECT jsrt.update_script('flip_http', 'export default () => "B"') AS same_version_number;
+SELECT (jsrt.http_dispatch('GET', '/t/tr_b/flip', '{}', ''))->>'body' AS after_rollback;
+
+-- ---------------------------------------------------------------- a run that fails leaves no writes
+
+CREATE TABLE public.ledger (tenant_id uuid, note text);
+SELECT jsrt.expose_table('public.ledger');
+SELECT jsrt.create_script('ledger_fail', $js$
+export default (ctx) => { ctx.db.insert('ledger', {note: ctx.execution.trigger + ' fail'}); throw new Error('after the write'); }
+$js$, 'http', '{"status": "active", "http_path": "/ledger/fail", "http_auth": "public"}') IS NOT NULL AS ok;
+SELECT jsrt.create_script('ledger_spin', $js$
+export default (ctx) => { ctx.db.insert('ledger', {note: ctx.execution.trigger + ' spin'}); for (;;) {} }
+$js$, 'http', '{"status": "active", "http_path": "/ledger/spin", "http_auth": "public",
+                "resource_limits": {"max_execution_time_ms": 200}}') IS NOT NULL AS ok;
+SELECT jsrt.create_script('ledger_ok', $js$
+export default (ctx) => { ctx.db.insert('ledger', {note: ctx.execution.trigger + ' ok'}); return 'ok'; }
+$js$, 'http', '{"status": "active", "http_path": "/ledger/ok", "http_auth": "public"}') IS NOT NULL AS ok;
+SELECT jsrt.create_script('ledger_event', $js$
+export default (ctx) => { ctx.db.insert('ledger', {note: 'event fail'}); throw new Error('after the write'); }
+$js$, 'event', '{"status": "active", "event_types": ["ledger.fail"]}') IS NOT NULL AS ok;
+-- http_dispatch (in this session) and a queued run and an event run (the executors)
+SELECT (jsrt.http_dispatch('POST', '/t/tr_b/ledger/fail', '{}', ''))->'status' AS failed,
+       (jsrt.http_dispatch('POST', '/t/tr_b/ledger/spin', '{}', ''))->'status' AS timed_out,
+       (jsrt.http_dispatch('POST', '/t/tr_b/ledger/ok', '{}', ''))->'status' AS completed;
+SELECT jsrt.execute_async('ledger_fail') AS queued_id \gset
+SELECT jsrt.wait(:'queued_id', 20000)->>'status' AS queued;
+SELECT jsrt.emit('ledger.fail', '{}') IS NOT NULL AS emitted;
+SELECT jsrt.wait(e.id, 20000)->>'status' AS event_run
+  FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'ledger_event' AND e.attempt = 1;
+-- a synchronous run's writes are its caller's: they go with the caller's savepoint
+DO $$
+BEGIN
+    PERFORM jsrt.execute('ledger_fail');
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'caught: %', sqlerrm;
+END $$;
+SELECT note FROM public.ledger ORDER BY note;
+SELECT jsrt.flush_history(10000);
+SELECT s.name, e.trigger_type, e.status FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
+ WHERE s.name LIKE 'ledger%' AND e.attempt = 1 ORDER BY 1, 2, 3;
+RESET jsrt.tenant;
+SELECT jsrt.set_status('ledger_event', 'paused') FROM (SELECT jsrt.set_tenant('tr_b')) t;
 RESET jsrt.tenant;
