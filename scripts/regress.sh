@@ -20,6 +20,7 @@ if [ $rc -ne 0 ]; then cat "$OUT/regression.diffs" 2>/dev/null | head -200; exit
 tests/integration/sessions.sh "$PORT" "$DB"
 tests/integration/queue.sh "$PORT" "$DB" "$DIR"
 tests/integration/http_client.sh "$PORT" "$DB"
+tests/integration/trust.sh "$PORT" "$DB" "$DIR"
 # last on this cluster: it ends with kill -9 of an HTTP worker
 tests/integration/endpoints.sh "$PORT" "$DB"
 # A cluster without preload, driven by jsrt.run_pending and pg_cron.

@@ -2,7 +2,7 @@
 # Installs what building and testing jsruntime needs, when it is missing. Quick when all is there.
 set -euo pipefail
 need=()
-for p in postgresql-15 postgresql-server-dev-15 postgresql-15-cron clang libclang-dev sudo; do
+for p in postgresql-15 postgresql-server-dev-15 postgresql-15-cron clang libclang-dev sudo curl; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 # the tests' HTTP servers (python3) and the type-declaration check (npm)

@@ -1,6 +1,9 @@
 -- The trust rules of DESIGN.md section 6, attacked through every entry point.
 -- The attacker is mallory, a login role; tenant tr_b is the victim.
 RESET jsrt.tenant;
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS dblink;
+RESET client_min_messages;
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mallory') THEN
