@@ -29,6 +29,7 @@ static DEAD_LETTER_RETENTION: GucSetting<Option<CString>> =
 static EVENT_RETENTION: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"30 days"));
 static MAX_RUNTIMES: GucSetting<i32> = GucSetting::<i32>::new(32);
+static MAX_RESIDENT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(256 << 20);
 static SCRIPT_SEARCH_PATH: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"public"));
 static HTTP_ALLOW: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
@@ -172,6 +173,13 @@ pub fn init() {
         &MAX_RUNTIMES,
         1,
         10_000,
+    );
+    int(
+        c"jsrt.max_resident_bytes",
+        c"JS memory one backend keeps between runs (runtimes and loaded scripts); the least recently used go first.",
+        &MAX_RESIDENT_BYTES,
+        1 << 20,
+        i32::MAX,
     );
     GucRegistry::define_string_guc(
         c"jsrt.script_search_path",
@@ -349,6 +357,10 @@ pub fn event_retry_base_ms() -> i32 {
 
 pub fn cron_seconds() -> bool {
     CRON_SECONDS.get()
+}
+
+pub fn max_resident_bytes() -> usize {
+    MAX_RESIDENT_BYTES.get().max(1 << 20) as usize
 }
 
 pub fn max_runtimes() -> usize {

@@ -30,6 +30,10 @@ pub struct Record {
     /// Postgres timestamps: microseconds since 2000-01-01 UTC
     pub started_at: i64,
     pub completed_at: i64,
+    /// the transaction that created the script, while it was not committed:
+    /// the recorder waits for it, and drops the record if it rolls back
+    #[serde(default)]
+    pub script_xid: Option<u32>,
 }
 
 const INSERT: &str = "INSERT INTO jsrt.script_executions

@@ -33,6 +33,8 @@ pub struct Script {
     pub source: String,
     /// SHA-256 of `source`: the key of compiled and loaded code
     pub digest: [u8; 32],
+    /// the transaction that wrote the row
+    pub xmin: u32,
 }
 
 thread_local! {
@@ -82,7 +84,8 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
         }
         let rows = client.select(
             "SELECT s.id::text, s.tenant_id::text, t.name, s.name::text, s.version, s.status::text,
-                    s.type::text, s.history::text, s.resource_limits::text, s.source
+                    s.type::text, s.history::text, s.resource_limits::text, s.source,
+                    s.xmin::text::bigint
                FROM jsrt.scripts s JOIN jsrt.tenants t ON t.id = s.tenant_id
               WHERE s.tenant_id = $1::uuid
                 AND (s.name = $2 OR s.id = CASE WHEN $2 ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
@@ -104,6 +107,7 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
             history: text(8)?,
             limits: Limits::effective(&serde_json::from_str(&limits).unwrap_or_default(), &Limits::UNCAPPED),
             digest: Sha256::digest(text(10)?.as_bytes()).into(),
+            xmin: r.get::<i64>(11)?.unwrap_or(0) as u32,
             source: text(10)?,
         }))
     })

@@ -10,7 +10,7 @@ use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
 
 const BUCKETS: usize = 2048;
-/// Slots probed for a script before the oldest of them is taken over.
+/// Slots probed near a script's home slot before the rest of the table.
 const PROBE: usize = 16;
 
 #[derive(Copy, Clone, Default)]
@@ -44,24 +44,13 @@ pub fn init() {
 }
 
 /// Counts one call of `script` in `minute`; Err when that would pass `limit`.
-pub fn take(script: u128, minute: i64, limit: u64) -> Result<(), ()> {
+pub fn take(script: u128, minute: i64, limit: u64) -> Result<(), QuotaError> {
     if crate::preloaded() {
         let mut all = SHARED.exclusive();
-        let slots = &mut all.0;
-        let start = home(script, BUCKETS);
-        let mut pick = start;
-        for i in 0..PROBE {
-            let n = (start + i) % BUCKETS;
-            if slots[n].script == script {
-                pick = n;
-                break;
-            }
-            // A slot of an earlier minute is free to take.
-            if slots[n].minute < slots[pick].minute {
-                pick = n;
-            }
-        }
-        let b = &mut slots[pick];
+        let Some(pick) = bucket(&all.0, script, minute) else {
+            return Err(QuotaError::TableFull);
+        };
+        let b = &mut all.0[pick];
         if b.script != script || b.minute != minute {
             *b = Bucket {
                 script,
@@ -86,13 +75,43 @@ pub fn take(script: u128, minute: i64, limit: u64) -> Result<(), ()> {
 }
 
 /// Where a script's probe starts in a table of `len` slots.
+/// Why a call may not be counted.
+#[derive(Debug, PartialEq)]
+pub enum QuotaError {
+    /// the script used its calls of this minute
+    Limit,
+    /// every slot holds another script's count of this minute
+    TableFull,
+}
+
+/// The slot of `script`: its own, else a free one or one counting an
+/// earlier minute. Another script's count of this minute is never taken
+/// over (that would reset it). Near the home slot first, then anywhere.
+fn bucket(slots: &[Bucket], script: u128, minute: i64) -> Option<usize> {
+    let start = home(script, slots.len());
+    let mut spare = None;
+    for i in 0..slots.len() {
+        let n = (start + i) % slots.len();
+        if slots[n].script == script {
+            return Some(n);
+        }
+        if spare.is_none() && (slots[n].script == 0 || slots[n].minute < minute) {
+            spare = Some(n);
+        }
+        if i + 1 >= PROBE && spare.is_some() {
+            break;
+        }
+    }
+    spare
+}
+
 fn home(script: u128, len: usize) -> usize {
     (script as usize ^ (script >> 64) as usize) % len
 }
 
-fn count(n: &mut u64, limit: u64) -> Result<(), ()> {
+fn count(n: &mut u64, limit: u64) -> Result<(), QuotaError> {
     if *n >= limit {
-        return Err(());
+        return Err(QuotaError::Limit);
     }
     *n += 1;
     Ok(())
@@ -204,5 +223,39 @@ unsafe extern "C-unwind" fn release_held(_code: std::ffi::c_int, _arg: pg_sys::D
     let held = HELD.with(|h| std::mem::take(&mut *h.borrow_mut()));
     for script in held {
         leave(script);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bucket, home, Bucket};
+
+    fn live(script: u128, minute: i64) -> Bucket {
+        Bucket {
+            script,
+            minute,
+            count: 1,
+        }
+    }
+
+    #[test]
+    fn another_scripts_count_of_this_minute_is_never_taken_over() {
+        let mut slots = vec![live(0, 0); 64];
+        for (i, s) in slots.iter_mut().enumerate() {
+            *s = live(1000 + i as u128, 7);
+        }
+        // every slot counts another script this minute: none is given away
+        assert_eq!(bucket(&slots, 5, 7), None);
+        // a count of an earlier minute far from home is found and reused
+        let far = (home(5, 64) + 40) % 64;
+        slots[far] = live(999, 6);
+        assert_eq!(bucket(&slots, 5, 7), Some(far));
+        // the script's own slot is found wherever it is
+        slots[far] = live(5, 7);
+        assert_eq!(bucket(&slots, 5, 7), Some(far));
+        // near home, a free slot wins
+        let near = (home(6, 64) + 1) % 64;
+        slots[near] = Bucket::default();
+        assert_eq!(bucket(&slots, 6, 7), Some(near));
     }
 }

@@ -298,6 +298,11 @@ impl Done {
             attempt: call.attempt,
             started_at: self.started_at,
             completed_at: unsafe { pg_sys::GetCurrentTimestamp() },
+            // SAFETY: a lookup of this backend's own transaction state.
+            script_xid: unsafe {
+                pg_sys::TransactionIdIsCurrentTransactionId(call.script.xmin.into())
+            }
+            .then_some(call.script.xmin),
         }
     }
 }
@@ -385,12 +390,37 @@ fn with_runtime<R>(tenant: &str, f: impl FnOnce(&mut TenantRuntime) -> R) -> Res
             let rt = TenantRuntime::new().map_err(|f| Error::Internal(f.message))?;
             all.insert(tenant.to_string(), rt);
         }
-        let rt = all.get_mut(tenant).expect("runtime was just made");
+        let Some(rt) = all.get_mut(tenant) else {
+            return Err(Error::Internal("the tenant's runtime is missing".into()));
+        };
         let out = f(rt);
         if rt.has_leftover_jobs() {
             // Jobs a run left queued must not run inside another script's run.
             all.remove(tenant);
         }
+        keep_within_budget(&mut all, tenant, gucs::max_resident_bytes());
         Ok(out)
     })
+}
+
+/// Drops the least recently used runtimes, then the least recently used
+/// scripts of the one that just ran, until what stays is within `budget`.
+fn keep_within_budget(all: &mut HashMap<String, TenantRuntime>, current: &str, budget: usize) {
+    let mut total: usize = all.values().map(TenantRuntime::resident_bytes).sum();
+    while total > budget {
+        let oldest = all
+            .iter()
+            .filter(|(k, _)| k.as_str() != current)
+            .min_by_key(|(_, r)| r.last_used)
+            .map(|(k, _)| k.clone());
+        match oldest.and_then(|k| all.remove(&k)) {
+            Some(gone) => total = total.saturating_sub(gone.resident_bytes()),
+            None => {
+                if let Some(rt) = all.get_mut(current) {
+                    rt.shrink_to(budget);
+                }
+                return;
+            }
+        }
+    }
 }

@@ -512,6 +512,20 @@ impl TenantRuntime {
         self.runtime.is_job_pending()
     }
 
+    /// Bytes the runtime holds between runs.
+    pub fn resident_bytes(&self) -> usize {
+        self.memory.used.get()
+    }
+
+    /// Unloads scripts, least recently used first, until the runtime holds
+    /// no more than `budget` (or nothing is loaded).
+    pub fn shrink_to(&mut self, budget: usize) {
+        while self.memory.used.get() > budget && !self.loaded.is_empty() {
+            remove_least_recent(&mut self.loaded, |l| l.last_used);
+            self.runtime.run_gc();
+        }
+    }
+
     fn evict_if_full(&mut self) {
         if self.loaded.len() >= MAX_LOADED {
             remove_least_recent(&mut self.loaded, |l| l.last_used);

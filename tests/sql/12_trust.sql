@@ -369,3 +369,30 @@ SELECT s.name, e.trigger_type, e.status FROM jsrt.script_executions e JOIN jsrt.
 RESET jsrt.tenant;
 SELECT jsrt.set_status('ledger_event', 'paused') FROM (SELECT jsrt.set_tenant('tr_b')) t;
 RESET jsrt.tenant;
+
+-- ---------------------------------------------------------------- bounds
+
+-- The failure of a script created in a transaction that rolls back is not
+-- waited for: flush_history comes back at once (it used to wait 60 s).
+SELECT jsrt.set_tenant('tr_b');
+BEGIN;
+SELECT jsrt.create_script('ghost', 'export default () => { throw new Error("boo") }', 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT err($$SELECT jsrt.execute('ghost')$$);
+ROLLBACK;
+SELECT jsrt.flush_history(5000) AS flushed;
+RESET jsrt.tenant;
+-- Resident JS memory per backend has a budget: past it, the least recently
+-- used runtimes go, then the scripts of the one that ran (module state shows it).
+SET jsrt.max_resident_bytes = 8388608;
+SELECT jsrt.set_tenant('tr_a');
+SELECT jsrt.create_script('counter', 'let n = 0; export default () => ++n', 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('counter') AS first, jsrt.execute('counter') AS kept;
+SELECT jsrt.set_tenant('tr_b');
+SELECT jsrt.create_script('hoard', 'const kept = []; export default () => { kept.push("x".repeat(3e6) + Math.random()); return kept.length }',
+                          'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('hoard') AS first, jsrt.execute('hoard') AS kept, jsrt.execute('hoard') AS over_budget;
+SELECT jsrt.execute('hoard') AS unloaded;
+SELECT jsrt.set_tenant('tr_a');
+SELECT jsrt.execute('counter') AS runtime_dropped;
+RESET jsrt.max_resident_bytes;
+RESET jsrt.tenant;

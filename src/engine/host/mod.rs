@@ -118,7 +118,13 @@ fn count_call(what: &str, kind: Api) -> Result<(), String> {
         let minute = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| (d.as_secs() / 60) as i64);
-        if quota::take(run.script, minute, run.limits.api_calls_per_minute).is_err() {
+        let taken = quota::take(run.script, minute, run.limits.api_calls_per_minute);
+        if taken == Err(quota::QuotaError::TableFull) {
+            return Err(format!(
+                "{what}: the per-minute API call counters of this server are all in use this minute; try again in a minute"
+            ));
+        }
+        if taken.is_err() {
             return Err(format!(
                 "{what}: script \"{}\" reached its limit of {} API calls this minute (resource_limits.max_api_calls_per_minute)",
                 run.script_name, run.limits.api_calls_per_minute
