@@ -82,5 +82,15 @@ exec 4>&-; wait $bpid
   && [ "$("${PSQL[@]}" -c "SELECT pg_postmaster_start_time()")" = "$started" ]
 check "a backend running during an install goes on running scripts" $?
 
+# 7. Through the HTTP workers too, a failed or timed-out run leaves none of its writes.
+"${PSQL[@]}" -c "CREATE TABLE public.trust_ledger (tenant_id uuid, note text)" -c "SELECT jsrt.expose_table('public.trust_ledger')" >/dev/null
+sql "SELECT jsrt.create_script('write_fail', 'export default (ctx) => { ctx.db.insert(\"trust_ledger\", {note: \"fail\"}); throw new Error(\"after\") }', 'http', '{\"status\": \"active\", \"http_path\": \"/write/fail\", \"http_auth\": \"public\"}')" >/dev/null
+sql "SELECT jsrt.create_script('write_spin', 'export default (ctx) => { ctx.db.insert(\"trust_ledger\", {note: \"spin\"}); for (;;) {} }', 'http', '{\"status\": \"active\", \"http_path\": \"/write/spin\", \"http_auth\": \"public\", \"resource_limits\": {\"max_execution_time_ms\": 300}}')" >/dev/null
+sql "SELECT jsrt.create_script('write_ok', 'export default (ctx) => { ctx.db.insert(\"trust_ledger\", {note: \"ok\"}); return 1 }', 'http', '{\"status\": \"active\", \"http_path\": \"/write/ok\", \"http_auth\": \"public\"}')" >/dev/null
+codes=$(for p in fail spin ok; do curl -s -o /dev/null -w '%{http_code} ' --max-time 30 -X POST "http://127.0.0.1:$HTTP/t/trust/write/$p"; done)
+notes=$("${PSQL[@]}" -c "SELECT string_agg(note, ',') FROM public.trust_ledger")
+[ "$codes" = "500 504 200 " ] && [ "$notes" = ok ]
+check "over HTTP a failed (500) or timed-out (504) run leaves no writes, a completed one keeps them ($codes: $notes)" $?
+
 rm -rf "$work"
 finish
