@@ -103,6 +103,11 @@ out=$(fetch "http://127.0.0.2:$OK_PORT/status/404")
 check "a 404 is a response, not an error" "$([ "$(field "$out" status)" = 404 ] && [ "$(field "$out" ok)" = False ] && echo 0 || echo 1)"
 out=$(fetch "http://127.0.0.2:$OK_PORT/json" '{"method": "TRACE"}')
 check "a bad method is a TypeError naming the field" "$([ "$(field "$out" error)" = TypeError ] && field "$out" message | grep -q '"method" must be one of' && echo 0 || echo 1)"
+for h in Content-Length Transfer-Encoding Host Connection Proxy-Authorization; do
+  out=$(fetch "http://127.0.0.2:$OK_PORT/json" "{\"method\": \"POST\", \"body\": \"x\", \"headers\": {\"$h\": \"5\"}}")
+  [ "$(field "$out" error)" = TypeError ] && field "$out" message | grep -qi "$h" || { echo "  $h: $out"; bad_header=1; }
+done
+check "scripts cannot set framing or routing headers (Content-Length, Transfer-Encoding, Host, Connection, Proxy-*)" "${bad_header:-0}"
 
 # 7. Refusals are in the run's logs.
 logs=$(sql "SELECT e.logs::text FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id

@@ -396,3 +396,25 @@ SELECT jsrt.set_tenant('tr_a');
 SELECT jsrt.execute('counter') AS runtime_dropped;
 RESET jsrt.max_resident_bytes;
 RESET jsrt.tenant;
+
+-- ---------------------------------------------------------------- secrets in other forms
+
+-- Whoever can run code can read the secrets that code can use (README); what
+-- a run leaves behind is redacted in the forms code makes of a secret.
+SELECT jsrt.set_tenant('tr_b');
+SELECT jsrt.set_secret('api_token', 'sk_live_AbC123xyz');
+SELECT jsrt.create_script('leak', $js$
+export default (ctx) => {
+  const s = ctx.secrets.get('api_token');
+  const hex = Array.from(new TextEncoder().encode(s), b => b.toString(16).padStart(2, '0')).join('');
+  const forms = {plain: s, lower: s.toLowerCase(), upper: s.toUpperCase(), base64: btoa(s),
+                 base64url: btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''),
+                 hex, hexUpper: hex.toUpperCase(), percent: encodeURIComponent(s + '/?'),
+                 basicAuth: 'Basic ' + btoa('user:' + s), other: 'nothing secret'};
+  ctx.log.info(JSON.stringify(forms));
+  return forms;
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT key, value FROM jsonb_each_text(jsrt.execute('leak')) ORDER BY key;
+SELECT count(*) AS history_rows_holding_it FROM jsrt.script_executions
+ WHERE (output::text || logs::text) ~* 'sk_live_AbC123xyz|c2tfbGl2ZV9BYkMxMjN4eXo|736b5f6c6976655f' ;
+RESET jsrt.tenant;
