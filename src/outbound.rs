@@ -26,7 +26,7 @@ use base64::Engine as _;
 use rustls::pki_types::ServerName;
 use url::{Host, Position, Url};
 
-use crate::engine::redact::Redactor;
+use crate::redact::Redactor;
 use crate::ssrf::{self, Allow, Rule};
 
 pub struct Request {

@@ -1,6 +1,7 @@
 use pgrx::prelude::*;
 
-use crate::workers::{board, executor};
+use crate::shmem::board;
+use crate::workers::executor;
 
 /// Wakes the executors when the current transaction commits (from the SQL that queues runs).
 #[pg_extern(name = "_wake_executors")]

@@ -2,7 +2,7 @@ use pgrx::prelude::*;
 
 use crate::cron;
 use crate::error::{Error, OrRaise};
-use crate::workers::board;
+use crate::shmem::board;
 
 /// Checks a scheduled script's cron expression and time zone; the error names the field.
 #[pg_extern(name = "_check_cron", stable)]

@@ -1,5 +1,4 @@
 //! Typed reads and writes of the jsrt tables.
 pub mod executions;
 pub mod exposed;
-pub mod queue;
 pub mod scripts;

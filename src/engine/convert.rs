@@ -56,7 +56,7 @@ pub fn encode(arg: &Arg, target: &Target) -> Result<Option<String>, String> {
         (Arg::Array(_, json), _) => json.clone(),
         (Arg::Date(ms), Target::Json) => format!("\"{}\"", iso_date(*ms)?),
         (Arg::Date(ms), _) => iso_date(*ms)?,
-        (Arg::Bytes(b), _) => format!("\\x{}", hex(b)),
+        (Arg::Bytes(b), _) => format!("\\x{}", crate::encoding::hex(b)),
         (Arg::Bool(b), _) => b.to_string(),
         (Arg::Number(n), _) => number(*n),
         (Arg::BigInt(n), _) => n.clone(),
@@ -151,17 +151,6 @@ pub fn quote_ident(name: &str) -> Result<String, String> {
         return Err(format!("\"{name}\" is not a column or table name"));
     }
     Ok(format!("\"{}\"", name.replace('"', "\"\"")))
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ pub mod host;
 pub mod ids;
 pub mod limits;
 pub mod quota;
-pub mod redact;
 pub mod run;
 pub mod sandbox;
 pub mod sql;

@@ -12,11 +12,12 @@ use serde_json::json;
 use super::failure::{Failure, FailureKind};
 use super::sandbox::{remove_least_recent, RunRequest, RunResult, TenantRuntime};
 use super::{compile, ids, quota};
-use crate::catalog::executions::{self, Record};
+use crate::catalog::executions::{self, Queued, Record};
 use crate::catalog::scripts::{self, Script};
 use crate::error::Error;
+use crate::gucs;
+use crate::shmem::failures;
 use crate::subxact;
-use crate::{gucs, workers::recorder};
 
 thread_local! {
     static RUNTIMES: RefCell<HashMap<String, TenantRuntime>> = RefCell::new(HashMap::new());
@@ -77,18 +78,6 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
             })
         }
     }
-}
-
-/// A queued run: its row in jsrt.script_executions, as an executor claimed it.
-pub struct Queued {
-    pub id: String,
-    pub tenant_id: String,
-    pub script_id: String,
-    pub trigger: String,
-    pub attempt: i32,
-    pub input_json: String,
-    /// trigger_data of event runs: ctx.event
-    pub event_json: Option<String>,
 }
 
 /// Runs a queued run in the current transaction. Its record (completed or
@@ -331,7 +320,7 @@ fn keep(done: &Done, call: &Call<'_>, trigger_data: Option<String>) -> Result<()
 /// A failure is recorded by the recorder worker, which survives the caller's
 /// rollback; failing that, in the caller's transaction.
 fn record_failure(record: Record) {
-    if !recorder::enqueue(&record) {
+    if !failures::enqueue(&record) {
         pgrx::warning!(
             "jsruntime: the failure of execution {} is recorded in the current transaction only: the recorder worker is not available",
             record.id

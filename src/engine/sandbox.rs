@@ -386,7 +386,7 @@ impl TenantRuntime {
             }
             let reason = if super::sql::take_deadline_cancel() {
                 FailureKind::Timeout
-            } else if postgres_wants_out() || crate::workers::board::cancel_requested() {
+            } else if postgres_wants_out() || crate::shmem::board::cancel_requested() {
                 FailureKind::Cancelled
             } else if let Some(kind) = m.over() {
                 kind
@@ -483,7 +483,7 @@ impl TenantRuntime {
         }
         let mut logs = self.logs.borrow_mut().take();
         let usage = scope.finish();
-        if let Some(r) = super::redact::Redactor::new(&usage.secrets) {
+        if let Some(r) = crate::redact::Redactor::new(&usage.secrets) {
             match &mut outcome {
                 Ok(Some(json)) => r.json(json),
                 Ok(None) => {}

@@ -4,7 +4,7 @@
 
 use sha2::Digest as _;
 
-use crate::engine::convert::hex;
+use crate::encoding::hex;
 
 const PREFIX: &str = "jsrt_";
 
@@ -40,7 +40,7 @@ pub fn hash(key: &str) -> String {
 
 /// Whether `key` is the one whose hash is `stored`, in constant time.
 pub fn verify(key: &str, stored: &str) -> bool {
-    crate::engine::stdlib::constant_time_eq(hash(key).as_bytes(), stored.as_bytes())
+    crate::encoding::constant_time_eq(hash(key).as_bytes(), stored.as_bytes())
 }
 
 #[cfg(test)]

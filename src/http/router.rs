@@ -28,8 +28,8 @@ pub enum Found<'a, T> {
         params: Vec<(String, String)>,
     },
     /// the path exists, not for this method: these are its methods
-    MethodNotAllowed(Vec<String>),
-    NotFound,
+    WrongMethod(Vec<String>),
+    Nothing,
 }
 
 /// The routes of one tenant.
@@ -104,13 +104,13 @@ impl<T> Router<T> {
             }
         }
         if allowed.is_empty() {
-            return Ok(Found::NotFound);
+            return Ok(Found::Nothing);
         }
         if allowed.contains("GET") {
             allowed.insert("HEAD".into());
         }
         allowed.insert("OPTIONS".into());
-        Ok(Found::MethodNotAllowed(allowed.into_iter().collect()))
+        Ok(Found::WrongMethod(allowed.into_iter().collect()))
     }
 }
 
@@ -211,11 +211,11 @@ mod tests {
     #[test]
     fn not_found_and_method_not_allowed() {
         let r = router();
-        assert_eq!(r.find("GET", "/nothing").unwrap(), Found::NotFound);
-        assert_eq!(r.find("GET", "/orders/1/2").unwrap(), Found::NotFound);
+        assert_eq!(r.find("GET", "/nothing").unwrap(), Found::Nothing);
+        assert_eq!(r.find("GET", "/orders/1/2").unwrap(), Found::Nothing);
         assert_eq!(
             r.find("DELETE", "/orders/1").unwrap(),
-            Found::MethodNotAllowed(vec![
+            Found::WrongMethod(vec![
                 "GET".into(),
                 "HEAD".into(),
                 "OPTIONS".into(),

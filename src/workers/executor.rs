@@ -12,10 +12,11 @@ use std::time::Duration;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
 
-use super::{board, in_transaction, shutting_down};
-use crate::catalog::{executions, queue};
+use super::{in_transaction, shutting_down};
+use crate::catalog::executions::{self, Queued};
 use crate::engine::{ids, run};
 use crate::gucs;
+use crate::shmem::board;
 
 /// Runs claimed at once, and at most per tenant in one claim.
 const BATCH: i64 = 32;
@@ -89,10 +90,10 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
 
 /// Records the runs of dead executors as failed, and sends their events down the retry path.
 fn recover() {
-    match queue::recover() {
+    match executions::recover() {
         Ok(ids) => {
             for id in &ids {
-                if let Err(e) = queue::retry_or_dead_letter(id) {
+                if let Err(e) = executions::retry_or_dead_letter(id) {
                     log!("jsrt executor: retrying {id} failed: {e}");
                 }
             }
@@ -107,7 +108,7 @@ fn recover() {
     }
 }
 
-fn run_in_own_transaction(slot: usize, job: &run::Queued) {
+fn run_in_own_transaction(slot: usize, job: &Queued) {
     let id = ids::key(&job.id);
     let cancelled_before = !board::start_run(slot, id);
     let outcome = in_transaction(AssertUnwindSafe(|| {
@@ -126,7 +127,7 @@ fn run_in_own_transaction(slot: usize, job: &run::Queued) {
 
 /// Runs one claimed run in the current transaction: its writes commit with
 /// its record, or roll back before its failure is recorded.
-pub fn run_one(job: &run::Queued) {
+pub fn run_one(job: &Queued) {
     unsafe {
         pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, c"jsrt run".as_ptr())
     };
@@ -143,7 +144,7 @@ pub fn run_one(job: &run::Queued) {
             let written = executions::insert(&rec)
                 .map_err(|e| e.message())
                 .and_then(|_| match retried_dead_letter {
-                    true => queue::clear_dead_letter(&rec.id).map_err(|e| e.to_string()),
+                    true => executions::clear_dead_letter(&rec.id).map_err(|e| e.to_string()),
                     false => Ok(()),
                 });
             if let Err(e) = written {
@@ -154,7 +155,7 @@ pub fn run_one(job: &run::Queued) {
             // rolled back above: record the failure and what comes next
             if let Err(e) = executions::insert(&rec)
                 .map_err(|e| e.message())
-                .and_then(|_| queue::retry_or_dead_letter(&rec.id).map_err(|e| e.to_string()))
+                .and_then(|_| executions::retry_or_dead_letter(&rec.id).map_err(|e| e.to_string()))
             {
                 error!("{e}");
             }
@@ -166,13 +167,8 @@ pub fn run_one(job: &run::Queued) {
     unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null()) };
 }
 
-fn finish_failed(job: &run::Queued, message: &str) {
-    let r = Spi::run_with_args(
-        "UPDATE jsrt.script_executions SET status = 'failed', error = $2, completed_at = now() WHERE id = $1::uuid",
-        &[job.id.as_str().into(), message.into()],
-    )
-    .and_then(|_| queue::retry_or_dead_letter(&job.id));
-    if let Err(e) = r {
+fn finish_failed(job: &Queued, message: &str) {
+    if let Err(e) = executions::fail(&job.id, message) {
         log!(
             "jsrt executor: recording the failure of {} failed: {e}",
             job.id
@@ -180,24 +176,14 @@ fn finish_failed(job: &run::Queued, message: &str) {
     }
 }
 
-/// Puts back a run that did not get to run (its script at max_concurrent_runs,
-/// or a shutdown), to try again shortly; not an attempt.
 fn requeue(id: &str) {
-    if let Err(e) = Spi::run_with_args(
-        "UPDATE jsrt.script_executions SET status = 'pending', worker = NULL, run_after = now() + interval '50 ms'
-          WHERE id = $1::uuid",
-        &[id.into()],
-    ) {
+    if let Err(e) = executions::requeue(id) {
         log!("jsrt executor: putting back {id} failed: {e}");
     }
 }
 
 fn mark_cancelled(id: &str) {
-    if let Err(e) = Spi::run_with_args(
-        "UPDATE jsrt.script_executions SET status = 'cancelled', error = 'cancelled', completed_at = now()
-          WHERE id = $1::uuid",
-        &[id.into()],
-    ) {
+    if let Err(e) = executions::mark_cancelled(id) {
         log!("jsrt executor: recording the cancel of {id} failed: {e}");
     }
 }
@@ -224,10 +210,10 @@ pub fn run_pending(max: i64) -> i64 {
 
 /// Claims the next batch, going round the tenants from the one after
 /// `after`; empty only when no tenant has due work.
-fn next_batch(after: &mut String, limit: i64, worker: &str) -> Result<Vec<run::Queued>, String> {
+fn next_batch(after: &mut String, limit: i64, worker: &str) -> Result<Vec<Queued>, String> {
     loop {
-        let jobs =
-            queue::claim(limit.min(BATCH), PER_TENANT, after, worker).map_err(|e| e.to_string())?;
+        let jobs = executions::claim(limit.min(BATCH), PER_TENANT, after, worker)
+            .map_err(|e| e.to_string())?;
         match jobs.last() {
             Some(last) => *after = last.tenant_id.clone(),
             None if after != FIRST_TENANT => {

@@ -314,7 +314,7 @@ fn answer(req: &Request) -> Response {
         match (req.method.as_str(), req.path.as_str()) {
             ("GET" | "HEAD", "/healthz") => health(),
             ("GET" | "HEAD", "/metrics") => metrics(),
-            _ => crate::api::http::dispatch(req).0,
+            _ => crate::endpoints::dispatch(req).0,
         }
     }));
     unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null()) };

@@ -1,5 +1,4 @@
 //! Background workers. They need shared_preload_libraries = 'jsruntime'.
-pub mod board;
 pub mod executor;
 pub mod http;
 pub mod recorder;
@@ -33,24 +32,6 @@ pub fn connect() {
 /// SIGTERM arrived. (pgrx's sigterm_received() forgets it once asked.)
 pub fn shutting_down() -> bool {
     unsafe { std::ptr::read_volatile(&raw const pg_sys::ShutdownRequestPending) != 0 }
-}
-
-/// `std::thread::spawn`, with every signal blocked in the new thread: the
-/// backend's signal handlers must run on its main thread. Such threads never
-/// call into Postgres.
-pub fn spawn_without_signals(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        let spawned = std::thread::Builder::new()
-            .name(name.into())
-            .stack_size(256 << 10)
-            .spawn(f);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        spawned.map(drop)
-    }
 }
 
 /// Runs `f` in a transaction of its own: committed, or rolled back on an ERROR.

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
 
-use super::{board, in_transaction, shutting_down};
+use super::{in_transaction, shutting_down};
+use crate::shmem::board;
 
 /// The longest nap: schedules that other backends add wake it sooner.
 const MAX_NAP: Duration = Duration::from_secs(1);

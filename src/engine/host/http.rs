@@ -18,9 +18,9 @@ use super::super::failure::FailureKind;
 use super::super::sandbox::{postgres_wants_out, Watch};
 use super::js::{bad, error_object, method, text, Js};
 use super::log::LogBuffer;
+use crate::gucs;
 use crate::outbound::{self, Error};
 use crate::ssrf::Allow;
-use crate::{gucs, workers};
 
 thread_local! {
     /// One client per backend, so that connections stay open between
@@ -270,7 +270,7 @@ fn request<'js>(
     let sender = sender();
     let (tx, rx) = mpsc::channel();
     let client = CLIENT.with(outbound::Client::clone);
-    workers::spawn_without_signals("jsrt-http-client", move || {
+    crate::threads::spawn_without_signals("jsrt-http-client", move || {
         let _ = tx.send(client.fetch(&sender, req, &allow, &limits, &outbound::system_resolver));
     })
     .map_err(|e| {
@@ -291,7 +291,7 @@ fn request<'js>(
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 // The thread is left to finish on its own; its timeout bounds it.
-                let stop = if postgres_wants_out() || workers::board::cancel_requested() {
+                let stop = if postgres_wants_out() || crate::shmem::board::cancel_requested() {
                     Some(FailureKind::Cancelled)
                 } else if run_deadline.is_some_and(|d| Instant::now() >= d) {
                     Some(FailureKind::Timeout)

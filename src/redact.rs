@@ -66,7 +66,7 @@ impl Redactor {
         push(secret.to_lowercase(), true);
         push(secret.to_uppercase(), true);
         // hex and percent-encoding, whatever the case of their digits
-        push(crate::engine::convert::hex(bytes), true);
+        push(crate::encoding::hex(bytes), true);
         push(percent_encode(bytes), true);
         for engine in [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
             push(engine.encode(bytes), false);
@@ -246,7 +246,7 @@ mod tests {
 
     #[test]
     fn hex_in_either_case() {
-        let hex = crate::engine::convert::hex(SECRET.as_bytes());
+        let hex = crate::encoding::hex(SECRET.as_bytes());
         assert_eq!(redacted(SECRET, &format!("h={hex};")), "h=[REDACTED];");
         assert_eq!(
             redacted(SECRET, &format!("H={}", hex.to_uppercase())),
@@ -300,7 +300,7 @@ mod tests {
         let output = serde_json::json!({
             "btoa": STANDARD.encode(SECRET),
             "lower": SECRET.to_lowercase(),
-            "hex": crate::engine::convert::hex(SECRET.as_bytes()),
+            "hex": crate::encoding::hex(SECRET.as_bytes()),
             "uri": "https://x.example/?k=p%40ss%2Fw0rd%2Bx%20y",
             "basic": format!("Basic {}", STANDARD.encode(format!("me:{SECRET}"))),
             STANDARD.encode(SECRET): "as a key",
