@@ -5,7 +5,7 @@ DEMO_DIR  := /var/lib/postgresql/jsrt-demo
 DEMO_PORT := 28815
 DEMO_DB   := jsrt
 
-.PHONY: setup install run stop test unit types pgtest regress bench
+.PHONY: setup install run stop test lint unit types pgtest regress bench
 
 setup:
 	scripts/setup.sh
@@ -29,7 +29,13 @@ stop:
 
 # Pure modules, the type declarations, in-database pgrx tests, then the pg_regress suite.
 # pgtest installs a test build; install puts the release build back before regress.
-test: setup unit types pgtest install regress
+test: setup lint unit types pgtest install regress
+
+# Formatting, clippy, and a SAFETY note on every unsafe block.
+lint:
+	cargo fmt --check
+	cargo clippy --tests -- -D warnings
+	scripts/check-safety.py
 
 unit:
 	# the pg_* tests need a cluster: pgtest runs them
