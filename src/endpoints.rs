@@ -40,6 +40,7 @@ const MAX_CACHED: usize = 10_000;
 
 /// Empties the cache if anything it holds may have changed; once per request.
 fn refresh_cache() {
+    // SAFETY: on the backend's main thread, inside the request's transaction.
     unsafe { pg_sys::AcceptInvalidationMessages() };
     let generation = scripts::generation();
     CACHED.with(|c| {

@@ -262,6 +262,7 @@ pub fn init() {
     );
     // Postgres allows postmaster settings only while preloading; without
     // preload there are no workers for them to configure.
+    // SAFETY: a plain read of a flag Postgres sets while loading preload libraries, on the main thread.
     if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
         GucRegistry::define_string_guc(
             c"jsrt.database",

@@ -70,6 +70,7 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     catalog::scripts::register_invalidation_callback();
     guard::install();
+    // SAFETY: a plain read of a flag Postgres sets while loading preload libraries, on the main thread.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         PRELOADED.store(true, std::sync::atomic::Ordering::Relaxed);
         workers::recorder::init();

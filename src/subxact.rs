@@ -23,6 +23,8 @@ pub fn run_if<R>(
     f: impl FnOnce() -> R + std::panic::UnwindSafe,
     keep: impl FnOnce(&R) -> bool,
 ) -> Result<R, Caught> {
+    // SAFETY: PL/pgSQL's exception-block pattern, on the main thread: an ERROR in `f` is caught before
+    // the subtransaction ends, and the caller's memory context and resource owner are restored.
     unsafe {
         let cxt = pg_sys::CurrentMemoryContext;
         let owner = pg_sys::CurrentResourceOwner;

@@ -82,6 +82,7 @@ struct UserSwitch {
 impl UserSwitch {
     fn to(user: pg_sys::Oid, flags: u32) -> UserSwitch {
         let (mut old_user, mut context) = (pg_sys::InvalidOid, 0);
+        // SAFETY: plain calls on the backend's main thread; Drop restores the saved pair, also while unwinding.
         unsafe {
             pg_sys::GetUserIdAndSecContext(&mut old_user, &mut context);
             pg_sys::SetUserIdAndSecContext(user, context | flags as i32);
@@ -95,6 +96,7 @@ impl UserSwitch {
 
 impl Drop for UserSwitch {
     fn drop(&mut self) {
+        // SAFETY: restores the user and context `to` saved, on the same thread.
         unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) };
     }
 }
@@ -123,6 +125,7 @@ impl Pinned {
             keep_changes,
         };
         for (name, value) in settings {
+            // SAFETY: NUL-terminated names and values; the change ends when the level opened above closes.
             unsafe {
                 pg_sys::set_config_option(
                     name.as_ptr(),
@@ -244,6 +247,7 @@ fn script_role() -> Result<pg_sys::Oid, Error> {
     let mut oid = SCRIPT_ROLE_OID.get();
     if oid == pg_sys::InvalidOid {
         let name = CString::new(SCRIPT_ROLE).expect("no NUL in a constant");
+        // SAFETY: a catalog lookup inside a transaction; `name` is NUL-terminated and a missing role is allowed.
         oid = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };
         if oid == pg_sys::InvalidOid {
             return Err(Error::Internal(format!(
@@ -252,6 +256,7 @@ fn script_role() -> Result<pg_sys::Oid, Error> {
         }
         SCRIPT_ROLE_OID.set(oid);
     }
+    // SAFETY: catalog lookups of an existing role, inside a transaction.
     if unsafe { pg_sys::superuser_arg(oid) || pg_sys::has_bypassrls_privilege(oid) } {
         return Err(Error::Forbidden(format!(
             "role {SCRIPT_ROLE} is a superuser or has BYPASSRLS; scripts will not run SQL as it"
@@ -269,6 +274,7 @@ pub fn set_session_tenant(name_or_id: &str, local: bool) -> Result<String, Error
             "scripts cannot change their tenant".into(),
         ));
     }
+    // SAFETY: a read of this backend's current user id, on its main thread.
     let user = unsafe { pg_sys::GetUserId() };
     let found = as_owner(|| {
         Spi::connect(|client| {
@@ -302,6 +308,7 @@ pub fn set_session_tenant(name_or_id: &str, local: bool) -> Result<String, Error
         )));
     }
     let value = CString::new(id.as_str()).expect("a uuid has no NUL");
+    // SAFETY: a GUC assignment on the main thread inside a transaction; both strings are NUL-terminated.
     unsafe {
         pg_sys::set_config_option(
             c"jsrt.tenant".as_ptr(),
@@ -322,6 +329,7 @@ pub fn set_session_tenant(name_or_id: &str, local: bool) -> Result<String, Error
 }
 
 fn role_name(oid: pg_sys::Oid) -> String {
+    // SAFETY: a catalog lookup inside a transaction; a non-null result is a palloc'd C string, copied here.
     unsafe {
         let p = pg_sys::GetUserNameFromId(oid, true);
         if p.is_null() {

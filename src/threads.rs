@@ -5,6 +5,7 @@
 /// backend's signal handlers must run on its main thread. Such threads never
 /// call into Postgres.
 pub fn spawn_without_signals(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    // SAFETY: sigset_t is plain data, set by sigfillset; the old mask is restored whether or not spawn worked.
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();

@@ -56,6 +56,7 @@ const MAX_ENTRIES: usize = 4096;
 /// The script `key` (name or id) of `tenant`, from the cache or the table.
 pub fn resolve(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
     // Take in invalidations other backends committed since we last looked.
+    // SAFETY: on the backend's main thread, inside the transaction that resolves the script.
     unsafe { pg_sys::AcceptInvalidationMessages() };
     if let Some(s) = CACHE.with(|c| c.borrow().get(tenant).and_then(|t| t.get(key)).cloned()) {
         return Ok(s);
@@ -142,6 +143,7 @@ pub fn invalidate() {
 
 /// Registered once per process in _PG_init.
 pub fn register_invalidation_callback() {
+    // SAFETY: once per process, from _PG_init on the main thread; on_relcache touches only thread-locals.
     unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache), pg_sys::Datum::from(0)) };
 }
 

@@ -29,7 +29,9 @@ pub fn compile(name: &str, source: &str) -> Result<Vec<u8>, Failure> {
             unreachable!("compiler was just created")
         };
         // The runtime may be reached from a deeper native stack than when it was made.
+        // SAFETY: the runtime is alive (held in `slot`) and used by this thread only.
         unsafe { qjs::JS_UpdateStackTop(ctx.get_runtime_ptr()) };
+        // SAFETY: `ctx` is a live context of the compiler runtime, entered by `with` for the whole call.
         let out = ctx.with(|ctx| unsafe { compile_raw(&ctx, name, source) });
         rt.run_gc();
         out

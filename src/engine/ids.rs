@@ -53,12 +53,14 @@ fn step() -> u64 {
 
 fn seed() -> u64 {
     let mut b = [0u8; 8];
+    // SAFETY: writes exactly b.len() bytes into `b`, borrowed for the call.
     let ok = unsafe { pgrx::pg_sys::pg_strong_random(b.as_mut_ptr().cast(), b.len()) };
     let s = u64::from_le_bytes(b);
     if ok && s != 0 {
         s
     } else {
         // No entropy source: the clock and the pid still make ids distinct.
+        // SAFETY: reads the system clock; no Postgres state is involved.
         (unsafe { pgrx::pg_sys::GetCurrentTimestamp() } as u64)
             ^ ((std::process::id() as u64) << 40)
             | 1

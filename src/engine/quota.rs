@@ -29,8 +29,10 @@ impl Default for Buckets {
     }
 }
 
+// SAFETY: plain Copy integers, no pointers: valid in every backend; used only under SHARED's lock.
 unsafe impl PGRXSharedMemory for Buckets {}
 
+// SAFETY: the name is used by no other shared-memory area.
 static SHARED: PgLwLock<Buckets> = unsafe { PgLwLock::new(c"jsrt_api_quota") };
 
 thread_local! {
@@ -136,8 +138,10 @@ impl Default for RunningTable {
     }
 }
 
+// SAFETY: plain Copy integers, no pointers: valid in every backend; used only under RUNNING's lock.
 unsafe impl PGRXSharedMemory for RunningTable {}
 
+// SAFETY: the name is used by no other shared-memory area.
 static RUNNING: PgLwLock<RunningTable> = unsafe { PgLwLock::new(c"jsrt_running") };
 
 thread_local! {
@@ -171,6 +175,7 @@ pub fn enter(script: u128, limit: u64) -> Result<Slot, ()> {
         return Ok(Slot(None));
     }
     if !EXIT_HOOKED.replace(true) {
+        // SAFETY: once per process (EXIT_HOOKED), on the main thread; release_held only takes RUNNING's lock.
         unsafe { pg_sys::before_shmem_exit(Some(release_held), pg_sys::Datum::from(0)) };
     }
     let mut t = RUNNING.exclusive();

@@ -38,6 +38,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
     if ids::parse(&tenant).is_none() {
         return Err(Error::UnknownTenant(tenant));
     }
+    // SAFETY: on the backend's main thread; the ERROR it may raise comes back through pgrx's guard.
     unsafe { pg_sys::check_stack_depth() };
     let script = scripts::resolve(&tenant, key)?;
     runnable(&script)?;
@@ -187,6 +188,7 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
         script: script.name.clone(),
         limit: limits.concurrent_runs,
     })?;
+    // SAFETY: reads the clock; no Postgres state is involved.
     let started_at = unsafe { pg_sys::GetCurrentTimestamp() };
     let clock = Instant::now();
     let req = RunRequest {
@@ -241,6 +243,7 @@ impl Done {
                 logs: Vec::new(),
                 usage: Default::default(),
             },
+            // SAFETY: reads the clock; no Postgres state is involved.
             started_at: unsafe { pg_sys::GetCurrentTimestamp() },
             duration_ms: 0.0,
         }
@@ -286,6 +289,7 @@ impl Done {
             logs: serde_json::to_string(&r.logs).unwrap_or_else(|_| "[]".into()),
             attempt: call.attempt,
             started_at: self.started_at,
+            // SAFETY: reads the clock; no Postgres state is involved.
             completed_at: unsafe { pg_sys::GetCurrentTimestamp() },
             // SAFETY: a lookup of this backend's own transaction state.
             script_xid: unsafe {

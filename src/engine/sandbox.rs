@@ -105,15 +105,19 @@ impl CountingAllocator {
     }
 }
 
+// SAFETY: every block comes from libc malloc/calloc/realloc (aligned for any type, at least the size
+// asked) and goes back to libc free; usable_size asks libc about its own blocks.
 unsafe impl Allocator for CountingAllocator {
     fn alloc(&mut self, size: usize) -> *mut u8 {
         if !self.grant(0, size) {
             return std::ptr::null_mut();
         }
         watchdog::alloc_enter();
+        // SAFETY: malloc has no preconditions; a null result goes back to QuickJS as out of memory.
         let p = unsafe { libc::malloc(size.max(1)) } as *mut u8;
         watchdog::alloc_exit();
         if !p.is_null() {
+            // SAFETY: `p` is the live block malloc just returned.
             self.account(0, unsafe { libc::malloc_usable_size(p.cast()) });
         }
         p
@@ -127,9 +131,11 @@ unsafe impl Allocator for CountingAllocator {
             return std::ptr::null_mut();
         }
         watchdog::alloc_enter();
+        // SAFETY: calloc has no preconditions; a null result goes back to QuickJS as out of memory.
         let p = unsafe { libc::calloc(count.max(1), size.max(1)) } as *mut u8;
         watchdog::alloc_exit();
         if !p.is_null() {
+            // SAFETY: `p` is the live block calloc just returned.
             self.account(0, unsafe { libc::malloc_usable_size(p.cast()) });
         }
         p
@@ -139,9 +145,11 @@ unsafe impl Allocator for CountingAllocator {
         if ptr.is_null() {
             return;
         }
+        // SAFETY: QuickJS frees only live blocks of this allocator (the trait's contract), all from libc.
         let size = unsafe { libc::malloc_usable_size(ptr.cast()) };
         self.account(size, 0);
         watchdog::alloc_enter();
+        // SAFETY: a live libc block, freed once, after its size was read.
         unsafe { libc::free(ptr.cast()) };
         watchdog::alloc_exit();
     }
@@ -150,21 +158,25 @@ unsafe impl Allocator for CountingAllocator {
         let old = if ptr.is_null() {
             0
         } else {
+            // SAFETY: a non-null `ptr` is a live block of this allocator (the trait's contract), from libc.
             unsafe { libc::malloc_usable_size(ptr.cast()) }
         };
         if new_size > old && !self.grant(old, new_size) {
             return std::ptr::null_mut();
         }
         watchdog::alloc_enter();
+        // SAFETY: `ptr` is null or a live libc block; on failure libc leaves it allocated, as QuickJS expects.
         let p = unsafe { libc::realloc(ptr.cast(), new_size.max(1)) } as *mut u8;
         watchdog::alloc_exit();
         if !p.is_null() {
+            // SAFETY: `p` is the live block realloc just returned.
             self.account(old, unsafe { libc::malloc_usable_size(p.cast()) });
         }
         p
     }
 
     unsafe fn usable_size(ptr: *mut u8) -> usize {
+        // SAFETY: QuickJS asks only about live blocks of this allocator, all from libc.
         unsafe { libc::malloc_usable_size(ptr.cast()) }
     }
 }
@@ -200,6 +212,7 @@ pub fn postgres_wants_out() -> bool {
     // Only the flags that make CHECK_FOR_INTERRUPTS raise: others (barriers,
     // idle timeouts) must not end a script. A background worker's SIGTERM
     // sets ShutdownRequestPending instead.
+    // SAFETY: volatile reads of sig_atomic_t flags that Postgres's signal handlers set; no reference is kept.
     unsafe {
         std::ptr::read_volatile(&raw const pgrx::pg_sys::QueryCancelPending) != 0
             || std::ptr::read_volatile(&raw const pgrx::pg_sys::ProcDiePending) != 0
@@ -291,6 +304,7 @@ struct Atoms {
 
 impl Atoms {
     fn new(ctx: &Ctx<'_>) -> Atoms {
+        // SAFETY: `ctx` is live for the call, which copies the n.len() bytes of `n`; Drop frees the atoms.
         let atom = |n: &str| unsafe {
             qjs::JS_NewAtomLen(ctx.as_raw().as_ptr(), n.as_ptr().cast(), n.len() as _)
         };
@@ -436,6 +450,7 @@ impl TenantRuntime {
             .limit
             .set(base.saturating_add(req.limits.memory_bytes));
         self.logs.borrow_mut().reset(req.limits.log_bytes);
+        // SAFETY: `raw` is the runtime `self.runtime` owns, alive as long as `self`; no JS runs during the calls.
         unsafe {
             let rt = self.raw;
             // Stack limits count from where this run starts, not where the runtime was made.
@@ -769,6 +784,8 @@ fn sealed<'js>(
     props: &[(qjs::JSAtom, Value<'js>)],
 ) -> rquickjs::Result<Object<'js>> {
     let raw = ctx.as_raw().as_ptr();
+    // SAFETY: calls on the live context of `ctx`; `o` owns the new object, and each value handed to
+    // JS_DefinePropertyValue is a fresh reference (JS_DupValue) that it takes over.
     unsafe {
         let o = qjs::JS_NewObject(raw);
         if qjs::JS_IsException(o) {

@@ -69,6 +69,8 @@ pub fn run(
         }
     });
     let out = subxact::run(AssertUnwindSafe(|| {
+        // SAFETY: inside this subtransaction, on the main thread: an ERROR in `execute` is caught by
+        // subxact::run, whose rollback also closes the SPI connection it left open.
         tenancy::as_script(|| unsafe { execute(sql, args, max_rows) })
     }));
     match out {
@@ -91,6 +93,8 @@ pub fn run(
 }
 
 unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64) -> Rows {
+    // SAFETY: SPI calls inside the caller's subtransaction; the tuple table is read before SPI_finish
+    // frees it, and an ERROR unwinds to subxact::run, whose rollback cleans SPI up.
     unsafe {
         if pg_sys::SPI_connect() != pg_sys::SPI_OK_CONNECT as i32 {
             fail(
@@ -221,6 +225,8 @@ unsafe fn statement(sql: &str) -> Rc<Statement> {
     if let Some(s) = PLANS.with(|p| p.borrow().get(sql).cloned()) {
         return s;
     }
+    // SAFETY: SPI is connected (called from `execute`); a plan is kept before it is cached, and since runs
+    // never nest (run.rs refuses it) no cached plan is freed while a statement uses it.
     unsafe {
         let text = CString::new(sql).unwrap_or_else(|_| {
             fail(
@@ -274,12 +280,15 @@ struct Inferred {
 #[pg_guard]
 unsafe extern "C-unwind" fn variable_parameters(pstate: *mut pg_sys::ParseState, arg: *mut c_void) {
     let inferred = arg.cast::<Inferred>();
+    // SAFETY: `arg` is the `Inferred` that infer_parameter_types passes; it outlives the prepare.
     unsafe {
         setup_parse_variable_parameters(pstate, &mut (*inferred).types, &mut (*inferred).count)
     };
 }
 
 unsafe fn infer_parameter_types(sql: &CStr) -> Vec<Oid> {
+    // SAFETY: `inferred` outlives the prepare that fills it. NOT SOUND: `types` is palloc'd in SPI's
+    // executor context, which SPI_prepare_extended resets before it returns; it is read after that.
     unsafe {
         let mut inferred = Inferred {
             types: std::ptr::null_mut(),
@@ -307,6 +316,7 @@ unsafe fn infer_parameter_types(sql: &CStr) -> Vec<Oid> {
 
 fn param(typ: Oid) -> Param {
     let (mut input, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
+    // SAFETY: a syscache lookup inside the statement's transaction; both out-parameters are locals.
     unsafe { pg_sys::getTypeInputInfo(typ, &mut input, &mut ioparam) };
     Param {
         target: target(typ),
@@ -316,10 +326,12 @@ fn param(typ: Oid) -> Param {
 }
 
 fn target(typ: Oid) -> Target {
+    // SAFETY: a syscache lookup inside the statement's transaction (an unknown type raises an ERROR).
     let base = unsafe { pg_sys::getBaseType(typ) };
     match base {
         pg_sys::JSONOID | pg_sys::JSONBOID => Target::Json,
         pg_sys::BYTEAOID => Target::Bytea,
+        // SAFETY: a syscache lookup inside the statement's transaction.
         _ => match unsafe { pg_sys::get_element_type(base) } {
             e if e == pg_sys::InvalidOid => Target::Scalar,
             e => Target::Array(Box::new(target(e))),
@@ -330,6 +342,7 @@ fn target(typ: Oid) -> Target {
 // ---------------------------------------------------------------- what scripts may run
 
 unsafe fn check(plan: pg_sys::SPIPlanPtr) {
+    // SAFETY: `plan` was just prepared; its plan sources and query list are Postgres Lists of those nodes.
     unsafe {
         let sources = pg_sys::SPI_plan_get_plan_sources(plan);
         let n = if sources.is_null() {
@@ -398,9 +411,11 @@ enum Decoder {
 }
 
 fn decoder(typ: Oid) -> Decoder {
+    // SAFETY: a syscache lookup inside the statement's transaction (an unknown type raises an ERROR).
     let base = unsafe { pg_sys::getBaseType(typ) };
     let output = || {
         let (mut f, mut varlena) = (pg_sys::InvalidOid, false);
+        // SAFETY: a syscache lookup inside the statement's transaction; both out-parameters are locals.
         unsafe { pg_sys::getTypeOutputInfo(typ, &mut f, &mut varlena) };
         f
     };
@@ -414,10 +429,12 @@ fn decoder(typ: Oid) -> Decoder {
         pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => Decoder::Timestamp,
         pg_sys::BYTEAOID => Decoder::Bytea,
         pg_sys::JSONOID | pg_sys::JSONBOID => Decoder::Json(output()),
+        // SAFETY: a syscache lookup inside the statement's transaction.
         _ => match unsafe { pg_sys::get_element_type(base) } {
             e if e == pg_sys::InvalidOid => Decoder::Text(output()),
             elem => {
                 let (mut len, mut byval, mut align) = (0i16, false, 0 as c_char);
+                // SAFETY: a syscache lookup inside the statement's transaction; the out-parameters are locals.
                 unsafe { pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align) };
                 Decoder::Array {
                     elem,
@@ -435,6 +452,8 @@ fn decoder(typ: Oid) -> Decoder {
 const POSTGRES_EPOCH_MS: f64 = 946_684_800_000.0;
 
 unsafe fn decode(d: Datum, how: &Decoder) -> Cell {
+    // SAFETY: `d` is a non-null datum of the type `how` was made for, alive until SPI_finish;
+    // varlenas are detoasted before they are read, and arrays are read as deconstruct_array lays them out.
     unsafe {
         match how {
             Decoder::Bool => Cell::Bool(d.value() != 0),
@@ -513,6 +532,7 @@ fn nest(flat: &mut impl Iterator<Item = Cell>, dims: &[c_int]) -> Cell {
 }
 
 unsafe fn output(f: Oid, d: Datum) -> String {
+    // SAFETY: `f` is the output function of `d`'s type; its C string is copied, then freed once.
     unsafe {
         let p = pg_sys::OidOutputFunctionCall(f, d);
         let s = CStr::from_ptr(p).to_string_lossy().into_owned();
@@ -537,6 +557,7 @@ thread_local! {
 unsafe extern "C-unwind" fn deadline_passed() {
     if tenancy::in_script_sql() {
         DEADLINE_HIT.store(true, Ordering::SeqCst);
+        // SAFETY: in the SIGALRM handler: the flag stores and SetLatch of Postgres's own StatementTimeoutHandler.
         unsafe {
             pg_sys::QueryCancelPending = 1;
             pg_sys::InterruptPending = 1;
@@ -582,6 +603,7 @@ pub fn end_run() {
 /// withdrawn, since the run ends with its own timeout error.
 pub fn take_deadline_cancel() -> bool {
     if DEADLINE_HIT.swap(false, Ordering::SeqCst) {
+        // SAFETY: a store to a sig_atomic_t flag on the main thread, as Postgres clears it itself.
         unsafe { pg_sys::QueryCancelPending = 0 };
         true
     } else {

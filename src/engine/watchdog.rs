@@ -107,17 +107,20 @@ unsafe impl std::alloc::GlobalAlloc for MarkedAllocator {
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
         alloc_enter();
+        // SAFETY: forwarded unchanged; the caller's GlobalAlloc contract is System's too.
         unsafe { std::alloc::System.dealloc(ptr, layout) };
         alloc_exit();
     }
     unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
         alloc_enter();
+        // SAFETY: forwarded unchanged; the caller's GlobalAlloc contract is System's too.
         let p = unsafe { std::alloc::System.alloc_zeroed(layout) };
         alloc_exit();
         p
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
         alloc_enter();
+        // SAFETY: forwarded unchanged; the caller's GlobalAlloc contract is System's too.
         let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
         alloc_exit();
         p

@@ -36,8 +36,11 @@ impl Default for Board {
     }
 }
 
+// SAFETY: plain Copy integers (latch addresses as usize), no references: valid in every backend;
+// used only under BOARD's lock.
 unsafe impl PGRXSharedMemory for Board {}
 
+// SAFETY: the name is used by no other shared-memory area.
 static BOARD: PgLwLock<Board> = unsafe { PgLwLock::new(c"jsrt_executors") };
 /// This process's executor slot, when it is an executor.
 static MY_SLOT: AtomicUsize = AtomicUsize::new(usize::MAX);
@@ -56,6 +59,7 @@ pub fn init() {
 pub fn register(slot: usize) {
     MY_SLOT.store(slot, Ordering::Relaxed);
     let mut b = BOARD.exclusive();
+    // SAFETY: a read of this worker's own latch pointer: its PGPROC's latch, in shared memory.
     b.latches[slot] = unsafe { pg_sys::MyLatch } as usize;
     b.running[slot] = 0;
     b.cancel[slot] = false;
@@ -111,6 +115,8 @@ pub fn wake_all() {
     }
     let b = BOARD.share();
     for &latch in b.latches.iter().filter(|&&l| l != 0) {
+        // SAFETY: each nonzero entry is a worker's PGPROC latch: shared memory at the same address in every
+        // backend, valid even after that worker exits.
         unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
     }
 }
@@ -136,6 +142,7 @@ fn at_commit(flag: &'static std::thread::LocalKey<Cell<bool>>) {
     }
     flag.set(true);
     if !CALLBACK_REGISTERED.replace(true) {
+        // SAFETY: once per process (CALLBACK_REGISTERED), on the main thread; the callback is a plain fn.
         unsafe { pg_sys::RegisterXactCallback(Some(on_transaction_end), std::ptr::null_mut()) };
     }
 }
@@ -154,6 +161,7 @@ unsafe extern "C-unwind" fn on_transaction_end(
             if WAKE_SCHEDULER_AT_COMMIT.replace(false) {
                 let latch = BOARD.share().scheduler;
                 if latch != 0 {
+                    // SAFETY: the scheduler's PGPROC latch: shared memory at the same address in every backend.
                     unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
                 }
             }

@@ -32,8 +32,11 @@ pub struct Queue {
     waiting: u32,
 }
 
+// SAFETY: plain Copy integers (the latch address as usize): valid in every backend; used only
+// under QUEUE's lock.
 unsafe impl PGRXSharedMemory for Queue {}
 
+// SAFETY: the name is used by no other shared-memory area.
 static QUEUE: PgLwLock<Queue> = unsafe { PgLwLock::new(c"jsrt_recorder") };
 /// The slots live in a shared memory area of their own: too big to build on a stack.
 static mut SLOTS_AREA: *mut Slot = std::ptr::null_mut();
@@ -42,6 +45,7 @@ static mut PREV_STARTUP_HOOK: pg_sys::shmem_startup_hook_type = None;
 
 #[pg_guard]
 unsafe extern "C-unwind" fn request_slots() {
+    // SAFETY: Postgres calls this hook in the postmaster while shared memory may still be requested.
     unsafe {
         if let Some(prev) = PREV_REQUEST_HOOK {
             prev();
@@ -52,6 +56,8 @@ unsafe extern "C-unwind" fn request_slots() {
 
 #[pg_guard]
 unsafe extern "C-unwind" fn attach_slots() {
+    // SAFETY: Postgres calls this hook in the postmaster alone, after the request; ShmemInitStruct returns
+    // `size` bytes of shared memory, and children inherit SLOTS_AREA.
     unsafe {
         if let Some(prev) = PREV_STARTUP_HOOK {
             prev();
@@ -68,12 +74,15 @@ unsafe extern "C-unwind" fn attach_slots() {
 
 /// Slot `n` of the queue. The caller holds QUEUE's lock.
 fn slot(n: u64) -> &'static mut Slot {
+    // SAFETY: callers run only when preloaded (SLOTS_AREA is set) and hold QUEUE's lock, and use the
+    // reference before they release it; n % SLOTS stays inside the area.
     unsafe { &mut *SLOTS_AREA.add((n % SLOTS as u64) as usize) }
 }
 
 /// From _PG_init while shared_preload_libraries is being processed.
 pub fn init() {
     pg_shmem_init!(QUEUE);
+    // SAFETY: _PG_init while preloading, once, in the postmaster: the hook chain is ours to extend.
     unsafe {
         PREV_REQUEST_HOOK = pg_sys::shmem_request_hook;
         pg_sys::shmem_request_hook = Some(request_slots);
@@ -94,6 +103,7 @@ pub fn enqueue(record: &Record) -> bool {
     loop {
         {
             let mut q = QUEUE.exclusive();
+            // SAFETY: a read of this backend's own database oid.
             if q.latch == 0 || q.database != unsafe { pg_sys::MyDatabaseId }.to_u32() {
                 return false;
             }
@@ -104,6 +114,7 @@ pub fn enqueue(record: &Record) -> bool {
                 q.tail += 1;
                 let latch = q.latch as *mut pg_sys::Latch;
                 drop(q);
+                // SAFETY: the recorder's PGPROC latch: shared memory at the same address in every backend.
                 unsafe { pg_sys::SetLatch(latch) };
                 return true;
             }
@@ -111,6 +122,7 @@ pub fn enqueue(record: &Record) -> bool {
         if Instant::now() > give_up {
             return false;
         }
+        // SAFETY: a plain sleep; no lock is held.
         unsafe { pg_sys::pg_usleep(10_000) };
     }
 }
@@ -160,6 +172,7 @@ pub fn flush(timeout: Duration) -> bool {
             return false;
         }
         pgrx::check_for_interrupts!();
+        // SAFETY: a plain sleep; no lock is held.
         unsafe { pg_sys::pg_usleep(5_000) };
     }
 }

@@ -44,8 +44,10 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
     super::connect();
     let slot = arg.value().min(board::MAX_EXECUTORS - 1);
     board::register(slot);
+    // SAFETY: a read of this process's pid, set at its start.
     let worker = format!("executor {}", unsafe { pg_sys::MyProcPid });
     // A standby runs nothing (the queue is the primary's) until it is promoted.
+    // SAFETY: a plain call on the worker's main thread, attached to shared memory.
     while unsafe { pg_sys::RecoveryInProgress() } {
         if !BackgroundWorker::wait_latch(Some(Duration::from_secs(1))) || shutting_down() {
             board::unregister(slot);
@@ -63,6 +65,7 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
             break;
         }
         if BackgroundWorker::sighup_received() {
+            // SAFETY: the usual SIGHUP reload, on the worker's main thread between transactions.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
         while !shutting_down() {
@@ -128,6 +131,7 @@ fn run_in_own_transaction(slot: usize, job: &Queued) {
 /// Runs one claimed run in the current transaction: its writes commit with
 /// its record, or roll back before its failure is recorded.
 pub fn run_one(job: &Queued) {
+    // SAFETY: on the backend's main thread; Postgres copies the static C string.
     unsafe {
         pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, c"jsrt run".as_ptr())
     };
@@ -164,6 +168,7 @@ pub fn run_one(job: &Queued) {
         Ok(Err(e)) => finish_failed(job, &e.message()),
         Err(c) => finish_failed(job, &c.message),
     }
+    // SAFETY: on the backend's main thread; a null activity string is allowed.
     unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null()) };
 }
 
@@ -191,6 +196,7 @@ fn mark_cancelled(id: &str) {
 /// jsrt.run_pending(max): runs up to `max` due runs in this session, each in
 /// a subtransaction; they commit with the caller. Returns how many ran.
 pub fn run_pending(max: i64) -> i64 {
+    // SAFETY: a read of this process's pid, set at its start.
     let worker = format!("session {}", unsafe { pg_sys::MyProcPid });
     let mut after = FIRST_TENANT.to_string();
     let mut done = 0;

@@ -79,6 +79,8 @@ pub extern "C-unwind" fn jsrt_http_main(_arg: pg_sys::Datum) {
         return;
     }
     // The socket is the postmaster's, shared by every worker; this process has its own copy.
+    // SAFETY: `fd` is the listening socket inherited from the postmaster; this process's copy has no other
+    // user here, so the listener may own (and close) it.
     let listener = unsafe { TcpListener::from_raw_fd(fd) };
     if let Err(e) = listener.set_nonblocking(true) {
         log!("jsrt http: {e}");
@@ -101,6 +103,7 @@ fn serve(listener: &TcpListener) {
                 break;
             }
             if BackgroundWorker::sighup_received() {
+                // SAFETY: the usual SIGHUP reload, on the worker's main thread between transactions.
                 unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
             }
             expire(&mut conns);
@@ -120,6 +123,7 @@ fn serve(listener: &TcpListener) {
         let waiting = conns
             .iter()
             .any(|c| c.ready && c.output.is_empty() && !c.closing);
+        // SAFETY: `fds` holds fds.len() initialised pollfd entries, borrowed for the call.
         let ready = unsafe {
             libc::poll(
                 fds.as_mut_ptr(),
@@ -304,6 +308,7 @@ fn expire(conns: &mut Vec<Conn>) {
 }
 
 fn answer(req: &Request) -> Response {
+    // SAFETY: on the worker's main thread; Postgres copies the static C string.
     unsafe {
         pg_sys::pgstat_report_activity(
             pg_sys::BackendState::STATE_RUNNING,
@@ -317,6 +322,7 @@ fn answer(req: &Request) -> Response {
             _ => crate::endpoints::dispatch(req).0,
         }
     }));
+    // SAFETY: on the worker's main thread; a null activity string is allowed.
     unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null()) };
     out.unwrap_or_else(|c| {
         log!("jsrt http: {} {}: {}", req.method, req.path, c.message);

@@ -31,11 +31,13 @@ pub fn connect() {
 
 /// SIGTERM arrived. (pgrx's sigterm_received() forgets it once asked.)
 pub fn shutting_down() -> bool {
+    // SAFETY: a volatile read of a sig_atomic_t flag that the SIGTERM handler sets.
     unsafe { std::ptr::read_volatile(&raw const pg_sys::ShutdownRequestPending) != 0 }
 }
 
 /// Runs `f` in a transaction of its own: committed, or rolled back on an ERROR.
 pub fn in_transaction<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Caught> {
+    // SAFETY: called from a worker's main loop between transactions, so one may start; it ends below.
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();
@@ -44,6 +46,8 @@ pub fn in_transaction<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Resu
     let out = PgTryBuilder::new(|| Ok(f()))
         .catch_others(|e| Err(crate::subxact::describe(e)))
         .execute();
+    // SAFETY: ends the transaction begun above: committed with its snapshot popped, or aborted after
+    // the ERROR was caught.
     unsafe {
         match out {
             Ok(_) => {

@@ -92,11 +92,11 @@ fn store(rec: Record, since: Instant, waiting: &mut Vec<(Instant, Record)>) {
             rec.id,
             e.message()
         ),
-        // SAFETY: a read of the commit log.
         Err(e)
             if e.code == pgrx::PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION
                 && rec
                     .script_xid
+                    // SAFETY: a read of the commit log, inside the recorder's transaction.
                     .is_some_and(|x| unsafe { pg_sys::TransactionIdDidAbort(x.into()) }) =>
         {
             // The script never existed for anyone else: nothing to record it against.

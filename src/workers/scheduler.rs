@@ -30,10 +30,12 @@ pub fn init() {
 pub extern "C-unwind" fn jsrt_scheduler_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     super::connect();
+    // SAFETY: a read of this worker's own latch pointer: its PGPROC's latch, in shared memory.
     board::register_scheduler(unsafe { pg_sys::MyLatch } as usize);
     let mut last_cleanup = Instant::now();
     let mut last_error = String::new();
     loop {
+        // SAFETY: a plain call on the worker's main thread, attached to shared memory.
         let nap = if unsafe { pg_sys::RecoveryInProgress() } {
             MAX_NAP
         } else {
@@ -63,6 +65,7 @@ pub extern "C-unwind" fn jsrt_scheduler_main(_arg: pg_sys::Datum) {
                 }
             }
         };
+        // SAFETY: a plain call on the worker's main thread, attached to shared memory.
         if last_cleanup.elapsed() >= CLEANUP_EVERY && !unsafe { pg_sys::RecoveryInProgress() } {
             last_cleanup = Instant::now();
             cleanup();
@@ -73,6 +76,7 @@ pub extern "C-unwind" fn jsrt_scheduler_main(_arg: pg_sys::Datum) {
             break;
         }
         if BackgroundWorker::sighup_received() {
+            // SAFETY: the usual SIGHUP reload, on the worker's main thread between transactions.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
     }

@@ -437,8 +437,10 @@ fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
             });
     }
     let raw = v.as_raw();
+    // SAFETY: `raw` is borrowed from `v`, which keeps it alive; JS_IsDate only reads its tag.
     if unsafe { qjs::JS_IsDate(raw) } {
         let mut ms = f64::NAN;
+        // SAFETY: the context running this host function; `raw` is borrowed, not consumed, and `ms` is a local.
         unsafe { qjs::JS_ToFloat64(ctx.as_raw().as_ptr(), &mut ms, raw) };
         return Ok(Arg::Date(ms));
     }
@@ -489,6 +491,7 @@ fn cell<'js>(ctx: &Ctx<'js>, c: Cell) -> Js<'js> {
         Cell::Float(f) => Value::new_float(ctx.clone(), f),
         Cell::Text(s) => rquickjs::String::from_str(ctx.clone(), &s)?.into_value(),
         Cell::Json(s) => ctx.json_parse(s)?,
+        // SAFETY: JS_NewDate returns a new value owned by this context, which `from_raw` takes over.
         Cell::Date(ms) => unsafe {
             let raw = qjs::JS_NewDate(ctx.as_raw().as_ptr(), ms);
             if qjs::JS_IsException(raw) {

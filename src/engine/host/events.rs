@@ -35,6 +35,7 @@ fn publish<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Value<'
         .map_err(|m| thrown(ctx, "RangeError", &m, "54000"))?;
     let (parent, depth) = super::lineage();
     let tenant = super::tenant();
+    // SAFETY: the GUC level opened here is closed below, or by the subtransaction's rollback if the insert raises.
     let id = as_owner(ctx, WHAT, || unsafe {
         // The fan-out trigger links the runs it queues to this one; the setting ends here.
         let level = pgrx::pg_sys::NewGUCNestLevel();

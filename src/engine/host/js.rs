@@ -110,6 +110,7 @@ pub fn bytes(v: &Value<'_>) -> Option<Vec<u8>> {
         return Some(unsafe { a.as_bytes() }.unwrap_or_default().to_vec());
     }
     rquickjs::ArrayBuffer::from_object(o.clone())
+        // SAFETY: as above: no JS runs while the bytes are copied.
         .map(|b| unsafe { b.as_bytes() }.unwrap_or_default().to_vec())
 }
 
@@ -126,5 +127,6 @@ pub fn no_row_is_none<T>(
 /// Freezes `o` with the engine's own JS_FreezeObject, which a script cannot
 /// replace the way it could Object.freeze.
 pub fn freeze<'js>(ctx: &Ctx<'js>, o: &Object<'js>) {
+    // SAFETY: `o` is a live object of this context, borrowed for the call (JS_FreezeObject does not consume it).
     unsafe { rquickjs::qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), o.as_raw()) };
 }
