@@ -287,11 +287,13 @@ unsafe extern "C-unwind" fn variable_parameters(pstate: *mut pg_sys::ParseState,
 }
 
 unsafe fn infer_parameter_types(sql: &CStr) -> Vec<Oid> {
-    // SAFETY: `inferred` outlives the prepare that fills it. NOT SOUND: `types` is palloc'd in SPI's
-    // executor context, which SPI_prepare_extended resets before it returns; it is read after that.
+    // SAFETY: `inferred` outlives the prepare that fills it, and its array is
+    // allocated here, in the caller's (SPI procedure) context: the parser only
+    // repallocs it, which keeps that context. (Left to the parser, it would be
+    // palloc'd in SPI's executor context, which the prepare resets before it returns.)
     unsafe {
         let mut inferred = Inferred {
-            types: std::ptr::null_mut(),
+            types: pg_sys::palloc0(std::mem::size_of::<Oid>()).cast(),
             count: 0,
         };
         let options = pg_sys::SPIPrepareOptions {

@@ -72,10 +72,13 @@ unsafe extern "C-unwind" fn attach_slots() {
     }
 }
 
-/// Slot `n` of the queue. The caller holds QUEUE's lock.
-fn slot(n: u64) -> &'static mut Slot {
-    // SAFETY: callers run only when preloaded (SLOTS_AREA is set) and hold QUEUE's lock, and use the
-    // reference before they release it; n % SLOTS stays inside the area.
+/// Slot `n` of the queue.
+///
+/// # Safety
+/// The library is preloaded (the area exists), and the caller holds QUEUE's
+/// lock for as long as it uses the slot.
+unsafe fn slot(n: u64) -> &'static mut Slot {
+    // SAFETY: as the function's contract says; n % SLOTS stays inside the area.
     unsafe { &mut *SLOTS_AREA.add((n % SLOTS as u64) as usize) }
 }
 
@@ -108,7 +111,8 @@ pub fn enqueue(record: &Record) -> bool {
                 return false;
             }
             if q.tail - q.head < SLOTS as u64 {
-                let s = slot(q.tail);
+                // SAFETY: preloaded (checked above), and `q` holds the lock while the slot is written.
+                let s = unsafe { slot(q.tail) };
                 s.len = bytes.len() as u32;
                 s.data[..bytes.len()].copy_from_slice(&bytes);
                 q.tail += 1;
@@ -195,7 +199,8 @@ pub fn peek(n: usize) -> (u64, Vec<Vec<u8>>) {
     let batch = (q.head..q.tail)
         .take(n)
         .map(|i| {
-            let s = slot(i);
+            // SAFETY: only the worker calls this (preloaded), under the shared lock `q`.
+            let s = unsafe { slot(i) };
             s.data[..s.len as usize].to_vec()
         })
         .collect();

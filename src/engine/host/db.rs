@@ -441,7 +441,10 @@ fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
     if unsafe { qjs::JS_IsDate(raw) } {
         let mut ms = f64::NAN;
         // SAFETY: the context running this host function; `raw` is borrowed, not consumed, and `ms` is a local.
-        unsafe { qjs::JS_ToFloat64(ctx.as_raw().as_ptr(), &mut ms, raw) };
+        // (A script may have replaced the Date's valueOf: what it throws is the call's error.)
+        if unsafe { qjs::JS_ToFloat64(ctx.as_raw().as_ptr(), &mut ms, raw) } < 0 {
+            return Err(rquickjs::Error::Exception);
+        }
         return Ok(Arg::Date(ms));
     }
     if let Some(b) = super::js::bytes(v) {
