@@ -44,17 +44,13 @@ SELECT p.oid::regprocedure AS function,
        AND p.pronamespace = 'jsrt'::regnamespace
  ORDER BY 1::text;
 
+-- The attacker's function, made in each of mallory's sessions below: it
+-- counts (and escalates) whenever it runs as anyone but mallory.
+\set evil 'CREATE FUNCTION pg_temp.evil(x pg_catalog.text) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN IF current_user <> ''mallory'' THEN PERFORM pg_catalog.nextval(''public.escalations''); IF current_user = ''postgres'' THEN EXECUTE ''ALTER ROLE mallory SUPERUSER''; END IF; END IF; RETURN true; END $$;'
 -- The reported attack: a viewer's temporary domain named text, run by set_tenant as the owner.
 GRANT jsrt_viewer TO mallory;
 \c - mallory
-CREATE FUNCTION pg_temp.evil(x pg_catalog.text) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_user <> 'mallory' THEN
-        PERFORM pg_catalog.nextval('public.escalations');
-        IF current_user = 'postgres' THEN EXECUTE 'ALTER ROLE mallory SUPERUSER'; END IF;
-    END IF;
-    RETURN true;
-END $$;
+:evil
 CREATE DOMAIN pg_temp.text AS pg_catalog.text CHECK (pg_temp.evil(VALUE));
 SELECT jsrt.set_tenant('tr_a');
 \c - postgres
@@ -137,14 +133,7 @@ export default (ctx) => ctx.db.query('SELECT name FROM catalog ORDER BY name').m
 $js$, 'http', '{"status": "active", "http_path": "/catalog", "http_auth": "public", "http_methods": ["GET"]}') IS NOT NULL AS ok;
 RESET jsrt.tenant;
 \c - mallory
-CREATE FUNCTION pg_temp.evil(x pg_catalog.text) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_user <> 'mallory' THEN
-        PERFORM pg_catalog.nextval('public.escalations');
-        IF current_user = 'postgres' THEN EXECUTE 'ALTER ROLE mallory SUPERUSER'; END IF;
-    END IF;
-    RETURN true;
-END $$;
+:evil
 DO $$
 DECLARE
     t pg_catalog.text;
