@@ -49,7 +49,7 @@ passed=$((passed + $(grep -c '^ok ' "$work/py.out"))); failed=$((failed + $(grep
 "${PSQL[@]}" -c "ALTER SYSTEM RESET jsrt.http_max_body_bytes" -c "SELECT pg_reload_conf()" >/dev/null
 
 out=$(sql "SELECT count(*) FILTER (WHERE e.trigger_data->>'status' = '200') > 200, count(*) FILTER (WHERE e.trigger_data->>'status' = '504')
-             FROM jsrt.script_executions e WHERE e.trigger_type = 'http'" | tail -1)
+             FROM jsrt.script_executions e WHERE e.trigger_type = 'http' AND e.tenant_id = jsrt.tenant_id()" | tail -1)
 check "requests are recorded with trigger http and their status" "$([ "$out" = "t|1" ] && echo 0 || { echo "  $out"; echo 1; })"
 
 # kill -9 of a worker: Postgres restarts its processes, the postmaster keeps the port, and it answers again
