@@ -31,6 +31,10 @@ fi
 echo "10.20.30.40 intranet.jsrt.test $HOSTS_MARK" >> /etc/hosts
 up() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 for _ in $(seq 1 50); do up 127.0.0.2 $OK_PORT && up 127.0.0.1 $GUARD_PORT && break; sleep 0.1; done
+# The servers log the probes' connections as they handle them, which can be
+# after the probe returned: wait for those lines, then start with empty logs.
+for _ in $(seq 1 50); do [ -s "$work/guard/connections.log" ] && [ -s "$work/connections.log" ] && break; sleep 0.1; done
+sleep 0.2
 rm -f "$work/guard/connections.log" "$work/connections.log"
 
 "${PSQL[@]}" -c "SELECT jsrt.create_tenant('web')" >/dev/null
