@@ -1,8 +1,9 @@
 //! What script SQL may never reach, refused when it is reached (trust rule 3):
 //! functions whose effects pass the run or the tenant (notify, advisory
 //! locks, large objects, dblink, files, signals), SECURITY DEFINER functions
-//! (they run as their owner), and the calling session's temporary objects
-//! (trust rule 2).
+//! (they run as their owner), functions planted in a schema by a role other
+//! than its owner, utility statements other than SET, RESET, SHOW and CALL,
+//! and the calling session's temporary objects (trust rule 2).
 //!
 //! The checks sit where Postgres itself checks the right to call a function
 //! or read a relation, so they hold however the object is reached: directly,
@@ -20,6 +21,7 @@ static mut PREV_FMGR_HOOK: pg_sys::fmgr_hook_type = None;
 static mut PREV_NEEDS_FMGR_HOOK: pg_sys::needs_fmgr_hook_type = None;
 static mut PREV_OBJECT_ACCESS: pg_sys::object_access_hook_type = None;
 static mut PREV_CHECK_PERMS: pg_sys::ExecutorCheckPerms_hook_type = None;
+static mut PREV_UTILITY: pg_sys::ProcessUtility_hook_type = None;
 
 /// Installs the hooks; once per process, from _PG_init.
 pub fn install() {
@@ -33,6 +35,8 @@ pub fn install() {
         pg_sys::object_access_hook = Some(on_object_access);
         PREV_CHECK_PERMS = pg_sys::ExecutorCheckPerms_hook;
         pg_sys::ExecutorCheckPerms_hook = Some(on_check_perms);
+        PREV_UTILITY = pg_sys::ProcessUtility_hook;
+        pg_sys::ProcessUtility_hook = Some(on_utility);
     }
 }
 
@@ -97,21 +101,22 @@ fn check_function(func: pg_sys::Oid) {
             .into_owned();
         let namespace = (*form).pronamespace;
         let definer = (*form).prosecdef;
+        let owner = (*form).proowner;
         pg_sys::ReleaseSysCache(tuple);
-        (name, namespace, definer)
+        (name, namespace, definer, owner)
     };
-    let (name, namespace, definer) = found;
+    let (name, namespace, definer, owner) = found;
+    let in_catalog = namespace == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE);
     // SAFETY: a namespace oid from pg_proc; a plain catalog read.
     let temporary = unsafe { pg_sys::isAnyTempNamespace(namespace) };
     let why = if definer {
         Some("a SECURITY DEFINER function runs as its owner, outside the script's role and tenant")
     } else if temporary {
         Some("temporary objects belong to the session that called the script, not to the script")
+    } else if !in_catalog && !vouched_for(owner, namespace) {
+        Some("it belongs to neither a superuser nor the owner of its schema: a role that may create functions there could run its code in any tenant's script")
     } else {
-        refusal(
-            &name,
-            namespace == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE),
-        )
+        refusal(&name, in_catalog)
     };
     if let Some(why) = why {
         ereport!(
@@ -119,6 +124,91 @@ fn check_function(func: pg_sys::Oid) {
             Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("scripts cannot call {name}(): {why}")
         );
+    }
+}
+
+/// Whether a function's owner is trusted with every tenant's script SQL: a
+/// superuser, or the owner of the function's schema (who decides what goes
+/// there). A function planted by another role that may create in a schema on
+/// the scripts' search_path (an overload of `jsonb_build_object`, say) is not.
+fn vouched_for(owner: pg_sys::Oid, namespace: pg_sys::Oid) -> bool {
+    // SAFETY: catalog reads inside a transaction; the tuple is released before anything can raise.
+    unsafe {
+        if pg_sys::superuser_arg(owner) {
+            return true;
+        }
+        let tuple = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::NAMESPACEOID as _,
+            pg_sys::Datum::from(namespace),
+        );
+        if tuple.is_null() {
+            return false;
+        }
+        let schema_owner =
+            (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_namespace>(tuple)).nspowner;
+        pg_sys::ReleaseSysCache(tuple);
+        pg_sys::has_privs_of_role(owner, schema_owner)
+    }
+}
+
+/// Utility statements reached from script SQL (inside a function, or through
+/// a rewrite rule): only SET, RESET, SHOW and CALL. The script's own
+/// statements are checked when planned (engine/sql.rs); this catches the rest
+/// (NOTIFY, LOCK, LISTEN, DDL ...).
+#[pg_guard]
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C-unwind" fn on_utility(
+    pstmt: *mut pg_sys::PlannedStmt,
+    query: *const std::ffi::c_char,
+    read_only_tree: bool,
+    context: pg_sys::ProcessUtilityContext::Type,
+    params: pg_sys::ParamListInfo,
+    env: *mut pg_sys::QueryEnvironment,
+    dest: *mut pg_sys::DestReceiver,
+    qc: *mut pg_sys::QueryCompletion,
+) {
+    if tenancy::in_script_sql() {
+        // SAFETY: Postgres hands the hook a valid planned utility statement.
+        let stmt = unsafe { (*pstmt).utilityStmt };
+        // SAFETY: a node; its tag is its first field.
+        let tag = if stmt.is_null() {
+            pg_sys::NodeTag::T_Invalid
+        } else {
+            unsafe { (*stmt).type_ }
+        };
+        if !matches!(
+            tag,
+            pg_sys::NodeTag::T_VariableSetStmt
+                | pg_sys::NodeTag::T_VariableShowStmt
+                | pg_sys::NodeTag::T_CallStmt
+        ) {
+            // SAFETY: a node of the statement being run; the name is a static string.
+            let name = unsafe {
+                CStr::from_ptr(pg_sys::GetCommandTagName(pg_sys::CreateCommandTag(stmt)))
+            }
+            .to_string_lossy();
+            ereport!(
+                ERROR,
+                Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("scripts may not run {name}, also not inside a function or a rule")
+            );
+        }
+    }
+    // SAFETY: the hook that was installed before ours, or Postgres's own, with what we were given.
+    unsafe {
+        match PREV_UTILITY {
+            Some(prev) => prev(pstmt, query, read_only_tree, context, params, env, dest, qc),
+            None => pg_sys::standard_ProcessUtility(
+                pstmt,
+                query,
+                read_only_tree,
+                context,
+                params,
+                env,
+                dest,
+                qc,
+            ),
+        }
     }
 }
 

@@ -80,6 +80,10 @@ impl CountingAllocator {
         if m.over().is_some() {
             return false;
         }
+        if watchdog::passed() {
+            m.late.set(true);
+            return false;
+        }
         let used = m.used.get() - old;
         if used + new > m.limit.get() {
             m.exhausted.set(true);
@@ -398,7 +402,7 @@ impl TenantRuntime {
             if w.stop.get().is_some() {
                 return true;
             }
-            let reason = if super::sql::take_deadline_cancel() {
+            let reason = if watchdog::take_sql_cancel() || watchdog::passed() {
                 FailureKind::Timeout
             } else if postgres_wants_out() || crate::shmem::board::cancel_requested() {
                 FailureKind::Cancelled
@@ -412,6 +416,7 @@ impl TenantRuntime {
             w.stop.set(Some(reason));
             m.stopped.set(true);
             m.reserve.set(INTERRUPT_RESERVE);
+            watchdog::restore_stack();
             true
         })));
         // rquickjs hands out the raw runtime only through a context.
@@ -443,7 +448,7 @@ impl TenantRuntime {
         let deadline = start.checked_add(std::time::Duration::from_millis(req.limits.time_ms));
         self.memory.deadline.set(deadline);
         let scope = host::RunScope::begin(req, deadline);
-        let _watchdog = watchdog::Armed::start(deadline);
+        let _watchdog = watchdog::Armed::start(deadline, self.raw, req.limits.stack_bytes);
         let base = self.memory.used.get();
         self.memory.peak.set(base);
         self.memory
@@ -482,7 +487,16 @@ impl TenantRuntime {
         });
 
         // A limit hit inside JS, even one that JS caught, ends the run.
-        if let Some(kind) = self.watch.stop.get().or_else(|| self.memory.over()) {
+        let limit = self
+            .watch
+            .stop
+            .get()
+            .or_else(|| self.memory.over())
+            .or_else(|| {
+                // The deadline's timer fired, and JS stopped without another check.
+                watchdog::passed().then_some(FailureKind::Timeout)
+            });
+        if let Some(kind) = limit {
             outcome = Err(limit_failure(kind, req, outcome.err()));
         }
         let memory_used_bytes = self.memory.peak.get().saturating_sub(base);

@@ -4,20 +4,20 @@
 //! A statement is checked when it is planned: one SELECT, INSERT, UPDATE,
 //! DELETE or MERGE. What it reaches as it runs is checked by `crate::guard`.
 
-use std::cell::{Cell as StdCell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::{ereport, pg_guard, PgSqlErrorCode as Code};
 
 use super::convert::{encode, Arg, Target, MAX_SAFE_INTEGER};
+use super::watchdog;
 use crate::subxact::{self, Caught};
-use crate::{tenancy, timeout};
+use crate::tenancy;
 
 /// One value of a result row.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +60,10 @@ pub fn run(
     max_rows: u64,
     deadline: Option<Instant>,
 ) -> Result<Rows, SqlError> {
-    arm_deadline(deadline)?;
+    // (A statement running at the deadline is cancelled by its timer: engine/watchdog.rs.)
+    if watchdog::passed() || deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(SqlError::Deadline);
+    }
     // Once per run, outside the statement's subtransaction, so that it lasts the run.
     RUN_SETTINGS.with(|s| {
         let mut s = s.borrow_mut();
@@ -82,7 +85,7 @@ pub fn run(
             hint: None,
         })),
         Err(c) if c.code == Code::ERRCODE_QUERY_CANCELED => {
-            if take_deadline_cancel() {
+            if watchdog::take_sql_cancel() {
                 Err(SqlError::Deadline)
             } else {
                 Err(SqlError::Interrupted(c))
@@ -543,74 +546,16 @@ unsafe fn output(f: Oid, d: Datum) -> String {
     }
 }
 
-// ---------------------------------------------------------------- the deadline inside SQL
-
-/// Set by the timer when the run's deadline passes while a statement runs.
-static DEADLINE_HIT: AtomicBool = AtomicBool::new(false);
+// ---------------------------------------------------------------- the run's settings
 
 thread_local! {
     /// the settings the run's SQL sees, from its first statement to its end
     static RUN_SETTINGS: RefCell<Option<tenancy::Pinned>> = const { RefCell::new(None) };
-    static TIMER: StdCell<Option<c_int>> = const { StdCell::new(None) };
-    static ARMED: StdCell<bool> = const { StdCell::new(false) };
 }
 
-/// The SIGALRM handler's part: cancels the statement the way statement_timeout does.
-unsafe extern "C-unwind" fn deadline_passed() {
-    if tenancy::in_script_sql() {
-        DEADLINE_HIT.store(true, Ordering::SeqCst);
-        // SAFETY: in the SIGALRM handler: the flag stores and SetLatch of Postgres's own StatementTimeoutHandler.
-        unsafe {
-            pg_sys::QueryCancelPending = 1;
-            pg_sys::InterruptPending = 1;
-            pg_sys::SetLatch(pg_sys::MyLatch);
-        }
-    }
-}
-
-/// Starts the run's timer at its first statement; Err when the deadline has passed.
-fn arm_deadline(deadline: Option<Instant>) -> Result<(), SqlError> {
-    let Some(deadline) = deadline else {
-        return Ok(());
-    };
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return Err(SqlError::Deadline);
-    }
-    if !ARMED.get() {
-        let id = TIMER.get().unwrap_or_else(|| {
-            let id = timeout::register(deadline_passed);
-            TIMER.set(Some(id));
-            id
-        });
-        let ms = left.as_millis().clamp(1, c_int::MAX as u128) as c_int;
-        timeout::enable_after(id, ms);
-        ARMED.set(true);
-    }
-    Ok(())
-}
-
-/// Stops the run's timer and drops its settings. Called when a run ends.
+/// Drops the run's settings. Called when a run ends.
 pub fn end_run() {
     RUN_SETTINGS.with(|s| s.borrow_mut().take());
-    if ARMED.replace(false) {
-        if let Some(id) = TIMER.get() {
-            timeout::disable(id);
-        }
-    }
-    take_deadline_cancel();
-}
-
-/// Whether the run's timer cancelled a statement; the cancel it asked for is
-/// withdrawn, since the run ends with its own timeout error.
-pub fn take_deadline_cancel() -> bool {
-    if DEADLINE_HIT.swap(false, Ordering::SeqCst) {
-        // SAFETY: a store to a sig_atomic_t flag on the main thread, as Postgres clears it itself.
-        unsafe { pg_sys::QueryCancelPending = 0 };
-        true
-    } else {
-        false
-    }
 }
 
 #[cfg(test)]

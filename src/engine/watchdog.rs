@@ -1,52 +1,79 @@
-//! The last resort of trust rule 4: a run still alive 1 s after its deadline
-//! ends its own backend with FATAL.
+//! The run's deadline, kept by timers in the backend's SIGALRM handler (trust
+//! rule 4).
 //!
-//! A run normally ends at the first interrupt check after its deadline
-//! (sandbox.rs). Only a builtin that loops without checking (a sort of a huge
-//! typed array) can outlive that. Then a timer, in the backend's SIGALRM
-//! handler, asks Postgres to end the backend as `pg_terminate_backend` does
-//! and, when the backend is inside QuickJS itself (not in a host function,
-//! not in an allocator), raises FATAL at once: Postgres's own state is
-//! consistent there, as at an interrupt check. Elsewhere it looks again 10 ms
-//! later. A FATAL ends one backend (exit code 1): no crash restart.
+//! At the deadline: the allocator and the interrupt handler see the flag at
+//! once (QuickJS polls its handler only every so many calls and jumps), a
+//! statement of the run's SQL is cancelled, and QuickJS's stack limit drops
+//! to nothing, so that the next function call fails however long each call
+//! of a loop takes (`for (;;) a.fill(1)`): the run reaches its interrupt
+//! check within one builtin call.
+//!
+//! The last resort, 1 s later: only a builtin that loops without checking
+//! (a sort of a huge typed array) can still be running. The handler asks
+//! Postgres to end the backend as `pg_terminate_backend` does and, when the
+//! backend is inside QuickJS itself (not in a host function, not in an
+//! allocator), raises FATAL at once: Postgres's own state is consistent
+//! there, as at an interrupt check. Elsewhere it looks again 10 ms later. A
+//! FATAL ends one backend (exit code 1): no crash restart.
 
 use std::cell::Cell;
 use std::ffi::c_int;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use pgrx::pg_sys;
+use rquickjs::qjs;
 
 use crate::timeout;
 
 /// How long past its deadline a run may live.
 pub const GRACE_MS: u64 = 1000;
 
+/// Set at the deadline; read by the allocator and the interrupt handler.
+static PASSED: AtomicBool = AtomicBool::new(false);
+/// Set when the deadline cancelled a statement of the run's SQL.
+static SQL_CANCELLED: AtomicBool = AtomicBool::new(false);
+
 thread_local! {
     // Plain cells with constant initialisers: safe to read from a signal handler of this thread.
     static IN_RUN: Cell<bool> = const { Cell::new(false) };
     static HOST_DEPTH: Cell<u32> = const { Cell::new(0) };
     static ALLOC_DEPTH: Cell<u32> = const { Cell::new(0) };
-    static TIMER: Cell<c_int> = const { Cell::new(-1) };
+    static RUNTIME: Cell<*mut qjs::JSRuntime> = const { Cell::new(std::ptr::null_mut()) };
+    static STACK_BYTES: Cell<usize> = const { Cell::new(0) };
+    static TIMERS: Cell<Option<(c_int, c_int)>> = const { Cell::new(None) };
 }
 
-/// Arms the watchdog for one run; dropping it disarms it.
+/// Arms the deadline and the last resort for one run in `runtime`, whose
+/// stack limit is `stack_bytes`; dropping it disarms them.
 pub struct Armed(());
 
 impl Armed {
-    pub fn start(deadline: Option<Instant>) -> Armed {
+    pub fn start(
+        deadline: Option<Instant>,
+        runtime: *mut qjs::JSRuntime,
+        stack_bytes: usize,
+    ) -> Armed {
+        PASSED.store(false, Ordering::SeqCst);
+        SQL_CANCELLED.store(false, Ordering::SeqCst);
+        RUNTIME.set(runtime);
+        STACK_BYTES.set(stack_bytes);
         IN_RUN.set(true);
         if let Some(deadline) = deadline {
-            let ms = deadline
+            let (at_deadline, last_resort) = TIMERS.get().unwrap_or_else(|| {
+                let ids = (timeout::register(reached), timeout::register(expired));
+                TIMERS.set(Some(ids));
+                ids
+            });
+            let left = deadline
                 .saturating_duration_since(Instant::now())
-                .as_millis()
-                .saturating_add(u128::from(GRACE_MS))
-                .min(c_int::MAX as u128) as c_int;
-            let mut id = TIMER.get();
-            if id < 0 {
-                id = timeout::register(expired);
-                TIMER.set(id);
-            }
-            timeout::enable_after(id, ms);
+                .as_millis();
+            let ms = |extra: u64| {
+                left.saturating_add(u128::from(extra))
+                    .min(c_int::MAX as u128) as c_int
+            };
+            timeout::enable_after(at_deadline, ms(0));
+            timeout::enable_after(last_resort, ms(GRACE_MS));
         }
         Armed(())
     }
@@ -55,10 +82,63 @@ impl Armed {
 impl Drop for Armed {
     fn drop(&mut self) {
         IN_RUN.set(false);
-        let id = TIMER.get();
-        if id >= 0 {
-            timeout::disable(id);
+        if let Some((at_deadline, last_resort)) = TIMERS.get() {
+            timeout::disable(at_deadline);
+            timeout::disable(last_resort);
         }
+        RUNTIME.set(std::ptr::null_mut());
+        take_sql_cancel();
+        PASSED.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Whether the run's deadline has passed (its timer fired).
+pub fn passed() -> bool {
+    PASSED.load(Ordering::Relaxed)
+}
+
+/// Whether the deadline cancelled a statement of the run's SQL; the cancel it
+/// asked for is withdrawn, since the run ends with its own timeout error.
+pub fn take_sql_cancel() -> bool {
+    if SQL_CANCELLED.swap(false, Ordering::SeqCst) {
+        // SAFETY: a store to a sig_atomic_t flag on the main thread, as Postgres clears it itself.
+        unsafe { pg_sys::QueryCancelPending = 0 };
+        true
+    } else {
+        false
+    }
+}
+
+/// Gives QuickJS its stack back once the run is stopped: the uncatchable
+/// error that ends it must be made and thrown.
+pub fn restore_stack() {
+    let rt = RUNTIME.get();
+    if !rt.is_null() {
+        // SAFETY: the runtime of the run going on, on its own thread.
+        unsafe { qjs::JS_SetMaxStackSize(rt, STACK_BYTES.get() as _) };
+    }
+}
+
+/// The deadline's handler, in signal context.
+unsafe extern "C-unwind" fn reached() {
+    if !IN_RUN.get() {
+        return;
+    }
+    PASSED.store(true, Ordering::SeqCst);
+    if crate::tenancy::in_script_sql() {
+        SQL_CANCELLED.store(true, Ordering::SeqCst);
+        // SAFETY: what Postgres's own StatementTimeoutHandler does: flags and a latch, signal-safe.
+        unsafe {
+            pg_sys::QueryCancelPending = 1;
+            pg_sys::InterruptPending = 1;
+            pg_sys::SetLatch(pg_sys::MyLatch);
+        }
+    }
+    let rt = RUNTIME.get();
+    if !rt.is_null() {
+        // SAFETY: two word stores into the runtime (its stack size and limit), which the
+        // interrupted code only reads; restored by restore_stack or the next run's start.
+        unsafe { qjs::JS_SetMaxStackSize(rt, 1) };
     }
 }
 
@@ -127,7 +207,7 @@ unsafe impl std::alloc::GlobalAlloc for MarkedAllocator {
     }
 }
 
-/// The timer's handler, in signal context.
+/// The last resort's handler, in signal context.
 unsafe extern "C-unwind" fn expired() {
     if !IN_RUN.get() {
         return;
@@ -147,5 +227,7 @@ unsafe extern "C-unwind" fn expired() {
             )
         );
     }
-    timeout::enable_after(TIMER.get(), 10);
+    if let Some((_, last_resort)) = TIMERS.get() {
+        timeout::enable_after(last_resort, 10);
+    }
 }

@@ -70,7 +70,7 @@ for _ in $(seq 1 50); do grep -q '"A"' "$work/a.out" && break; sleep 0.1; done
 sql "SELECT jsrt.update_script('twice', 'export default () => \"B\"')" >/dev/null
 echo "SELECT jsrt.execute('twice') AS after;" >&3
 exec 3>&-; wait $apid
-[ "$(grep -c '"B"' "$work/a.out")" = 1 ] && [ "$(sql "SELECT version FROM jsrt.scripts WHERE name = 'twice'")" = 2 ]
+[ "$(grep -c '"B"' "$work/a.out")" = 1 ] && [ "$(sql "SELECT version FROM jsrt.scripts WHERE name = 'twice' AND tenant_id = jsrt.tenant_id()")" = 2 ]
 check "a session that ran a rolled-back version 2 runs the committed version 2" $?
 
 # 6. Installing over a running server: the library gets a new inode before a

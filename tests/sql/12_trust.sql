@@ -407,3 +407,41 @@ SELECT key, value FROM jsonb_each_text(jsrt.execute('leak')) ORDER BY key;
 SELECT count(*) AS history_rows_holding_it FROM jsrt.script_executions
  WHERE (output::text || logs::text) ~* 'sk_live_AbC123xyz|c2tfbGl2ZV9BYkMxMjN4eXo|736b5f6c6976655f' ;
 RESET jsrt.tenant;
+
+-- ---------------------------------------------------------------- found by a review after the fixes
+
+-- A role that may create in public plants an overload that tenant tr_b's
+-- script would resolve; utility statements hide in functions and rules.
+CREATE ROLE planter;
+GRANT CREATE ON SCHEMA public TO planter;
+CREATE TABLE public.loot (data text);
+GRANT INSERT ON public.loot TO jsrt_script;
+SET ROLE planter;
+CREATE FUNCTION public.jsonb_build_object(k text, v text) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.loot SELECT string_agg(name, ',') FROM public.catalog; RETURN pg_catalog.jsonb_build_object(k, v); END $$;
+RESET ROLE;
+CREATE FUNCTION public.notify_in_function() RETURNS int LANGUAGE plpgsql AS $$ BEGIN NOTIFY somewhere, 'x'; RETURN 1; END $$;
+CREATE FUNCTION public.notify_in_sql_function() RETURNS int LANGUAGE sql AS $$ NOTIFY somewhere, 'y'; SELECT 1 $$;
+CREATE FUNCTION public.lock_in_function() RETURNS int LANGUAGE plpgsql AS $$ BEGIN LOCK TABLE public.catalog IN ACCESS EXCLUSIVE MODE; RETURN 1; END $$;
+CREATE FUNCTION public.set_in_function() RETURNS text LANGUAGE plpgsql AS $$ BEGIN SET LOCAL work_mem = '8MB'; RETURN current_setting('work_mem'); END $$;
+CREATE VIEW public.ruled AS SELECT 1 AS x;
+GRANT INSERT ON public.ruled TO jsrt_script;
+CREATE RULE ruled_insert AS ON INSERT TO public.ruled DO INSTEAD INSERT INTO public.loot VALUES ('by rule');
+SELECT jsrt.set_tenant('tr_b');
+SELECT key, value FROM jsonb_each_text(jsrt.execute('temp_names', $$
+{"planted overload": "SELECT jsonb_build_object('name', name) AS j FROM catalog",
+ "NOTIFY in a function": "SELECT public.notify_in_function()",
+ "NOTIFY in a SQL function": "SELECT public.notify_in_sql_function()",
+ "LOCK in a function": "SELECT public.lock_in_function()",
+ "SET in a function": "SELECT public.set_in_function()",
+ "insert through a rule": "INSERT INTO public.ruled VALUES (1)"}
+$$)) ORDER BY key;
+-- the same cached statement, after the rule has changed to a NOTIFY
+CREATE OR REPLACE RULE ruled_insert AS ON INSERT TO public.ruled DO INSTEAD NOTIFY somewhere, 'by rule';
+SELECT jsrt.execute('temp_names', $${"rule changed": "INSERT INTO public.ruled VALUES (1)"}$$) AS rule_changed;
+SELECT data FROM public.loot ORDER BY data;
+-- the caller's abbreviations do not change what the script's SQL reads
+SET timezone_abbreviations = 'India';
+SELECT jsrt.execute('temp_names', $${"abbrev": "SELECT '2020-01-01 10:00 IST'::timestamptz::text AS t"}$$) AS ist_read_by_script;
+RESET timezone_abbreviations;
+RESET jsrt.tenant;

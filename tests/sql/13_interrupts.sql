@@ -1,6 +1,7 @@
 -- Trust rule 4: once a run is past its deadline (or cancelled), no JS makes
 -- progress: calls, catch and finally fail at once, whatever the shape of
--- the code. Each shape below runs with a 300 ms limit and must end with the
+-- the code, also a loop whose every turn spends long in one builtin (these
+-- used to run on to the FATAL last resort). Each shape below runs with a 300 ms limit and must end with the
 -- time-limit error; statement_timeout only guards the test against a hang.
 SELECT jsrt.create_tenant('interrupts') IS NOT NULL AS ok;
 SELECT jsrt.set_tenant('interrupts');
@@ -21,7 +22,12 @@ INSERT INTO hostile(shape, src) VALUES
  ('toJSON', 'const o = { toJSON() { try { return JSON.stringify(o) } finally { return JSON.stringify(o) } } }; return o'),
  ('promise jobs', 'const f = () => Promise.resolve().then(() => { try { f() } finally { f() } }); f(); await new Promise(() => {})'),
  ('error constructor', 'const f = () => { try { throw new Error("x".repeat(1000)) } catch (e) { f() } finally { f() } }; f()'),
- ('Array.from mapper', 'const f = () => { try { Array.from({length: 3}, f) } finally { Array.from({length: 3}, f) } }; f()');
+ ('Array.from mapper', 'const f = () => { try { Array.from({length: 3}, f) } finally { Array.from({length: 3}, f) } }; f()'),
+ ('slow builtin in a loop', 'const a = new Float64Array(4e6); for (;;) a.fill(1)'),
+ ('includes in a loop', 'const a = new Array(2e6).fill(1); let c = 0; for (;;) c += a.includes(2) ? 1 : 0'),
+ ('indexOf in a loop', 'const s = "ab".repeat(8e6); let c = 0; for (;;) c += s.indexOf("abc")'),
+ ('BigInt products in a loop', 'let x = 7n ** 100000n; for (;;) x * x'),
+ ('slow builtin in a loop, caught', 'const a = new Float64Array(4e6); for (;;) { try { a.fill(1) } catch (e) {} }');
 DO $$
 DECLARE
     h record;
