@@ -1,5 +1,5 @@
 //! jsruntime: multi-tenant JavaScript business scripts hosted by PostgreSQL.
-//! DESIGN.md explains the architecture; README.md the SQL and JS APIs.
+//! ARCHITECTURE.md explains the code; README.md the SQL and JS APIs.
 
 use pgrx::prelude::*;
 
