@@ -30,17 +30,15 @@ use super::watchdog;
 ///
 /// QuickJS polls its interrupt handler only between JS operations, so a
 /// builtin such as `Array.prototype.fill` can run long without a poll. Once a
-/// run is over its memory or its time, every allocation fails: such loops then
-/// end quickly, and the next poll ends the run.
+/// run is over its memory or its time (the deadline's timer, watchdog.rs),
+/// every allocation fails: such loops then end quickly, and the next poll ends
+/// the run.
 #[derive(Default)]
 struct Memory {
     limit: Cell<usize>,
     used: Cell<usize>,
     peak: Cell<usize>,
     exhausted: Cell<bool>,
-    deadline: Cell<Option<Instant>>,
-    late: Cell<bool>,
-    allocations: Cell<u32>,
     /// the run was stopped: only the interrupt's own (uncatchable) error may still be made
     stopped: Cell<bool>,
     /// bytes that error may take
@@ -58,7 +56,7 @@ impl Memory {
         if self.exhausted.get() {
             Some(FailureKind::Memory)
         } else {
-            self.late.get().then_some(FailureKind::Timeout)
+            watchdog::passed().then_some(FailureKind::Timeout)
         }
     }
 }
@@ -80,20 +78,9 @@ impl CountingAllocator {
         if m.over().is_some() {
             return false;
         }
-        if watchdog::passed() {
-            m.late.set(true);
-            return false;
-        }
         let used = m.used.get() - old;
         if used + new > m.limit.get() {
             m.exhausted.set(true);
-            return false;
-        }
-        // Reading the clock on every allocation would cost too much.
-        let n = m.allocations.get().wrapping_add(1);
-        m.allocations.set(n);
-        if n.is_multiple_of(256) && m.deadline.get().is_some_and(|d| Instant::now() >= d) {
-            m.late.set(true);
             return false;
         }
         true
@@ -402,14 +389,12 @@ impl TenantRuntime {
             if w.stop.get().is_some() {
                 return true;
             }
-            let reason = if watchdog::take_sql_cancel() || watchdog::passed() {
+            let reason = if watchdog::take_sql_cancel() {
                 FailureKind::Timeout
             } else if postgres_wants_out() || crate::shmem::board::cancel_requested() {
                 FailureKind::Cancelled
             } else if let Some(kind) = m.over() {
                 kind
-            } else if m.deadline.get().is_some_and(|d| Instant::now() >= d) {
-                FailureKind::Timeout
             } else {
                 return false;
             };
@@ -446,7 +431,6 @@ impl TenantRuntime {
         self.watch.started.set(Some(start));
         self.watch.stop.set(None);
         let deadline = start.checked_add(std::time::Duration::from_millis(req.limits.time_ms));
-        self.memory.deadline.set(deadline);
         let scope = host::RunScope::begin(req, deadline);
         let _watchdog = watchdog::Armed::start(deadline, self.raw, req.limits.stack_bytes);
         let base = self.memory.used.get();
@@ -487,23 +471,12 @@ impl TenantRuntime {
         });
 
         // A limit hit inside JS, even one that JS caught, ends the run.
-        let limit = self
-            .watch
-            .stop
-            .get()
-            .or_else(|| self.memory.over())
-            .or_else(|| {
-                // The deadline's timer fired, and JS stopped without another check.
-                watchdog::passed().then_some(FailureKind::Timeout)
-            });
-        if let Some(kind) = limit {
+        if let Some(kind) = self.watch.stop.get().or_else(|| self.memory.over()) {
             outcome = Err(limit_failure(kind, req, outcome.err()));
         }
         let memory_used_bytes = self.memory.peak.get().saturating_sub(base);
         self.memory.limit.set(usize::MAX);
-        self.memory.deadline.set(None);
         self.memory.exhausted.set(false);
-        self.memory.late.set(false);
         self.memory.stopped.set(false);
         if outcome.is_err() {
             // Whatever state a failed run left behind, the next run starts clean.
