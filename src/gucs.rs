@@ -38,12 +38,15 @@ static HTTP_MAX_REQUEST_BYTES: GucSetting<i32> = GucSetting::<i32>::new(10 << 20
 static HTTP_MAX_RESPONSE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(10 << 20);
 static HTTP_MAX_REDIRECTS: GucSetting<i32> = GucSetting::<i32>::new(5);
 static CACHE_MAX_VALUE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
-static HTTP_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
+static HTTP_RUNNERS: GucSetting<i32> = GucSetting::<i32>::new(2);
+static HTTP_QUEUE_MAX: GucSetting<i32> = GucSetting::<i32>::new(1024);
+static HTTP_QUEUE_MAX_PER_TENANT: GucSetting<i32> = GucSetting::<i32>::new(128);
+static METRICS_PER_SCRIPT: GucSetting<bool> = GucSetting::<bool>::new(false);
 static HTTP_LISTEN: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"127.0.0.1:8787"));
 static HTTP_MAX_BODY_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
 static HTTP_IDLE_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
-static HTTP_MAX_CONNECTIONS: GucSetting<i32> = GucSetting::<i32>::new(512);
+static HTTP_MAX_CONNECTIONS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 static CACHE_MAX_TENANT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(64 << 20);
 
 pub fn init() {
@@ -247,6 +250,28 @@ pub fn init() {
         i32::MAX,
     );
     int(
+        c"jsrt.http_queue_max",
+        c"Requests that may wait for an HTTP runner, in all (503 with Retry-After beyond).",
+        &HTTP_QUEUE_MAX,
+        1,
+        1_000_000,
+    );
+    int(
+        c"jsrt.http_queue_max_per_tenant",
+        c"Requests of one tenant (or one API key) that may wait for an HTTP runner.",
+        &HTTP_QUEUE_MAX_PER_TENANT,
+        1,
+        1_000_000,
+    );
+    GucRegistry::define_bool_guc(
+        c"jsrt.metrics_per_script",
+        c"Whether /metrics counts runs by tenant and script too (256 series at most).",
+        c"",
+        &METRICS_PER_SCRIPT,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    int(
         c"jsrt.http_idle_timeout_ms",
         c"How long the HTTP workers wait on a silent client (408 for a request half sent).",
         &HTTP_IDLE_TIMEOUT_MS,
@@ -255,7 +280,7 @@ pub fn init() {
     );
     int(
         c"jsrt.http_max_connections",
-        c"Open connections one HTTP worker serves at once (503 beyond).",
+        c"Open client connections the HTTP front worker holds at once (503 beyond).",
         &HTTP_MAX_CONNECTIONS,
         1,
         100_000,
@@ -273,10 +298,10 @@ pub fn init() {
             GucFlags::default(),
         );
         GucRegistry::define_int_guc(
-            c"jsrt.http_workers",
-            c"Background workers serving HTTP endpoint scripts on jsrt.http_listen (0: none).",
+            c"jsrt.http_runners",
+            c"Background workers running HTTP requests for the front worker on jsrt.http_listen (0: no HTTP).",
             c"",
-            &HTTP_WORKERS,
+            &HTTP_RUNNERS,
             0,
             64,
             GucContext::Postmaster,
@@ -284,7 +309,7 @@ pub fn init() {
         );
         GucRegistry::define_string_guc(
             c"jsrt.http_listen",
-            c"Address and port the HTTP workers listen on.",
+            c"Address and port the HTTP front worker listens on.",
             c"",
             &HTTP_LISTEN,
             GucContext::Postmaster,
@@ -424,8 +449,20 @@ pub fn cache_max_tenant_bytes() -> i64 {
     i64::from(CACHE_MAX_TENANT_BYTES.get().max(1))
 }
 
-pub fn http_workers() -> usize {
-    HTTP_WORKERS.get().max(0) as usize
+pub fn http_runners() -> usize {
+    HTTP_RUNNERS.get().max(0) as usize
+}
+
+pub fn http_queue_max() -> usize {
+    HTTP_QUEUE_MAX.get().max(1) as usize
+}
+
+pub fn http_queue_max_per_tenant() -> usize {
+    HTTP_QUEUE_MAX_PER_TENANT.get().max(1) as usize
+}
+
+pub fn metrics_per_script() -> bool {
+    METRICS_PER_SCRIPT.get()
 }
 
 pub fn http_listen() -> String {

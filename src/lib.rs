@@ -13,6 +13,7 @@ mod error;
 mod guard;
 mod gucs;
 mod http;
+mod metrics;
 mod outbound;
 mod redact;
 mod shmem;
@@ -76,6 +77,7 @@ pub extern "C-unwind" fn _PG_init() {
         workers::recorder::init();
         engine::quota::init();
         shmem::board::init();
+        shmem::counters::init();
         workers::executor::init();
         workers::scheduler::init();
         workers::http::init();

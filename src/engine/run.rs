@@ -16,7 +16,7 @@ use crate::catalog::executions::{self, Queued, Record};
 use crate::catalog::scripts::{self, Script};
 use crate::error::Error;
 use crate::gucs;
-use crate::shmem::failures;
+use crate::shmem::{counters, failures};
 use crate::subxact;
 
 thread_local! {
@@ -226,11 +226,19 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
     } else {
         go()?
     };
-    Ok(Done {
+    let done = Done {
         result,
         started_at,
         duration_ms: clock.elapsed().as_secs_f64() * 1000.0,
-    })
+    };
+    counters::run_finished(
+        call.trigger,
+        done.failed_status(),
+        done.duration_ms / 1000.0,
+        &script.tenant_name,
+        &script.name,
+    );
+    Ok(done)
 }
 
 impl Done {

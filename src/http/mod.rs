@@ -2,10 +2,12 @@
 //! off a connection's bytes, routing them to scripts, and writing responses.
 //! The HTTP workers (src/workers/) own the sockets and the SQL.
 
+pub mod fairq;
 pub mod keys;
 pub mod request;
 pub mod response;
 pub mod router;
+pub mod wire;
 
 /// Err says what is wrong with a header a script set: the name must be an
 /// HTTP token, the value free of line breaks and NUL (no header injection).

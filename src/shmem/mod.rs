@@ -2,4 +2,5 @@
 //! notice board and the queue of failure records. Backends and workers both
 //! use them; they depend on neither.
 pub mod board;
+pub mod counters;
 pub mod failures;

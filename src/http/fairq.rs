@@ -1,0 +1,99 @@
+//! The front worker's wait queue for requests that need a runner: bounded in
+//! all and per key (a tenant, or an API key), and served round robin across
+//! keys, so that one tenant's burst delays each other tenant by at most one
+//! request per turn.
+
+use std::collections::{HashMap, VecDeque};
+
+pub struct FairQueue<T> {
+    waiting: HashMap<String, VecDeque<T>>,
+    /// keys with something waiting, in serving order
+    turns: VecDeque<String>,
+    len: usize,
+    max: usize,
+    max_per_key: usize,
+}
+
+/// Why a request was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Full {
+    All(usize),
+    Key(usize),
+}
+
+impl<T> FairQueue<T> {
+    pub fn new(max: usize, max_per_key: usize) -> Self {
+        FairQueue {
+            waiting: HashMap::new(),
+            turns: VecDeque::new(),
+            len: 0,
+            max,
+            max_per_key: max_per_key.min(max),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn push(&mut self, key: &str, item: T) -> Result<(), (Full, T)> {
+        if self.len >= self.max {
+            return Err((Full::All(self.max), item));
+        }
+        let queue = self.waiting.entry(key.to_string()).or_default();
+        if queue.len() >= self.max_per_key {
+            return Err((Full::Key(self.max_per_key), item));
+        }
+        if queue.is_empty() {
+            self.turns.push_back(key.to_string());
+        }
+        queue.push_back(item);
+        self.len += 1;
+        Ok(())
+    }
+
+    /// The next request: the oldest of the key whose turn it is.
+    pub fn pop(&mut self) -> Option<T> {
+        let key = self.turns.pop_front()?;
+        let queue = self.waiting.get_mut(&key)?;
+        let item = queue.pop_front();
+        if queue.is_empty() {
+            self.waiting.remove(&key);
+        } else {
+            self.turns.push_back(key);
+        }
+        self.len -= usize::from(item.is_some());
+        item
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_take_turns_and_each_key_keeps_its_order() {
+        let mut q = FairQueue::new(100, 100);
+        for i in 0..5 {
+            q.push("noisy", format!("n{i}")).expect("room");
+        }
+        q.push("quiet", "q0".to_string()).expect("room");
+        q.push("other", "o0".to_string()).expect("room");
+        let order: Vec<String> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(order, ["n0", "q0", "o0", "n1", "n2", "n3", "n4"]);
+        assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn bounded_in_all_and_per_key() {
+        let mut q = FairQueue::new(3, 2);
+        q.push("a", 1).expect("room");
+        q.push("a", 2).expect("room");
+        assert_eq!(q.push("a", 3), Err((Full::Key(2), 3)));
+        q.push("b", 4).expect("room");
+        assert_eq!(q.push("c", 5), Err((Full::All(3), 5)));
+        assert_eq!(q.pop(), Some(1));
+        q.push("c", 5).expect("room again");
+        assert_eq!(q.len(), 3);
+    }
+}

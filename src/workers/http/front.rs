@@ -1,0 +1,595 @@
+//! The front worker: every client socket, in one event loop (poll) that
+//! never waits on SQL. It accepts, reads and parses requests as their bytes
+//! come (keep-alive, size caps, a timeout for silent clients), answers
+//! `/healthz`, `/metrics` and `OPTIONS *` itself, queues the rest fairly
+//! across tenants (`http/fairq.rs`), hands each to an idle runner over its
+//! socket pair, and writes the runner's response back. A slow script holds
+//! one runner; a client holds nobody.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
+use pgrx::prelude::*;
+
+use super::{recv, send, FDS};
+use crate::gucs;
+use crate::http::fairq::{FairQueue, Full};
+use crate::http::request::{self, Limits, Request};
+use crate::http::response::Response;
+use crate::http::{keys, router, wire};
+use crate::metrics;
+use crate::shmem::counters;
+use crate::workers::shutting_down;
+
+/// One client connection.
+struct Conn {
+    stream: TcpStream,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    /// close once `output` is written
+    closing: bool,
+    /// "100 Continue" already sent for the request being read
+    continued: bool,
+    /// the input may hold a whole request: bytes came, or one was answered with more behind it
+    ready: bool,
+    /// a request of this connection is queued or with a runner: read no further until it is answered
+    waiting: bool,
+    last_active: Instant,
+}
+
+/// A request for a runner, waiting or handed over.
+struct Job {
+    conn: u64,
+    message: Vec<u8>,
+    head: bool,
+    keep_alive: bool,
+}
+
+enum State {
+    /// not heard from since the front started, or restarting
+    Starting,
+    Idle,
+    Busy { ticket: u64, job: Job },
+}
+
+struct Runner {
+    fd: RawFd,
+    pid: i32,
+    /// the nonce of the runner process's hello: a new one means a new process
+    nonce: u64,
+    state: State,
+    /// messages not yet taken by the socket
+    out: VecDeque<Vec<u8>>,
+    /// the response being received
+    partial: Vec<u8>,
+}
+
+struct Front {
+    listener: TcpListener,
+    conns: HashMap<u64, Conn>,
+    next_conn: u64,
+    runners: Vec<Runner>,
+    queue: FairQueue<Job>,
+    next_ticket: u64,
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn jsrt_http_front_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let Some(fds) = FDS.get() else { return };
+    // SAFETY: the listening socket inherited from the postmaster; this process's copy has no other user here.
+    let listener = unsafe { TcpListener::from_raw_fd(fds.listener) };
+    if let Err(e) = listener.set_nonblocking(true) {
+        log!("jsrt http front: {e}");
+        return;
+    }
+    raise_file_limit();
+    let mut front = Front {
+        listener,
+        conns: HashMap::new(),
+        next_conn: 0,
+        runners: fds
+            .pairs
+            .iter()
+            .map(|(mine, _)| Runner {
+                fd: *mine,
+                pid: 0,
+                nonce: 0,
+                state: State::Starting,
+                // Runners that were already up say hello again to this (new) front.
+                out: VecDeque::from([wire::message(wire::Kind::FrontHello, true, 0, &[])]),
+                partial: Vec::new(),
+            })
+            .collect(),
+        queue: FairQueue::new(gucs::http_queue_max(), gucs::http_queue_max_per_tenant()),
+        next_ticket: 1,
+    };
+    front.serve();
+}
+
+/// Client connections are file descriptors: take all the process may have.
+fn raise_file_limit() {
+    let mut l = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `l` is a valid rlimit for getrlimit to fill and setrlimit to read.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
+            l.rlim_cur = l.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+        }
+    }
+}
+
+impl Front {
+    /// The event loop, until SIGTERM or the postmaster's death.
+    fn serve(&mut self) {
+        let mut fds: Vec<libc::pollfd> = Vec::new();
+        let mut ids: Vec<u64> = Vec::new();
+        let mut checked = Instant::now();
+        let mut chunk = vec![0u8; 64 << 10];
+        let mut message = vec![0u8; wire::MAX_MESSAGE + 1];
+        while !shutting_down() {
+            if checked.elapsed() > Duration::from_secs(1) {
+                checked = Instant::now();
+                // false: the postmaster died
+                if !BackgroundWorker::wait_latch(Some(Duration::ZERO)) {
+                    break;
+                }
+                if BackgroundWorker::sighup_received() {
+                    // SAFETY: the usual SIGHUP reload, on the worker's main thread.
+                    unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+                }
+                self.expire();
+                self.check_runners();
+            }
+            fds.clear();
+            ids.clear();
+            fds.push(pollfd(self.listener.as_raw_fd(), libc::POLLIN));
+            for r in &self.runners {
+                let out = if r.out.is_empty() { 0 } else { libc::POLLOUT };
+                fds.push(pollfd(r.fd, libc::POLLIN | out));
+            }
+            for (id, c) in &self.conns {
+                let events = if !c.output.is_empty() {
+                    libc::POLLOUT
+                } else if c.waiting {
+                    // only a hang-up matters now; pipelined bytes wait their turn
+                    0
+                } else {
+                    libc::POLLIN
+                };
+                fds.push(pollfd(c.stream.as_raw_fd(), events));
+                ids.push(*id);
+            }
+            let parse_now = self.conns.values().any(parseable);
+            // SAFETY: `fds` holds fds.len() initialised pollfd entries, borrowed for the call.
+            // A signal (SIGTERM, SIGHUP) ends the wait early with EINTR.
+            let ready = unsafe {
+                libc::poll(
+                    fds.as_mut_ptr(),
+                    fds.len() as libc::nfds_t,
+                    if parse_now { 0 } else { 200 },
+                )
+            };
+            if ready < 0 {
+                continue;
+            }
+            if fds[0].revents != 0 {
+                self.accept();
+            }
+            let n = self.runners.len();
+            for i in 0..n {
+                if fds[1 + i].revents & libc::POLLOUT != 0 {
+                    flush_runner(&mut self.runners[i]);
+                }
+                if fds[1 + i].revents & libc::POLLIN != 0 {
+                    self.from_runner(i, &mut message);
+                }
+            }
+            for (f, id) in fds[1 + n..].iter().zip(&ids) {
+                if f.revents == 0 {
+                    continue;
+                }
+                let Some(c) = self.conns.get_mut(id) else { continue };
+                if f.revents & libc::POLLOUT != 0 {
+                    flush(c);
+                } else if c.waiting {
+                    // hung up while its request runs: the answer will have nowhere to go
+                    if f.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
+                        c.closing = true;
+                        c.output.clear();
+                    }
+                } else {
+                    read(c, &mut chunk);
+                }
+            }
+            // One request per connection per turn, so that a client sending many
+            // cannot starve the others; pipelined ones wait for the next turn.
+            let ids: Vec<u64> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| parseable(c))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in ids {
+                self.take_one(id);
+            }
+            self.assign();
+            self.conns
+                .retain(|_, c| !(c.closing && c.output.is_empty() && !c.waiting));
+        }
+    }
+
+    /// Takes every waiting connection.
+    fn accept(&mut self) {
+        while let Ok((stream, _)) = self.listener.accept() {
+            if stream.set_nonblocking(true).is_err() {
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let mut c = Conn {
+                stream,
+                input: Vec::new(),
+                output: Vec::new(),
+                closing: false,
+                continued: false,
+                ready: false,
+                waiting: false,
+                last_active: Instant::now(),
+            };
+            if self.conns.len() >= gucs::http_max_connections() {
+                reply(&mut c, &Response::error(503, "too many connections", &[]), false, false);
+                flush(&mut c);
+            }
+            self.next_conn += 1;
+            self.conns.insert(self.next_conn, c);
+        }
+    }
+
+    /// Parses the first request of connection `id` if it is whole, and
+    /// answers it, or queues it for a runner.
+    fn take_one(&mut self, id: u64) {
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        let limits = Limits {
+            max_header_bytes: 16 << 10,
+            max_body_bytes: gucs::http_max_body_bytes(),
+        };
+        let req = match request::parse(&c.input, &limits) {
+            Ok(Some((req, used))) => {
+                c.input.drain(..used);
+                c.continued = false;
+                c.ready = !c.input.is_empty();
+                req
+            }
+            Ok(None) => {
+                c.ready = false;
+                if !c.continued && request::expects_continue(&c.input) {
+                    c.continued = true;
+                    c.output.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    flush(c);
+                }
+                return;
+            }
+            Err(e) => {
+                reply(c, &Response::error(e.status(), &e.message(), &[]), false, false);
+                flush(c);
+                return;
+            }
+        };
+        let head = req.method == "HEAD";
+        if let Some(r) = self.local(&req) {
+            let Some(c) = self.conns.get_mut(&id) else { return };
+            reply(c, &r, head, req.keep_alive);
+            flush(c);
+            return;
+        }
+        let job = Job {
+            conn: id,
+            message: wire::encode_request(&req),
+            head,
+            keep_alive: req.keep_alive,
+        };
+        match self.queue.push(&fairness_key(&req), job) {
+            Ok(()) => {
+                if let Some(c) = self.conns.get_mut(&id) {
+                    c.waiting = true;
+                }
+            }
+            Err((full, _)) => {
+                let why = match full {
+                    Full::All(n) => format!("the server is busy: {n} requests are waiting (jsrt.http_queue_max)"),
+                    Full::Key(n) => format!("{n} requests of this tenant are waiting already (jsrt.http_queue_max_per_tenant)"),
+                };
+                let mut r = Response::error(503, &why, &[]);
+                r.headers.push(("retry-after".into(), "1".into()));
+                if let Some(c) = self.conns.get_mut(&id) {
+                    reply(c, &r, head, req.keep_alive);
+                    flush(c);
+                }
+            }
+        }
+    }
+
+    /// What the front answers itself, without a transaction.
+    fn local(&self, req: &Request) -> Option<Response> {
+        match (req.method.as_str(), req.path.as_str()) {
+            ("GET" | "HEAD", "/healthz") => Some(self.health()),
+            ("GET" | "HEAD", "/metrics") => Some(Response {
+                status: 200,
+                headers: vec![("content-type".into(), "text/plain; version=0.0.4".into())],
+                body: metrics::render(&counters::snapshot(), &self.gauges()).into_bytes(),
+            }),
+            ("OPTIONS", "*") => Some(Response {
+                status: 204,
+                headers: vec![("allow".into(), "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS".into())],
+                body: vec![],
+            }),
+            _ => None,
+        }
+    }
+
+    fn gauges(&self) -> metrics::Front {
+        let count = |f: fn(&State) -> bool| self.runners.iter().filter(|r| f(&r.state)).count();
+        metrics::Front {
+            connections: self.conns.len(),
+            queued: self.queue.len(),
+            runners_idle: count(|s| matches!(s, State::Idle)),
+            runners_busy: count(|s| matches!(s, State::Busy { .. })),
+            runners_starting: count(|s| matches!(s, State::Starting)),
+        }
+    }
+
+    /// Up while at least one runner is.
+    fn health(&self) -> Response {
+        let g = self.gauges();
+        let body = serde_json::json!({
+            "status": if g.runners_starting < self.runners.len() { "ok" } else { "starting" },
+            "runners": {"idle": g.runners_idle, "busy": g.runners_busy, "starting": g.runners_starting},
+            "queued": g.queued,
+        });
+        Response::json(if g.runners_starting < self.runners.len() { 200 } else { 503 }, &body)
+    }
+
+    /// Hands waiting requests to idle runners.
+    fn assign(&mut self) {
+        for i in 0..self.runners.len() {
+            if !matches!(self.runners[i].state, State::Idle) {
+                continue;
+            }
+            // A request whose client left is dropped here.
+            let job = loop {
+                match self.queue.pop() {
+                    Some(job) if self.conns.get(&job.conn).is_some_and(|c| !c.closing) => break Some(job),
+                    Some(job) => {
+                        if let Some(c) = self.conns.get_mut(&job.conn) {
+                            c.waiting = false;
+                        }
+                    }
+                    None => break None,
+                }
+            };
+            let Some(job) = job else { return };
+            let ticket = self.next_ticket;
+            self.next_ticket += 1;
+            let r = &mut self.runners[i];
+            r.out.extend(wire::chunks(wire::Kind::Request, ticket, &job.message));
+            r.state = State::Busy { ticket, job };
+            flush_runner(r);
+        }
+    }
+
+    /// Reads what runner `i` sent.
+    fn from_runner(&mut self, i: usize, buf: &mut [u8]) {
+        loop {
+            let n = match recv(self.runners[i].fd, buf) {
+                Ok(Some(n)) => n,
+                Ok(None) => return,
+                Err(e) => {
+                    log!("jsrt http front: runner {i}: {e}");
+                    return;
+                }
+            };
+            let Some(m) = wire::decode(&buf[..n]) else { continue };
+            match m.kind {
+                wire::Kind::Hello => {
+                    let r = &mut self.runners[i];
+                    // The same process again, answering our FrontHello: nothing changed.
+                    if m.ticket == r.nonce && !matches!(r.state, State::Starting) {
+                        continue;
+                    }
+                    // A new process: one that had a request has restarted.
+                    let pid = m.payload.first_chunk::<4>().map_or(0, |b| i32::from_le_bytes(*b));
+                    r.nonce = m.ticket;
+                    r.out.clear();
+                    r.partial.clear();
+                    r.pid = pid;
+                    r.out.push_back(wire::message(wire::Kind::Welcome, true, m.ticket, &[]));
+                    let before = std::mem::replace(&mut r.state, State::Idle);
+                    flush_runner(r);
+                    if let State::Busy { job, .. } = before {
+                        self.deliver(&job, &stopped());
+                    }
+                }
+                wire::Kind::Response => {
+                    let r = &mut self.runners[i];
+                    let State::Busy { ticket, .. } = &r.state else { continue };
+                    if *ticket != m.ticket {
+                        continue;
+                    }
+                    r.partial.extend_from_slice(m.payload);
+                    if !m.last {
+                        continue;
+                    }
+                    let bytes = std::mem::take(&mut r.partial);
+                    let State::Busy { job, .. } = std::mem::replace(&mut r.state, State::Idle) else {
+                        continue;
+                    };
+                    let resp = wire::decode_response(&bytes)
+                        .unwrap_or_else(|| Response::error(502, "the runner's response was garbled", &[]));
+                    self.deliver(&job, &resp);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Runners with a request whose process is gone: their requests get a
+    /// 502 now rather than when the restarted runner says hello.
+    fn check_runners(&mut self) {
+        for i in 0..self.runners.len() {
+            let r = &mut self.runners[i];
+            if !matches!(r.state, State::Busy { .. }) || r.pid <= 0 {
+                continue;
+            }
+            // SAFETY: signal 0 only checks that the process exists.
+            if unsafe { libc::kill(r.pid, 0) } == 0 {
+                continue;
+            }
+            r.partial.clear();
+            r.out.clear();
+            if let State::Busy { job, .. } = std::mem::replace(&mut r.state, State::Starting) {
+                self.deliver(&job, &stopped());
+            }
+        }
+    }
+
+    fn deliver(&mut self, job: &Job, r: &Response) {
+        let Some(c) = self.conns.get_mut(&job.conn) else { return };
+        c.waiting = false;
+        if c.closing {
+            return;
+        }
+        c.ready = !c.input.is_empty();
+        reply(c, r, job.head, job.keep_alive);
+        flush(c);
+    }
+
+    /// Connections silent past jsrt.http_idle_timeout_ms are closed; one in the
+    /// middle of a request first gets a 408. One waiting on a runner is not silent.
+    fn expire(&mut self) {
+        let idle = Duration::from_millis(gucs::http_idle_timeout_ms());
+        for c in self.conns.values_mut() {
+            if c.waiting || c.last_active.elapsed() < idle {
+                continue;
+            }
+            if !c.input.is_empty() && c.output.is_empty() && !c.closing {
+                reply(c, &Response::error(408, "the request did not arrive in time", &[]), false, false);
+                flush(c);
+            }
+            c.output.clear();
+            c.closing = true;
+        }
+    }
+}
+
+fn stopped() -> Response {
+    Response::error(502, "the worker running this request stopped", &[])
+}
+
+/// Which wait queue a request joins: its tenant's, as far as the front can
+/// tell without SQL (the API key's id, or the `/t/{tenant}/` prefix).
+fn fairness_key(req: &Request) -> String {
+    let key = req.header("x-api-key").or_else(|| {
+        req.header("authorization")
+            .and_then(|a| a.strip_prefix("Bearer ").or_else(|| a.strip_prefix("bearer ")))
+    });
+    if let Some(id) = key.and_then(|k| keys::id_of(k.trim())) {
+        return format!("key {id}");
+    }
+    match router::tenant_prefix(&req.path) {
+        Some((tenant, _)) => format!("tenant {tenant}"),
+        None => "anonymous".into(),
+    }
+}
+
+fn parseable(c: &Conn) -> bool {
+    c.ready && c.output.is_empty() && !c.closing && !c.waiting
+}
+
+fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// Sends what the runner's socket takes now.
+fn flush_runner(r: &mut Runner) {
+    while let Some(m) = r.out.front() {
+        match send(r.fd, m) {
+            Ok(true) => {
+                r.out.pop_front();
+            }
+            Ok(false) => return,
+            Err(e) => {
+                log!("jsrt http front: to runner {}: {e}", r.pid);
+                r.out.clear();
+                return;
+            }
+        }
+    }
+}
+
+/// Reads what has come.
+fn read(c: &mut Conn, chunk: &mut [u8]) {
+    loop {
+        match c.stream.read(chunk) {
+            Ok(0) => {
+                c.closing = true;
+                c.input.clear();
+                break;
+            }
+            Ok(n) => {
+                c.input.extend_from_slice(&chunk[..n]);
+                c.last_active = Instant::now();
+                c.ready = true;
+                if c.input.len() > (16 << 10) + gucs::http_max_body_bytes() + 4096 {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => {
+                c.closing = true;
+                c.input.clear();
+                break;
+            }
+        }
+    }
+}
+
+fn reply(c: &mut Conn, r: &Response, head: bool, keep_alive: bool) {
+    counters::response_sent(r.status);
+    c.output.extend_from_slice(&r.to_bytes(head, keep_alive));
+    if !keep_alive {
+        c.closing = true;
+    }
+}
+
+/// Writes as much of the output as the socket takes now.
+fn flush(c: &mut Conn) {
+    while !c.output.is_empty() {
+        match c.stream.write(&c.output) {
+            Ok(0) => break,
+            Ok(n) => {
+                c.output.drain(..n);
+                c.last_active = Instant::now();
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => {
+                c.output.clear();
+                c.closing = true;
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! A runner worker: takes one request at a time from the front worker over
+//! its socket pair, answers it in a transaction of its own
+//! (`endpoints::dispatch`), and sends the response back.
+
+use std::os::fd::RawFd;
+use std::panic::AssertUnwindSafe;
+
+use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
+use pgrx::prelude::*;
+
+use super::{recv, send, FDS};
+use crate::http::response::Response;
+use crate::http::wire::{self, Kind};
+use crate::workers::{in_transaction, shutting_down};
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn jsrt_http_runner_main(arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    crate::workers::connect();
+    let Some(fd) = FDS.get().and_then(|f| f.pairs.get(arg.value())).map(|p| p.1) else {
+        return;
+    };
+    let mut nonce = [0u8; 8];
+    if getrandom::getrandom(&mut nonce).is_err() {
+        // SAFETY: reads this process's pid and the clock: unique enough among runners.
+        nonce = (unsafe { pg_sys::MyProcPid } as u64 ^ unsafe { pg_sys::GetCurrentTimestamp() } as u64)
+            .to_le_bytes();
+    }
+    let mut runner = Runner {
+        fd,
+        nonce: u64::from_le_bytes(nonce),
+        welcomed: false,
+        ticket: 0,
+        partial: Vec::new(),
+        installed: false,
+    };
+    runner.hello();
+    runner.serve();
+}
+
+struct Runner {
+    fd: RawFd,
+    nonce: u64,
+    /// the front answered this process's hello: requests from before it were for a previous runner
+    welcomed: bool,
+    ticket: u64,
+    partial: Vec<u8>,
+    /// jsruntime is installed in jsrt.database (checked until it is)
+    installed: bool,
+}
+
+impl Runner {
+    fn hello(&self) {
+        // SAFETY: a read of this process's pid.
+        let pid = unsafe { pg_sys::MyProcPid };
+        self.send(&wire::message(Kind::Hello, true, self.nonce, &pid.to_le_bytes()));
+    }
+
+    fn serve(&mut self) {
+        let mut buf = vec![0u8; wire::MAX_MESSAGE + 1];
+        while !shutting_down() {
+            if !wait(self.fd, pg_sys::WL_SOCKET_READABLE) {
+                return;
+            }
+            if BackgroundWorker::sighup_received() {
+                // SAFETY: the usual SIGHUP reload, on the worker's main thread between transactions.
+                unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+            }
+            loop {
+                let n = match recv(self.fd, &mut buf) {
+                    Ok(Some(n)) => n,
+                    Ok(None) => break,
+                    Err(e) => {
+                        log!("jsrt http runner: {e}");
+                        return;
+                    }
+                };
+                let Some(m) = wire::decode(&buf[..n]) else { continue };
+                match m.kind {
+                    Kind::FrontHello => self.hello(),
+                    Kind::Welcome if m.ticket == self.nonce => self.welcomed = true,
+                    Kind::Request if self.welcomed => {
+                        if m.ticket != self.ticket {
+                            self.ticket = m.ticket;
+                            self.partial.clear();
+                        }
+                        self.partial.extend_from_slice(m.payload);
+                        if m.last {
+                            let bytes = std::mem::take(&mut self.partial);
+                            let response = self.answer(&bytes);
+                            for part in wire::chunks(Kind::Response, self.ticket, &wire::encode_response(&response)) {
+                                self.send(&part);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                if shutting_down() {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn answer(&mut self, bytes: &[u8]) -> Response {
+        let Some(req) = wire::decode_request(bytes) else {
+            return Response::error(500, "the request reached the runner garbled", &[]);
+        };
+        // SAFETY: on the worker's main thread; Postgres copies the static C string.
+        unsafe {
+            pg_sys::pgstat_report_activity(
+                pg_sys::BackendState::STATE_RUNNING,
+                c"jsrt http request".as_ptr(),
+            )
+        };
+        let out = in_transaction(AssertUnwindSafe(|| {
+            if !self.installed {
+                self.installed = Spi::get_one::<bool>(
+                    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'jsruntime')",
+                ) == Ok(Some(true));
+            }
+            if !self.installed {
+                return Response::error(503, "jsruntime is not installed in jsrt.database", &[]);
+            }
+            crate::endpoints::dispatch(&req).0
+        }));
+        // SAFETY: on the worker's main thread; a null activity string is allowed.
+        unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null()) };
+        out.unwrap_or_else(|c| {
+            log!("jsrt http: {} {}: {}", req.method, req.path, c.message);
+            Response::error(500, "internal error", &[])
+        })
+    }
+
+    /// Sends one message, waiting while the socket is full; gives up at shutdown.
+    fn send(&self, m: &[u8]) {
+        loop {
+            match send(self.fd, m) {
+                Ok(true) => return,
+                Ok(false) => {
+                    if !wait(self.fd, pg_sys::WL_SOCKET_WRITEABLE) || shutting_down() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    log!("jsrt http runner: {e}");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Waits up to a second for `event` on the socket, the latch (SIGTERM, SIGHUP)
+/// or the postmaster's death; false when the postmaster died.
+fn wait(fd: RawFd, event: u32) -> bool {
+    // SAFETY: MyLatch is this process's latch; the socket stays open for the process's life.
+    let rc = unsafe {
+        let rc = pg_sys::WaitLatchOrSocket(
+            pg_sys::MyLatch,
+            (pg_sys::WL_LATCH_SET | event | pg_sys::WL_TIMEOUT | pg_sys::WL_POSTMASTER_DEATH) as i32,
+            fd,
+            1000,
+            pg_sys::PG_WAIT_EXTENSION,
+        );
+        pg_sys::ResetLatch(pg_sys::MyLatch);
+        rc
+    };
+    rc & pg_sys::WL_POSTMASTER_DEATH as i32 == 0
+}
