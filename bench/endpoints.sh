@@ -50,15 +50,15 @@ echo "GET one row by primary key as JSON; wrk -t2 -c$CONNS, ${SECONDS_EACH}s eac
 read -r jr j50 j99 jbad < <(bench "http://127.0.0.1:$HTTP_PORT/items/42" -H "X-API-Key: $KEY")
 read -r rr r50 r99 rbad < <(bench "http://127.0.0.1:$HTTP_PORT/recorded/42" -H "X-API-Key: $KEY")
 read -r nr n50 n99 nbad < <(bench "http://127.0.0.1:$NODE_PORT/items/42")
-# the same with 4 HTTP workers
-"${PSQL[@]}" -c "ALTER SYSTEM SET jsrt.http_workers = 4" >/dev/null
+# the same with 4 HTTP runners
+"${PSQL[@]}" -c "ALTER SYSTEM SET jsrt.http_runners = 4" >/dev/null
 runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$DIR" restart -w -l "$DIR/server.log" >/dev/null
 for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$HTTP_PORT") 2>/dev/null && break; sleep 0.1; done
 read -r fr f50 f99 fbad < <(bench "http://127.0.0.1:$HTTP_PORT/items/42" -H "X-API-Key: $KEY")
 printf "   %-52s %10s req/s  p50 %6s ms  p99 %6s ms  non-2xx %s\n" \
-  "jsruntime endpoint (2 HTTP workers, history errors)" "$jr" "$j50" "$j99" "$jbad" \
+  "jsruntime endpoint (2 runners, history errors)" "$jr" "$j50" "$j99" "$jbad" \
   "jsruntime endpoint, every request recorded" "$rr" "$r50" "$r99" "$rbad" \
-  "jsruntime endpoint, 4 HTTP workers" "$fr" "$f50" "$f99" "$fbad" \
+  "jsruntime endpoint, 4 runners" "$fr" "$f50" "$f99" "$fbad" \
   "Node.js http + pg (pool of 2)" "$nr" "$n50" "$n99" "$nbad"
 awk -v a="$jr" -v b="$nr" -v c="$j99" -v d="$n99" -v e="$fr" -v f="$f99" 'BEGIN {
-  printf "   throughput / Node: 2 workers %.2f, 4 workers %.2f;  p99 / Node: %.2f, %.2f\n", a / b, e / b, c / d, f / d }'
+  printf "   throughput / Node: 2 runners %.2f, 4 runners %.2f;  p99 / Node: %.2f, %.2f\n", a / b, e / b, c / d, f / d }'

@@ -39,8 +39,10 @@ static HTTP_MAX_RESPONSE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(10 << 2
 static HTTP_MAX_REDIRECTS: GucSetting<i32> = GucSetting::<i32>::new(5);
 static CACHE_MAX_VALUE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
 static HTTP_RUNNERS: GucSetting<i32> = GucSetting::<i32>::new(2);
-static HTTP_QUEUE_MAX: GucSetting<i32> = GucSetting::<i32>::new(1024);
-static HTTP_QUEUE_MAX_PER_TENANT: GucSetting<i32> = GucSetting::<i32>::new(128);
+static HTTP_MAX_RUNNERS_PER_TENANT: GucSetting<i32> = GucSetting::<i32>::new(0);
+static HTTP_QUEUE_MAX: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+static HTTP_QUEUE_MAX_PER_TENANT: GucSetting<i32> = GucSetting::<i32>::new(1_000);
+static HTTP_QUEUE_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(30_000);
 static METRICS_PER_SCRIPT: GucSetting<bool> = GucSetting::<bool>::new(false);
 static HTTP_LISTEN: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"127.0.0.1:8787"));
@@ -250,6 +252,13 @@ pub fn init() {
         i32::MAX,
     );
     int(
+        c"jsrt.http_max_runners_per_tenant",
+        c"HTTP runners one tenant (or one API key) may hold at once (0: half of jsrt.http_runners, at least 1).",
+        &HTTP_MAX_RUNNERS_PER_TENANT,
+        0,
+        64,
+    );
+    int(
         c"jsrt.http_queue_max",
         c"Requests that may wait for an HTTP runner, in all (503 with Retry-After beyond).",
         &HTTP_QUEUE_MAX,
@@ -262,6 +271,13 @@ pub fn init() {
         &HTTP_QUEUE_MAX_PER_TENANT,
         1,
         1_000_000,
+    );
+    int(
+        c"jsrt.http_queue_timeout_ms",
+        c"Longest a request waits for an HTTP runner (503 with Retry-After beyond).",
+        &HTTP_QUEUE_TIMEOUT_MS,
+        1,
+        3_600_000,
     );
     GucRegistry::define_bool_guc(
         c"jsrt.metrics_per_script",
@@ -453,12 +469,20 @@ pub fn http_runners() -> usize {
     HTTP_RUNNERS.get().max(0) as usize
 }
 
+pub fn http_max_runners_per_tenant() -> usize {
+    HTTP_MAX_RUNNERS_PER_TENANT.get().max(0) as usize
+}
+
 pub fn http_queue_max() -> usize {
     HTTP_QUEUE_MAX.get().max(1) as usize
 }
 
 pub fn http_queue_max_per_tenant() -> usize {
     HTTP_QUEUE_MAX_PER_TENANT.get().max(1) as usize
+}
+
+pub fn http_queue_timeout() -> std::time::Duration {
+    std::time::Duration::from_millis(HTTP_QUEUE_TIMEOUT_MS.get().max(1) as u64)
 }
 
 pub fn metrics_per_script() -> bool {

@@ -32,6 +32,27 @@ impl<T> FairQueue<T> {
         }
     }
 
+    /// New bounds (a reload); what waits already stays.
+    pub fn set_limits(&mut self, max: usize, max_per_key: usize) {
+        self.max = max;
+        self.max_per_key = max_per_key.min(max);
+    }
+
+    /// Takes out every item that `expired` says has waited too long.
+    pub fn take_expired(&mut self, expired: impl Fn(&T) -> bool) -> Vec<T> {
+        let mut out = Vec::new();
+        for queue in self.waiting.values_mut() {
+            let (gone, kept): (VecDeque<T>, VecDeque<T>) = queue.drain(..).partition(|i| expired(i));
+            *queue = kept;
+            out.extend(gone);
+        }
+        self.waiting.retain(|_, q| !q.is_empty());
+        let waiting = &self.waiting;
+        self.turns.retain(|k| waiting.contains_key(k));
+        self.len -= out.len();
+        out
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -52,18 +73,20 @@ impl<T> FairQueue<T> {
         Ok(())
     }
 
-    /// The next request: the oldest of the key whose turn it is.
-    pub fn pop(&mut self) -> Option<T> {
-        let key = self.turns.pop_front()?;
+    /// The next request: the oldest of the first key in turn that
+    /// `eligible` allows (one at its share of the runners keeps its turn).
+    pub fn pop_eligible(&mut self, eligible: impl Fn(&str) -> bool) -> Option<(String, T)> {
+        let at = self.turns.iter().position(|k| eligible(k))?;
+        let key = self.turns.remove(at)?;
         let queue = self.waiting.get_mut(&key)?;
-        let item = queue.pop_front();
+        let item = queue.pop_front()?;
+        self.len -= 1;
         if queue.is_empty() {
             self.waiting.remove(&key);
         } else {
-            self.turns.push_back(key);
+            self.turns.push_back(key.clone());
         }
-        self.len -= usize::from(item.is_some());
-        item
+        Some((key, item))
     }
 }
 
@@ -79,9 +102,36 @@ mod tests {
         }
         q.push("quiet", "q0".to_string()).expect("room");
         q.push("other", "o0".to_string()).expect("room");
-        let order: Vec<String> = std::iter::from_fn(|| q.pop()).collect();
+        let order: Vec<String> = std::iter::from_fn(|| q.pop_eligible(|_| true).map(|(_, i)| i)).collect();
         assert_eq!(order, ["n0", "q0", "o0", "n1", "n2", "n3", "n4"]);
         assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn keys_at_their_share_wait_without_blocking_others() {
+        let mut q = FairQueue::new(100, 100);
+        q.push("slow", 1).expect("room");
+        q.push("slow", 2).expect("room");
+        q.push("fast", 3).expect("room");
+        let busy = |k: &str| k == "slow";
+        assert_eq!(q.pop_eligible(|k| !busy(k)), Some(("fast".to_string(), 3)));
+        assert_eq!(q.pop_eligible(|k| !busy(k)), None);
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.pop_eligible(|_| true), Some(("slow".to_string(), 1)));
+    }
+
+    #[test]
+    fn expired_items_leave_and_turns_stay_right() {
+        let mut q = FairQueue::new(100, 100);
+        for (k, i) in [("a", 1), ("b", 2), ("a", 3), ("c", 4)] {
+            q.push(k, i).expect("room");
+        }
+        let mut gone = q.take_expired(|i| *i == 2 || *i == 1);
+        gone.sort();
+        assert_eq!(gone, [1, 2]);
+        assert_eq!(q.len(), 2);
+        let order: Vec<i32> = std::iter::from_fn(|| q.pop_eligible(|_| true).map(|(_, i)| i)).collect();
+        assert_eq!(order, [3, 4]);
     }
 
     #[test]
@@ -92,7 +142,7 @@ mod tests {
         assert_eq!(q.push("a", 3), Err((Full::Key(2), 3)));
         q.push("b", 4).expect("room");
         assert_eq!(q.push("c", 5), Err((Full::All(3), 5)));
-        assert_eq!(q.pop(), Some(1));
+        assert_eq!(q.pop_eligible(|_| true), Some(("a".to_string(), 1)));
         q.push("c", 5).expect("room again");
         assert_eq!(q.len(), 3);
     }

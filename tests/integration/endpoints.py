@@ -156,16 +156,27 @@ for _ in range(10):
 holder.join()
 check("503 when the endpoint is at max_concurrent_runs", 503 in seen, seen)
 
-# operations endpoints
+# operations endpoints, answered by the front worker itself
 s, h, b = call("GET", "/healthz", key=None)
-check("/healthz", s == 200 and json.loads(b) == {"status": "ok"}, (s, b))
+health = json.loads(b) if s == 200 else {}
+check("/healthz says ok with the runners' states",
+      health.get("status") == "ok" and sum(health.get("runners", {}).values()) == 2, (s, b))
 s, h, b = call("GET", "/metrics", key=None)
 text = b.decode()
-check("/metrics in Prometheus text: runs, durations, queue, workers",
+samples = {}
+for line in text.splitlines():
+    if line and not line.startswith("#"):
+        name, value = line.rsplit(" ", 1)
+        samples[name] = float(value)
+check("/metrics in Prometheus text: run counters, duration histograms, queue, runners",
       s == 200 and h.get("content-type", "").startswith("text/plain")
-      and 'jsrt_executions{trigger="http",status="completed"}' in text
-      and 'jsrt_execution_duration_seconds_bucket{le="+Inf"}' in text
-      and "jsrt_queue_depth " in text and 'jsrt_workers{kind="http"' in text, text[:300])
+      and samples.get('jsrt_runs_total{trigger="http",status="completed"}', 0) > 0
+      and samples.get('jsrt_runs_total{trigger="http",status="timeout"}', 0) >= 1
+      and samples.get('jsrt_run_duration_seconds_bucket{trigger="http",le="+Inf"}')
+          == samples.get('jsrt_run_duration_seconds_count{trigger="http"}')
+      and "jsrt_http_queue_depth" in samples
+      and samples.get('jsrt_http_runners{state="idle"}', 0) + samples.get('jsrt_http_runners{state="busy"}', 0) == 2
+      and samples.get('jsrt_http_responses_total{code="200"}', 0) > 0, text[:300])
 
 print(f"endpoints: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -60,7 +60,7 @@ try:
     sys.exit(0 if c.getresponse().status == 200 else 1)
 except Exception:
     sys.exit(1)"; }
-victim=$("${PSQL[@]}" -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'jsrt http' LIMIT 1")
+victim=$("${PSQL[@]}" -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'jsrt http runner' LIMIT 1")
 kill -9 "$victim"
 sleep 1
 back=1
@@ -68,9 +68,9 @@ for _ in $(seq 1 60); do
   if healthy; then back=0; break; fi
   sleep 0.5
 done
-check "after kill -9 of an HTTP worker the port answers again" $back
+check "after kill -9 of an HTTP runner (a crash restart) the port answers again" $back
 for _ in $(seq 1 50); do "${PSQL[@]}" -c "SELECT 1" >/dev/null 2>&1 && break; sleep 0.2; done
-now=$("${PSQL[@]}" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'jsrt http' AND pid <> $victim")
-check "the HTTP workers were restarted" "$([ "$now" -ge 1 ] && echo 0 || echo 1)"
+now=$("${PSQL[@]}" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'jsrt http %' AND pid <> $victim")
+check "the front and runners were restarted" "$([ "$now" -ge 1 ] && echo 0 || echo 1)"
 
 finish

@@ -44,9 +44,12 @@ struct Conn {
 /// A request for a runner, waiting or handed over.
 struct Job {
     conn: u64,
+    /// its wait queue (`fairness_key`)
+    key: String,
     message: Vec<u8>,
     head: bool,
     keep_alive: bool,
+    queued_at: Instant,
 }
 
 enum State {
@@ -74,6 +77,8 @@ struct Front {
     next_conn: u64,
     runners: Vec<Runner>,
     queue: FairQueue<Job>,
+    /// runners busy per wait-queue key
+    busy: HashMap<String, usize>,
     next_ticket: u64,
 }
 
@@ -81,6 +86,8 @@ struct Front {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn jsrt_http_front_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    // No database: the front never runs SQL; connected, it shows in pg_stat_activity.
+    BackgroundWorker::connect_worker_to_spi(None, None);
     let Some(fds) = FDS.get() else { return };
     // SAFETY: the listening socket inherited from the postmaster; this process's copy has no other user here.
     let listener = unsafe { TcpListener::from_raw_fd(fds.listener) };
@@ -107,9 +114,13 @@ pub extern "C-unwind" fn jsrt_http_front_main(_arg: pg_sys::Datum) {
             })
             .collect(),
         queue: FairQueue::new(gucs::http_queue_max(), gucs::http_queue_max_per_tenant()),
+        busy: HashMap::new(),
         next_ticket: 1,
     };
     front.serve();
+    // Exit 1: the postmaster restarts a worker that was stopped alone (pg_terminate_backend).
+    // SAFETY: ends this process the usual way, from its main thread, holding nothing.
+    unsafe { pg_sys::proc_exit(1) };
 }
 
 /// Client connections are file descriptors: take all the process may have.
@@ -145,9 +156,22 @@ impl Front {
                 if BackgroundWorker::sighup_received() {
                     // SAFETY: the usual SIGHUP reload, on the worker's main thread.
                     unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+                    self.queue
+                        .set_limits(gucs::http_queue_max(), gucs::http_queue_max_per_tenant());
                 }
                 self.expire();
                 self.check_runners();
+                let timeout = gucs::http_queue_timeout();
+                for job in self.queue.take_expired(|j| j.queued_at.elapsed() > timeout) {
+                    if let Some(c) = self.conns.get_mut(&job.conn) {
+                        c.waiting = false;
+                        let r = busy("no runner was free in time (jsrt.http_queue_timeout_ms)");
+                        if !c.closing {
+                            reply(c, &r, job.head, job.keep_alive);
+                            flush(c);
+                        }
+                    }
+                }
             }
             fds.clear();
             ids.clear();
@@ -290,13 +314,16 @@ impl Front {
             flush(c);
             return;
         }
+        let key = fairness_key(&req);
         let job = Job {
             conn: id,
+            key: key.clone(),
             message: wire::encode_request(&req),
             head,
             keep_alive: req.keep_alive,
+            queued_at: Instant::now(),
         };
-        match self.queue.push(&fairness_key(&req), job) {
+        match self.queue.push(&key, job) {
             Ok(()) => {
                 if let Some(c) = self.conns.get_mut(&id) {
                     c.waiting = true;
@@ -307,8 +334,7 @@ impl Front {
                     Full::All(n) => format!("the server is busy: {n} requests are waiting (jsrt.http_queue_max)"),
                     Full::Key(n) => format!("{n} requests of this tenant are waiting already (jsrt.http_queue_max_per_tenant)"),
                 };
-                let mut r = Response::error(503, &why, &[]);
-                r.headers.push(("retry-after".into(), "1".into()));
+                let r = busy(&why);
                 if let Some(c) = self.conns.get_mut(&id) {
                     reply(c, &r, head, req.keep_alive);
                     flush(c);
@@ -357,17 +383,24 @@ impl Front {
         Response::json(if g.runners_starting < self.runners.len() { 200 } else { 503 }, &body)
     }
 
-    /// Hands waiting requests to idle runners.
+    /// Hands waiting requests to idle runners; no tenant gets more than its
+    /// share of the runners (jsrt.http_max_runners_per_tenant), so a slow
+    /// tenant's requests leave runners for the others.
     fn assign(&mut self) {
+        let share = match gucs::http_max_runners_per_tenant() {
+            0 => self.runners.len().div_ceil(2),
+            n => n,
+        };
         for i in 0..self.runners.len() {
             if !matches!(self.runners[i].state, State::Idle) {
                 continue;
             }
             // A request whose client left is dropped here.
+            let busy = &self.busy;
             let job = loop {
-                match self.queue.pop() {
-                    Some(job) if self.conns.get(&job.conn).is_some_and(|c| !c.closing) => break Some(job),
-                    Some(job) => {
+                match self.queue.pop_eligible(|k| busy.get(k).copied().unwrap_or(0) < share) {
+                    Some((_, job)) if self.conns.get(&job.conn).is_some_and(|c| !c.closing) => break Some(job),
+                    Some((_, job)) => {
                         if let Some(c) = self.conns.get_mut(&job.conn) {
                             c.waiting = false;
                         }
@@ -378,6 +411,7 @@ impl Front {
             let Some(job) = job else { return };
             let ticket = self.next_ticket;
             self.next_ticket += 1;
+            *self.busy.entry(job.key.clone()).or_default() += 1;
             let r = &mut self.runners[i];
             r.out.extend(wire::chunks(wire::Kind::Request, ticket, &job.message));
             r.state = State::Busy { ticket, job };
@@ -460,7 +494,14 @@ impl Front {
         }
     }
 
+    /// Answers `job` (its runner is done with it).
     fn deliver(&mut self, job: &Job, r: &Response) {
+        if let Some(n) = self.busy.get_mut(&job.key) {
+            *n -= 1;
+            if *n == 0 {
+                self.busy.remove(&job.key);
+            }
+        }
         let Some(c) = self.conns.get_mut(&job.conn) else { return };
         c.waiting = false;
         if c.closing {
@@ -487,6 +528,12 @@ impl Front {
             c.closing = true;
         }
     }
+}
+
+fn busy(why: &str) -> Response {
+    let mut r = Response::error(503, why, &[]);
+    r.headers.push(("retry-after".into(), "1".into()));
+    r
 }
 
 fn stopped() -> Response {

@@ -52,15 +52,19 @@ pub fn init() {
             }
         }
     }
+    let listener = listener.into_raw_fd();
+    // A deeper accept queue than std's 128, for bursts of new connections (capped by somaxconn).
+    // SAFETY: a listening socket just opened; listen again only changes its backlog.
+    unsafe { libc::listen(listener, 4096) };
     let _ = FDS.set(Fds {
-        listener: listener.into_raw_fd(),
+        listener,
         pairs,
     });
     BackgroundWorkerBuilder::new("jsrt http front")
         .set_type("jsrt http front")
         .set_function("jsrt_http_front_main")
         .set_library("jsruntime")
-        .enable_shmem_access(None)
+        .enable_spi_access()
         .set_restart_time(Some(Duration::from_secs(1)))
         .load();
     for n in 0..runners {

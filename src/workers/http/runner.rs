@@ -37,6 +37,9 @@ pub extern "C-unwind" fn jsrt_http_runner_main(arg: pg_sys::Datum) {
     };
     runner.hello();
     runner.serve();
+    // Exit 1: the postmaster restarts a runner that was stopped alone (pg_terminate_backend).
+    // SAFETY: ends this process the usual way, from its main thread, between transactions.
+    unsafe { pg_sys::proc_exit(1) };
 }
 
 struct Runner {
