@@ -50,6 +50,23 @@ echo "GET one row by primary key as JSON; wrk -t2 -c$CONNS, ${SECONDS_EACH}s eac
 read -r jr j50 j99 jbad < <(bench "http://127.0.0.1:$HTTP_PORT/items/42" -H "X-API-Key: $KEY")
 read -r rr r50 r99 rbad < <(bench "http://127.0.0.1:$HTTP_PORT/recorded/42" -H "X-API-Key: $KEY")
 read -r nr n50 n99 nbad < <(bench "http://127.0.0.1:$NODE_PORT/items/42")
+# Head-of-line: 4 requests to a 10-second script in flight (another tenant's),
+# meanwhile /healthz and the items endpoint under wrk -c4 for 5 s.
+"${PSQL[@]}" >/dev/null <<'SQL'
+SELECT jsrt.create_tenant('slowpoke');
+SELECT jsrt.set_tenant('slowpoke');
+SELECT jsrt.create_script('ten', 'export default () => { const end = Date.now() + 10000; while (Date.now() < end) {} return 1 }',
+  'http', '{"status": "active", "http_path": "/ten", "http_auth": "public", "history": "errors"}');
+SQL
+for _ in 1 2 3 4; do curl -s -o /dev/null --max-time 60 "http://127.0.0.1:$HTTP_PORT/t/slowpoke/ten" & done
+sleep 0.5
+hol() { wrk -t1 -c4 -d5s --latency "$@" | awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /^ +99%/ { p99 = ms($2) } /^Requests\/sec/ { rps = $2 } END { printf "%s %s\n", rps, p99 }'; }
+read -r hr h99 < <(hol "http://127.0.0.1:$HTTP_PORT/healthz")
+read -r ir i99 < <(hol "http://127.0.0.1:$HTTP_PORT/items/42" -H "X-API-Key: $KEY")
+# (the restart below ends the slow runs)
+kill $(jobs -p | grep -v "^$node_pid$") 2>/dev/null || true
 # the same with 4 HTTP runners
 "${PSQL[@]}" -c "ALTER SYSTEM SET jsrt.http_runners = 4" >/dev/null
 runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$DIR" restart -w -l "$DIR/server.log" >/dev/null
@@ -60,5 +77,8 @@ printf "   %-52s %10s req/s  p50 %6s ms  p99 %6s ms  non-2xx %s\n" \
   "jsruntime endpoint, every request recorded" "$rr" "$r50" "$r99" "$rbad" \
   "jsruntime endpoint, 4 runners" "$fr" "$f50" "$f99" "$fbad" \
   "Node.js http + pg (pool of 2)" "$nr" "$n50" "$n99" "$nbad"
+printf "   while 4 requests to a 10 s script of another tenant are in flight (wrk -c4, 5 s):\n"
+printf "   %-52s %10s req/s  p99 %6s ms\n" "/healthz (answered by the front worker)" "$hr" "$h99" \
+  "the items endpoint (the other runner)" "$ir" "$i99"
 awk -v a="$jr" -v b="$nr" -v c="$j99" -v d="$n99" -v e="$fr" -v f="$f99" 'BEGIN {
   printf "   throughput / Node: 2 runners %.2f, 4 runners %.2f;  p99 / Node: %.2f, %.2f\n", a / b, e / b, c / d, f / d }'
