@@ -39,6 +39,7 @@ static HTTP_MAX_RESPONSE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(10 << 2
 static HTTP_MAX_REDIRECTS: GucSetting<i32> = GucSetting::<i32>::new(5);
 static CACHE_MAX_VALUE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(1 << 20);
 static HTTP_RUNNERS: GucSetting<i32> = GucSetting::<i32>::new(2);
+static HTTP_MAX_RUNNERS: GucSetting<i32> = GucSetting::<i32>::new(8);
 static HTTP_MAX_RUNNERS_PER_TENANT: GucSetting<i32> = GucSetting::<i32>::new(0);
 static HTTP_QUEUE_MAX: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 static HTTP_QUEUE_MAX_PER_TENANT: GucSetting<i32> = GucSetting::<i32>::new(1_000);
@@ -253,7 +254,7 @@ pub fn init() {
     );
     int(
         c"jsrt.http_max_runners_per_tenant",
-        c"HTTP runners one tenant (or one API key) may hold at once (0: half of jsrt.http_runners, at least 1).",
+        c"HTTP runners one tenant (or one API key) may hold at once (0: jsrt.http_runners).",
         &HTTP_MAX_RUNNERS_PER_TENANT,
         0,
         64,
@@ -318,6 +319,16 @@ pub fn init() {
             c"Background workers running HTTP requests for the front worker on jsrt.http_listen (0: no HTTP).",
             c"",
             &HTTP_RUNNERS,
+            0,
+            64,
+            GucContext::Postmaster,
+            GucFlags::default(),
+        );
+        GucRegistry::define_int_guc(
+            c"jsrt.http_max_runners",
+            c"HTTP runners at most: past jsrt.http_runners, extra ones start while a tenant waits behind the others and stop when idle.",
+            c"",
+            &HTTP_MAX_RUNNERS,
             0,
             64,
             GucContext::Postmaster,
@@ -467,6 +478,11 @@ pub fn cache_max_tenant_bytes() -> i64 {
 
 pub fn http_runners() -> usize {
     HTTP_RUNNERS.get().max(0) as usize
+}
+
+/// Runner slots: the standing runners, then room for extra ones.
+pub fn http_max_runners() -> usize {
+    (HTTP_MAX_RUNNERS.get().max(0) as usize).max(http_runners())
 }
 
 pub fn http_max_runners_per_tenant() -> usize {

@@ -38,6 +38,21 @@ impl<T> FairQueue<T> {
         self.max_per_key = max_per_key.min(max);
     }
 
+    /// Puts back at the head of its key's queue an item popped but not served.
+    pub fn unpop(&mut self, key: &str, item: T) {
+        let queue = self.waiting.entry(key.to_string()).or_default();
+        if queue.is_empty() {
+            self.turns.push_front(key.to_string());
+        }
+        queue.push_front(item);
+        self.len += 1;
+    }
+
+    /// Whether some key that `eligible` allows has a request waiting.
+    pub fn any_eligible(&self, eligible: impl Fn(&str) -> bool) -> bool {
+        self.turns.iter().any(|k| eligible(k))
+    }
+
     /// Takes out every item that `expired` says has waited too long.
     pub fn take_expired(&mut self, expired: impl Fn(&T) -> bool) -> Vec<T> {
         let mut out = Vec::new();
@@ -132,6 +147,17 @@ mod tests {
         assert_eq!(q.len(), 2);
         let order: Vec<i32> = std::iter::from_fn(|| q.pop_eligible(|_| true).map(|(_, i)| i)).collect();
         assert_eq!(order, [3, 4]);
+    }
+
+    #[test]
+    fn an_unserved_item_goes_back_first() {
+        let mut q = FairQueue::new(2, 2);
+        q.push("a", 1).expect("room");
+        q.push("b", 2).expect("room");
+        let (k, i) = q.pop_eligible(|_| true).expect("one");
+        q.unpop(&k, i);
+        assert!(q.any_eligible(|k| k == "b") && !q.any_eligible(|k| k == "c"));
+        assert_eq!(q.pop_eligible(|_| true), Some(("a".to_string(), 1)));
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub enum Kind {
     Request = 4,
     /// runner → front: a chunk of the response to a request
     Response = 5,
+    /// runner → front: an extra runner, idle, is leaving (it read no request since its last response)
+    Bye = 6,
 }
 
 /// One decoded message.
@@ -62,6 +64,7 @@ pub fn decode(m: &[u8]) -> Option<Message<'_>> {
         3 => Kind::FrontHello,
         4 => Kind::Request,
         5 => Kind::Response,
+        6 => Kind::Bye,
         _ => return None,
     };
     Some(Message {

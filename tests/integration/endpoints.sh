@@ -40,14 +40,13 @@ export default () => { const end = Date.now() + 1500; while (Date.now() < end) {
 JS
 KEY=$(sql "SELECT jsrt.create_api_key('it')" | tail -1)
 VIEWER=$(sql "SELECT jsrt.create_api_key('it_viewer', 'jsrt_viewer')" | tail -1)
-# a small body cap for the 413 check, and both runners for one tenant (for
-# max_concurrent_runs); the workers take them on SIGHUP
-"${PSQL[@]}" -c "ALTER SYSTEM SET jsrt.http_max_body_bytes = 1024" -c "ALTER SYSTEM SET jsrt.http_max_runners_per_tenant = 2" -c "SELECT pg_reload_conf()" >/dev/null
+# a small body cap for the 413 check; the workers take it on SIGHUP
+"${PSQL[@]}" -c "ALTER SYSTEM SET jsrt.http_max_body_bytes = 1024" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 2
 
 python3 "$(dirname "$0")/endpoints.py" "$HTTP_PORT" "$KEY" "$VIEWER" | tee "$work/py.out"
 passed=$((passed + $(grep -c '^ok ' "$work/py.out"))); failed=$((failed + $(grep -c '^FAIL' "$work/py.out")))
-"${PSQL[@]}" -c "ALTER SYSTEM RESET jsrt.http_max_body_bytes" -c "ALTER SYSTEM RESET jsrt.http_max_runners_per_tenant" -c "SELECT pg_reload_conf()" >/dev/null
+"${PSQL[@]}" -c "ALTER SYSTEM RESET jsrt.http_max_body_bytes" -c "SELECT pg_reload_conf()" >/dev/null
 
 out=$(sql "SELECT count(*) FILTER (WHERE e.trigger_data->>'status' = '200') > 200, count(*) FILTER (WHERE e.trigger_data->>'status' = '504')
              FROM jsrt.script_executions e WHERE e.trigger_type = 'http' AND e.tenant_id = jsrt.tenant_id()" | tail -1)

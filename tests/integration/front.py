@@ -7,6 +7,7 @@ Prints "ok   name" or "FAIL name" per check, and "front: N passed, M failed".
 Nothing here fails on time: order and status codes are what is checked.
 """
 import http.client
+import json
 import resource
 import socket
 import sys
@@ -50,32 +51,35 @@ def in_parallel(paths):
     return threads, out
 
 
-# 1. Head-of-line: four requests to a slow script hold at most the slow
-#    tenant's share of the runners (one of two); /healthz and another tenant's
-#    endpoint are answered while all four are still in flight.
+# 1. Head-of-line: four requests to a slow script hold the two standing
+#    runners (a tenant's share); another tenant's requests start an extra
+#    runner, and they and /healthz are answered while all four are in flight.
 def hol():
     threads, slow = in_parallel(["/t/front_a/slow"] * 4)
     time.sleep(0.3)
     quick = [get("/healthz") for _ in range(20)] + [get("/t/front_b/fast") for _ in range(20)]
+    health = json.loads(get("/healthz")[2])
     for t in threads:
         t.join()
     first_slow_done = min(s[3] for s in slow)
     check("4 slow requests in flight: /healthz and another tenant's endpoint are answered meanwhile",
           all(q[0] == 200 for q in quick) and max(q[3] for q in quick) < first_slow_done,
           [(q[0], q[2][:80]) for q in quick if q[0] != 200][:3])
+    check("an extra runner took the other tenant's requests",
+          health["runners"]["busy"] == 2 and sum(health["runners"].values()) == 3, health)
     check("the slow requests all complete", [s[0] for s in slow] == [200] * 4, [s[:3] for s in slow])
 
 
 # 2. The slow tenant's wait queue is bounded (jsrt.http_queue_max_per_tenant = 2,
-#    set by front.sh before this step): one runs, two wait, the rest get 503 with Retry-After.
+#    set by front.sh before this step): two run, two wait, the rest get 503 with Retry-After.
 def bound():
-    threads, burst = in_parallel(["/t/front_a/slow"] * 5)
+    threads, burst = in_parallel(["/t/front_a/slow"] * 6)
     for t in threads:
         t.join()
     codes = sorted(b[0] for b in burst)
     refused = [b for b in burst if b[0] == 503]
     check("a tenant's queue is bounded: 503 with Retry-After past it, the rest served",
-          codes == [200, 200, 200, 503, 503] and all(b[1].get("retry-after") == "1" for b in refused)
+          codes == [200, 200, 200, 200, 503, 503] and all(b[1].get("retry-after") == "1" for b in refused)
           and all(b"jsrt.http_queue_max_per_tenant" in b[2] for b in refused), [(b[0], b[2][:100]) for b in burst])
 
 

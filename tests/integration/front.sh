@@ -35,6 +35,11 @@ conf "RESET jsrt.max_memory_bytes"
 check "the runner's death restarted nothing else: the same front worker" $?
 py conns
 
+# Extra runners leave after 10 s idle; the standing two stay and serve.
+wait_for "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'jsrt http runner'" 30 \
+  && [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/t/front_b/fast")" = 200 ]
+check "idle extra runners leave; the standing ones serve" $?
+
 # Counters live in shared memory: deleting the whole history does not lower them.
 runs() { curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^jsrt_runs_total\{trigger="http",status="completed"\}/ { print $2 }'; }
 before=$(runs)

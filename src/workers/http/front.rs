@@ -53,7 +53,9 @@ struct Job {
 }
 
 enum State {
-    /// not heard from since the front started, or restarting
+    /// an extra runner's slot with no process
+    Absent,
+    /// not heard from since the front started (or started it), or restarting
     Starting,
     Idle,
     Busy { ticket: u64, job: Job },
@@ -61,6 +63,10 @@ enum State {
 
 struct Runner {
     fd: RawFd,
+    /// an extra runner's slot, past jsrt.http_runners
+    extra: bool,
+    /// when the state last changed
+    since: Instant,
     pid: i32,
     /// the nonce of the runner process's hello: a new one means a new process
     nonce: u64,
@@ -96,6 +102,7 @@ pub extern "C-unwind" fn jsrt_http_front_main(_arg: pg_sys::Datum) {
         return;
     }
     raise_file_limit();
+    let standing = gucs::http_runners();
     let mut front = Front {
         listener,
         conns: HashMap::new(),
@@ -103,11 +110,14 @@ pub extern "C-unwind" fn jsrt_http_front_main(_arg: pg_sys::Datum) {
         runners: fds
             .pairs
             .iter()
-            .map(|(mine, _)| Runner {
+            .enumerate()
+            .map(|(slot, (mine, _))| Runner {
                 fd: *mine,
+                extra: slot >= standing,
+                since: Instant::now(),
                 pid: 0,
                 nonce: 0,
-                state: State::Starting,
+                state: if slot >= standing { State::Absent } else { State::Starting },
                 // Runners that were already up say hello again to this (new) front.
                 out: VecDeque::from([wire::message(wire::Kind::FrontHello, true, 0, &[])]),
                 partial: Vec::new(),
@@ -375,22 +385,45 @@ impl Front {
     /// Up while at least one runner is.
     fn health(&self) -> Response {
         let g = self.gauges();
+        let up = g.runners_idle + g.runners_busy > 0;
         let body = serde_json::json!({
-            "status": if g.runners_starting < self.runners.len() { "ok" } else { "starting" },
+            "status": if up { "ok" } else { "starting" },
             "runners": {"idle": g.runners_idle, "busy": g.runners_busy, "starting": g.runners_starting},
             "queued": g.queued,
         });
-        Response::json(if g.runners_starting < self.runners.len() { 200 } else { 503 }, &body)
+        Response::json(if up { 200 } else { 503 }, &body)
     }
 
-    /// Hands waiting requests to idle runners; no tenant gets more than its
-    /// share of the runners (jsrt.http_max_runners_per_tenant), so a slow
-    /// tenant's requests leave runners for the others.
+    /// Hands waiting requests to idle runners, no tenant more than
+    /// jsrt.http_max_runners_per_tenant at once. When requests that may run
+    /// wait and no runner is free or starting, starts an extra runner: a
+    /// tenant whose slow requests hold the standing runners holds up nobody else.
     fn assign(&mut self) {
         let share = match gucs::http_max_runners_per_tenant() {
-            0 => self.runners.len().div_ceil(2),
+            0 => gucs::http_runners(),
             n => n,
         };
+        self.hand_out(share);
+        let free = |r: &Runner| matches!(r.state, State::Idle | State::Starting);
+        let busy = &self.busy;
+        if self.runners.iter().any(free)
+            || !self.queue.any_eligible(|k| busy.get(k).copied().unwrap_or(0) < share)
+        {
+            return;
+        }
+        let Some(slot) = self.runners.iter().position(|r| matches!(r.state, State::Absent)) else {
+            return;
+        };
+        match super::start_extra_runner(slot) {
+            Ok(()) => {
+                set_state(&mut self.runners[slot], State::Starting);
+            }
+            // max_worker_processes is taken: the standing runners carry on alone
+            Err(e) => log!("jsrt http front: cannot start an extra runner: {e}"),
+        }
+    }
+
+    fn hand_out(&mut self, share: usize) {
         for i in 0..self.runners.len() {
             if !matches!(self.runners[i].state, State::Idle) {
                 continue;
@@ -414,7 +447,7 @@ impl Front {
             *self.busy.entry(job.key.clone()).or_default() += 1;
             let r = &mut self.runners[i];
             r.out.extend(wire::chunks(wire::Kind::Request, ticket, &job.message));
-            r.state = State::Busy { ticket, job };
+            set_state(r, State::Busy { ticket, job });
             flush_runner(r);
         }
     }
@@ -445,7 +478,7 @@ impl Front {
                     r.partial.clear();
                     r.pid = pid;
                     r.out.push_back(wire::message(wire::Kind::Welcome, true, m.ticket, &[]));
-                    let before = std::mem::replace(&mut r.state, State::Idle);
+                    let before = set_state(r, State::Idle);
                     flush_runner(r);
                     if let State::Busy { job, .. } = before {
                         self.deliver(&job, &stopped());
@@ -462,46 +495,71 @@ impl Front {
                         continue;
                     }
                     let bytes = std::mem::take(&mut r.partial);
-                    let State::Busy { job, .. } = std::mem::replace(&mut r.state, State::Idle) else {
+                    let State::Busy { job, .. } = set_state(r, State::Idle) else {
                         continue;
                     };
                     let resp = wire::decode_response(&bytes)
                         .unwrap_or_else(|| Response::error(502, "the runner's response was garbled", &[]));
                     self.deliver(&job, &resp);
                 }
+                wire::Kind::Bye if m.ticket == self.runners[i].nonce => {
+                    // An extra runner left, idle: a request handed to it since was never read.
+                    let r = &mut self.runners[i];
+                    r.out.clear();
+                    r.partial.clear();
+                    r.nonce = 0;
+                    r.pid = 0;
+                    if let State::Busy { job, .. } = set_state(r, State::Absent) {
+                        self.release(&job);
+                        let key = job.key.clone();
+                        self.queue.unpop(&key, job);
+                    }
+                }
                 _ => {}
             }
         }
     }
 
-    /// Runners with a request whose process is gone: their requests get a
-    /// 502 now rather than when the restarted runner says hello.
+    /// Runners whose process is gone: a request one had gets a 502 now
+    /// rather than when a restarted runner says hello. An extra runner that
+    /// never said hello is given up on.
     fn check_runners(&mut self) {
         for i in 0..self.runners.len() {
             let r = &mut self.runners[i];
-            if !matches!(r.state, State::Busy { .. }) || r.pid <= 0 {
-                continue;
-            }
-            // SAFETY: signal 0 only checks that the process exists.
-            if unsafe { libc::kill(r.pid, 0) } == 0 {
+            let gone = match r.state {
+                State::Idle | State::Busy { .. } => {
+                    // SAFETY: signal 0 only checks that the process exists.
+                    r.pid > 0 && unsafe { libc::kill(r.pid, 0) } != 0
+                }
+                State::Starting => r.extra && r.since.elapsed() > Duration::from_secs(10),
+                State::Absent => false,
+            };
+            if !gone {
                 continue;
             }
             r.partial.clear();
             r.out.clear();
-            if let State::Busy { job, .. } = std::mem::replace(&mut r.state, State::Starting) {
+            r.pid = 0;
+            let next = if r.extra { State::Absent } else { State::Starting };
+            if let State::Busy { job, .. } = set_state(r, next) {
                 self.deliver(&job, &stopped());
             }
         }
     }
 
-    /// Answers `job` (its runner is done with it).
-    fn deliver(&mut self, job: &Job, r: &Response) {
+    /// `job`'s runner is done with it.
+    fn release(&mut self, job: &Job) {
         if let Some(n) = self.busy.get_mut(&job.key) {
             *n -= 1;
             if *n == 0 {
                 self.busy.remove(&job.key);
             }
         }
+    }
+
+    /// Answers `job` (its runner is done with it).
+    fn deliver(&mut self, job: &Job, r: &Response) {
+        self.release(job);
         let Some(c) = self.conns.get_mut(&job.conn) else { return };
         c.waiting = false;
         if c.closing {
@@ -534,6 +592,12 @@ fn busy(why: &str) -> Response {
     let mut r = Response::error(503, why, &[]);
     r.headers.push(("retry-after".into(), "1".into()));
     r
+}
+
+/// Changes a runner's state; the old one.
+fn set_state(r: &mut Runner, state: State) -> State {
+    r.since = Instant::now();
+    std::mem::replace(&mut r.state, state)
 }
 
 fn stopped() -> Response {

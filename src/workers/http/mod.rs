@@ -1,5 +1,7 @@
 //! The HTTP server: one front worker owns every client socket, and
-//! `jsrt.http_runners` runner workers run the requests that need SQL.
+//! `jsrt.http_runners` runner workers run the requests that need SQL, with
+//! extra runners, up to `jsrt.http_max_runners`, while some tenant's requests
+//! wait behind the others'.
 //!
 //! The postmaster, while preloading, opens the listening socket and one
 //! SOCK_SEQPACKET socket pair per runner; every worker (and every worker
@@ -42,8 +44,9 @@ pub fn init() {
             return;
         }
     };
-    let mut pairs = Vec::with_capacity(runners);
-    for _ in 0..runners {
+    let slots = gucs::http_max_runners();
+    let mut pairs = Vec::with_capacity(slots);
+    for _ in 0..slots {
         match socket_pair() {
             Ok(p) => pairs.push(p),
             Err(e) => {
@@ -68,15 +71,27 @@ pub fn init() {
         .set_restart_time(Some(Duration::from_secs(1)))
         .load();
     for n in 0..runners {
-        BackgroundWorkerBuilder::new(&format!("jsrt http runner {n}"))
-            .set_type("jsrt http runner")
-            .set_function("jsrt_http_runner_main")
-            .set_library("jsruntime")
-            .set_argument((n as i32).into_datum())
-            .enable_spi_access()
-            .set_restart_time(Some(Duration::from_secs(1)))
-            .load();
+        runner(n).set_restart_time(Some(Duration::from_secs(1))).load();
     }
+}
+
+/// Runner `slot`'s worker: standing ones are registered at start, extra ones by the front.
+fn runner(slot: usize) -> BackgroundWorkerBuilder {
+    BackgroundWorkerBuilder::new(&format!("jsrt http runner {slot}"))
+        .set_type("jsrt http runner")
+        .set_function("jsrt_http_runner_main")
+        .set_library("jsruntime")
+        .set_argument((slot as i32).into_datum())
+        .enable_spi_access()
+}
+
+/// Starts an extra runner in `slot` (never restarted: the front starts another when needed).
+fn start_extra_runner(slot: usize) -> Result<(), String> {
+    runner(slot)
+        .set_restart_time(None)
+        .load_dynamic()
+        .map(|_| ())
+        .map_err(|e| format!("{e:?}"))
 }
 
 fn socket_pair() -> Result<(RawFd, RawFd), String> {

@@ -4,6 +4,7 @@
 
 use std::os::fd::RawFd;
 use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
 
 use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
 use pgrx::prelude::*;
@@ -18,7 +19,8 @@ use crate::workers::{in_transaction, shutting_down};
 pub extern "C-unwind" fn jsrt_http_runner_main(arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     crate::workers::connect();
-    let Some(fd) = FDS.get().and_then(|f| f.pairs.get(arg.value())).map(|p| p.1) else {
+    let slot = arg.value();
+    let Some(fd) = FDS.get().and_then(|f| f.pairs.get(slot)).map(|p| p.1) else {
         return;
     };
     let mut nonce = [0u8; 8];
@@ -34,9 +36,13 @@ pub extern "C-unwind" fn jsrt_http_runner_main(arg: pg_sys::Datum) {
         ticket: 0,
         partial: Vec::new(),
         installed: false,
+        extra: slot >= crate::gucs::http_runners(),
     };
     runner.hello();
     runner.serve();
+    if runner.extra {
+        return;
+    }
     // Exit 1: the postmaster restarts a runner that was stopped alone (pg_terminate_backend).
     // SAFETY: ends this process the usual way, from its main thread, between transactions.
     unsafe { pg_sys::proc_exit(1) };
@@ -51,7 +57,12 @@ struct Runner {
     partial: Vec<u8>,
     /// jsruntime is installed in jsrt.database (checked until it is)
     installed: bool,
+    /// started by the front for a while: leaves when idle
+    extra: bool,
 }
+
+/// How long an extra runner stays idle before it leaves.
+const EXTRA_IDLE: Duration = Duration::from_secs(10);
 
 impl Runner {
     fn hello(&self) {
@@ -62,7 +73,13 @@ impl Runner {
 
     fn serve(&mut self) {
         let mut buf = vec![0u8; wire::MAX_MESSAGE + 1];
+        let mut idle_since = Instant::now();
         while !shutting_down() {
+            if self.extra && self.welcomed && idle_since.elapsed() > EXTRA_IDLE {
+                // Nothing was read since the last response: no request is lost by leaving.
+                self.send(&wire::message(Kind::Bye, true, self.nonce, &[]));
+                return;
+            }
             if !wait(self.fd, pg_sys::WL_SOCKET_READABLE) {
                 return;
             }
@@ -99,6 +116,7 @@ impl Runner {
                     }
                     _ => {}
                 }
+                idle_since = Instant::now();
                 if shutting_down() {
                     return;
                 }
