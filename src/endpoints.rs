@@ -30,6 +30,8 @@ struct Cached {
     routes: HashMap<String, Rc<Routes>>,
     /// key id -> (tenant id, role, hash)
     keys: HashMap<String, (String, String, String)>,
+    /// tenant name -> id, for `/t/{tenant}/` paths (found ones only)
+    tenants: HashMap<String, String>,
 }
 
 thread_local! {
@@ -45,7 +47,9 @@ fn refresh_cache() {
     let generation = scripts::generation();
     CACHED.with(|c| {
         let mut c = c.borrow_mut();
-        if c.generation != generation || c.routes.len() + c.keys.len() > MAX_CACHED {
+        if c.generation != generation
+            || c.routes.len() + c.keys.len() + c.tenants.len() > MAX_CACHED
+        {
             *c = Cached {
                 generation,
                 ..Cached::default()
@@ -266,7 +270,11 @@ fn read_key(id: &str) -> Result<Option<(String, String, String)>, Response> {
     .map_err(|e| internal(Error::Internal(format!("reading jsrt.api_keys: {e}"))))
 }
 
+/// A tenant's id by name. Cached: a tenant deleted since routes to no endpoint.
 fn tenant_by_name(name: &str) -> Result<String, Response> {
+    if let Some(id) = cached(|c| c.tenants.get(name).cloned()) {
+        return Ok(id);
+    }
     let id = tenancy::as_owner(|| {
         crate::engine::host::js::no_row_is_none(Spi::get_one_with_args::<String>(
             "SELECT id::text FROM jsrt.tenants WHERE name = $1",
@@ -274,7 +282,9 @@ fn tenant_by_name(name: &str) -> Result<String, Response> {
         ))
     })
     .map_err(|e| internal(Error::Internal(format!("reading jsrt.tenants: {e}"))))?;
-    id.ok_or_else(|| Response::error(404, "no endpoint at this path", &[]))
+    let id = id.ok_or_else(|| Response::error(404, "no endpoint at this path", &[]))?;
+    cached(|c| c.tenants.insert(name.to_string(), id.clone()));
+    Ok(id)
 }
 
 /// The tenant's active endpoint scripts: (script id, http_auth) by path and methods.

@@ -54,13 +54,27 @@ pub struct Front {
 
 pub fn render(s: &Snapshot, f: &Front) -> String {
     let mut o = String::with_capacity(8 << 10);
-    header(&mut o, "jsrt_runs_total", "counter", "Runs finished since the server started, by trigger and status.");
+    header(
+        &mut o,
+        "jsrt_runs_total",
+        "counter",
+        "Runs finished since the server started, by trigger and status.",
+    );
     for (t, trigger) in TRIGGERS.iter().enumerate() {
         for (st, status) in STATUSES.iter().enumerate() {
-            let _ = writeln!(o, "jsrt_runs_total{{trigger=\"{trigger}\",status=\"{status}\"}} {}", s.runs[t][st]);
+            let _ = writeln!(
+                o,
+                "jsrt_runs_total{{trigger=\"{trigger}\",status=\"{status}\"}} {}",
+                s.runs[t][st]
+            );
         }
     }
-    header(&mut o, "jsrt_run_duration_seconds", "histogram", "How long finished runs took, by trigger.");
+    header(
+        &mut o,
+        "jsrt_run_duration_seconds",
+        "histogram",
+        "How long finished runs took, by trigger.",
+    );
     for (t, trigger) in TRIGGERS.iter().enumerate() {
         let mut cumulative = 0;
         for (b, n) in s.buckets[t].iter().enumerate() {
@@ -68,30 +82,72 @@ pub fn render(s: &Snapshot, f: &Front) -> String {
             let le = BUCKETS.get(b).map_or("+Inf".to_string(), |v| v.to_string());
             let _ = writeln!(o, "jsrt_run_duration_seconds_bucket{{trigger=\"{trigger}\",le=\"{le}\"}} {cumulative}");
         }
-        let _ = writeln!(o, "jsrt_run_duration_seconds_sum{{trigger=\"{trigger}\"}} {}", s.seconds_sum[t]);
-        let _ = writeln!(o, "jsrt_run_duration_seconds_count{{trigger=\"{trigger}\"}} {cumulative}");
+        let _ = writeln!(
+            o,
+            "jsrt_run_duration_seconds_sum{{trigger=\"{trigger}\"}} {}",
+            s.seconds_sum[t]
+        );
+        let _ = writeln!(
+            o,
+            "jsrt_run_duration_seconds_count{{trigger=\"{trigger}\"}} {cumulative}"
+        );
     }
     if !s.scripts.is_empty() || s.other_scripts.iter().any(|n| *n > 0) {
-        header(&mut o, "jsrt_script_runs_total", "counter", "Runs finished by tenant, script and status (capped; the rest under script=\"other\").");
+        header(
+            &mut o,
+            "jsrt_script_runs_total",
+            "counter",
+            "Runs finished by tenant, script and status (capped; the rest under script=\"other\").",
+        );
         for (tenant, script, runs) in &s.scripts {
             for (st, status) in STATUSES.iter().enumerate() {
-                let _ = writeln!(o, "jsrt_script_runs_total{{tenant=\"{}\",script=\"{}\",status=\"{status}\"}} {}", label(tenant), label(script), runs[st]);
+                let _ = writeln!(
+                    o,
+                    "jsrt_script_runs_total{{tenant=\"{}\",script=\"{}\",status=\"{status}\"}} {}",
+                    label(tenant),
+                    label(script),
+                    runs[st]
+                );
             }
         }
         for (st, status) in STATUSES.iter().enumerate() {
             let _ = writeln!(o, "jsrt_script_runs_total{{tenant=\"other\",script=\"other\",status=\"{status}\"}} {}", s.other_scripts[st]);
         }
     }
-    header(&mut o, "jsrt_http_responses_total", "counter", "HTTP responses sent by the front worker, by status code.");
+    header(
+        &mut o,
+        "jsrt_http_responses_total",
+        "counter",
+        "HTTP responses sent by the front worker, by status code.",
+    );
     for (code, n) in &s.responses {
         let _ = writeln!(o, "jsrt_http_responses_total{{code=\"{code}\"}} {n}");
     }
-    header(&mut o, "jsrt_http_connections", "gauge", "Open client connections.");
+    header(
+        &mut o,
+        "jsrt_http_connections",
+        "gauge",
+        "Open client connections.",
+    );
     let _ = writeln!(o, "jsrt_http_connections {}", f.connections);
-    header(&mut o, "jsrt_http_queue_depth", "gauge", "Requests waiting for a runner.");
+    header(
+        &mut o,
+        "jsrt_http_queue_depth",
+        "gauge",
+        "Requests waiting for a runner.",
+    );
     let _ = writeln!(o, "jsrt_http_queue_depth {}", f.queued);
-    header(&mut o, "jsrt_http_runners", "gauge", "HTTP runner workers, by state.");
-    for (state, n) in [("idle", f.runners_idle), ("busy", f.runners_busy), ("starting", f.runners_starting)] {
+    header(
+        &mut o,
+        "jsrt_http_runners",
+        "gauge",
+        "HTTP runner workers, by state.",
+    );
+    for (state, n) in [
+        ("idle", f.runners_idle),
+        ("busy", f.runners_busy),
+        ("starting", f.runners_starting),
+    ] {
         let _ = writeln!(o, "jsrt_http_runners{{state=\"{state}\"}} {n}");
     }
     o
@@ -103,7 +159,9 @@ fn header(o: &mut String, name: &str, kind: &str, help: &str) {
 
 /// A label value as the text format needs it.
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -131,11 +189,21 @@ mod tests {
         s.seconds_sum[4] = 0.021;
         s.responses = vec![(200, 3), (503, 1)];
         s.scripts = vec![("acme".into(), "a\"b".into(), [1, 0, 0, 0])];
-        let front = Front { connections: 2, queued: 1, runners_idle: 1, runners_busy: 1, runners_starting: 0 };
+        let front = Front {
+            connections: 2,
+            queued: 1,
+            runners_idle: 1,
+            runners_busy: 1,
+            runners_starting: 0,
+        };
         let text = render(&s, &front);
         assert!(text.contains("jsrt_runs_total{trigger=\"http\",status=\"completed\"} 3\n"));
-        assert!(text.contains("jsrt_run_duration_seconds_bucket{trigger=\"http\",le=\"0.001\"} 1\n"));
-        assert!(text.contains("jsrt_run_duration_seconds_bucket{trigger=\"http\",le=\"0.005\"} 1\n"));
+        assert!(
+            text.contains("jsrt_run_duration_seconds_bucket{trigger=\"http\",le=\"0.001\"} 1\n")
+        );
+        assert!(
+            text.contains("jsrt_run_duration_seconds_bucket{trigger=\"http\",le=\"0.005\"} 1\n")
+        );
         assert!(text.contains("jsrt_run_duration_seconds_bucket{trigger=\"http\",le=\"0.01\"} 3\n"));
         assert!(text.contains("jsrt_run_duration_seconds_bucket{trigger=\"http\",le=\"+Inf\"} 3\n"));
         assert!(text.contains("jsrt_run_duration_seconds_count{trigger=\"http\"} 3\n"));
@@ -145,7 +213,10 @@ mod tests {
         // every sample line belongs to a declared family
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let name = line.split(['{', ' ']).next().unwrap_or_default();
-            let family = name.trim_end_matches("_bucket").trim_end_matches("_sum").trim_end_matches("_count");
+            let family = name
+                .trim_end_matches("_bucket")
+                .trim_end_matches("_sum")
+                .trim_end_matches("_count");
             assert!(text.contains(&format!("# TYPE {family} ")), "{line}");
         }
     }

@@ -125,6 +125,14 @@ impl Pinned {
             keep_changes,
         };
         for (name, value) in settings {
+            // A setting that has the value already is left alone: setting some
+            // (timezone_abbreviations) reads a file each time.
+            // SAFETY: a NUL-terminated name; Postgres returns a pointer to its own value string or null.
+            let current = unsafe { pg_sys::GetConfigOption(name.as_ptr(), true, false) };
+            // SAFETY: a non-null result is a NUL-terminated string that lives until the setting changes.
+            if !current.is_null() && unsafe { CStr::from_ptr(current) } == *value {
+                continue;
+            }
             // SAFETY: NUL-terminated names and values; the change ends when the level opened above closes.
             unsafe {
                 pg_sys::set_config_option(

@@ -57,7 +57,8 @@ impl<T> FairQueue<T> {
     pub fn take_expired(&mut self, expired: impl Fn(&T) -> bool) -> Vec<T> {
         let mut out = Vec::new();
         for queue in self.waiting.values_mut() {
-            let (gone, kept): (VecDeque<T>, VecDeque<T>) = queue.drain(..).partition(|i| expired(i));
+            let (gone, kept): (VecDeque<T>, VecDeque<T>) =
+                queue.drain(..).partition(|i| expired(i));
             *queue = kept;
             out.extend(gone);
         }
@@ -117,7 +118,8 @@ mod tests {
         }
         q.push("quiet", "q0".to_string()).expect("room");
         q.push("other", "o0".to_string()).expect("room");
-        let order: Vec<String> = std::iter::from_fn(|| q.pop_eligible(|_| true).map(|(_, i)| i)).collect();
+        let order: Vec<String> =
+            std::iter::from_fn(|| q.pop_eligible(|_| true).map(|(_, i)| i)).collect();
         assert_eq!(order, ["n0", "q0", "o0", "n1", "n2", "n3", "n4"]);
         assert_eq!(q.len(), 0);
     }
@@ -145,7 +147,8 @@ mod tests {
         gone.sort();
         assert_eq!(gone, [1, 2]);
         assert_eq!(q.len(), 2);
-        let order: Vec<i32> = std::iter::from_fn(|| q.pop_eligible(|_| true).map(|(_, i)| i)).collect();
+        let order: Vec<i32> =
+            std::iter::from_fn(|| q.pop_eligible(|_| true).map(|(_, i)| i)).collect();
         assert_eq!(order, [3, 4]);
     }
 

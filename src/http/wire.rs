@@ -232,7 +232,9 @@ mod tests {
         let parts = chunks(Kind::Response, 9, &body);
         assert_eq!(parts.len(), 3);
         let decoded: Vec<Message> = parts.iter().map(|m| decode(m).expect("decodes")).collect();
-        assert!(decoded.iter().all(|m| m.ticket == 9 && m.kind == Kind::Response));
+        assert!(decoded
+            .iter()
+            .all(|m| m.ticket == 9 && m.kind == Kind::Response));
         assert_eq!(
             decoded.iter().map(|m| m.last).collect::<Vec<_>>(),
             [false, false, true]

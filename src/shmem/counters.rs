@@ -75,8 +75,10 @@ fn unfixed(b: &[u8]) -> String {
 
 /// A run ended. Without preload there is nowhere to count it.
 pub fn run_finished(trigger: &str, status: &str, seconds: f64, tenant: &str, script: &str) {
-    let (Some(t), Some(st)) = (metrics::trigger_index(trigger), metrics::status_index(status))
-    else {
+    let (Some(t), Some(st)) = (
+        metrics::trigger_index(trigger),
+        metrics::status_index(status),
+    ) else {
         return;
     };
     if !crate::preloaded() {

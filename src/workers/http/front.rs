@@ -58,7 +58,10 @@ enum State {
     /// not heard from since the front started (or started it), or restarting
     Starting,
     Idle,
-    Busy { ticket: u64, job: Job },
+    Busy {
+        ticket: u64,
+        job: Job,
+    },
 }
 
 struct Runner {
@@ -117,7 +120,11 @@ pub extern "C-unwind" fn jsrt_http_front_main(_arg: pg_sys::Datum) {
                 since: Instant::now(),
                 pid: 0,
                 nonce: 0,
-                state: if slot >= standing { State::Absent } else { State::Starting },
+                state: if slot >= standing {
+                    State::Absent
+                } else {
+                    State::Starting
+                },
                 // Runners that were already up say hello again to this (new) front.
                 out: VecDeque::from([wire::message(wire::Kind::FrontHello, true, 0, &[])]),
                 partial: Vec::new(),
@@ -224,14 +231,16 @@ impl Front {
                     flush_runner(&mut self.runners[i]);
                 }
                 if fds[1 + i].revents & libc::POLLIN != 0 {
-                    self.from_runner(i, &mut message);
+                    self.read_runner(i, &mut message);
                 }
             }
             for (f, id) in fds[1 + n..].iter().zip(&ids) {
                 if f.revents == 0 {
                     continue;
                 }
-                let Some(c) = self.conns.get_mut(id) else { continue };
+                let Some(c) = self.conns.get_mut(id) else {
+                    continue;
+                };
                 if f.revents & libc::POLLOUT != 0 {
                     flush(c);
                 } else if c.waiting {
@@ -279,7 +288,12 @@ impl Front {
                 last_active: Instant::now(),
             };
             if self.conns.len() >= gucs::http_max_connections() {
-                reply(&mut c, &Response::error(503, "too many connections", &[]), false, false);
+                reply(
+                    &mut c,
+                    &Response::error(503, "too many connections", &[]),
+                    false,
+                    false,
+                );
                 flush(&mut c);
             }
             self.next_conn += 1;
@@ -290,7 +304,9 @@ impl Front {
     /// Parses the first request of connection `id` if it is whole, and
     /// answers it, or queues it for a runner.
     fn take_one(&mut self, id: u64) {
-        let Some(c) = self.conns.get_mut(&id) else { return };
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
         let limits = Limits {
             max_header_bytes: 16 << 10,
             max_body_bytes: gucs::http_max_body_bytes(),
@@ -312,14 +328,21 @@ impl Front {
                 return;
             }
             Err(e) => {
-                reply(c, &Response::error(e.status(), &e.message(), &[]), false, false);
+                reply(
+                    c,
+                    &Response::error(e.status(), &e.message(), &[]),
+                    false,
+                    false,
+                );
                 flush(c);
                 return;
             }
         };
         let head = req.method == "HEAD";
         if let Some(r) = self.local(&req) {
-            let Some(c) = self.conns.get_mut(&id) else { return };
+            let Some(c) = self.conns.get_mut(&id) else {
+                return;
+            };
             reply(c, &r, head, req.keep_alive);
             flush(c);
             return;
@@ -364,7 +387,10 @@ impl Front {
             }),
             ("OPTIONS", "*") => Some(Response {
                 status: 204,
-                headers: vec![("allow".into(), "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS".into())],
+                headers: vec![(
+                    "allow".into(),
+                    "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS".into(),
+                )],
                 body: vec![],
             }),
             _ => None,
@@ -407,11 +433,17 @@ impl Front {
         let free = |r: &Runner| matches!(r.state, State::Idle | State::Starting);
         let busy = &self.busy;
         if self.runners.iter().any(free)
-            || !self.queue.any_eligible(|k| busy.get(k).copied().unwrap_or(0) < share)
+            || !self
+                .queue
+                .any_eligible(|k| busy.get(k).copied().unwrap_or(0) < share)
         {
             return;
         }
-        let Some(slot) = self.runners.iter().position(|r| matches!(r.state, State::Absent)) else {
+        let Some(slot) = self
+            .runners
+            .iter()
+            .position(|r| matches!(r.state, State::Absent))
+        else {
             return;
         };
         match super::start_extra_runner(slot) {
@@ -431,8 +463,13 @@ impl Front {
             // A request whose client left is dropped here.
             let busy = &self.busy;
             let job = loop {
-                match self.queue.pop_eligible(|k| busy.get(k).copied().unwrap_or(0) < share) {
-                    Some((_, job)) if self.conns.get(&job.conn).is_some_and(|c| !c.closing) => break Some(job),
+                match self
+                    .queue
+                    .pop_eligible(|k| busy.get(k).copied().unwrap_or(0) < share)
+                {
+                    Some((_, job)) if self.conns.get(&job.conn).is_some_and(|c| !c.closing) => {
+                        break Some(job)
+                    }
                     Some((_, job)) => {
                         if let Some(c) = self.conns.get_mut(&job.conn) {
                             c.waiting = false;
@@ -446,14 +483,15 @@ impl Front {
             self.next_ticket += 1;
             *self.busy.entry(job.key.clone()).or_default() += 1;
             let r = &mut self.runners[i];
-            r.out.extend(wire::chunks(wire::Kind::Request, ticket, &job.message));
+            r.out
+                .extend(wire::chunks(wire::Kind::Request, ticket, &job.message));
             set_state(r, State::Busy { ticket, job });
             flush_runner(r);
         }
     }
 
     /// Reads what runner `i` sent.
-    fn from_runner(&mut self, i: usize, buf: &mut [u8]) {
+    fn read_runner(&mut self, i: usize, buf: &mut [u8]) {
         loop {
             let n = match recv(self.runners[i].fd, buf) {
                 Ok(Some(n)) => n,
@@ -463,7 +501,9 @@ impl Front {
                     return;
                 }
             };
-            let Some(m) = wire::decode(&buf[..n]) else { continue };
+            let Some(m) = wire::decode(&buf[..n]) else {
+                continue;
+            };
             match m.kind {
                 wire::Kind::Hello => {
                     let r = &mut self.runners[i];
@@ -472,12 +512,16 @@ impl Front {
                         continue;
                     }
                     // A new process: one that had a request has restarted.
-                    let pid = m.payload.first_chunk::<4>().map_or(0, |b| i32::from_le_bytes(*b));
+                    let pid = m
+                        .payload
+                        .first_chunk::<4>()
+                        .map_or(0, |b| i32::from_le_bytes(*b));
                     r.nonce = m.ticket;
                     r.out.clear();
                     r.partial.clear();
                     r.pid = pid;
-                    r.out.push_back(wire::message(wire::Kind::Welcome, true, m.ticket, &[]));
+                    r.out
+                        .push_back(wire::message(wire::Kind::Welcome, true, m.ticket, &[]));
                     let before = set_state(r, State::Idle);
                     flush_runner(r);
                     if let State::Busy { job, .. } = before {
@@ -486,7 +530,9 @@ impl Front {
                 }
                 wire::Kind::Response => {
                     let r = &mut self.runners[i];
-                    let State::Busy { ticket, .. } = &r.state else { continue };
+                    let State::Busy { ticket, .. } = &r.state else {
+                        continue;
+                    };
                     if *ticket != m.ticket {
                         continue;
                     }
@@ -498,8 +544,9 @@ impl Front {
                     let State::Busy { job, .. } = set_state(r, State::Idle) else {
                         continue;
                     };
-                    let resp = wire::decode_response(&bytes)
-                        .unwrap_or_else(|| Response::error(502, "the runner's response was garbled", &[]));
+                    let resp = wire::decode_response(&bytes).unwrap_or_else(|| {
+                        Response::error(502, "the runner's response was garbled", &[])
+                    });
                     self.deliver(&job, &resp);
                 }
                 wire::Kind::Bye if m.ticket == self.runners[i].nonce => {
@@ -540,7 +587,11 @@ impl Front {
             r.partial.clear();
             r.out.clear();
             r.pid = 0;
-            let next = if r.extra { State::Absent } else { State::Starting };
+            let next = if r.extra {
+                State::Absent
+            } else {
+                State::Starting
+            };
             if let State::Busy { job, .. } = set_state(r, next) {
                 self.deliver(&job, &stopped());
             }
@@ -560,7 +611,9 @@ impl Front {
     /// Answers `job` (its runner is done with it).
     fn deliver(&mut self, job: &Job, r: &Response) {
         self.release(job);
-        let Some(c) = self.conns.get_mut(&job.conn) else { return };
+        let Some(c) = self.conns.get_mut(&job.conn) else {
+            return;
+        };
         c.waiting = false;
         if c.closing {
             return;
@@ -579,7 +632,12 @@ impl Front {
                 continue;
             }
             if !c.input.is_empty() && c.output.is_empty() && !c.closing {
-                reply(c, &Response::error(408, "the request did not arrive in time", &[]), false, false);
+                reply(
+                    c,
+                    &Response::error(408, "the request did not arrive in time", &[]),
+                    false,
+                    false,
+                );
                 flush(c);
             }
             c.output.clear();
@@ -608,8 +666,10 @@ fn stopped() -> Response {
 /// tell without SQL (the API key's id, or the `/t/{tenant}/` prefix).
 fn fairness_key(req: &Request) -> String {
     let key = req.header("x-api-key").or_else(|| {
-        req.header("authorization")
-            .and_then(|a| a.strip_prefix("Bearer ").or_else(|| a.strip_prefix("bearer ")))
+        req.header("authorization").and_then(|a| {
+            a.strip_prefix("Bearer ")
+                .or_else(|| a.strip_prefix("bearer "))
+        })
     });
     if let Some(id) = key.and_then(|k| keys::id_of(k.trim())) {
         return format!("key {id}");

@@ -59,10 +59,7 @@ pub fn init() {
     // A deeper accept queue than std's 128, for bursts of new connections (capped by somaxconn).
     // SAFETY: a listening socket just opened; listen again only changes its backlog.
     unsafe { libc::listen(listener, 4096) };
-    let _ = FDS.set(Fds {
-        listener,
-        pairs,
-    });
+    let _ = FDS.set(Fds { listener, pairs });
     BackgroundWorkerBuilder::new("jsrt http front")
         .set_type("jsrt http front")
         .set_function("jsrt_http_front_main")
@@ -71,7 +68,9 @@ pub fn init() {
         .set_restart_time(Some(Duration::from_secs(1)))
         .load();
     for n in 0..runners {
-        runner(n).set_restart_time(Some(Duration::from_secs(1))).load();
+        runner(n)
+            .set_restart_time(Some(Duration::from_secs(1)))
+            .load();
     }
 }
 
@@ -130,7 +129,14 @@ fn socket_pair() -> Result<(RawFd, RawFd), String> {
 /// Sends one message; Ok(false) when the socket is full for now.
 fn send(fd: RawFd, m: &[u8]) -> std::io::Result<bool> {
     // SAFETY: `m` is a live byte slice for the call; MSG_NOSIGNAL: no SIGPIPE.
-    let n = unsafe { libc::send(fd, m.as_ptr().cast(), m.len(), libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+    let n = unsafe {
+        libc::send(
+            fd,
+            m.as_ptr().cast(),
+            m.len(),
+            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+        )
+    };
     if n >= 0 {
         return Ok(true);
     }

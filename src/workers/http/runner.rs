@@ -26,11 +26,13 @@ pub extern "C-unwind" fn jsrt_http_runner_main(arg: pg_sys::Datum) {
     let mut nonce = [0u8; 8];
     if getrandom::getrandom(&mut nonce).is_err() {
         // SAFETY: reads this process's pid and the clock: unique enough among runners.
-        nonce = (unsafe { pg_sys::MyProcPid } as u64 ^ unsafe { pg_sys::GetCurrentTimestamp() } as u64)
+        nonce = (unsafe { pg_sys::MyProcPid } as u64
+            ^ unsafe { pg_sys::GetCurrentTimestamp() } as u64)
             .to_le_bytes();
     }
     let mut runner = Runner {
         fd,
+        waiter: Waiter::new(fd),
         nonce: u64::from_le_bytes(nonce),
         welcomed: false,
         ticket: 0,
@@ -50,6 +52,7 @@ pub extern "C-unwind" fn jsrt_http_runner_main(arg: pg_sys::Datum) {
 
 struct Runner {
     fd: RawFd,
+    waiter: Waiter,
     nonce: u64,
     /// the front answered this process's hello: requests from before it were for a previous runner
     welcomed: bool,
@@ -65,10 +68,15 @@ struct Runner {
 const EXTRA_IDLE: Duration = Duration::from_secs(10);
 
 impl Runner {
-    fn hello(&self) {
+    fn hello(&mut self) {
         // SAFETY: a read of this process's pid.
         let pid = unsafe { pg_sys::MyProcPid };
-        self.send(&wire::message(Kind::Hello, true, self.nonce, &pid.to_le_bytes()));
+        self.send(&wire::message(
+            Kind::Hello,
+            true,
+            self.nonce,
+            &pid.to_le_bytes(),
+        ));
     }
 
     fn serve(&mut self) {
@@ -80,7 +88,7 @@ impl Runner {
                 self.send(&wire::message(Kind::Bye, true, self.nonce, &[]));
                 return;
             }
-            if !wait(self.fd, pg_sys::WL_SOCKET_READABLE) {
+            if !self.waiter.wait(pg_sys::WL_SOCKET_READABLE) {
                 return;
             }
             if BackgroundWorker::sighup_received() {
@@ -96,7 +104,9 @@ impl Runner {
                         return;
                     }
                 };
-                let Some(m) = wire::decode(&buf[..n]) else { continue };
+                let Some(m) = wire::decode(&buf[..n]) else {
+                    continue;
+                };
                 match m.kind {
                     Kind::FrontHello => self.hello(),
                     Kind::Welcome if m.ticket == self.nonce => self.welcomed = true,
@@ -109,7 +119,11 @@ impl Runner {
                         if m.last {
                             let bytes = std::mem::take(&mut self.partial);
                             let response = self.answer(&bytes);
-                            for part in wire::chunks(Kind::Response, self.ticket, &wire::encode_response(&response)) {
+                            for part in wire::chunks(
+                                Kind::Response,
+                                self.ticket,
+                                &wire::encode_response(&response),
+                            ) {
                                 self.send(&part);
                             }
                         }
@@ -147,7 +161,9 @@ impl Runner {
             crate::endpoints::dispatch(&req).0
         }));
         // SAFETY: on the worker's main thread; a null activity string is allowed.
-        unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null()) };
+        unsafe {
+            pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null())
+        };
         out.unwrap_or_else(|c| {
             log!("jsrt http: {} {}: {}", req.method, req.path, c.message);
             Response::error(500, "internal error", &[])
@@ -155,12 +171,12 @@ impl Runner {
     }
 
     /// Sends one message, waiting while the socket is full; gives up at shutdown.
-    fn send(&self, m: &[u8]) {
+    fn send(&mut self, m: &[u8]) {
         loop {
             match send(self.fd, m) {
                 Ok(true) => return,
                 Ok(false) => {
-                    if !wait(self.fd, pg_sys::WL_SOCKET_WRITEABLE) || shutting_down() {
+                    if !self.waiter.wait(pg_sys::WL_SOCKET_WRITEABLE) || shutting_down() {
                         return;
                     }
                 }
@@ -173,20 +189,67 @@ impl Runner {
     }
 }
 
-/// Waits up to a second for `event` on the socket, the latch (SIGTERM, SIGHUP)
-/// or the postmaster's death; false when the postmaster died.
-fn wait(fd: RawFd, event: u32) -> bool {
-    // SAFETY: MyLatch is this process's latch; the socket stays open for the process's life.
-    let rc = unsafe {
-        let rc = pg_sys::WaitLatchOrSocket(
-            pg_sys::MyLatch,
-            (pg_sys::WL_LATCH_SET | event | pg_sys::WL_TIMEOUT | pg_sys::WL_POSTMASTER_DEATH) as i32,
-            fd,
-            1000,
-            pg_sys::PG_WAIT_EXTENSION,
-        );
-        pg_sys::ResetLatch(pg_sys::MyLatch);
-        rc
-    };
-    rc & pg_sys::WL_POSTMASTER_DEATH as i32 == 0
+/// One wait set for the runner's life (WaitLatchOrSocket would make and
+/// free an epoll set per wait): the latch, the postmaster, the socket.
+struct Waiter {
+    set: *mut pg_sys::WaitEventSet,
+    socket: i32,
+    event: u32,
+}
+
+impl Waiter {
+    fn new(fd: RawFd) -> Waiter {
+        // SAFETY: a set in TopMemoryContext, living as long as the process; MyLatch is this process's latch.
+        unsafe {
+            let set = pg_sys::CreateWaitEventSet(pg_sys::TopMemoryContext, 3);
+            pg_sys::AddWaitEventToSet(
+                set,
+                pg_sys::WL_LATCH_SET,
+                -1,
+                pg_sys::MyLatch,
+                std::ptr::null_mut(),
+            );
+            pg_sys::AddWaitEventToSet(
+                set,
+                pg_sys::WL_POSTMASTER_DEATH,
+                -1,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
+            let socket = pg_sys::AddWaitEventToSet(
+                set,
+                pg_sys::WL_SOCKET_READABLE,
+                fd,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
+            Waiter {
+                set,
+                socket,
+                event: pg_sys::WL_SOCKET_READABLE,
+            }
+        }
+    }
+
+    /// Waits up to a second for `event` on the socket, the latch (SIGTERM,
+    /// SIGHUP) or the postmaster's death; false when the postmaster died.
+    fn wait(&mut self, event: u32) -> bool {
+        // SAFETY: the set made in `new`; `occurred` has room for the one event asked for.
+        unsafe {
+            if event != self.event {
+                pg_sys::ModifyWaitEvent(self.set, self.socket, event, std::ptr::null_mut());
+                self.event = event;
+            }
+            let mut occurred: pg_sys::WaitEvent = std::mem::zeroed();
+            let n = pg_sys::WaitEventSetWait(
+                self.set,
+                1000,
+                &mut occurred,
+                1,
+                pg_sys::PG_WAIT_EXTENSION,
+            );
+            pg_sys::ResetLatch(pg_sys::MyLatch);
+            !(n == 1 && occurred.events & pg_sys::WL_POSTMASTER_DEATH != 0)
+        }
+    }
 }
