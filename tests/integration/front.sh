@@ -48,6 +48,13 @@ after=$(runs)
 [ -n "$before" ] && [ "$before" -gt 0 ] && [ "$after" -ge "$before" ]
 check "run counters survive retention ($before, then $after)" $?
 
+# Per-script series, when asked for.
+conf "SET jsrt.metrics_per_script = on"
+curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT/t/front_b/fast"
+curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | grep -q '^jsrt_script_runs_total{tenant="front_b",script="fast",status="completed"} [1-9]'
+check "jsrt.metrics_per_script adds runs by tenant and script" $?
+conf "RESET jsrt.metrics_per_script"
+
 # The front alone stopped (pg_terminate_backend): it is restarted, and the runners greet it again.
 "${PSQL[@]}" -c "SELECT pg_terminate_backend($front_pid)" >/dev/null
 ok=1

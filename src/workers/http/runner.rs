@@ -249,6 +249,8 @@ impl Waiter {
                 pg_sys::PG_WAIT_EXTENSION,
             );
             pg_sys::ResetLatch(pg_sys::MyLatch);
+            // Absorbs what other backends signalled (DROP DATABASE waits on a barrier).
+            pgrx::check_for_interrupts!();
             !(n == 1 && occurred.events & pg_sys::WL_POSTMASTER_DEATH != 0)
         }
     }
