@@ -21,6 +21,8 @@ tests/integration/sessions.sh "$PORT" "$DB"
 tests/integration/queue.sh "$PORT" "$DB" "$DIR"
 tests/integration/http_client.sh "$PORT" "$DB"
 tests/integration/trust.sh "$PORT" "$DB" "$DIR"
+# request framing against h11, one corpus file per connection
+tests/integration/http_conformance.sh "$PORT" "$DB"
 # last on this cluster: it ends with kill -9 of an HTTP worker
 tests/integration/endpoints.sh "$PORT" "$DB"
 # A cluster without preload, driven by jsrt.run_pending and pg_cron.
