@@ -263,7 +263,7 @@ fn head(buf: &[u8], max: usize) -> Result<Option<Head>, Error> {
     while buf[at..].starts_with(b"\r\n") {
         at += 2;
     }
-    let Some(end) = line_end(buf, at, "the request line")? else {
+    let Some(end) = line_end(buf, at, max, "the request line")? else {
         if buf.len() > max {
             return Err(too_big);
         }
@@ -286,7 +286,7 @@ fn head(buf: &[u8], max: usize) -> Result<Option<Head>, Error> {
     at = end + 2;
     let mut headers = Vec::new();
     loop {
-        let Some(end) = line_end(buf, at, "the header section")? else {
+        let Some(end) = line_end(buf, at, max, "the header section")? else {
             return if buf.len() > max {
                 Err(too_big)
             } else {
@@ -314,10 +314,12 @@ fn head(buf: &[u8], max: usize) -> Result<Option<Head>, Error> {
 }
 
 /// Where the CRLF ending the line that starts at `from` is; None while it has
-/// not come. RFC 9112 §2.2: a bare CR is invalid; we also refuse a bare LF
-/// (which §2.2 lets us take as an end of line) since a proxy may not.
-fn line_end(buf: &[u8], from: usize, what: &str) -> Result<Option<usize>, Error> {
-    for i in from..buf.len() {
+/// not come, or does not start before `limit` (past a cap: the caller's to
+/// refuse, without reading further). RFC 9112 §2.2: a bare CR is invalid; we
+/// also refuse a bare LF (which §2.2 lets us take as an end of line) since a
+/// proxy may not.
+fn line_end(buf: &[u8], from: usize, limit: usize, what: &str) -> Result<Option<usize>, Error> {
+    for i in from..buf.len().min(limit) {
         match buf[i] {
             b'\r' => {
                 return match buf.get(i + 1) {
@@ -651,7 +653,7 @@ fn dechunk(buf: &[u8], limits: &Limits) -> Result<Option<(Vec<u8>, usize)>, Erro
     // Extensions carry no body bytes, so the body cap does not bound them: they get their own.
     let mut ext_bytes = 0;
     loop {
-        let Some(end) = line_end(buf, at, "a chunk-size line")? else {
+        let Some(end) = line_end(buf, at, at + MAX_CHUNK_LINE + 1, "a chunk-size line")? else {
             return if buf.len() - at > MAX_CHUNK_LINE {
                 Err(malformed(format!(
                     "a chunk-size line is over {MAX_CHUNK_LINE} bytes"
@@ -765,7 +767,7 @@ fn trailers(buf: &[u8], start: usize, max: usize) -> Result<Option<usize>, Error
     let mut at = start;
     let mut fields = 0;
     loop {
-        let Some(end) = line_end(buf, at, "the trailer section")? else {
+        let Some(end) = line_end(buf, at, start.saturating_add(max), "the trailer section")? else {
             return if buf.len() - start > max {
                 Err(too_big)
             } else {
