@@ -7,6 +7,7 @@ for p in postgresql-15 postgresql-server-dev-15 postgresql-15-cron clang libclan
 done
 # the tests' HTTP servers (python3) and the type-declaration check (npm)
 command -v python3 >/dev/null || need+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 command -v npm >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
@@ -18,4 +19,12 @@ if ! command -v cargo-pgrx >/dev/null || ! cargo pgrx --version 2>/dev/null | gr
 fi
 if [ ! -f "$HOME/.pgrx/config.toml" ] || ! grep -q pg15 "$HOME/.pgrx/config.toml"; then
   cargo pgrx init --pg15=/usr/lib/postgresql/15/bin/pg_config
+fi
+# h11, the independent HTTP/1.1 parser tests/integration/http_conformance.py checks the
+# server's framing against: pinned, in a venv of its own (Debian's pip refuses system installs).
+venv="$(cd "$(dirname "$0")/.." && pwd)/target/h11-venv"
+if ! "$venv/bin/python" -c 'import h11; assert h11.__version__ == "0.16.0"' 2>/dev/null; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check h11==0.16.0
 fi

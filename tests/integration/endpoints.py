@@ -106,7 +106,7 @@ check("keep-alive: two requests on one connection", (s1, s2) == (200, 200), (s1,
 
 # a slow client does not hold up others
 slow = socket.create_connection(("127.0.0.1", PORT), timeout=30)
-slow.sendall(b"GET /orders/7 HTTP/1.1\r\nX-API-Key: " + KEY.encode())
+slow.sendall(b"GET /orders/7 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: " + KEY.encode())
 t0 = time.time()
 s, _, _ = call("GET", "/orders/8")
 fast_done = s == 200
