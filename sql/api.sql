@@ -333,7 +333,7 @@ BEGIN
     PERFORM set_config('jsrt.change_description', '', true);
     RETURN new_id;
 EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'a script named "%" or with that http_path already exists in this tenant', create_script.name
+    RAISE EXCEPTION 'a script named "%" already exists in this tenant', create_script.name
         USING ERRCODE = '23505';
 END $$;
 
@@ -369,7 +369,7 @@ BEGIN
     PERFORM set_config('jsrt.change_description', '', true);
     RETURN new_version;
 EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'another script of this tenant already uses that name or http_path' USING ERRCODE = '23505';
+    RAISE EXCEPTION 'another script of this tenant already uses that name' USING ERRCODE = '23505';
 END $$;
 
 CREATE FUNCTION jsrt.set_status(script text, status text) RETURNS void

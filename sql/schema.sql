@@ -63,11 +63,9 @@ CREATE INDEX idx_scripts_tenant_id ON jsrt.scripts(tenant_id);
 CREATE INDEX idx_scripts_tenant_status ON jsrt.scripts(tenant_id, status);
 CREATE INDEX idx_scripts_tenant_type_status ON jsrt.scripts(tenant_id, type, status);
 CREATE INDEX idx_scripts_http_path ON jsrt.scripts(tenant_id, http_path) WHERE http_path IS NOT NULL;
--- Routes of endpoints that are not archived never clash: the scripts_validate
--- trigger refuses it with a readable error; this index is the last word on
--- the same path written by two transactions at once.
-CREATE UNIQUE INDEX scripts_http_path_tenant_unique ON jsrt.scripts(tenant_id, http_path)
-    WHERE type = 'http' AND status <> 'archived';
+-- Two endpoints may share an http_path with other methods, and an archived
+-- one leaves its path free: the scripts_validate trigger refuses routes that
+-- clash (jsrt._http_routes_clash), under a lock per tenant, not a unique index.
 CREATE INDEX idx_scripts_event_types ON jsrt.scripts USING GIN(event_types) WHERE array_length(event_types, 1) > 0;
 CREATE INDEX idx_scripts_cron_expression ON jsrt.scripts(tenant_id, cron_expression) WHERE cron_expression IS NOT NULL;
 CREATE INDEX idx_scripts_metadata ON jsrt.scripts USING GIN(metadata);

@@ -214,7 +214,8 @@ fn respond(
     match outcome {
         Ok(output) => Response::from_output(output.as_deref()).unwrap_or_else(|why| {
             if let Some(name) = script {
-                pgrx::warning!(
+                // In the server log only: the caller sees the 500, not the script's internals.
+                pgrx::log!(
                     "jsruntime: endpoint script \"{name}\" (execution {execution_id}) returned an invalid response: {why}"
                 );
             }

@@ -85,17 +85,19 @@ fn check_http_path(name: &str, path: &str) {
 /// requests (`router::clash`); the scripts_validate trigger asks it.
 #[pg_extern(immutable, parallel_safe, name = "_http_routes_clash")]
 fn http_routes_clash(
-    path: &str,
-    methods: Option<Vec<String>>,
-    other_path: &str,
-    other_methods: Option<Vec<String>>,
+    path: Option<&str>,
+    methods: Option<Vec<Option<String>>>,
+    other_path: Option<&str>,
+    other_methods: Option<Vec<Option<String>>>,
 ) -> bool {
-    crate::http::router::clash(
-        path,
-        &methods.unwrap_or_default(),
-        other_path,
-        &other_methods.unwrap_or_default(),
-    )
+    // The planner may ask about rows its other quals would drop: no path, no clash.
+    let (Some(path), Some(other_path)) = (path, other_path) else {
+        return false;
+    };
+    let listed = |m: Option<Vec<Option<String>>>| -> Vec<String> {
+        m.unwrap_or_default().into_iter().flatten().collect()
+    };
+    crate::http::router::clash(path, &listed(methods), other_path, &listed(other_methods))
 }
 
 /// Runs the endpoint router for one request and returns `{status, headers, body}`
