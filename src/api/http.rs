@@ -176,16 +176,20 @@ fn http_dispatch(
 /// The session's tenant, when the session may edit its scripts (what a draft request needs).
 fn draft_tenant() -> Result<String, Error> {
     let tenant = tenancy::current_id()?;
-    // As the caller: the grants and the tenant's row-level security decide.
-    let may_edit =
-        Spi::get_one::<bool>("SELECT pg_catalog.has_table_privilege('jsrt.scripts', 'UPDATE')")
-            .map_err(|e| Error::Internal(format!("checking the right to edit scripts: {e}")))?;
+    let role = tenancy::current_role_name();
+    // The caller's grants decide, read with a pinned search_path (the caller's may hold anything).
+    let may_edit = tenancy::as_owner(|| {
+        Spi::get_one_with_args::<bool>(
+            "SELECT pg_catalog.has_table_privilege($1::pg_catalog.name, 'jsrt.scripts', 'UPDATE')",
+            &[role.as_str().into()],
+        )
+    })
+    .map_err(|e| Error::Internal(format!("checking the right to edit scripts: {e}")))?;
     if may_edit != Some(true) {
         return Err(Error::Postgres {
             code: PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             message: format!(
-                "jsrt.http_dispatch(draft => true) is for roles that may edit scripts (jsrt_developer and up); {} may not",
-                tenancy::current_role_name()
+                "jsrt.http_dispatch(draft => true) is for roles that may edit scripts (jsrt_developer and up); {role} may not"
             ),
         });
     }
