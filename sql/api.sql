@@ -68,11 +68,19 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
         ('archived', 'draft'))
 $$;
 
+-- An endpoint's methods for messages: (GET, PUT), or (every method).
+CREATE FUNCTION jsrt._methods_text(methods text[]) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
+    SELECT '(' || CASE WHEN coalesce(array_length(methods, 1), 0) = 0 THEN 'every method'
+                       ELSE array_to_string(methods, ', ') END || ')'
+$$;
+
 CREATE FUNCTION jsrt._scripts_validate() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     ev text;
     restoring boolean;
+    other record;
 BEGIN
     IF NEW.name IS NULL OR NEW.name !~ '^[A-Za-z][A-Za-z0-9_.-]{0,254}$' THEN
         RAISE EXCEPTION 'invalid script name "%"', NEW.name USING ERRCODE = '22023',
@@ -117,6 +125,28 @@ BEGIN
             RAISE EXCEPTION 'http script "%" needs an http_path like /orders/create, got %',
                 NEW.name, coalesce(quote_literal(NEW.http_path), 'none')
                 USING ERRCODE = '22023', DETAIL = 'field "http_path"';
+        END IF;
+        PERFORM jsrt._check_http_path(NEW.name, NEW.http_path);
+        -- Every endpoint but an archived one holds its route (a draft too:
+        -- it may be tried with http_dispatch(draft => true), and activating
+        -- it must not fail). Checked when the route or the status changes.
+        IF NEW.status <> 'archived' AND (TG_OP = 'INSERT' OR OLD.type IS DISTINCT FROM NEW.type
+               OR OLD.http_path IS DISTINCT FROM NEW.http_path OR OLD.http_methods IS DISTINCT FROM NEW.http_methods
+               OR OLD.status = 'archived') THEN
+            -- Two writers of one tenant's routes take turns, so each sees the other's.
+            PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('jsrt.http_routes'),
+                                                     pg_catalog.hashtext(NEW.tenant_id::text));
+            SELECT s.name, s.http_path, s.http_methods INTO other FROM jsrt.scripts s
+             WHERE s.tenant_id = NEW.tenant_id AND s.id <> NEW.id AND s.type = 'http' AND s.status <> 'archived'
+               AND jsrt._http_routes_clash(NEW.http_path, NEW.http_methods, s.http_path, s.http_methods)
+             ORDER BY s.name LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'http script "%": route % % clashes with script "%" (route % %)',
+                    NEW.name, NEW.http_path, jsrt._methods_text(NEW.http_methods),
+                    other.name, other.http_path, jsrt._methods_text(other.http_methods)
+                    USING ERRCODE = '42710', DETAIL = 'field "http_path": both would serve the same requests',
+                          HINT = 'Use another http_path or other http_methods, or archive the other script.';
+            END IF;
         END IF;
     END IF;
     IF NEW.http_auth IS NULL OR NEW.http_auth NOT IN ('api_key', 'public') THEN
@@ -303,7 +333,7 @@ BEGIN
     PERFORM set_config('jsrt.change_description', '', true);
     RETURN new_id;
 EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'a script named "%" or with that http_path already exists in this tenant', create_script.name
+    RAISE EXCEPTION 'a script named "%" already exists in this tenant', create_script.name
         USING ERRCODE = '23505';
 END $$;
 
@@ -339,7 +369,7 @@ BEGIN
     PERFORM set_config('jsrt.change_description', '', true);
     RETURN new_version;
 EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'another script of this tenant already uses that name or http_path' USING ERRCODE = '23505';
+    RAISE EXCEPTION 'another script of this tenant already uses that name' USING ERRCODE = '23505';
 END $$;
 
 CREATE FUNCTION jsrt.set_status(script text, status text) RETURNS void

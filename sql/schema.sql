@@ -49,7 +49,6 @@ CREATE TABLE jsrt.scripts (
     -- the role that made the last change (set by the scripts_validate trigger)
     updated_by      text DEFAULT current_user,
     CONSTRAINT scripts_name_tenant_unique UNIQUE (tenant_id, name),
-    CONSTRAINT scripts_http_path_tenant_unique UNIQUE (tenant_id, http_path),
     CONSTRAINT scripts_cron_required CHECK (
         (type = 'scheduled' AND cron_expression IS NOT NULL) OR type != 'scheduled'
     ),
@@ -64,6 +63,9 @@ CREATE INDEX idx_scripts_tenant_id ON jsrt.scripts(tenant_id);
 CREATE INDEX idx_scripts_tenant_status ON jsrt.scripts(tenant_id, status);
 CREATE INDEX idx_scripts_tenant_type_status ON jsrt.scripts(tenant_id, type, status);
 CREATE INDEX idx_scripts_http_path ON jsrt.scripts(tenant_id, http_path) WHERE http_path IS NOT NULL;
+-- Two endpoints may share an http_path with other methods, and an archived
+-- one leaves its path free: the scripts_validate trigger refuses routes that
+-- clash (jsrt._http_routes_clash), under a lock per tenant, not a unique index.
 CREATE INDEX idx_scripts_event_types ON jsrt.scripts USING GIN(event_types) WHERE array_length(event_types, 1) > 0;
 CREATE INDEX idx_scripts_cron_expression ON jsrt.scripts(tenant_id, cron_expression) WHERE cron_expression IS NOT NULL;
 CREATE INDEX idx_scripts_metadata ON jsrt.scripts USING GIN(metadata);

@@ -61,7 +61,7 @@ GRANT SELECT ON jsrt.tenants, jsrt.scripts, jsrt.script_versions, jsrt.script_ex
    TO jsrt_viewer;
 GRANT EXECUTE ON FUNCTION jsrt.set_tenant(text, boolean), jsrt.tenant_id(), jsrt.current_tenant(),
                           -- it authenticates its callers itself (API keys, public endpoints)
-                          jsrt.http_dispatch(text, text, jsonb, text),
+                          jsrt.http_dispatch(text, text, jsonb, text, boolean),
                           jsrt.list_scripts(text, text, text, text, text, integer, integer),
                           jsrt.flush_history(integer), jsrt.wait(uuid, integer)
    TO jsrt_viewer;
@@ -80,7 +80,9 @@ GRANT EXECUTE ON FUNCTION jsrt.create_script(text, text, text, jsonb), jsrt.upda
                           jsrt._resolve_script(text), jsrt._check_options(jsonb), jsrt._text_array(jsonb),
                           jsrt._status_transition_allowed(text, text), jsrt._check_limits(jsonb),
                           jsrt._check_source(text, text),
-                          jsrt._check_cron(text, text)
+                          jsrt._check_cron(text, text),
+                          jsrt._check_http_path(text, text), jsrt._http_routes_clash(text, text[], text, text[]),
+                          jsrt._methods_text(text[])
    TO jsrt_developer;
 
 -- ... and queued runs and events: emitting, queueing, cancelling, re-driving dead letters.

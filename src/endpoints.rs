@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::catalog::scripts;
 use crate::engine::failure::{Failure, FailureKind};
-use crate::engine::run;
+use crate::engine::{ids, quota, run};
 use crate::error::Error;
 use crate::http::keys;
 use crate::http::request::Request;
@@ -70,22 +70,39 @@ struct Caller {
 
 /// The response to `req`, and the id of the execution that made it, if a script ran.
 pub fn dispatch(req: &Request) -> (Response, Option<String>) {
-    match route(req) {
+    match route(req, None) {
         Ok(done) => done,
         Err(r) => (r, None),
     }
 }
 
-fn route(req: &Request) -> Result<(Response, Option<String>), Response> {
+/// As `dispatch`, for a developer of tenant `tenant_id` trying endpoints
+/// before they are active: draft endpoints route too (their current source
+/// runs), the caller is the developer (no API key is asked for), and the
+/// path may go with or without the tenant's `/t/{tenant}` prefix. The
+/// caller checks that the session may edit the tenant's scripts.
+pub fn dispatch_draft(req: &Request, tenant_id: &str) -> (Response, Option<String>) {
+    match route(req, Some(tenant_id)) {
+        Ok(done) => done,
+        Err(r) => (r, None),
+    }
+}
+
+fn route(req: &Request, draft: Option<&str>) -> Result<(Response, Option<String>), Response> {
     refresh_cache();
-    let (caller, path) = caller(req)?;
-    let routes = match cached(|c| c.routes.get(&caller.tenant_id).cloned()) {
-        Some(r) => r,
-        None => {
-            let r = Rc::new(endpoints(&caller.tenant_id).map_err(internal)?);
+    let (caller, path) = match draft {
+        None => caller(req)?,
+        Some(tenant_id) => developer(req, tenant_id)?,
+    };
+    let routes = match (draft, cached(|c| c.routes.get(&caller.tenant_id).cloned())) {
+        (None, Some(r)) => r,
+        (None, None) => {
+            let r = Rc::new(endpoints(&caller.tenant_id, false).map_err(internal)?);
             cached(|c| c.routes.insert(caller.tenant_id.clone(), r.clone()));
             r
         }
+        // Drafts are tried rarely, by developers: not cached.
+        (Some(_), _) => Rc::new(endpoints(&caller.tenant_id, true).map_err(internal)?),
     };
     let found = routes
         .find(&req.method, &path)
@@ -126,16 +143,23 @@ fn route(req: &Request) -> Result<(Response, Option<String>), Response> {
         }
         _ => {}
     }
+    let script =
+        tenancy::as_owner(|| scripts::resolve(&caller.tenant_id, &script_id)).map_err(internal)?;
+    // Before anything of the request is read: a refused request costs little.
+    rate_limit(&script)?;
     let ctx_request = req
         .to_ctx(&params)
         .map_err(|e| Response::error(e.status(), &e.message(), &[]))?;
-    let script =
-        tenancy::as_owner(|| scripts::resolve(&caller.tenant_id, &script_id)).map_err(internal)?;
+    let mut trigger_data = json!({"method": req.method, "path": req.path});
+    if draft.is_some() {
+        trigger_data["draft"] = true.into();
+    }
     let ran = run::execute_http(
         &script,
         &ctx_request.to_string(),
-        json!({"method": req.method, "path": req.path}),
-        |outcome| respond(outcome, "").status,
+        &req.body,
+        trigger_data,
+        |outcome| respond(outcome, "", None).status,
     );
     match ran {
         Ok(r) => {
@@ -143,7 +167,8 @@ fn route(req: &Request) -> Result<(Response, Option<String>), Response> {
                 // A cancel or statement timeout is Postgres's to raise.
                 pgrx::check_for_interrupts!();
             }
-            Ok((respond(&r.outcome, &r.execution_id), Some(r.execution_id)))
+            let response = respond(&r.outcome, &r.execution_id, Some(&script.name));
+            Ok((response, Some(r.execution_id)))
         }
         Err(Error::Busy { .. }) => {
             let mut r = Response::error(
@@ -158,11 +183,46 @@ fn route(req: &Request) -> Result<(Response, Option<String>), Response> {
     }
 }
 
-/// The response for a run's outcome. Script errors never show their message or stack.
-fn respond(outcome: &Result<Option<String>, Failure>, execution_id: &str) -> Response {
+/// `resource_limits.http_rate_limit_per_minute`: requests to the endpoint
+/// per clock minute, counted across all processes beside its API calls
+/// (`quota`); the one over it is a 429 and the script does not run.
+fn rate_limit(script: &scripts::Script) -> Result<(), Response> {
+    let Some(limit) = script.limits.requests_per_minute else {
+        return Ok(());
+    };
+    let (minute, seconds_left) = quota::clock_minute();
+    let why = match quota::take(quota::requests_key(ids::key(&script.id)), minute, limit) {
+        Ok(()) => return Ok(()),
+        Err(quota::QuotaError::Limit) => format!(
+            "too many requests: this endpoint takes {limit} a minute (resource_limits.http_rate_limit_per_minute)"
+        ),
+        Err(quota::QuotaError::TableFull) => {
+            "too many requests: the server's per-minute counters are all in use this minute".into()
+        }
+    };
+    let mut r = Response::error(429, &why, &[]);
+    r.headers
+        .push(("retry-after".into(), seconds_left.to_string()));
+    Err(r)
+}
+
+/// The response for a run's outcome. Script errors never show their message
+/// or stack. An invalid response is logged, naming `script` when given (the
+/// final call; the first only asks for the status).
+fn respond(
+    outcome: &Result<Option<String>, Failure>,
+    execution_id: &str,
+    script: Option<&str>,
+) -> Response {
     let id = [("execution_id", execution_id)];
     match outcome {
         Ok(output) => Response::from_output(output.as_deref()).unwrap_or_else(|why| {
+            if let Some(name) = script {
+                // In the server log only: the caller sees the 500, not the script's internals.
+                pgrx::log!(
+                    "jsruntime: endpoint script \"{name}\" (execution {execution_id}) returned an invalid response: {why}"
+                );
+            }
             Response::error(
                 500,
                 &format!("the script's response is not valid: {why}"),
@@ -270,6 +330,31 @@ fn read_key(id: &str) -> Result<Option<(String, String, String)>, Response> {
     .map_err(|e| internal(Error::Internal(format!("reading jsrt.api_keys: {e}"))))
 }
 
+/// A developer's draft request: the session's tenant, by the
+/// `/t/{tenant}` prefix or without it.
+fn developer(req: &Request, tenant_id: &str) -> Result<(Caller, String), Response> {
+    let path = match router::tenant_prefix(&req.path) {
+        Some((tenant, rest)) => {
+            if tenant_by_name(&tenant).ok().as_deref() != Some(tenant_id) {
+                return Err(Response::error(
+                    403,
+                    "a draft request runs in the session's tenant; the path names another",
+                    &[],
+                ));
+            }
+            rest
+        }
+        None => req.path.clone(),
+    };
+    Ok((
+        Caller {
+            tenant_id: tenant_id.to_string(),
+            role: Some("jsrt_developer".into()),
+        },
+        path,
+    ))
+}
+
 /// A tenant's id by name. Cached: a tenant deleted since routes to no endpoint.
 fn tenant_by_name(name: &str) -> Result<String, Response> {
     if let Some(id) = cached(|c| c.tenants.get(name).cloned()) {
@@ -287,15 +372,19 @@ fn tenant_by_name(name: &str) -> Result<String, Response> {
     Ok(id)
 }
 
-/// The tenant's active endpoint scripts: (script id, http_auth) by path and methods.
-fn endpoints(tenant_id: &str) -> Result<Routes, Error> {
+/// The tenant's active endpoint scripts, with its drafts when `drafts`:
+/// (script id, http_auth) by path and methods. Routes of scripts that are
+/// not archived never clash (the scripts_validate trigger), so the two sets
+/// fit in one router.
+fn endpoints(tenant_id: &str, drafts: bool) -> Result<Routes, Error> {
     let rows = tenancy::as_owner(|| {
         Spi::connect(|c| {
             let rows = c.select(
                 "SELECT id::text, http_path::text, http_methods, http_auth::text FROM jsrt.scripts
-                  WHERE tenant_id = $1::uuid AND type = 'http' AND status = 'active' AND http_path IS NOT NULL",
+                  WHERE tenant_id = $1::uuid AND type = 'http' AND http_path IS NOT NULL
+                    AND (status = 'active' OR ($2 AND status = 'draft'))",
                 None,
-                &[tenant_id.into()],
+                &[tenant_id.into(), drafts.into()],
             )?;
             let mut out = Vec::new();
             for r in rows {

@@ -385,6 +385,7 @@ pub fn caps() -> Limits {
         api_calls: MAX_API_CALLS.get() as u64,
         api_calls_per_minute: u64::MAX,
         concurrent_runs: u64::MAX,
+        requests_per_minute: None,
     }
 }
 

@@ -37,7 +37,9 @@ extension_sql_file!(
     requires = [
         api::execute::execute,
         api::tenants::tenant_id,
-        api::scripts::_scripts_changed
+        api::scripts::_scripts_changed,
+        api::http::check_http_path,
+        api::http::http_routes_clash
     ]
 );
 extension_sql_file!(

@@ -125,13 +125,25 @@ declare namespace jsrt {
     /** JSON parsed, forms as objects, other bodies as text (base64 when bodyEncoding says so); null when empty */
     readonly body: unknown;
     readonly bodyEncoding?: "base64";
+    /** The body exactly as received, as UTF-8 (bytes that are not UTF-8 become U+FFFD). */
+    text(): string;
+    /** JSON.parse of the body as received; a SyntaxError saying line and column when it is not JSON. */
+    json<T = unknown>(): T;
+    /** The body exactly as received: a new Uint8Array on each call. */
+    bytes(): Uint8Array;
+    /** The body read as application/x-www-form-urlencoded; a name sent more than once gives an array. */
+    form(): Record<string, string | string[]>;
   }
 
-  /** What an HTTP endpoint script may return besides any JSON value (200) or nothing (204). */
+  /** What an HTTP endpoint script may return besides any JSON value (200), bytes (200) or nothing (204). */
   interface Response {
     status: number;
-    headers?: Record<string, string | number>;
+    /** An array value gives one header line each (several Set-Cookie); or a list of [name, value] pairs. */
+    headers?: Record<string, string | number | Array<string | number>> | Array<[string, string | number]>;
+    /** a string (text/plain), bytes (application/octet-stream, sent as-is) or any JSON value (application/json) */
     body?: unknown;
+    /** with a string body: the body is base64 of the bytes to send */
+    bodyEncoding?: "base64";
   }
 
   interface Context<Input = any> {

@@ -68,14 +68,53 @@ fn revoke_api_key(name: &str) -> bool {
     .or_raise()
 }
 
+/// Err says why `path` may not be an endpoint's http_path (the server's own
+/// paths); the scripts_validate trigger raises it.
+#[pg_extern(immutable, parallel_safe, name = "_check_http_path")]
+fn check_http_path(name: &str, path: &str) {
+    if let Err(why) = crate::http::router::reserved(path) {
+        Error::Postgres {
+            code: PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            message: format!("http script \"{name}\": {why}"),
+        }
+        .raise()
+    }
+}
+
+/// Whether two endpoints' http_path and http_methods would serve the same
+/// requests (`router::clash`); the scripts_validate trigger asks it.
+#[pg_extern(immutable, parallel_safe, name = "_http_routes_clash")]
+fn http_routes_clash(
+    path: Option<&str>,
+    methods: Option<Vec<Option<String>>>,
+    other_path: Option<&str>,
+    other_methods: Option<Vec<Option<String>>>,
+) -> bool {
+    // The planner may ask about rows its other quals would drop: no path, no clash.
+    let (Some(path), Some(other_path)) = (path, other_path) else {
+        return false;
+    };
+    let listed = |m: Option<Vec<Option<String>>>| -> Vec<String> {
+        m.unwrap_or_default().into_iter().flatten().collect()
+    };
+    crate::http::router::clash(path, &listed(methods), other_path, &listed(other_methods))
+}
+
 /// Runs the endpoint router for one request and returns `{status, headers, body}`
-/// (and `execution_id` when a script ran). `path` may carry a query.
+/// (and `execution_id` when a script ran). `path` may carry a query. A
+/// header sent more than once comes as an array of its values; a body that
+/// is not UTF-8 in base64, with `bodyEncoding: "base64"`.
+///
+/// `draft => true` is for developers trying an endpoint before it is
+/// active: the session's tenant's draft endpoints route too, with no API
+/// key; the session must be allowed to edit the tenant's scripts.
 #[pg_extern]
 fn http_dispatch(
     method: &str,
     path: &str,
     headers: default!(Option<JsonB>, "'{}'"),
     body: default!(Option<&str>, "NULL"),
+    draft: default!(bool, false),
 ) -> JsonB {
     let mut hs = Vec::new();
     if let Some(JsonB(Value::Object(o))) = headers {
@@ -96,14 +135,63 @@ fn http_dispatch(
         body: body.unwrap_or("").as_bytes().to_vec(),
         keep_alive: false,
     };
-    let (response, execution_id) = crate::endpoints::dispatch(&request);
-    let mut out = json!({
-        "status": response.status,
-        "headers": response.headers.iter().map(|(n, v)| (n.clone(), Value::String(v.clone()))).collect::<serde_json::Map<_, _>>(),
-        "body": if request.method == "HEAD" { String::new() } else { String::from_utf8_lossy(&response.body).into_owned() },
-    });
+    let (response, execution_id) = if draft {
+        let tenant = draft_tenant().or_raise();
+        crate::endpoints::dispatch_draft(&request, &tenant)
+    } else {
+        crate::endpoints::dispatch(&request)
+    };
+    let mut headers = serde_json::Map::new();
+    for (n, v) in &response.headers {
+        match headers.get_mut(n) {
+            None => {
+                headers.insert(n.clone(), Value::String(v.clone()));
+            }
+            Some(Value::Array(all)) => all.push(Value::String(v.clone())),
+            Some(first) => *first = json!([first.take(), v]),
+        }
+    }
+    let body = if request.method == "HEAD" {
+        &[][..]
+    } else {
+        &response.body[..]
+    };
+    let mut out = json!({"status": response.status, "headers": headers});
+    match std::str::from_utf8(body) {
+        Ok(text) => out["body"] = text.into(),
+        Err(_) => {
+            use base64::Engine as _;
+            out["body"] = base64::engine::general_purpose::STANDARD
+                .encode(body)
+                .into();
+            out["bodyEncoding"] = "base64".into();
+        }
+    }
     if let Some(id) = execution_id {
         out["execution_id"] = id.into();
     }
     JsonB(out)
+}
+
+/// The session's tenant, when the session may edit its scripts (what a draft request needs).
+fn draft_tenant() -> Result<String, Error> {
+    let tenant = tenancy::current_id()?;
+    let role = tenancy::current_role_name();
+    // The caller's grants decide, read with a pinned search_path (the caller's may hold anything).
+    let may_edit = tenancy::as_owner(|| {
+        Spi::get_one_with_args::<bool>(
+            "SELECT pg_catalog.has_table_privilege($1::pg_catalog.name, 'jsrt.scripts', 'UPDATE')",
+            &[role.as_str().into()],
+        )
+    })
+    .map_err(|e| Error::Internal(format!("checking the right to edit scripts: {e}")))?;
+    if may_edit != Some(true) {
+        return Err(Error::Postgres {
+            code: PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            message: format!(
+                "jsrt.http_dispatch(draft => true) is for roles that may edit scripts (jsrt_developer and up); {role} may not"
+            ),
+        });
+    }
+    Ok(tenant)
 }

@@ -62,6 +62,14 @@ const KEYS: &[Key] = &[
     },
 ];
 
+/// Known keys that have no default: left out, there is no such limit.
+const OPTIONAL: &[Key] = &[Key {
+    name: "http_rate_limit_per_minute",
+    default: 0,
+    min: 1,
+    max: 100_000_000,
+}];
+
 /// Checks a `resource_limits` object and fills in the defaults.
 /// The error names the offending field.
 pub fn validate(value: &Value) -> Result<Value, String> {
@@ -76,8 +84,8 @@ pub fn validate(value: &Value) -> Result<Value, String> {
         }
     };
     for key in given.keys() {
-        if !KEYS.iter().any(|k| k.name == key) {
-            let known: Vec<_> = KEYS.iter().map(|k| k.name).collect();
+        if !KEYS.iter().chain(OPTIONAL).any(|k| k.name == key) {
+            let known: Vec<_> = KEYS.iter().chain(OPTIONAL).map(|k| k.name).collect();
             return Err(format!(
                 "unknown key \"resource_limits.{key}\"; known keys: {}",
                 known.join(", ")
@@ -85,8 +93,10 @@ pub fn validate(value: &Value) -> Result<Value, String> {
         }
     }
     let mut out = Map::new();
-    for k in KEYS {
+    for k in KEYS.iter().chain(OPTIONAL) {
+        let optional = OPTIONAL.iter().any(|o| o.name == k.name);
         let n = match given.get(k.name) {
+            None | Some(Value::Null) if optional => continue,
             None | Some(Value::Null) => k.default,
             Some(v) => v
                 .as_i64()
@@ -134,6 +144,8 @@ pub struct Limits {
     pub api_calls_per_minute: u64,
     /// runs of the script at once, in all backends
     pub concurrent_runs: u64,
+    /// HTTP requests to an endpoint script in one clock minute, in all backends; None: no limit
+    pub requests_per_minute: Option<u64>,
 }
 
 impl Limits {
@@ -147,6 +159,7 @@ impl Limits {
         api_calls: u64::MAX,
         api_calls_per_minute: u64::MAX,
         concurrent_runs: u64::MAX,
+        requests_per_minute: None,
     };
 
     /// These limits, each lowered to its cap.
@@ -160,6 +173,7 @@ impl Limits {
             api_calls: self.api_calls.min(caps.api_calls),
             api_calls_per_minute: self.api_calls_per_minute.min(caps.api_calls_per_minute),
             concurrent_runs: self.concurrent_runs.min(caps.concurrent_runs),
+            requests_per_minute: self.requests_per_minute,
         }
     }
 
@@ -185,6 +199,9 @@ impl Limits {
             api_calls: get("max_api_calls").min(caps.api_calls),
             api_calls_per_minute: get("max_api_calls_per_minute").min(caps.api_calls_per_minute),
             concurrent_runs: get("max_concurrent_runs").min(caps.concurrent_runs),
+            requests_per_minute: stored
+                .get("http_rate_limit_per_minute")
+                .and_then(Value::as_u64),
         }
     }
 }
@@ -203,6 +220,7 @@ mod tests {
         api_calls: 1000,
         api_calls_per_minute: u64::MAX,
         concurrent_runs: u64::MAX,
+        requests_per_minute: None,
     };
 
     #[test]

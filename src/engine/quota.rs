@@ -76,7 +76,22 @@ pub fn take(script: u128, minute: i64, limit: u64) -> Result<(), QuotaError> {
     }
 }
 
-/// Where a script's probe starts in a table of `len` slots.
+/// The counter of requests to endpoint `script`
+/// (resource_limits.http_rate_limit_per_minute), kept in the same table as
+/// its API calls: the id with its UUID version nibble set to 0xF, which no
+/// script id has (gen_random_uuid makes version 4).
+pub fn requests_key(script: u128) -> u128 {
+    script | (0xF << 76)
+}
+
+/// The clock minute the counters count in, and the seconds left of it (1 to 60).
+pub fn clock_minute() -> (i64, u64) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    ((secs / 60) as i64, 60 - secs % 60)
+}
+
 /// Why a call may not be counted.
 #[derive(Debug, PartialEq)]
 pub enum QuotaError {
@@ -233,7 +248,18 @@ unsafe extern "C-unwind" fn release_held(_code: std::ffi::c_int, _arg: pg_sys::D
 
 #[cfg(test)]
 mod tests {
-    use super::{bucket, home, Bucket};
+    use super::{bucket, home, requests_key, Bucket};
+
+    #[test]
+    fn request_counters_are_apart_from_api_call_counters() {
+        let id = u128::from_be_bytes(
+            *b"\x12\x34\x56\x78\x9a\xbc\x4d\xef\x81\x23\x45\x67\x89\xab\xcd\xef",
+        );
+        let k = requests_key(id);
+        assert_ne!(k, id);
+        assert_eq!(k.to_be_bytes()[6], 0xfd);
+        assert_eq!(requests_key(k), k);
+    }
 
     fn live(script: u128, minute: i64) -> Bucket {
         Bucket {

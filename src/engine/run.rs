@@ -54,6 +54,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
         input_json,
         event_json: None,
         request_json: None,
+        request_body: None,
         own_writes_roll_back: false,
     };
     let done = run(&call)?;
@@ -94,6 +95,7 @@ pub fn execute_queued(q: &Queued) -> Result<Record, Error> {
         input_json: &q.input_json,
         event_json: q.event_json.as_deref(),
         request_json: None,
+        request_body: None,
         own_writes_roll_back: true,
     };
     if let Err(e) = runnable(&script) {
@@ -130,12 +132,14 @@ pub struct HttpRun {
 }
 
 /// Runs endpoint script `script` for one request, in
-/// the current transaction, with `ctx.request`. It is recorded with trigger
+/// the current transaction, with `ctx.request` (`request_body` is the body
+/// as received, for its text(), json(), bytes() and form()). It is recorded with trigger
 /// http and `trigger_data` {method, path, status}, the status being what
 /// `status_of` makes of the outcome.
 pub fn execute_http(
     script: &Script,
     request_json: &str,
+    request_body: &[u8],
     trigger_data: serde_json::Value,
     status_of: impl FnOnce(&Result<Option<String>, Failure>) -> u16,
 ) -> Result<HttpRun, Error> {
@@ -147,6 +151,7 @@ pub fn execute_http(
         input_json: "{}",
         event_json: None,
         request_json: Some(request_json),
+        request_body: Some(request_body),
         own_writes_roll_back: true,
     };
     let done = run(&call)?;
@@ -169,6 +174,8 @@ struct Call<'a> {
     event_json: Option<&'a str>,
     /// ctx.request of HTTP runs, as JSON text
     request_json: Option<&'a str>,
+    /// the HTTP body as received
+    request_body: Option<&'a [u8]>,
     /// false for synchronous runs, whose writes commit or roll back with their caller
     own_writes_roll_back: bool,
 }
@@ -204,6 +211,7 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
         input_json: call.input_json,
         event_json: call.event_json,
         request_json: call.request_json,
+        request_body: call.request_body,
         limits,
     };
     let go = || {

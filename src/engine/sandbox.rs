@@ -229,6 +229,8 @@ pub struct RunRequest<'a> {
     pub event_json: Option<&'a str>,
     /// ctx.request of HTTP runs, as JSON text
     pub request_json: Option<&'a str>,
+    /// the body of HTTP runs as the client sent it, behind ctx.request.text() and the rest
+    pub request_body: Option<&'a [u8]>,
     pub limits: Limits,
 }
 
@@ -647,7 +649,12 @@ fn call(
             members.push((a.event, ctx.json_parse(event).map_err(js)?));
         }
         if let Some(request) = req.request_json {
-            members.push((a.request, ctx.json_parse(request).map_err(js)?));
+            let request = ctx.json_parse(request).map_err(js)?;
+            if let Some(o) = request.as_object() {
+                host::request::add_body_methods(&ctx, o, req.request_body.unwrap_or_default())
+                    .map_err(js)?;
+            }
+            members.push((a.request, request));
         }
         let c = sealed(&ctx, &members).map_err(js)?;
 
@@ -660,6 +667,10 @@ fn call(
         if value.is_undefined() {
             return Ok(None);
         }
+        let value = match req.request_json {
+            Some(_) => host::request::binary_body(&ctx, value).map_err(js)?,
+            None => value,
+        };
         let bad = |why: String| Failure::new(FailureKind::BadResult, "TypeError", why);
         let text = match ctx.json_stringify(value.clone()) {
             Ok(Some(s)) => s.to_string().map_err(js)?,

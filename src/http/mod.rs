@@ -19,5 +19,8 @@ pub fn check_header(name: &str, value: &str) -> Result<(), String> {
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
         return Err(format!("header \"{name}\" holds a line break or NUL"));
     }
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(format!("header \"{name}\" holds a control character"));
+    }
     Ok(())
 }

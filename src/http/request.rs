@@ -549,26 +549,7 @@ impl Request {
     /// `bodyEncoding: "base64"`).
     pub fn to_ctx(&self, params: &[(String, String)]) -> Result<serde_json::Value, Error> {
         use serde_json::{json, Map, Value};
-        let pairs = |items: Vec<(String, String)>| {
-            let mut o = Map::new();
-            for (k, v) in items {
-                match o.get_mut(&k) {
-                    None => {
-                        o.insert(k, Value::String(v));
-                    }
-                    Some(Value::Array(a)) => a.push(Value::String(v)),
-                    Some(first) => *first = json!([first.take(), v]),
-                }
-            }
-            Value::Object(o)
-        };
-        let form = |b: &[u8]| {
-            pairs(
-                url::form_urlencoded::parse(b)
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect(),
-            )
-        };
+        let form = form_fields;
         let mut headers = Map::new();
         for (n, v) in &self.headers {
             let joined = match headers.get(n).and_then(Value::as_str) {
@@ -618,6 +599,24 @@ impl Request {
         out["body"] = body;
         Ok(out)
     }
+}
+
+/// A query or `application/x-www-form-urlencoded` body as an object: a
+/// name sent more than once has an array of its values, in order.
+pub fn form_fields(bytes: &[u8]) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let mut o = Map::new();
+    for (k, v) in url::form_urlencoded::parse(bytes) {
+        let (k, v) = (k.into_owned(), v.into_owned());
+        match o.get_mut(&k) {
+            None => {
+                o.insert(k, Value::String(v));
+            }
+            Some(Value::Array(a)) => a.push(Value::String(v)),
+            Some(first) => *first = json!([first.take(), v]),
+        }
+    }
+    Value::Object(o)
 }
 
 /// serde_json's message without its own " at line L column C".

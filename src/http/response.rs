@@ -30,6 +30,12 @@ impl Response {
     /// What a script's output (JSON text; None for undefined) answers:
     /// `{status, headers, body}` as it says, any other value as 200 JSON,
     /// undefined as 204. Err says what is wrong with a `{status, ...}`.
+    ///
+    /// `headers` is an object (a value may be an array: one line each, as
+    /// several Set-Cookie need) or a list of `[name, value]` pairs. `body`
+    /// is text (text/plain), JSON (application/json), or with
+    /// `bodyEncoding: "base64"` bytes (application/octet-stream), unless the
+    /// headers give a Content-Type.
     pub fn from_output(output: Option<&str>) -> Result<Response, String> {
         use serde_json::Value;
         let Some(text) = output else {
@@ -43,7 +49,7 @@ impl Response {
         let shaped = value.as_object().filter(|o| {
             o.contains_key("status")
                 && o.keys()
-                    .all(|k| matches!(k.as_str(), "status" | "headers" | "body"))
+                    .all(|k| matches!(k.as_str(), "status" | "headers" | "body" | "bodyEncoding"))
         });
         let Some(o) = shaped else {
             return Ok(Response::json(200, &value));
@@ -58,33 +64,70 @@ impl Response {
                 )
             })? as u16;
         let mut headers = Vec::new();
+        let mut add = |name: &str, v: &Value| -> Result<(), String> {
+            let value = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return Err(format!("header \"{name}\" must be a string")),
+            };
+            super::check_header(name, &value)?;
+            headers.push((name.to_ascii_lowercase(), value));
+            Ok(())
+        };
         match o.get("headers") {
             None | Some(Value::Null) => {}
             Some(Value::Object(h)) => {
                 for (name, v) in h {
-                    let value = match v {
-                        Value::String(s) => s.clone(),
-                        Value::Number(n) => n.to_string(),
-                        _ => return Err(format!("header \"{name}\" must be a string")),
-                    };
-                    super::check_header(name, &value)?;
-                    headers.push((name.to_ascii_lowercase(), value));
+                    match v {
+                        Value::Array(values) => {
+                            for v in values {
+                                add(name, v)?;
+                            }
+                        }
+                        v => add(name, v)?,
+                    }
                 }
             }
-            Some(_) => return Err("\"headers\" must be an object".into()),
+            Some(Value::Array(pairs)) => {
+                for (i, pair) in pairs.iter().enumerate() {
+                    match pair.as_array().map(Vec::as_slice) {
+                        Some([Value::String(name), v]) => add(name, v)?,
+                        _ => {
+                            return Err(format!(
+                                "\"headers\"[{i}] must be a [name, value] pair of strings"
+                            ))
+                        }
+                    }
+                }
+            }
+            Some(_) => {
+                return Err("\"headers\" must be an object or a list of [name, value] pairs".into())
+            }
         }
         let mut typed = |t: &str| {
             if !headers.iter().any(|(n, _)| n == "content-type") {
                 headers.push(("content-type".into(), t.into()));
             }
         };
-        let body = match o.get("body") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => {
+        let body = match (o.get("body"), o.get("bodyEncoding")) {
+            (Some(Value::String(s)), Some(Value::String(e))) if e == "base64" => {
+                use base64::Engine as _;
+                typed("application/octet-stream");
+                base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .map_err(|e| format!("\"body\" is not valid base64: {e}"))?
+            }
+            (_, Some(e)) if !e.is_null() => {
+                return Err(format!(
+                    "\"bodyEncoding\" must be \"base64\" with a string body, not {e}"
+                ))
+            }
+            (None | Some(Value::Null), _) => Vec::new(),
+            (Some(Value::String(s)), _) => {
                 typed("text/plain; charset=utf-8");
                 s.clone().into_bytes()
             }
-            Some(v) => {
+            (Some(v), _) => {
                 typed("application/json");
                 v.to_string().into_bytes()
             }
@@ -215,10 +258,47 @@ mod tests {
             r#"{"status": 99}"#,
             r#"{"status": 200, "headers": {"a b": "x"}}"#,
             r#"{"status": 200, "headers": {"x": "a\r\nb"}}"#,
-            r#"{"status": 200, "headers": []}"#,
+            r#"{"status": 200, "headers": "x"}"#,
+            r#"{"status": 200, "headers": [["x"]]}"#,
+            r#"{"status": 200, "headers": {"set-cookie": ["a=1", "b\r\nx: y"]}}"#,
+            r#"{"status": 200, "headers": [["x y", "1"]]}"#,
+            r#"{"status": 200, "body": "!!", "bodyEncoding": "base64"}"#,
+            r#"{"status": 200, "body": "aGk=", "bodyEncoding": "hex"}"#,
         ] {
             assert!(Response::from_output(Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn repeated_headers_and_byte_bodies() {
+        let r = Response::from_output(Some(
+            r#"{"status": 200, "headers": {"Set-Cookie": ["a=1", "b=2"]}, "body": "AP8=", "bodyEncoding": "base64"}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            r.headers,
+            vec![
+                ("set-cookie".into(), "a=1".into()),
+                ("set-cookie".into(), "b=2".into()),
+                ("content-type".into(), "application/octet-stream".into())
+            ]
+        );
+        assert_eq!(r.body, vec![0x00, 0xff]);
+        let text = String::from_utf8_lossy(&r.to_bytes(false, false)).into_owned();
+        assert!(
+            text.contains("set-cookie: a=1\r\nset-cookie: b=2\r\n"),
+            "{text}"
+        );
+        let pairs = Response::from_output(Some(
+            r#"{"status": 200, "headers": [["Set-Cookie", "a=1"], ["set-cookie", "b=2"], ["Content-Type", "image/png"]], "body": "AA==", "bodyEncoding": "base64"}"#,
+        ))
+        .unwrap();
+        assert_eq!(pairs.headers.len(), 3);
+        assert_eq!(
+            pairs.headers[2],
+            ("content-type".into(), "image/png".into())
+        );
+        assert_eq!(pairs.body, vec![0]);
     }
 
     #[test]

@@ -114,6 +114,54 @@ impl<T> Router<T> {
     }
 }
 
+/// Whether two http_paths with their methods would serve the same requests:
+/// the same segments, literal for literal (decoded) and parameter for
+/// parameter whatever its name, and a method in common (none listed means
+/// every method). `/orders/:id` and `/orders/new` do not clash: the literal
+/// wins, as `find` says.
+pub fn clash(a: &str, a_methods: &[String], b: &str, b_methods: &[String]) -> bool {
+    let shape = |p: &str| -> Vec<Option<String>> {
+        split(p)
+            .map(|s| match s.strip_prefix(':') {
+                Some(_) => None,
+                None => Some(decode(s).unwrap_or_else(|| s.to_string())),
+            })
+            .collect()
+    };
+    let overlap = a_methods.is_empty()
+        || b_methods.is_empty()
+        || a_methods
+            .iter()
+            .any(|m| b_methods.iter().any(|n| n.eq_ignore_ascii_case(m)));
+    overlap && shape(a) == shape(b)
+}
+
+/// Err says why `path` may not be an http_path: the server answers
+/// `/healthz` and `/metrics` itself, keeps `/_jsrt/` for its management API
+/// and console, and reads a path under `/t/` as `/t/{tenant}/...`, so a
+/// keyed request there would never reach the route.
+pub fn reserved(path: &str) -> Result<(), String> {
+    let segments: Vec<String> = split(path)
+        .map(|s| decode(s).unwrap_or_else(|| s.to_string()))
+        .collect();
+    let why = match segments
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["healthz"] | ["metrics"] => "the server answers it itself",
+        ["_jsrt", ..] => {
+            "everything under /_jsrt/ is kept for the server's management API and console"
+        }
+        ["t", _, ..] => {
+            "a path under /t/ is read as /t/{tenant}/...; use the path without the prefix"
+        }
+        _ => return Ok(()),
+    };
+    Err(format!("http_path \"{path}\" is reserved: {why}"))
+}
+
 /// For a public endpoint, `/t/{tenant}/rest` names the tenant: (tenant, "/rest").
 pub fn tenant_prefix(path: &str) -> Option<(String, String)> {
     let rest = path.strip_prefix("/t/")?;
@@ -229,6 +277,54 @@ mod tests {
         );
         assert!(r.find("GET", "/orders/%ff").is_err());
         assert!(Router::<()>::default().add("/a/:", &[], ()).is_err());
+    }
+
+    #[test]
+    fn clashes_are_same_shape_and_a_common_method() {
+        let m = |ms: &[&str]| ms.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let get = m(&["GET"]);
+        assert!(clash(
+            "/orders/:oid",
+            &get,
+            "/orders/:id",
+            &m(&["GET", "PUT"])
+        ));
+        assert!(clash("/orders", &get, "/orders/", &get));
+        assert!(clash("/a/:x/b", &[], "/a/:y/b", &m(&["POST"])));
+        assert!(clash("/caf%C3%A9", &get, "/caf\u{e9}", &get));
+        // other methods, a literal beside a parameter, other lengths
+        assert!(!clash("/orders/:oid", &m(&["POST"]), "/orders/:id", &get));
+        assert!(!clash("/orders/new", &get, "/orders/:id", &get));
+        assert!(!clash("/a/:x/c", &get, "/a/b/:y", &get));
+        assert!(!clash("/orders", &get, "/orders/:id", &get));
+        assert!(!clash("/Orders", &get, "/orders", &get));
+        assert!(clash("/", &get, "/", &m(&["get"])));
+    }
+
+    #[test]
+    fn the_servers_own_paths_are_reserved() {
+        for bad in [
+            "/healthz",
+            "/metrics/",
+            "/_jsrt",
+            "/_jsrt/console",
+            "/t/acme/x",
+            "/t/x",
+        ] {
+            let e = reserved(bad).unwrap_err();
+            assert!(e.contains(bad) && e.contains("reserved"), "{e}");
+        }
+        for ok in [
+            "/",
+            "/t",
+            "/healthz/deep",
+            "/metrics2",
+            "/jsrt/x",
+            "/orders/:id",
+            "/x/_jsrt",
+        ] {
+            assert_eq!(reserved(ok), Ok(()), "{ok}");
+        }
     }
 
     #[test]

@@ -89,6 +89,59 @@ check("504 when the script runs out of time", s == 504, s)
 s, h, b = call("GET", "/limited")
 check("429 on the rate limit", s == 429 and h.get("retry-after") == "60", (s, h))
 
+# webhooks: a Stripe-style signature over the body exactly as sent
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+
+
+def stripe(body, secret=b"whsec_it_secret", t="1700000000"):
+    mac = hmac.new(secret, t.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+event = ('{\n  "type": "charge.succeeded",\n  "data": {\n    "amount": 1.50,\n    "fee": 1e3,\n'
+         '    "note": "caf\u00e9"\n  },\n  "id": "evt_1"\n}').encode()
+sig = stripe(event)
+s, h, b = call("POST", "/hooks/stripe", body=event, headers={"Content-Type": "application/json", "Stripe-Signature": sig})
+got = json.loads(b) if s == 200 else {}
+check("webhook: HMAC over the exact bytes verifies (pretty JSON, odd key order, 1.50, 1e3)",
+      s == 200 and got.get("verified") is True and got.get("amount") == 1.5
+      and got.get("keys") == ["type", "data", "id"] and got.get("text") == event.decode(), (s, b))
+tampered = event.replace(b"1.50", b"1.51")
+s, h, b = call("POST", "/hooks/stripe", body=tampered, headers={"Content-Type": "application/json", "Stripe-Signature": sig})
+check("webhook: one byte changed is refused by the script (401)", s == 401 and json.loads(b) == {"error": "bad signature"}, (s, b))
+s, h, b = call("POST", "/hooks/stripe", body=event, headers={"Content-Type": "application/json", "Stripe-Signature": stripe(event, b"other")})
+check("webhook: another secret's signature is refused (401)", s == 401, (s, b))
+
+# responses: repeated headers, bytes, and no response splitting
+out = raw(b"GET /respond/cookies HTTP/1.1\r\nConnection: close\r\nX-API-Key: " + KEY.encode() + b"\r\n\r\n")
+head = out.split(b"\r\n\r\n", 1)[0].lower()
+check("two Set-Cookie lines from a header array",
+      head.startswith(b"http/1.1 200") and b"\r\nset-cookie: a=1; path=/\r\n" in head and b"\r\nset-cookie: b=2; httponly" in head, head)
+out = raw(b"GET /respond/pairs HTTP/1.1\r\nConnection: close\r\nX-API-Key: " + KEY.encode() + b"\r\n\r\n")
+head = out.split(b"\r\n\r\n", 1)[0].lower()
+check("headers as [name, value] pairs", head.count(b"\r\nset-cookie: ") == 2 and b"\r\nx-kind: pairs" in head, head)
+s, h, b = call("GET", "/respond/bytes")
+check("a Uint8Array body goes as-is, application/octet-stream",
+      s == 200 and b == bytes([0, 1, 2, 253, 254, 255, 13, 10]) and h.get("content-type") == "application/octet-stream", (s, h, b))
+s, h, b = call("GET", "/respond/png")
+check("an ArrayBuffer body with its own Content-Type", s == 200 and b == b"\x89PNG" and h.get("content-type") == "image/png", (s, h, b))
+out = raw(b"GET /respond/split HTTP/1.1\r\nConnection: close\r\nX-API-Key: " + KEY.encode() + b"\r\n\r\n")
+check("a header value with CR LF is a 500, nothing injected",
+      out.startswith(b"HTTP/1.1 500") and b"admin=1" not in out.split(b"\r\n\r\n", 1)[0] and b"not valid" in out, out[:300])
+s, h, b = call("GET", "/respond/badname")
+check("a header name that is not a token is a 500", s == 500 and b"not a header name" in b, (s, b))
+
+# a request rate limit per endpoint: the 4th request of a minute is a 429 and the script does not run
+now = time.time()
+if now % 60 > 55:
+    time.sleep(61 - now % 60)
+rated = [call("GET", "/rated") for _ in range(4)]
+last = rated[-1]
+check("rate limit: 3 requests run, the 4th is 429 with Retry-After",
+      [r[0] for r in rated] == [200, 200, 200, 429] and 1 <= int(last[1].get("retry-after", "0")) <= 60
+      and b"http_rate_limit_per_minute" in last[2], [(r[0], r[1].get("retry-after"), r[2]) for r in rated])
+
 # caps
 s, h, b = call("POST", "/orders", body="x" * 2000, headers={"Content-Type": "text/plain"})
 check("413 for a body over jsrt.http_max_body_bytes", s == 413, s)

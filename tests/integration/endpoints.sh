@@ -38,6 +38,41 @@ JS
 script busy '{"status": "active", "http_path": "/busy", "http_methods": ["GET"], "resource_limits": {"max_concurrent_runs": 1}}' <<'JS'
 export default () => { const end = Date.now() + 1500; while (Date.now() < end) {} return 'done'; };
 JS
+# a Stripe-style webhook: HMAC-SHA256 over "{t}.{body}", the body exactly as sent
+script stripe_hook '{"status": "active", "http_path": "/hooks/stripe", "http_methods": ["POST"]}' <<'JS'
+export default (ctx) => {
+  const sig = Object.fromEntries((ctx.request.headers['stripe-signature'] ?? '').split(',').map((p) => {
+    const i = p.indexOf('=');
+    return [p.slice(0, i).trim(), p.slice(i + 1).trim()];
+  }));
+  if (!sig.t || !sig.v1) return {status: 400, body: {error: 'no signature'}};
+  const head = new TextEncoder().encode(sig.t + '.');
+  const body = ctx.request.bytes();
+  const signed = new Uint8Array(head.length + body.length);
+  signed.set(head);
+  signed.set(body, head.length);
+  const expected = crypto.hmacSha256('whsec_it_secret', signed, 'hex');
+  if (!crypto.timingSafeEqual(expected, sig.v1)) return {status: 401, body: {error: 'bad signature'}};
+  const event = ctx.request.json();
+  return {verified: true, type: event.type, amount: event.data.amount, keys: Object.keys(event), text: ctx.request.text()};
+}
+JS
+script respond '{"status": "active", "http_path": "/respond/:kind", "http_methods": ["GET"]}' <<'JS'
+export default (ctx) => {
+  switch (ctx.request.params.kind) {
+    case 'cookies': return {status: 200, headers: {'Set-Cookie': ['a=1; Path=/', 'b=2; HttpOnly']}, body: 'two cookies'};
+    case 'pairs': return {status: 200, headers: [['Set-Cookie', 'c=3'], ['Set-Cookie', 'd=4'], ['X-Kind', 'pairs']], body: {ok: true}};
+    case 'bytes': return {status: 200, body: new Uint8Array([0, 1, 2, 253, 254, 255, 13, 10])};
+    case 'png': return {status: 200, headers: {'Content-Type': 'image/png'}, body: new Uint8Array([137, 80, 78, 71]).buffer};
+    case 'split': return {status: 200, headers: {'X-Evil': 'a\r\nSet-Cookie: admin=1'}, body: 'no'};
+    case 'badname': return {status: 200, headers: {'X Evil': '1'}, body: 'no'};
+  }
+  return {status: 404, body: 'no such kind'};
+}
+JS
+script rated '{"status": "active", "http_path": "/rated", "http_methods": ["GET"], "resource_limits": {"http_rate_limit_per_minute": 3}}' <<'JS'
+export default () => 'ran';
+JS
 KEY=$(sql "SELECT jsrt.create_api_key('it')" | tail -1)
 VIEWER=$(sql "SELECT jsrt.create_api_key('it_viewer', 'jsrt_viewer')" | tail -1)
 # a small body cap for the 413 check; the workers take it on SIGHUP
@@ -48,6 +83,8 @@ python3 "$(dirname "$0")/endpoints.py" "$HTTP_PORT" "$KEY" "$VIEWER" | tee "$wor
 passed=$((passed + $(grep -c '^ok ' "$work/py.out"))); failed=$((failed + $(grep -c '^FAIL' "$work/py.out")))
 "${PSQL[@]}" -c "ALTER SYSTEM RESET jsrt.http_max_body_bytes" -c "SELECT pg_reload_conf()" >/dev/null
 
+out=$(sql "SELECT jsrt.flush_history() IS NOT NULL; SELECT count(*) FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'rated'" | tail -1)
+check "the rate-limited requests did not run the script: 3 runs recorded for 4 requests" "$([ "$out" = 3 ] && echo 0 || { echo "  $out"; echo 1; })"
 out=$(sql "SELECT count(*) FILTER (WHERE e.trigger_data->>'status' = '200') > 200, count(*) FILTER (WHERE e.trigger_data->>'status' = '504')
              FROM jsrt.script_executions e WHERE e.trigger_type = 'http' AND e.tenant_id = jsrt.tenant_id()" | tail -1)
 check "requests are recorded with trigger http and their status" "$([ "$out" = "t|1" ] && echo 0 || { echo "  $out"; echo 1; })"

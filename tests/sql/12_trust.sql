@@ -98,7 +98,7 @@ INSERT INTO public.calls(function, q) VALUES
  ('jsrt.run_pending(integer)', 'SELECT jsrt.run_pending(20)'),
  ('jsrt.run_due()', 'SELECT jsrt.run_due()'),
  ('jsrt.cleanup_history(integer)', 'SELECT jsrt.cleanup_history(10)'),
- ('jsrt.http_dispatch(text,text,jsonb,text)', $$SELECT (jsrt.http_dispatch('GET', '/t/tr_b/catalog', '{}', ''))->>'status'$$),
+ ('jsrt.http_dispatch(text,text,jsonb,text,boolean)', $$SELECT (jsrt.http_dispatch('GET', '/t/tr_b/catalog', '{}', ''))->>'status'$$),
  ('jsrt.set_secret(text,text)', $$SELECT jsrt.set_secret('m_key', 'value-of-m')$$),
  ('jsrt.delete_secret(text)', $$SELECT jsrt.delete_secret('m_key')$$),
  ('jsrt.create_api_key(text,text)', $$SELECT jsrt.create_api_key('m_k', 'jsrt_developer') IS NOT NULL$$),
@@ -109,7 +109,11 @@ INSERT INTO public.calls(function, q) VALUES
  ('jsrt.unexpose_table(regclass)', $$SELECT jsrt.unexpose_table('public.m_items')$$),
  ('jsrt.create_tenant(text)', $$SELECT jsrt.create_tenant('tr_m') IS NOT NULL$$),
  ('jsrt.grant_tenant(text,regrole)', $$SELECT jsrt.grant_tenant('tr_m', 'mallory')$$),
- ('jsrt.revoke_tenant(text,regrole)', $$SELECT jsrt.revoke_tenant('tr_m', 'mallory')$$);
+ ('jsrt.revoke_tenant(text,regrole)', $$SELECT jsrt.revoke_tenant('tr_m', 'mallory')$$),
+ ('jsrt._check_http_path(text,text)', $$SELECT jsrt._check_http_path('x', '/orders')$$),
+ ('jsrt._http_routes_clash(text,text[],text,text[])', $$SELECT jsrt._http_routes_clash('/a/:x', '{GET}', '/a/:y', '{}')$$),
+ ('jsrt._methods_text(text[])', $$SELECT jsrt._methods_text('{GET}')$$),
+ ('jsrt.http_dispatch(draft)', $$SELECT jsrt.set_tenant('tr_a'); SELECT (jsrt.http_dispatch('GET', '/nothing', '{}', '', true))->>'status'$$);
 -- Every function a jsrt role may call is in the list above.
 SELECT p.oid::regprocedure AS not_attacked
   FROM pg_proc p WHERE p.pronamespace = 'jsrt'::regnamespace

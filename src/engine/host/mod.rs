@@ -7,10 +7,11 @@ pub mod events;
 pub mod http;
 pub mod js;
 pub mod log;
+pub mod request;
 pub mod secrets;
 
 use std::cell::RefCell;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use super::limits::Limits;
 use super::sandbox::RunRequest;
@@ -115,9 +116,7 @@ fn count_call(what: &str, kind: Api) -> Result<(), String> {
                 run.limits.api_calls
             ));
         }
-        let minute = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| (d.as_secs() / 60) as i64);
+        let (minute, _) = quota::clock_minute();
         let taken = quota::take(run.script, minute, run.limits.api_calls_per_minute);
         if taken == Err(quota::QuotaError::TableFull) {
             return Err(format!(

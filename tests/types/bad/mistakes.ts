@@ -6,4 +6,5 @@ export default async function (ctx: jsrt.Context) {
   ctx.db.update("orders", { id: 1 });
   crypto.sha256("x", "latin1");
   ctx.tenant.id = "other";
+  const t: number = ctx.request!.text();
 }

@@ -28,3 +28,17 @@ export async function endpoint(ctx: jsrt.Context): Promise<jsrt.Response> {
   const row = ctx.db.one<{ id: number; total: string }>("select id, total from orders where id = $1", [id]);
   return row ? { status: 200, body: row } : { status: 404, body: { error: "no such order" } };
 }
+
+// A webhook checked over the body as sent, answering with two cookies and bytes.
+export async function hook(ctx: jsrt.Context): Promise<jsrt.Response | Uint8Array> {
+  const req = ctx.request!;
+  const sig = req.headers["stripe-signature"] ?? "";
+  const ok = crypto.timingSafeEqual(crypto.hmacSha256("whsec", req.bytes()), sig);
+  if (!ok) return { status: 401, body: { error: "bad signature" } };
+  const event = req.json<{ type: string }>();
+  const fields: Record<string, string | string[]> = req.form();
+  ctx.log.info(fields);
+  if (event.type === "ping") return new TextEncoder().encode(req.text());
+  if (event.type === "pairs") return { status: 200, headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"]] };
+  return { status: 200, headers: { "set-cookie": ["a=1", "b=2"] }, body: new Uint8Array([1, 2]) };
+}
