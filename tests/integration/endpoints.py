@@ -114,11 +114,11 @@ s, h, b = call("POST", "/hooks/stripe", body=event, headers={"Content-Type": "ap
 check("webhook: another secret's signature is refused (401)", s == 401, (s, b))
 
 # responses: repeated headers, bytes, and no response splitting
-out = raw(b"GET /respond/cookies HTTP/1.1\r\nConnection: close\r\nX-API-Key: " + KEY.encode() + b"\r\n\r\n")
+out = raw(b"GET /respond/cookies HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-API-Key: " + KEY.encode() + b"\r\n\r\n")
 head = out.split(b"\r\n\r\n", 1)[0].lower()
 check("two Set-Cookie lines from a header array",
       head.startswith(b"http/1.1 200") and b"\r\nset-cookie: a=1; path=/\r\n" in head and b"\r\nset-cookie: b=2; httponly" in head, head)
-out = raw(b"GET /respond/pairs HTTP/1.1\r\nConnection: close\r\nX-API-Key: " + KEY.encode() + b"\r\n\r\n")
+out = raw(b"GET /respond/pairs HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-API-Key: " + KEY.encode() + b"\r\n\r\n")
 head = out.split(b"\r\n\r\n", 1)[0].lower()
 check("headers as [name, value] pairs", head.count(b"\r\nset-cookie: ") == 2 and b"\r\nx-kind: pairs" in head, head)
 s, h, b = call("GET", "/respond/bytes")
@@ -126,7 +126,7 @@ check("a Uint8Array body goes as-is, application/octet-stream",
       s == 200 and b == bytes([0, 1, 2, 253, 254, 255, 13, 10]) and h.get("content-type") == "application/octet-stream", (s, h, b))
 s, h, b = call("GET", "/respond/png")
 check("an ArrayBuffer body with its own Content-Type", s == 200 and b == b"\x89PNG" and h.get("content-type") == "image/png", (s, h, b))
-out = raw(b"GET /respond/split HTTP/1.1\r\nConnection: close\r\nX-API-Key: " + KEY.encode() + b"\r\n\r\n")
+out = raw(b"GET /respond/split HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-API-Key: " + KEY.encode() + b"\r\n\r\n")
 check("a header value with CR LF is a 500, nothing injected",
       out.startswith(b"HTTP/1.1 500") and b"admin=1" not in out.split(b"\r\n\r\n", 1)[0] and b"not valid" in out, out[:300])
 s, h, b = call("GET", "/respond/badname")
