@@ -28,6 +28,8 @@ use crate::workers::shutting_down;
 /// One client connection.
 struct Conn {
     stream: TcpStream,
+    /// the events registered for it with epoll
+    interest: u32,
     input: Vec<u8>,
     output: Vec<u8>,
     /// close once `output` is written
@@ -76,12 +78,19 @@ struct Runner {
     state: State,
     /// messages not yet taken by the socket
     out: VecDeque<Vec<u8>>,
+    /// the events registered for it with epoll
+    interest: u32,
     /// the response being received
     partial: Vec<u8>,
 }
 
 struct Front {
     listener: TcpListener,
+    epoll: RawFd,
+    /// connections something happened to this turn: their interest, closing, parsing
+    touched: Vec<u64>,
+    /// connections that may hold a whole request, parsed next turn
+    parse_next: Vec<u64>,
     conns: HashMap<u64, Conn>,
     next_conn: u64,
     runners: Vec<Runner>,
@@ -106,8 +115,20 @@ pub extern "C-unwind" fn jsrt_http_front_main(_arg: pg_sys::Datum) {
     }
     raise_file_limit();
     let standing = gucs::http_runners();
+    // SAFETY: a plain syscall; the descriptor lives as long as this process.
+    let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if epoll < 0 {
+        log!(
+            "jsrt http front: epoll: {}",
+            std::io::Error::last_os_error()
+        );
+        return;
+    }
     let mut front = Front {
         listener,
+        epoll,
+        touched: Vec::new(),
+        parse_next: Vec::new(),
         conns: HashMap::new(),
         next_conn: 0,
         runners: fds
@@ -127,6 +148,7 @@ pub extern "C-unwind" fn jsrt_http_front_main(_arg: pg_sys::Datum) {
                 },
                 // Runners that were already up say hello again to this (new) front.
                 out: VecDeque::from([wire::message(wire::Kind::FrontHello, true, 0, &[])]),
+                interest: 0,
                 partial: Vec::new(),
             })
             .collect(),
@@ -158,8 +180,19 @@ fn raise_file_limit() {
 impl Front {
     /// The event loop, until SIGTERM or the postmaster's death.
     fn serve(&mut self) {
-        let mut fds: Vec<libc::pollfd> = Vec::new();
-        let mut ids: Vec<u64> = Vec::new();
+        const LISTENER: u64 = u64::MAX;
+        const RUNNER: u64 = 1 << 62;
+        if !self.register(self.listener.as_raw_fd(), libc::EPOLLIN as u32, LISTENER) {
+            return;
+        }
+        for i in 0..self.runners.len() {
+            let fd = self.runners[i].fd;
+            if !self.register(fd, libc::EPOLLIN as u32, RUNNER | i as u64) {
+                return;
+            }
+            self.runners[i].interest = libc::EPOLLIN as u32;
+        }
+        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
         let mut checked = Instant::now();
         let mut chunk = vec![0u8; 64 << 10];
         let mut message = vec![0u8; wire::MAX_MESSAGE + 1];
@@ -180,6 +213,7 @@ impl Front {
                 self.check_runners();
                 let timeout = gucs::http_queue_timeout();
                 for job in self.queue.take_expired(|j| j.queued_at.elapsed() > timeout) {
+                    self.touched.push(job.conn);
                     if let Some(c) = self.conns.get_mut(&job.conn) {
                         c.waiting = false;
                         let r = busy("no runner was free in time (jsrt.http_queue_timeout_ms)");
@@ -190,83 +224,108 @@ impl Front {
                     }
                 }
             }
-            fds.clear();
-            ids.clear();
-            fds.push(pollfd(self.listener.as_raw_fd(), libc::POLLIN));
-            for r in &self.runners {
-                let out = if r.out.is_empty() { 0 } else { libc::POLLOUT };
-                fds.push(pollfd(r.fd, libc::POLLIN | out));
-            }
-            for (id, c) in &self.conns {
-                let events = if !c.output.is_empty() {
-                    libc::POLLOUT
-                } else if c.waiting {
-                    // only a hang-up matters now; pipelined bytes wait their turn
-                    0
-                } else {
-                    libc::POLLIN
-                };
-                fds.push(pollfd(c.stream.as_raw_fd(), events));
-                ids.push(*id);
-            }
-            let parse_now = self.conns.values().any(parseable);
-            // SAFETY: `fds` holds fds.len() initialised pollfd entries, borrowed for the call.
+            // Pipelined requests waiting for their turn: look again at once.
+            let timeout = if self.parse_next.is_empty() { 200 } else { 0 };
+            // SAFETY: `events` has room for events.len() entries, borrowed for the call.
             // A signal (SIGTERM, SIGHUP) ends the wait early with EINTR.
-            let ready = unsafe {
-                libc::poll(
-                    fds.as_mut_ptr(),
-                    fds.len() as libc::nfds_t,
-                    if parse_now { 0 } else { 200 },
+            let n = unsafe {
+                libc::epoll_wait(
+                    self.epoll,
+                    events.as_mut_ptr(),
+                    events.len() as i32,
+                    timeout,
                 )
             };
-            if ready < 0 {
-                continue;
-            }
-            if fds[0].revents != 0 {
-                self.accept();
-            }
-            let n = self.runners.len();
-            for i in 0..n {
-                if fds[1 + i].revents & libc::POLLOUT != 0 {
-                    flush_runner(&mut self.runners[i]);
-                }
-                if fds[1 + i].revents & libc::POLLIN != 0 {
-                    self.read_runner(i, &mut message);
-                }
-            }
-            for (f, id) in fds[1 + n..].iter().zip(&ids) {
-                if f.revents == 0 {
-                    continue;
-                }
-                let Some(c) = self.conns.get_mut(id) else {
-                    continue;
-                };
-                if f.revents & libc::POLLOUT != 0 {
-                    flush(c);
-                } else if c.waiting {
-                    // hung up while its request runs: the answer will have nowhere to go
-                    if f.revents & (libc::POLLHUP | libc::POLLERR) != 0 {
-                        c.closing = true;
-                        c.output.clear();
+            for e in events.iter().take(n.max(0) as usize) {
+                let (token, ev) = (e.u64, e.events);
+                if token == LISTENER {
+                    self.accept();
+                } else if token & RUNNER != 0 {
+                    let i = (token & !RUNNER) as usize;
+                    if ev & libc::EPOLLOUT as u32 != 0 {
+                        flush_runner(&mut self.runners[i]);
                     }
-                } else {
-                    read(c, &mut chunk);
+                    if ev & (libc::EPOLLIN | libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0 {
+                        self.read_runner(i, &mut message);
+                    }
+                } else if let Some(c) = self.conns.get_mut(&token) {
+                    self.touched.push(token);
+                    if ev & libc::EPOLLOUT as u32 != 0 {
+                        flush(c);
+                    } else if c.waiting {
+                        // hung up while its request runs: the answer will have nowhere to go
+                        if ev & (libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0 {
+                            c.closing = true;
+                            c.output.clear();
+                        }
+                    } else {
+                        read(c, &mut chunk);
+                    }
                 }
             }
             // One request per connection per turn, so that a client sending many
             // cannot starve the others; pipelined ones wait for the next turn.
-            let ids: Vec<u64> = self
-                .conns
-                .iter()
-                .filter(|(_, c)| parseable(c))
-                .map(|(id, _)| *id)
-                .collect();
-            for id in ids {
+            self.settle();
+            for id in std::mem::take(&mut self.parse_next) {
+                self.touched.push(id);
                 self.take_one(id);
             }
             self.assign();
-            self.conns
-                .retain(|_, c| !(c.closing && c.output.is_empty() && !c.waiting));
+            self.settle();
+        }
+    }
+
+    fn register(&self, fd: RawFd, events: u32, token: u64) -> bool {
+        let mut e = libc::epoll_event { events, u64: token };
+        // SAFETY: a plain epoll_ctl with an event that lives for the call.
+        if unsafe { libc::epoll_ctl(self.epoll, libc::EPOLL_CTL_ADD, fd, &mut e) } == 0 {
+            return true;
+        }
+        log!(
+            "jsrt http front: epoll_ctl: {}",
+            std::io::Error::last_os_error()
+        );
+        false
+    }
+
+    /// For each connection touched this turn: drops it once closed and
+    /// written, registers what it waits for now, and marks it for parsing if
+    /// it may hold a whole request. Runners' interests follow their queues.
+    fn settle(&mut self) {
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        for id in touched {
+            let Some(c) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            if c.closing && c.output.is_empty() && !c.waiting {
+                // Closing the socket takes it out of the epoll set.
+                self.conns.remove(&id);
+                continue;
+            }
+            let want = if !c.output.is_empty() {
+                libc::EPOLLOUT as u32
+            } else if c.waiting {
+                // only a hang-up matters now (always reported); pipelined bytes wait their turn
+                0
+            } else {
+                libc::EPOLLIN as u32
+            };
+            if want != c.interest {
+                c.interest = want;
+                modify(self.epoll, c.stream.as_raw_fd(), want, id);
+            }
+            if parseable(c) && !self.parse_next.contains(&id) {
+                self.parse_next.push(id);
+            }
+        }
+        for (i, r) in self.runners.iter_mut().enumerate() {
+            let want = (libc::EPOLLIN | if r.out.is_empty() { 0 } else { libc::EPOLLOUT }) as u32;
+            if want != r.interest {
+                r.interest = want;
+                modify(self.epoll, r.fd, want, (1 << 62) | i as u64);
+            }
         }
     }
 
@@ -279,6 +338,7 @@ impl Front {
             let _ = stream.set_nodelay(true);
             let mut c = Conn {
                 stream,
+                interest: libc::EPOLLIN as u32,
                 input: Vec::new(),
                 output: Vec::new(),
                 closing: false,
@@ -297,7 +357,11 @@ impl Front {
                 flush(&mut c);
             }
             self.next_conn += 1;
+            if !self.register(c.stream.as_raw_fd(), libc::EPOLLIN as u32, self.next_conn) {
+                continue;
+            }
             self.conns.insert(self.next_conn, c);
+            self.touched.push(self.next_conn);
         }
     }
 
@@ -611,6 +675,7 @@ impl Front {
     /// Answers `job` (its runner is done with it).
     fn deliver(&mut self, job: &Job, r: &Response) {
         self.release(job);
+        self.touched.push(job.conn);
         let Some(c) = self.conns.get_mut(&job.conn) else {
             return;
         };
@@ -627,7 +692,8 @@ impl Front {
     /// middle of a request first gets a 408. One waiting on a runner is not silent.
     fn expire(&mut self) {
         let idle = Duration::from_millis(gucs::http_idle_timeout_ms());
-        for c in self.conns.values_mut() {
+        for (id, c) in self.conns.iter_mut() {
+            self.touched.push(*id);
             if c.waiting || c.last_active.elapsed() < idle {
                 continue;
             }
@@ -684,12 +750,10 @@ fn parseable(c: &Conn) -> bool {
     c.ready && c.output.is_empty() && !c.closing && !c.waiting
 }
 
-fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    }
+fn modify(epoll: RawFd, fd: RawFd, events: u32, token: u64) {
+    let mut e = libc::epoll_event { events, u64: token };
+    // SAFETY: a plain epoll_ctl on a registered descriptor, with an event that lives for the call.
+    unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_MOD, fd, &mut e) };
 }
 
 /// Sends what the runner's socket takes now.
