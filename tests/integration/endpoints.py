@@ -11,17 +11,7 @@ import threading
 import time
 
 PORT, KEY, VIEWER = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
+from checks import check, finish
 
 
 def call(method, path, body=None, headers=None, key=KEY, conn=None):
@@ -231,5 +221,4 @@ check("/metrics in Prometheus text: run counters, duration histograms, queue, ru
       and samples.get('jsrt_http_runners{state="idle"}', 0) + samples.get('jsrt_http_runners{state="busy"}', 0) == 2
       and samples.get('jsrt_http_responses_total{code="200"}', 0) > 0, text[:300])
 
-print(f"endpoints: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish("endpoints")

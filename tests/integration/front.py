@@ -15,17 +15,7 @@ import threading
 import time
 
 PORT = int(sys.argv[1])
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
+from checks import check, finish
 
 
 def get(path, timeout=60):
@@ -135,5 +125,4 @@ def conns():
 STEPS = {"hol": hol, "bound": bound, "fatal": fatal, "conns": conns}
 for step in sys.argv[2:]:
     STEPS[step]()
-print(f"front: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish("front")
