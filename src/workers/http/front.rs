@@ -1,4 +1,4 @@
-//! The front worker: every client socket, in one event loop (poll) that
+//! The front worker: every client socket, in one event loop (epoll) that
 //! never waits on SQL. It accepts, reads and parses requests as their bytes
 //! come (keep-alive, size caps, a timeout for silent clients), answers
 //! `/healthz`, `/metrics` and `OPTIONS *` itself, queues the rest fairly
@@ -191,6 +191,7 @@ impl Front {
                 return;
             }
             self.runners[i].interest = libc::EPOLLIN as u32;
+            flush_runner(&mut self.runners[i]);
         }
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
         let mut checked = Instant::now();
