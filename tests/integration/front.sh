@@ -15,7 +15,7 @@ conf() { "${PSQL[@]}" -c "ALTER SYSTEM $1" -c "SELECT pg_reload_conf()" >/dev/nu
 work=$(mktemp -d)
 
 "${PSQL[@]}" -c "SELECT jsrt.create_tenant('front_a')" -c "SELECT jsrt.create_tenant('front_b')" >/dev/null
-sql "SELECT jsrt.create_script('slow', 'export default () => { const end = Date.now() + 1500; while (Date.now() < end) {} return \"done\"; }', 'http',
+sql "SELECT jsrt.create_script('slow', 'export default () => { const end = Date.now() + 3000; while (Date.now() < end) {} return \"done\"; }', 'http',
       '{\"status\": \"active\", \"http_path\": \"/slow\", \"http_auth\": \"public\", \"history\": \"errors\", \"resource_limits\": {\"max_concurrent_runs\": 100}}')" >/dev/null
 # a builtin that cannot be interrupted: 1 s past its deadline the watchdog ends the runner with FATAL
 sql "SELECT jsrt.create_script('fatal', 'export default () => { const n = 50e6, a = new Float64Array(n), s = new Float64Array(4096); for (let i = 0; i < 4096; i++) s[i] = (i * 2654435761) % 1000003; for (let i = 0; i < n; i += 4096) a.set(s.subarray(0, Math.min(4096, n - i)), i); a.sort(); return 1 }', 'http',
