@@ -63,7 +63,7 @@ GRANT EXECUTE ON FUNCTION jsrt.set_tenant(text, boolean), jsrt.tenant_id(), jsrt
                           -- it authenticates its callers itself (API keys, public endpoints)
                           jsrt.http_dispatch(text, text, jsonb, text, boolean),
                           jsrt.list_scripts(text, text, text, text, text, integer, integer),
-                          jsrt.flush_history(integer), jsrt.wait(uuid, integer)
+                          jsrt.flush_history(integer), jsrt.wait(uuid, integer), jsrt.running()
    TO jsrt_viewer;
 
 -- ... and which secrets exist, never their values.

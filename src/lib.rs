@@ -80,6 +80,7 @@ pub extern "C-unwind" fn _PG_init() {
         engine::quota::init();
         shmem::board::init();
         shmem::counters::init();
+        shmem::live::init();
         workers::executor::init();
         workers::scheduler::init();
         workers::http::init();

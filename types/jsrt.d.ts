@@ -156,6 +156,13 @@ declare namespace jsrt {
     /** Only in event runs. */
     readonly event?: { readonly event_id: number; readonly event_type: string; readonly depth: number; readonly emitted_at: string };
     readonly log: Log;
+    /**
+     * How far the run has got: `done` of `total` (both finite, 0 or more),
+     * with an optional message (200 characters kept). Seen from any session
+     * in `jsrt.running()` while the run goes on, and kept in its history
+     * row as `metrics.progress`.
+     */
+    progress(done: number, total?: number, message?: string): void;
     readonly db: Db;
     readonly http: Http;
     readonly cache: Cache;

@@ -3,6 +3,7 @@ mod admin;
 pub mod execute;
 pub mod http;
 pub mod queue;
+mod running;
 pub mod schedule;
 pub mod scripts;
 mod secrets;

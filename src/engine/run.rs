@@ -56,6 +56,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
         request_json: None,
         request_body: None,
         own_writes_roll_back: false,
+        recorded_input: None,
     };
     let done = run(&call)?;
     keep(&done, &call, None)?;
@@ -97,6 +98,7 @@ pub fn execute_queued(q: &Queued) -> Result<Record, Error> {
         request_json: None,
         request_body: None,
         own_writes_roll_back: true,
+        recorded_input: None,
     };
     if let Err(e) = runnable(&script) {
         let mut rec = Done::nothing().record(&call, "cancelled", None);
@@ -143,12 +145,18 @@ pub fn execute_http(
     trigger_data: serde_json::Value,
     status_of: impl FnOnce(&Result<Option<String>, Failure>) -> u16,
 ) -> Result<HttpRun, Error> {
+    let recorded = serde_json::from_str::<serde_json::Value>(request_json)
+        .map(|r| {
+            crate::http::request::for_history(&r, request_body, HTTP_INPUT_BODY_BYTES).to_string()
+        })
+        .ok();
     let call = Call {
         script,
         id: &ids::next(),
         trigger: "http",
         attempt: 1,
         input_json: "{}",
+        recorded_input: recorded.as_deref(),
         event_json: None,
         request_json: Some(request_json),
         request_body: Some(request_body),
@@ -178,7 +186,12 @@ struct Call<'a> {
     request_body: Option<&'a [u8]>,
     /// false for synchronous runs, whose writes commit or roll back with their caller
     own_writes_roll_back: bool,
+    /// what the history keeps as the input, when not `input_json` (HTTP runs: the request)
+    recorded_input: Option<&'a str>,
 }
+
+/// Bytes of an HTTP request's body kept in its run's history.
+const HTTP_INPUT_BODY_BYTES: usize = 64 << 10;
 
 /// A finished run, before its record is written.
 struct Done {
@@ -288,6 +301,9 @@ impl Done {
         if let Some(n) = sample_every {
             metrics["sample_every"] = n.into();
         }
+        if let Some(p) = &r.usage.progress {
+            metrics["progress"] = serde_json::to_value(p).unwrap_or_default();
+        }
         let failure = r.outcome.as_ref().err();
         Record {
             id: call.id.to_string(),
@@ -297,7 +313,7 @@ impl Done {
             status: status.into(),
             trigger_type: call.trigger.into(),
             trigger_data: None,
-            input: call.input_json.into(),
+            input: call.recorded_input.unwrap_or(call.input_json).into(),
             output: None,
             error: failure.map(Failure::summary),
             error_detail: failure.and_then(|f| serde_json::to_string(f).ok()),

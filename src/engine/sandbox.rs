@@ -286,6 +286,7 @@ struct Atoms {
     http: qjs::JSAtom,
     secrets: qjs::JSAtom,
     cache: qjs::JSAtom,
+    progress: qjs::JSAtom,
     event: qjs::JSAtom,
     request: qjs::JSAtom,
     id: qjs::JSAtom,
@@ -312,6 +313,7 @@ impl Atoms {
             http: atom("http"),
             secrets: atom("secrets"),
             cache: atom("cache"),
+            progress: atom("progress"),
             event: atom("event"),
             request: atom("request"),
             id: atom("id"),
@@ -322,7 +324,7 @@ impl Atoms {
         }
     }
 
-    fn all(&self) -> [qjs::JSAtom; 17] {
+    fn all(&self) -> [qjs::JSAtom; 18] {
         let a = self;
         [
             a.input,
@@ -335,6 +337,7 @@ impl Atoms {
             a.http,
             a.secrets,
             a.cache,
+            a.progress,
             a.event,
             a.request,
             a.id,
@@ -557,6 +560,7 @@ impl TenantRuntime {
                 (a.http, keep(host::http::make(&ctx, &self.watch, &self.logs).map_err(js)?)),
                 (a.secrets, keep(host::secrets::make(&ctx, &self.watch).map_err(js)?)),
                 (a.cache, keep(host::cache::make(&ctx, &self.watch).map_err(js)?)),
+                (a.progress, keep(host::progress::make(&ctx).map_err(js)?)),
             ];
             ctx.globals().set("console", console).map_err(js)?;
             // The global eval exists without the Eval intrinsic; it can only throw. Remove it.
@@ -830,6 +834,7 @@ fn make_logger<'js>(
                 .map(|v| show(&ctx, v))
                 .collect::<Vec<_>>()
                 .join(" ");
+            crate::shmem::live::log(level, &message);
             logs.borrow_mut().push(level, message, watch.elapsed_ms());
         })?;
         o.set(level, f)?;

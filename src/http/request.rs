@@ -1330,3 +1330,89 @@ mod tests {
         assert_eq!(bad.message(), "malformed request: the JSON body is not valid: key must be a string (line 2, column 3)");
     }
 }
+
+/// Headers that carry credentials: never kept in a run's history.
+const CREDENTIAL_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "cookie",
+];
+
+/// What an HTTP run's history keeps as its input, so a failed webhook can be
+/// seen and replayed: `ctx.request`'s method, path, query and headers
+/// (credentials left out), and the body as sent, up to `max_body` bytes
+/// (`bodyTruncated` when cut; bytes that are not UTF-8 in base64).
+pub fn for_history(
+    ctx_request: &serde_json::Value,
+    body: &[u8],
+    max_body: usize,
+) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let mut headers = ctx_request["headers"].clone();
+    if let Value::Object(h) = &mut headers {
+        h.retain(|name, _| !CREDENTIAL_HEADERS.contains(&name.as_str()));
+    }
+    let mut out = json!({
+        "method": ctx_request["method"],
+        "path": ctx_request["path"],
+        "query": ctx_request["query"],
+        "headers": headers,
+    });
+    if body.is_empty() {
+        return out;
+    }
+    let mut cut = body.len().min(max_body);
+    let text = loop {
+        match std::str::from_utf8(&body[..cut]) {
+            Ok(t) => break Some(t),
+            // a character cut in two by the cap: cut before it
+            Err(e) if e.error_len().is_none() && cut < body.len() => cut = e.valid_up_to(),
+            Err(_) => break None,
+        }
+    };
+    match text {
+        Some(t) => out["body"] = t.into(),
+        None => {
+            use base64::Engine as _;
+            cut = body.len().min(max_body);
+            out["body"] = base64::engine::general_purpose::STANDARD
+                .encode(&body[..cut])
+                .into();
+            out["bodyEncoding"] = "base64".into();
+        }
+    }
+    if cut < body.len() {
+        out["bodyTruncated"] = true.into();
+    }
+    out
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keeps_the_request_without_credentials_and_caps_the_body() {
+        let req = json!({"method": "POST", "path": "/hook", "query": {"a": "1"}, "params": {},
+                         "headers": {"authorization": "Bearer x", "x-api-key": "k", "cookie": "c", "x-sig": "s"},
+                         "body": {"parsed": true}});
+        let h = for_history(&req, b"{\"b\": 1.50}", 1024);
+        assert_eq!(
+            h,
+            json!({"method": "POST", "path": "/hook", "query": {"a": "1"},
+                             "headers": {"x-sig": "s"}, "body": "{\"b\": 1.50}"})
+        );
+        let cut = for_history(&req, "ééé".as_bytes(), 3);
+        assert_eq!(
+            (cut["body"].as_str(), cut["bodyTruncated"].as_bool()),
+            (Some("é"), Some(true))
+        );
+        let binary = for_history(&req, &[0xff, 0, 1], 2);
+        assert_eq!(binary["body"], "/wA=");
+        assert_eq!(binary["bodyEncoding"], "base64");
+        assert_eq!(binary["bodyTruncated"], true);
+        assert!(for_history(&req, b"", 10).get("body").is_none());
+    }
+}

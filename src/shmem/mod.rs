@@ -4,3 +4,4 @@
 pub mod board;
 pub mod counters;
 pub mod failures;
+pub mod live;

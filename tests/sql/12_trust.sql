@@ -75,6 +75,7 @@ INSERT INTO public.calls(function, q) VALUES
  ('jsrt.tenant_id()', 'SELECT jsrt.tenant_id()'),
  ('jsrt.list_scripts(text,text,text,text,text,integer,integer)', 'SELECT count(*) FROM jsrt.list_scripts()'),
  ('jsrt.flush_history(integer)', 'SELECT jsrt.flush_history(5000)'),
+ ('jsrt.running()', 'SELECT count(*) FROM jsrt.running()'),
  ('jsrt.create_script(text,text,text,jsonb)', $$SELECT jsrt.create_script('m1', 'export default (ctx) => ctx.db.query("SELECT $1::text AS t, $2::uuid AS u, now()::timestamptz AS at, ''{}''::jsonb AS j", ["x", ctx.tenant.id])', 'oneoff', '{"status": "active"}')$$),
  ('jsrt.update_script(text,text,jsonb,text)', $$SELECT jsrt.update_script('m1', NULL, '{"description": "d", "tags": ["a"]}')$$),
  ('jsrt.set_status(text,text)', $$SELECT jsrt.set_status('m1', 'paused')$$),

@@ -7,6 +7,7 @@ pub mod events;
 pub mod http;
 pub mod js;
 pub mod log;
+pub mod progress;
 pub mod request;
 pub mod secrets;
 
@@ -29,6 +30,8 @@ pub struct Usage {
     pub secrets: Vec<String>,
     /// a cancel or statement timeout caught in the run's SQL, to raise again after it
     pub interrupted: Option<Caught>,
+    /// the last `ctx.progress`
+    pub progress: Option<progress::Progress>,
 }
 
 struct Run {
@@ -72,6 +75,15 @@ impl RunScope {
                 usage: Usage::default(),
             })
         });
+        // SAFETY: reads the clock; no Postgres state is involved.
+        let now = unsafe { pgrx::pg_sys::GetCurrentTimestamp() };
+        crate::shmem::live::start(
+            ids::key(req.execution_id),
+            ids::key(req.tenant_id),
+            req.script_name,
+            req.trigger,
+            now,
+        );
         RunScope {
             _tenant: RunTenant::enter(req.tenant_id),
         }
@@ -89,6 +101,7 @@ impl RunScope {
 
 impl Drop for RunScope {
     fn drop(&mut self) {
+        crate::shmem::live::end();
         sql::end_run();
         RUN.with(|r| *r.borrow_mut() = None);
     }
@@ -177,6 +190,15 @@ fn set_interrupted(c: Caught) {
     RUN.with(|r| {
         if let Some(run) = r.borrow_mut().as_mut() {
             run.usage.interrupted.get_or_insert(c);
+        }
+    });
+}
+
+/// Keeps the run's latest progress.
+fn set_progress(p: progress::Progress) {
+    RUN.with(|r| {
+        if let Some(run) = r.borrow_mut().as_mut() {
+            run.usage.progress = Some(p);
         }
     });
 }
