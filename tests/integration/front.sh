@@ -34,6 +34,13 @@ conf "RESET jsrt.max_memory_bytes"
 [ "$("${PSQL[@]}" -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'jsrt http front'")" = "$front_pid" ]
 check "the runner's death restarted nothing else: the same front worker" $?
 py conns
+# The 1,000 closed connections leave nothing behind in the front.
+gone=1
+for _ in $(seq 1 50); do
+  [ "$(curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^jsrt_http_connections / { print $2 }')" = 1 ] && { gone=0; break; }
+  sleep 0.2
+done
+check "closed connections are dropped by the front (jsrt_http_connections back to 1)" $gone
 
 # Extra runners leave after 10 s idle; the standing two stay and serve.
 wait_for "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'jsrt http runner'" 30 \

@@ -538,6 +538,8 @@ impl Front {
                     Some((_, job)) => {
                         if let Some(c) = self.conns.get_mut(&job.conn) {
                             c.waiting = false;
+                            // (settle drops it)
+                            self.touched.push(job.conn);
                         }
                     }
                     None => break None,
