@@ -122,7 +122,37 @@ def conns():
     check(f"{N} concurrent keep-alive connections, 2 requests each, all served", served == 2 * N, served)
 
 
-STEPS = {"hol": hol, "bound": bound, "fatal": fatal, "conns": conns}
+# 5. With jsrt.http_idle_timeout_ms = 1000 (set by front.sh): a request half
+#    sent then silent gets 408; so does one whose head trickles in a byte at
+#    a time, never silent for a second (slowloris).
+def slow():
+    def trickle(first, then, pause):
+        s = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+        s.sendall(first)
+        got = b""
+        for _ in range(40):
+            if then:
+                try:
+                    s.sendall(then)
+                except OSError:
+                    break
+            s.settimeout(pause)
+            try:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            except socket.timeout:
+                continue
+        s.close()
+        return got
+    half = trickle(b"GET /t/front_b/fast HTTP/1.1\r\nHost: x\r\n", b"", 0.5)
+    check("a request half sent, then silent, gets 408", half.startswith(b"HTTP/1.1 408"), half[:60])
+    loris = trickle(b"GET /t/front_b/fast HTTP/1.1\r\nHost: x\r\nX-Slow: ", b"a", 0.3)
+    check("a head trickling in byte by byte gets 408 (slowloris)", loris.startswith(b"HTTP/1.1 408"), loris[:60])
+
+
+STEPS = {"hol": hol, "bound": bound, "fatal": fatal, "conns": conns, "slow": slow}
 for step in sys.argv[2:]:
     STEPS[step]()
 finish("front")

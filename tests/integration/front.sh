@@ -34,6 +34,9 @@ conf "RESET jsrt.max_memory_bytes"
 [ "$("${PSQL[@]}" -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'jsrt http front'")" = "$front_pid" ]
 check "the runner's death restarted nothing else: the same front worker" $?
 py conns
+conf "SET jsrt.http_idle_timeout_ms = 1000"
+py slow
+conf "RESET jsrt.http_idle_timeout_ms"
 # The 1,000 closed connections leave nothing behind in the front.
 gone=1
 for _ in $(seq 1 50); do

@@ -41,6 +41,9 @@ struct Conn {
     /// a request of this connection is queued or with a runner: read no further until it is answered
     waiting: bool,
     last_active: Instant,
+    /// when the first byte of the request being read came: its head must be
+    /// whole within jsrt.http_idle_timeout_ms, however slowly it trickles in
+    head_since: Option<Instant>,
 }
 
 /// A request for a runner, waiting or handed over.
@@ -270,6 +273,8 @@ impl Front {
             for id in std::mem::take(&mut self.parse_next) {
                 self.touched.push(id);
                 self.take_one(id);
+                // A request a free runner can take now never counts as waiting.
+                self.assign();
             }
             self.assign();
             self.settle();
@@ -347,6 +352,7 @@ impl Front {
                 ready: false,
                 waiting: false,
                 last_active: Instant::now(),
+                head_since: None,
             };
             if self.conns.len() >= gucs::http_max_connections() {
                 reply(
@@ -381,6 +387,8 @@ impl Front {
                 c.input.drain(..used);
                 c.continued = false;
                 c.ready = !c.input.is_empty();
+                // a pipelined request behind it started arriving when it did
+                c.head_since = c.ready.then(Instant::now);
                 req
             }
             Ok(None) => {
@@ -697,7 +705,9 @@ impl Front {
         let idle = Duration::from_millis(gucs::http_idle_timeout_ms());
         for (id, c) in self.conns.iter_mut() {
             self.touched.push(*id);
-            if c.waiting || c.last_active.elapsed() < idle {
+            let slow_head = c.head_since.is_some_and(|t| t.elapsed() > idle)
+                && !c.input.windows(4).any(|w| w == b"\r\n\r\n");
+            if c.waiting || (c.last_active.elapsed() < idle && !slow_head) {
                 continue;
             }
             if !c.input.is_empty() && c.output.is_empty() && !c.closing {
@@ -786,6 +796,9 @@ fn read(c: &mut Conn, chunk: &mut [u8]) {
                 break;
             }
             Ok(n) => {
+                if c.input.is_empty() {
+                    c.head_since = Some(Instant::now());
+                }
                 c.input.extend_from_slice(&chunk[..n]);
                 c.last_active = Instant::now();
                 c.ready = true;
