@@ -25,6 +25,10 @@ use crate::metrics;
 use crate::shmem::counters;
 use crate::workers::shutting_down;
 
+/// epoll tokens: the listener, runner i (RUNNER | i), and connection ids (below RUNNER).
+const LISTENER: u64 = u64::MAX;
+const RUNNER: u64 = 1 << 62;
+
 /// One client connection.
 struct Conn {
     stream: TcpStream,
@@ -183,8 +187,6 @@ fn raise_file_limit() {
 impl Front {
     /// The event loop, until SIGTERM or the postmaster's death.
     fn serve(&mut self) {
-        const LISTENER: u64 = u64::MAX;
-        const RUNNER: u64 = 1 << 62;
         if !self.register(self.listener.as_raw_fd(), libc::EPOLLIN as u32, LISTENER) {
             return;
         }
@@ -330,7 +332,7 @@ impl Front {
             let want = (libc::EPOLLIN | if r.out.is_empty() { 0 } else { libc::EPOLLOUT }) as u32;
             if want != r.interest {
                 r.interest = want;
-                modify(self.epoll, r.fd, want, (1 << 62) | i as u64);
+                modify(self.epoll, r.fd, want, RUNNER | i as u64);
             }
         }
     }
