@@ -71,30 +71,33 @@ DECLARE
     max_depth integer := coalesce(nullif(current_setting('jsrt.max_event_depth', true), ''), '8')::integer;
     bad record;
 BEGIN
-    SELECT n.id, n.event_type, n.payload, n.depth,
-           CASE WHEN jsonb_typeof(n.payload) <> 'object' THEN 'payload'
-                WHEN n.event_type !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$' THEN 'event_type'
-                WHEN n.event_type LIKE 'jsrt.%' THEN 'reserved'
-                ELSE 'depth' END AS what
-      INTO bad
+    -- Types once each (a bulk INSERT has few), then the first row that has it.
+    SELECT n.id, n.event_type, n.event_type LIKE 'jsrt.%' AS reserved INTO bad
       FROM new_events n
-     WHERE jsonb_typeof(n.payload) <> 'object' OR n.event_type !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$'
-        OR n.depth > max_depth
-        -- only the extension writes jsrt.* events: roles may not insert column "system"
-        OR (n.event_type LIKE 'jsrt.%' AND NOT n.system)
+     WHERE (n.event_type, n.system) IN (
+               -- (OFFSET 0 keeps the regex above the DISTINCT; the column caps the length at 255)
+               SELECT t.event_type, t.system FROM (SELECT DISTINCT x.event_type, x.system FROM new_events x OFFSET 0) t
+                WHERE t.event_type !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]*$'
+                   -- only the extension writes jsrt.* events: roles may not insert column "system"
+                   OR (t.event_type LIKE 'jsrt.%' AND NOT t.system)
+                LIMIT 1)
      ORDER BY n.id LIMIT 1;
-    IF NOT FOUND THEN
-        RETURN NULL;
-    ELSIF bad.what = 'payload' THEN
-        RAISE EXCEPTION 'an event payload must be a JSON object, got %', jsonb_typeof(bad.payload)
-            USING ERRCODE = '22023', DETAIL = format('column "payload" of event %s (%s)', bad.id, bad.event_type);
-    ELSIF bad.what = 'event_type' THEN
+    IF FOUND AND NOT bad.reserved THEN
         RAISE EXCEPTION 'invalid event type "%"', bad.event_type USING ERRCODE = '22023',
             DETAIL = format('column "event_type" of event %s: letters, digits, ".", "_", ":" and "-", like payment.processed', bad.id);
-    ELSIF bad.what = 'reserved' THEN
+    ELSIF FOUND THEN
         RAISE EXCEPTION 'event type "%" is reserved for the system', bad.event_type USING ERRCODE = '42501',
             DETAIL = format('column "event_type" of event %s: types starting "jsrt." are the extension''s own (failure alerts)', bad.id),
             HINT = 'Subscribe a script to jsrt.run.failed or jsrt.dead_letter.created; emit types of your own.';
+    END IF;
+    SELECT n.id, n.event_type, n.payload, n.depth INTO bad
+      FROM new_events n WHERE jsonb_typeof(n.payload) <> 'object' OR n.depth > max_depth
+     ORDER BY n.id LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    ELSIF jsonb_typeof(bad.payload) <> 'object' THEN
+        RAISE EXCEPTION 'an event payload must be a JSON object, got %', jsonb_typeof(bad.payload)
+            USING ERRCODE = '22023', DETAIL = format('column "payload" of event %s (%s)', bad.id, bad.event_type);
     END IF;
     RAISE EXCEPTION 'event "%" is % events deep, over jsrt.max_event_depth (%): a loop of scripts publishing events?',
         bad.event_type, bad.depth, max_depth USING ERRCODE = '54000',
@@ -133,7 +136,6 @@ BEGIN
                                   'emitted_at', n.created_at),
                n.payload, CASE WHEN s.status = 'active' THEN now() ELSE 'infinity' END, parent, s.version
           FROM new_events n JOIN subs s ON s.tenant_id = n.tenant_id AND s.event_type = n.event_type
-         ORDER BY n.id
         RETURNING (run_after < 'infinity') AS due),
     counted AS (
         INSERT INTO jsrt.event_counts(tenant_id, event_type, events, runs, held, subscribers)
