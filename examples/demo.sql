@@ -78,6 +78,36 @@ SELECT jsrt.create_script('nightly-cleanup', 'export default (ctx) => ctx.db.exe
 SELECT s.name, j.cron_expression, j.timezone, j.next_run_at AT TIME ZONE 'Europe/Berlin' AS next_run_berlin_time
   FROM jsrt.script_scheduled_jobs j JOIN jsrt.scripts s ON s.id = j.script_id;
 
+-- Failure alerts: a queued run that fails for good becomes a jsrt.run.failed event (a dead letter,
+-- jsrt.dead_letter.created). This alert script keeps each alert in a table and, once a
+-- chat_webhook secret is set, posts it to the chat.
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS public.demo_alerts;
+RESET client_min_messages;
+CREATE TABLE public.demo_alerts (id serial PRIMARY KEY, tenant_id uuid NOT NULL, text text, posted integer);
+SELECT jsrt.expose_table('public.demo_alerts');
+SELECT jsrt.create_script('alert-to-chat', $js$
+export default async function (ctx) {
+  const a = ctx.input;
+  const text = `${ctx.event.event_type}: script ${a.script.name} (run ${a.execution_id}), attempt ${a.attempt}: ${a.error}`;
+  const hook = ctx.secrets.get('chat_webhook');
+  let posted = null;
+  if (hook) {
+    const r = await ctx.http.post(hook, {text});
+    if (!r.ok) throw new Error(`the chat webhook answered ${r.status}`);
+    posted = r.status;
+  }
+  ctx.db.insert('demo_alerts', {text, posted});
+  return {text, posted};
+}$js$, 'event', '{"status": "active", "event_types": ["jsrt.run.failed", "jsrt.dead_letter.created"]}') \gset
+SELECT jsrt.create_script('import-prices', 'export default () => { throw new Error("the price feed is down"); }',
+                          'oneoff', '{"status": "active"}') \gset
+SELECT jsrt.execute_async('import-prices') AS failing_run \gset
+SELECT jsrt.wait(:'failing_run', 5000) ->> 'status' AS import_status;
+SELECT jsrt.wait(e.id, 5000) ->> 'status' AS alert_run
+  FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'alert-to-chat';
+SELECT regexp_replace(text, '\(run [0-9a-f-]+\)', '(run …)') AS alert, posted FROM demo_alerts;
+
 -- A new version, and a rollback to the first.
 SELECT jsrt.update_script('monthly-report', replace(source, 'summed', 'added up'), change_description => 'wording') AS version
   FROM jsrt.scripts WHERE name = 'monthly-report';

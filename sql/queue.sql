@@ -17,6 +17,17 @@ BEGIN
         SELECT NEW.id, NEW.tenant_id, t, NEW.status = 'active' FROM unnest(NEW.event_types) t
         ON CONFLICT (script_id, event_type) DO UPDATE SET is_active = EXCLUDED.is_active;
     END IF;
+    -- A paused subscriber holds its events: its queued event runs wait
+    -- (run_after 'infinity') until it is active again, then run in order;
+    -- disabling or archiving it cancels what it held.
+    IF TG_OP = 'UPDATE' AND OLD.status IS DISTINCT FROM NEW.status THEN
+        IF NEW.status = 'paused' THEN
+            UPDATE jsrt.script_executions e SET run_after = 'infinity'
+             WHERE e.script_id = NEW.id AND e.status = 'pending' AND e.trigger_type = 'event';
+        ELSIF OLD.status = 'paused' THEN
+            PERFORM jsrt._release_held(NEW.id, NEW.status = 'active');
+        END IF;
+    END IF;
     RETURN NULL;
 END $$;
 
@@ -25,35 +36,72 @@ CREATE TRIGGER scripts_subscriptions AFTER INSERT OR UPDATE OF type, status, eve
 
 -- ---------------------------------------------------------------- events
 
--- Checks an event before it is written: its tenant (the session's when not
--- given), a JSON object payload, a type some script of the tenant subscribes
--- to, and the depth limit that stops loops of events publishing events.
+-- Every committed event is accepted: one with no subscriber is stored and
+-- counted (jsrt.event_counts) and runs nothing. Checks and fan-out run once
+-- per statement over its transition table, so a bulk INSERT costs about
+-- what the INSERT costs.
+
+-- The session's tenant when the writer gives none (a NULL is refused by NOT NULL).
+ALTER TABLE jsrt.events ALTER COLUMN tenant_id SET DEFAULT jsrt.tenant_id();
+
+-- One row per statement and (tenant, event type): how many events it wrote,
+-- the runs they queued and held (paused subscribers), and how many scripts
+-- subscribed. Appended, never updated, so concurrent emitters never wait
+-- for each other; sum it (README "Events").
+CREATE TABLE jsrt.event_counts (
+    tenant_id   uuid NOT NULL REFERENCES jsrt.tenants(id) ON DELETE CASCADE,
+    event_type  varchar(255) NOT NULL,
+    events      integer NOT NULL,
+    runs        integer NOT NULL,
+    held        integer NOT NULL,
+    subscribers integer NOT NULL,
+    counted_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX idx_event_counts_tenant ON jsrt.event_counts(tenant_id, event_type);
+CREATE INDEX idx_event_counts_counted ON jsrt.event_counts(counted_at);
+SELECT pg_catalog.pg_extension_config_dump('jsrt.event_counts', '');
+
+-- Checks the events a statement wrote, as the writer: a JSON object payload,
+-- a well-formed type, no type of the system's own (jsrt.*) unless the
+-- extension writes it (column "system"), and the depth limit that stops loops of events
+-- publishing events. The first offending row is named.
 CREATE FUNCTION jsrt._events_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
-    max_depth integer := coalesce(nullif(current_setting('jsrt.max_event_depth', true), '')::integer, 8);
+    max_depth integer := coalesce(nullif(current_setting('jsrt.max_event_depth', true), ''), '8')::integer;
+    bad record;
 BEGIN
-    NEW.tenant_id := coalesce(NEW.tenant_id, jsrt.tenant_id());
-    IF NEW.tenant_id IS NULL THEN
-        RAISE EXCEPTION 'an event needs a tenant' USING ERRCODE = '23502',
-            DETAIL = 'column "tenant_id"', HINT = 'Call jsrt.set_tenant(name) first, or give tenant_id.';
+    -- Types once each (a bulk INSERT has few), then the first row that has it.
+    SELECT n.id, n.event_type, n.event_type LIKE 'jsrt.%' AS reserved INTO bad
+      FROM new_events n
+     WHERE (n.event_type, n.system) IN (
+               -- (OFFSET 0 keeps the regex above the DISTINCT; the column caps the length at 255)
+               SELECT t.event_type, t.system FROM (SELECT DISTINCT x.event_type, x.system FROM new_events x OFFSET 0) t
+                WHERE t.event_type !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]*$'
+                   -- only the extension writes jsrt.* events: roles may not insert column "system"
+                   OR (t.event_type LIKE 'jsrt.%' AND NOT t.system)
+                LIMIT 1)
+     ORDER BY n.id LIMIT 1;
+    IF FOUND AND NOT bad.reserved THEN
+        RAISE EXCEPTION 'invalid event type "%"', bad.event_type USING ERRCODE = '22023',
+            DETAIL = format('column "event_type" of event %s: letters, digits, ".", "_", ":" and "-", like payment.processed', bad.id);
+    ELSIF FOUND THEN
+        RAISE EXCEPTION 'event type "%" is reserved for the system', bad.event_type USING ERRCODE = '42501',
+            DETAIL = format('column "event_type" of event %s: types starting "jsrt." are the extension''s own (failure alerts)', bad.id),
+            HINT = 'Subscribe a script to jsrt.run.failed or jsrt.dead_letter.created; emit types of your own.';
     END IF;
-    IF NEW.payload IS NULL OR jsonb_typeof(NEW.payload) <> 'object' THEN
-        RAISE EXCEPTION 'an event payload must be a JSON object, got %', coalesce(jsonb_typeof(NEW.payload), 'null')
-            USING ERRCODE = '22023', DETAIL = 'column "payload"';
+    SELECT n.id, n.event_type, n.payload, n.depth INTO bad
+      FROM new_events n WHERE jsonb_typeof(n.payload) <> 'object' OR n.depth > max_depth
+     ORDER BY n.id LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    ELSIF jsonb_typeof(bad.payload) <> 'object' THEN
+        RAISE EXCEPTION 'an event payload must be a JSON object, got %', jsonb_typeof(bad.payload)
+            USING ERRCODE = '22023', DETAIL = format('column "payload" of event %s (%s)', bad.id, bad.event_type);
     END IF;
-    IF NEW.event_type IS NULL OR NEW.event_type !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$' THEN
-        RAISE EXCEPTION 'invalid event type "%"', NEW.event_type USING ERRCODE = '22023', DETAIL = 'column "event_type"';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM jsrt._subscribers(NEW.tenant_id, NEW.event_type, false)) THEN
-        RAISE EXCEPTION 'unknown event type "%": no script of this tenant subscribes to it', NEW.event_type
-            USING ERRCODE = '22023', DETAIL = 'column "event_type"';
-    END IF;
-    IF NEW.depth > max_depth THEN
-        RAISE EXCEPTION 'event "%" is % events deep, over jsrt.max_event_depth (%): a loop of scripts publishing events?',
-            NEW.event_type, NEW.depth, max_depth USING ERRCODE = '54000';
-    END IF;
-    RETURN NEW;
+    RAISE EXCEPTION 'event "%" is % events deep, over jsrt.max_event_depth (%): a loop of scripts publishing events?',
+        bad.event_type, bad.depth, max_depth USING ERRCODE = '54000',
+        DETAIL = format('column "depth" of event %s', bad.id);
 END $$;
 
 -- The scripts subscribed to an event type of a tenant (active ones only, or all).
@@ -64,35 +112,86 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
      WHERE s.tenant_id = tenant AND s.event_type = _subscribers.event_type AND (s.is_active OR NOT active_only)
 $$;
 
--- Fan-out: one queued run per active subscription. Runs in the emitting
+-- Fan-out, once per statement: one run per event and subscribed script
+-- that is active (due now) or paused (held: run_after 'infinity', which the
+-- executors' claim never reaches, until jsrt._release_held on resume).
+-- Draft, disabled and archived scripts take no events. Runs in the emitting
 -- transaction, so only committed events run; the executors wake at commit.
 CREATE FUNCTION jsrt._events_fan_out() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
+DECLARE
+    parent uuid := nullif(current_setting('jsrt.parent_execution', true), '')::uuid;
+    queued integer;
 BEGIN
-    INSERT INTO jsrt.script_executions(script_id, tenant_id, status, trigger_type, trigger_data, input, run_after,
-                                       parent_execution_id, version_number)
-    SELECT sc.id, NEW.tenant_id, 'pending', 'event',
-           jsonb_build_object('event_id', NEW.id, 'event_type', NEW.event_type, 'depth', NEW.depth,
-                              'emitted_at', NEW.created_at),
-           NEW.payload, now(), nullif(current_setting('jsrt.parent_execution', true), '')::uuid, sc.version
-      FROM jsrt.scripts sc
-     WHERE sc.id IN (SELECT jsrt._subscribers(NEW.tenant_id, NEW.event_type, true));
-    IF FOUND THEN
+    WITH subs AS MATERIALIZED (
+        SELECT s.tenant_id, s.event_type, sc.id AS script_id, sc.version, sc.status
+          FROM jsrt.script_event_subscriptions s JOIN jsrt.scripts sc ON sc.id = s.script_id
+         WHERE sc.status IN ('active', 'paused')
+           AND (s.tenant_id, s.event_type) IN (SELECT DISTINCT n.tenant_id, n.event_type FROM new_events n)),
+    runs AS (
+        INSERT INTO jsrt.script_executions(script_id, tenant_id, status, trigger_type, trigger_data, input, run_after,
+                                           parent_execution_id, version_number)
+        SELECT s.script_id, n.tenant_id, 'pending', 'event',
+               jsonb_build_object('event_id', n.id, 'event_type', n.event_type, 'depth', n.depth,
+                                  'emitted_at', n.created_at),
+               n.payload, CASE WHEN s.status = 'active' THEN now() ELSE 'infinity' END, parent, s.version
+          FROM new_events n JOIN subs s ON s.tenant_id = n.tenant_id AND s.event_type = n.event_type
+        RETURNING (run_after < 'infinity') AS due),
+    counted AS (
+        INSERT INTO jsrt.event_counts(tenant_id, event_type, events, runs, held, subscribers)
+        SELECT n.tenant_id, n.event_type, count(*),
+               count(*) * (SELECT count(*) FROM subs s WHERE s.tenant_id = n.tenant_id AND s.event_type = n.event_type
+                                                        AND s.status = 'active'),
+               count(*) * (SELECT count(*) FROM subs s WHERE s.tenant_id = n.tenant_id AND s.event_type = n.event_type
+                                                        AND s.status = 'paused'),
+               (SELECT count(*) FROM subs s WHERE s.tenant_id = n.tenant_id AND s.event_type = n.event_type)
+          FROM new_events n GROUP BY n.tenant_id, n.event_type)
+    SELECT count(*) FILTER (WHERE due) INTO queued FROM runs;
+    IF queued > 0 THEN
         PERFORM jsrt._wake_executors();
     END IF;
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER events_check BEFORE INSERT ON jsrt.events
-    FOR EACH ROW EXECUTE FUNCTION jsrt._events_check();
-CREATE TRIGGER events_fan_out AFTER INSERT ON jsrt.events
-    FOR EACH ROW EXECUTE FUNCTION jsrt._events_fan_out();
+CREATE TRIGGER events_check AFTER INSERT ON jsrt.events REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION jsrt._events_check();
+CREATE TRIGGER events_fan_out AFTER INSERT ON jsrt.events REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION jsrt._events_fan_out();
 
 CREATE FUNCTION jsrt.emit(event_type text, payload jsonb) RETURNS bigint
 LANGUAGE sql SET search_path = pg_catalog, jsrt, pg_temp AS $$
     INSERT INTO jsrt.events(tenant_id, event_type, payload) VALUES (jsrt.current_tenant(), event_type, payload)
     RETURNING id
 $$;
+
+-- Held runs of a paused script: released in the order their events were
+-- written when it is active again (a microsecond apart, so that the
+-- claim's index order is the events' order), cancelled when it is
+-- disabled or archived instead. Called by the scripts trigger below.
+CREATE FUNCTION jsrt._release_held(script uuid, release boolean) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
+DECLARE
+    n integer;
+BEGIN
+    IF release THEN
+        UPDATE jsrt.script_executions e SET run_after = now() + make_interval(secs => h.k / 1000000.0)
+          FROM (SELECT x.id, row_number() OVER (ORDER BY (x.trigger_data->>'event_id')::bigint, x.attempt, x.started_at) AS k
+                  FROM jsrt.script_executions x
+                 WHERE x.script_id = _release_held.script AND x.status = 'pending' AND x.run_after = 'infinity') h
+         WHERE e.id = h.id;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n > 0 THEN
+            PERFORM jsrt._wake_executors();
+        END IF;
+    ELSE
+        UPDATE jsrt.script_executions e SET status = 'cancelled', completed_at = now(),
+               error = 'its script was ' || (SELECT s.status FROM jsrt.scripts s WHERE s.id = _release_held.script)
+                       || ' while it was held'
+         WHERE e.script_id = _release_held.script AND e.status = 'pending' AND e.run_after = 'infinity';
+        GET DIAGNOSTICS n = ROW_COUNT;
+    END IF;
+    RETURN n;
+END $$;
 
 -- ---------------------------------------------------------------- queued runs
 
@@ -210,3 +309,53 @@ BEGIN
     END LOOP;
     RETURN n;
 END $$;
+
+-- ---------------------------------------------------------------- failure alerts
+
+-- A queued run (one-off, cron, or event after its last retry) that failed
+-- for good, and every new dead letter, becomes a system event in its
+-- tenant's outbox: jsrt.run.failed and jsrt.dead_letter.created. Scripts
+-- subscribe to them like any event. Runs started by a jsrt.* event raise no
+-- alert, so a failing alert script cannot alert about itself without end.
+CREATE FUNCTION jsrt._alert_run_failed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
+DECLARE
+    max_retries integer := coalesce(nullif(current_setting('jsrt.event_max_retries', true), ''), '3')::integer;
+BEGIN
+    IF coalesce(NEW.trigger_data->>'event_type', '') LIKE 'jsrt.%'
+       OR (NEW.trigger_type = 'event' AND NEW.attempt <= max_retries) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO jsrt.events(tenant_id, event_type, payload, system)
+    SELECT NEW.tenant_id, 'jsrt.run.failed',
+           jsonb_build_object('script', jsonb_build_object('id', s.id, 'name', s.name),
+                              'execution_id', NEW.id, 'status', NEW.status, 'error', NEW.error,
+                              'attempt', NEW.attempt, 'trigger_type', NEW.trigger_type,
+                              'event_type', NEW.trigger_data->>'event_type'), true
+      FROM jsrt.scripts s WHERE s.id = NEW.script_id;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER executions_failed_alert AFTER INSERT ON jsrt.script_executions FOR EACH ROW
+    WHEN (NEW.status IN ('failed', 'timeout') AND NEW.worker IS NOT NULL AND NEW.trigger_type IN ('manual', 'cron', 'event'))
+    EXECUTE FUNCTION jsrt._alert_run_failed();
+CREATE TRIGGER executions_failed_alert_update AFTER UPDATE OF status ON jsrt.script_executions FOR EACH ROW
+    WHEN (NEW.status IN ('failed', 'timeout') AND OLD.status IS DISTINCT FROM NEW.status
+          AND NEW.worker IS NOT NULL AND NEW.trigger_type IN ('manual', 'cron', 'event'))
+    EXECUTE FUNCTION jsrt._alert_run_failed();
+
+CREATE FUNCTION jsrt._alert_dead_letter() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
+BEGIN
+    INSERT INTO jsrt.events(tenant_id, event_type, payload, system)
+    SELECT NEW.tenant_id, 'jsrt.dead_letter.created',
+           jsonb_build_object('script', jsonb_build_object('id', s.id, 'name', s.name),
+                              'dead_letter_id', NEW.id, 'execution_id', NEW.execution_id,
+                              'error', NEW.error, 'attempt', NEW.retry_count + 1, 'event_type', NEW.event_type), true
+      FROM jsrt.scripts s WHERE s.id = NEW.script_id;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER dead_letters_alert AFTER INSERT ON jsrt.script_event_dead_letters FOR EACH ROW
+    WHEN (NEW.event_type NOT LIKE 'jsrt.%')
+    EXECUTE FUNCTION jsrt._alert_dead_letter();

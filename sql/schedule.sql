@@ -112,6 +112,7 @@ DECLARE
     m integer;
     k integer;
     e integer;
+    m2 integer;
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'batch_size must be 1 or more, got %', batch_size USING ERRCODE = '22023';
@@ -134,6 +135,12 @@ BEGIN
      WHERE v.id = ANY (ARRAY(SELECT x.id FROM jsrt.events x WHERE x.created_at < now() - keep_events
                               ORDER BY x.created_at LIMIT batch_size));
     GET DIAGNOSTICS e = ROW_COUNT;
+    -- the outbox's counts (jsrt.event_counts) last as long as its events
+    DELETE FROM jsrt.event_counts c
+     WHERE c.ctid = ANY (ARRAY(SELECT x.ctid FROM jsrt.event_counts x WHERE x.counted_at < now() - keep_events
+                                LIMIT batch_size));
+    GET DIAGNOSTICS m2 = ROW_COUNT;
+    e := e + m2;
     -- expired ctx.cache entries (reads skip them already)
     DELETE FROM jsrt.cache c
      WHERE (c.tenant_id, c.key) IN (SELECT x.tenant_id, x.key FROM jsrt.cache x

@@ -209,7 +209,9 @@ CREATE TABLE jsrt.events (
     event_type varchar(255) NOT NULL CHECK (length(event_type) > 0),
     payload    jsonb NOT NULL DEFAULT '{}'::jsonb,
     depth      integer NOT NULL DEFAULT 0 CHECK (depth >= 0),
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    -- written by the extension itself (failure alerts, types jsrt.*); roles may not insert this column
+    system     boolean NOT NULL DEFAULT false
 );
 CREATE INDEX idx_events_tenant_created ON jsrt.events(tenant_id, created_at DESC);
 -- Retention deletes old events.

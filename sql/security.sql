@@ -34,7 +34,7 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['scripts', 'script_executions', 'script_versions', 'script_event_subscriptions',
                              'script_scheduled_jobs', 'script_http_endpoints', 'script_event_dead_letters',
-                             'events', 'tenant_members', 'secrets', 'api_keys'] LOOP
+                             'events', 'event_counts', 'tenant_members', 'secrets', 'api_keys'] LOOP
         EXECUTE format('ALTER TABLE jsrt.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE jsrt.%I FORCE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant_isolation ON jsrt.%I
@@ -57,7 +57,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA jsrt FROM PUBLIC;
 GRANT USAGE ON SCHEMA jsrt TO jsrt_viewer;
 GRANT SELECT ON jsrt.tenants, jsrt.scripts, jsrt.script_versions, jsrt.script_executions,
                 jsrt.script_event_subscriptions, jsrt.script_scheduled_jobs, jsrt.script_http_endpoints,
-                jsrt.script_event_dead_letters, jsrt.events, jsrt.tenant_members
+                jsrt.script_event_dead_letters, jsrt.events, jsrt.event_counts, jsrt.tenant_members
    TO jsrt_viewer;
 GRANT EXECUTE ON FUNCTION jsrt.set_tenant(text, boolean), jsrt.tenant_id(), jsrt.current_tenant(),
                           -- it authenticates its callers itself (API keys, public endpoints)
@@ -86,7 +86,8 @@ GRANT EXECUTE ON FUNCTION jsrt.create_script(text, text, text, jsonb), jsrt.upda
    TO jsrt_developer;
 
 -- ... and queued runs and events: emitting, queueing, cancelling, re-driving dead letters.
-GRANT INSERT ON jsrt.events TO jsrt_developer;
+-- Not column "system": only the extension writes its own jsrt.* events.
+GRANT INSERT (tenant_id, event_type, payload, depth) ON jsrt.events TO jsrt_developer;
 GRANT EXECUTE ON FUNCTION jsrt.emit(text, jsonb), jsrt.execute_async(text, jsonb), jsrt.cancel(uuid),
                           jsrt.retry_dead_letter(uuid), jsrt.redrive_dead_letters(text, text, timestamptz),
                           jsrt._subscribers(uuid, text, boolean)

@@ -29,6 +29,8 @@ pub enum Error {
     Postgres { code: Code, message: String },
     /// the script is running max_concurrent_runs times already
     Busy { script: String, limit: u64 },
+    /// an event run claimed just as its script was paused: it goes back to be held
+    Held { script: String },
     /// a script run started while another runs in this backend
     Nested,
     /// a bug or an environment problem
@@ -38,7 +40,7 @@ pub enum Error {
 impl Error {
     pub fn code(&self) -> Code {
         match self {
-            Error::NoTenant | Error::NotRunnable { .. } | Error::Nested => {
+            Error::NoTenant | Error::NotRunnable { .. } | Error::Held { .. } | Error::Nested => {
                 Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
             }
             Error::UnknownTenant(_) | Error::UnknownScript(_) => Code::ERRCODE_UNDEFINED_OBJECT,
@@ -80,6 +82,9 @@ impl Error {
             Error::Busy { script, limit } => format!(
                 "script \"{script}\" is already running {limit} times, its limit (resource_limits.max_concurrent_runs)"
             ),
+            Error::Held { script } => {
+                format!("script \"{script}\" is paused: its event run is held until it is active")
+            }
             Error::Nested => {
                 "a script cannot run another script synchronously in the same backend".into()
             }

@@ -287,10 +287,15 @@ pub fn fail(id: &str, message: &str) -> Result<(), SpiError> {
 
 /// Puts back a claimed run that did not get to run (its script at
 /// max_concurrent_runs, or a shutdown), to try again shortly; not an attempt.
+/// An event run of a paused script is held instead (run_after 'infinity',
+/// released when the script is active again: sql/queue.sql).
 pub fn requeue(id: &str) -> Result<(), SpiError> {
     Spi::run_with_args(
-        "UPDATE jsrt.script_executions SET status = 'pending', worker = NULL, run_after = now() + interval '50 ms'
-          WHERE id = $1::uuid",
+        "UPDATE jsrt.script_executions e SET status = 'pending', worker = NULL,
+                run_after = CASE WHEN e.trigger_type = 'event'
+                                  AND (SELECT s.status FROM jsrt.scripts s WHERE s.id = e.script_id) = 'paused'
+                                 THEN 'infinity' ELSE now() + interval '50 ms' END
+          WHERE e.id = $1::uuid",
         &[id.into()],
     )
 }

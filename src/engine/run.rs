@@ -88,6 +88,12 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
 /// failed run's own writes.
 pub fn execute_queued(q: &Queued) -> Result<Record, Error> {
     let script = scripts::resolve(&q.tenant_id, &q.script_id)?;
+    // Paused after the claim: a paused subscriber holds its events (requeue holds it).
+    if q.trigger == "event" && script.status == "paused" {
+        return Err(Error::Held {
+            script: script.name.clone(),
+        });
+    }
     let call = Call {
         script: &script,
         id: &q.id,

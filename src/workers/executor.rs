@@ -164,7 +164,9 @@ pub fn run_one(job: &Queued) {
                 error!("{e}");
             }
         }
-        Ok(Err(crate::error::Error::Busy { .. })) => requeue(&job.id),
+        Ok(Err(crate::error::Error::Busy { .. } | crate::error::Error::Held { .. })) => {
+            requeue(&job.id)
+        }
         Ok(Err(e)) => finish_failed(job, &e.message()),
         Err(c) => finish_failed(job, &c.message),
     }

@@ -31,15 +31,43 @@ SELECT jsrt.set_status('on-order', 'active');
 SELECT jsrt.update_script('on-order', options => '{"event_types": ["order.created", "order.shipped"]}');
 SELECT event_type, is_active FROM jsrt.script_event_subscriptions ORDER BY event_type;
 
--- Bad events are refused, and nothing is written.
-SELECT err($$SELECT jsrt.emit('order.typo', '{"n": 1}')$$);
+-- Bad events are refused, and nothing is written; a bulk INSERT names its first bad row.
 SELECT err($$SELECT jsrt.emit('order.created', '[1, 2]')$$);
 SELECT err($$SELECT jsrt.emit('bad type!', '{}')$$);
+SELECT err($$SELECT jsrt.emit('order.created', NULL)$$);
+SELECT err($$SELECT jsrt.emit('jsrt.run.failed', '{}')$$);
+SET jsrt.max_event_depth = 2;
+SELECT err($$INSERT INTO jsrt.events(event_type, payload, depth) VALUES ('order.created', '{}', 3)$$);
+RESET jsrt.max_event_depth;
+CREATE FUNCTION public.err_detail(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE d text;
+BEGIN
+    EXECUTE q;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+    RETURN sqlstate || ': ' || sqlerrm || ' / ' || regexp_replace(d, 'event [0-9]+', 'event <id>');
+END $$;
+SELECT err_detail($$INSERT INTO jsrt.events(event_type, payload)
+                    SELECT 'order.created', CASE WHEN g = 3 THEN '"three"' ELSE jsonb_build_object('n', g) END
+                      FROM generate_series(1, 5) g$$);
+SELECT err_detail($$INSERT INTO jsrt.events(event_type, payload) VALUES ('ok.type', '{}'), ('jsrt.dead_letter.created', '{}')$$);
+SELECT has_column_privilege('jsrt_developer', 'jsrt.events', 'payload', 'INSERT') AS developer_inserts_payload,
+       has_column_privilege('jsrt_developer', 'jsrt.events', 'system', 'INSERT') AS developer_inserts_system;
 RESET jsrt.tenant;
 SELECT err($$INSERT INTO jsrt.events(event_type, payload) VALUES ('order.created', '{}')$$);
 SELECT jsrt.set_tenant('q');
 SELECT count(*) AS events, (SELECT count(*) FROM jsrt.script_executions WHERE tenant_id = jsrt.current_tenant()) AS runs
   FROM jsrt.events WHERE tenant_id = jsrt.current_tenant();
+
+-- An event nobody subscribes to is accepted, stored and counted, and runs nothing.
+SELECT jsrt.emit('order.typo', '{"n": 1}') > 0 AS accepted;
+INSERT INTO jsrt.events(event_type, payload) SELECT 'nobody.listens', jsonb_build_object('n', g) FROM generate_series(1, 3) g;
+SELECT event_type, count(*) AS stored FROM jsrt.events WHERE tenant_id = jsrt.current_tenant() GROUP BY 1 ORDER BY 1;
+SELECT event_type, sum(events) AS events, sum(runs) AS runs, sum(held) AS held, max(subscribers) AS subscribers
+  FROM jsrt.event_counts WHERE tenant_id = jsrt.current_tenant() GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS runs FROM jsrt.script_executions WHERE tenant_id = jsrt.current_tenant();
+DELETE FROM jsrt.events WHERE tenant_id = jsrt.current_tenant();
 
 -- An event runs its subscribers once its transaction commits; a rolled-back one never runs.
 BEGIN;
@@ -122,3 +150,76 @@ SELECT count(*) AS overlapping_pairs
   FROM jsrt.script_executions a JOIN jsrt.script_executions b ON a.script_id = b.script_id AND a.id < b.id
  WHERE a.script_id = (SELECT id FROM jsrt.scripts WHERE name = 'slow' AND tenant_id = jsrt.current_tenant())
    AND a.started_at < b.completed_at AND b.started_at < a.completed_at;
+
+-- A paused subscriber holds its events and runs them, in order, once active
+-- again; a draft one takes none; disabling a paused one cancels what it held.
+SELECT jsrt.create_script('holder', $js$
+export default (ctx) => { ctx.db.insert('seen', {what: `held n=${ctx.input.n}`}); return ctx.input.n; }
+$js$, 'event', '{"status": "active", "event_types": ["hold.ev"]}') IS NOT NULL AS ok;
+SELECT jsrt.create_script('drafty', 'export default () => 1', 'event',
+                          '{"status": "draft", "event_types": ["hold.ev"]}') IS NOT NULL AS ok;
+SELECT jsrt.set_status('holder', 'paused');
+INSERT INTO jsrt.events(event_type, payload) SELECT 'hold.ev', jsonb_build_object('n', g) FROM generate_series(1, 6) g;
+SELECT jsrt.emit('hold.ev', '{"n": 7}') > 0 AS emitted;
+SELECT pg_sleep(0.5);
+SELECT s.name, e.status, count(*) AS runs, bool_and(e.run_after = 'infinity') AS held
+  FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
+ WHERE s.name IN ('holder', 'drafty') AND s.tenant_id = jsrt.current_tenant() GROUP BY 1, 2;
+SELECT sum(events) AS events, sum(runs) AS runs, sum(held) AS held, max(subscribers) AS subscribers
+  FROM jsrt.event_counts WHERE tenant_id = jsrt.current_tenant() AND event_type = 'hold.ev';
+SELECT jsrt.set_status('holder', 'active');
+SELECT wait_for($$SELECT count(*) = 7 FROM seen WHERE what LIKE 'held %'$$);
+SELECT string_agg(what, ', ' ORDER BY id) AS ran_in_order FROM seen WHERE what LIKE 'held %';
+-- paused again: runs queued while it was active but not yet taken are held too, then cancelled by disabling
+BEGIN;
+SELECT jsrt.emit('hold.ev', '{"n": 8}') > 0 AS emitted;
+SELECT jsrt.set_status('holder', 'paused');
+COMMIT;
+SELECT status, run_after = 'infinity' AS held FROM jsrt.script_executions WHERE input->>'n' = '8' AND tenant_id = jsrt.current_tenant();
+SELECT jsrt.set_status('holder', 'disabled');
+SELECT status, error FROM jsrt.script_executions WHERE input->>'n' = '8' AND tenant_id = jsrt.current_tenant();
+SELECT jsrt.emit('hold.ev', '{"n": 9}') > 0 AS emitted;
+SELECT count(*) AS runs_for_disabled FROM jsrt.script_executions WHERE input->>'n' = '9' AND tenant_id = jsrt.current_tenant();
+
+-- Failure alerts: a one-off run that fails and an event run that fails for good
+-- (a dead letter) become jsrt.run.failed and jsrt.dead_letter.created events,
+-- which an alert script receives; a failing alert script raises no alert about itself.
+ALTER SYSTEM SET jsrt.event_retry_base_ms = 50;
+ALTER SYSTEM SET jsrt.event_max_retries = 1;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.3);
+SELECT jsrt.create_script('alert', $js$
+export default (ctx) => {
+  const p = ctx.input;
+  ctx.db.insert('seen', {what: `alert ${ctx.event.event_type} script=${p.script.name} attempt=${p.attempt} error=${p.error} has_id=${typeof p.execution_id === 'string'}`});
+}$js$, 'event', '{"status": "active", "event_types": ["jsrt.run.failed", "jsrt.dead_letter.created"]}') IS NOT NULL AS ok;
+SELECT jsrt.create_script('broken-alert', 'export default () => { throw new Error("the chat is down"); }', 'event',
+                          '{"status": "active", "event_types": ["jsrt.run.failed", "jsrt.dead_letter.created"]}') IS NOT NULL AS ok;
+SELECT jsrt.create_script('fails', 'export default () => { throw new Error("no luck"); }', 'oneoff',
+                          '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute_async('fails') AS failing_id \gset
+SELECT jsrt.wait(:'failing_id') ->> 'status' AS failing_status;
+SELECT jsrt.create_script('fails-on-event', 'export default () => { throw new Error("bad event"); }', 'event',
+                          '{"status": "active", "event_types": ["doomed.ev"]}') IS NOT NULL AS ok;
+SELECT jsrt.emit('doomed.ev', '{}') > 0 AS emitted;
+SELECT wait_for($$SELECT count(*) = 3 FROM seen WHERE what LIKE 'alert %'$$);
+-- the failing alert script ran for each alert, was retried and dead-lettered, and raised nothing more
+SELECT wait_for($$SELECT count(*) = 6 FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
+                   WHERE s.name = 'broken-alert' AND e.status = 'failed'$$);
+SELECT pg_sleep(0.5);
+SELECT what FROM seen WHERE what LIKE 'alert %' ORDER BY what;
+SELECT event_type, count(*) FROM jsrt.events WHERE tenant_id = jsrt.current_tenant() AND event_type LIKE 'jsrt.%'
+ GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS alerts_about_alert_scripts FROM jsrt.events
+ WHERE event_type LIKE 'jsrt.%' AND payload->'script'->>'name' IN ('alert', 'broken-alert');
+SELECT count(*) AS dead_letters_of_broken_alert FROM jsrt.script_event_dead_letters d JOIN jsrt.scripts s ON s.id = d.script_id
+ WHERE s.name = 'broken-alert';
+SELECT (e.payload->>'execution_id')::uuid = :'failing_id' AS names_the_run, e.payload->'script'->>'id' IS NOT NULL AS has_script_id
+  FROM jsrt.events e WHERE e.event_type = 'jsrt.run.failed' AND e.payload->'script'->>'name' = 'fails';
+-- scripts cannot forge system events either
+SELECT jsrt.create_script('forger', $js$export default (ctx) => ctx.events.publish('jsrt.run.failed', {})$js$, 'oneoff',
+                          '{"status": "active"}') IS NOT NULL AS ok;
+SELECT err($$SELECT jsrt.execute('forger')$$);
+ALTER SYSTEM RESET jsrt.event_retry_base_ms;
+ALTER SYSTEM RESET jsrt.event_max_retries;
+SELECT pg_reload_conf();

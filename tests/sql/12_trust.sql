@@ -28,7 +28,7 @@ CREATE VIEW public.escalated AS
 
 -- Every SECURITY DEFINER function pins its search_path, pg_temp last.
 SELECT p.oid::regprocedure AS security_definer_function, p.proconfig
-  FROM pg_proc p WHERE p.pronamespace = 'jsrt'::regnamespace AND p.prosecdef ORDER BY 1::text;
+  FROM pg_proc p WHERE p.pronamespace = 'jsrt'::regnamespace AND p.prosecdef ORDER BY p.oid::regprocedure::text COLLATE "C";
 SELECT count(*) AS definers_without_pinned_path
   FROM pg_proc p WHERE p.pronamespace = 'jsrt'::regnamespace AND p.prosecdef
    AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, jsrt, pg_temp'], false);

@@ -21,6 +21,17 @@ pub fn make<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
 fn publish<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Value<'js>> {
     const WHAT: &str = "ctx.events.publish";
     let event_type = text(ctx, args.first(), WHAT, "the event type must be a string")?;
+    // The insert below runs as the owner, whom the outbox lets write jsrt.* types: refuse them here.
+    if event_type.starts_with("jsrt.") {
+        return Err(thrown(
+            ctx,
+            "DatabaseError",
+            &format!(
+                "{WHAT}: event type \"{event_type}\" is reserved for the system (failure alerts)"
+            ),
+            "42501",
+        ));
+    }
     let payload = match args.get(1) {
         None => "{}".to_string(),
         Some(v) if v.is_undefined() => "{}".to_string(),
@@ -40,9 +51,12 @@ fn publish<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<Value<'
         // The fan-out trigger links the runs it queues to this one; the setting ends here.
         let level = pgrx::pg_sys::NewGUCNestLevel();
         let id = Spi::get_one_with_args::<i64>(
-            "WITH parent AS (SELECT set_config('jsrt.parent_execution', $4, true))
-             INSERT INTO jsrt.events(tenant_id, event_type, payload, depth)
-             SELECT $1::uuid, $2, $3::jsonb, $5 FROM parent RETURNING id",
+            // The INSERT in a CTE runs to completion (its statement triggers check
+            // and fan out) though only one row is fetched.
+            "WITH parent AS (SELECT set_config('jsrt.parent_execution', $4, true)),
+                  ins AS (INSERT INTO jsrt.events(tenant_id, event_type, payload, depth)
+                          SELECT $1::uuid, $2, $3::jsonb, $5 FROM parent RETURNING id)
+             SELECT id FROM ins",
             &[
                 tenant.as_str().into(),
                 event_type.as_str().into(),
