@@ -24,6 +24,8 @@ tests/integration/trust.sh "$PORT" "$DB" "$DIR"
 tests/integration/front.sh "$PORT" "$DB"
 # request framing against h11, one corpus file per connection
 tests/integration/http_conformance.sh "$PORT" "$DB"
+# next run times against croniter, around daylight-saving changes
+tests/integration/cron_differential.sh "$PORT" "$DB"
 # last on this cluster: it ends with kill -9 of an HTTP runner
 tests/integration/endpoints.sh "$PORT" "$DB"
 # A cluster without preload, driven by jsrt.run_pending and pg_cron.
