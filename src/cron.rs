@@ -218,7 +218,7 @@ pub fn parse(expr: &str, seconds: bool) -> Result<Schedule, String> {
         days_star: star[3],
         weekdays_star: star[5],
     };
-    schedule.check_fires(expr, &fields[fields.len() - 3].1, &fields[fields.len() - 2].1)?;
+    schedule.check_fires(expr, fields[fields.len() - 3].1, fields[fields.len() - 2].1)?;
     Ok(schedule)
 }
 
@@ -236,7 +236,10 @@ fn parse_field(spec: &Field, text: &str) -> Result<u64, (usize, String)> {
 
 fn parse_item(spec: &Field, item: &str) -> Result<u64, (usize, String)> {
     if item.is_empty() {
-        return Err((0, "an empty list item (two commas, or a comma at an end)".into()));
+        return Err((
+            0,
+            "an empty list item (two commas, or a comma at an end)".into(),
+        ));
     }
     let (range, step) = match item.split_once('/') {
         Some((r, s)) => (r, Some((r.chars().count() + 1, s))),
@@ -277,7 +280,9 @@ fn parse_item(spec: &Field, item: &str) -> Result<u64, (usize, String)> {
             if !s.bytes().all(|b| b.is_ascii_digit()) || s.len() > 4 {
                 return Err((at, format!("the step \"{s}\" is not a number")));
             }
-            let n: u32 = s.parse().map_err(|_| (at, format!("the step \"{s}\" is not a number")))?;
+            let n: u32 = s
+                .parse()
+                .map_err(|_| (at, format!("the step \"{s}\" is not a number")))?;
             if n == 0 {
                 return Err((at, "a step of 0".into()));
             }
@@ -285,11 +290,7 @@ fn parse_item(spec: &Field, item: &str) -> Result<u64, (usize, String)> {
         }
     };
     // `N/STEP` runs from N to the field's end.
-    let hi = if single && stepped {
-        spec.max
-    } else {
-        hi
-    };
+    let hi = if single && stepped { spec.max } else { hi };
     let mut bits = 0u64;
     let mut v = lo;
     while v <= hi {
@@ -492,7 +493,11 @@ impl Schedule {
 /// The zone's offset from UTC at `instant` (Unix seconds), in seconds.
 fn offset_at(tz: Tz, instant: i64) -> i32 {
     DateTime::from_timestamp(instant, 0)
-        .map(|t| tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc())
+        .map(|t| {
+            tz.offset_from_utc_datetime(&t.naive_utc())
+                .fix()
+                .local_minus_utc()
+        })
         .unwrap_or(0)
 }
 
@@ -574,7 +579,10 @@ mod tests {
             ["2026-01-04T12:00:00+00:00"]
         );
         assert_eq!(parse("0 0 * * 7", true), parse("0 0 * * 0", true));
-        assert_eq!(parse("0 0 * * 1,3-5", true), parse("0 0 * * mon,wed-fri", true));
+        assert_eq!(
+            parse("0 0 * * 1,3-5", true),
+            parse("0 0 * * mon,wed-fri", true)
+        );
         assert_eq!(
             runs("0 0 1-10/3,20 * *", "UTC", "2026-01-01T00:00:00Z", 5),
             [
@@ -664,7 +672,12 @@ mod tests {
 
     #[test]
     fn never_firing_expressions_are_refused() {
-        for e in ["0 0 30 2 *", "0 0 31 4 *", "0 0 30,31 2 *", "0 0 31 4,6,9,11 *"] {
+        for e in [
+            "0 0 30 2 *",
+            "0 0 31 4 *",
+            "0 0 30,31 2 *",
+            "0 0 31 4,6,9,11 *",
+        ] {
             assert!(err(e).contains("never fires"), "{e}");
         }
         assert!(err("0 0 30 2 *").contains("(February)"));
@@ -708,7 +721,12 @@ mod tests {
         );
         // Every 15 minutes: the four skipped times and 03:00 itself run once, at the jump.
         assert_eq!(
-            runs("*/15 * * * *", "America/New_York", "2026-03-08T06:40:00Z", 3),
+            runs(
+                "*/15 * * * *",
+                "America/New_York",
+                "2026-03-08T06:40:00Z",
+                3
+            ),
             [
                 "2026-03-08T06:45:00+00:00",
                 "2026-03-08T07:00:00+00:00",
@@ -751,7 +769,12 @@ mod tests {
         // The case: 06:10Z is 01:10 EST, the second pass; 01:15 to
         // 01:45 ran in the first, so the next run is 02:00 EST.
         assert_eq!(
-            runs("*/15 * * * *", "America/New_York", "2026-11-01T06:10:00Z", 2),
+            runs(
+                "*/15 * * * *",
+                "America/New_York",
+                "2026-11-01T06:10:00Z",
+                2
+            ),
             ["2026-11-01T07:00:00+00:00", "2026-11-01T07:15:00+00:00"]
         );
         // Seconds: no search through every repeated second.
@@ -761,11 +784,21 @@ mod tests {
         );
         // In the first pass, the times go on as the clock reads.
         assert_eq!(
-            runs("*/15 * * * *", "America/New_York", "2026-11-01T05:50:00Z", 2),
+            runs(
+                "*/15 * * * *",
+                "America/New_York",
+                "2026-11-01T05:50:00Z",
+                2
+            ),
             ["2026-11-01T07:00:00+00:00", "2026-11-01T07:15:00+00:00"]
         );
         assert_eq!(
-            runs("*/15 * * * *", "America/New_York", "2026-11-01T05:10:00Z", 1),
+            runs(
+                "*/15 * * * *",
+                "America/New_York",
+                "2026-11-01T05:10:00Z",
+                1
+            ),
             ["2026-11-01T05:15:00+00:00"]
         );
         // Sydney falls back 2026-04-05 03:00 AEDT to 02:00 AEST (16:00Z).
