@@ -149,6 +149,41 @@ def star_day_check(expr, zone, start, j, c):
     return starred and croniter_next(expr, zone, start, day_or=False) == j
 
 
+def naive_next(expr, wall):
+    """croniter's next match after naive wall-clock time `wall`, no zone involved."""
+    seconds = len(expr.split()) == 6
+    return croniter(expr, wall, second_at_beginning=seconds).get_next(datetime)
+
+
+def offset(zone, t):
+    return t.astimezone(ZoneInfo(zone)).utcoffset()
+
+
+def jump_with_skipped_match(expr, zone, start, j):
+    """j is the instant a spring-forward jumps at, after start, and a wall-clock time
+    the jump skips matches the expression (croniter, on naive times, says so)."""
+    before, after = offset(zone, j - timedelta(seconds=1)), offset(zone, j)
+    if not (after > before and j > start):
+        return False
+    gap_start = (j + before).replace(tzinfo=None)
+    gap_end = (j + after).replace(tzinfo=None)
+    return naive_next(expr, gap_start - timedelta(seconds=1)) < gap_end
+
+
+def skipped_check(expr, zone, start, j, c):
+    """jsrt runs a skipped time at the jump; croniter drops it, and from the jump on
+    croniter's next run is the one it gave."""
+    return jump_with_skipped_match(expr, zone, start, j) and croniter_next(expr, zone, j) == c
+
+
+def non_matching_check(expr, zone, start, j, c):
+    """croniter's answer, read on the zone's clock, does not match the expression (a
+    croniter bug after a skipped time); jsrt ran the skipped time at the jump."""
+    wall = c.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    matches = naive_next(expr, wall - timedelta(seconds=1)) == wall
+    return not matches and jump_with_skipped_match(expr, zone, start, j)
+
+
 DISAGREEMENTS = {
     "repeated-time-runs-once": (
         "a fall-back repeats wall-clock times; croniter runs a matching one again in the "
@@ -161,6 +196,16 @@ DISAGREEMENTS = {
         "ANDs them because the field starts with `*`",
         "jsrt, following Vixie cron, cronie and pg_cron",
         star_day_check),
+    "skipped-time-runs-at-jump": (
+        "a spring-forward skips wall-clock times; croniter drops a matching one, jsrt runs it "
+        "at the instant the clock jumps (README, src/cron.rs), so that no run is lost",
+        "jsrt, by its documented rule (Vixie cron and cronie do the same for jobs at fixed times)",
+        skipped_check),
+    "croniter-non-matching-time": (
+        "after a spring-forward croniter can answer a time the expression does not match "
+        "(for `30 45 1,2 * * *` in New York, 03:00:30 EDT); jsrt runs the skipped time at the jump",
+        "jsrt: croniter's answer is not a time of the schedule at all",
+        non_matching_check),
 }
 
 
