@@ -25,6 +25,10 @@ tests/integration/live.sh "$PORT" "$DB"
 tests/integration/front.sh "$PORT" "$DB"
 # request framing against h11, one corpus file per connection
 tests/integration/http_conformance.sh "$PORT" "$DB"
+# next run times against croniter, around daylight-saving changes
+tests/integration/cron_differential.sh "$PORT" "$DB"
+# scheduled runs with the scheduler and executors: the jobs table, retries
+tests/integration/schedule.sh "$PORT" "$DB"
 # last on this cluster: it ends with kill -9 of an HTTP runner
 tests/integration/endpoints.sh "$PORT" "$DB"
 # A cluster without preload, driven by jsrt.run_pending and pg_cron.

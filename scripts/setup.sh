@@ -20,11 +20,15 @@ fi
 if [ ! -f "$HOME/.pgrx/config.toml" ] || ! grep -q pg15 "$HOME/.pgrx/config.toml"; then
   cargo pgrx init --pg15=/usr/lib/postgresql/15/bin/pg_config
 fi
-# h11, the independent HTTP/1.1 parser tests/integration/http_conformance.py checks the
-# server's framing against: pinned, in a venv of its own (Debian's pip refuses system installs).
+# The independent implementations the integration tests compare against, pinned, in a venv
+# of their own (Debian's pip refuses system installs): h11, the HTTP/1.1 parser
+# tests/integration/http_conformance.py checks the server's framing against, and croniter,
+# the cron library tests/integration/cron_differential.py checks next run times against.
 venv="$(cd "$(dirname "$0")/.." && pwd)/target/h11-venv"
-if ! "$venv/bin/python" -c 'import h11; assert h11.__version__ == "0.16.0"' 2>/dev/null; then
+if ! "$venv/bin/python" -c '
+import h11, importlib.metadata as m
+assert h11.__version__ == "0.16.0" and m.version("croniter") == "7.0.0"' 2>/dev/null; then
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check h11==0.16.0
+  "$venv/bin/pip" install -q --disable-pip-version-check h11==0.16.0 croniter==7.0.0
 fi

@@ -116,6 +116,7 @@ BEGIN
         RAISE EXCEPTION 'invalid overlap "%"', NEW.overlap USING ERRCODE = '22023',
             DETAIL = 'field "overlap": skip (a run due while the last one goes is skipped, and recorded) or queue';
     END IF;
+    PERFORM jsrt._check_retry(NEW.retry);
     IF NEW.catch_up IS NULL OR NEW.catch_up NOT IN ('none', 'one', 'all') THEN
         RAISE EXCEPTION 'invalid catch_up "%"', NEW.catch_up USING ERRCODE = '22023',
             DETAIL = 'field "catch_up": none, one, or all (within catch_up_window_s)';
@@ -272,6 +273,38 @@ BEGIN
     RETURN found;
 END $$;
 
+-- A scheduled script's retry policy: NULL (none), or {"attempts": 1-10 (runs in all,
+-- the first included), "backoff_ms": 0-86400000 (the wait before the first retry,
+-- doubling for each next one, as for events)}.
+CREATE FUNCTION jsrt._check_retry(retry jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
+DECLARE
+    k text;
+    shape constant text := 'field "retry": {"attempts": 1 to 10, runs in all, the first included, "backoff_ms": 0 to 86400000, the wait before the first retry, doubling after}';
+BEGIN
+    IF retry IS NULL OR jsonb_typeof(retry) = 'null' THEN
+        RETURN;
+    END IF;
+    IF jsonb_typeof(retry) <> 'object' THEN
+        RAISE EXCEPTION 'retry must be a JSON object, got %', retry USING ERRCODE = '22023', DETAIL = shape;
+    END IF;
+    FOR k IN SELECT jsonb_object_keys(retry) LOOP
+        IF k NOT IN ('attempts', 'backoff_ms') THEN
+            RAISE EXCEPTION 'unknown retry setting "%"', k USING ERRCODE = '22023', DETAIL = shape;
+        END IF;
+    END LOOP;
+    IF NOT retry ? 'attempts' OR jsonb_typeof(retry->'attempts') <> 'number'
+       OR (retry->>'attempts')::numeric NOT BETWEEN 1 AND 10 OR (retry->>'attempts')::numeric % 1 <> 0 THEN
+        RAISE EXCEPTION 'retry.attempts must be a whole number from 1 to 10, got %', coalesce((retry->'attempts')::text, 'nothing')
+            USING ERRCODE = '22023', DETAIL = shape;
+    END IF;
+    IF retry ? 'backoff_ms' AND (jsonb_typeof(retry->'backoff_ms') <> 'number'
+       OR (retry->>'backoff_ms')::numeric NOT BETWEEN 0 AND 86400000 OR (retry->>'backoff_ms')::numeric % 1 <> 0) THEN
+        RAISE EXCEPTION 'retry.backoff_ms must be a whole number from 0 to 86400000, got %', retry->'backoff_ms'
+            USING ERRCODE = '22023', DETAIL = shape;
+    END IF;
+END $$;
+
 CREATE FUNCTION jsrt._check_options(options jsonb) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
@@ -283,9 +316,9 @@ BEGIN
     FOR k IN SELECT jsonb_object_keys(options) LOOP
         IF k NOT IN ('description', 'status', 'cron_expression', 'timezone', 'http_path', 'http_methods',
                      'event_types', 'resource_limits', 'metadata', 'tags', 'history', 'organization_id',
-                     'overlap', 'catch_up', 'catch_up_window_s', 'http_auth') THEN
+                     'overlap', 'catch_up', 'catch_up_window_s', 'http_auth', 'retry') THEN
             RAISE EXCEPTION 'unknown option "%"', k USING ERRCODE = '22023',
-                HINT = 'Options: description, status, cron_expression, timezone, http_path, http_methods, event_types, resource_limits, metadata, tags, history, organization_id, overlap, catch_up, catch_up_window_s, http_auth.';
+                HINT = 'Options: description, status, cron_expression, timezone, http_path, http_methods, event_types, resource_limits, metadata, tags, history, organization_id, overlap, catch_up, catch_up_window_s, http_auth, retry.';
         END IF;
     END LOOP;
     FOR k IN SELECT key FROM jsonb_each(options)
@@ -311,7 +344,7 @@ BEGIN
     PERFORM set_config('jsrt.change_description', 'created', true);
     INSERT INTO jsrt.scripts(tenant_id, name, source, type, description, status, cron_expression, timezone,
                              http_path, http_methods, event_types, resource_limits, metadata, tags, history,
-                             organization_id, overlap, catch_up, catch_up_window_s, http_auth)
+                             organization_id, overlap, catch_up, catch_up_window_s, http_auth, retry)
     VALUES (tenant, create_script.name, create_script.source, create_script.type,
             options->>'description',
             coalesce(options->>'status', 'draft'),
@@ -328,7 +361,8 @@ BEGIN
             coalesce(options->>'overlap', 'skip'),
             coalesce(options->>'catch_up', 'one'),
             coalesce((options->>'catch_up_window_s')::integer, 3600),
-            coalesce(options->>'http_auth', 'api_key'))
+            coalesce(options->>'http_auth', 'api_key'),
+            nullif(options->'retry', 'null'))
     RETURNING id INTO new_id;
     PERFORM set_config('jsrt.change_description', '', true);
     RETURN new_id;
@@ -363,7 +397,8 @@ BEGIN
         overlap         = coalesce(options->>'overlap', s.overlap),
         catch_up        = coalesce(options->>'catch_up', s.catch_up),
         catch_up_window_s = coalesce((options->>'catch_up_window_s')::integer, s.catch_up_window_s),
-        http_auth       = coalesce(options->>'http_auth', s.http_auth)
+        http_auth       = coalesce(options->>'http_auth', s.http_auth),
+        retry           = CASE WHEN options ? 'retry' THEN nullif(options->'retry', 'null') ELSE s.retry END
     WHERE s.id = cur.id
     RETURNING s.version INTO new_version;
     PERFORM set_config('jsrt.change_description', '', true);

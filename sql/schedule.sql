@@ -84,13 +84,8 @@ BEGIN
                 queued := queued + 1;
             END IF;
         END LOOP;
-        UPDATE jsrt.script_scheduled_jobs jb
-           SET next_run_at = next_at, is_running = busy OR cardinality(due) > 0, updated_at = now(),
-               last_run_at = coalesce(due[cardinality(due)], jb.last_run_at),
-               last_run_status = (SELECT e.status FROM jsrt.script_executions e
-                                   WHERE e.tenant_id = j.tenant_id AND e.script_id = j.script_id AND e.trigger_type = 'cron'
-                                     AND e.status NOT IN ('pending', 'running')
-                                   ORDER BY e.started_at DESC LIMIT 1)
+        -- is_running, last_run_at and last_run_status follow the runs (_job_run_status).
+        UPDATE jsrt.script_scheduled_jobs jb SET next_run_at = next_at, updated_at = now()
          WHERE jb.id = j.id;
     END LOOP;
     IF queued > 0 THEN
@@ -98,6 +93,33 @@ BEGIN
     END IF;
     RETURN queued;
 END $$;
+
+-- A cron run's start and end show on its job as they happen: is_running while
+-- a cron run of the script has started and not finished, last_run_at when the
+-- last one started, last_run_status how the last one to finish ended (a
+-- cancel before it started included; a run skipped by overlap 'skip' is
+-- inserted finished, never ran, and changes nothing). Only status changes of
+-- cron runs fire it.
+CREATE FUNCTION jsrt._job_run_status() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
+BEGIN
+    IF NEW.status = 'running' THEN
+        UPDATE jsrt.script_scheduled_jobs j SET is_running = true, last_run_at = NEW.started_at, updated_at = now()
+         WHERE j.script_id = NEW.script_id;
+    ELSIF NEW.status IN ('completed', 'failed', 'timeout', 'cancelled') THEN
+        UPDATE jsrt.script_scheduled_jobs j
+           SET last_run_status = NEW.status, updated_at = now(),
+               is_running = EXISTS (SELECT 1 FROM jsrt.script_executions e
+                                     WHERE e.tenant_id = NEW.tenant_id AND e.script_id = NEW.script_id
+                                       AND e.trigger_type = 'cron' AND e.status = 'running' AND e.id <> NEW.id)
+         WHERE j.script_id = NEW.script_id;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER executions_job_status AFTER UPDATE OF status ON jsrt.script_executions
+    FOR EACH ROW WHEN (NEW.trigger_type = 'cron' AND OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION jsrt._job_run_status();
 
 -- Deletes up to batch_size of the oldest expired rows: finished runs older
 -- than jsrt.execution_retention, dead letters out of retries older than

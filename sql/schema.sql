@@ -41,6 +41,8 @@ CREATE TABLE jsrt.scripts (
     -- scheduled scripts: runs missed while the scheduler was down: none, one, or all within catch_up_window_s
     catch_up        varchar(10) NOT NULL DEFAULT 'one' CHECK (catch_up IN ('none', 'one', 'all')),
     catch_up_window_s integer NOT NULL DEFAULT 3600 CHECK (catch_up_window_s BETWEEN 1 AND 31536000),
+    -- scheduled scripts: a failed run is tried again, {"attempts": N, "backoff_ms": B}; NULL: no retry
+    retry           jsonb,
     -- http scripts: callers need an API key of the tenant (api_key), or none (public, /t/{tenant}/...)
     http_auth       varchar(10) NOT NULL DEFAULT 'api_key' CHECK (http_auth IN ('api_key', 'public')),
     created_at      timestamptz NOT NULL DEFAULT now(),

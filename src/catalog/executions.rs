@@ -218,10 +218,23 @@ const TAKE_SQL: &str =
 
 /// After a failed event run: the next attempt, after 2, 4, 8 s (doubling from
 /// jsrt.event_retry_base_ms), or a dead letter once jsrt.event_max_retries
-/// retries have failed. `execution` is the failed run, already recorded.
+/// retries have failed. After a failed cron run of a script with a retry
+/// policy (option `retry`): the next attempt, backoff_ms after the failure
+/// (clock_timestamp: now() is when the failed run's transaction began),
+/// doubling, while attempts last; no dead letter, the next due time comes anyway.
+/// `execution` is the failed run, already recorded.
 pub fn retry_or_dead_letter(execution: &str) -> Result<(), SpiError> {
     Spi::run_with_args(
         "WITH failed AS (SELECT * FROM jsrt.script_executions WHERE id = $1::uuid AND trigger_type = 'event'),
+         cron_retry AS (
+             INSERT INTO jsrt.script_executions(script_id, tenant_id, status, trigger_type, trigger_data, input,
+                                                attempt, run_after, parent_execution_id, version_number)
+             SELECT f.script_id, f.tenant_id, 'pending', 'cron', f.trigger_data, f.input, f.attempt + 1,
+                    clock_timestamp() + make_interval(secs => coalesce((s.retry->>'backoff_ms')::float8, 0) / 1000.0 * 2 ^ (f.attempt - 1)),
+                    f.id, f.version_number
+               FROM jsrt.script_executions f JOIN jsrt.scripts s ON s.id = f.script_id
+              WHERE f.id = $1::uuid AND f.trigger_type = 'cron' AND f.status IN ('failed', 'timeout')
+                AND f.attempt < coalesce((s.retry->>'attempts')::integer, 1)),
          retry AS (
              INSERT INTO jsrt.script_executions(script_id, tenant_id, status, trigger_type, trigger_data, input,
                                                 attempt, run_after, parent_execution_id, version_number)

@@ -89,6 +89,7 @@ INSERT INTO public.calls(function, q) VALUES
  ('jsrt._check_limits(jsonb)', $$SELECT jsrt._check_limits('{}')$$),
  ('jsrt._check_source(text,text)', $$SELECT jsrt._check_source('x', 'export default () => 1')$$),
  ('jsrt._check_cron(text,text)', $$SELECT jsrt._check_cron('*/5 * * * *', 'Europe/Berlin')$$),
+ ('jsrt._check_retry(jsonb)', $$SELECT jsrt._check_retry('{"attempts": 2}')$$),
  ('jsrt.emit(text,jsonb)', $$SELECT jsrt.emit('m.ev', '{"a": 1}')$$),
  ('jsrt._subscribers(uuid,text,boolean)', $$SELECT count(*) FROM jsrt._subscribers(jsrt.tenant_id(), 'm.ev', true)$$),
  ('jsrt.execute_async(text,jsonb)', $$SELECT jsrt.execute_async('m_queued')$$),
