@@ -29,6 +29,8 @@ pub enum Error {
     Postgres { code: Code, message: String },
     /// the script is running max_concurrent_runs times already
     Busy { script: String, limit: u64 },
+    /// a run started while its tenant had its cap of runs going on
+    TenantBusy { tenant: String, limit: u64 },
     /// a script run started while another runs in this backend
     Nested,
     /// a bug or an environment problem
@@ -46,7 +48,9 @@ impl Error {
             Error::Syntax { .. } => Code::ERRCODE_SYNTAX_ERROR,
             Error::Internal(_) => Code::ERRCODE_INTERNAL_ERROR,
             Error::Forbidden(_) => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            Error::Busy { .. } => Code::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+            Error::Busy { .. } | Error::TenantBusy { .. } => {
+                Code::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED
+            }
             Error::Postgres { code, .. } => *code,
             Error::Run { failure, .. } => match failure.kind {
                 FailureKind::Thrown => Code::ERRCODE_RAISE_EXCEPTION,
@@ -79,6 +83,9 @@ impl Error {
             }
             Error::Busy { script, limit } => format!(
                 "script \"{script}\" is already running {limit} times, its limit (resource_limits.max_concurrent_runs)"
+            ),
+            Error::TenantBusy { tenant, limit } => format!(
+                "tenant \"{tenant}\" is already running {limit} runs, its limit (jsrt.max_concurrent_runs_per_tenant, or jsrt.set_tenant_max_concurrent_runs)"
             ),
             Error::Nested => {
                 "a script cannot run another script synchronously in the same backend".into()

@@ -56,6 +56,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
         request_json: None,
         request_body: None,
         own_writes_roll_back: false,
+        tenant_counted: false,
     };
     let done = run(&call)?;
     keep(&done, &call, None)?;
@@ -97,6 +98,7 @@ pub fn execute_queued(q: &Queued) -> Result<Record, Error> {
         request_json: None,
         request_body: None,
         own_writes_roll_back: true,
+        tenant_counted: q.tenant_counted,
     };
     if let Err(e) = runnable(&script) {
         let mut rec = Done::nothing().record(&call, "cancelled", None);
@@ -153,6 +155,7 @@ pub fn execute_http(
         request_json: Some(request_json),
         request_body: Some(request_body),
         own_writes_roll_back: true,
+        tenant_counted: false,
     };
     let done = run(&call)?;
     let mut data = trigger_data;
@@ -178,6 +181,8 @@ struct Call<'a> {
     request_body: Option<&'a [u8]>,
     /// false for synchronous runs, whose writes commit or roll back with their caller
     own_writes_roll_back: bool,
+    /// its place under the tenant's cap is held already (by the executor that claimed it)
+    tenant_counted: bool,
 }
 
 /// A finished run, before its record is written.
@@ -191,6 +196,18 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
     let script = call.script;
     let limits = script.limits.capped(&gucs::caps());
     let key = ids::key(&script.id);
+    // The tenant's place first: a run refused for its tenant does not hold its script's.
+    let _tenant_counted = match gucs::tenant_run_cap(script.tenant_max_runs) {
+        Some(cap) if !call.tenant_counted => Some(
+            quota::enter(quota::tenant_key(ids::key(&script.tenant_id)), cap).map_err(|()| {
+                Error::TenantBusy {
+                    tenant: script.tenant_name.clone(),
+                    limit: cap,
+                }
+            })?,
+        ),
+        _ => None,
+    };
     let _counted = quota::enter(key, limits.concurrent_runs).map_err(|()| Error::Busy {
         script: script.name.clone(),
         limit: limits.concurrent_runs,
