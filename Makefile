@@ -5,7 +5,7 @@ DEMO_DIR  := /var/lib/postgresql/jsrt-demo
 DEMO_PORT := 28815
 DEMO_DB   := jsrt
 
-.PHONY: setup install run stop test lint unit types pgtest regress bench
+.PHONY: setup install run stop test lint unit types pgtest regress bench crash
 
 setup:
 	scripts/setup.sh
@@ -58,3 +58,9 @@ bench: install
 	bench/cron.sh
 	bench/http.sh
 	bench/endpoints.sh
+	bench/neighbour.sh
+
+# The crash campaign (not in `make test`): 2,000 queued runs, an executor
+# killed with kill -9 every 5 s, on the regress cluster.
+crash: install
+	scripts/crash.sh

@@ -19,6 +19,8 @@ if [ $rc -ne 0 ]; then cat "$OUT/regression.diffs" 2>/dev/null | head -200; exit
 # Sessions, signals, crashes and restarts, on the same cluster.
 tests/integration/sessions.sh "$PORT" "$DB"
 tests/integration/queue.sh "$PORT" "$DB" "$DIR"
+# kill -9 of executors over 300 short runs (the long campaign: make crash)
+tests/integration/crash.sh "$PORT" "$DB"
 tests/integration/http_client.sh "$PORT" "$DB"
 tests/integration/trust.sh "$PORT" "$DB" "$DIR"
 tests/integration/live.sh "$PORT" "$DB"

@@ -55,6 +55,22 @@ BEGIN
        AND m.member = revoke_tenant.member;
 END $$;
 
+-- Caps the runs of a tenant going on at once, across every trigger
+-- (synchronous, queued, event, cron, HTTP); NULL goes back to the setting
+-- jsrt.max_concurrent_runs_per_tenant, 0 is no cap. Superadmins only.
+CREATE FUNCTION jsrt.set_tenant_max_concurrent_runs(tenant text, max_runs integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
+BEGIN
+    IF max_runs < 0 THEN
+        RAISE EXCEPTION 'max_runs must be 0 (no cap) or more, or NULL (the setting), got %', max_runs
+            USING ERRCODE = '22023', DETAIL = 'argument "max_runs"';
+    END IF;
+    UPDATE jsrt.tenants t SET max_concurrent_runs = max_runs WHERE t.name = tenant OR t.id::text = lower(tenant);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tenant "%" does not exist', tenant USING ERRCODE = '42704';
+    END IF;
+END $$;
+
 -- ---------------------------------------------------------------- validation
 
 -- Status transitions: see README "Script lifecycle".
@@ -250,6 +266,9 @@ CREATE TRIGGER scripts_validate BEFORE INSERT OR UPDATE ON jsrt.scripts
 CREATE TRIGGER scripts_version AFTER INSERT OR UPDATE ON jsrt.scripts
     FOR EACH ROW EXECUTE FUNCTION jsrt._scripts_version();
 CREATE TRIGGER scripts_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jsrt.scripts
+    FOR EACH STATEMENT EXECUTE FUNCTION jsrt._scripts_changed();
+-- Cached scripts carry their tenant's cap on runs going on.
+CREATE TRIGGER tenants_changed AFTER UPDATE OF max_concurrent_runs ON jsrt.tenants
     FOR EACH STATEMENT EXECUTE FUNCTION jsrt._scripts_changed();
 CREATE TRIGGER script_versions_dedupe BEFORE INSERT ON jsrt.script_versions
     FOR EACH ROW EXECUTE FUNCTION jsrt._versions_dedupe();

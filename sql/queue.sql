@@ -215,25 +215,32 @@ BEGIN
     RETURN new_id;
 END $$;
 
--- Stops a pending or running execution of the session's tenant.
+-- Cancels a run of the session's tenant. True when the cancel took or will
+-- take effect: a run not yet started is marked cancelled here, under its row
+-- lock, so no executor starts it (however many cancels there are); a
+-- started run is stopped by the executor running it, which records it as
+-- cancelled, rolling back its writes, even if it was about to finish.
+-- False, with nothing done, for an unknown id, another tenant's run, a
+-- finished run, or a run no live executor has (a dead executor's, before
+-- recovery, or a jsrt.run_pending session's: those finish or fail as they are).
 CREATE FUNCTION jsrt.cancel(execution_id uuid) RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
-    e jsrt.script_executions;
+    st text;
 BEGIN
-    SELECT * INTO e FROM jsrt.script_executions x WHERE x.id = execution_id AND x.tenant_id = jsrt.current_tenant();
-    IF e.id IS NULL THEN
-        RAISE EXCEPTION 'execution % does not exist', execution_id USING ERRCODE = '42704';
-    END IF;
-    IF e.status NOT IN ('pending', 'running') THEN
-        RAISE EXCEPTION 'execution % has already finished (%)', execution_id, e.status USING ERRCODE = '55000';
-    END IF;
-    UPDATE jsrt.script_executions x SET status = 'cancelled', completed_at = now(), error = 'cancelled before it started'
-     WHERE x.id = execution_id AND x.status = 'pending';
+    -- Waits for an executor claiming it at this moment; then it is 'running' and not matched.
+    UPDATE jsrt.script_executions x
+       SET status = 'cancelled', completed_at = now(), error = 'the run was cancelled (jsrt.cancel) before it started'
+     WHERE x.id = execution_id AND x.tenant_id = jsrt.current_tenant() AND x.status = 'pending';
     IF FOUND THEN
         RETURN true;
     END IF;
-    -- Running (or claimed a moment ago): the executor running it stops it.
+    SELECT x.status INTO st FROM jsrt.script_executions x
+     WHERE x.id = execution_id AND x.tenant_id = jsrt.current_tenant();
+    IF st IS DISTINCT FROM 'running' THEN
+        RETURN false;
+    END IF;
+    -- Its executor marked it on the board before its claim committed.
     RETURN jsrt._request_cancel(execution_id);
 END $$;
 

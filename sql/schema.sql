@@ -5,7 +5,9 @@
 CREATE TABLE jsrt.tenants (
     id         uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     name       text NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 255),
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    -- runs of the tenant going on at once, of every trigger; NULL: jsrt.max_concurrent_runs_per_tenant, 0: no cap
+    max_concurrent_runs integer CHECK (max_concurrent_runs >= 0)
 );
 COMMENT ON TABLE jsrt.tenants IS 'Tenants: every jsrt row belongs to one';
 

@@ -110,7 +110,8 @@ GRANT EXECUTE ON FUNCTION jsrt.expose_table(regclass, name), jsrt.unexpose_table
                           jsrt._owned_sequences(regclass)
    TO jsrt_superadmin;
 GRANT EXECUTE ON FUNCTION jsrt.create_tenant(text), jsrt.grant_tenant(text, regrole),
-                          jsrt.revoke_tenant(text, regrole), jsrt.run_pending(integer), jsrt.run_due(),
+                          jsrt.revoke_tenant(text, regrole), jsrt.set_tenant_max_concurrent_runs(text, integer),
+                          jsrt.run_pending(integer), jsrt.run_due(),
                           jsrt.cleanup_history(integer)
    TO jsrt_superadmin;
 

@@ -179,6 +179,15 @@ fn route(req: &Request, draft: Option<&str>) -> Result<(Response, Option<String>
             r.headers.push(("retry-after".into(), "1".into()));
             Err(r)
         }
+        Err(Error::TenantBusy { .. }) => {
+            let mut r = Response::error(
+                503,
+                "the endpoint is busy: its tenant is running its cap of runs",
+                &[],
+            );
+            r.headers.push(("retry-after".into(), "1".into()));
+            Err(r)
+        }
         Err(e) => Err(internal(e)),
     }
 }

@@ -31,6 +31,8 @@ pub enum Error {
     Busy { script: String, limit: u64 },
     /// an event run claimed just as its script was paused: it goes back to be held
     Held { script: String },
+    /// a run started while its tenant had its cap of runs going on
+    TenantBusy { tenant: String, limit: u64 },
     /// a script run started while another runs in this backend
     Nested,
     /// a bug or an environment problem
@@ -48,7 +50,9 @@ impl Error {
             Error::Syntax { .. } => Code::ERRCODE_SYNTAX_ERROR,
             Error::Internal(_) => Code::ERRCODE_INTERNAL_ERROR,
             Error::Forbidden(_) => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            Error::Busy { .. } => Code::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+            Error::Busy { .. } | Error::TenantBusy { .. } => {
+                Code::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED
+            }
             Error::Postgres { code, .. } => *code,
             Error::Run { failure, .. } => match failure.kind {
                 FailureKind::Thrown => Code::ERRCODE_RAISE_EXCEPTION,
@@ -85,6 +89,9 @@ impl Error {
             Error::Held { script } => {
                 format!("script \"{script}\" is paused: its event run is held until it is active")
             }
+            Error::TenantBusy { tenant, limit } => format!(
+                "tenant \"{tenant}\" is already running {limit} runs, its limit (jsrt.max_concurrent_runs_per_tenant, or jsrt.set_tenant_max_concurrent_runs)"
+            ),
             Error::Nested => {
                 "a script cannot run another script synchronously in the same backend".into()
             }

@@ -19,6 +19,8 @@ static MAX_API_CALLS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
 static MAX_QUERY_ROWS: GucSetting<i32> = GucSetting::<i32>::new(100_000);
 static EXECUTOR_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
 static EVENT_MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(3);
+/// 0: no cap (a cluster with one tenant keeps every executor); see README.
+static MAX_CONCURRENT_RUNS_PER_TENANT: GucSetting<i32> = GucSetting::<i32>::new(0);
 static EVENT_RETRY_BASE_MS: GucSetting<i32> = GucSetting::<i32>::new(2000);
 static MAX_EVENT_DEPTH: GucSetting<i32> = GucSetting::<i32>::new(8);
 static CRON_SECONDS: GucSetting<bool> = GucSetting::<bool>::new(true);
@@ -113,6 +115,13 @@ pub fn init() {
         i32::MAX,
     );
 
+    int(
+        c"jsrt.max_concurrent_runs_per_tenant",
+        c"Runs of one tenant going on at once (synchronous, queued, event, cron, HTTP); 0: no cap. jsrt.set_tenant_max_concurrent_runs overrides it per tenant.",
+        &MAX_CONCURRENT_RUNS_PER_TENANT,
+        0,
+        1_000_000,
+    );
     int(
         c"jsrt.event_max_retries",
         c"Retries of a failed event run before it becomes a dead letter.",
@@ -399,6 +408,13 @@ pub fn max_query_rows() -> u64 {
 
 pub fn executor_workers() -> usize {
     EXECUTOR_WORKERS.get().max(0) as usize
+}
+
+/// The tenant-wide cap on runs going on: the tenant's own override, else
+/// jsrt.max_concurrent_runs_per_tenant; None when there is no cap (0).
+pub fn tenant_run_cap(over: Option<i32>) -> Option<u64> {
+    let n = over.unwrap_or_else(|| MAX_CONCURRENT_RUNS_PER_TENANT.get());
+    (n > 0).then_some(n as u64)
 }
 
 pub fn event_max_retries() -> i32 {

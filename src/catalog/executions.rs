@@ -125,21 +125,27 @@ pub struct Queued {
     pub input_json: String,
     /// trigger_data of event runs: ctx.event
     pub event_json: Option<String>,
+    /// its place under the tenant's concurrency cap is taken already (by the claiming executor)
+    pub tenant_counted: bool,
 }
 
-/// Claims up to `batch` due runs, at most `per_tenant` of each tenant,
-/// starting after tenant `after` so that a tenant with a long queue cannot
-/// starve the others. Claimed runs are `running`, with `worker` set, once
-/// this transaction commits.
+/// Claims the next due run, going round the tenants from the one after
+/// `after` so that a tenant with a long queue cannot starve the others, and
+/// skipping tenants `admit` refuses (those at their concurrency cap). The run
+/// is `running`, with `worker` set, once this transaction commits: claim only
+/// what is about to start, so that an idle executor never waits while another
+/// holds unstarted claims, and `running` means started.
+///
+/// `admit(tenant, its max_concurrent_runs override)` may reserve a place
+/// for the tenant; it gets the run (or None when no run of it was free).
 ///
 /// Two small statements rather than one clever one: each has a plan that
 /// stays right however stale the table's statistics are (a queue's always are).
-pub fn claim(
-    batch: i64,
-    per_tenant: i64,
+pub fn claim<T>(
     after: &str,
     worker: &str,
-) -> Result<Vec<Queued>, SpiError> {
+    mut admit: impl FnMut(&str, Option<i32>) -> Option<T>,
+) -> Result<Option<(Queued, T)>, SpiError> {
     PLANS.with(|plans| {
         let mut plans = plans.borrow_mut();
         Spi::connect_mut(|client| {
@@ -149,10 +155,7 @@ pub fn claim(
                     .prepare_mut(TENANTS_SQL, &[t(pg_sys::TEXTOID), t(pg_sys::INT8OID)])?
                     .keep();
                 let take = client
-                    .prepare_mut(
-                        TAKE_SQL,
-                        &[t(pg_sys::TEXTOID), t(pg_sys::INT8OID), t(pg_sys::TEXTOID)],
-                    )?
+                    .prepare_mut(TAKE_SQL, &[t(pg_sys::TEXTOID), t(pg_sys::TEXTOID)])?
                     .keep();
                 *plans = Some((tenants, take));
             }
@@ -160,21 +163,18 @@ pub fn claim(
                 unreachable!("the plans were just made")
             };
             let mut due = Vec::new();
-            for r in client.select(tenants, None, &[after.into(), batch.into()])? {
-                due.push(r.get::<String>(1)?.unwrap_or_default());
+            for r in client.select(tenants, None, &[after.into(), TENANTS_PER_CLAIM.into()])? {
+                due.push((r.get::<String>(1)?.unwrap_or_default(), r.get::<i32>(2)?));
             }
-            let mut out = Vec::new();
-            for tenant in due {
-                let room = (batch - out.len() as i64).min(per_tenant);
-                if room <= 0 {
-                    break;
-                }
-                for r in client.update(
-                    take,
-                    None,
-                    &[tenant.as_str().into(), room.into(), worker.into()],
-                )? {
-                    out.push(Queued {
+            for (tenant, cap) in due {
+                let Some(place) = admit(&tenant, cap) else {
+                    continue;
+                };
+                if let Some(r) = client
+                    .update(take, None, &[tenant.as_str().into(), worker.into()])?
+                    .next()
+                {
+                    let queued = Queued {
                         id: r.get::<String>(1)?.unwrap_or_default(),
                         tenant_id: tenant.clone(),
                         script_id: r.get::<String>(2)?.unwrap_or_default(),
@@ -182,19 +182,26 @@ pub fn claim(
                         attempt: r.get::<i32>(4)?.unwrap_or(1),
                         input_json: r.get::<String>(5)?.unwrap_or_else(|| "{}".into()),
                         event_json: r.get::<String>(6)?,
-                    });
+                        tenant_counted: false,
+                    };
+                    return Ok(Some((queued, place)));
                 }
             }
-            Ok(out)
+            Ok(None)
         })
     })
 }
+
+/// Tenants with due work looked at by one claim: past them (all at their
+/// cap, or their runs held by others) the executor waits for the next wake-up.
+const TENANTS_PER_CLAIM: i64 = 64;
 
 thread_local! {
     static PLANS: RefCell<Option<(OwnedPreparedStatement, OwnedPreparedStatement)>> = const { RefCell::new(None) };
 }
 
-/// Tenants with pending runs after $1, in order: a skip scan of the pending index.
+/// Tenants with pending runs after $1, in order, with their cap override:
+/// a skip scan of the pending index.
 const TENANTS_SQL: &str = "WITH RECURSIVE tenants(tenant_id) AS (
         (SELECT e.tenant_id FROM jsrt.script_executions e
           WHERE e.status = 'pending' AND e.tenant_id > $1::uuid ORDER BY e.tenant_id LIMIT 1)
@@ -202,17 +209,18 @@ const TENANTS_SQL: &str = "WITH RECURSIVE tenants(tenant_id) AS (
         SELECT (SELECT e.tenant_id FROM jsrt.script_executions e
                  WHERE e.status = 'pending' AND e.tenant_id > t.tenant_id ORDER BY e.tenant_id LIMIT 1)
           FROM tenants t WHERE t.tenant_id IS NOT NULL)
-    SELECT tenant_id::text FROM tenants WHERE tenant_id IS NOT NULL LIMIT $2";
+    SELECT x.tenant_id::text, (SELECT n.max_concurrent_runs FROM jsrt.tenants n WHERE n.id = x.tenant_id)
+      FROM tenants x WHERE x.tenant_id IS NOT NULL LIMIT $2";
 
-/// Takes up to $2 due runs of tenant $1, skipping those others hold. No
-/// ORDER BY: sorting a long queue on every claim costs more than strict
-/// order is worth; the index gives them about in the order they were queued.
+/// Takes one due run of tenant $1, skipping those others hold. No ORDER BY:
+/// sorting a long queue on every claim costs more than strict order is
+/// worth; the index gives them about in the order they were queued.
 const TAKE_SQL: &str =
-    "UPDATE jsrt.script_executions e SET status = 'running', worker = $3, started_at = now()
-     WHERE e.id = ANY (ARRAY (
+    "UPDATE jsrt.script_executions e SET status = 'running', worker = $2, started_at = now()
+     WHERE e.id = (
          SELECT p.id FROM jsrt.script_executions p
           WHERE p.tenant_id = $1::uuid AND p.status = 'pending' AND p.run_after <= now()
-          LIMIT $2 FOR UPDATE SKIP LOCKED))
+          LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING e.id::text, e.script_id::text, e.trigger_type::text, e.attempt, e.input::text,
               CASE WHEN e.trigger_type = 'event' THEN e.trigger_data::text END";
 
@@ -272,7 +280,8 @@ pub fn recover() -> Result<Vec<String>, SpiError> {
         let rows = client.update(
             "UPDATE jsrt.script_executions e
                 SET status = 'failed', completed_at = now(),
-                    error = 'the executor running it stopped (' || coalesce(e.worker, 'unknown') || ')'
+                    error = 'the executor running it stopped (' || coalesce(e.worker, 'unknown')
+                            || ' died) after the run had started; it did not finish'
               WHERE e.status = 'running'
                 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
                                  WHERE a.pid::text = split_part(e.worker, ' ', 2) AND a.backend_type LIKE 'jsrt%')
@@ -313,11 +322,27 @@ pub fn requeue(id: &str) -> Result<(), SpiError> {
     )
 }
 
-/// A claimed run that was cancelled before it started.
+/// The error of a run jsrt.cancel stopped before it started (as jsrt.cancel words it).
+pub const CANCELLED_BEFORE_START: &str = "the run was cancelled (jsrt.cancel) before it started";
+
+/// A claimed run that was cancelled before it started: its writes, if any, are rolled back.
 pub fn mark_cancelled(id: &str) -> Result<(), SpiError> {
     Spi::run_with_args(
-        "UPDATE jsrt.script_executions SET status = 'cancelled', error = 'cancelled', completed_at = now()
+        "UPDATE jsrt.script_executions SET status = 'cancelled', error = $2, completed_at = now()
           WHERE id = $1::uuid",
-        &[id.into()],
+        &[id.into(), CANCELLED_BEFORE_START.into()],
+    )
+}
+
+/// The error of a run jsrt.cancel stopped once it had started.
+pub const CANCELLED: &str = crate::engine::failure::CANCELLED_BY_REQUEST;
+
+/// A run jsrt.cancel stopped after it started, whose own record was not
+/// written (its transaction rolled back, or it ended otherwise meanwhile).
+pub fn mark_cancelled_running(id: &str) -> Result<(), SpiError> {
+    Spi::run_with_args(
+        "UPDATE jsrt.script_executions SET status = 'cancelled', error = $2, completed_at = now()
+          WHERE id = $1::uuid",
+        &[id.into(), CANCELLED.into()],
     )
 }

@@ -23,6 +23,8 @@ pub struct Script {
     pub id: String,
     pub tenant_id: String,
     pub tenant_name: String,
+    /// the tenant's own cap on its runs going on (jsrt.tenants.max_concurrent_runs)
+    pub tenant_max_runs: Option<i32>,
     pub name: String,
     pub version: i32,
     pub status: String,
@@ -86,7 +88,7 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
         let rows = client.select(
             "SELECT s.id::text, s.tenant_id::text, t.name, s.name::text, s.version, s.status::text,
                     s.type::text, s.history::text, s.resource_limits::text, s.source,
-                    s.xmin::text::bigint
+                    s.xmin::text::bigint, t.max_concurrent_runs
                FROM jsrt.scripts s JOIN jsrt.tenants t ON t.id = s.tenant_id
               WHERE s.tenant_id = $1::uuid
                 AND (s.name = $2 OR s.id = CASE WHEN $2 ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
@@ -101,6 +103,7 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
             id: text(1)?,
             tenant_id: text(2)?,
             tenant_name: text(3)?,
+            tenant_max_runs: r.get::<i32>(12)?,
             name: text(4)?,
             version: r.get::<i32>(5)?.unwrap_or(1),
             status: text(6)?,

@@ -35,6 +35,9 @@ impl FailureKind {
     }
 }
 
+/// The error of a run that jsrt.cancel stopped once it had started.
+pub const CANCELLED_BY_REQUEST: &str = "the run was cancelled (jsrt.cancel)";
+
 /// A failed run: the JS error's name, message, place and stack.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Failure {

@@ -1,7 +1,8 @@
 //! Counts per script, across all backends in shared memory when the library
 //! is preloaded: API calls per clock minute
 //! (resource_limits.max_api_calls_per_minute; per backend without preload),
-//! and runs going on (resource_limits.max_concurrent_runs).
+//! and runs going on (resource_limits.max_concurrent_runs), per script and
+//! per tenant (jsrt.max_concurrent_runs_per_tenant), in the same table.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -82,6 +83,13 @@ pub fn take(script: u128, minute: i64, limit: u64) -> Result<(), QuotaError> {
 /// script id has (gen_random_uuid makes version 4).
 pub fn requests_key(script: u128) -> u128 {
     script | (0xF << 76)
+}
+
+/// The key of tenant `tenant`'s count of runs going on, kept in the same
+/// table as its scripts' counts: the id with its UUID version nibble set to
+/// 0xE, which no script id has (gen_random_uuid makes version 4).
+pub fn tenant_key(tenant: u128) -> u128 {
+    tenant | (0xE << 76)
 }
 
 /// The clock minute the counters count in, and the seconds left of it (1 to 60).
@@ -183,8 +191,9 @@ impl Drop for Slot {
     }
 }
 
-/// Counts a run of `script`; Err when `limit` runs of it are going already.
-/// Without preload there is nothing shared to count in, and every run may start.
+/// Counts a run of `script` (a script id, or a tenant_key); Err when `limit`
+/// runs of it are going already. Without preload there is nothing shared to
+/// count in, and every run may start.
 pub fn enter(script: u128, limit: u64) -> Result<Slot, ()> {
     if !crate::preloaded() {
         return Ok(Slot(None));
@@ -248,7 +257,19 @@ unsafe extern "C-unwind" fn release_held(_code: std::ffi::c_int, _arg: pg_sys::D
 
 #[cfg(test)]
 mod tests {
-    use super::{bucket, home, requests_key, Bucket};
+    use super::{bucket, home, requests_key, tenant_key, Bucket};
+
+    #[test]
+    fn tenant_counts_are_apart_from_script_and_request_counts() {
+        let id = u128::from_be_bytes(
+            *b"\x12\x34\x56\x78\x9a\xbc\x4d\xef\x81\x23\x45\x67\x89\xab\xcd\xef",
+        );
+        let k = tenant_key(id);
+        assert_ne!(k, id);
+        assert_ne!(k, requests_key(id));
+        assert_eq!(k.to_be_bytes()[6], 0xed);
+        assert_eq!(tenant_key(k), k);
+    }
 
     #[test]
     fn request_counters_are_apart_from_api_call_counters() {

@@ -57,6 +57,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
         request_body: None,
         own_writes_roll_back: false,
         recorded_input: None,
+        tenant_counted: false,
     };
     let done = run(&call)?;
     keep(&done, &call, None)?;
@@ -105,6 +106,7 @@ pub fn execute_queued(q: &Queued) -> Result<Record, Error> {
         request_body: None,
         own_writes_roll_back: true,
         recorded_input: None,
+        tenant_counted: q.tenant_counted,
     };
     if let Err(e) = runnable(&script) {
         let mut rec = Done::nothing().record(&call, "cancelled", None);
@@ -167,6 +169,7 @@ pub fn execute_http(
         request_json: Some(request_json),
         request_body: Some(request_body),
         own_writes_roll_back: true,
+        tenant_counted: false,
     };
     let done = run(&call)?;
     let mut data = trigger_data;
@@ -194,6 +197,8 @@ struct Call<'a> {
     own_writes_roll_back: bool,
     /// what the history keeps as the input, when not `input_json` (HTTP runs: the request)
     recorded_input: Option<&'a str>,
+    /// its place under the tenant's cap is held already (by the executor that claimed it)
+    tenant_counted: bool,
 }
 
 /// Bytes of an HTTP request's body kept in its run's history.
@@ -210,6 +215,18 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
     let script = call.script;
     let limits = script.limits.capped(&gucs::caps());
     let key = ids::key(&script.id);
+    // The tenant's place first: a run refused for its tenant does not hold its script's.
+    let _tenant_counted = match gucs::tenant_run_cap(script.tenant_max_runs) {
+        Some(cap) if !call.tenant_counted => Some(
+            quota::enter(quota::tenant_key(ids::key(&script.tenant_id)), cap).map_err(|()| {
+                Error::TenantBusy {
+                    tenant: script.tenant_name.clone(),
+                    limit: cap,
+                }
+            })?,
+        ),
+        _ => None,
+    };
     let _counted = quota::enter(key, limits.concurrent_runs).map_err(|()| Error::Busy {
         script: script.name.clone(),
         limit: limits.concurrent_runs,

@@ -767,6 +767,16 @@ fn limit_failure(kind: FailureKind, req: &RunRequest<'_>, inner: Option<Failure>
                 req.limits.memory_bytes
             )
         }
+        // jsrt.cancel, through the executor's flag on the board: say so, not as a JS error
+        FailureKind::Cancelled if crate::shmem::board::cancel_requested() => {
+            let mut f = Failure::new(kind, "Cancelled", super::failure::CANCELLED_BY_REQUEST);
+            if let Some(inner) = inner {
+                f.line = inner.line;
+                f.column = inner.column;
+                f.stack = inner.stack;
+            }
+            return f;
+        }
         FailureKind::Cancelled => "the script was cancelled".to_string(),
         _ => return inner.unwrap_or_else(|| Failure::new(kind, "Error", "the script failed")),
     };

@@ -1,7 +1,9 @@
 //! The workers' notice board in shared memory: the executors' and the
 //! scheduler's latches, so that a commit that queued work or changed a
-//! schedule wakes them at once, and the run each executor is on, so that
-//! jsrt.cancel can stop it.
+//! schedule wakes them at once, and the run each executor has claimed, with
+//! its cancel flag, so that jsrt.cancel can stop it. A cancel of a run no
+//! executor has claimed is written into its row instead (jsrt.cancel), so
+//! nothing here has to remember cancels.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,8 +12,6 @@ use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
 
 pub const MAX_EXECUTORS: usize = 32;
-/// Cancel requests remembered for runs no executor has started yet.
-const RECENT_CANCELS: usize = 64;
 
 #[derive(Copy, Clone)]
 pub struct Board {
@@ -19,8 +19,6 @@ pub struct Board {
     scheduler: usize,
     running: [u128; MAX_EXECUTORS],
     cancel: [bool; MAX_EXECUTORS],
-    recent_cancels: [u128; RECENT_CANCELS],
-    next_cancel: usize,
 }
 
 impl Default for Board {
@@ -30,8 +28,6 @@ impl Default for Board {
             scheduler: 0,
             running: [0; MAX_EXECUTORS],
             cancel: [false; MAX_EXECUTORS],
-            recent_cancels: [0; RECENT_CANCELS],
-            next_cancel: 0,
         }
     }
 }
@@ -71,35 +67,36 @@ pub fn unregister(slot: usize) {
     b.running[slot] = 0;
 }
 
-/// Marks the run this executor starts; false when it was cancelled before it started.
-pub fn start_run(slot: usize, id: u128) -> bool {
+/// Marks the run this executor claims, inside the claiming transaction: a
+/// jsrt.cancel that waited for the claim's row lock finds it here.
+pub fn claim_run(slot: usize, id: u128) {
     let mut b = BOARD.exclusive();
     b.running[slot] = id;
-    b.cancel[slot] = b.recent_cancels.contains(&id);
-    !b.cancel[slot]
-}
-
-pub fn end_run(slot: usize) {
-    let mut b = BOARD.exclusive();
-    b.running[slot] = 0;
     b.cancel[slot] = false;
 }
 
-/// Asks whichever executor runs (or is about to run) `id` to stop it.
+/// Ends this executor's run before its record is written; true when it was
+/// cancelled meanwhile. After this, jsrt.cancel no longer finds it.
+pub fn close_run(slot: usize) -> bool {
+    let mut b = BOARD.exclusive();
+    b.running[slot] = 0;
+    std::mem::take(&mut b.cancel[slot])
+}
+
+/// Asks the executor that has claimed `id` to stop it; false when none has.
 pub fn request_cancel(id: u128) -> bool {
-    if !crate::preloaded() {
+    if !crate::preloaded() || id == 0 {
         return false;
     }
     let mut b = BOARD.exclusive();
-    let n = b.next_cancel;
-    b.recent_cancels[n % RECENT_CANCELS] = id;
-    b.next_cancel = n.wrapping_add(1);
+    let mut found = false;
     for slot in 0..MAX_EXECUTORS {
         if b.running[slot] == id {
             b.cancel[slot] = true;
+            found = true;
         }
     }
-    true
+    found
 }
 
 /// Whether this executor's current run was cancelled: read by the JS interrupt handler.

@@ -1,7 +1,9 @@
-//! Executors: background workers that run the queue. Each claims due runs
-//! in batches (FOR UPDATE SKIP LOCKED), then runs each in a transaction of
-//! its own. A commit that queues work sets their latches (board.rs), so no
-//! polling interval stands between commit and start.
+//! Executors: background workers that run the queue. Each claims one due
+//! run at a time (FOR UPDATE SKIP LOCKED), the one it starts next, and runs
+//! it in a transaction of its own: no executor holds runs another idle one
+//! could start, and a `running` row is one that started. A commit that
+//! queues work sets their latches (board.rs), so no polling interval stands
+//! between commit and start.
 //!
 //! Without preload, jsrt.run_pending(max) runs the same loop in the calling
 //! session, each run in a subtransaction.
@@ -14,13 +16,11 @@ use pgrx::prelude::*;
 
 use super::{in_transaction, shutting_down};
 use crate::catalog::executions::{self, Queued};
-use crate::engine::{ids, run};
+use crate::engine::{ids, quota, run};
+use crate::error::Error;
 use crate::gucs;
 use crate::shmem::board;
 
-/// Runs claimed at once, and at most per tenant in one claim.
-const BATCH: i64 = 32;
-const PER_TENANT: i64 = 8;
 const FIRST_TENANT: &str = "00000000-0000-0000-0000-000000000000";
 
 /// From _PG_init while preloading.
@@ -64,16 +64,17 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
         if !BackgroundWorker::wait_latch(Some(Duration::from_millis(500))) || shutting_down() {
             break;
         }
-        if BackgroundWorker::sighup_received() {
-            // SAFETY: the usual SIGHUP reload, on the worker's main thread between transactions.
-            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
-        }
         while !shutting_down() {
+            // (between runs too: a long queue must not keep a changed setting out)
+            if BackgroundWorker::sighup_received() {
+                // SAFETY: the usual SIGHUP reload, on the worker's main thread between transactions.
+                unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+            }
             let claimed =
-                in_transaction(AssertUnwindSafe(|| next_batch(&mut after, BATCH, &worker)));
-            let jobs = match claimed.map_err(|c| c.message).and_then(|r| r) {
-                Ok(jobs) if jobs.is_empty() => break,
-                Ok(jobs) => jobs,
+                in_transaction(AssertUnwindSafe(|| claim_next(slot, &mut after, &worker)));
+            let (job, place) = match claimed.map_err(|c| c.message).and_then(|r| r) {
+                Ok(None) => break,
+                Ok(Some(claimed)) => claimed,
                 Err(e) => {
                     if e != last_error {
                         log!("jsrt executor: claiming runs failed: {e}");
@@ -83,9 +84,9 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
                 }
             };
             last_error.clear();
-            for job in &jobs {
-                run_in_own_transaction(slot, job);
-            }
+            run_in_own_transaction(slot, &job);
+            // the tenant's place under its cap, held from the claim to the end of the run
+            drop(place);
         }
     }
     board::unregister(slot);
@@ -111,32 +112,73 @@ fn recover() {
     }
 }
 
+/// Claims the next run in its own short transaction, marked on the board
+/// before the claim commits (so that a cancel waiting for the row finds it).
+/// A tenant at its cap is skipped; the place taken for the run's tenant
+/// comes back with it.
+fn claim_next(
+    slot: usize,
+    after: &mut String,
+    worker: &str,
+) -> Result<Option<(Queued, Option<quota::Slot>)>, String> {
+    // (A synchronous commit: after a crash, a run that started must be found `running`.
+    // An asynchronous one can be lost with the WAL buffers, and the run would start again.)
+    let claimed = next_claim(after, worker)?;
+    if let Some((job, _)) = &claimed {
+        board::claim_run(slot, ids::key(&job.id));
+    }
+    Ok(claimed)
+}
+
 fn run_in_own_transaction(slot: usize, job: &Queued) {
-    let id = ids::key(&job.id);
-    let cancelled_before = !board::start_run(slot, id);
     let outcome = in_transaction(AssertUnwindSafe(|| {
-        if cancelled_before {
+        if board::cancel_requested() {
+            // cancelled between its claim and now: it never starts
+            board::close_run(slot);
             mark_cancelled(&job.id);
             return;
         }
-        run_one(job);
+        run_one(job, Some(slot));
     }));
+    // (run_one closed the run, unless it failed outside the script)
+    let cancelled = board::close_run(slot);
     if let Err(c) = outcome {
-        // The run's transaction failed outside the script (it is rolled back): record that.
-        let _ = in_transaction(AssertUnwindSafe(|| finish_failed(job, &c.message)));
+        // The run's transaction failed (it is rolled back): record that, or the cancel that stopped it.
+        let _ = in_transaction(AssertUnwindSafe(|| {
+            if cancelled || c.message == CANCELLED_AT_THE_END {
+                mark_cancelled_running(&job.id);
+            } else {
+                finish_failed(job, &c.message);
+            }
+        }));
     }
-    board::end_run(slot);
 }
+
+/// Raised to roll back a run that completed after jsrt.cancel had been told it would stop.
+const CANCELLED_AT_THE_END: &str = "jsrt: the run was cancelled as it finished";
 
 /// Runs one claimed run in the current transaction: its writes commit with
 /// its record, or roll back before its failure is recorded.
-pub fn run_one(job: &Queued) {
+/// `slot` is the executor's board slot, closed before the record is
+/// written: a cancel that came first wins, whatever the run's outcome.
+pub fn run_one(job: &Queued, slot: Option<usize>) {
     // SAFETY: on the backend's main thread; Postgres copies the static C string.
     unsafe {
         pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, c"jsrt run".as_ptr())
     };
     // (The pipeline rolls back a failed run's writes; this catches errors outside the script.)
     let ran = crate::subxact::run(AssertUnwindSafe(|| run::execute_queued(job)));
+    if slot.is_some_and(board::close_run) {
+        match &ran {
+            // its writes are in this transaction: roll them back with it
+            Ok(Ok(rec)) if rec.status == "completed" => error!("{CANCELLED_AT_THE_END}"),
+            Ok(Ok(rec)) if rec.status == "cancelled" && !shutting_down() => {}
+            _ => {
+                mark_cancelled_running(&job.id);
+                return;
+            }
+        }
+    }
     match ran {
         // Stopped by a shutdown, not by a cancel: it runs again after the restart.
         Ok(Ok(rec)) if rec.status == "cancelled" && shutting_down() => requeue(&rec.id),
@@ -164,7 +206,7 @@ pub fn run_one(job: &Queued) {
                 error!("{e}");
             }
         }
-        Ok(Err(crate::error::Error::Busy { .. } | crate::error::Error::Held { .. })) => {
+        Ok(Err(Error::Busy { .. } | Error::TenantBusy { .. } | Error::Held { .. })) => {
             requeue(&job.id)
         }
         Ok(Err(e)) => finish_failed(job, &e.message()),
@@ -189,6 +231,13 @@ fn requeue(id: &str) {
     }
 }
 
+/// A run jsrt.cancel stopped after it started, whose own record is not written.
+fn mark_cancelled_running(id: &str) {
+    if let Err(e) = executions::mark_cancelled_running(id) {
+        log!("jsrt executor: recording the cancel of {id} failed: {e}");
+    }
+}
+
 fn mark_cancelled(id: &str) {
     if let Err(e) = executions::mark_cancelled(id) {
         log!("jsrt executor: recording the cancel of {id} failed: {e}");
@@ -203,33 +252,38 @@ pub fn run_pending(max: i64) -> i64 {
     let mut after = FIRST_TENANT.to_string();
     let mut done = 0;
     while done < max {
-        let jobs = next_batch(&mut after, max - done, &worker)
+        let job = next_claim(&mut after, &worker)
             .unwrap_or_else(|e| error!("jsrt.run_pending: claiming runs failed: {e}"));
-        if jobs.is_empty() {
-            break;
-        }
-        for job in &jobs {
-            run_one(job);
-            done += 1;
-        }
+        let Some((job, _place)) = job else { break };
+        run_one(&job, None);
+        done += 1;
     }
     done
 }
 
-/// Claims the next batch, going round the tenants from the one after
-/// `after`; empty only when no tenant has due work.
-fn next_batch(after: &mut String, limit: i64, worker: &str) -> Result<Vec<Queued>, String> {
+/// Claims the next run, going round the tenants from the one after `after`
+/// (and once more from the first); None only when no tenant below its cap
+/// has a due run. The run comes with its tenant's place under the cap.
+fn next_claim(
+    after: &mut String,
+    worker: &str,
+) -> Result<Option<(Queued, Option<quota::Slot>)>, String> {
+    let admit = |tenant: &str, over: Option<i32>| match gucs::tenant_run_cap(over) {
+        None => Some(None),
+        Some(cap) => quota::enter(quota::tenant_key(ids::key(tenant)), cap)
+            .ok()
+            .map(Some),
+    };
     loop {
-        let jobs = executions::claim(limit.min(BATCH), PER_TENANT, after, worker)
-            .map_err(|e| e.to_string())?;
-        match jobs.last() {
-            Some(last) => *after = last.tenant_id.clone(),
-            None if after != FIRST_TENANT => {
-                *after = FIRST_TENANT.to_string();
-                continue;
+        let claimed = executions::claim(after, worker, admit).map_err(|e| e.to_string())?;
+        match claimed {
+            Some((mut job, place)) => {
+                *after = job.tenant_id.clone();
+                job.tenant_counted = place.is_some();
+                return Ok(Some((job, place)));
             }
-            None => {}
+            None if after != FIRST_TENANT => *after = FIRST_TENANT.to_string(),
+            None => return Ok(None),
         }
-        return Ok(jobs);
     }
 }

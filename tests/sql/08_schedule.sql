@@ -102,7 +102,7 @@ SELECT err($$SELECT jsrt.cleanup_history(0)$$);
 SELECT jsrt.cleanup_history(2) AS first_batch, jsrt.cleanup_history(2) AS second_batch, jsrt.cleanup_history(2) AS third_batch;
 SELECT count(*) AS events_left FROM jsrt.events WHERE event_type = 'old.ev';
 SELECT e.status, count(*) FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
- WHERE s.name = 'old' AND s.tenant_id = jsrt.current_tenant() GROUP BY 1;
+ WHERE s.name = 'old' AND s.tenant_id = jsrt.current_tenant() GROUP BY 1 ORDER BY 1;
 
 -- Retry policy (option retry), off by default: checked at save.
 SELECT jsrt.create_tenant('cron_retry') IS NOT NULL AS ok;

@@ -112,6 +112,7 @@ INSERT INTO public.calls(function, q) VALUES
  ('jsrt.create_tenant(text)', $$SELECT jsrt.create_tenant('tr_m') IS NOT NULL$$),
  ('jsrt.grant_tenant(text,regrole)', $$SELECT jsrt.grant_tenant('tr_m', 'mallory')$$),
  ('jsrt.revoke_tenant(text,regrole)', $$SELECT jsrt.revoke_tenant('tr_m', 'mallory')$$),
+ ('jsrt.set_tenant_max_concurrent_runs(text,integer)', $$SELECT jsrt.set_tenant_max_concurrent_runs('tr_m', NULL)$$),
  ('jsrt._check_http_path(text,text)', $$SELECT jsrt._check_http_path('x', '/orders')$$),
  ('jsrt._http_routes_clash(text,text[],text,text[])', $$SELECT jsrt._http_routes_clash('/a/:x', '{GET}', '/a/:y', '{}')$$),
  ('jsrt._methods_text(text[])', $$SELECT jsrt._methods_text('{GET}')$$),
