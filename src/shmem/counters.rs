@@ -5,6 +5,7 @@
 use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
 
+use super::{fixed, unfixed};
 use crate::metrics::{self, Snapshot, NBUCKETS, STATUSES, TRIGGERS};
 
 /// Per-script series kept (jsrt.metrics_per_script); runs of others count as "other".
@@ -55,22 +56,6 @@ static COUNTERS: PgLwLock<Counters> = unsafe { PgLwLock::new(c"jsrt_counters") }
 
 pub fn init() {
     pg_shmem_init!(COUNTERS);
-}
-
-/// A NUL-padded copy of `s`, cut to the array (at a character boundary).
-fn fixed<const N: usize>(s: &str) -> [u8; N] {
-    let mut end = s.len().min(N);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut out = [0; N];
-    out[..end].copy_from_slice(&s.as_bytes()[..end]);
-    out
-}
-
-fn unfixed(b: &[u8]) -> String {
-    let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
 /// A run ended. Without preload there is nowhere to count it.

@@ -9,6 +9,8 @@ use std::cell::RefCell;
 use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
 
+use super::{fixed, unfixed};
+
 const SLOTS: usize = 256;
 const LOG_LINES: usize = 5;
 const LINE_BYTES: usize = 160;
@@ -77,21 +79,6 @@ pub struct LiveRun {
     pub total: Option<f64>,
     pub message: Option<String>,
     pub logs: Vec<String>,
-}
-
-fn fixed<const N: usize>(s: &str) -> [u8; N] {
-    let mut end = s.len().min(N);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut out = [0; N];
-    out[..end].copy_from_slice(&s.as_bytes()[..end]);
-    out
-}
-
-fn text(b: &[u8]) -> String {
-    let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
 fn alive(pid: i32) -> bool {
@@ -183,14 +170,14 @@ pub fn list(tenant: u128) -> Vec<LiveRun> {
             let kept = s.lines.min(LOG_LINES);
             LiveRun {
                 execution: s.execution,
-                script: text(&s.script),
-                trigger: text(&s.trigger),
+                script: unfixed(&s.script),
+                trigger: unfixed(&s.trigger),
                 started_at: s.started_at,
                 done: s.progress.map(|p| p.0),
                 total: s.progress.and_then(|p| p.1),
-                message: Some(text(&s.message)).filter(|m| !m.is_empty()),
+                message: Some(unfixed(&s.message)).filter(|m| !m.is_empty()),
                 logs: (s.lines - kept..s.lines)
-                    .map(|n| text(&s.logs[n % LOG_LINES]))
+                    .map(|n| unfixed(&s.logs[n % LOG_LINES]))
                     .collect(),
             }
         })
