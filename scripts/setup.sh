@@ -24,7 +24,7 @@ fi
 # of their own (Debian's pip refuses system installs): h11, the HTTP/1.1 parser
 # tests/integration/http_conformance.py checks the server's framing against, and croniter,
 # the cron library tests/integration/cron_differential.py checks next run times against.
-venv="$(cd "$(dirname "$0")/.." && pwd)/target/h11-venv"
+venv="$(cd "$(dirname "$0")/.." && pwd)/target/test-venv"
 if ! "$venv/bin/python" -c '
 import h11, importlib.metadata as m
 assert h11.__version__ == "0.16.0" and m.version("croniter") == "7.0.0"' 2>/dev/null; then

@@ -56,7 +56,6 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
         request_json: None,
         request_body: None,
         own_writes_roll_back: false,
-        recorded_input: None,
         tenant_counted: false,
     };
     let done = run(&call)?;
@@ -105,7 +104,6 @@ pub fn execute_queued(q: &Queued) -> Result<Record, Error> {
         request_json: None,
         request_body: None,
         own_writes_roll_back: true,
-        recorded_input: None,
         tenant_counted: q.tenant_counted,
     };
     if let Err(e) = runnable(&script) {
@@ -153,18 +151,12 @@ pub fn execute_http(
     trigger_data: serde_json::Value,
     status_of: impl FnOnce(&Result<Option<String>, Failure>) -> u16,
 ) -> Result<HttpRun, Error> {
-    let recorded = serde_json::from_str::<serde_json::Value>(request_json)
-        .map(|r| {
-            crate::http::request::for_history(&r, request_body, HTTP_INPUT_BODY_BYTES).to_string()
-        })
-        .ok();
     let call = Call {
         script,
         id: &ids::next(),
         trigger: "http",
         attempt: 1,
         input_json: "{}",
-        recorded_input: recorded.as_deref(),
         event_json: None,
         request_json: Some(request_json),
         request_body: Some(request_body),
@@ -195,14 +187,26 @@ struct Call<'a> {
     request_body: Option<&'a [u8]>,
     /// false for synchronous runs, whose writes commit or roll back with their caller
     own_writes_roll_back: bool,
-    /// what the history keeps as the input, when not `input_json` (HTTP runs: the request)
-    recorded_input: Option<&'a str>,
     /// its place under the tenant's cap is held already (by the executor that claimed it)
     tenant_counted: bool,
 }
 
 /// Bytes of an HTTP request's body kept in its run's history.
 const HTTP_INPUT_BODY_BYTES: usize = 64 << 10;
+
+/// What a run's history keeps as its input: for an HTTP run its request
+/// (built only when a record is written), else the input.
+fn recorded_input(call: &Call<'_>) -> String {
+    match call.request_json.and_then(|r| serde_json::from_str(r).ok()) {
+        Some(request) => crate::http::request::for_history(
+            &request,
+            call.request_body.unwrap_or_default(),
+            HTTP_INPUT_BODY_BYTES,
+        )
+        .to_string(),
+        None => call.input_json.into(),
+    }
+}
 
 /// A finished run, before its record is written.
 struct Done {
@@ -336,7 +340,7 @@ impl Done {
             status: status.into(),
             trigger_type: call.trigger.into(),
             trigger_data: None,
-            input: call.recorded_input.unwrap_or(call.input_json).into(),
+            input: recorded_input(call),
             output: None,
             error: failure.map(Failure::summary),
             error_detail: failure.and_then(|f| serde_json::to_string(f).ok()),

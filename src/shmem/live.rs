@@ -95,10 +95,16 @@ pub fn start(execution: u128, tenant: u128, script: &str, trigger: &str, started
     // SAFETY: a read of this backend's pid.
     let me = unsafe { pg_sys::MyProcPid };
     let mut t = LIVE.exclusive();
-    let mine = MINE.with(|m| m.borrow().clone());
-    let free = t.0.iter().enumerate().position(|(i, s)| {
-        s.pid == 0 || (s.pid != me && !alive(s.pid)) || (s.pid == me && !mine.contains(&i))
-    });
+    // A free slot (or one this backend left behind); only failing that, one
+    // whose backend died: that costs a syscall per slot.
+    let free = MINE
+        .with(|m| {
+            let mine = m.borrow();
+            t.0.iter()
+                .enumerate()
+                .position(|(i, s)| s.pid == 0 || (s.pid == me && !mine.contains(&i)))
+        })
+        .or_else(|| t.0.iter().position(|s| s.pid != me && !alive(s.pid)));
     if let Some(i) = free {
         t.0[i] = Slot {
             pid: me,

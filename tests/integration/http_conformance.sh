@@ -2,19 +2,14 @@
 # Request framing of the HTTP workers against h11, over real sockets
 # (tests/integration/http_conformance.py on tests/http/corpus/).
 #   tests/integration/http_conformance.sh PORT DB      (the workers listen on PORT + 1000)
-# h11 comes from the venv scripts/setup.sh makes (target/h11-venv).
+# h11 comes from the venv scripts/setup.sh makes (target/test-venv).
 set -uo pipefail
 PORT=${1:?port}; DB=${2:?database}
 HTTP_PORT=$((PORT + 1000))
 here=$(dirname "$0")
 PSQL=(psql -X -q -At -h /tmp -p "$PORT" -U postgres "$DB")
-PY="$here/../../target/h11-venv/bin/python"
-[ -x "$PY" ] || PY=python3
-if ! "$PY" -c 'import h11' 2>/dev/null; then
-  echo "FAIL http conformance: no h11 (run scripts/setup.sh)"
-  echo "integration: 0 passed, 1 failed"
-  exit 1
-fi
+source "$here/peers.sh"
+peer_python h11
 
 # A public endpoint answering with what it got: the body's length tells how the server framed it.
 work=$(mktemp -d); chmod 755 "$work"
