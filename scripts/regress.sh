@@ -24,6 +24,7 @@ tests/integration/crash.sh "$PORT" "$DB"
 tests/integration/http_client.sh "$PORT" "$DB"
 tests/integration/trust.sh "$PORT" "$DB" "$DIR"
 tests/integration/live.sh "$PORT" "$DB"
+tests/integration/commit.sh "$PORT" "$DB"
 tests/integration/front.sh "$PORT" "$DB"
 # request framing against h11, one corpus file per connection
 tests/integration/http_conformance.sh "$PORT" "$DB"

@@ -24,6 +24,7 @@ mod tests;
 mod threads;
 mod timeout;
 mod workers;
+mod xact;
 
 ::pgrx::pg_module_magic!();
 

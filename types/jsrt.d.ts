@@ -163,6 +163,14 @@ declare namespace jsrt {
      * row as `metrics.progress`.
      */
     progress(done: number, total?: number, message?: string): void;
+    /**
+     * Commits what the run has written so far and goes on in a new
+     * transaction, as COMMIT does in a procedure. Only in queued one-off runs
+     * (`jsrt.execute_async`); elsewhere it throws. A cancel, failure or
+     * timeout after it keeps what was committed; the history row counts the
+     * commits in `metrics.commits`. A failed commit fails the run.
+     */
+    commit(): void;
     readonly db: Db;
     readonly http: Http;
     readonly cache: Cache;

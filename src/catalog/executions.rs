@@ -247,7 +247,7 @@ pub fn retry_or_dead_letter(execution: &str) -> Result<(), SpiError> {
              INSERT INTO jsrt.script_executions(script_id, tenant_id, status, trigger_type, trigger_data, input,
                                                 attempt, run_after, parent_execution_id, version_number)
              SELECT f.script_id, f.tenant_id, 'pending', 'event', f.trigger_data, f.input, f.attempt + 1,
-                    now() + make_interval(secs => $3 / 1000.0 * 2 ^ (f.attempt - 1)), f.id, f.version_number
+                    clock_timestamp() + make_interval(secs => $3 / 1000.0 * 2 ^ (f.attempt - 1)), f.id, f.version_number
                FROM failed f WHERE f.attempt <= $2)
          INSERT INTO jsrt.script_event_dead_letters(script_id, tenant_id, execution_id, event_type, event_data, error,
                                                     retry_count)

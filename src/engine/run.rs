@@ -56,6 +56,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
         request_json: None,
         request_body: None,
         own_writes_roll_back: false,
+        may_commit: false,
         tenant_counted: false,
     };
     let done = run(&call)?;
@@ -85,8 +86,10 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
 
 /// Runs a queued run in the current transaction. Its record (completed or
 /// failed) comes back for the caller to write once it has rolled back a
-/// failed run's own writes.
-pub fn execute_queued(q: &Queued) -> Result<Record, Error> {
+/// failed run's own writes: in a subtransaction, or, when `own_transaction`
+/// (an executor's transaction, which nothing else shares), by rolling the
+/// transaction back. Only then may a one-off run `ctx.commit()`.
+pub fn execute_queued(q: &Queued, own_transaction: bool) -> Result<Record, Error> {
     let script = scripts::resolve(&q.tenant_id, &q.script_id)?;
     // Paused after the claim: a paused subscriber holds its events (requeue holds it).
     if q.trigger == "event" && script.status == "paused" {
@@ -103,7 +106,8 @@ pub fn execute_queued(q: &Queued) -> Result<Record, Error> {
         event_json: q.event_json.as_deref(),
         request_json: None,
         request_body: None,
-        own_writes_roll_back: true,
+        own_writes_roll_back: !own_transaction,
+        may_commit: own_transaction && q.trigger == "manual",
         tenant_counted: q.tenant_counted,
     };
     if let Err(e) = runnable(&script) {
@@ -161,6 +165,7 @@ pub fn execute_http(
         request_json: Some(request_json),
         request_body: Some(request_body),
         own_writes_roll_back: true,
+        may_commit: false,
         tenant_counted: false,
     };
     let done = run(&call)?;
@@ -185,8 +190,12 @@ struct Call<'a> {
     request_json: Option<&'a str>,
     /// the HTTP body as received
     request_body: Option<&'a [u8]>,
-    /// false for synchronous runs, whose writes commit or roll back with their caller
+    /// whether the run rolls back its own writes when it fails (in a
+    /// subtransaction); false for synchronous runs, whose writes commit or roll
+    /// back with their caller, and for an executor's, which rolls back its transaction
     own_writes_roll_back: bool,
+    /// whether `ctx.commit()` may commit
+    may_commit: bool,
     /// its place under the tenant's cap is held already (by the executor that claimed it)
     tenant_counted: bool,
 }
@@ -252,6 +261,7 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
         event_json: call.event_json,
         request_json: call.request_json,
         request_body: call.request_body,
+        may_commit: call.may_commit,
         limits,
     };
     let go = || {
@@ -327,6 +337,9 @@ impl Done {
         });
         if let Some(n) = sample_every {
             metrics["sample_every"] = n.into();
+        }
+        if r.usage.commits > 0 {
+            metrics["commits"] = r.usage.commits.into();
         }
         if let Some(p) = &r.usage.progress {
             metrics["progress"] = serde_json::to_value(p).unwrap_or_default();

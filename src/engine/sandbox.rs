@@ -231,6 +231,8 @@ pub struct RunRequest<'a> {
     pub request_json: Option<&'a str>,
     /// the body of HTTP runs as the client sent it, behind ctx.request.text() and the rest
     pub request_body: Option<&'a [u8]>,
+    /// whether `ctx.commit()` may commit: a queued one-off run in an executor's own transaction
+    pub may_commit: bool,
     pub limits: Limits,
 }
 
@@ -287,6 +289,7 @@ struct Atoms {
     secrets: qjs::JSAtom,
     cache: qjs::JSAtom,
     progress: qjs::JSAtom,
+    commit: qjs::JSAtom,
     event: qjs::JSAtom,
     request: qjs::JSAtom,
     id: qjs::JSAtom,
@@ -314,6 +317,7 @@ impl Atoms {
             secrets: atom("secrets"),
             cache: atom("cache"),
             progress: atom("progress"),
+            commit: atom("commit"),
             event: atom("event"),
             request: atom("request"),
             id: atom("id"),
@@ -324,7 +328,7 @@ impl Atoms {
         }
     }
 
-    fn all(&self) -> [qjs::JSAtom; 18] {
+    fn all(&self) -> [qjs::JSAtom; 19] {
         let a = self;
         [
             a.input,
@@ -338,6 +342,7 @@ impl Atoms {
             a.secrets,
             a.cache,
             a.progress,
+            a.commit,
             a.event,
             a.request,
             a.id,
@@ -490,6 +495,9 @@ impl TenantRuntime {
         }
         let mut logs = self.logs.borrow_mut().take();
         let usage = scope.finish();
+        if let (Some(message), Ok(_)) = (&usage.commit_failure, &outcome) {
+            outcome = Err(Failure::new(FailureKind::Thrown, "Error", message.clone()));
+        }
         if let Some(r) = crate::redact::Redactor::new(&usage.secrets) {
             match &mut outcome {
                 Ok(Some(json)) => r.json(json),
@@ -561,6 +569,7 @@ impl TenantRuntime {
                 (a.secrets, keep(host::secrets::make(&ctx, &self.watch).map_err(js)?)),
                 (a.cache, keep(host::cache::make(&ctx, &self.watch).map_err(js)?)),
                 (a.progress, keep(host::progress::make(&ctx).map_err(js)?)),
+                (a.commit, keep(host::commit::make(&ctx).map_err(js)?)),
             ];
             ctx.globals().set("console", console).map_err(js)?;
             // The global eval exists without the Eval intrinsic; it can only throw. Remove it.

@@ -15,11 +15,12 @@ use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags
 use pgrx::prelude::*;
 
 use super::{in_transaction, shutting_down};
-use crate::catalog::executions::{self, Queued};
+use crate::catalog::executions::{self, Queued, Record};
 use crate::engine::{ids, quota, run};
 use crate::error::Error;
 use crate::gucs;
 use crate::shmem::board;
+use crate::xact;
 
 const FIRST_TENANT: &str = "00000000-0000-0000-0000-000000000000";
 
@@ -130,70 +131,141 @@ fn claim_next(
     Ok(claimed)
 }
 
+/// Runs a claimed run in a transaction of its own, which nothing else
+/// shares: the run commits with its record, or its transaction rolls back
+/// and its record is written in a new one (whose now() is the failure's, for
+/// the retry's backoff). A one-off run may commit along the way
+/// (`ctx.commit()`); what it committed stays whatever comes after.
 fn run_in_own_transaction(slot: usize, job: &Queued) {
-    let outcome = in_transaction(AssertUnwindSafe(|| {
+    let outcome = xact::in_transaction_deciding(AssertUnwindSafe(|| {
         if board::cancel_requested() {
             // cancelled between its claim and now: it never starts
             board::close_run(slot);
             mark_cancelled(&job.id);
-            return;
+            return (After::Nothing, true);
         }
-        run_one(job, Some(slot));
-    }));
-    // (run_one closed the run, unless it failed outside the script)
-    let cancelled = board::close_run(slot);
-    if let Err(c) = outcome {
-        // The run's transaction failed (it is rolled back): record that, or the cancel that stopped it.
-        let _ = in_transaction(AssertUnwindSafe(|| {
-            if cancelled || c.message == CANCELLED_AT_THE_END {
-                mark_cancelled_running(&job.id);
-            } else {
-                finish_failed(job, &c.message);
+        report_activity(true);
+        let ran = run::execute_queued(job, true);
+        report_activity(false);
+        // A cancel that came first wins, whatever the run's outcome.
+        let cancelled = board::close_run(slot);
+        match ran {
+            Ok(rec) if rec.status == "completed" && !cancelled => {
+                if let Err(e) = write_completed(job, &rec) {
+                    error!("{e}");
+                }
+                (After::Nothing, true)
             }
-        }));
+            Ok(rec) => (After::Record(Box::new(rec), cancelled), false),
+            Err(Error::Busy { .. } | Error::TenantBusy { .. } | Error::Held { .. }) => {
+                requeue(&job.id);
+                (After::Nothing, true)
+            }
+            Err(e) => (After::Failed(e.message()), false),
+        }
+    }));
+    // (closed above, unless the run failed outside the script)
+    let cancelled = board::close_run(slot);
+    let after = match outcome {
+        Ok(after) => after,
+        Err(_) if cancelled => After::Cancelled,
+        Err(c) => After::Failed(c.message),
+    };
+    let _ = xact::in_transaction(AssertUnwindSafe(|| match after {
+        After::Nothing => {}
+        After::Cancelled => mark_cancelled_running(&job.id),
+        After::Failed(message) => finish_failed(job, &message),
+        After::Record(rec, cancelled) => write_unfinished(*rec, cancelled),
+    }));
+}
+
+/// What is left to write once an executor's run transaction has ended.
+enum After {
+    Nothing,
+    /// the run's transaction failed after jsrt.cancel had stopped the run
+    Cancelled,
+    /// it failed outside the script, with this message
+    Failed(String),
+    /// the record of a run that did not complete, and whether jsrt.cancel stopped it
+    Record(Box<Record>, bool),
+}
+
+/// Records a run that did not complete, after its writes (since its last
+/// commit) were rolled back.
+fn write_unfinished(mut rec: Record, cancelled: bool) {
+    let written = if cancelled {
+        if rec.status != "cancelled" {
+            rec.status = "cancelled".into();
+            rec.error = Some(executions::CANCELLED.into());
+        }
+        executions::insert(&rec).map_err(|e| e.message())
+    } else if rec.status == "cancelled" && shutting_down() && !committed(&rec) {
+        // Stopped by a shutdown before it committed anything: it runs again after the restart.
+        executions::requeue(&rec.id).map_err(|e| e.to_string())
+    } else if rec.status == "cancelled" && !shutting_down() {
+        executions::insert(&rec).map_err(|e| e.message())
+    } else {
+        if rec.status == "cancelled" {
+            // A shutdown stopped it after a commit: it does not start again from
+            // the beginning unasked; its retry policy decides.
+            rec.status = "failed".into();
+            rec.error = Some("the server shut down while the run was going on, after it had committed (ctx.commit)".into());
+        }
+        executions::insert(&rec)
+            .map_err(|e| e.message())
+            .and_then(|_| executions::retry_or_dead_letter(&rec.id).map_err(|e| e.to_string()))
+    };
+    if let Err(e) = written {
+        log!("jsrt executor: recording the end of {} failed: {e}", rec.id);
     }
 }
 
-/// Raised to roll back a run that completed after jsrt.cancel had been told it would stop.
-const CANCELLED_AT_THE_END: &str = "jsrt: the run was cancelled as it finished";
+/// Whether the run committed along the way (`metrics.commits`).
+fn committed(rec: &Record) -> bool {
+    serde_json::from_str::<serde_json::Value>(&rec.metrics)
+        .ok()
+        .and_then(|m| m.get("commits").and_then(serde_json::Value::as_u64))
+        .is_some_and(|n| n > 0)
+}
 
-/// Runs one claimed run in the current transaction: its writes commit with
-/// its record, or roll back before its failure is recorded.
-/// `slot` is the executor's board slot, closed before the record is
-/// written: a cancel that came first wins, whatever the run's outcome.
-pub fn run_one(job: &Queued, slot: Option<usize>) {
-    // SAFETY: on the backend's main thread; Postgres copies the static C string.
+/// Writes a completed run's record; a retried dead letter is cleared with it.
+fn write_completed(job: &Queued, rec: &Record) -> Result<(), String> {
+    let retried_dead_letter = job
+        .event_json
+        .as_deref()
+        .is_some_and(|e| e.contains("dead_letter_id"));
+    executions::insert(rec).map_err(|e| e.message())?;
+    if retried_dead_letter {
+        executions::clear_dead_letter(&rec.id).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn report_activity(running: bool) {
+    // SAFETY: on the backend's main thread; Postgres copies the static C string, and a null one is allowed.
     unsafe {
-        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, c"jsrt run".as_ptr())
-    };
-    // (The pipeline rolls back a failed run's writes; this catches errors outside the script.)
-    let ran = crate::subxact::run(AssertUnwindSafe(|| run::execute_queued(job)));
-    if slot.is_some_and(board::close_run) {
-        match &ran {
-            // its writes are in this transaction: roll them back with it
-            Ok(Ok(rec)) if rec.status == "completed" => error!("{CANCELLED_AT_THE_END}"),
-            Ok(Ok(rec)) if rec.status == "cancelled" && !shutting_down() => {}
-            _ => {
-                mark_cancelled_running(&job.id);
-                return;
+        match running {
+            true => pg_sys::pgstat_report_activity(
+                pg_sys::BackendState::STATE_RUNNING,
+                c"jsrt run".as_ptr(),
+            ),
+            false => {
+                pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null())
             }
         }
     }
+}
+
+/// Runs one claimed run in the caller's transaction (jsrt.run_pending): in a
+/// subtransaction, so that its writes commit with its record, or roll back
+/// before its failure is recorded.
+fn run_one(job: &Queued) {
+    report_activity(true);
+    // (The pipeline rolls back a failed run's writes; this catches errors outside the script.)
+    let ran = crate::subxact::run(AssertUnwindSafe(|| run::execute_queued(job, false)));
     match ran {
-        // Stopped by a shutdown, not by a cancel: it runs again after the restart.
-        Ok(Ok(rec)) if rec.status == "cancelled" && shutting_down() => requeue(&rec.id),
         Ok(Ok(rec)) if rec.status == "completed" || rec.status == "cancelled" => {
-            let retried_dead_letter = job
-                .event_json
-                .as_deref()
-                .is_some_and(|e| e.contains("dead_letter_id"));
-            let written = executions::insert(&rec)
-                .map_err(|e| e.message())
-                .and_then(|_| match retried_dead_letter {
-                    true => executions::clear_dead_letter(&rec.id).map_err(|e| e.to_string()),
-                    false => Ok(()),
-                });
-            if let Err(e) = written {
+            if let Err(e) = write_completed(job, &rec) {
                 error!("{e}");
             }
         }
@@ -212,8 +284,7 @@ pub fn run_one(job: &Queued, slot: Option<usize>) {
         Ok(Err(e)) => finish_failed(job, &e.message()),
         Err(c) => finish_failed(job, &c.message),
     }
-    // SAFETY: on the backend's main thread; a null activity string is allowed.
-    unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null()) };
+    report_activity(false);
 }
 
 fn finish_failed(job: &Queued, message: &str) {
@@ -255,7 +326,7 @@ pub fn run_pending(max: i64) -> i64 {
         let job = next_claim(&mut after, &worker)
             .unwrap_or_else(|e| error!("jsrt.run_pending: claiming runs failed: {e}"));
         let Some((job, _place)) = job else { break };
-        run_one(&job, None);
+        run_one(&job);
         done += 1;
     }
     done

@@ -5,9 +5,6 @@ pub mod recorder;
 pub mod scheduler;
 
 use pgrx::prelude::*;
-use pgrx::PgTryBuilder;
-
-use crate::subxact::Caught;
 
 /// Connects a worker to `jsrt.database`, with the owner's search_path for
 /// the whole session: workers run as a superuser, so no name they use may
@@ -35,30 +32,4 @@ pub fn shutting_down() -> bool {
     unsafe { std::ptr::read_volatile(&raw const pg_sys::ShutdownRequestPending) != 0 }
 }
 
-/// Runs `f` in a transaction of its own: committed, or rolled back on an ERROR.
-pub fn in_transaction<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Caught> {
-    // SAFETY: called from a worker's main loop between transactions, so one may start; it ends below.
-    unsafe {
-        pg_sys::SetCurrentStatementStartTimestamp();
-        pg_sys::StartTransactionCommand();
-        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
-    }
-    let out = PgTryBuilder::new(|| Ok(f()))
-        .catch_others(|e| Err(crate::subxact::describe(e)))
-        .execute();
-    // SAFETY: ends the transaction begun above: committed with its snapshot popped, or aborted after
-    // the ERROR was caught.
-    unsafe {
-        match out {
-            Ok(_) => {
-                pg_sys::PopActiveSnapshot();
-                pg_sys::CommitTransactionCommand();
-            }
-            Err(_) => {
-                pg_sys::AbortCurrentTransaction();
-                pg_sys::FlushErrorState();
-            }
-        }
-    }
-    out
-}
+pub use crate::xact::in_transaction;

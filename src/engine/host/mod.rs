@@ -2,6 +2,7 @@
 //! run they serve (its tenant, deadline, limits and counters).
 
 pub mod cache;
+pub mod commit;
 pub mod db;
 pub mod events;
 pub mod http;
@@ -32,6 +33,10 @@ pub struct Usage {
     pub interrupted: Option<Caught>,
     /// the last `ctx.progress`
     pub progress: Option<progress::Progress>,
+    /// how many times `ctx.commit()` committed
+    pub commits: u32,
+    /// a `ctx.commit()` that failed: the run fails, even if the script caught it
+    pub commit_failure: Option<String>,
 }
 
 struct Run {
@@ -41,6 +46,9 @@ struct Run {
     depth: i64,
     script: u128,
     script_name: String,
+    trigger: String,
+    /// whether `ctx.commit()` may commit (a queued one-off run in an executor's own transaction)
+    may_commit: bool,
     deadline: Option<Instant>,
     limits: Limits,
     usage: Usage,
@@ -70,6 +78,8 @@ impl RunScope {
                 depth,
                 script: ids::key(req.script_id),
                 script_name: req.script_name.to_string(),
+                trigger: req.trigger.to_string(),
+                may_commit: req.may_commit,
                 deadline,
                 limits: req.limits,
                 usage: Usage::default(),
@@ -199,6 +209,31 @@ fn set_progress(p: progress::Progress) {
     RUN.with(|r| {
         if let Some(run) = r.borrow_mut().as_mut() {
             run.usage.progress = Some(p);
+        }
+    });
+}
+
+/// None when this run may commit; else its trigger, to say why not.
+fn commit_refused() -> Option<String> {
+    RUN.with(|r| match r.borrow().as_ref() {
+        Some(run) if run.may_commit => None,
+        Some(run) => Some(run.trigger.clone()),
+        None => Some("finished".into()),
+    })
+}
+
+fn committed() {
+    RUN.with(|r| {
+        if let Some(run) = r.borrow_mut().as_mut() {
+            run.usage.commits += 1;
+        }
+    });
+}
+
+fn set_commit_failure(message: String) {
+    RUN.with(|r| {
+        if let Some(run) = r.borrow_mut().as_mut() {
+            run.usage.commit_failure.get_or_insert(message);
         }
     });
 }
