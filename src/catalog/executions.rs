@@ -216,7 +216,7 @@ const TENANTS_SQL: &str = "WITH RECURSIVE tenants(tenant_id) AS (
 /// sorting a long queue on every claim costs more than strict order is
 /// worth; the index gives them about in the order they were queued.
 const TAKE_SQL: &str =
-    "UPDATE jsrt.script_executions e SET status = 'running', worker = $2, started_at = now()
+    "UPDATE jsrt.script_executions e SET status = 'running', worker = $2, started_at = clock_timestamp()
      WHERE e.id = (
          SELECT p.id FROM jsrt.script_executions p
           WHERE p.tenant_id = $1::uuid AND p.status = 'pending' AND p.run_after <= now()

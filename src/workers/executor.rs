@@ -1,7 +1,9 @@
 //! Executors: background workers that run the queue. Each claims one due
 //! run at a time (FOR UPDATE SKIP LOCKED), the one it starts next, and runs
 //! it in a transaction of its own: no executor holds runs another idle one
-//! could start, and a `running` row is one that started. A commit that
+//! could start, and a `running` row is one that started. The transaction
+//! that records a run also claims the next, so a busy queue costs one
+//! commit per run. A commit that
 //! queues work sets their latches (board.rs), so no polling interval stands
 //! between commit and start.
 //!
@@ -65,29 +67,42 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
         if !BackgroundWorker::wait_latch(Some(Duration::from_millis(500))) || shutting_down() {
             break;
         }
+        // the next run, claimed in the transaction that ended the last one
+        let mut next: Option<Claimed> = None;
         while !shutting_down() {
             // (between runs too: a long queue must not keep a changed setting out)
             if BackgroundWorker::sighup_received() {
                 // SAFETY: the usual SIGHUP reload, on the worker's main thread between transactions.
                 unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
             }
-            let claimed =
-                in_transaction(AssertUnwindSafe(|| claim_next(slot, &mut after, &worker)));
-            let (job, place) = match claimed.map_err(|c| c.message).and_then(|r| r) {
-                Ok(None) => break,
-                Ok(Some(claimed)) => claimed,
-                Err(e) => {
-                    if e != last_error {
-                        log!("jsrt executor: claiming runs failed: {e}");
-                        last_error = e;
+            let (job, place) = match next.take() {
+                Some(claimed) => claimed,
+                None => {
+                    let claimed =
+                        in_transaction(AssertUnwindSafe(|| claim_next(slot, &mut after, &worker)));
+                    match claimed.map_err(|c| c.message).and_then(|r| r) {
+                        Ok(None) => break,
+                        Ok(Some(claimed)) => claimed,
+                        Err(e) => {
+                            if e != last_error {
+                                log!("jsrt executor: claiming runs failed: {e}");
+                                last_error = e;
+                            }
+                            break;
+                        }
                     }
-                    break;
                 }
             };
             last_error.clear();
-            run_in_own_transaction(slot, &job);
+            let mut claim = || claim_within(slot, &mut after, &worker);
+            next = run_in_own_transaction(slot, &job, &mut claim);
             // the tenant's place under its cap, held from the claim to the end of the run
             drop(place);
+        }
+        if let Some((job, _place)) = next {
+            // claimed, not started: a shutdown puts it back
+            board::close_run(slot);
+            let _ = in_transaction(|| requeue(&job.id));
         }
     }
     board::unregister(slot);
@@ -113,15 +128,24 @@ fn recover() {
     }
 }
 
+/// A claimed run with its tenant's place under the cap.
+type Claimed = (Queued, Option<quota::Slot>);
+
+/// Claims the next run inside the transaction that records the last one (one
+/// commit for both), in a subtransaction: a failed claim loses no record.
+fn claim_within(slot: usize, after: &mut String, worker: &str) -> Option<Claimed> {
+    match crate::subxact::run(AssertUnwindSafe(|| claim_next(slot, after, worker))) {
+        Ok(Ok(claimed)) => claimed,
+        // (claimed again in a transaction of its own, where an error is logged)
+        Ok(Err(_)) | Err(_) => None,
+    }
+}
+
 /// Claims the next run in its own short transaction, marked on the board
 /// before the claim commits (so that a cancel waiting for the row finds it).
 /// A tenant at its cap is skipped; the place taken for the run's tenant
 /// comes back with it.
-fn claim_next(
-    slot: usize,
-    after: &mut String,
-    worker: &str,
-) -> Result<Option<(Queued, Option<quota::Slot>)>, String> {
+fn claim_next(slot: usize, after: &mut String, worker: &str) -> Result<Option<Claimed>, String> {
     // (A synchronous commit: after a crash, a run that started must be found `running`.
     // An asynchronous one can be lost with the WAL buffers, and the run would start again.)
     let claimed = next_claim(after, worker)?;
@@ -135,14 +159,19 @@ fn claim_next(
 /// shares: the run commits with its record, or its transaction rolls back
 /// and its record is written in a new one (whose now() is the failure's, for
 /// the retry's backoff). A one-off run may commit along the way
-/// (`ctx.commit()`); what it committed stays whatever comes after.
-fn run_in_own_transaction(slot: usize, job: &Queued) {
+/// (`ctx.commit()`); what it committed stays whatever comes after. The
+/// transaction that ends the run also claims the next one, with `claim`.
+fn run_in_own_transaction(
+    slot: usize,
+    job: &Queued,
+    claim: &mut dyn FnMut() -> Option<Claimed>,
+) -> Option<Claimed> {
     let outcome = xact::in_transaction_deciding(AssertUnwindSafe(|| {
         if board::cancel_requested() {
             // cancelled between its claim and now: it never starts
             board::close_run(slot);
             mark_cancelled(&job.id);
-            return (After::Nothing, true);
+            return ((After::Nothing, claim()), true);
         }
         report_activity(true);
         let ran = run::execute_queued(job, true);
@@ -154,29 +183,38 @@ fn run_in_own_transaction(slot: usize, job: &Queued) {
                 if let Err(e) = write_completed(job, &rec) {
                     error!("{e}");
                 }
-                (After::Nothing, true)
+                ((After::Nothing, claim()), true)
             }
-            Ok(rec) => (After::Record(Box::new(rec), cancelled), false),
+            Ok(rec) => ((After::Record(Box::new(rec), cancelled), None), false),
             Err(Error::Busy { .. } | Error::TenantBusy { .. } | Error::Held { .. }) => {
                 requeue(&job.id);
-                (After::Nothing, true)
+                ((After::Nothing, claim()), true)
             }
-            Err(e) => (After::Failed(e.message()), false),
+            Err(e) => ((After::Failed(e.message()), None), false),
         }
     }));
-    // (closed above, unless the run failed outside the script)
-    let cancelled = board::close_run(slot);
-    let after = match outcome {
-        Ok(after) => after,
-        Err(_) if cancelled => After::Cancelled,
-        Err(c) => After::Failed(c.message),
+    let (after, next) = match outcome {
+        Ok(done) => done,
+        // (the board still names this run, or a claim rolled back with the transaction)
+        Err(_) if board::close_run(slot) => (After::Cancelled, None),
+        Err(c) => (After::Failed(c.message), None),
     };
-    let _ = xact::in_transaction(AssertUnwindSafe(|| match after {
-        After::Nothing => {}
-        After::Cancelled => mark_cancelled_running(&job.id),
-        After::Failed(message) => finish_failed(job, &message),
-        After::Record(rec, cancelled) => write_unfinished(*rec, cancelled),
+    if next.is_some() || matches!(after, After::Nothing) {
+        return next;
+    }
+    let written = xact::in_transaction(AssertUnwindSafe(|| {
+        match after {
+            After::Nothing => {}
+            After::Cancelled => mark_cancelled_running(&job.id),
+            After::Failed(message) => finish_failed(job, &message),
+            After::Record(rec, cancelled) => write_unfinished(*rec, cancelled),
+        }
+        claim()
     }));
+    written.unwrap_or_else(|_| {
+        board::close_run(slot);
+        None
+    })
 }
 
 /// What is left to write once an executor's run transaction has ended.
