@@ -51,12 +51,14 @@ check "the cancelled migration keeps its $n committed rows, the record says $com
 check "the other tenant's rows are untouched" $?
 
 # 2. A failure after a commit keeps the commit and rolls back the rest.
-sql "SELECT jsrt.create_script('halfway', 'export default (ctx) => { ctx.db.insert(\"commit_notes\", {note: \"kept\"}); ctx.commit(); ctx.db.insert(\"commit_notes\", {note: \"lost\"}); throw new Error(\"after the commit\") }', 'oneoff', '{\"status\": \"active\"}')" >/dev/null
+sql "SELECT jsrt.create_script('on_halfway', 'export default (ctx) => { ctx.db.insert(\"commit_notes\", {note: \"event\"}) }', 'event', '{\"status\": \"active\", \"event_types\": [\"commit.halfway\"]}')" >/dev/null
+sql "SELECT jsrt.create_script('halfway', 'export default (ctx) => { ctx.db.insert(\"commit_notes\", {note: \"kept\"}); ctx.events.publish(\"commit.halfway\", {}); ctx.commit(); ctx.db.insert(\"commit_notes\", {note: \"lost\"}); throw new Error(\"after the commit\") }', 'oneoff', '{\"status\": \"active\"}')" >/dev/null
 id=$(sql "SELECT jsrt.execute_async('halfway')" | tail -1)
 wait_for "SELECT status = 'failed' FROM jsrt.script_executions WHERE id = '$id'" 20
-[ "$("${PSQL[@]}" -c "SELECT string_agg(note, ',' ORDER BY note) FROM public.commit_notes")" = kept ] \
+wait_for "SELECT count(*) = 1 FROM public.commit_notes WHERE note = 'event'" 20
+[ "$("${PSQL[@]}" -c "SELECT string_agg(note, ',' ORDER BY note) FROM public.commit_notes")" = event,kept ] \
   && [ "$("${PSQL[@]}" -c "SELECT metrics->>'commits' = '1' AND error LIKE '%after the commit%' FROM jsrt.script_executions WHERE id = '$id'")" = t ]
-check "a failure after a commit keeps what was committed and rolls back what came after" $?
+check "a failure after a commit keeps what was committed (a row, an event that then ran) and rolls back what came after" $?
 
 # 3. After a commit the run's SQL is the same: script role, its search_path, its tenant only.
 sql "SELECT jsrt.create_script('same_after', 'export default (ctx) => { const q = () => ctx.db.one(\"SELECT current_user AS u, current_setting(\$\$search_path\$\$) AS p, (SELECT count(*) FROM commit_rows)::int AS n\"); const before = q(); ctx.commit(); const after = q(); return {before, after} }', 'oneoff', '{\"status\": \"active\"}')" >/dev/null
