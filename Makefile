@@ -5,13 +5,17 @@ DEMO_DIR  := /var/lib/postgresql/jsrt-demo
 DEMO_PORT := 28815
 DEMO_DB   := jsrt
 
-.PHONY: setup install run stop test lint unit types pgtest regress bench crash
+.PHONY: setup console install run stop test lint unit types pgtest regress bench crash
 
 setup:
 	scripts/setup.sh
 
+# The web console (console/): npm packages pinned in its lockfile, built into console/dist.
+console: setup
+	cd console && npm ci --no-audit --no-fund --silent && node build.mjs
+
 # Never over a library a running server has mapped (that crashes it): see scripts/install.sh.
-install: setup
+install: setup console
 	scripts/install.sh
 
 # A local cluster with the extension preloaded, example scripts, and their output.

@@ -27,4 +27,13 @@ rm -rf "$stage"
 cargo pgrx package --pg-config "$PG_CONFIG" --out-dir "$stage" >/dev/null
 for f in "$stage$libdir"/*.so; do put "$f" "$libdir"; done
 for f in "$stage$sharedir"/extension/*; do put "$f" "$sharedir/extension"; done
+# The web console, which the front door reads at its start: a new directory swapped in.
+if [ -f console/dist/index.html ]; then
+  mkdir -p "$sharedir/jsruntime"
+  rm -rf "$sharedir/jsruntime/.console.new" "$sharedir/jsruntime/.console.old"
+  cp -r console/dist "$sharedir/jsruntime/.console.new"
+  [ -d "$sharedir/jsruntime/console" ] && mv "$sharedir/jsruntime/console" "$sharedir/jsruntime/.console.old"
+  mv "$sharedir/jsruntime/.console.new" "$sharedir/jsruntime/console"
+  rm -rf "$sharedir/jsruntime/.console.old"
+fi
 echo "installed jsruntime into $libdir and $sharedir/extension"

@@ -2,6 +2,7 @@
 //! off a connection's bytes, routing them to scripts, and writing responses.
 //! The HTTP workers (src/workers/) own the sockets and the SQL.
 
+pub mod assets;
 pub mod fairq;
 pub mod keys;
 pub mod request;

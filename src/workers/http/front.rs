@@ -17,6 +17,7 @@ use pgrx::prelude::*;
 
 use super::{recv, send, FDS};
 use crate::gucs;
+use crate::http::assets::{self, Assets};
 use crate::http::fairq::{FairQueue, Full};
 use crate::http::request::{self, Limits, Request};
 use crate::http::response::Response;
@@ -105,6 +106,36 @@ struct Front {
     /// runners busy per wait-queue key
     busy: HashMap<String, usize>,
     next_ticket: u64,
+    /// the web console's files, served here without a runner
+    console: Assets,
+}
+
+/// The console's files, from SHAREDIR/jsruntime/console (scripts/install.sh
+/// puts them there); none when it was not built.
+fn console_files() -> Assets {
+    let mut share = [0 as std::ffi::c_char; pg_sys::MAXPGPATH as usize];
+    // SAFETY: my_exec_path is the postmaster's NUL-terminated path, set at start; `share` has MAXPGPATH bytes.
+    unsafe {
+        pg_sys::get_share_path(
+            std::ptr::addr_of!(pg_sys::my_exec_path).cast(),
+            share.as_mut_ptr(),
+        )
+    };
+    // SAFETY: get_share_path wrote a NUL-terminated path into `share`.
+    let share = unsafe { std::ffi::CStr::from_ptr(share.as_ptr()) };
+    let dir = std::path::Path::new(&*share.to_string_lossy()).join("jsruntime/console");
+    match Assets::load(&dir) {
+        Ok(a) => a,
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                log!(
+                    "jsrt http front: the console in {} cannot be read: {e}",
+                    dir.display()
+                );
+            }
+            Assets::default()
+        }
+    }
 }
 
 #[pg_guard]
@@ -132,6 +163,7 @@ pub extern "C-unwind" fn jsrt_http_front_main(_arg: pg_sys::Datum) {
         return;
     }
     let mut front = Front {
+        console: console_files(),
         listener,
         epoll,
         touched: Vec::new(),
@@ -453,6 +485,9 @@ impl Front {
 
     /// What the front answers itself, without a transaction.
     fn local(&self, req: &Request) -> Option<Response> {
+        if matches!(req.method.as_str(), "GET" | "HEAD") && req.path.starts_with(assets::PREFIX) {
+            return self.console.respond(&req.path, &req.headers);
+        }
         match (req.method.as_str(), req.path.as_str()) {
             ("GET" | "HEAD", "/healthz") => Some(self.health()),
             ("GET" | "HEAD", "/metrics") => Some(Response {
