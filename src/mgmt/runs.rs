@@ -1,0 +1,175 @@
+//! Runs: start (queued, with an optional wait), get with live progress,
+//! cancel, replay, and the filtered history by keyset pages.
+
+use serde_json::{json, Value};
+
+use super::problem::Problem;
+use super::sql::{self, json as q};
+use super::{Ctx, Handled, Reply, MAX_WAIT_S};
+use crate::http::response::Response;
+
+fn queued(id: &str) -> Handled {
+    let mut r = Response::json(202, &json!({"id": id, "status": "pending"}));
+    r.headers.push((
+        "location".into(),
+        format!("{}/runs/{id}", super::routes::PREFIX),
+    ));
+    Ok(Reply::Raw(r))
+}
+
+pub fn start(ctx: &Ctx) -> Handled {
+    let body = ctx.body()?;
+    let input = body.get("input").cloned().unwrap_or_else(|| json!({}));
+    let wait = match body.get("wait") {
+        None | Some(Value::Null) => 0,
+        Some(w) => w.as_u64().filter(|w| *w <= MAX_WAIT_S).ok_or_else(|| {
+            Problem::new(
+                422,
+                format!("\"wait\" must be a whole number of seconds from 0 to {MAX_WAIT_S}"),
+            )
+            .with_field("wait")
+        })?,
+    };
+    let id = q(
+        "SELECT to_jsonb(jsrt.execute_async($1, $2::jsonb)::text)",
+        &[Some(ctx.param("name")), Some(&input.to_string())],
+    )?;
+    let id = id.as_str().unwrap_or_default().to_string();
+    if wait > 0 {
+        return Ok(Reply::Wait(id, wait * 1000));
+    }
+    queued(&id)
+}
+
+/// After the start committed: the run when it ended within the wait (200),
+/// else where it is (202).
+pub fn wait_for(id: &str, timeout_ms: u64) -> Handled {
+    let w = q(
+        "SELECT jsrt.wait($1::uuid, $2::int)",
+        &[Some(id), Some(&timeout_ms.to_string())],
+    )?;
+    let run = one(id)?;
+    let ended = !matches!(w["status"].as_str(), Some("pending" | "running"));
+    Ok(Reply::Json(if ended { 200 } else { 202 }, run))
+}
+
+/// A run of the current tenant, with its live state while it runs.
+fn one(id: &str) -> Result<Value, Problem> {
+    if !sql::is_uuid(id) {
+        return Err(sql::not_found("run", id));
+    }
+    let v = q(
+        "SELECT to_jsonb(e) - 'tenant_id' || jsonb_build_object('script', s.name,
+                'live', (SELECT to_jsonb(r) - 'execution_id' FROM jsrt.running() r WHERE r.execution_id = e.id))
+           FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
+          WHERE e.tenant_id = jsrt.current_tenant() AND e.id = $1::uuid",
+        &[Some(id)],
+    )?;
+    if v.is_null() {
+        return Err(sql::not_found("run", id));
+    }
+    Ok(v)
+}
+
+pub fn get(ctx: &Ctx) -> Handled {
+    Ok(Reply::Json(200, one(ctx.param("id"))?))
+}
+
+pub fn cancel(ctx: &Ctx) -> Handled {
+    let id = ctx.param("id");
+    one(id)?;
+    let took = q("SELECT to_jsonb(jsrt.cancel($1::uuid))", &[Some(id)])?;
+    Ok(Reply::Json(
+        200,
+        json!({"cancelled": took.as_bool().unwrap_or(false)}),
+    ))
+}
+
+pub fn replay(ctx: &Ctx) -> Handled {
+    let run = one(ctx.param("id"))?;
+    let body = ctx.body()?;
+    let input = body
+        .get("input")
+        .cloned()
+        .unwrap_or_else(|| run["input"].clone());
+    let script = run["script_id"].as_str().unwrap_or_default();
+    let id = q(
+        "SELECT to_jsonb(jsrt.execute_async($1, $2::jsonb)::text)",
+        &[Some(script), Some(&input.to_string())],
+    )?;
+    queued(id.as_str().unwrap_or_default())
+}
+
+pub fn list(ctx: &Ctx) -> Handled {
+    let limit = ctx.q_int("limit", 50, 1, 1000)?;
+    let (at, id) = match ctx.q("cursor") {
+        Some(c) => {
+            let mut k = sql::uncursor(c, 2)?;
+            let id = k.pop();
+            (k.pop(), id)
+        }
+        None => (None, None),
+    };
+    if let Some(v) = ctx.q("version") {
+        if v.parse::<i32>().is_err() {
+            return Err(
+                Problem::bad("query parameter \"version\" must be a whole number")
+                    .with_field("version"),
+            );
+        }
+    }
+    if let Some(i) = ctx.q("input") {
+        if serde_json::from_str::<Value>(i).is_err() {
+            return Err(Problem::bad("query parameter \"input\" must be JSON").with_field("input"));
+        }
+    }
+    let limit_text = (limit + 1).to_string();
+    let rows = q(
+        "SELECT coalesce(jsonb_agg(x.j ORDER BY x.started_at DESC, x.id DESC), '[]') FROM (
+           SELECT e.started_at, e.id,
+                  jsonb_build_object('id', e.id, 'script_id', e.script_id, 'script', s.name, 'status', e.status,
+                      'trigger_type', e.trigger_type, 'version_number', e.version_number, 'attempt', e.attempt,
+                      'started_at', e.started_at, 'completed_at', e.completed_at, 'error', e.error,
+                      'metrics', e.metrics, 'cursor_at', e.started_at::text) AS j
+             FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
+            WHERE e.tenant_id = jsrt.current_tenant()
+              AND ($1::timestamptz IS NULL OR (e.started_at, e.id) < ($1::timestamptz, $2::uuid))
+              AND ($3::text IS NULL OR e.status = $3)
+              AND ($4::text IS NULL OR e.trigger_type = $4)
+              AND ($5::text IS NULL OR s.name = $5 OR s.id::text = lower($5))
+              AND ($6::int IS NULL OR e.version_number = $6::int)
+              AND ($7::timestamptz IS NULL OR e.started_at >= $7::timestamptz)
+              AND ($8::timestamptz IS NULL OR e.started_at < $8::timestamptz)
+              AND ($9::jsonb IS NULL OR e.input @> $9::jsonb)
+              AND ($10::text IS NULL OR strpos(lower(coalesce(e.error, '')), lower($10)) > 0
+                                     OR strpos(lower(e.logs::text), lower($10)) > 0)
+            ORDER BY e.started_at DESC, e.id DESC LIMIT $11::int) x",
+        &[
+            at.as_deref(),
+            id.as_deref(),
+            ctx.q("status"),
+            ctx.q("trigger"),
+            ctx.q("script"),
+            ctx.q("version"),
+            ctx.q("since"),
+            ctx.q("until"),
+            ctx.q("input"),
+            ctx.q("q"),
+            Some(&limit_text),
+        ],
+    )?;
+    let mut page = super::scripts::page(rows, limit as usize, |r| {
+        vec![
+            r["cursor_at"].as_str().unwrap_or("").to_string(),
+            r["id"].as_str().unwrap_or("").to_string(),
+        ]
+    });
+    if let Some(items) = page["items"].as_array_mut() {
+        for i in items {
+            if let Some(o) = i.as_object_mut() {
+                o.remove("cursor_at");
+            }
+        }
+    }
+    Ok(Reply::Json(200, page))
+}
