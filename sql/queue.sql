@@ -311,8 +311,13 @@ BEGIN
                 AND (since IS NULL OR x.created_at >= since)
                 AND s.status = 'active'
               ORDER BY x.created_at LOOP
-        PERFORM jsrt.retry_dead_letter(d.id);
-        n := n + 1;
+        BEGIN
+            PERFORM jsrt.retry_dead_letter(d.id);
+            n := n + 1;
+        EXCEPTION WHEN undefined_object THEN
+            -- a retry of it succeeded meanwhile, which deleted it: nothing to redrive
+            NULL;
+        END;
     END LOOP;
     RETURN n;
 END $$;
