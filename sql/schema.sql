@@ -115,10 +115,10 @@ CREATE TABLE jsrt.script_executions (
     started_at     timestamptz NOT NULL DEFAULT now(),
     completed_at   timestamptz
 );
--- A script's runs newest first (its last run, in the management API's script list).
-CREATE INDEX idx_executions_script_id ON jsrt.script_executions(script_id, started_at DESC);
+CREATE INDEX idx_executions_script_id ON jsrt.script_executions(script_id);
 CREATE INDEX idx_executions_tenant_id ON jsrt.script_executions(tenant_id);
-CREATE INDEX idx_executions_tenant_script ON jsrt.script_executions(tenant_id, script_id);
+-- A script's runs newest first: its last run, and its history by keyset pages.
+CREATE INDEX idx_executions_tenant_script ON jsrt.script_executions(tenant_id, script_id, started_at DESC, id DESC);
 CREATE INDEX idx_executions_tenant_status ON jsrt.script_executions(tenant_id, status);
 -- The run history by keyset pages: (started_at, id) is unique and ordered, so a page is an index range.
 CREATE INDEX idx_executions_tenant_started_at ON jsrt.script_executions(tenant_id, started_at DESC, id DESC);

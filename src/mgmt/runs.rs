@@ -123,33 +123,44 @@ pub fn list(ctx: &Ctx) -> Handled {
             return Err(Problem::bad("query parameter \"input\" must be JSON").with_field("input"));
         }
     }
+    // A script named is found first: the page is then a range of its own index.
+    let script = match ctx.q("script") {
+        None => None,
+        Some(name) => match sql::script_id(name) {
+            Ok(id) => Some(id),
+            Err(p) if p.status == 404 => return Ok(Reply::Json(200, json!({"items": [], "next_cursor": null}))),
+            Err(p) => return Err(p),
+        },
+    };
+    if id.as_deref().is_some_and(|i| !sql::is_uuid(i)) {
+        return Err(Problem::bad("query parameter \"cursor\" is not a cursor this API gave").with_field("cursor"));
+    }
     let limit_text = (limit + 1).to_string();
     let rows = q(
-        "SELECT coalesce(jsonb_agg(x.j ORDER BY x.started_at DESC, x.id DESC), '[]') FROM (
-           SELECT e.started_at, e.id,
-                  jsonb_build_object('id', e.id, 'script_id', e.script_id, 'script', s.name, 'status', e.status,
-                      'trigger_type', e.trigger_type, 'version_number', e.version_number, 'attempt', e.attempt,
-                      'started_at', e.started_at, 'completed_at', e.completed_at, 'error', e.error,
-                      'metrics', e.metrics, 'cursor_at', e.started_at::text) AS j
-             FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
-            WHERE e.tenant_id = jsrt.current_tenant()
-              AND ($1::timestamptz IS NULL OR (e.started_at, e.id) < ($1::timestamptz, $2::uuid))
-              AND ($3::text IS NULL OR e.status = $3)
-              AND ($4::text IS NULL OR e.trigger_type = $4)
-              AND ($5::text IS NULL OR s.name = $5 OR s.id::text = lower($5))
-              AND ($6::int IS NULL OR e.version_number = $6::int)
-              AND ($7::timestamptz IS NULL OR e.started_at >= $7::timestamptz)
-              AND ($8::timestamptz IS NULL OR e.started_at < $8::timestamptz)
-              AND ($9::jsonb IS NULL OR e.input @> $9::jsonb)
-              AND ($10::text IS NULL OR strpos(lower(coalesce(e.error, '')), lower($10)) > 0
-                                     OR strpos(lower(e.logs::text), lower($10)) > 0)
-            ORDER BY e.started_at DESC, e.id DESC LIMIT $11::int) x",
+        "SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'script_id', x.script_id,
+                    'script', (SELECT s.name FROM jsrt.scripts s WHERE s.id = x.script_id), 'status', x.status,
+                    'trigger_type', x.trigger_type, 'version_number', x.version_number, 'attempt', x.attempt,
+                    'started_at', x.started_at, 'completed_at', x.completed_at, 'error', x.error,
+                    'metrics', x.metrics, 'cursor_at', x.started_at::text) ORDER BY x.started_at DESC, x.id DESC), '[]')
+           FROM (SELECT e.* FROM jsrt.script_executions e
+                  WHERE e.tenant_id = jsrt.current_tenant()
+                    AND ($1::timestamptz IS NULL OR (e.started_at, e.id) < ($1::timestamptz, $2::uuid))
+                    AND ($3::text IS NULL OR e.status = $3)
+                    AND ($4::text IS NULL OR e.trigger_type = $4)
+                    AND ($5::uuid IS NULL OR e.script_id = $5::uuid)
+                    AND ($6::int IS NULL OR e.version_number = $6::int)
+                    AND ($7::timestamptz IS NULL OR e.started_at >= $7::timestamptz)
+                    AND ($8::timestamptz IS NULL OR e.started_at < $8::timestamptz)
+                    AND ($9::jsonb IS NULL OR e.input @> $9::jsonb)
+                    AND ($10::text IS NULL OR strpos(lower(coalesce(e.error, '')), lower($10)) > 0
+                                           OR strpos(lower(e.logs::text), lower($10)) > 0)
+                  ORDER BY e.started_at DESC, e.id DESC LIMIT $11::int) x",
         &[
             at.as_deref(),
             id.as_deref(),
             ctx.q("status"),
             ctx.q("trigger"),
-            ctx.q("script"),
+            script.as_deref(),
             ctx.q("version"),
             ctx.q("since"),
             ctx.q("until"),

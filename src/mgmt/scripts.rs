@@ -17,7 +17,8 @@ const SCRIPT: &str = "to_jsonb(s) - 'tenant_id' - 'source' || jsonb_build_object
         'next_run_at', (SELECT j.next_run_at FROM jsrt.script_scheduled_jobs j WHERE j.script_id = s.id))";
 const LAST_RUN: &str =
     "LEFT JOIN LATERAL (SELECT e.status, e.started_at FROM jsrt.script_executions e
-                         WHERE e.script_id = s.id ORDER BY e.started_at DESC LIMIT 1) l ON true";
+                         WHERE e.tenant_id = s.tenant_id AND e.script_id = s.id
+                         ORDER BY e.started_at DESC, e.id DESC LIMIT 1) l ON true";
 const ETAG: &str =
     "format('\"%s-%s\"', s.version, floor(extract(epoch FROM s.updated_at) * 1000000)::bigint)";
 
