@@ -86,8 +86,8 @@ fn edits(a: &[&str], b: &[&str]) -> Vec<Edit> {
     let mut out = vec![Edit::Same; head];
     let (n, m) = (ma.len(), mb.len());
     if n * m > MAX_CELLS {
-        out.extend(std::iter::repeat(Edit::Del).take(n));
-        out.extend(std::iter::repeat(Edit::Add).take(m));
+        out.extend(std::iter::repeat_n(Edit::Del, n));
+        out.extend(std::iter::repeat_n(Edit::Add, m));
     } else {
         // lcs[i][j]: the longest common subsequence of ma[i..] and mb[j..]
         let w = m + 1;
@@ -117,7 +117,7 @@ fn edits(a: &[&str], b: &[&str]) -> Vec<Edit> {
             }
         }
     }
-    out.extend(std::iter::repeat(Edit::Same).take(tail));
+    out.extend(std::iter::repeat_n(Edit::Same, tail));
     out
 }
 

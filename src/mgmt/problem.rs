@@ -5,9 +5,25 @@ use serde_json::{Map, Value};
 
 use crate::http::response::{reason, Response};
 
-/// What went wrong with a request.
+/// What went wrong with a request (boxed: handlers return it in every Err).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Problem {
+pub struct Problem(Box<Details>);
+
+impl std::ops::Deref for Problem {
+    type Target = Details;
+    fn deref(&self) -> &Details {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Problem {
+    fn deref_mut(&mut self) -> &mut Details {
+        &mut self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Details {
     pub status: u16,
     pub detail: String,
     pub sqlstate: Option<String>,
@@ -26,7 +42,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: u16, detail: impl Into<String>) -> Problem {
-        Problem {
+        Problem(Box::new(Details {
             status,
             detail: detail.into(),
             sqlstate: None,
@@ -37,7 +53,7 @@ impl Problem {
             hint: None,
             extra: Map::new(),
             headers: Vec::new(),
-        }
+        }))
     }
 
     /// A malformed request: 400.

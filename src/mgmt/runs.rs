@@ -128,12 +128,17 @@ pub fn list(ctx: &Ctx) -> Handled {
         None => None,
         Some(name) => match sql::script_id(name) {
             Ok(id) => Some(id),
-            Err(p) if p.status == 404 => return Ok(Reply::Json(200, json!({"items": [], "next_cursor": null}))),
+            Err(p) if p.status == 404 => {
+                return Ok(Reply::Json(200, json!({"items": [], "next_cursor": null})))
+            }
             Err(p) => return Err(p),
         },
     };
     if id.as_deref().is_some_and(|i| !sql::is_uuid(i)) {
-        return Err(Problem::bad("query parameter \"cursor\" is not a cursor this API gave").with_field("cursor"));
+        return Err(
+            Problem::bad("query parameter \"cursor\" is not a cursor this API gave")
+                .with_field("cursor"),
+        );
     }
     let limit_text = (limit + 1).to_string();
     let rows = q(
