@@ -76,6 +76,7 @@ GRANT INSERT, UPDATE ON jsrt.scripts TO jsrt_developer;
 GRANT EXECUTE ON FUNCTION jsrt.create_script(text, text, text, jsonb), jsrt.update_script(text, text, jsonb, text),
                           jsrt.set_status(text, text), jsrt.rollback_script(text, integer),
                           jsrt.execute(text, jsonb), jsrt._execute(text, text),
+                          jsrt.dry_run(text, text, jsonb, boolean),
                           -- helpers the functions above and the scripts triggers call as the caller
                           jsrt._resolve_script(text), jsrt._check_options(jsonb), jsrt._text_array(jsonb),
                           jsrt._status_transition_allowed(text, text), jsrt._check_limits(jsonb),

@@ -18,7 +18,7 @@ use crate::engine::limits::Limits;
 use crate::error::Error;
 
 /// What running a script needs from its row.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Script {
     pub id: String,
     pub tenant_id: String,

@@ -122,6 +122,50 @@ pub fn execute_queued(q: &Queued) -> Result<Record, Error> {
     })
 }
 
+/// A dry run's result: what the run gave back and logged. Nothing is recorded.
+pub struct DryRun {
+    pub outcome: Result<Option<String>, Failure>,
+    pub logs: Vec<super::host::log::Line>,
+    pub duration_ms: f64,
+}
+
+/// Runs `key` of the session's tenant, with `source` instead of its own if
+/// given, whatever its status, without a history record. Its writes are
+/// kept in the current transaction when it completes: the caller
+/// (`jsrt.dry_run`) rolls them back.
+pub fn execute_dry(key: &str, source: Option<&str>, input_json: &str) -> Result<DryRun, Error> {
+    use sha2::{Digest, Sha256};
+    let tenant = gucs::tenant().ok_or(Error::NoTenant)?;
+    if ids::parse(&tenant).is_none() {
+        return Err(Error::UnknownTenant(tenant));
+    }
+    // SAFETY: on the backend's main thread; the ERROR it may raise comes back through pgrx's guard.
+    unsafe { pg_sys::check_stack_depth() };
+    let mut script = (*scripts::resolve(&tenant, key)?).clone();
+    if let Some(source) = source {
+        script.source = source.to_string();
+        script.digest = Sha256::digest(source.as_bytes()).into();
+    }
+    let call = Call {
+        script: &script,
+        id: &ids::next(),
+        trigger: "manual",
+        attempt: 1,
+        input_json,
+        event_json: None,
+        request_json: None,
+        request_body: None,
+        own_writes_roll_back: true,
+        tenant_counted: false,
+    };
+    let done = run(&call)?;
+    Ok(DryRun {
+        outcome: done.result.outcome,
+        logs: done.result.logs,
+        duration_ms: done.duration_ms,
+    })
+}
+
 fn runnable(script: &Script) -> Result<(), Error> {
     if matches!(script.status.as_str(), "active" | "draft") {
         Ok(())

@@ -251,6 +251,7 @@ fn handle(op: Op, ctx: &Ctx) -> Handled {
         Op::GetVersion => scripts::version(ctx),
         Op::Diff => scripts::diff(ctx),
         Op::Rollback => scripts::rollback(ctx),
+        Op::DryRun => runs::dry_run(ctx),
         Op::Deploy => scripts::deploy(ctx),
         Op::ScriptSchedule => ops::script_schedule(ctx),
         Op::ListSchedules => ops::schedules(ctx),

@@ -216,6 +216,15 @@ fn schemas() -> Value {
             "status": {"type": "string"},
             "next_runs": {"type": "array", "items": {"type": "string", "format": "date-time"}}}},
         "ScheduleList": list("Schedule"),
+        "DryRunRequest": {"type": "object", "properties": {
+            "source": {"type": ["string", "null"], "description": "an edited source; the script's own when left out"},
+            "input": {}, "allow_http": {"type": "boolean", "description": "let ctx.http requests out (refused by default)"}}},
+        "DryRunResult": {"type": "object", "required": ["ok", "writes", "logs"], "properties": {
+            "ok": {"type": "boolean"}, "output": {}, "error": {"type": ["object", "null"]},
+            "logs": {"type": "array"}, "duration_ms": {"type": "number"}, "rolled_back": {"type": "boolean"},
+            "writes": {"type": "array", "items": {"type": "object", "properties": {
+                "table": {"type": "string"}, "operation": {"enum": ["insert", "update", "delete"]},
+                "count": {"type": "integer"}, "sample": {"type": "array"}}}}}},
         "RunStart": {"type": "object", "properties": {"input": {},
             "wait": {"type": "integer", "minimum": 0, "maximum": 30, "description": "seconds to wait for the end"}}},
         "Replay": {"type": "object", "properties": {"input": {"description": "the input; the original run's when left out"}}},

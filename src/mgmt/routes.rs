@@ -20,6 +20,7 @@ pub enum Op {
     GetVersion,
     Diff,
     Rollback,
+    DryRun,
     ScriptSchedule,
     StartRun,
     ListRuns,
@@ -245,6 +246,9 @@ pub const ROUTES: &[RouteDef] = &[
         &[],
         "jsrt_developer"
     ),
+    route!("POST", "/scripts/{name}/dry-run", DryRun, "dryRun", "runs",
+        "Run the script, or an edited source, against the tenant's data, then roll everything back (jsrt.dry_run)",
+        200, Some("DryRunRequest"), Some("DryRunResult"), &[], "jsrt_developer"),
     route!(
         "GET",
         "/scripts/{name}/schedule",

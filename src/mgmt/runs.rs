@@ -189,3 +189,37 @@ pub fn list(ctx: &Ctx) -> Handled {
     }
     Ok(Reply::Json(200, page))
 }
+
+/// `jsrt.dry_run`: a script that fails (or does not compile) is still a
+/// 200: the result says how, with the line and column.
+pub fn dry_run(ctx: &Ctx) -> Handled {
+    let body = ctx.body()?;
+    let source = match body.get("source") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            return Err(Problem::new(422, "\"source\" must be a string").with_field("source"))
+        }
+    };
+    let input = body.get("input").cloned().unwrap_or_else(|| json!({}));
+    let allow_http = match body.get("allow_http") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(
+                Problem::new(422, "\"allow_http\" must be true or false").with_field("allow_http")
+            )
+        }
+    };
+    let id = sql::script_id(ctx.param("name"))?;
+    let r = q(
+        "SELECT jsrt.dry_run($1, $2, $3::jsonb, $4::bool)",
+        &[
+            Some(&id),
+            source.as_deref(),
+            Some(&input.to_string()),
+            Some(if allow_http { "true" } else { "false" }),
+        ],
+    )?;
+    Ok(Reply::Json(200, r))
+}

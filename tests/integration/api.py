@@ -385,6 +385,17 @@ def deploy():
     check("viewer may not deploy: 403", problem(r, 403), r[:3])
 
 
+def dry_runs():
+    r = call("POST", "/scripts/dry_sql/dry-run", {"input": {}})
+    w = {(x["table"], x["operation"]): x["count"] for x in (r[2] or {}).get("writes", [])}
+    check("dry run over the API: the rows written, none kept", r[0] == 200 and r[2]["ok"]
+          and w.get(("public.api_orders", "insert")) == 2 and psql("SELECT count(*) FROM public.api_orders") == "1", r[:3])
+    r = call("POST", "/scripts/dry_sql/dry-run", {"source": "export default (ctx) => ctx.input.n * 2", "input": {"n": 21}})
+    check("dry run of an edited source with an input", r[0] == 200 and r[2]["output"] == 42 and r[2]["writes"] == [], r[:3])
+    r = call("POST", "/scripts/dry_sql/dry-run", {}, key="viewer")
+    check("viewer may not dry-run: 403", problem(r, 403), r[:3])
+
+
 def cross_tenant():
     b = "b_admin"
     r = call("GET", "/scripts/greet", key=b)
@@ -421,6 +432,7 @@ runs()
 dead_letters_schedules_events()
 secrets_and_keys()
 deploy()
+dry_runs()
 cross_tenant()
 pagination()
 finish("api")

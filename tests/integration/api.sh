@@ -28,6 +28,33 @@ T=api_b sql "SELECT jsrt.create_script('b_secret_job', 'export default () => 1',
 b_run=$(T=api_b sql "SELECT jsrt.execute_async('b_secret_job')")
 b_script=$(T=api_b sql "SELECT id FROM jsrt.scripts WHERE name = 'b_secret_job'")
 
+# a table scripts write, for the dry runs
+"${PSQL[@]}" -c "CREATE TABLE public.api_orders (tenant_id uuid NOT NULL DEFAULT jsrt.tenant_id(), id serial, amount int)" \
+  -c "SELECT jsrt.expose_table('public.api_orders')" >/dev/null
+sql "INSERT INTO public.api_orders (tenant_id, amount) SELECT jsrt.tenant_id(), 5" >/dev/null
+sql "SELECT jsrt.create_script('dry_sql', 'export default (ctx) => { ctx.db.exec(\"INSERT INTO api_orders (amount) VALUES (1), (2)\"); return ctx.db.exec(\"UPDATE api_orders SET amount = amount + 1 WHERE amount = 5\") }')" >/dev/null
+out=$(sql "SELECT jsrt.dry_run('dry_sql')")
+echo "$out" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+w = {(x["table"], x["operation"]): x for x in r["writes"]}
+ins, upd = w[("public.api_orders", "insert")], w[("public.api_orders", "update")]
+assert r["ok"] and r["output"] == 1 and ins["count"] == 2 and upd["count"] == 1, r
+assert sorted(x["amount"] for x in ins["sample"]) == [1, 2, 6], r'
+check "jsrt.dry_run reports the rows written: table, operation, count, sample" $?
+[ "$(sql "SELECT count(*) || ',' || sum(amount) FROM public.api_orders")" = "1,5" ] && \
+  [ "$(sql "SELECT count(*) FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'dry_sql'")" = 0 ]
+check "... and keeps none of them, nor a history record" $?
+out=$(sql "SELECT jsrt.dry_run('dry_sql', E'export default (ctx) => {\n  return ctx.db.exec(1 +);\n}')")
+echo "$out" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert not r["ok"] and r["error"]["line"] == 2 and r["error"]["column"] and r["writes"] == [], r'
+check "a dry run of an edited source that does not compile: the error with line and column" $?
+out=$(sql "SELECT jsrt.dry_run('dry_sql', 'export default async (ctx) => { try { await ctx.http.get(\"http://127.0.0.1:9/\") } catch (e) { return e.kind + \": \" + e.message } }')")
+echo "$out" | grep -q 'refused: .*dry run'
+check "a dry run refuses ctx.http unless asked" $?
+
 "$python" "$(dirname "$0")/api.py" "$HTTP_PORT" "$work/keys.json" "$b_run" "$b_script" \
   "$PORT" "$DB" | tee "$work/py.out"
 passed=$((passed + $(grep -c '^ok ' "$work/py.out"))); failed=$((failed + $(grep -c '^FAIL' "$work/py.out")))
