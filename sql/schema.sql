@@ -33,6 +33,8 @@ CREATE TABLE jsrt.scripts (
     http_methods    text[] DEFAULT '{}',
     event_types     text[] DEFAULT '{}',
     metadata        jsonb DEFAULT '{}'::jsonb,
+    -- a JSON Schema (2020-12) every run's input is checked against, whatever the trigger (not HTTP requests)
+    input_schema    jsonb,
     tags            text[] DEFAULT '{}',
     -- current version number; script_versions holds every version
     version         integer NOT NULL DEFAULT 1,

@@ -42,6 +42,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
     unsafe { pg_sys::check_stack_depth() };
     let script = scripts::resolve(&tenant, key)?;
     runnable(&script)?;
+    check_input(&script, input_json)?;
     let call = Call {
         script: &script,
         id: &ids::next(),
@@ -111,6 +112,12 @@ pub fn execute_queued(q: &Queued) -> Result<Record, Error> {
         rec.error = Some(e.message());
         return Ok(rec);
     }
+    // An input queued before the schema changed (or an event's payload) is refused here.
+    if let Err(e) = check_input(&script, &q.input_json) {
+        let mut rec = Done::nothing().record(&call, "failed", None);
+        rec.error = Some(e.message());
+        return Ok(rec);
+    }
     let done = run(&call)?;
     Ok(match &done.result.outcome {
         Ok(output) => {
@@ -146,6 +153,7 @@ pub fn execute_dry(key: &str, source: Option<&str>, input_json: &str) -> Result<
         script.source = source.to_string();
         script.digest = Sha256::digest(source.as_bytes()).into();
     }
+    check_input(&script, input_json)?;
     let call = Call {
         script: &script,
         id: &ids::next(),
@@ -163,6 +171,20 @@ pub fn execute_dry(key: &str, source: Option<&str>, input_json: &str) -> Result<
         outcome: done.result.outcome,
         logs: done.result.logs,
         duration_ms: done.duration_ms,
+    })
+}
+
+/// Checks a run's input against the script's input_schema, if it has one.
+fn check_input(script: &Script, input_json: &str) -> Result<(), Error> {
+    let Some(schema) = &script.input_schema else {
+        return Ok(());
+    };
+    let input: serde_json::Value = serde_json::from_str(input_json)
+        .map_err(|e| Error::Invalid(format!("the input is not JSON: {e}")))?;
+    super::input_schema::check_input(schema, &input).map_err(|r| Error::InvalidInput {
+        script: script.name.clone(),
+        pointer: r.pointer,
+        message: r.message,
     })
 }
 

@@ -143,7 +143,8 @@ fn schemas() -> Value {
         "catch_up": {"enum": ["none", "one", "all"]},
         "catch_up_window_s": {"type": "integer"},
         "http_auth": {"enum": ["api_key", "public"]},
-        "retry": {"type": ["object", "null"]}
+        "retry": {"type": ["object", "null"]},
+        "input_schema": {"type": ["object", "boolean", "null"], "description": "a JSON Schema (2020-12) every run's input must fit"}
     });
     let mut create = options.clone();
     create["name"] = json!({"type": "string", "minLength": 1, "maxLength": 255});

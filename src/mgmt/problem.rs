@@ -86,6 +86,7 @@ impl Problem {
             .or_else(|| field_in(message))
             .or_else(|| detail.and_then(argument_in))
             .or_else(|| argument_in(message));
+        p.pointer = detail.and_then(pointer_in);
         if let Some((l, c)) = place_in(message) {
             p.line = Some(l);
             p.column = Some(c);
@@ -175,6 +176,13 @@ fn field_in(text: &str) -> Option<String> {
     Some(text[at..at + end].to_string()).filter(|f| !f.is_empty())
 }
 
+/// `pointer "/a/0"`: where in the input a value was refused.
+fn pointer_in(text: &str) -> Option<String> {
+    let at = text.find("pointer \"")? + "pointer \"".len();
+    let end = text[at..].find('"')?;
+    Some(text[at..at + end].to_string())
+}
+
 /// `argument "input"`, as some SQL functions name their parameter.
 fn argument_in(text: &str) -> Option<String> {
     let at = text.find("argument \"")? + "argument \"".len();
@@ -245,6 +253,16 @@ mod tests {
             None,
         );
         assert_eq!(p.field.as_deref(), Some("input"));
+        let p = Problem::from_sql(
+            "22023",
+            "the input does not fit",
+            Some("field \"input\", pointer \"/items/1\""),
+            None,
+        );
+        assert_eq!(
+            (p.status, p.field.as_deref(), p.pointer.as_deref()),
+            (422, Some("input"), Some("/items/1"))
+        );
     }
 
     #[test]

@@ -19,10 +19,10 @@ PG_PORT, DB = sys.argv[5], sys.argv[6]
 API = "/_jsrt/api/v1"
 
 
-def psql(sql):
+def psql(sql, errors=False):
     out = subprocess.run(["psql", "-X", "-q", "-At", "-h", "/tmp", "-p", PG_PORT, "-U", "postgres", DB,
-                          "-c", sql], capture_output=True, text=True)
-    return out.stdout.strip()
+                          "-v", "VERBOSITY=verbose", "-c", sql], capture_output=True, text=True)
+    return out.stderr.strip() if errors else out.stdout.strip()
 
 
 def call(method, path, body=None, key="developer", headers=None, raw=None):
@@ -396,6 +396,26 @@ def dry_runs():
     check("viewer may not dry-run: 403", problem(r, 403), r[:3])
 
 
+def input_schemas():
+    schema = {"type": "object", "required": ["amount"],
+              "properties": {"amount": {"type": "number"}, "items": {"type": "array", "items": {"type": "string"}}}}
+    r = call("POST", "/scripts", {"name": "typed", "status": "active", "input_schema": schema,
+                                   "source": "export default (ctx) => ctx.input.amount * 2"})
+    check("a script with an input_schema", r[0] == 201 and r[2]["input_schema"] == schema, r[:3])
+    r = call("POST", "/scripts", {"name": "typed_bad", "input_schema": {"type": "nothing"},
+                                   "source": "export default () => 1"})
+    check("an input_schema that is not a JSON Schema: 422 naming it", problem(r, 422, sqlstate="22023", field="input_schema"), r[:3])
+    r = call("POST", "/scripts/typed/runs", {"input": {"amount": 2, "items": ["a", 3]}})
+    check("a refused input: 422 with SQLSTATE 22023 and the JSON pointer", problem(r, 422, sqlstate="22023", field="input",
+          pointer="/items/1"), r[:3])
+    r = call("POST", "/scripts/typed/runs", {"input": {"amount": 21}, "wait": 10})
+    check("an input that fits runs", r[0] == 200 and r[2]["output"] == 42, r[:3])
+    r = call("POST", "/scripts/typed/dry-run", {"input": {}})
+    check("a dry run checks the input too", problem(r, 422, pointer=""), r[:3])
+    out = psql("SELECT jsrt.set_tenant('api_a'); SELECT jsrt.execute('typed', '{\"amount\": \"x\"}')", errors=True)
+    check("jsrt.execute refuses it in SQL: 22023 with the pointer", "22023" in out and 'pointer "/amount"' in out, out)
+
+
 def cross_tenant():
     b = "b_admin"
     r = call("GET", "/scripts/greet", key=b)
@@ -433,6 +453,7 @@ dead_letters_schedules_events()
 secrets_and_keys()
 deploy()
 dry_runs()
+input_schemas()
 cross_tenant()
 pagination()
 finish("api")
