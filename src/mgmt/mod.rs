@@ -258,6 +258,7 @@ fn handle(op: Op, ctx: &Ctx) -> Handled {
         Op::StartRun => runs::start(ctx),
         Op::ListRuns => runs::list(ctx),
         Op::GetRun => runs::get(ctx),
+        Op::StreamRuns => runs::stream(ctx),
         Op::CancelRun => runs::cancel(ctx),
         Op::ReplayRun => runs::replay(ctx),
         Op::ListDeadLetters => ops::dead_letters(ctx),

@@ -72,6 +72,7 @@ fn operation(r: &RouteDef) -> Value {
     let ok_content = match (r.returns, r.path) {
         (_, "/jsrt.d.ts") => json!({"text/plain": {"schema": {"type": "string"}}}),
         (_, "/openapi.json") => json!({"application/json": {"schema": {"type": "object"}}}),
+        (_, "/runs/stream") => json!({"text/event-stream": {"schema": {"type": "string"}}}),
         (Some(s), _) => {
             json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{s}")}}})
         }

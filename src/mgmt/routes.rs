@@ -25,6 +25,7 @@ pub enum Op {
     StartRun,
     ListRuns,
     GetRun,
+    StreamRuns,
     CancelRun,
     ReplayRun,
     ListDeadLetters,
@@ -307,6 +308,14 @@ pub const ROUTES: &[RouteDef] = &[
         ],
         "jsrt_viewer"
     ),
+    // before /runs/{id}, which would take "stream" for an id
+    route!("GET", "/runs/stream", StreamRuns, "streamRuns", "runs",
+        "Server-sent events: the tenant's runs as they start and end (reconnect with Last-Event-ID)",
+        200, None, None,
+        &[("script", "string", "a script's name or id"),
+          ("since", "string", "updates after this time (the last event's id); default now"),
+          ("wait", "integer", "seconds to wait for a first update, 0 to 25 (default 15)")],
+        "jsrt_viewer"),
     route!(
         "GET",
         "/runs/{id}",

@@ -223,3 +223,68 @@ pub fn dry_run(ctx: &Ctx) -> Handled {
     )?;
     Ok(Reply::Json(200, r))
 }
+
+/// Longest a stream request waits for a first update, in seconds.
+const MAX_STREAM_WAIT_S: i64 = 25;
+
+/// Server-sent events of the tenant's runs as they start and end: every
+/// update after `since` (or the Last-Event-ID an EventSource sends back),
+/// waiting up to `wait` seconds for the first, then the response ends and
+/// the client reconnects (`retry: 1000`) from the last event's id. Runs that
+/// started more than an hour before `since` are not followed (the query is a
+/// range of the (tenant, started_at) index).
+pub fn stream(ctx: &Ctx) -> Handled {
+    let wait = ctx.q_int("wait", 15, 0, MAX_STREAM_WAIT_S)?;
+    let since = match ctx.req.header("last-event-id").or(ctx.q("since")) {
+        Some(s) => {
+            let ok = q("SELECT to_jsonb($1::timestamptz::text)", &[Some(s)]);
+            ok.map_err(|_| {
+                Problem::bad("\"since\" (or Last-Event-ID) must be a time").with_field("since")
+            })?
+        }
+        None => q("SELECT to_jsonb(clock_timestamp()::text)", &[])?,
+    };
+    let since = since.as_str().unwrap_or_default().to_string();
+    let script = match ctx.q("script") {
+        Some(name) => Some(sql::script_id(name)?),
+        None => None,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait as u64);
+    let rows = loop {
+        let rows = q(
+            "SELECT coalesce(jsonb_agg(jsonb_build_object('event_id', x.u::text, 'id', x.id, 'script', x.name,
+                        'status', x.status, 'trigger_type', x.trigger_type, 'started_at', x.started_at,
+                        'completed_at', x.completed_at, 'error', x.error) ORDER BY x.u, x.id), '[]')
+               FROM (SELECT e.*, s.name, greatest(e.started_at, coalesce(e.completed_at, e.started_at)) AS u
+                       FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
+                      WHERE e.tenant_id = jsrt.current_tenant()
+                        AND e.started_at > $1::timestamptz - interval '1 hour'
+                        AND greatest(e.started_at, coalesce(e.completed_at, e.started_at)) > $1::timestamptz
+                        AND ($2::uuid IS NULL OR e.script_id = $2::uuid)
+                      ORDER BY u, e.id LIMIT 500) x",
+            &[Some(&since), script.as_deref()],
+        )?;
+        if rows.as_array().is_some_and(|a| !a.is_empty()) || std::time::Instant::now() >= deadline {
+            break rows;
+        }
+        // A fresh snapshot each turn (READ COMMITTED); interruptible.
+        q("SELECT to_jsonb(pg_catalog.pg_sleep(0.2)::text)", &[])?;
+    };
+    let mut body = String::from("retry: 1000\n\n");
+    for r in rows.as_array().into_iter().flatten() {
+        let id = r["event_id"].as_str().unwrap_or_default();
+        body.push_str(&format!("id: {id}\nevent: run\ndata: {r}\n\n"));
+    }
+    if rows.as_array().is_none_or(|a| a.is_empty()) {
+        // nothing new: the client comes back from the same point
+        body.push_str(&format!("id: {since}\n\n"));
+    }
+    Ok(Reply::Raw(Response {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), "text/event-stream".into()),
+            ("cache-control".into(), "no-store".into()),
+        ],
+        body: body.into_bytes(),
+    }))
+}

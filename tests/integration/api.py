@@ -416,6 +416,40 @@ def input_schemas():
     check("jsrt.execute refuses it in SQL: 22023 with the pointer", "22023" in out and 'pointer "/amount"' in out, out)
 
 
+def sse_events(text):
+    events, cur = [], {}
+    for line in text.decode().split("\n"):
+        if not line:
+            if cur:
+                events.append(cur)
+            cur = {}
+        elif ":" in line:
+            k, v = line.split(":", 1)
+            cur[k] = v.strip()
+    return events
+
+
+def stream():
+    s, h, _, text = call("GET", "/runs/stream?wait=0", key="viewer")
+    evs = sse_events(text)
+    since = evs[-1].get("id") if evs else None
+    check("the run stream is text/event-stream with a retry and a resume point",
+          s == 200 and h.get("content-type") == "text/event-stream" and b"retry: 1000" in text and since, (s, text[:200]))
+    run = call("POST", "/scripts/greet/runs", {"input": {"who": "sse"}, "wait": 10})[2]
+    s, _, _, text = call("GET", "/runs/stream?script=greet&wait=5", key="viewer", headers={"Last-Event-ID": since})
+    mine = [json.loads(e["data"]) for e in sse_events(text) if e.get("event") == "run"]
+    mine = [e for e in mine if e["id"] == run["id"]]
+    check("the stream has the run's update after Last-Event-ID", s == 200 and mine and mine[-1]["status"] == "completed",
+          (s, text[:300]))
+    last = sse_events(text)[-1]["id"]
+    t = time.time()
+    s, _, _, text = call("GET", "/runs/stream?script=greet&wait=1", key="viewer", headers={"Last-Event-ID": last})
+    check("from the last event's id, nothing again: the request waits, then ends", s == 200
+          and b"event: run" not in text and time.time() - t >= 0.9, text[:200])
+    r = call("GET", "/runs/stream", key="b_admin", headers={"Last-Event-ID": since})
+    check("another tenant's stream has none of these runs", r[0] == 200 and run["id"].encode() not in r[3], r[3][:200])
+
+
 def cross_tenant():
     b = "b_admin"
     r = call("GET", "/scripts/greet", key=b)
@@ -454,6 +488,7 @@ secrets_and_keys()
 deploy()
 dry_runs()
 input_schemas()
+stream()
 cross_tenant()
 pagination()
 finish("api")
