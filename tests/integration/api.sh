@@ -60,4 +60,50 @@ check "a dry run refuses ctx.http unless asked" $?
 passed=$((passed + $(grep -c '^ok ' "$work/py.out"))); failed=$((failed + $(grep -c '^FAIL' "$work/py.out")))
 grep -q '^api: ' "$work/py.out"
 check "api.py ran to its end" $?
+
+# ---------------------------------------------------------------- the jsrt CLI, end to end
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+(cd "$root" && cargo build -q -p jsrt 2>&1) || true
+jsrt() { JSRT_CONFIG="$work/cli/config.json" "$root/target/debug/jsrt" "$@"; }
+dev_key=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["developer"])' "$work/keys.json")
+echo "$dev_key" | jsrt login "http://127.0.0.1:$HTTP_PORT" >/dev/null
+[ "$(stat -c %a "$work/cli/config.json")" = 600 ] && grep -q "$dev_key" "$work/cli/config.json"
+check "jsrt login stores the URL and key in a 0600 file" $?
+mkdir -p "$work/proj"
+cat > "$work/proj/cli_hello.js" <<'JS'
+/* jsrt {"status": "active", "description": "from the CLI"} */
+export default (ctx) => { console.log('hello to ' + ctx.input.who); return {hi: ctx.input.who}; }
+JS
+printf 'export default () => 1\n' > "$work/proj/cli_tick.mjs"
+echo '{"type": "scheduled", "cron_expression": "0 3 * * *", "status": "active"}' > "$work/proj/cli_tick.json"
+out=$(jsrt push "$work/proj" 2>/dev/null)
+echo "$out" | grep -q "2 scripts, 2 changed" && [ "$(sql "SELECT type FROM jsrt.scripts WHERE name = 'cli_tick'")" = scheduled ]
+check "jsrt push creates a folder's scripts (settings from NAME.json and front matter)" $?
+sed -i 's/hello to/hi there,/' "$work/proj/cli_hello.js"
+out=$(jsrt --json push "$work/proj")
+echo "$out" | python3 -c '
+import json, sys
+r = {s["name"]: s for s in json.load(sys.stdin)["scripts"]}
+assert r["cli_hello"]["action"] == "updated" and r["cli_hello"]["version"] == 2 and r["cli_tick"]["action"] == "unchanged", r'
+[ $? -eq 0 ] && [ "$(sql "SELECT count(*) FROM jsrt.script_versions v JOIN jsrt.scripts s ON s.id = v.script_id WHERE s.name IN ('cli_hello', 'cli_tick')")" = 3 ]
+check "one file changed, pushed again: one new version, nothing else" $?
+out=$(jsrt run cli_hello --input '{"who": "cli"}' --wait 2>&1)
+echo "$out" | grep -q '"hi": "cli"' && echo "$out" | grep -q 'hi there, cli'
+check "jsrt run --wait prints the logs and the output" $?
+jsrt logs cli_hello --follow > "$work/follow.out" 2>&1 &
+follow=$!
+sleep 1.5
+jsrt run cli_hello --input '{"who": "follower"}' >/dev/null
+for _ in $(seq 1 100); do grep -q 'hi there, follower' "$work/follow.out" && break; sleep 0.1; done
+grep -q 'hi there, follower' "$work/follow.out"
+check "jsrt logs --follow shows a new run's logs from the stream" $?
+kill "$follow" 2>/dev/null; wait "$follow" 2>/dev/null
+jsrt history cli_hello | grep -q completed && jsrt diff cli_hello 1 2 | grep -q '^+export default (ctx) => { console.log(.hi there, '
+check "jsrt history and jsrt diff" $?
+jsrt rollback cli_hello 1 | grep -q 'version 3' && jsrt pull "$work/pulled" >/dev/null 2>&1 \
+  && grep -q 'hello to' "$work/pulled/cli_hello.js" && grep -q '"cron_expression": "0 3 \* \* \*"' "$work/pulled/cli_tick.json"
+check "jsrt rollback, then jsrt pull writes NAME.js and NAME.json" $?
+err=$(jsrt run no_such_script 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$err" | grep -q 'script "no_such_script" does not exist (HTTP 404'
+check "a CLI error exits non-zero with a readable message ($err)" $?
 finish
