@@ -106,4 +106,9 @@ check "jsrt rollback, then jsrt pull writes NAME.js and NAME.json" $?
 err=$(jsrt run no_such_script 2>&1); rc=$?
 [ $rc -ne 0 ] && echo "$err" | grep -q 'script "no_such_script" does not exist (HTTP 404'
 check "a CLI error exits non-zero with a readable message ($err)" $?
+# The killed follower's last stream request goes on in its runner until its
+# wait is over (a runner cannot see the client leave); then the extra runners
+# leave, and the tests after this one find the standing two.
+wait_for "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'jsrt http runner'" 60
+check "the runners settle back to the standing two" $?
 finish
