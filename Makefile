@@ -37,8 +37,8 @@ test: setup lint unit types pgtest install regress
 
 # Formatting, clippy, and a SAFETY note on every unsafe block.
 lint:
-	cargo fmt --check
-	cargo clippy --tests -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --tests -- -D warnings
 	scripts/check-safety.py
 
 unit:

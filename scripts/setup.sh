@@ -24,12 +24,17 @@ fi
 # The independent implementations the integration tests compare against, pinned, in a venv
 # of their own (Debian's pip refuses system installs): h11, the HTTP/1.1 parser
 # tests/integration/http_conformance.py checks the server's framing against, and croniter,
-# the cron library tests/integration/cron_differential.py checks next run times against.
+# the cron library tests/integration/cron_differential.py checks next run times against,
+# openapi-spec-validator, which tests/integration/api.py checks the management API's
+# OpenAPI document with, and schemathesis, which tests/integration/schemathesis.sh
+# generates requests from that document with.
 venv="$(cd "$(dirname "$0")/.." && pwd)/target/test-venv"
 if ! "$venv/bin/python" -c '
 import h11, importlib.metadata as m
-assert h11.__version__ == "0.16.0" and m.version("croniter") == "7.0.0"' 2>/dev/null; then
+assert h11.__version__ == "0.16.0" and m.version("croniter") == "7.0.0"
+assert m.version("openapi-spec-validator") == "0.9.0" and m.version("schemathesis") == "4.32.5"' 2>/dev/null; then
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check h11==0.16.0 croniter==7.0.0
+  "$venv/bin/pip" install -q --disable-pip-version-check h11==0.16.0 croniter==7.0.0 openapi-spec-validator==0.9.0 \
+    schemathesis==4.32.5
 fi

@@ -5,7 +5,8 @@ CREATE TABLE jsrt.api_keys (
     id         text PRIMARY KEY CHECK (id ~ '^[0-9a-f]{12}$'),
     tenant_id  uuid NOT NULL REFERENCES jsrt.tenants(id) ON DELETE CASCADE,
     name       text NOT NULL CHECK (length(name) BETWEEN 1 AND 255),
-    role       text NOT NULL CHECK (role IN ('jsrt_viewer', 'jsrt_developer', 'jsrt_admin')),
+    -- a jsrt_superadmin key (made by a superadmin) may name any tenant in the management API
+    role       text NOT NULL CHECK (role IN ('jsrt_viewer', 'jsrt_developer', 'jsrt_admin', 'jsrt_superadmin')),
     key_hash   text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
     created_by text NOT NULL,

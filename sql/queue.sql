@@ -208,6 +208,10 @@ BEGIN
     IF input IS NULL THEN
         RAISE EXCEPTION 'input must not be null' USING ERRCODE = '22023', DETAIL = 'argument "input"';
     END IF;
+    -- refused now, not when an executor takes it (it is checked again then)
+    IF s.input_schema IS NOT NULL THEN
+        PERFORM jsrt._check_input(s.name, s.input_schema, input);
+    END IF;
     INSERT INTO jsrt.script_executions(script_id, tenant_id, status, trigger_type, input, run_after, version_number)
     VALUES (s.id, s.tenant_id, 'pending', 'manual', input, now(), s.version)
     RETURNING id INTO new_id;
@@ -311,8 +315,13 @@ BEGIN
                 AND (since IS NULL OR x.created_at >= since)
                 AND s.status = 'active'
               ORDER BY x.created_at LOOP
-        PERFORM jsrt.retry_dead_letter(d.id);
-        n := n + 1;
+        BEGIN
+            PERFORM jsrt.retry_dead_letter(d.id);
+            n := n + 1;
+        EXCEPTION WHEN undefined_object THEN
+            -- a retry of it succeeded meanwhile, which deleted it: nothing to redrive
+            NULL;
+        END;
     END LOOP;
     RETURN n;
 END $$;

@@ -33,6 +33,8 @@ CREATE TABLE jsrt.scripts (
     http_methods    text[] DEFAULT '{}',
     event_types     text[] DEFAULT '{}',
     metadata        jsonb DEFAULT '{}'::jsonb,
+    -- a JSON Schema (2020-12) every run's input is checked against, whatever the trigger (not HTTP requests)
+    input_schema    jsonb,
     tags            text[] DEFAULT '{}',
     -- current version number; script_versions holds every version
     version         integer NOT NULL DEFAULT 1,
@@ -118,9 +120,11 @@ CREATE TABLE jsrt.script_executions (
 -- (Every index costs each run three insertions: at its queueing, claim and record.
 -- tenant_id alone is the prefix of the indexes below.)
 CREATE INDEX idx_executions_script_id ON jsrt.script_executions(script_id);
-CREATE INDEX idx_executions_tenant_script ON jsrt.script_executions(tenant_id, script_id);
+-- A script's runs newest first: its last run, and its history by keyset pages.
+CREATE INDEX idx_executions_tenant_script ON jsrt.script_executions(tenant_id, script_id, started_at DESC, id DESC);
 CREATE INDEX idx_executions_tenant_status ON jsrt.script_executions(tenant_id, status);
-CREATE INDEX idx_executions_tenant_started_at ON jsrt.script_executions(tenant_id, started_at DESC);
+-- The run history by keyset pages: (started_at, id) is unique and ordered, so a page is an index range.
+CREATE INDEX idx_executions_tenant_started_at ON jsrt.script_executions(tenant_id, started_at DESC, id DESC);
 -- Retention deletes finished runs by age.
 CREATE INDEX idx_executions_retention ON jsrt.script_executions(started_at) WHERE status IN ('completed', 'failed', 'timeout', 'cancelled');
 -- The queue: due pending runs of a tenant, oldest first (the seed's index, with the queue's order).

@@ -76,10 +76,11 @@ GRANT INSERT, UPDATE ON jsrt.scripts TO jsrt_developer;
 GRANT EXECUTE ON FUNCTION jsrt.create_script(text, text, text, jsonb), jsrt.update_script(text, text, jsonb, text),
                           jsrt.set_status(text, text), jsrt.rollback_script(text, integer),
                           jsrt.execute(text, jsonb), jsrt._execute(text, text),
+                          jsrt.dry_run(text, text, jsonb, boolean),
                           -- helpers the functions above and the scripts triggers call as the caller
                           jsrt._resolve_script(text), jsrt._check_options(jsonb), jsrt._text_array(jsonb),
                           jsrt._status_transition_allowed(text, text), jsrt._check_limits(jsonb),
-                          jsrt._check_source(text, text),
+                          jsrt._check_source(text, text), jsrt._check_input_schema(jsonb),
                           jsrt._check_cron(text, text), jsrt._check_retry(jsonb),
                           jsrt._check_http_path(text, text), jsrt._http_routes_clash(text, text[], text, text[]),
                           jsrt._methods_text(text[])

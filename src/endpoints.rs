@@ -63,9 +63,36 @@ fn cached<R>(f: impl FnOnce(&mut Cached) -> R) -> R {
 }
 
 /// Who is calling: the tenant, and the key's role when a key came.
-struct Caller {
-    tenant_id: String,
-    role: Option<String>,
+pub struct Caller {
+    pub tenant_id: String,
+    pub role: Option<String>,
+}
+
+/// The caller of a request that must come with an API key (the management
+/// API): the key's tenant and role; Err is the 401 of a missing, invalid
+/// or revoked key (or a 500 when the keys cannot be read).
+pub fn key_holder(req: &Request) -> Result<Caller, Response> {
+    refresh_cache();
+    match presented_key(req) {
+        Some(k) => key_caller(&k),
+        None => Err(Response::error(
+            401,
+            "an API key is needed (X-API-Key or Authorization: Bearer)",
+            &[],
+        )),
+    }
+}
+
+/// The API key a request presents: X-API-Key, or Authorization: Bearer.
+fn presented_key(req: &Request) -> Option<String> {
+    req.header("x-api-key").map(str::to_string).or_else(|| {
+        req.header("authorization")
+            .and_then(|a| {
+                a.strip_prefix("Bearer ")
+                    .or_else(|| a.strip_prefix("bearer "))
+            })
+            .map(|k| k.trim().to_string())
+    })
 }
 
 /// The response to `req`, and the id of the execution that made it, if a script ran.
@@ -257,14 +284,7 @@ fn respond(
 
 /// The caller and the path to route: a key's tenant, or the tenant of a `/t/{tenant}` prefix.
 fn caller(req: &Request) -> Result<(Caller, String), Response> {
-    let key = req.header("x-api-key").map(str::to_string).or_else(|| {
-        req.header("authorization")
-            .and_then(|a| {
-                a.strip_prefix("Bearer ")
-                    .or_else(|| a.strip_prefix("bearer "))
-            })
-            .map(|k| k.trim().to_string())
-    });
+    let key = presented_key(req);
     let prefix = router::tenant_prefix(&req.path);
     let by_key = match key {
         None => None,

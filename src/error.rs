@@ -18,6 +18,12 @@ pub enum Error {
     NotRunnable { script: String, status: String },
     /// bad argument: the message names the field
     Invalid(String),
+    /// a run's input does not fit its script's input_schema: where (a JSON pointer) and why
+    InvalidInput {
+        script: String,
+        pointer: String,
+        message: String,
+    },
     /// the source does not compile
     Syntax { script: String, failure: Failure },
     /// a run failed
@@ -46,7 +52,7 @@ impl Error {
                 Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
             }
             Error::UnknownTenant(_) | Error::UnknownScript(_) => Code::ERRCODE_UNDEFINED_OBJECT,
-            Error::Invalid(_) => Code::ERRCODE_INVALID_PARAMETER_VALUE,
+            Error::Invalid(_) | Error::InvalidInput { .. } => Code::ERRCODE_INVALID_PARAMETER_VALUE,
             Error::Syntax { .. } => Code::ERRCODE_SYNTAX_ERROR,
             Error::Internal(_) => Code::ERRCODE_INTERNAL_ERROR,
             Error::Forbidden(_) => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -72,6 +78,13 @@ impl Error {
             Error::NoTenant => "no tenant is set for this session".into(),
             Error::UnknownTenant(t) => format!("tenant \"{t}\" does not exist"),
             Error::UnknownScript(s) => format!("script \"{s}\" does not exist"),
+            Error::InvalidInput {
+                script,
+                pointer,
+                message,
+            } => format!(
+                "the input does not fit script \"{script}\"'s input_schema at \"{pointer}\": {message}"
+            ),
             Error::NotRunnable { script, status } => {
                 format!("script \"{script}\" is {status} and cannot run")
             }
@@ -114,6 +127,9 @@ impl Error {
         let mut report = ErrorReport::new(self.code(), self.message(), "jsruntime");
         if let Some(h) = self.hint() {
             report = report.set_hint(h);
+        }
+        if let Error::InvalidInput { pointer, .. } = &self {
+            report = report.set_detail(format!("field \"input\", pointer \"{pointer}\""));
         }
         if let Error::Run { failure, .. } | Error::Syntax { failure, .. } = &self {
             if let Some(stack) = failure.stack.as_deref().filter(|s| !s.trim().is_empty()) {

@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! jsruntime: multi-tenant JavaScript business scripts hosted by PostgreSQL.
 //! ARCHITECTURE.md explains the code; README.md the SQL and JS APIs.
 
@@ -14,6 +15,7 @@ mod guard;
 mod gucs;
 mod http;
 mod metrics;
+mod mgmt;
 mod outbound;
 mod redact;
 mod shmem;

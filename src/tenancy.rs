@@ -170,6 +170,36 @@ pub fn as_owner<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Runs `f` as an API key's `role` within tenant `tenant_id`, as a session
+/// that did `SET ROLE role` and `jsrt.set_tenant` would: row-level security
+/// and the role's grants decide what it may do (the management API). The
+/// owner's search_path; every setting `f` changes is undone at its end.
+/// Refuses a role that could escape row-level security.
+pub fn as_api_role<R>(role: &str, tenant_id: &str, f: impl FnOnce() -> R) -> Result<R, Error> {
+    let name = CString::new(role).map_err(|_| Error::Forbidden("invalid role".into()))?;
+    // SAFETY: a catalog lookup inside a transaction; `name` is NUL-terminated and a missing role is allowed.
+    let oid = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };
+    if oid == pg_sys::InvalidOid {
+        return Err(Error::Forbidden(format!("role \"{role}\" does not exist")));
+    }
+    // SAFETY: catalog lookups of an existing role, inside a transaction.
+    if unsafe { pg_sys::superuser_arg(oid) || pg_sys::has_bypassrls_privilege(oid) } {
+        return Err(Error::Forbidden(format!(
+            "role \"{role}\" is a superuser or has BYPASSRLS; API requests will not run as it"
+        )));
+    }
+    let tenant = CString::new(tenant_id).map_err(|_| Error::UnknownTenant(tenant_id.into()))?;
+    let _switch = UserSwitch::to(oid, pg_sys::SECURITY_LOCAL_USERID_CHANGE);
+    let _settings = Pinned::set(
+        &[
+            (c"search_path", OWNER_SEARCH_PATH),
+            (c"jsrt.tenant", tenant.as_c_str()),
+        ],
+        false,
+    );
+    Ok(f())
+}
+
 /// Runs `f` as the script role, in a security-restricted operation (no SET
 /// ROLE, no temporary objects), with every setting `f` changes undone at its
 /// end. Call it inside a subtransaction: an error unwinds the same state.

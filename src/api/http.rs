@@ -16,10 +16,24 @@ fn create_api_key(name: &str, role: default!(&str, "'jsrt_developer'")) -> Strin
     if name.is_empty() || name.len() > 255 {
         Error::Invalid("jsrt.create_api_key: \"name\" must be 1 to 255 characters".into()).raise();
     }
-    if !matches!(role, "jsrt_viewer" | "jsrt_developer" | "jsrt_admin") {
+    if !matches!(
+        role,
+        "jsrt_viewer" | "jsrt_developer" | "jsrt_admin" | "jsrt_superadmin"
+    ) {
         Error::Invalid(format!(
-            "jsrt.create_api_key: \"role\" must be jsrt_viewer, jsrt_developer or jsrt_admin, not \"{role}\""
+            "jsrt.create_api_key: \"role\" must be jsrt_viewer, jsrt_developer, jsrt_admin or jsrt_superadmin, not \"{role}\""
         ))
+        .raise();
+    }
+    // A key acts as its role: only a superadmin makes a superadmin's key
+    // (one that may name any tenant in the management API).
+    if role == "jsrt_superadmin"
+        && Spi::get_one::<bool>("SELECT pg_has_role(current_user, 'jsrt_superadmin', 'MEMBER')")
+            != Ok(Some(true))
+    {
+        Error::Forbidden(
+            "jsrt.create_api_key: only a jsrt_superadmin may make a jsrt_superadmin key".into(),
+        )
         .raise();
     }
     let tenant = tenancy::current_id().or_raise();

@@ -16,6 +16,26 @@ fn check_source(name: &str, source: &str) {
         .or_raise()
 }
 
+/// Refuses an input_schema that is not a JSON Schema 2020-12.
+#[pg_extern(name = "_check_input_schema")]
+fn check_input_schema(schema: JsonB) {
+    crate::engine::input_schema::check_schema(&schema.0)
+        .map_err(|m| Error::Invalid(format!("input_schema is {m} (field \"input_schema\")")))
+        .or_raise()
+}
+
+/// Refuses an input that does not fit `script`'s schema (22023, with the JSON pointer).
+#[pg_extern(name = "_check_input")]
+fn check_input(script: &str, schema: JsonB, input: JsonB) {
+    crate::engine::input_schema::check_input(&schema.0.to_string(), &input.0)
+        .map_err(|r| Error::InvalidInput {
+            script: script.to_string(),
+            pointer: r.pointer,
+            message: r.message,
+        })
+        .or_raise()
+}
+
 /// Validates resource_limits and fills in the defaults.
 #[pg_extern(name = "_check_limits")]
 fn check_limits(limits: Option<JsonB>) -> JsonB {

@@ -18,7 +18,7 @@ use crate::engine::limits::Limits;
 use crate::error::Error;
 
 /// What running a script needs from its row.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Script {
     pub id: String,
     pub tenant_id: String,
@@ -37,6 +37,8 @@ pub struct Script {
     pub digest: [u8; 32],
     /// the transaction that wrote the row
     pub xmin: u32,
+    /// the JSON Schema every input is checked against, as JSON text
+    pub input_schema: Option<String>,
 }
 
 thread_local! {
@@ -88,7 +90,7 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
         let rows = client.select(
             "SELECT s.id::text, s.tenant_id::text, t.name, s.name::text, s.version, s.status::text,
                     s.type::text, s.history::text, s.resource_limits::text, s.source,
-                    s.xmin::text::bigint, t.max_concurrent_runs
+                    s.xmin::text::bigint, t.max_concurrent_runs, s.input_schema::text
                FROM jsrt.scripts s JOIN jsrt.tenants t ON t.id = s.tenant_id
               WHERE s.tenant_id = $1::uuid
                 AND (s.name = $2 OR s.id = CASE WHEN $2 ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
@@ -113,6 +115,7 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
             digest: Sha256::digest(text(10)?.as_bytes()).into(),
             xmin: r.get::<i64>(11)?.unwrap_or(0) as u32,
             source: text(10)?,
+            input_schema: r.get::<String>(13)?,
         }))
     })
     .map_err(|e| Error::Internal(format!("reading jsrt.scripts: {e}")))?;

@@ -4,6 +4,7 @@ pub mod convert;
 pub mod failure;
 pub mod host;
 pub mod ids;
+pub mod input_schema;
 pub mod limits;
 pub mod quota;
 pub mod run;

@@ -42,6 +42,7 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
     unsafe { pg_sys::check_stack_depth() };
     let script = scripts::resolve(&tenant, key)?;
     runnable(&script)?;
+    check_input(&script, input_json)?;
     let call = Call {
         script: &script,
         id: &ids::next(),
@@ -115,6 +116,12 @@ pub fn execute_queued(q: &Queued, own_transaction: bool) -> Result<Record, Error
         rec.error = Some(e.message());
         return Ok(rec);
     }
+    // An input queued before the schema changed (or an event's payload) is refused here.
+    if let Err(e) = check_input(&script, &q.input_json) {
+        let mut rec = Done::nothing().record(&call, "failed", None);
+        rec.error = Some(e.message());
+        return Ok(rec);
+    }
     let done = run(&call)?;
     Ok(match &done.result.outcome {
         Ok(output) => {
@@ -123,6 +130,65 @@ pub fn execute_queued(q: &Queued, own_transaction: bool) -> Result<Record, Error
             rec
         }
         Err(_) => done.record(&call, done.failed_status(), None),
+    })
+}
+
+/// A dry run's result: what the run gave back and logged. Nothing is recorded.
+pub struct DryRun {
+    pub outcome: Result<Option<String>, Failure>,
+    pub logs: Vec<super::host::log::Line>,
+    pub duration_ms: f64,
+}
+
+/// Runs `key` of the session's tenant, with `source` instead of its own if
+/// given, whatever its status, without a history record. Its writes are
+/// kept in the current transaction when it completes: the caller
+/// (`jsrt.dry_run`) rolls them back.
+pub fn execute_dry(key: &str, source: Option<&str>, input_json: &str) -> Result<DryRun, Error> {
+    use sha2::{Digest, Sha256};
+    let tenant = gucs::tenant().ok_or(Error::NoTenant)?;
+    if ids::parse(&tenant).is_none() {
+        return Err(Error::UnknownTenant(tenant));
+    }
+    // SAFETY: on the backend's main thread; the ERROR it may raise comes back through pgrx's guard.
+    unsafe { pg_sys::check_stack_depth() };
+    let mut script = (*scripts::resolve(&tenant, key)?).clone();
+    if let Some(source) = source {
+        script.source = source.to_string();
+        script.digest = Sha256::digest(source.as_bytes()).into();
+    }
+    check_input(&script, input_json)?;
+    let call = Call {
+        script: &script,
+        id: &ids::next(),
+        trigger: "manual",
+        attempt: 1,
+        input_json,
+        event_json: None,
+        request_json: None,
+        request_body: None,
+        own_writes_roll_back: true,
+        tenant_counted: false,
+    };
+    let done = run(&call)?;
+    Ok(DryRun {
+        outcome: done.result.outcome,
+        logs: done.result.logs,
+        duration_ms: done.duration_ms,
+    })
+}
+
+/// Checks a run's input against the script's input_schema, if it has one.
+fn check_input(script: &Script, input_json: &str) -> Result<(), Error> {
+    let Some(schema) = &script.input_schema else {
+        return Ok(());
+    };
+    let input: serde_json::Value = serde_json::from_str(input_json)
+        .map_err(|e| Error::Invalid(format!("the input is not JSON: {e}")))?;
+    super::input_schema::check_input(schema, &input).map_err(|r| Error::InvalidInput {
+        script: script.name.clone(),
+        pointer: r.pointer,
+        message: r.message,
     })
 }
 

@@ -234,6 +234,28 @@ fn is_search_params<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> bool {
     }
 }
 
+thread_local! {
+    /// ctx.http is refused (a dry run that did not ask for it).
+    static REFUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Refuses ctx.http requests while it lives: a dry run's requests would
+/// reach the outside world, which no rollback undoes.
+pub struct RefuseHttp(());
+
+impl RefuseHttp {
+    pub fn new() -> RefuseHttp {
+        REFUSED.set(true);
+        RefuseHttp(())
+    }
+}
+
+impl Drop for RefuseHttp {
+    fn drop(&mut self) {
+        REFUSED.set(false);
+    }
+}
+
 /// Sends the request on a helper thread and waits for it, watching for interrupts.
 fn request<'js>(
     ctx: &Ctx<'js>,
@@ -248,6 +270,14 @@ fn request<'js>(
             &format!("{what}: the run is over"),
             "cancelled",
             "57014",
+        ));
+    }
+    if REFUSED.get() {
+        return Err(http_error(
+            ctx,
+            &format!("{what}: refused during a dry run (jsrt.dry_run(..., allow_http => true) allows it)"),
+            "refused",
+            "42501",
         ));
     }
     let allow = Allow::parse(&gucs::http_allow())

@@ -12,6 +12,7 @@ use pgrx::prelude::*;
 use super::{recv, send, FDS};
 use crate::http::response::Response;
 use crate::http::wire::{self, Kind};
+use crate::mgmt::{self, Outcome};
 use crate::workers::{in_transaction, shutting_down};
 
 #[pg_guard]
@@ -149,6 +150,7 @@ impl Runner {
                 c"jsrt http request".as_ptr(),
             )
         };
+        let api = mgmt::routes::is_api(&req.path);
         let out = in_transaction(AssertUnwindSafe(|| {
             if !self.installed {
                 self.installed = Spi::get_one::<bool>(
@@ -156,17 +158,36 @@ impl Runner {
                 ) == Ok(Some(true));
             }
             if !self.installed {
-                return Response::error(503, "jsruntime is not installed in jsrt.database", &[]);
+                return Outcome::Done(Response::error(
+                    503,
+                    "jsruntime is not installed in jsrt.database",
+                    &[],
+                ));
             }
-            crate::endpoints::dispatch(&req).0
+            if api {
+                mgmt::dispatch(&req)
+            } else {
+                Outcome::Done(crate::endpoints::dispatch(&req).0)
+            }
         }));
+        // A run started with `wait`: its row is committed now, so an executor
+        // can take it; this runner waits for it in a transaction of its own.
+        let out = match out {
+            Ok(Outcome::Done(r)) => Ok(r),
+            Ok(Outcome::Wait(w)) => in_transaction(AssertUnwindSafe(|| mgmt::wait(&w))),
+            Err(c) => Err(c),
+        };
         // SAFETY: on the worker's main thread; a null activity string is allowed.
         unsafe {
             pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null())
         };
         out.unwrap_or_else(|c| {
             log!("jsrt http: {} {}: {}", req.method, req.path, c.message);
-            Response::error(500, "internal error", &[])
+            if api {
+                mgmt::problem::Problem::new(500, "internal error").to_response()
+            } else {
+                Response::error(500, "internal error", &[])
+            }
         })
     }
 
