@@ -14,7 +14,23 @@ fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(path.join(out, 'assets'), { recursive: true });
 
 const monaco = 'monaco-editor';
+// `jsrt:monaco` is Monaco's own editor.main.js (every editor feature) with
+// only the JavaScript language: the other languages and the LSP client are left out.
+const main = path.join(here, 'node_modules/monaco-editor/esm/vs/editor/editor.main.js');
+const slim = {
+  name: 'monaco-slim',
+  setup(b) {
+    b.onResolve({ filter: /^jsrt:monaco$/ }, () => ({ path: main, namespace: 'monaco-slim' }));
+    b.onLoad({ filter: /.*/, namespace: 'monaco-slim' }, () => ({
+      contents: fs.readFileSync(main, 'utf8').split('\n').filter((l) =>
+        !/languages\/definitions\/(?!javascript\/)|languages\/features\/(css|html|json)\/|features_(css|html|json)_register|lsp-client|index as lsp/.test(l)).join('\n'),
+      resolveDir: path.dirname(main),
+      loader: 'js',
+    }));
+  },
+};
 const result = await esbuild.build({
+  plugins: [slim],
   absWorkingDir: here,
   entryPoints: {
     app: 'src/main.js',

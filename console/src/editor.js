@@ -1,6 +1,5 @@
 // Monaco, its same-origin module workers, and the types of ctx from the API.
-import * as monaco from 'monaco-editor/editor/editor.api.js';
-import 'monaco-editor/languages/definitions/javascript/register.js';
+import * as monaco from 'jsrt:monaco';
 // Monaco 0.57's TypeScript API lives in its own module, not in monaco.languages.typescript.
 import { javascriptDefaults } from 'monaco-editor/languages/features/typescript/register.js';
 

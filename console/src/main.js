@@ -9,7 +9,8 @@ import './style.css';
 
 const html = htm.bind(h);
 const RANKS = { viewer: 0, developer: 1, admin: 2, superadmin: 3 };
-const may = (me, role) => (RANKS[me?.role] ?? 0) >= RANKS[role];
+const roleOf = (me) => (me?.role || '').replace(/^jsrt_/, '');
+const may = (me, role) => (RANKS[roleOf(me)] ?? 0) >= RANKS[role];
 const FINAL = new Set(['completed', 'failed', 'timeout', 'cancelled']);
 
 function useRoute() {
@@ -81,7 +82,7 @@ function NewScript() {
   const submit = async (e) => {
     e.preventDefault();
     try {
-      await api('/scripts', { method: 'POST', body: { ...form, source: 'export default async function (ctx) {\n  return { ok: true };\n}\n' } });
+      await api('/scripts', { method: 'POST', body: { ...form, source: '/** @param {jsrt.Context} ctx */\nexport default async function (ctx) {\n  return { ok: true };\n}\n' } });
       location.hash = `#/scripts/${encodeURIComponent(form.name)}`;
     } catch (err) { setError(err); }
   };
@@ -203,7 +204,7 @@ function ScriptPage({ me, name }) {
 
 function SchedulePreview({ name }) {
   const [s, setS] = useState(null);
-  useEffect(() => { get(`/scripts/${encodeURIComponent(name)}/schedule?next=5`).then(setS, () => {}); }, [name]);
+  useEffect(() => { get(`/scripts/${encodeURIComponent(name)}/schedule?count=5`).then(setS, () => {}); }, [name]);
   if (!s) return null;
   return html`<div class="schedule"><strong>${s.cron_expression}</strong> (${s.timezone}) next: ${(s.next_runs || s.next || []).join(', ')}</div>`;
 }
@@ -288,7 +289,7 @@ function App() {
   const script = route.match(/^\/scripts\/(.+)$/);
   return html`<div class="app">
     <header><strong>jsruntime</strong> <a href="#/scripts">Scripts</a> <a href="#/history">History</a>
-      <span class="who">${me.tenant || ''} · ${me.role}</span>
+      <span class="who">${me.tenant || ''} · ${roleOf(me)}</span>
       <button onClick=${() => { key.clear(); setMe(null); }}>Sign out</button></header>
     <main>${script ? html`<${ScriptPage} me=${me} name=${decodeURIComponent(script[1])} />`
       : route === '/history' ? html`<${History} me=${me} />`

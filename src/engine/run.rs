@@ -168,6 +168,7 @@ pub fn execute_dry(key: &str, source: Option<&str>, input_json: &str) -> Result<
         request_json: None,
         request_body: None,
         own_writes_roll_back: true,
+        may_commit: false,
         tenant_counted: false,
     };
     let done = run(&call)?;

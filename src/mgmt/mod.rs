@@ -265,6 +265,7 @@ fn handle(op: Op, ctx: &Ctx) -> Handled {
         Op::RetryDeadLetter => ops::retry_dead_letter(ctx),
         Op::Redrive => ops::redrive(ctx),
         Op::Emit => ops::emit(ctx),
+        Op::Me => ops::me(),
         Op::ListSecrets => admin::secrets(ctx),
         Op::SetSecret => admin::set_secret(ctx),
         Op::DeleteSecret => admin::delete_secret(ctx),

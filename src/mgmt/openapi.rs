@@ -200,6 +200,9 @@ fn schemas() -> Value {
             "detail": {"type": "string"}, "sqlstate": {"type": "string"}, "field": {"type": "string"},
             "line": {"type": "integer"}, "column": {"type": "integer"}, "pointer": {"type": "string"},
             "hint": {"type": "string"}}},
+        "Me": {"type": "object", "required": ["role", "tenant_id", "tenant"], "properties": {
+            "role": {"enum": ["jsrt_viewer", "jsrt_developer", "jsrt_admin", "jsrt_superadmin"]},
+            "tenant_id": {"type": "string", "format": "uuid"}, "tenant": {"type": "string"}}},
         "ScriptCreate": {"type": "object", "required": ["name", "source"], "properties": create},
         "ScriptUpdate": {"type": "object", "properties": update},
         "Script": {"type": "object", "required": ["id", "name", "version", "etag"], "properties": script},

@@ -17,6 +17,16 @@ pub fn types() -> Response {
     }
 }
 
+/// The role the handler runs as (the key's) and its tenant.
+pub fn me() -> Handled {
+    let v = q(
+        "SELECT jsonb_build_object('role', current_user::text, 'tenant_id', t.id, 'tenant', t.name)
+           FROM jsrt.tenants t WHERE t.id = jsrt.current_tenant()",
+        &[],
+    )?;
+    Ok(Reply::Json(200, v))
+}
+
 /// The next `count` times `expr` is due in `timezone`, from now.
 fn next_runs(expr: &str, timezone: &str, count: i64) -> Value {
     let (Ok(schedule), Ok(tz)) = (cron::parse(expr, true), cron::zone(timezone)) else {

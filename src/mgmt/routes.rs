@@ -42,6 +42,7 @@ pub enum Op {
     Types,
     Deploy,
     OpenApi,
+    Me,
 }
 
 /// A query parameter: name, JSON Schema type, description.
@@ -506,6 +507,19 @@ pub const ROUTES: &[RouteDef] = &[
         None,
         &[],
         "jsrt_admin"
+    ),
+    route!(
+        "GET",
+        "/me",
+        Me,
+        "whoAmI",
+        "meta",
+        "The key's role and tenant: what a client may offer its user",
+        200,
+        None,
+        Some("Me"),
+        &[],
+        "jsrt_viewer"
     ),
     route!(
         "GET",
