@@ -51,7 +51,7 @@ async function whoami() {
 }
 
 function ScriptList({ me }) {
-  const [filters, setFilters] = useState({ search: '', type: '', status: '', tag: '' });
+  const [filters, setFilters] = useState({ search: '', type: '', status: '', tags: '' });
   const [page, setPage] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
@@ -64,7 +64,7 @@ function ScriptList({ me }) {
       <input placeholder="Search" aria-label="search" value=${filters.search} onInput=${set('search')} />
       <select aria-label="type" onChange=${set('type')}><option value="">any type</option>${['scheduled', 'http', 'event', 'oneoff', 'embedded'].map((t) => html`<option>${t}</option>`)}</select>
       <select aria-label="status" onChange=${set('status')}><option value="">any status</option>${['draft', 'active', 'paused', 'disabled', 'archived'].map((t) => html`<option>${t}</option>`)}</select>
-      <input placeholder="Tag" aria-label="tag" value=${filters.tag} onInput=${set('tag')} />
+      <input placeholder="Tag" aria-label="tag" value=${filters.tags} onInput=${set('tags')} />
       ${may(me, 'developer') && html`<a class="button" href="#/new">New script</a>`}
     </div>
     <${ErrorBox} error=${error} />
@@ -109,7 +109,24 @@ function Diff({ left, right }) {
   return html`<div class="monaco diff" ref=${el}></div>`;
 }
 
-function RunPanel({ me, name, editor }) {
+// A form from the script's input_schema (top-level properties of simple types); the JSON stays editable.
+function SchemaForm({ schema, input, setInput }) {
+  const props = schema && typeof schema === 'object' ? schema.properties : null;
+  if (!props) return null;
+  let value = {};
+  try { value = JSON.parse(input) || {}; } catch { /* the JSON box shows the error */ }
+  const put = (k, v) => setInput(JSON.stringify({ ...value, [k]: v }, null, 2));
+  return html`<fieldset class="schema"><legend>Input</legend>${Object.entries(props).map(([k, p]) => {
+    const id = `in-${k}`;
+    const label = html`<label for=${id}>${k}${(schema.required || []).includes(k) ? ' *' : ''}</label>`;
+    if (Array.isArray(p.enum)) return html`<div>${label}<select id=${id} onChange=${(e) => put(k, p.enum[e.target.selectedIndex])}>${p.enum.map((o) => html`<option selected=${value[k] === o}>${String(o)}</option>`)}</select></div>`;
+    if (p.type === 'boolean') return html`<div>${label}<input id=${id} type="checkbox" checked=${!!value[k]} onChange=${(e) => put(k, e.target.checked)} /></div>`;
+    if (p.type === 'number' || p.type === 'integer') return html`<div>${label}<input id=${id} type="number" value=${value[k] ?? ''} onInput=${(e) => put(k, e.target.value === '' ? undefined : Number(e.target.value))} /></div>`;
+    return html`<div>${label}<input id=${id} value=${value[k] ?? ''} onInput=${(e) => put(k, e.target.value)} /></div>`;
+  })}</fieldset>`;
+}
+
+function RunPanel({ me, name, editor, schema }) {
   const [input, setInput] = useState('{}');
   const [run, setRun] = useState(null);
   const [error, setError] = useState(null);
@@ -139,6 +156,7 @@ function RunPanel({ me, name, editor }) {
   const p = run?.live?.progress;
   const logs = run?.live?.logs || run?.logs || [];
   return html`<section class="run">
+    <${SchemaForm} schema=${schema} input=${input} setInput=${setInput} />
     <label>Input (JSON)<textarea name="input" rows="4" value=${input} onInput=${(e) => setInput(e.target.value)}></textarea></label>
     ${may(me, 'developer') && html`<div class="bar"><button onClick=${() => start(false)}>Run</button><button onClick=${() => start(true)}>Dry run</button>
       ${run && !FINAL.has(run.status) && !run.dry && html`<button onClick=${cancel}>Cancel</button>`}</div>`}
@@ -186,19 +204,61 @@ function ScriptPage({ me, name }) {
   if (!script) return html`<${ErrorBox} error=${error} />`;
   return html`<section class="script">
     <h2>${script.name} <small>v${script.version} · ${script.type} · ${script.status}</small></h2>
+    <${Settings} me=${me} script=${script} onChange=${load} />
     <nav class="tabs">${['code', 'versions', 'history'].map((t) => html`<button class=${tab === t ? 'on' : ''} onClick=${() => setTab(t)}>${t}</button>`)}</nav>
     ${tab === 'code' && html`<div>
       ${script.cron_expression && html`<${SchedulePreview} name=${name} />`}
-      <${Monaco} source=${script.source} readOnly=${!may(me, 'developer')} onReady=${(ed) => { editor.current = ed; }} />
+      <${Monaco} source=${script.source} readOnly=${!may(me, 'developer')} onReady=${(ed) => { editor.current = ed; markLastFailure(ed, name, script.version); }} />
       ${may(me, 'developer') && html`<div class="bar"><input placeholder="What changed" aria-label="change description" value=${note} onInput=${(e) => setNote(e.target.value)} /><button onClick=${save}>Save</button></div>`}
       <${ErrorBox} error=${error} />
       ${conflict && html`<div class="conflict"><p>Someone saved this script meanwhile: their version (left) and yours (right).</p>
         <${Diff} left=${conflict.theirs} right=${conflict.mine} />
         <button onClick=${() => { setEtag(conflict.etag); setConflict(null); }}>Keep mine and save over theirs next</button></div>`}
-      <${RunPanel} me=${me} name=${name} editor=${editor} />
+      <${RunPanel} me=${me} name=${name} editor=${editor} schema=${script.input_schema} />
     </div>`}
     ${tab === 'versions' && html`<${Versions} me=${me} name=${name} onRollback=${load} />`}
     ${tab === 'history' && html`<${History} me=${me} script=${name} />`}
+  </section>`;
+}
+
+// The last failed run of this version marks its error's line and column.
+async function markLastFailure(ed, name, version) {
+  try {
+    const page = await get(`/runs?script=${encodeURIComponent(name)}&status=failed&version=${version}&limit=1`);
+    const r = page.items?.[0];
+    if (r?.error_detail?.line) mark(ed, { message: `last failed run: ${r.error}`, ...r.error_detail });
+  } catch { /* no history to show */ }
+}
+
+function Settings({ me, script, onChange }) {
+  const [error, setError] = useState(null);
+  const name = encodeURIComponent(script.name);
+  const status = (e) => api(`/scripts/${name}/status`, { method: 'POST', body: { status: e.target.value } }).then(onChange, setError);
+  const remove = () => {
+    if (!confirm(`Delete script ${script.name} and its history?`)) return;
+    api(`/scripts/${name}`, { method: 'DELETE' }).then(() => { location.hash = '#/scripts'; }, setError);
+  };
+  return html`<div class="bar settings">
+    ${may(me, 'developer') && html`<label>Status <select aria-label="script status" value=${script.status} onChange=${status}>
+      ${['draft', 'active', 'paused', 'disabled', 'archived'].map((t) => html`<option selected=${t === script.status}>${t}</option>`)}</select></label>`}
+    ${may(me, 'admin') && html`<button class="danger" onClick=${remove}>Delete</button>`}
+    <${ErrorBox} error=${error} />
+  </div>`;
+}
+
+function DeadLetters({ me }) {
+  const [page, setPage] = useState(null);
+  const [error, setError] = useState(null);
+  const [done, setDone] = useState(null);
+  const load = () => get('/dead-letters').then(setPage, setError);
+  useEffect(() => { load(); }, []);
+  const redrive = () => api('/dead-letters/redrive', { method: 'POST', body: {} }).then((r) => { setDone(r.data.redriven); load(); }, setError);
+  return html`<section>
+    ${may(me, 'developer') && html`<div class="bar"><button onClick=${redrive}>Retry all</button>${done !== null && html`<span>${done} retried</span>`}</div>`}
+    <${ErrorBox} error=${error} />
+    <table><thead><tr><th>Script</th><th>Event</th><th>Error</th><th>Retries</th><th>Created</th></tr></thead><tbody>
+    ${(page?.items || []).map((d) => html`<tr><td>${d.script}</td><td>${d.event_type}</td><td>${d.error}</td><td>${d.retry_count}</td><td>${d.created_at}</td></tr>`)}
+    </tbody></table>
   </section>`;
 }
 
@@ -288,11 +348,12 @@ function App() {
   if (!me) return html`<${SignIn} onIn=${setMe} />`;
   const script = route.match(/^\/scripts\/(.+)$/);
   return html`<div class="app">
-    <header><strong>jsruntime</strong> <a href="#/scripts">Scripts</a> <a href="#/history">History</a>
+    <header><strong>jsruntime</strong> <a href="#/scripts">Scripts</a> <a href="#/history">History</a> <a href="#/dead-letters">Dead letters</a>
       <span class="who">${me.tenant || ''} · ${roleOf(me)}</span>
       <button onClick=${() => { key.clear(); setMe(null); }}>Sign out</button></header>
     <main>${script ? html`<${ScriptPage} me=${me} name=${decodeURIComponent(script[1])} />`
       : route === '/history' ? html`<${History} me=${me} />`
+      : route === '/dead-letters' ? html`<${DeadLetters} me=${me} />`
       : route === '/new' && may(me, 'developer') ? html`<${NewScript} />`
       : html`<${ScriptList} me=${me} />`}</main>
   </div>`;

@@ -67,7 +67,9 @@ try {
   await page.click('button:has-text("Save")');
   await page.waitForSelector('h2:has-text("v2")', { timeout: 20000 });
   check('saving makes version 2', true);
-  await page.fill('textarea[name=input]', '{"name": "browser"}');
+  // The run form is built from the script's input_schema.
+  await page.fill('#in-name', 'browser');
+  check('the input form from input_schema fills the JSON input', (await page.inputValue('textarea[name=input]')).includes('"name": "browser"'));
   await page.click('button:has-text("Run")');
   await page.waitForSelector('.result strong.completed', { timeout: 30000 });
   check('a run shows its status and output', (await page.textContent('.result .output')).includes('hello browser'));
@@ -87,14 +89,22 @@ try {
   const diff = await page.waitForSelector('.conflict .monaco-diff-editor', { timeout: 20000 }).then(() => true, () => false);
   check('a stale save (412) opens a diff to merge', diff);
 
-  // 5. A viewer sees no edit or run controls.
+  // 5. The last failed run's error is marked at its line.
+  await page.goto(`${base}/_jsrt/console/#/scripts/broken`);
+  await page.waitForSelector('.monaco-editor .view-lines', { timeout: 30000 });
+  const failedMark = await page.waitForFunction(() => [...document.querySelectorAll('.monaco-editor .squiggly-error')].length > 0,
+    null, { timeout: 30000 }).then(() => true, () => false);
+  check("the last failed run's error location is marked in the editor", failedMark);
+
+  // 6. A viewer sees no edit, run, status or delete controls.
   const v = await open(viewerKey);
   await v.page.waitForSelector('table.scripts a', { timeout: 20000 });
   await v.page.click('text=greet');
   await v.page.waitForSelector('.monaco-editor', { timeout: 30000 });
   const offered = await v.page.$$eval('button', (bs) => bs.map((b) => b.textContent));
   check('a viewer is offered no save, run or new-script controls',
-    !offered.some((t) => /Save|Run|Dry run/.test(t)) && !(await v.page.isVisible('text=New script')), offered.join(','));
+    !offered.some((t) => /Save|Run|Dry run|Delete/.test(t)) && !(await v.page.isVisible('text=New script'))
+    && !(await v.page.isVisible('select[aria-label="script status"]')), offered.join(','));
 
   check('no request left the front door (offline)', offsite.length === 0, offsite.join(' '));
   check('no CSP violation or page error', violations.length === 0, violations.join(' | '));

@@ -7,7 +7,11 @@ HTTP_PORT=$((PORT + 1000))
 TENANT=console_t
 source "$(dirname "$0")/lib.sh"
 "${PSQL[@]}" -c "SELECT jsrt.create_tenant('console_t')" >/dev/null
-sql "SELECT jsrt.create_script('greet', 'export default (ctx) => \"hello \" + (ctx.input.name ?? \"world\")', 'oneoff', '{\"status\": \"active\"}')" >/dev/null
+sql "SELECT jsrt.create_script('greet', 'export default (ctx) => \"hello \" + (ctx.input.name ?? \"world\")', 'oneoff', '{\"status\": \"active\", \"input_schema\": {\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\"}}}}')" >/dev/null
+# a script whose last run failed at line 3, column 9
+sql "SELECT jsrt.create_script('broken', E'export default (ctx) => {\\n  const a = 1;\\n  throw new Error(\"broken here\");\\n}', 'oneoff', '{\"status\": \"active\"}')" >/dev/null
+id=$(sql "SELECT jsrt.execute_async('broken')" | tail -1)
+wait_for "SELECT status = 'failed' FROM jsrt.script_executions WHERE id = '$id'" 20
 dev=$(sql "SELECT jsrt.create_api_key('console_dev', 'jsrt_developer')" | tail -1)
 viewer=$(sql "SELECT jsrt.create_api_key('console_viewer', 'jsrt_viewer')" | tail -1)
 # The files themselves: hashed assets immutable and precompressed, the page revalidated.
