@@ -146,3 +146,6 @@ SELECT r->>'status' AS status, r->>'body' AS body
   FROM jsrt.http_dispatch('GET', '/orders/1', jsonb_build_object('X-API-Key', :'api_key')) r;
 SELECT r->>'status' AS status, r->>'body' AS body
   FROM jsrt.http_dispatch('GET', '/orders/999', jsonb_build_object('X-API-Key', :'api_key')) r;
+-- The web console signs in with an API key too (a developer's: it may edit and run).
+SELECT jsrt.create_api_key('demo-console', 'jsrt_developer') AS console_key \gset
+\echo Web console: http://127.0.0.1:29815/_jsrt/console/  (sign in with :console_key)
