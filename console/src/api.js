@@ -33,8 +33,10 @@ export const get = async (path) => (await api(path)).data;
 
 // Server-sent events of the tenant's runs (GET /runs/stream), read with
 // fetch: EventSource cannot send the key.
-export async function streamRuns(onEvent, signal) {
-  const res = await fetch(`${BASE}/runs/stream`, {
+export async function streamRuns(onEvent, signal, script) {
+  // (a short wait: the runner that holds the request is held until it ends)
+  const q = `?wait=5${script ? `&script=${encodeURIComponent(script)}` : ''}`;
+  const res = await fetch(`${BASE}/runs/stream${q}`, {
     headers: { Authorization: `Bearer ${key.get()}`, Accept: 'text/event-stream' }, signal,
   });
   if (!res.ok || !res.body) throw new Problem(res.status, { detail: 'the run stream is not available' });

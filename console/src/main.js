@@ -5,6 +5,8 @@ import { useEffect, useState, useRef, useCallback } from 'preact/hooks';
 import htm from 'htm';
 import { api, get, key, Problem } from './api.js';
 import { createEditor, createDiff, loadTypes, mark } from './editor.js';
+import { describeCron } from './cron.js';
+import { streamRuns } from './api.js';
 import './style.css';
 
 const html = htm.bind(h);
@@ -131,13 +133,26 @@ function RunPanel({ me, name, editor, schema }) {
   const [run, setRun] = useState(null);
   const [error, setError] = useState(null);
   const timer = useRef(null);
-  useEffect(() => () => clearTimeout(timer.current), []);
+  const stream = useRef(null);
+  useEffect(() => () => { clearTimeout(timer.current); stream.current?.abort(); }, []);
+  // The run's status changes come from the run stream (SSE); its progress and
+  // log lines from the run itself, read while it goes on.
   const follow = (id) => {
+    clearTimeout(timer.current);
     get(`/runs/${id}`).then((r) => {
       setRun(r);
       if (r.error_detail?.line && editor.current) mark(editor.current, { message: r.error, ...r.error_detail });
       if (!FINAL.has(r.status)) timer.current = setTimeout(() => follow(id), 300);
+      else stream.current?.abort();
     }, setError);
+  };
+  const watch = (id) => {
+    stream.current?.abort();
+    const ctl = new AbortController();
+    stream.current = ctl;
+    const loop = () => streamRuns((e) => { if (e.id === id) follow(id); }, ctl.signal, name)
+      .then(() => { if (!ctl.signal.aborted) loop(); }, () => {});
+    loop();
   };
   const parsed = () => { try { return JSON.parse(input); } catch (e) { throw new Problem(400, { detail: `the input is not JSON: ${e.message}` }); } };
   const start = async (dry) => {
@@ -148,6 +163,7 @@ function RunPanel({ me, name, editor, schema }) {
         setRun({ dry: true, ...(await api(`/scripts/${encodeURIComponent(name)}/dry-run`, { method: 'POST', body: { source, input: parsed() } })).data });
       } else {
         const { data } = await api(`/scripts/${encodeURIComponent(name)}/runs`, { method: 'POST', body: { input: parsed() } });
+        watch(data.id);
         follow(data.id);
       }
     } catch (err) { setError(err); }
@@ -205,7 +221,7 @@ function ScriptPage({ me, name }) {
   return html`<section class="script">
     <h2>${script.name} <small>v${script.version} · ${script.type} · ${script.status}</small></h2>
     <${Settings} me=${me} script=${script} onChange=${load} />
-    <nav class="tabs">${['code', 'versions', 'history'].map((t) => html`<button class=${tab === t ? 'on' : ''} onClick=${() => setTab(t)}>${t}</button>`)}</nav>
+    <nav class="tabs">${['code', 'settings', 'versions', 'history'].map((t) => html`<button class=${tab === t ? 'on' : ''} onClick=${() => setTab(t)}>${t}</button>`)}</nav>
     ${tab === 'code' && html`<div>
       ${script.cron_expression && html`<${SchedulePreview} name=${name} />`}
       <${Monaco} source=${script.source} readOnly=${!may(me, 'developer')} onReady=${(ed) => { editor.current = ed; markLastFailure(ed, name, script.version); }} />
@@ -216,6 +232,9 @@ function ScriptPage({ me, name }) {
         <button onClick=${() => { setEtag(conflict.etag); setConflict(null); }}>Keep mine and save over theirs next</button></div>`}
       <${RunPanel} me=${me} name=${name} editor=${editor} schema=${script.input_schema} />
     </div>`}
+    ${tab === 'settings' && (may(me, 'developer')
+      ? html`<${SettingsForm} script=${script} etag=${etag} onSaved=${(r) => { setScript(r.data); setEtag(r.etag || r.data.etag); }} />`
+      : html`<pre>${JSON.stringify(Object.fromEntries(EDITABLE.map((k) => [k, script[k]])), null, 2)}</pre>`)}
     ${tab === 'versions' && html`<${Versions} me=${me} name=${name} onRollback=${load} />`}
     ${tab === 'history' && html`<${History} me=${me} script=${name} />`}
   </section>`;
@@ -228,6 +247,21 @@ async function markLastFailure(ed, name, version) {
     const r = page.items?.[0];
     if (r?.error_detail?.line) mark(ed, { message: `last failed run: ${r.error}`, ...r.error_detail });
   } catch { /* no history to show */ }
+}
+
+const EDITABLE = ['description', 'tags', 'cron_expression', 'timezone', 'http_path', 'http_methods', 'event_types', 'resource_limits', 'retry', 'input_schema', 'history'];
+
+function SettingsForm({ script, etag, onSaved }) {
+  const pick = Object.fromEntries(EDITABLE.filter((k) => script[k] !== undefined).map((k) => [k, script[k]]));
+  const [text, setText] = useState(JSON.stringify(pick, null, 2));
+  const [error, setError] = useState(null);
+  const save = async () => {
+    let body;
+    try { body = JSON.parse(text); } catch (e) { setError(new Problem(400, { detail: `the settings are not JSON: ${e.message}` })); return; }
+    try { onSaved(await api(`/scripts/${encodeURIComponent(script.name)}`, { method: 'PATCH', etag, body })); setError(null); } catch (err) { setError(err); }
+  };
+  return html`<div class="settings-form"><label>Settings (JSON)<textarea name="settings" rows="10" value=${text} onInput=${(e) => setText(e.target.value)}></textarea></label>
+    <button onClick=${save}>Save settings</button><${ErrorBox} error=${error} /></div>`;
 }
 
 function Settings({ me, script, onChange }) {
@@ -266,7 +300,8 @@ function SchedulePreview({ name }) {
   const [s, setS] = useState(null);
   useEffect(() => { get(`/scripts/${encodeURIComponent(name)}/schedule?count=5`).then(setS, () => {}); }, [name]);
   if (!s) return null;
-  return html`<div class="schedule"><strong>${s.cron_expression}</strong> (${s.timezone}) next: ${(s.next_runs || s.next || []).join(', ')}</div>`;
+  return html`<div class="schedule"><strong>${describeCron(s.cron_expression)}</strong> <code>${s.cron_expression}</code> (${s.timezone})
+    <ol class="next">${(s.next_runs || []).map((t) => html`<li>${t}</li>`)}</ol></div>`;
 }
 
 function Versions({ me, name, onRollback }) {

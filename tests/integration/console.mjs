@@ -43,13 +43,13 @@ try {
   const csp = response.headers()['content-security-policy'] || '';
   check('the page comes with a CSP allowing no inline script and no eval',
     /script-src 'self'(;|$)/.test(csp) && !csp.includes('unsafe-eval') && !/script-src[^;]*unsafe-inline/.test(csp), csp);
-  await page.waitForSelector('table.scripts a', { timeout: 20000 });
+  await page.waitForSelector('table.scripts a', { timeout: 60000 });
   check('a developer signs in and sees the script list', await page.isVisible('text=greet'));
 
   // 2. The editor: Monaco, its workers, the types of ctx.
   await page.click('text=greet');
   const shown = await page.waitForFunction(() => (document.querySelector('.monaco-editor .view-lines')?.textContent || '')
-    .replace(/\u00a0/g, ' ').includes('export default'), null, { timeout: 30000 }).then(() => true, () => false);
+    .replace(/\u00a0/g, ' ').includes('export default'), null, { timeout: 60000 }).then(() => true, () => false);
   check('Monaco shows the script', shown);
   // The TypeScript worker starts with the JavaScript language service.
   for (let i = 0; i < 100 && !workers.some((u) => u.includes('/ts.worker-')); i++) await page.waitForTimeout(200);
@@ -59,48 +59,64 @@ try {
   await page.click('.monaco-editor .view-lines');
   await page.keyboard.press('Control+End');
   await page.keyboard.insertText('\n/** @param {jsrt.Context} ctx */\nexport const probe = (ctx) => ctx.progress("not a number");\n');
-  const marked = await page.waitForSelector('.monaco-editor .squiggly-error', { timeout: 30000 }).then(() => true, () => false);
+  const marked = await page.waitForSelector('.monaco-editor .squiggly-error', { timeout: 60000 }).then(() => true, () => false);
   check('type checking with the types of ctx marks a wrong call', marked);
 
   // 3. Save (a new version) and run.
   await page.fill('input[aria-label="change description"]', 'from the browser test');
   await page.click('button:has-text("Save")');
-  await page.waitForSelector('h2:has-text("v2")', { timeout: 20000 });
+  await page.waitForSelector('h2:has-text("v2")', { timeout: 60000 });
   check('saving makes version 2', true);
   // The run form is built from the script's input_schema.
   await page.fill('#in-name', 'browser');
   check('the input form from input_schema fills the JSON input', (await page.inputValue('textarea[name=input]')).includes('"name": "browser"'));
   await page.click('button:has-text("Run")');
-  await page.waitForSelector('.result strong.completed', { timeout: 30000 });
+  await page.waitForSelector('.result strong.completed', { timeout: 60000 });
   check('a run shows its status and output', (await page.textContent('.result .output')).includes('hello browser'));
 
   // 4. A stale save opens the diff to merge.
   const other = (await open(devKey)).page;
-  await other.waitForSelector('table.scripts a', { timeout: 20000 });
+  await other.waitForSelector('table.scripts a', { timeout: 60000 });
   await other.click('text=greet');
-  await other.waitForSelector('.monaco-editor .view-lines', { timeout: 30000 });
+  await other.waitForSelector('.monaco-editor .view-lines', { timeout: 60000 });
   await page.click('.monaco-editor .view-lines');
   await page.keyboard.type('// mine\n');
   await other.click('.monaco-editor .view-lines');
   await other.keyboard.type('// theirs\n');
   await other.click('button:has-text("Save")');
-  await other.waitForSelector('h2:has-text("v3")', { timeout: 20000 });
+  await other.waitForSelector('h2:has-text("v3")', { timeout: 60000 });
   await page.click('button:has-text("Save")');
-  const diff = await page.waitForSelector('.conflict .monaco-diff-editor', { timeout: 20000 }).then(() => true, () => false);
+  const diff = await page.waitForSelector('.conflict .monaco-diff-editor', { timeout: 60000 }).then(() => true, () => false);
   check('a stale save (412) opens a diff to merge', diff);
 
   // 5. The last failed run's error is marked at its line.
   await page.goto(`${base}/_jsrt/console/#/scripts/broken`);
-  await page.waitForSelector('.monaco-editor .view-lines', { timeout: 30000 });
+  await page.waitForSelector('.monaco-editor .view-lines', { timeout: 60000 });
   const failedMark = await page.waitForFunction(() => [...document.querySelectorAll('.monaco-editor .squiggly-error')].length > 0,
-    null, { timeout: 30000 }).then(() => true, () => false);
+    null, { timeout: 60000 }).then(() => true, () => false);
   check("the last failed run's error location is marked in the editor", failedMark);
 
-  // 6. A viewer sees no edit, run, status or delete controls.
+  // 6. A schedule in words with its next five run times; its settings edited.
+  await page.goto(`${base}/_jsrt/console/#/scripts/weekdays`);
+  await page.waitForSelector('.schedule', { timeout: 60000 });
+  const words = await page.textContent('.schedule strong');
+  const next = await page.$$eval('.schedule ol.next li', (li) => li.map((x) => x.textContent));
+  check(`a schedule reads "${words}" with its next five run times`, words === 'at 09:00 on Monday to Friday' && next.length === 5, next.join(' '));
+  await page.click('nav.tabs button:has-text("settings")');
+  const settings = JSON.parse(await page.inputValue('textarea[name=settings]'));
+  settings.description = 'edited in the console';
+  await page.fill('textarea[name=settings]', JSON.stringify(settings));
+  await page.click('button:has-text("Save settings")');
+  await page.waitForFunction(() => document.querySelector('textarea[name=settings]')?.value.includes('edited in the console')
+    && !document.querySelector('.settings-form .error'), null, { timeout: 60000 }).catch(() => {});
+  const saved = await page.evaluate(async (k) => (await (await fetch('/_jsrt/api/v1/scripts/weekdays', { headers: { Authorization: `Bearer ${k}` } })).json()).description, devKey);
+  check('settings edited in the console are saved', saved === 'edited in the console', String(saved));
+
+  // 7. A viewer sees no edit, run, status or delete controls.
   const v = await open(viewerKey);
-  await v.page.waitForSelector('table.scripts a', { timeout: 20000 });
+  await v.page.waitForSelector('table.scripts a', { timeout: 60000 });
   await v.page.click('text=greet');
-  await v.page.waitForSelector('.monaco-editor', { timeout: 30000 });
+  await v.page.waitForSelector('.monaco-editor', { timeout: 60000 });
   const offered = await v.page.$$eval('button', (bs) => bs.map((b) => b.textContent));
   check('a viewer is offered no save, run or new-script controls',
     !offered.some((t) => /Save|Run|Dry run|Delete/.test(t)) && !(await v.page.isVisible('text=New script'))
