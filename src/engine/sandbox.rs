@@ -231,7 +231,17 @@ pub struct RunRequest<'a> {
     pub request_json: Option<&'a str>,
     /// the body of HTTP runs as the client sent it, behind ctx.request.text() and the rest
     pub request_body: Option<&'a [u8]>,
+    /// a typed function or trigger call: its arguments and its result, as JS values
+    pub typed: Option<&'a dyn Typed>,
     pub limits: Limits,
+}
+
+/// A call of a typed SQL function or trigger: the default export is called
+/// as `main(ctx, ...args)`, and what it returns goes to `result` (instead of
+/// becoming JSON text).
+pub trait Typed {
+    fn args<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Value<'js>>>;
+    fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()>;
 }
 
 pub struct RunResult {
@@ -662,10 +672,23 @@ fn call(
         }
         let c = sealed(&ctx, &members).map_err(js)?;
 
-        let returned: Value = main.call((c,)).map_err(js)?;
+        let returned: Value = match req.typed {
+            Some(t) => {
+                let args = t.args(&ctx).map_err(js)?;
+                main.call((c, Rest(args))).map_err(js)?
+            }
+            None => main.call((c,)).map_err(js)?,
+        };
         let value = settle(&ctx, &returned, watch).map_err(js)?;
         if watch.stopped() {
             // No JS after a stop, not even toJSON: run() reports the stop.
+            return Ok(None);
+        }
+        if let Some(t) = req.typed {
+            t.result(&ctx, value).map_err(|e| {
+                let f = js(e);
+                Failure::new(FailureKind::BadResult, &f.name, f.message)
+            })?;
             return Ok(None);
         }
         if value.is_undefined() {
