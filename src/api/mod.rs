@@ -1,5 +1,6 @@
 //! The #[pg_extern] functions, by surface. The rest of the SQL API is in sql/api.sql.
 mod admin;
+pub mod functions;
 pub mod execute;
 pub mod http;
 pub mod queue;

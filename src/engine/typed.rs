@@ -1,0 +1,580 @@
+//! Scripts as SQL functions and triggers (`LANGUAGE jsrt`, sql/api.sql).
+//! A function's body (`prosrc`) is its script's id. Each call converts the
+//! Datums straight to JS values, runs the script's current version in the
+//! session's tenant through `run::execute_typed`, and converts what it
+//! returns straight to the declared type: no JSON text on the way.
+//!
+//! What a call site needs (converters, the trigger's row shape) is kept in
+//! `fn_extra` for as long as Postgres keeps the call site; the compiled
+//! script and the tenant's runtime are kept by `run.rs` as for every run.
+
+use std::cell::RefCell;
+use std::ffi::CStr;
+
+use pgrx::pg_sys::{self, Datum, Oid};
+use pgrx::{ereport, PgMemoryContexts, PgSqlErrorCode as Code};
+use rquickjs::{Ctx, Object, Value};
+
+use super::convert::{Arg, ReadOptions};
+use super::host::db::{arg, cell};
+use super::run;
+use super::sandbox::Typed;
+use super::sql::{self, Cell, Decoder, Param};
+use crate::catalog::scripts;
+use crate::error::{Error, OrRaise};
+
+/// What one call site keeps between calls.
+struct Site {
+    fn_oid: Oid,
+    /// the script's id, from prosrc
+    script: String,
+    args: Vec<Decoder>,
+    /// None for a trigger function
+    ret: Option<Param>,
+    /// a trigger's table: its oid and how its rows convert
+    rows: Option<(Oid, RowShape)>,
+}
+
+/// The columns of a trigger's table.
+struct RowShape {
+    /// per attribute: None for a dropped column
+    columns: Vec<Option<Column>>,
+}
+
+struct Column {
+    name: String,
+    decoder: Decoder,
+    param: Param,
+}
+
+fn raise(code: Code, message: String) -> ! {
+    ereport!(ERROR, code, message);
+}
+
+/// The call handler's work for one call.
+///
+/// # Safety
+/// `fcinfo` is the call Postgres makes to a `LANGUAGE jsrt` function.
+pub unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
+    // SAFETY: the caller's contract: fcinfo and its flinfo are valid for the call.
+    unsafe {
+        let flinfo = (*fcinfo).flinfo;
+        let trigger = is_trigger(fcinfo);
+        if (*flinfo).fn_extra.is_null() {
+            let site = site((*flinfo).fn_oid, trigger);
+            (*flinfo).fn_extra = PgMemoryContexts::For((*flinfo).fn_mcxt)
+                .leak_and_drop_on_delete(site)
+                .cast();
+        }
+        let site = &mut *(*flinfo).fn_extra.cast::<Site>();
+        let Some(tenant) = crate::gucs::tenant() else {
+            raise(
+                Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "{} runs a jsrt script in the session's tenant, and no tenant is set; call jsrt.set_tenant(name) first",
+                    proc_name(site.fn_oid)
+                ),
+            )
+        };
+        let script = match scripts::resolve(&tenant, &site.script) {
+            Ok(s) => s,
+            Err(Error::UnknownScript(_)) => raise(
+                Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!(
+                    "{} runs script {}, which is not a script of the session's tenant: a jsrt function runs only for the tenant its script belongs to",
+                    proc_name(site.fn_oid),
+                    site.script
+                ),
+            ),
+            Err(e) => e.raise(),
+        };
+        if trigger {
+            call_trigger(fcinfo, site, &script)
+        } else {
+            call_function(fcinfo, site, &script)
+        }
+    }
+}
+
+unsafe fn is_trigger(fcinfo: pg_sys::FunctionCallInfo) -> bool {
+    // SAFETY: the caller's fcinfo; `context` is null or a Node.
+    unsafe {
+        let c = (*fcinfo).context;
+        !c.is_null() && (*c).type_ == pg_sys::NodeTag::T_TriggerData
+    }
+}
+
+/// Reads the function's catalog row once per call site.
+fn site(fn_oid: Oid, trigger: bool) -> Site {
+    // SAFETY: a syscache lookup inside the calling transaction; everything is copied out before the
+    // tuple is released, and nothing raises while it is held.
+    let (script, ret, args, definer, retset) = unsafe {
+        let tuple = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::PROCOID as _,
+            Datum::from(fn_oid),
+        );
+        if tuple.is_null() {
+            raise(
+                Code::ERRCODE_UNDEFINED_FUNCTION,
+                format!("function {fn_oid:?} does not exist"),
+            );
+        }
+        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
+        let mut isnull = false;
+        let src = pg_sys::SysCacheGetAttr(
+            pg_sys::SysCacheIdentifier::PROCOID as _,
+            tuple,
+            pg_sys::Anum_pg_proc_prosrc as _,
+            &mut isnull,
+        );
+        let script = if isnull {
+            String::new()
+        } else {
+            let c = pg_sys::text_to_cstring(src.cast_mut_ptr());
+            let s = CStr::from_ptr(c).to_string_lossy().trim().to_string();
+            pg_sys::pfree(c.cast());
+            s
+        };
+        let n = (*form).pronargs as usize;
+        let args: Vec<Oid> = (*form).proargtypes.values.as_slice(n).to_vec();
+        let out = (
+            script,
+            (*form).prorettype,
+            args,
+            (*form).prosecdef,
+            (*form).proretset,
+        );
+        pg_sys::ReleaseSysCache(tuple);
+        out
+    };
+    if let Err(why) = check_shape(ret, &args, definer, retset, trigger) {
+        raise(
+            Code::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("{}: {why}", proc_name(fn_oid)),
+        );
+    }
+    Site {
+        fn_oid,
+        script,
+        args: args
+            .iter()
+            .map(|&t| sql::decoder(t, ReadOptions::default()))
+            .collect(),
+        ret: (!trigger).then(|| sql::param(ret)),
+        rows: None,
+    }
+}
+
+/// Why a `LANGUAGE jsrt` function cannot be, if it cannot: the validator
+/// asks at CREATE FUNCTION, the handler again before a first call.
+pub fn check_shape(
+    ret: Oid,
+    args: &[Oid],
+    definer: bool,
+    retset: bool,
+    trigger: bool,
+) -> Result<(), String> {
+    if definer {
+        return Err("a jsrt function runs as its caller; SECURITY DEFINER is refused (its script's SQL runs as jsrt_script anyway)".into());
+    }
+    if retset {
+        return Err("a jsrt function returns one value; SETOF is not supported (return an array or jsonb)".into());
+    }
+    if ret == pg_sys::TRIGGEROID {
+        if !args.is_empty() {
+            return Err("a trigger function takes no declared arguments (CREATE TRIGGER's arguments arrive as tg.args)".into());
+        }
+        return Ok(());
+    }
+    if trigger {
+        return Err("only a function returning trigger can be a trigger".into());
+    }
+    for &t in args.iter().chain(std::iter::once(&ret)) {
+        // SAFETY: a syscache lookup inside the transaction.
+        let pseudo = unsafe { pg_sys::get_typtype(t) } == pg_sys::TYPTYPE_PSEUDO as std::ffi::c_char;
+        if pseudo && t != pg_sys::VOIDOID {
+            return Err(format!(
+                "type {} is not supported: declare concrete argument and return types",
+                type_name(t)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn type_name(t: Oid) -> String {
+    // SAFETY: format_type_be returns a palloc'd string, copied here.
+    unsafe {
+        let p = pg_sys::format_type_be(t);
+        CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+fn proc_name(f: Oid) -> String {
+    // SAFETY: format_procedure returns a palloc'd string, copied here.
+    unsafe {
+        let p = pg_sys::format_procedure(f);
+        CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+/// A function call's arguments and result.
+struct FunctionCall {
+    args: RefCell<Vec<Cell>>,
+    result: RefCell<Option<Arg>>,
+}
+
+impl Typed for FunctionCall {
+    fn args<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Value<'js>>> {
+        self.args
+            .borrow_mut()
+            .drain(..)
+            .map(|c| cell(ctx, c))
+            .collect()
+    }
+
+    fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()> {
+        *self.result.borrow_mut() = Some(arg(ctx, &value)?);
+        Ok(())
+    }
+}
+
+unsafe fn call_function(
+    fcinfo: pg_sys::FunctionCallInfo,
+    site: &Site,
+    script: &scripts::Script,
+) -> Datum {
+    // SAFETY: the caller's fcinfo, with as many arguments as the function declares.
+    let cells: Vec<Cell> = unsafe {
+        let given = (*fcinfo).args.as_slice((*fcinfo).nargs as usize);
+        given
+            .iter()
+            .zip(&site.args)
+            .map(|(a, d)| {
+                if a.isnull {
+                    Cell::Null
+                } else {
+                    sql::decode(a.value, d)
+                }
+            })
+            .collect()
+    };
+    let history = cells_json(&cells);
+    let call = FunctionCall {
+        args: RefCell::new(cells),
+        result: RefCell::new(None),
+    };
+    run::execute_typed(script, "function", &call, &|| history.clone()).or_raise();
+    let result = call.result.into_inner().unwrap_or(Arg::Null);
+    let Some(ret) = &site.ret else {
+        return Datum::from(0);
+    };
+    // SAFETY: inside the caller's transaction and memory context.
+    match unsafe { sql::datum_of(&result, ret) } {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            // SAFETY: the caller's fcinfo.
+            unsafe { (*fcinfo).isnull = true };
+            Datum::from(0)
+        }
+        Err(why) => raise(
+            Code::ERRCODE_DATATYPE_MISMATCH,
+            format!(
+                "script \"{}\" returned a value {} cannot take: {why}",
+                script.name,
+                proc_name(site.fn_oid)
+            ),
+        ),
+    }
+}
+
+/// What a call's history keeps as its input: the arguments, as JSON.
+fn cells_json(cells: &[Cell]) -> String {
+    fn one(c: &Cell) -> serde_json::Value {
+        match c {
+            Cell::Null => serde_json::Value::Null,
+            Cell::Bool(b) => (*b).into(),
+            Cell::Int(n) => (*n).into(),
+            Cell::BigInt(n) => n.to_string().into(),
+            Cell::Float(f) => serde_json::Number::from_f64(*f)
+                .map_or_else(|| f.to_string().into(), serde_json::Value::Number),
+            Cell::Text(s) => s.clone().into(),
+            Cell::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| s.clone().into()),
+            Cell::Date(ms) => super::convert::iso_date(*ms).unwrap_or_default().into(),
+            Cell::Bytes(b) => format!("\\x{}", crate::encoding::hex(b)).into(),
+            Cell::Array(items) => items.iter().map(one).collect(),
+        }
+    }
+    serde_json::json!({ "args": cells.iter().map(one).collect::<Vec<_>>() }).to_string()
+}
+
+// ---------------------------------------------------------------- triggers
+
+/// What a trigger's script gave back.
+enum RowResult {
+    /// undefined: the row as it was
+    Keep,
+    /// null: skip the row (BEFORE triggers)
+    Skip,
+    /// the row to write: per attribute, None where the object has no such property
+    Row(Vec<Option<Arg>>),
+}
+
+struct TriggerCall<'a> {
+    shape: &'a RowShape,
+    op: &'static str,
+    when: &'static str,
+    table: String,
+    schema: String,
+    name: String,
+    targs: Vec<String>,
+    new: RefCell<Option<Vec<Cell>>>,
+    old: RefCell<Option<Vec<Cell>>>,
+    result: RefCell<Option<RowResult>>,
+}
+
+impl TriggerCall<'_> {
+    fn row<'js>(&self, ctx: &Ctx<'js>, cells: Option<Vec<Cell>>) -> rquickjs::Result<Value<'js>> {
+        let Some(cells) = cells else {
+            return Ok(Value::new_null(ctx.clone()));
+        };
+        let o = Object::new(ctx.clone())?;
+        for (col, c) in self.shape.columns.iter().zip(cells) {
+            if let Some(col) = col {
+                o.set(col.name.as_str(), cell(ctx, c)?)?;
+            }
+        }
+        Ok(o.into_value())
+    }
+}
+
+impl Typed for TriggerCall<'_> {
+    fn args<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Value<'js>>> {
+        let tg = Object::new(ctx.clone())?;
+        tg.set("op", self.op)?;
+        tg.set("when", self.when)?;
+        tg.set("level", "ROW")?;
+        tg.set("name", self.name.as_str())?;
+        tg.set("table", self.table.as_str())?;
+        tg.set("schema", self.schema.as_str())?;
+        tg.set("args", self.targs.clone())?;
+        tg.set("new", self.row(ctx, self.new.borrow_mut().take())?)?;
+        tg.set("old", self.row(ctx, self.old.borrow_mut().take())?)?;
+        Ok(vec![tg.into_value()])
+    }
+
+    fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()> {
+        let r = if value.is_undefined() {
+            RowResult::Keep
+        } else if value.is_null() {
+            RowResult::Skip
+        } else if let Some(o) = value.as_object().filter(|_| !value.is_array()) {
+            let mut row = Vec::with_capacity(self.shape.columns.len());
+            for col in &self.shape.columns {
+                row.push(match col {
+                    None => None,
+                    Some(col) => {
+                        let v: Value = o.get(col.name.as_str())?;
+                        if v.is_undefined() {
+                            None
+                        } else {
+                            Some(arg(ctx, &v)?)
+                        }
+                    }
+                });
+            }
+            RowResult::Row(row)
+        } else {
+            return Err(super::host::js::thrown(
+                ctx,
+                "TypeError",
+                "a trigger script returns the row to write (tg.new, changed or not), null to skip the row, or nothing",
+                "42804",
+            ));
+        };
+        *self.result.borrow_mut() = Some(r);
+        Ok(())
+    }
+}
+
+unsafe fn shape_of(rel: pg_sys::Relation) -> RowShape {
+    // SAFETY: the trigger's open relation; its tuple descriptor is valid for the call.
+    unsafe {
+        let desc = (*rel).rd_att;
+        let columns = (0..(*desc).natts as usize)
+            .map(|i| {
+                let att = (*desc).attrs.as_ptr().add(i);
+                if (*att).attisdropped {
+                    return None;
+                }
+                Some(Column {
+                    name: CStr::from_ptr((*att).attname.data.as_ptr())
+                        .to_string_lossy()
+                        .into_owned(),
+                    decoder: sql::decoder((*att).atttypid, ReadOptions::default()),
+                    param: sql::param((*att).atttypid),
+                })
+            })
+            .collect();
+        RowShape { columns }
+    }
+}
+
+unsafe fn read_row(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc, shape: &RowShape) -> Vec<Cell> {
+    // SAFETY: `tuple` is a row of the relation `desc` describes; each datum is read while it lives.
+    unsafe {
+        shape
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, col)| match col {
+                None => Cell::Null,
+                Some(col) => {
+                    let mut isnull = false;
+                    let d = pg_sys::SPI_getbinval(tuple, desc, i as i32 + 1, &mut isnull);
+                    if isnull {
+                        Cell::Null
+                    } else {
+                        sql::decode(d, &col.decoder)
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+unsafe fn call_trigger(
+    fcinfo: pg_sys::FunctionCallInfo,
+    site: &mut Site,
+    script: &scripts::Script,
+) -> Datum {
+    // SAFETY: the caller's fcinfo, called as a trigger: its context is a TriggerData whose relation,
+    // tuples and trigger are valid for the call.
+    unsafe {
+        let td = (*fcinfo).context.cast::<pg_sys::TriggerData>();
+        let event = (*td).tg_event;
+        if event & pg_sys::TRIGGER_EVENT_ROW == 0 {
+            raise(
+                Code::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!(
+                    "{}: jsrt triggers are row triggers (FOR EACH ROW)",
+                    proc_name(site.fn_oid)
+                ),
+            );
+        }
+        let rel = (*td).tg_relation;
+        let relid = (*rel).rd_id;
+        if site.rows.as_ref().is_none_or(|(r, _)| *r != relid) {
+            site.rows = Some((relid, shape_of(rel)));
+        }
+        let Some((_, shape)) = &site.rows else {
+            unreachable!("the shape was just made")
+        };
+        let desc = (*rel).rd_att;
+        let op = match event & pg_sys::TRIGGER_EVENT_OPMASK {
+            pg_sys::TRIGGER_EVENT_INSERT => "INSERT",
+            pg_sys::TRIGGER_EVENT_DELETE => "DELETE",
+            pg_sys::TRIGGER_EVENT_UPDATE => "UPDATE",
+            _ => "TRUNCATE",
+        };
+        let when = match event & pg_sys::TRIGGER_EVENT_TIMINGMASK {
+            pg_sys::TRIGGER_EVENT_BEFORE => "BEFORE",
+            pg_sys::TRIGGER_EVENT_INSTEAD => "INSTEAD OF",
+            _ => "AFTER",
+        };
+        let trigtuple = (*td).tg_trigtuple;
+        let newtuple = (*td).tg_newtuple;
+        let (new_t, old_t) = match op {
+            "INSERT" => (trigtuple, std::ptr::null_mut()),
+            "UPDATE" => (newtuple, trigtuple),
+            _ => (std::ptr::null_mut(), trigtuple),
+        };
+        let new = (!new_t.is_null()).then(|| read_row(new_t, desc, shape));
+        let old = (!old_t.is_null()).then(|| read_row(old_t, desc, shape));
+        let history = {
+            let mut h = serde_json::json!({"op": op, "table": relation_name(rel)});
+            if let Some(n) = &new {
+                h["new"] = serde_json::from_str(&cells_json(n)).unwrap_or_default();
+            }
+            h.to_string()
+        };
+        let trg = (*td).tg_trigger;
+        let targs = (0..(*trg).tgnargs as usize)
+            .map(|i| {
+                CStr::from_ptr(*(*trg).tgargs.add(i))
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let call = TriggerCall {
+            shape,
+            op,
+            when,
+            table: relation_name(rel),
+            schema: {
+                let p = pg_sys::get_namespace_name((*rel).rd_rel.as_ref().map_or(pg_sys::InvalidOid, |r| r.relnamespace));
+                if p.is_null() {
+                    String::new()
+                } else {
+                    CStr::from_ptr(p).to_string_lossy().into_owned()
+                }
+            },
+            name: CStr::from_ptr((*trg).tgname).to_string_lossy().into_owned(),
+            targs,
+            new: RefCell::new(new),
+            old: RefCell::new(old),
+            result: RefCell::new(None),
+        };
+        run::execute_typed(script, "trigger", &call, &|| history.clone()).or_raise();
+        let base = if new_t.is_null() { old_t } else { new_t };
+        if when != "BEFORE" {
+            // AFTER (and the rest): the result is ignored, as for any trigger.
+            return Datum::from(0);
+        }
+        match call.result.into_inner().unwrap_or(RowResult::Keep) {
+            RowResult::Keep => Datum::from(base),
+            RowResult::Skip => Datum::from(0),
+            RowResult::Row(_) if op == "DELETE" => Datum::from(base),
+            RowResult::Row(row) => {
+                let n = shape.columns.len();
+                let mut values = vec![Datum::from(0); n];
+                let mut nulls = vec![false; n];
+                let mut replace = vec![false; n];
+                for (i, (col, v)) in shape.columns.iter().zip(row).enumerate() {
+                    let (Some(col), Some(v)) = (col, v) else {
+                        continue;
+                    };
+                    match sql::datum_of(&v, &col.param) {
+                        Ok(Some(d)) => values[i] = d,
+                        Ok(None) => nulls[i] = true,
+                        Err(why) => raise(
+                            Code::ERRCODE_DATATYPE_MISMATCH,
+                            format!(
+                                "script \"{}\" returned a row whose column \"{}\" cannot take its value: {why}",
+                                script.name, col.name
+                            ),
+                        ),
+                    }
+                    replace[i] = true;
+                }
+                let t = pg_sys::heap_modify_tuple(
+                    base,
+                    desc,
+                    values.as_mut_ptr(),
+                    nulls.as_mut_ptr(),
+                    replace.as_mut_ptr(),
+                );
+                Datum::from(t)
+            }
+        }
+    }
+}
+
+unsafe fn relation_name(rel: pg_sys::Relation) -> String {
+    // SAFETY: the trigger's open relation.
+    unsafe {
+        CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr())
+            .to_string_lossy()
+            .into_owned()
+    }
+}
