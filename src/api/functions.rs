@@ -59,7 +59,10 @@ pub unsafe extern "C-unwind" fn jsrt_validator(fcinfo: pg_sys::FunctionCallInfo)
             String::new()
         } else {
             let c = pg_sys::text_to_cstring(src.cast_mut_ptr());
-            let s = std::ffi::CStr::from_ptr(c).to_string_lossy().trim().to_string();
+            let s = std::ffi::CStr::from_ptr(c)
+                .to_string_lossy()
+                .trim()
+                .to_string();
             pg_sys::pfree(c.cast());
             s
         };

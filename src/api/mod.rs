@@ -1,7 +1,7 @@
 //! The #[pg_extern] functions, by surface. The rest of the SQL API is in sql/api.sql.
 mod admin;
-pub mod functions;
 pub mod execute;
+pub mod functions;
 pub mod http;
 pub mod queue;
 mod running;

@@ -308,9 +308,12 @@ mod tests {
         let arr = Target::Array(Box::new(Target::Bytea));
         assert!(encode(&Arg::Array(vec![Arg::Number(1.0)], "[1]".into()), &arr).is_err());
         assert_eq!(
-            encode(&Arg::Array(vec![Arg::Bytes(vec![255])], String::new()), &arr)
-                .unwrap()
-                .unwrap(),
+            encode(
+                &Arg::Array(vec![Arg::Bytes(vec![255])], String::new()),
+                &arr
+            )
+            .unwrap()
+            .unwrap(),
             "{\"\\\\xff\"}"
         );
     }

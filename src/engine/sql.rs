@@ -215,7 +215,8 @@ pub unsafe fn datum_of(arg: &Arg, p: &Param) -> Result<Option<Datum>, String> {
                 return Err("text holds a NUL character, which Postgres cannot store".into());
             }
             // SAFETY: copies `t`'s bytes into a new text in the current memory context.
-            let v = unsafe { pg_sys::cstring_to_text_with_len(t.as_ptr().cast(), t.len() as c_int) };
+            let v =
+                unsafe { pg_sys::cstring_to_text_with_len(t.as_ptr().cast(), t.len() as c_int) };
             return Ok(Some(Datum::from(v)));
         }
         _ => {}
@@ -223,8 +224,9 @@ pub unsafe fn datum_of(arg: &Arg, p: &Param) -> Result<Option<Datum>, String> {
     match encode(arg, &p.target)? {
         None => Ok(None),
         Some(text) => {
-            let text = CString::new(text)
-                .map_err(|_| "text holds a NUL character, which Postgres cannot store".to_string())?;
+            let text = CString::new(text).map_err(|_| {
+                "text holds a NUL character, which Postgres cannot store".to_string()
+            })?;
             // SAFETY: the type's own input function, with its I/O parameter; an ERROR it raises propagates.
             Ok(Some(unsafe {
                 pg_sys::OidInputFunctionCall(p.input, text.as_ptr().cast_mut(), p.ioparam, -1)
@@ -448,6 +450,8 @@ pub enum Decoder {
     Float8,
     Timestamp,
     Bytea,
+    /// text and varchar: their bytes are their text
+    PlainText,
     Json(Oid),
     Text(Oid),
     Array {
@@ -482,6 +486,7 @@ pub fn decoder(typ: Oid, read: ReadOptions) -> Decoder {
         }
         pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => Decoder::Timestamp,
         pg_sys::BYTEAOID => Decoder::Bytea,
+        pg_sys::TEXTOID | pg_sys::VARCHAROID => Decoder::PlainText,
         pg_sys::JSONOID | pg_sys::JSONBOID if read.json_text => Decoder::Text(output()),
         pg_sys::JSONOID | pg_sys::JSONBOID => Decoder::Json(output()),
         // SAFETY: a syscache lookup inside the statement's transaction.
@@ -550,6 +555,13 @@ pub unsafe fn decode(d: Datum, how: &Decoder) -> Cell {
                 let len = pgrx::varlena::varsize_any_exhdr(v);
                 let data = pgrx::varlena::vardata_any(v).cast::<u8>();
                 Cell::Bytes(std::slice::from_raw_parts(data, len).to_vec())
+            }
+            Decoder::PlainText => {
+                let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
+                let len = pgrx::varlena::varsize_any_exhdr(v);
+                let data = pgrx::varlena::vardata_any(v).cast::<u8>();
+                let bytes = std::slice::from_raw_parts(data, len);
+                Cell::Text(String::from_utf8_lossy(bytes).into_owned())
             }
             Decoder::Json(f) => Cell::Json(output(*f, d)),
             Decoder::Text(f) => Cell::Text(output(*f, d)),

@@ -178,7 +178,10 @@ pub fn check_shape(
         return Err("a jsrt function runs as its caller; SECURITY DEFINER is refused (its script's SQL runs as jsrt_script anyway)".into());
     }
     if retset {
-        return Err("a jsrt function returns one value; SETOF is not supported (return an array or jsonb)".into());
+        return Err(
+            "a jsrt function returns one value; SETOF is not supported (return an array or jsonb)"
+                .into(),
+        );
     }
     if ret == pg_sys::TRIGGEROID {
         if !args.is_empty() {
@@ -191,7 +194,8 @@ pub fn check_shape(
     }
     for &t in args.iter().chain(std::iter::once(&ret)) {
         // SAFETY: a syscache lookup inside the transaction.
-        let pseudo = unsafe { pg_sys::get_typtype(t) } == pg_sys::TYPTYPE_PSEUDO as std::ffi::c_char;
+        let pseudo =
+            unsafe { pg_sys::get_typtype(t) } == pg_sys::TYPTYPE_PSEUDO as std::ffi::c_char;
         if pseudo && t != pg_sys::VOIDOID {
             return Err(format!(
                 "type {} is not supported: declare concrete argument and return types",
@@ -220,17 +224,13 @@ fn proc_name(f: Oid) -> String {
 
 /// A function call's arguments and result.
 struct FunctionCall {
-    args: RefCell<Vec<Cell>>,
+    args: Vec<Cell>,
     result: RefCell<Option<Arg>>,
 }
 
 impl Typed for FunctionCall {
     fn args<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Value<'js>>> {
-        self.args
-            .borrow_mut()
-            .drain(..)
-            .map(|c| cell(ctx, c))
-            .collect()
+        self.args.iter().map(|c| cell(ctx, c.clone())).collect()
     }
 
     fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()> {
@@ -259,12 +259,11 @@ unsafe fn call_function(
             })
             .collect()
     };
-    let history = cells_json(&cells);
     let call = FunctionCall {
-        args: RefCell::new(cells),
+        args: cells,
         result: RefCell::new(None),
     };
-    run::execute_typed(script, "function", &call, &|| history.clone()).or_raise();
+    run::execute_typed(script, "function", &call, &|| cells_json(&call.args)).or_raise();
     let result = call.result.into_inner().unwrap_or(Arg::Null);
     let Some(ret) = &site.ret else {
         return Datum::from(0);
@@ -328,20 +327,20 @@ struct TriggerCall<'a> {
     schema: String,
     name: String,
     targs: Vec<String>,
-    new: RefCell<Option<Vec<Cell>>>,
-    old: RefCell<Option<Vec<Cell>>>,
+    new: Option<Vec<Cell>>,
+    old: Option<Vec<Cell>>,
     result: RefCell<Option<RowResult>>,
 }
 
 impl TriggerCall<'_> {
-    fn row<'js>(&self, ctx: &Ctx<'js>, cells: Option<Vec<Cell>>) -> rquickjs::Result<Value<'js>> {
+    fn row<'js>(&self, ctx: &Ctx<'js>, cells: &Option<Vec<Cell>>) -> rquickjs::Result<Value<'js>> {
         let Some(cells) = cells else {
             return Ok(Value::new_null(ctx.clone()));
         };
         let o = Object::new(ctx.clone())?;
         for (col, c) in self.shape.columns.iter().zip(cells) {
             if let Some(col) = col {
-                o.set(col.name.as_str(), cell(ctx, c)?)?;
+                o.set(col.name.as_str(), cell(ctx, c.clone())?)?;
             }
         }
         Ok(o.into_value())
@@ -358,8 +357,8 @@ impl Typed for TriggerCall<'_> {
         tg.set("table", self.table.as_str())?;
         tg.set("schema", self.schema.as_str())?;
         tg.set("args", self.targs.clone())?;
-        tg.set("new", self.row(ctx, self.new.borrow_mut().take())?)?;
-        tg.set("old", self.row(ctx, self.old.borrow_mut().take())?)?;
+        tg.set("new", self.row(ctx, &self.new)?)?;
+        tg.set("old", self.row(ctx, &self.old)?)?;
         Ok(vec![tg.into_value()])
     }
 
@@ -420,7 +419,11 @@ unsafe fn shape_of(rel: pg_sys::Relation) -> RowShape {
     }
 }
 
-unsafe fn read_row(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc, shape: &RowShape) -> Vec<Cell> {
+unsafe fn read_row(
+    tuple: pg_sys::HeapTuple,
+    desc: pg_sys::TupleDesc,
+    shape: &RowShape,
+) -> Vec<Cell> {
     // SAFETY: `tuple` is a row of the relation `desc` describes; each datum is read while it lives.
     unsafe {
         shape
@@ -491,13 +494,6 @@ unsafe fn call_trigger(
         };
         let new = (!new_t.is_null()).then(|| read_row(new_t, desc, shape));
         let old = (!old_t.is_null()).then(|| read_row(old_t, desc, shape));
-        let history = {
-            let mut h = serde_json::json!({"op": op, "table": relation_name(rel)});
-            if let Some(n) = &new {
-                h["new"] = serde_json::from_str(&cells_json(n)).unwrap_or_default();
-            }
-            h.to_string()
-        };
         let trg = (*td).tg_trigger;
         let targs = (0..(*trg).tgnargs as usize)
             .map(|i| {
@@ -512,7 +508,12 @@ unsafe fn call_trigger(
             when,
             table: relation_name(rel),
             schema: {
-                let p = pg_sys::get_namespace_name((*rel).rd_rel.as_ref().map_or(pg_sys::InvalidOid, |r| r.relnamespace));
+                let p = pg_sys::get_namespace_name(
+                    (*rel)
+                        .rd_rel
+                        .as_ref()
+                        .map_or(pg_sys::InvalidOid, |r| r.relnamespace),
+                );
                 if p.is_null() {
                     String::new()
                 } else {
@@ -521,11 +522,18 @@ unsafe fn call_trigger(
             },
             name: CStr::from_ptr((*trg).tgname).to_string_lossy().into_owned(),
             targs,
-            new: RefCell::new(new),
-            old: RefCell::new(old),
+            new,
+            old,
             result: RefCell::new(None),
         };
-        run::execute_typed(script, "trigger", &call, &|| history.clone()).or_raise();
+        let history = || {
+            let mut h = serde_json::json!({"op": op, "table": call.table});
+            if let Some(n) = &call.new {
+                h["new"] = serde_json::from_str(&cells_json(n)).unwrap_or_default();
+            }
+            h.to_string()
+        };
+        run::execute_typed(script, "trigger", &call, &history).or_raise();
         let base = if new_t.is_null() { old_t } else { new_t };
         if when != "BEFORE" {
             // AFTER (and the rest): the result is ignored, as for any trigger.

@@ -180,7 +180,10 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             q.push(')');
         }
         q.push_str(" RETURNING *");
-        let out = rows_to_js(ctx, statement(ctx, w, what, &q, &args, ReadOptions::default())?)?;
+        let out = rows_to_js(
+            ctx,
+            statement(ctx, w, what, &q, &args, ReadOptions::default())?,
+        )?;
         if single {
             return Ok(out
                 .as_array()
@@ -214,7 +217,10 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             sets.join(", "),
             t.tenant_column
         );
-        rows_to_js(ctx, statement(ctx, w, what, &q, &args, ReadOptions::default())?)
+        rows_to_js(
+            ctx,
+            statement(ctx, w, what, &q, &args, ReadOptions::default())?,
+        )
     })?;
     method(ctx, &db, watch, "delete", |ctx, w, a| {
         let what = "ctx.db.delete";
@@ -295,10 +301,13 @@ fn read_options(ctx: &Ctx<'_>, what: &str, v: Option<&Value<'_>>) -> rquickjs::R
     let Some(v) = v.filter(|v| !v.is_undefined() && !v.is_null()) else {
         return Ok(ReadOptions::default());
     };
-    let o = v
-        .as_object()
-        .filter(|_| !v.is_array())
-        .ok_or_else(|| bad(ctx, what, "options must be an object like {exactTimestamps: true}"))?;
+    let o = v.as_object().filter(|_| !v.is_array()).ok_or_else(|| {
+        bad(
+            ctx,
+            what,
+            "options must be an object like {exactTimestamps: true}",
+        )
+    })?;
     for k in o.keys::<String>() {
         let k = k?;
         if !matches!(k.as_str(), "exactTimestamps" | "jsonText") {
@@ -318,8 +327,13 @@ fn read_flags(ctx: &Ctx<'_>, what: &str, o: &Object<'_>) -> rquickjs::Result<Rea
         if v.is_undefined() {
             return Ok(false);
         }
-        v.as_bool()
-            .ok_or_else(|| bad(ctx, what, &format!("option \"{name}\" must be true or false")))
+        v.as_bool().ok_or_else(|| {
+            bad(
+                ctx,
+                what,
+                &format!("option \"{name}\" must be true or false"),
+            )
+        })
     };
     Ok(ReadOptions {
         exact_timestamps: flag("exactTimestamps")?,
