@@ -67,6 +67,16 @@ pub unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
                 .cast();
         }
         let site = &mut *(*flinfo).fn_extra.cast::<Site>();
+        if crate::tenancy::in_script_sql() {
+            // Runs never nest (run.rs); say why here, before anything runs as the script role.
+            raise(
+                Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "{} is a jsrt function or trigger, reached from a script's own SQL: a script cannot run inside another script's run",
+                    proc_name(site.fn_oid)
+                ),
+            );
+        }
         let Some(tenant) = crate::gucs::tenant() else {
             raise(
                 Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
