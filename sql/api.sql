@@ -598,10 +598,18 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
     SELECT format('jsrt script "%s" (%s) of tenant %s', s.name, s.id, s.tenant_id)
 $$;
 
+-- The body of a LANGUAGE jsrt function: its script's id, and its options when there are any.
+CREATE FUNCTION jsrt._function_body(s jsrt.scripts, options jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
+    SELECT s.id::text || CASE WHEN coalesce(options, '{}') = '{}' THEN '' ELSE ' ' || options::text END
+$$;
+
 -- Creates a SQL function backed by a script of the session's tenant, for example
 -- jsrt.create_function('pricing', 'public.price(qty int, unit_price numeric, tier text) returns numeric').
 -- It runs as the caller: the caller needs CREATE on the schema, which must be named.
-CREATE FUNCTION jsrt.create_function(script text, signature text) RETURNS regprocedure
+-- options: {"exactTimestamps": true} (timestamps arrive as Postgres's text, microseconds
+-- and all), {"jsonText": true} (json and jsonb arrive, and are returned, as JSON text).
+CREATE FUNCTION jsrt.create_function(script text, signature text, options jsonb DEFAULT '{}') RETURNS regprocedure
 LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     s jsrt.scripts := jsrt._resolve_script(script);
@@ -624,10 +632,10 @@ BEGIN
             USING ERRCODE = '0A000', HINT = 'Return an array or jsonb.';
     END IF;
     EXECUTE format('CREATE FUNCTION %I.%I(%s) RETURNS %s LANGUAGE jsrt AS %L',
-                   name_parts[1], name_parts[2], m[2], m[3], s.id::text);
+                   name_parts[1], name_parts[2], m[2], m[3], jsrt._function_body(s, options));
     SELECT max(p.oid) INTO fn FROM pg_catalog.pg_proc p
      WHERE p.proname = name_parts[2] AND p.pronamespace = to_regnamespace(quote_ident(name_parts[1]))
-       AND p.prosrc = s.id::text;
+       AND p.prosrc = jsrt._function_body(s, options);
     EXECUTE format('COMMENT ON FUNCTION %s IS %L', fn::regprocedure, jsrt._function_comment(s));
     RETURN fn::regprocedure;
 END $$;
@@ -635,7 +643,8 @@ END $$;
 -- A row trigger on tbl backed by a script of the session's tenant: events like
 -- 'INSERT OR UPDATE' (or 'insert, update, delete'), timing 'BEFORE' or 'AFTER'.
 -- Its trigger function is tbl's schema.<table>_<script>_jsrt(); both are the caller's.
-CREATE FUNCTION jsrt.create_trigger(script text, tbl regclass, events text, timing text DEFAULT 'BEFORE')
+CREATE FUNCTION jsrt.create_trigger(script text, tbl regclass, events text, timing text DEFAULT 'BEFORE',
+                                    options jsonb DEFAULT '{}')
 RETURNS regprocedure
 LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
@@ -664,7 +673,7 @@ BEGIN
     SELECT n.nspname, c.relname INTO nsp, rel
       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
     fname := left(rel || '_' || s.name || '_jsrt', 63);
-    EXECUTE format('CREATE FUNCTION %I.%I() RETURNS trigger LANGUAGE jsrt AS %L', nsp, fname, s.id::text);
+    EXECUTE format('CREATE FUNCTION %I.%I() RETURNS trigger LANGUAGE jsrt AS %L', nsp, fname, jsrt._function_body(s, options));
     fn := format('%I.%I()', nsp, fname)::regprocedure;
     EXECUTE format('COMMENT ON FUNCTION %s IS %L', fn::regprocedure, jsrt._function_comment(s));
     EXECUTE format('CREATE TRIGGER %I %s %s ON %s FOR EACH ROW EXECUTE FUNCTION %s',
@@ -683,7 +692,7 @@ BEGIN
     END IF;
     SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid) INTO users
       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-     WHERE l.lanname = 'jsrt' AND p.prosrc = OLD.id::text;
+     WHERE l.lanname = 'jsrt' AND split_part(p.prosrc, ' ', 1) = OLD.id::text;
     IF users IS NOT NULL THEN
         RAISE EXCEPTION 'script "%" backs SQL functions: %', OLD.name, users
             USING ERRCODE = '55006',

@@ -80,12 +80,12 @@ pub unsafe extern "C-unwind" fn jsrt_validator(fcinfo: pg_sys::FunctionCallInfo)
     if let Err(why) = crate::engine::typed::check_shape(ret, &args, definer, retset, false) {
         ereport!(ERROR, Code::ERRCODE_INVALID_FUNCTION_DEFINITION, why);
     }
-    if crate::engine::ids::parse(&body).is_none() {
+    if let Err(why) = crate::engine::convert::function_body(&body) {
         ereport!(
             ERROR,
             Code::ERRCODE_INVALID_FUNCTION_DEFINITION,
-            format!("the body of a jsrt function is the id of its script, not \"{body}\""),
-            "Create it with jsrt.create_function(script, signature)."
+            why,
+            "Create it with jsrt.create_function(script, signature, options)."
         );
     }
     Datum::from(0)

@@ -141,6 +141,42 @@ pub struct ReadOptions {
     pub json_text: bool,
 }
 
+/// The body of a `LANGUAGE jsrt` function: its script's id, then optionally
+/// its read options as a JSON object, `<id> {"exactTimestamps": true}`.
+pub fn function_body(src: &str) -> Result<(String, ReadOptions), String> {
+    let src = src.trim();
+    let (id, rest) = src.split_once(char::is_whitespace).unwrap_or((src, ""));
+    if crate::engine::ids::parse(id).is_none() {
+        return Err(format!(
+            "the body of a jsrt function is the id of its script (and its options), not \"{src}\""
+        ));
+    }
+    let mut read = ReadOptions::default();
+    let rest = rest.trim();
+    if !rest.is_empty() {
+        let v: serde_json::Value = serde_json::from_str(rest)
+            .map_err(|e| format!("the options of a jsrt function are a JSON object: {e}"))?;
+        let o = v
+            .as_object()
+            .ok_or("the options of a jsrt function are a JSON object")?;
+        for (k, v) in o {
+            let flag = v
+                .as_bool()
+                .ok_or_else(|| format!("option \"{k}\" must be true or false"))?;
+            match k.as_str() {
+                "exactTimestamps" => read.exact_timestamps = flag,
+                "jsonText" => read.json_text = flag,
+                _ => {
+                    return Err(format!(
+                        "unknown option \"{k}\"; options are exactTimestamps, jsonText"
+                    ))
+                }
+            }
+        }
+    }
+    Ok((id.to_ascii_lowercase(), read))
+}
+
 /// The largest integer a JS number holds exactly.
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
@@ -316,6 +352,22 @@ mod tests {
             .unwrap(),
             "{\"\\\\xff\"}"
         );
+    }
+
+    #[test]
+    fn function_bodies_name_a_script_and_options() {
+        let id = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+        assert_eq!(
+            function_body(&format!(" {id} ")).unwrap(),
+            (id.to_string(), ReadOptions::default())
+        );
+        let (_, read) =
+            function_body(&format!("{id} {{\"exactTimestamps\": true, \"jsonText\": true}}")).unwrap();
+        assert!(read.exact_timestamps && read.json_text);
+        assert!(function_body("select 1").is_err());
+        assert!(function_body(&format!("{id} {{\"nope\": true}}")).is_err());
+        assert!(function_body(&format!("{id} {{\"jsonText\": 1}}")).is_err());
+        assert!(function_body(&format!("{id} [1]")).is_err());
     }
 
     #[test]

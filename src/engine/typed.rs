@@ -28,21 +28,59 @@ struct Site {
     fn_oid: Oid,
     /// the script's id, from prosrc
     script: String,
+    /// how values are read (the function's options, in its body)
+    read: ReadOptions,
     args: Vec<Decoder>,
     /// None for a trigger function
     ret: Option<Param>,
+    /// the result is json or jsonb: a JS value becomes its JSON text (a string its JSON string),
+    /// unless the function takes JSON as text (option jsonText)
+    ret_json: bool,
     /// a trigger's table: its oid and how its rows convert
     rows: Option<(Oid, RowShape)>,
+    /// some type's text form depends on settings (DateStyle, TimeZone, ...): the
+    /// conversions then run under the fixed settings of script SQL
+    needs_settings: bool,
+}
+
+/// Whether values of `typ` convert the same whatever the session's settings.
+fn settings_free(typ: Oid) -> bool {
+    // SAFETY: syscache lookups inside the calling transaction.
+    let base = unsafe { pg_sys::getBaseType(typ) };
+    match base {
+        pg_sys::BOOLOID
+        | pg_sys::INT2OID
+        | pg_sys::INT4OID
+        | pg_sys::INT8OID
+        | pg_sys::FLOAT4OID
+        | pg_sys::FLOAT8OID
+        | pg_sys::NUMERICOID
+        | pg_sys::TEXTOID
+        | pg_sys::VARCHAROID
+        | pg_sys::BYTEAOID
+        | pg_sys::JSONOID
+        | pg_sys::JSONBOID
+        | pg_sys::UUIDOID
+        | pg_sys::VOIDOID
+        | pg_sys::TRIGGEROID => true,
+        // SAFETY: as above.
+        _ => match unsafe { pg_sys::get_element_type(base) } {
+            e if e == pg_sys::InvalidOid => false,
+            e => settings_free(e),
+        },
+    }
 }
 
 /// The columns of a trigger's table.
 struct RowShape {
     /// per attribute: None for a dropped column
     columns: Vec<Option<Column>>,
+    needs_settings: bool,
 }
 
 struct Column {
     name: String,
+    typ: Oid,
     decoder: Decoder,
     param: Param,
 }
@@ -101,6 +139,9 @@ pub unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
         if trigger {
             call_trigger(fcinfo, site, &script)
         } else {
+            let _pinned = site
+                .needs_settings
+                .then(|| crate::tenancy::Pinned::set(crate::tenancy::SCRIPT_SETTINGS, false));
             call_function(fcinfo, site, &script)
         }
     }
@@ -163,15 +204,24 @@ fn site(fn_oid: Oid, trigger: bool) -> Site {
             format!("{}: {why}", proc_name(fn_oid)),
         );
     }
+    let (script, read) = match super::convert::function_body(&script) {
+        Ok(b) => b,
+        Err(why) => raise(
+            Code::ERRCODE_INVALID_FUNCTION_DEFINITION,
+            format!("{}: {why}", proc_name(fn_oid)),
+        ),
+    };
+    // SAFETY: a syscache lookup inside the calling transaction.
+    let ret_base = unsafe { pg_sys::getBaseType(ret) };
     Site {
         fn_oid,
         script,
-        args: args
-            .iter()
-            .map(|&t| sql::decoder(t, ReadOptions::default()))
-            .collect(),
+        read,
+        args: args.iter().map(|&t| sql::decoder(t, read)).collect(),
         ret: (!trigger).then(|| sql::param(ret)),
+        ret_json: !read.json_text && matches!(ret_base, pg_sys::JSONOID | pg_sys::JSONBOID),
         rows: None,
+        needs_settings: !args.iter().chain(std::iter::once(&ret)).all(|&t| settings_free(t)),
     }
 }
 
@@ -235,6 +285,7 @@ fn proc_name(f: Oid) -> String {
 /// A function call's arguments and result.
 struct FunctionCall {
     args: Vec<Cell>,
+    ret_json: bool,
     result: RefCell<Option<Arg>>,
 }
 
@@ -244,7 +295,12 @@ impl Typed for FunctionCall {
     }
 
     fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()> {
-        *self.result.borrow_mut() = Some(arg(ctx, &value)?);
+        let a = if self.ret_json && !value.is_null() && !value.is_undefined() {
+            Arg::Json(super::host::js::strict_json(ctx, "the result", &value)?)
+        } else {
+            arg(ctx, &value)?
+        };
+        *self.result.borrow_mut() = Some(a);
         Ok(())
     }
 }
@@ -271,6 +327,7 @@ unsafe fn call_function(
     };
     let call = FunctionCall {
         args: cells,
+        ret_json: site.ret_json,
         result: RefCell::new(None),
     };
     run::execute_typed(script, "function", &call, &|| cells_json(&call.args)).or_raise();
@@ -339,6 +396,9 @@ struct TriggerCall<'a> {
     targs: Vec<String>,
     new: Option<Vec<Cell>>,
     old: Option<Vec<Cell>>,
+    /// NEW's columns as the script was given them, in the form a returned value takes:
+    /// a column that comes back the same keeps its stored value, exactly
+    baseline: RefCell<Vec<Option<Arg>>>,
     result: RefCell<Option<RowResult>>,
 }
 
@@ -355,6 +415,22 @@ impl TriggerCall<'_> {
         }
         Ok(o.into_value())
     }
+
+    /// What each column of `row` (tg.new, as made) gives as a returned value.
+    fn remember<'js>(&self, ctx: &Ctx<'js>, row: &Value<'js>) -> rquickjs::Result<()> {
+        let Some(o) = row.as_object() else {
+            return Ok(());
+        };
+        let mut base = Vec::with_capacity(self.shape.columns.len());
+        for col in &self.shape.columns {
+            base.push(match col {
+                None => None,
+                Some(col) => Some(arg(ctx, &o.get::<_, Value>(col.name.as_str())?)?),
+            });
+        }
+        *self.baseline.borrow_mut() = base;
+        Ok(())
+    }
 }
 
 impl Typed for TriggerCall<'_> {
@@ -367,7 +443,11 @@ impl Typed for TriggerCall<'_> {
         tg.set("table", self.table.as_str())?;
         tg.set("schema", self.schema.as_str())?;
         tg.set("args", self.targs.clone())?;
-        tg.set("new", self.row(ctx, &self.new)?)?;
+        let new = self.row(ctx, &self.new)?;
+        if self.when == "BEFORE" {
+            self.remember(ctx, &new)?;
+        }
+        tg.set("new", new)?;
         tg.set("old", self.row(ctx, &self.old)?)?;
         Ok(vec![tg.into_value()])
     }
@@ -378,8 +458,9 @@ impl Typed for TriggerCall<'_> {
         } else if value.is_null() {
             RowResult::Skip
         } else if let Some(o) = value.as_object().filter(|_| !value.is_array()) {
+            let base = self.baseline.borrow();
             let mut row = Vec::with_capacity(self.shape.columns.len());
-            for col in &self.shape.columns {
+            for (i, col) in self.shape.columns.iter().enumerate() {
                 row.push(match col {
                     None => None,
                     Some(col) => {
@@ -387,7 +468,9 @@ impl Typed for TriggerCall<'_> {
                         if v.is_undefined() {
                             None
                         } else {
-                            Some(arg(ctx, &v)?)
+                            let a = arg(ctx, &v)?;
+                            // Unchanged: keep the stored value (microseconds, jsonb null, json text).
+                            (base.get(i).and_then(Option::as_ref) != Some(&a)).then_some(a)
                         }
                     }
                 });
@@ -406,11 +489,11 @@ impl Typed for TriggerCall<'_> {
     }
 }
 
-unsafe fn shape_of(rel: pg_sys::Relation) -> RowShape {
+unsafe fn shape_of(rel: pg_sys::Relation, read: ReadOptions) -> RowShape {
     // SAFETY: the trigger's open relation; its tuple descriptor is valid for the call.
     unsafe {
         let desc = (*rel).rd_att;
-        let columns = (0..(*desc).natts as usize)
+        let columns: Vec<Option<Column>> = (0..(*desc).natts as usize)
             .map(|i| {
                 let att = (*desc).attrs.as_ptr().add(i);
                 if (*att).attisdropped {
@@ -420,12 +503,17 @@ unsafe fn shape_of(rel: pg_sys::Relation) -> RowShape {
                     name: CStr::from_ptr((*att).attname.data.as_ptr())
                         .to_string_lossy()
                         .into_owned(),
-                    decoder: sql::decoder((*att).atttypid, ReadOptions::default()),
+                    typ: (*att).atttypid,
+                    decoder: sql::decoder((*att).atttypid, read),
                     param: sql::param((*att).atttypid),
                 })
             })
             .collect();
-        RowShape { columns }
+        let needs_settings = !columns.iter().flatten().all(|c| settings_free(c.typ));
+        RowShape {
+            columns,
+            needs_settings,
+        }
     }
 }
 
@@ -478,12 +566,15 @@ unsafe fn call_trigger(
         let rel = (*td).tg_relation;
         let relid = (*rel).rd_id;
         if site.rows.as_ref().is_none_or(|(r, _)| *r != relid) {
-            site.rows = Some((relid, shape_of(rel)));
+            site.rows = Some((relid, shape_of(rel, site.read)));
         }
         let Some((_, shape)) = &site.rows else {
             unreachable!("the shape was just made")
         };
         let desc = (*rel).rd_att;
+        let _pinned = shape
+            .needs_settings
+            .then(|| crate::tenancy::Pinned::set(crate::tenancy::SCRIPT_SETTINGS, false));
         let op = match event & pg_sys::TRIGGER_EVENT_OPMASK {
             pg_sys::TRIGGER_EVENT_INSERT => "INSERT",
             pg_sys::TRIGGER_EVENT_DELETE => "DELETE",
@@ -534,6 +625,7 @@ unsafe fn call_trigger(
             targs,
             new,
             old,
+            baseline: RefCell::new(Vec::new()),
             result: RefCell::new(None),
         };
         let history = || {

@@ -75,6 +75,18 @@ SELECT fn_s.id_date('10000-01-01') AS date5, fn_s.id_interval('1 day 02:03:04.5'
        fn_s.id_int_arr('{{1,2},{3,4}}') AS matrix, fn_s.id_text_arr('{"a b",NULL,"c\"d"}') AS texts;
 -- a timestamp keeps its milliseconds through a Date (microseconds are cut: README)
 SELECT fn_s.id_timestamptz('2024-02-29 12:30:00.123456+00') AT TIME ZONE 'UTC' AS ts;
+-- options: timestamps as exact text, json and jsonb as JSON text (jsonb null is "null", SQL NULL null)
+SELECT jsrt.create_function('kind', 'fn_s.kind_exact(x timestamptz) returns text', '{"exactTimestamps": true}');
+SELECT jsrt.create_function('kind', 'fn_s.kind_jtext(x jsonb) returns text', '{"jsonText": true}');
+SELECT jsrt.create_function('ident', 'fn_s.id_jtext(x jsonb) returns jsonb', '{"jsonText": true}');
+SELECT fn_s.kind_exact('2024-02-29 12:30:00.123456+00') AS exact_ts, fn_s.kind_exact('294276-12-31 23:59:59.999999+00') AS far_ts;
+SELECT fn_s.kind_jtext('null') AS jsonb_null, fn_s.kind_jtext(NULL) AS sql_null, fn_s.kind_jsonb('null') AS default_jsonb_null;
+SELECT fn_s.id_jtext('null') IS NULL AS jtext_null_is_sql_null, fn_s.id_jtext('null')::text AS jtext_null,
+       fn_s.id_jsonb('null') IS NULL AS default_null_is_sql_null;
+SELECT err($$SELECT fn_s.kind_timestamptz('294276-12-31 23:59:59+00')$$);
+SELECT err($$SELECT jsrt.create_function('kind', 'fn_s.kind_bad(x int) returns text', '{"exact": true}')$$);
+SELECT prosrc ~ '^[0-9a-f-]{36} \{"jsonText": true\}$' AS body_holds_options FROM pg_proc WHERE oid = 'fn_s.id_jtext'::regproc;
+
 -- a result the declared type cannot take is an error, not a changed value
 SELECT jsrt.create_script('returns', $js$
 export default (ctx, what) => ({big: 2 ** 40, frac: 1.5, text: 'abc', bigint: 2n ** 64n, map: new Map(),
@@ -160,6 +172,13 @@ DELETE FROM fn_s.orders WHERE sku = 'CD-2';
 UPDATE fn_s.orders SET qty = 500 WHERE sku = 'AB-1';
 SELECT err($$DELETE FROM fn_s.orders WHERE sku = 'AB-1'$$);
 SELECT sku, qty FROM fn_s.orders ORDER BY id;
+-- a BEFORE trigger's unchanged columns keep their stored values exactly (microseconds, jsonb null)
+CREATE TABLE fn_s.exact (id int, at timestamptz, doc jsonb, raw json, n numeric, tags text[]);
+SELECT jsrt.create_script('touch', 'export default (ctx, tg) => ({...tg.new, n: tg.new.n})', 'embedded', '{"status": "active"}') IS NOT NULL AS created;
+SELECT jsrt.create_trigger('touch', 'fn_s.exact', 'insert', 'before');
+INSERT INTO fn_s.exact VALUES (1, '2024-02-29 12:30:00.123456+00', 'null', '{"b": 1,  "a": 2}', 1.50, '[0:1]={x,y}'),
+                              (2, NULL, NULL, NULL, NULL, NULL);
+SELECT id, at AT TIME ZONE 'UTC' AS at, doc, doc IS NULL AS doc_is_null, raw, n, tags FROM fn_s.exact ORDER BY id;
 SELECT err($$SELECT jsrt.create_trigger('audit', 'fn_s.orders', 'truncate', 'after')$$);
 SELECT err($$SELECT jsrt.create_trigger('audit', 'fn_s.orders', 'insert', 'instead')$$);
 -- a row trigger on a table a running script writes to would run a script inside a script: refused
@@ -173,5 +192,6 @@ SELECT err($$SELECT jsrt.execute('writer')$$);
 SET ROLE fn_dev;
 DROP FUNCTION fn_s.orders_validate_jsrt() CASCADE;
 DROP FUNCTION fn_s.orders_audit_jsrt() CASCADE;
+DROP FUNCTION fn_s.exact_touch_jsrt() CASCADE;
 RESET ROLE;
 RESET jsrt.tenant;
