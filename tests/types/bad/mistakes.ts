@@ -11,5 +11,4 @@ export default async function (ctx: jsrt.Context) {
 const badTrigger: jsrt.TriggerScript = (ctx, tg) => {
   tg.op === "TRUNCATE";
   tg.old = null;
-  return null;
 };
