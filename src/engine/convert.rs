@@ -361,8 +361,10 @@ mod tests {
             function_body(&format!(" {id} ")).unwrap(),
             (id.to_string(), ReadOptions::default())
         );
-        let (_, read) =
-            function_body(&format!("{id} {{\"exactTimestamps\": true, \"jsonText\": true}}")).unwrap();
+        let (_, read) = function_body(&format!(
+            "{id} {{\"exactTimestamps\": true, \"jsonText\": true}}"
+        ))
+        .unwrap();
         assert!(read.exact_timestamps && read.json_text);
         assert!(function_body("select 1").is_err());
         assert!(function_body(&format!("{id} {{\"nope\": true}}")).is_err());

@@ -76,6 +76,10 @@ struct RowShape {
     /// per attribute: None for a dropped column
     columns: Vec<Option<Column>>,
     needs_settings: bool,
+    /// some column reads as json or an array, which JS can change in place
+    has_json_or_arrays: bool,
+    table: String,
+    schema: String,
 }
 
 struct Column {
@@ -221,7 +225,10 @@ fn site(fn_oid: Oid, trigger: bool) -> Site {
         ret: (!trigger).then(|| sql::param(ret)),
         ret_json: !read.json_text && matches!(ret_base, pg_sys::JSONOID | pg_sys::JSONBOID),
         rows: None,
-        needs_settings: !args.iter().chain(std::iter::once(&ret)).all(|&t| settings_free(t)),
+        needs_settings: !args
+            .iter()
+            .chain(std::iter::once(&ret))
+            .all(|&t| settings_free(t)),
     }
 }
 
@@ -390,8 +397,6 @@ struct TriggerCall<'a> {
     shape: &'a RowShape,
     op: &'static str,
     when: &'static str,
-    table: String,
-    schema: String,
     name: String,
     targs: Vec<String>,
     new: Option<Vec<Cell>>,
@@ -416,21 +421,53 @@ impl TriggerCall<'_> {
         Ok(o.into_value())
     }
 
-    /// What each column of `row` (tg.new, as made) gives as a returned value.
+    /// What the json and array columns of `row` (tg.new, as made) give as
+    /// returned values, before the script can change them in place; the other
+    /// columns' are made from their cells when needed (`plain_arg`).
     fn remember<'js>(&self, ctx: &Ctx<'js>, row: &Value<'js>) -> rquickjs::Result<()> {
-        let Some(o) = row.as_object() else {
+        let (Some(o), Some(cells)) = (row.as_object(), &self.new) else {
             return Ok(());
         };
         let mut base = Vec::with_capacity(self.shape.columns.len());
-        for col in &self.shape.columns {
+        for (col, c) in self.shape.columns.iter().zip(cells) {
             base.push(match col {
-                None => None,
-                Some(col) => Some(arg(ctx, &o.get::<_, Value>(col.name.as_str())?)?),
+                Some(col) if plain_arg(c).is_none() => {
+                    Some(arg(ctx, &o.get::<_, Value>(col.name.as_str())?)?)
+                }
+                _ => None,
             });
         }
         *self.baseline.borrow_mut() = base;
         Ok(())
     }
+
+    /// Column `i` of NEW as the script was given it, in the form a returned value takes.
+    fn given(&self, i: usize) -> Option<Arg> {
+        if let Some(a) = self.baseline.borrow().get(i).and_then(Option::as_ref) {
+            return Some(a.clone());
+        }
+        self.new
+            .as_ref()
+            .and_then(|cells| cells.get(i))
+            .and_then(plain_arg)
+    }
+}
+
+/// The Arg a value read as `c` gives back when returned unchanged, for the
+/// values JS cannot change in place (or whose change makes a new value); None
+/// for json and arrays, whose form comes from JS.
+fn plain_arg(c: &Cell) -> Option<Arg> {
+    Some(match c {
+        Cell::Null => Arg::Null,
+        Cell::Bool(b) => Arg::Bool(*b),
+        Cell::Int(n) => Arg::Number(*n as f64),
+        Cell::BigInt(n) => Arg::BigInt(n.to_string()),
+        Cell::Float(f) => Arg::Number(*f),
+        Cell::Text(t) => Arg::Text(t.clone()),
+        Cell::Date(ms) => Arg::Date(*ms),
+        Cell::Bytes(b) => Arg::Bytes(b.clone()),
+        Cell::Json(_) | Cell::Array(_) => return None,
+    })
 }
 
 impl Typed for TriggerCall<'_> {
@@ -440,11 +477,11 @@ impl Typed for TriggerCall<'_> {
         tg.set("when", self.when)?;
         tg.set("level", "ROW")?;
         tg.set("name", self.name.as_str())?;
-        tg.set("table", self.table.as_str())?;
-        tg.set("schema", self.schema.as_str())?;
+        tg.set("table", self.shape.table.as_str())?;
+        tg.set("schema", self.shape.schema.as_str())?;
         tg.set("args", self.targs.clone())?;
         let new = self.row(ctx, &self.new)?;
-        if self.when == "BEFORE" {
+        if self.when == "BEFORE" && self.shape.has_json_or_arrays {
             self.remember(ctx, &new)?;
         }
         tg.set("new", new)?;
@@ -458,7 +495,6 @@ impl Typed for TriggerCall<'_> {
         } else if value.is_null() {
             RowResult::Skip
         } else if let Some(o) = value.as_object().filter(|_| !value.is_array()) {
-            let base = self.baseline.borrow();
             let mut row = Vec::with_capacity(self.shape.columns.len());
             for (i, col) in self.shape.columns.iter().enumerate() {
                 row.push(match col {
@@ -470,7 +506,8 @@ impl Typed for TriggerCall<'_> {
                         } else {
                             let a = arg(ctx, &v)?;
                             // Unchanged: keep the stored value (microseconds, jsonb null, json text).
-                            (base.get(i).and_then(Option::as_ref) != Some(&a)).then_some(a)
+                            // (A Date may have been changed in place: its time value is compared.)
+                            (self.given(i).as_ref() != Some(&a)).then_some(a)
                         }
                     }
                 });
@@ -510,9 +547,24 @@ unsafe fn shape_of(rel: pg_sys::Relation, read: ReadOptions) -> RowShape {
             })
             .collect();
         let needs_settings = !columns.iter().flatten().all(|c| settings_free(c.typ));
+        let has_json_or_arrays = columns
+            .iter()
+            .flatten()
+            .any(|c| matches!(c.decoder, Decoder::Json(_) | Decoder::Array { .. }));
+        let schema = {
+            let p = pg_sys::get_namespace_name((*(*rel).rd_rel).relnamespace);
+            if p.is_null() {
+                String::new()
+            } else {
+                CStr::from_ptr(p).to_string_lossy().into_owned()
+            }
+        };
         RowShape {
             columns,
             needs_settings,
+            has_json_or_arrays,
+            table: relation_name(rel),
+            schema,
         }
     }
 }
@@ -607,20 +659,6 @@ unsafe fn call_trigger(
             shape,
             op,
             when,
-            table: relation_name(rel),
-            schema: {
-                let p = pg_sys::get_namespace_name(
-                    (*rel)
-                        .rd_rel
-                        .as_ref()
-                        .map_or(pg_sys::InvalidOid, |r| r.relnamespace),
-                );
-                if p.is_null() {
-                    String::new()
-                } else {
-                    CStr::from_ptr(p).to_string_lossy().into_owned()
-                }
-            },
             name: CStr::from_ptr((*trg).tgname).to_string_lossy().into_owned(),
             targs,
             new,
@@ -629,7 +667,7 @@ unsafe fn call_trigger(
             result: RefCell::new(None),
         };
         let history = || {
-            let mut h = serde_json::json!({"op": op, "table": call.table});
+            let mut h = serde_json::json!({"op": op, "table": call.shape.table});
             if let Some(n) = &call.new {
                 h["new"] = serde_json::from_str(&cells_json(n)).unwrap_or_default();
             }
