@@ -709,11 +709,11 @@ fn run_ctx<'js>(
     let trigger = rquickjs::String::from_str(ctx.clone(), req.trigger)?.into_value();
     let attempt = Value::new_int(ctx.clone(), req.attempt);
     let execution = sealed(
-        &ctx,
+        ctx,
         &[(a.id, id), (a.trigger, trigger), (a.attempt, attempt)],
     )?;
-    let tenant = loaded.tenant.clone().restore(&ctx)?.into_value();
-    let script = loaded.script.clone().restore(&ctx)?.into_value();
+    let tenant = loaded.tenant.clone().restore(ctx)?.into_value();
+    let script = loaded.script.clone().restore(ctx)?.into_value();
     let mut members = vec![
         (a.input, input),
         (a.tenant, tenant),
@@ -721,7 +721,7 @@ fn run_ctx<'js>(
         (a.execution, execution.into_value()),
     ];
     for (atom, o) in &loaded.host {
-        members.push((*atom, o.clone().restore(&ctx)?.into_value()));
+        members.push((*atom, o.clone().restore(ctx)?.into_value()));
     }
     if let Some(event) = req.event_json {
         members.push((a.event, ctx.json_parse(event)?));

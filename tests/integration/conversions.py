@@ -208,6 +208,7 @@ SELECT jsrt.create_function('ident', 'conv.plain_{c}(x {t}) returns {t}');""")
     # a BEFORE trigger returning a copy of NEW
     psql("SELECT jsrt.set_tenant('conv'); INSERT INTO conv.trg SELECT * FROM conv.src;")
     compare("trigger", "trg", {}, {})
+    psql("SET client_min_messages = warning; DROP SCHEMA conv CASCADE;")
     print(f"integration: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
