@@ -692,7 +692,7 @@ BEGIN
     END IF;
     SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid) INTO users
       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-     WHERE l.lanname = 'jsrt' AND split_part(p.prosrc, ' ', 1) = OLD.id::text;
+     WHERE l.lanname = 'jsrt' AND lower(substring(p.prosrc from '^\s*(\S+)')) = OLD.id::text;
     IF users IS NOT NULL THEN
         RAISE EXCEPTION 'script "%" backs SQL functions: %', OLD.name, users
             USING ERRCODE = '55006',

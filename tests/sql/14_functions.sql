@@ -122,6 +122,16 @@ RESET ROLE;
 SELECT err($$SELECT jsrt.delete_script('boom')$$);
 SELECT err($$UPDATE jsrt.scripts SET name = 'boom2' WHERE name = 'boom'$$);
 SET ROLE fn_dev;
+-- also a function made with CREATE FUNCTION ... LANGUAGE jsrt, its body spelled loosely
+SELECT jsrt.create_script('lonely', 'export default (ctx, x) => x + 1', 'embedded', '{"status": "active"}') IS NOT NULL AS created;
+DO $$ BEGIN
+    EXECUTE format('CREATE FUNCTION fn_s.direct(x int) RETURNS int LANGUAGE jsrt AS %L',
+                   E'\n ' || upper((SELECT id::text FROM jsrt.scripts WHERE name = 'lonely')) || ' ');
+END $$;
+SELECT fn_s.direct(41) AS direct;
+RESET ROLE;
+SELECT err($$SELECT jsrt.delete_script('lonely')$$);
+SET ROLE fn_dev;
 -- the script's SQL runs as jsrt_script in the script's tenant, whoever calls
 SELECT jsrt.create_script('who', $js$export default (ctx) => ctx.db.one('select current_user::text as u').u + ' ' + ctx.tenant.name$js$,
                           'embedded', '{"status": "active"}') IS NOT NULL AS created;
