@@ -49,8 +49,10 @@ echo "   ratio: $(ratio "$a" "$b")"
 echo "2. first call in a new connection (median of 300 connections)"
 c1=$(pgb conn_select1 "SELECT 1;" -C -t 300)
 cj=$(pgb conn_js "SELECT jsrt.execute('trivial', '{\"n\": 1}');" -C -t 300)
-printf "   %-44s %8s us\n" "new connection + SELECT 1" "$c1" "new connection + first jsrt.execute" "$cj"
-echo "   difference: $((cj - c1)) us"
+cp=$(pgb conn_plpgsql "SELECT bench_trivial('{\"n\": 1}');" -C -t 300)
+printf "   %-44s %8s us\n" "new connection + SELECT 1" "$c1" "new connection + first jsrt.execute" "$cj" \
+  "new connection + PL/pgSQL peer, history row" "$cp"
+echo "   jsrt.execute over SELECT 1: $((cj - c1)) us   over the PL/pgSQL peer: $((cj - cp)) us"
 
 echo "3. pricing over 100000 rows (median of 5 runs, ms)"
 time_query() { # sql -> median ms of 5
@@ -63,11 +65,29 @@ time_query() { # sql -> median ms of 5
 pjs=$(time_query "SELECT sum((jsrt.execute('price', jsonb_build_object('qty', qty, 'unit_price', unit_price, 'tier', tier)))::numeric) FROM orders")
 ppl=$(time_query "SELECT sum(price_plpgsql(qty, unit_price, tier)) FROM orders")
 ppe=$(time_query "SELECT sum(price_plperl(qty, unit_price, tier)) FROM orders")
-printf "   %-44s %8s ms\n" "jsruntime embedded script" "$pjs" "PL/pgSQL" "$ppl" "PL/Perl" "$ppe"
-echo "   ratio jsruntime / PL/pgSQL: $(ratio "$pjs" "$ppl")   jsruntime / PL/Perl: $(ratio "$pjs" "$ppe")"
-echo "   same totals: $([ "$(cat "$work/sum_js")" = "$(cat "$work/sum_pl")" ] && echo yes || echo "no ($(cat "$work/sum_js") vs $(cat "$work/sum_pl"))")"
+"${PSQL[@]}" -c "SELECT sum(price_js(qty, unit_price, tier)) FROM orders" > "$work/sum_typed"
+"${PSQL[@]}" -c "SELECT sum(price_plpgsql(qty, unit_price, tier)) FROM orders" > "$work/sum_pl8"
+pty=$(time_query "SELECT sum(price_js(qty, unit_price, tier)) FROM orders")
+printf "   %-44s %8s ms\n" "jsruntime typed function (LANGUAGE jsrt)" "$pty" "jsruntime embedded script, jsrt.execute + jsonb" "$pjs" \
+  "PL/pgSQL" "$ppl" "PL/Perl" "$ppe"
+echo "   typed function / PL/pgSQL: $(ratio "$pty" "$ppl")   / PL/Perl: $(ratio "$pty" "$ppe")"
+echo "   jsrt.execute + jsonb / PL/pgSQL: $(ratio "$pjs" "$ppl")   / PL/Perl: $(ratio "$pjs" "$ppe")"
+echo "   same totals: jsonb $([ "$(cat "$work/sum_js")" = "$(cat "$work/sum_pl")" ] && echo yes || echo "no ($(cat "$work/sum_js") vs $(cat "$work/sum_pl"))"), typed $([ "$(cat "$work/sum_typed")" = "$(cat "$work/sum_pl8")" ] && echo yes || echo "no ($(cat "$work/sum_typed") vs $(cat "$work/sum_pl8"))")"
 
-echo "4. ctx.db round trip (20000 queries in one call, mean per query, median of 5 calls)"
+echo "4. BEFORE INSERT trigger validating 100000 rows (median of 5 runs, ms)"
+lines="SELECT g, 'SKU-' || g, 1 + g % 50, (g % 1000) / 10.0 FROM generate_series(1, 100000) g"
+time_insert() { # table -> median ms of 5 inserts of 100000 rows into an empty table
+  for _ in 1 2 3 4 5; do
+    "${PSQL[@]}" -c "TRUNCATE $1" -c '\timing on' -c "INSERT INTO $1 (id, sku, qty, price) $lines" | grep -Eo 'Time: [0-9.]+' | tail -1 | awk '{print $2}'
+  done | sort -n | sed -n 3p
+}
+tjs=$(time_insert bench_lines_js)
+tpl=$(time_insert bench_lines_pl)
+tno=$(time_insert bench_lines_none)
+printf "   %-44s %8s ms\n" "jsruntime trigger (LANGUAGE jsrt)" "$tjs" "PL/pgSQL trigger" "$tpl" "no trigger" "$tno"
+echo "   ratio jsruntime / PL/pgSQL: $(ratio "$tjs" "$tpl")   trigger cost alone (over no trigger): $(ratio "$(awk -v a="$tjs" -v n="$tno" 'BEGIN {print a - n}')" "$(awk -v a="$tpl" -v n="$tno" 'BEGIN {print a - n}')")"
+
+echo "5. ctx.db round trip (20000 queries in one call, mean per query, median of 5 calls)"
 per_query() { # sql -> median us per query of 5 calls of 20000 queries
   for _ in 1 2 3 4 5; do
     "${PSQL[@]}" -c '\timing on' -c "$1" | grep -Eo 'Time: [0-9.]+' | awk '{printf "%.2f\n", $2 * 1000 / 20000}'

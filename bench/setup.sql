@@ -125,3 +125,37 @@ BEGIN
     END LOOP;
     RETURN total;
 END $$;
+
+-- Pricing as a typed SQL function (LANGUAGE jsrt): the same rules, arguments and
+-- result converted straight from and to the Datums.
+SELECT jsrt.create_script('price_typed', $js$
+export default function (ctx, qty, unit_price, tier) {
+  let total = qty * unit_price;
+  if (tier === 'gold') total *= 0.9;
+  else if (tier === 'silver') total *= 0.95;
+  if (qty >= 100) total *= 0.95;
+  return Math.round(total * 100) / 100;
+}$js$, 'embedded', '{"status": "active", "history": "errors"}');
+SELECT jsrt.create_function('price_typed', 'public.price_js(qty int, unit_price float8, tier text) returns float8');
+
+-- A BEFORE INSERT row trigger validating order lines, in JS and in PL/pgSQL.
+DROP TABLE IF EXISTS bench_lines_js, bench_lines_pl, bench_lines_none;
+CREATE TABLE bench_lines_js (id int, sku text, qty int, price float8, note text);
+CREATE TABLE bench_lines_pl (LIKE bench_lines_js);
+CREATE TABLE bench_lines_none (LIKE bench_lines_js);
+SELECT jsrt.create_script('validate_line', $js$
+export default function (ctx, tg) {
+  const r = tg.new;
+  if (!(r.qty > 0)) throw new RangeError(`line ${r.id}: qty must be positive`);
+  if (!(r.price >= 0)) throw new RangeError(`line ${r.id}: price must not be negative`);
+  if (!r.sku) throw new TypeError(`line ${r.id}: sku is required`);
+}$js$, 'embedded', '{"status": "active", "history": "errors"}');
+SELECT jsrt.create_trigger('validate_line', 'bench_lines_js', 'insert', 'before');
+CREATE OR REPLACE FUNCTION validate_line_plpgsql() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT (NEW.qty > 0) THEN RAISE EXCEPTION 'line %: qty must be positive', NEW.id; END IF;
+    IF NOT (NEW.price >= 0) THEN RAISE EXCEPTION 'line %: price must not be negative', NEW.id; END IF;
+    IF NEW.sku IS NULL OR NEW.sku = '' THEN RAISE EXCEPTION 'line %: sku is required', NEW.id; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER validate_line BEFORE INSERT ON bench_lines_pl FOR EACH ROW EXECUTE FUNCTION validate_line_plpgsql();

@@ -16,6 +16,8 @@ runuser -u postgres -- /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regre
   --inputdir="$OUT/in" --outputdir="$OUT" --host=/tmp --port="$PORT" --user=postgres \
   --dbname="$DB" --use-existing $tests || rc=$?
 if [ $rc -ne 0 ]; then cat "$OUT/regression.diffs" 2>/dev/null | head -200; exit $rc; fi
+# Values of each type through ctx.db, typed functions and triggers, against psql's text.
+tests/integration/conversions.sh "$PORT" "$DB"
 # Sessions, signals, crashes and restarts, on the same cluster.
 tests/integration/sessions.sh "$PORT" "$DB"
 tests/integration/queue.sh "$PORT" "$DB" "$DIR"

@@ -587,3 +587,129 @@ BEGIN
     END LOOP;
     DELETE FROM jsrt.exposed_tables e WHERE e.tbl = unexpose_table.tbl;
 END $$;
+
+-- ---------------------------------------------------------------- scripts as SQL functions
+
+-- LANGUAGE jsrt: a function whose body is a script's id. Calls convert the
+-- Datums straight to JS values and the result straight back (src/engine/typed.rs).
+-- Trusted: its functions run as their caller, their script's SQL as jsrt_script,
+-- and only in the session's tenant, the script's own; SECURITY DEFINER is refused.
+CREATE FUNCTION jsrt.call_handler() RETURNS language_handler
+    AS 'MODULE_PATHNAME', 'jsrt_call_handler' LANGUAGE C;
+CREATE FUNCTION jsrt.validator(oid) RETURNS void
+    AS 'MODULE_PATHNAME', 'jsrt_validator' LANGUAGE C STRICT;
+CREATE TRUSTED LANGUAGE jsrt HANDLER jsrt.call_handler VALIDATOR jsrt.validator;
+COMMENT ON LANGUAGE jsrt IS 'jsruntime scripts as SQL functions and triggers';
+
+-- The script's comment line on a function or trigger function it backs.
+CREATE FUNCTION jsrt._function_comment(s jsrt.scripts) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
+    SELECT format('jsrt script "%s" (%s) of tenant %s', s.name, s.id, s.tenant_id)
+$$;
+
+-- The body of a LANGUAGE jsrt function: its script's id, and its options when there are any.
+CREATE FUNCTION jsrt._function_body(s jsrt.scripts, options jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
+    SELECT s.id::text || CASE WHEN coalesce(options, '{}') = '{}' THEN '' ELSE ' ' || options::text END
+$$;
+
+-- Creates a SQL function backed by a script of the session's tenant, for example
+-- jsrt.create_function('pricing', 'public.price(qty int, unit_price numeric, tier text) returns numeric').
+-- It runs as the caller: the caller needs CREATE on the schema, which must be named.
+-- options: {"exactTimestamps": true} (timestamps arrive as Postgres's text, microseconds
+-- and all), {"jsonText": true} (json and jsonb arrive, and are returned, as JSON text).
+CREATE FUNCTION jsrt.create_function(script text, signature text, options jsonb DEFAULT '{}') RETURNS regprocedure
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
+DECLARE
+    s jsrt.scripts := jsrt._resolve_script(script);
+    m text[];
+    name_parts text[];
+    fn oid;
+BEGIN
+    m := regexp_match(signature, '^\s*(.+?)\s*\((.*)\)\s+returns\s+(.+?)\s*;?\s*$', 'is');
+    IF m IS NULL THEN
+        RAISE EXCEPTION 'signature "%" is not "schema.name(arguments) returns type"', signature
+            USING ERRCODE = '22023', DETAIL = 'argument "signature"';
+    END IF;
+    name_parts := parse_ident(m[1]);
+    IF cardinality(name_parts) <> 2 THEN
+        RAISE EXCEPTION 'function name "%" must name its schema, as in public.price', m[1]
+            USING ERRCODE = '22023', DETAIL = 'argument "signature"';
+    END IF;
+    IF m[3] ~* '^\s*(setof|table)\M' THEN
+        RAISE EXCEPTION 'a jsrt function returns one value, not "%"', m[3]
+            USING ERRCODE = '0A000', HINT = 'Return an array or jsonb.';
+    END IF;
+    EXECUTE format('CREATE FUNCTION %I.%I(%s) RETURNS %s LANGUAGE jsrt AS %L',
+                   name_parts[1], name_parts[2], m[2], m[3], jsrt._function_body(s, options));
+    SELECT max(p.oid) INTO fn FROM pg_catalog.pg_proc p
+     WHERE p.proname = name_parts[2] AND p.pronamespace = to_regnamespace(quote_ident(name_parts[1]))
+       AND p.prosrc = jsrt._function_body(s, options);
+    EXECUTE format('COMMENT ON FUNCTION %s IS %L', fn::regprocedure, jsrt._function_comment(s));
+    RETURN fn::regprocedure;
+END $$;
+
+-- A row trigger on tbl backed by a script of the session's tenant: events like
+-- 'INSERT OR UPDATE' (or 'insert, update, delete'), timing 'BEFORE' or 'AFTER'.
+-- Its trigger function is tbl's schema.<table>_<script>_jsrt(); both are the caller's.
+CREATE FUNCTION jsrt.create_trigger(script text, tbl regclass, events text, timing text DEFAULT 'BEFORE',
+                                    options jsonb DEFAULT '{}')
+RETURNS regprocedure
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
+DECLARE
+    s jsrt.scripts := jsrt._resolve_script(script);
+    ev text[];
+    e text;
+    nsp text;
+    rel text;
+    fname text;
+    fn oid;
+BEGIN
+    IF upper(btrim(timing)) NOT IN ('BEFORE', 'AFTER') THEN
+        RAISE EXCEPTION 'timing must be BEFORE or AFTER, got "%"', timing
+            USING ERRCODE = '22023', DETAIL = 'argument "timing"';
+    END IF;
+    ev := regexp_split_to_array(upper(btrim(events)), '\s*(,|\mOR\M)\s*');
+    IF cardinality(ev) = 0 THEN
+        RAISE EXCEPTION 'events must name INSERT, UPDATE or DELETE' USING ERRCODE = '22023';
+    END IF;
+    FOREACH e IN ARRAY ev LOOP
+        IF e NOT IN ('INSERT', 'UPDATE', 'DELETE') THEN
+            RAISE EXCEPTION 'event "%" is not INSERT, UPDATE or DELETE', e
+                USING ERRCODE = '22023', DETAIL = 'argument "events"';
+        END IF;
+    END LOOP;
+    SELECT n.nspname, c.relname INTO nsp, rel
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+    fname := left(rel || '_' || s.name || '_jsrt', 63);
+    EXECUTE format('CREATE FUNCTION %I.%I() RETURNS trigger LANGUAGE jsrt AS %L', nsp, fname, jsrt._function_body(s, options));
+    fn := format('%I.%I()', nsp, fname)::regprocedure;
+    EXECUTE format('COMMENT ON FUNCTION %s IS %L', fn::regprocedure, jsrt._function_comment(s));
+    EXECUTE format('CREATE TRIGGER %I %s %s ON %s FOR EACH ROW EXECUTE FUNCTION %s',
+                   fname, upper(btrim(timing)), array_to_string(ev, ' OR '), tbl, fn::regprocedure);
+    RETURN fn::regprocedure;
+END $$;
+
+-- A script backing a function or trigger cannot be deleted or renamed until they are dropped.
+CREATE FUNCTION jsrt._scripts_in_use() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
+DECLARE
+    users text;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.name IS NOT DISTINCT FROM OLD.name THEN
+        RETURN NEW;
+    END IF;
+    SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid) INTO users
+      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+     WHERE l.lanname = 'jsrt' AND lower(substring(p.prosrc from '^\s*(\S+)')) = OLD.id::text;
+    IF users IS NOT NULL THEN
+        RAISE EXCEPTION 'script "%" backs SQL functions: %', OLD.name, users
+            USING ERRCODE = '55006',
+                  HINT = format('Drop them first (DROP FUNCTION ... CASCADE drops their triggers); %s follows the script by its id.',
+                                CASE WHEN TG_OP = 'DELETE' THEN 'each' ELSE 'a rename would leave their comments stale: each' END);
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+
+CREATE TRIGGER scripts_in_use BEFORE DELETE OR UPDATE OF name ON jsrt.scripts
+    FOR EACH ROW EXECUTE FUNCTION jsrt._scripts_in_use();

@@ -94,7 +94,7 @@ CREATE TABLE jsrt.script_executions (
     script_id      uuid NOT NULL REFERENCES jsrt.scripts(id) ON DELETE CASCADE,
     tenant_id      uuid NOT NULL REFERENCES jsrt.tenants(id) ON DELETE CASCADE,
     status         varchar(50) NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'completed', 'failed', 'timeout', 'cancelled')),
-    trigger_type   varchar(50) NOT NULL CHECK (trigger_type IN ('cron', 'http', 'event', 'manual', 'api')),
+    trigger_type   varchar(50) NOT NULL CHECK (trigger_type IN ('cron', 'http', 'event', 'manual', 'api', 'function', 'trigger')),
     trigger_data   jsonb DEFAULT '{}'::jsonb,
     input          jsonb DEFAULT '{}'::jsonb,
     output         jsonb,
@@ -132,7 +132,7 @@ CREATE INDEX idx_executions_pending ON jsrt.script_executions(tenant_id, run_aft
 CREATE INDEX idx_executions_running ON jsrt.script_executions(tenant_id, status) WHERE status = 'running';
 COMMENT ON TABLE jsrt.script_executions IS 'Script execution history with input/output and metrics';
 COMMENT ON COLUMN jsrt.script_executions.status IS 'Execution status: pending, running, completed, failed, timeout, cancelled';
-COMMENT ON COLUMN jsrt.script_executions.trigger_type IS 'What triggered execution: cron, http, event, manual, api';
+COMMENT ON COLUMN jsrt.script_executions.trigger_type IS 'What triggered execution: cron, http, event, manual, api, function (a LANGUAGE jsrt function), trigger (a LANGUAGE jsrt trigger)';
 COMMENT ON COLUMN jsrt.script_executions.metrics IS 'Execution metrics (duration, memory, API calls, DB queries)';
 
 CREATE TABLE jsrt.script_versions (

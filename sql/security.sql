@@ -83,8 +83,15 @@ GRANT EXECUTE ON FUNCTION jsrt.create_script(text, text, text, jsonb), jsrt.upda
                           jsrt._check_source(text, text), jsrt._check_input_schema(jsonb),
                           jsrt._check_cron(text, text), jsrt._check_retry(jsonb),
                           jsrt._check_http_path(text, text), jsrt._http_routes_clash(text, text[], text, text[]),
-                          jsrt._methods_text(text[])
+                          jsrt._methods_text(text[]),
+                          jsrt.create_function(text, text, jsonb),
+                          jsrt.create_trigger(text, regclass, text, text, jsonb),
+                          jsrt._function_comment(jsrt.scripts), jsrt._function_body(jsrt.scripts, jsonb)
    TO jsrt_developer;
+-- Functions and triggers backed by scripts (LANGUAGE jsrt): developers may create them,
+-- in the schemas where they may create.
+REVOKE USAGE ON LANGUAGE jsrt FROM PUBLIC;
+GRANT USAGE ON LANGUAGE jsrt TO jsrt_developer;
 
 -- ... and queued runs and events: emitting, queueing, cancelling, re-driving dead letters.
 -- Not column "system": only the extension writes its own jsrt.* events.

@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-pub const TRIGGERS: [&str; 5] = ["manual", "api", "event", "cron", "http"];
+pub const TRIGGERS: [&str; 7] = [
+    "manual", "api", "event", "cron", "http", "function", "trigger",
+];
 pub const STATUSES: [&str; 4] = ["completed", "failed", "timeout", "cancelled"];
 /// Upper bounds of the duration buckets, in seconds; one more bucket is +Inf.
 pub const BUCKETS: [f64; 14] = [

@@ -30,20 +30,33 @@ declare namespace jsrt {
   }
 
   type Row = Record<string, unknown>;
-  /** A SQL parameter: numbers, bigints, strings, booleans, null, Dates, Uint8Arrays (bytea), arrays and objects (json). */
-  type Param = null | undefined | boolean | number | bigint | string | Date | Uint8Array | ArrayBuffer | Param[] | { [key: string]: unknown };
+  /**
+   * A SQL parameter: numbers, bigints (exact: numeric takes any size, int8 refuses what does not fit,
+   * 22003), strings (as they are: also JSON or array literals), booleans, null, Dates (any year,
+   * BC included), bytes for bytea (any typed array, a DataView or an ArrayBuffer), arrays and plain
+   * objects (json). A Map, Set, WeakMap, RegExp, Promise, Symbol or function is refused (42804),
+   * also inside an object.
+   */
+  type Param = null | undefined | boolean | number | bigint | string | Date | ArrayBufferView | ArrayBuffer | Param[] | { [key: string]: unknown };
+  /** How values are read. */
+  interface ReadOptions {
+    /** timestamp and timestamptz as Postgres's text ("2024-02-29 12:30:00.123456+00") instead of a Date (which holds milliseconds). */
+    exactTimestamps?: boolean;
+    /** json and jsonb as their JSON text: jsonb null is "null", SQL NULL is null. */
+    jsonText?: boolean;
+  }
   /** Column = value, column = [any of these values], or column = null. */
   type Where = Record<string, Param | Param[]>;
 
   interface Db {
     /** Rows of one SELECT/INSERT/UPDATE/DELETE/MERGE with $1, $2... parameters. */
-    query<T extends Row = Row>(sql: string, params?: Param[]): T[];
+    query<T extends Row = Row>(sql: string, params?: Param[], options?: ReadOptions): T[];
     /** The only row, or null; more than one row is an error (21000). */
-    one<T extends Row = Row>(sql: string, params?: Param[]): T | null;
+    one<T extends Row = Row>(sql: string, params?: Param[], options?: ReadOptions): T | null;
     /** The number of rows the statement touched. */
     exec(sql: string, params?: Param[]): number;
     /** Rows of an exposed table of the run's tenant. */
-    select<T extends Row = Row>(table: string, options?: { where?: Where; orderBy?: string | string[]; limit?: number }): T[];
+    select<T extends Row = Row>(table: string, options?: { where?: Where; orderBy?: string | string[]; limit?: number } & ReadOptions): T[];
     /** Inserts a row (returned) or rows (returned as an array), the tenant column set for you. */
     insert<T extends Row = Row>(table: string, row: Row): T;
     insert<T extends Row = Row>(table: string, rows: Row[]): T[];
@@ -150,7 +163,7 @@ declare namespace jsrt {
     readonly input: Input;
     readonly tenant: { readonly id: string; readonly name: string };
     readonly script: { readonly id: string; readonly name: string; readonly version: number };
-    readonly execution: { readonly id: string; readonly trigger: "manual" | "api" | "event" | "cron" | "http"; readonly attempt: number };
+    readonly execution: { readonly id: string; readonly trigger: "manual" | "api" | "event" | "cron" | "http" | "function" | "trigger"; readonly attempt: number };
     /** Only in HTTP runs. */
     readonly request?: Request;
     /** Only in event runs. */
@@ -177,6 +190,56 @@ declare namespace jsrt {
     readonly secrets: Secrets;
     readonly events: Events;
   }
+
+  /**
+   * A SQL value as a typed function (LANGUAGE jsrt, `jsrt.create_function`) or
+   * a trigger receives it: SQL NULL is null; bool a boolean; int2, int4, float4,
+   * float8 and int8 up to 2^53 a number (NaN and Infinity included); int8 beyond
+   * 2^53 a bigint; numeric a string (exact); text a string; bytea a Uint8Array;
+   * timestamp and timestamptz a Date (option exactTimestamps: a string);
+   * json and jsonb the parsed value (option jsonText: the JSON text); arrays
+   * an array (one whose lower bound is not 1: its text, "[0:2]={1,2,3}");
+   * any other type (date, time, interval, uuid, inet...) its text, in the
+   * fixed settings of script SQL (DateStyle ISO, TimeZone UTC).
+   */
+  type SqlValue = null | boolean | number | bigint | string | Date | Uint8Array | Json | SqlValue[];
+
+  /**
+   * The default export of a script behind a typed SQL function: called once per
+   * call, with ctx and the function's arguments in order. What it returns (or
+   * its promise settles to) becomes the declared return type exactly, or the call
+   * fails: a number that does not fit an int4 is an error (22003), not wrapped.
+   * For json and jsonb results a value becomes its JSON (a string a JSON string),
+   * unless the function takes JSON as text (option jsonText).
+   *
+   *   export default function (ctx: jsrt.Context, qty: number, unitPrice: string, tier: string | null) { ... }
+   */
+  type FunctionScript = (ctx: Context, ...args: any[]) => unknown;
+
+  /** What a trigger script receives after ctx: NEW, OLD, the operation and the table. */
+  interface TriggerEvent {
+    readonly op: "INSERT" | "UPDATE" | "DELETE";
+    readonly when: "BEFORE" | "AFTER";
+    readonly level: "ROW";
+    /** the trigger's name */
+    readonly name: string;
+    readonly table: string;
+    readonly schema: string;
+    /** CREATE TRIGGER's arguments */
+    readonly args: string[];
+    /** the row being written (INSERT, UPDATE), else null; change it and return it */
+    new: Record<string, SqlValue> | null;
+    /** the row as it was (UPDATE, DELETE), else null */
+    readonly old: Record<string, SqlValue> | null;
+  }
+
+  /**
+   * The default export of a script behind a row trigger (`jsrt.create_trigger`).
+   * BEFORE: return the row to write (tg.new, changed or not; a column missing from it, or
+   * given back unchanged, keeps its stored value exactly), null to skip the row, or nothing
+   * to write it as it was. AFTER: the result is ignored; throw to fail the statement.
+   */
+  type TriggerScript = (ctx: Context, tg: TriggerEvent) => Record<string, unknown> | null | undefined | void | Promise<Record<string, unknown> | null | undefined | void>;
 }
 
 // ------------------------------------------------------------ standard library

@@ -2,6 +2,7 @@
 mod admin;
 mod dry_run;
 pub mod execute;
+pub mod functions;
 pub mod http;
 pub mod queue;
 mod running;

@@ -40,6 +40,8 @@ pub enum Arg {
 pub enum Target {
     Json,
     Bytea,
+    /// date, time, timestamp and their zoned kinds: a Date goes in Postgres's own form (BC, 5-digit years)
+    Temporal,
     /// an array type, with the kind of its elements
     Array(Box<Target>),
     Scalar,
@@ -51,16 +53,41 @@ pub fn encode(arg: &Arg, target: &Target) -> Result<Option<String>, String> {
         (Arg::Null, _) => return Ok(None),
         // Strings go in as they are (like node-postgres): they may already be JSON or array literals.
         (Arg::Text(s), _) => s.clone(),
+        (Arg::Bytes(b), _) => format!("\\x{}", crate::encoding::hex(b)),
+        // Anything else as bytea would store its JSON or number text, not bytes.
+        (other, Target::Bytea) => {
+            return Err(format!(
+                "bytea takes a Uint8Array (or another typed array, a DataView, an ArrayBuffer) or a string in bytea's text form, not {}",
+                other.kind()
+            ))
+        }
         (Arg::Array(_, json), Target::Json) | (Arg::Json(json), _) => json.clone(),
         (Arg::Array(items, _), Target::Array(elem)) => array_literal(items, elem)?,
         (Arg::Array(_, json), _) => json.clone(),
         (Arg::Date(ms), Target::Json) => format!("\"{}\"", iso_date(*ms)?),
+        (Arg::Date(ms), Target::Temporal) => pg_timestamp(*ms)?,
         (Arg::Date(ms), _) => iso_date(*ms)?,
-        (Arg::Bytes(b), _) => format!("\\x{}", crate::encoding::hex(b)),
         (Arg::Bool(b), _) => b.to_string(),
         (Arg::Number(n), _) => number(*n),
         (Arg::BigInt(n), _) => n.clone(),
     }))
+}
+
+impl Arg {
+    /// What the value is, for errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Arg::Null => "null",
+            Arg::Bool(_) => "a boolean",
+            Arg::Number(_) => "a number",
+            Arg::BigInt(_) => "a BigInt",
+            Arg::Text(_) => "a string",
+            Arg::Date(_) => "a Date",
+            Arg::Bytes(_) => "bytes",
+            Arg::Array(..) => "an array",
+            Arg::Json(_) => "an object",
+        }
+    }
 }
 
 /// `{1,2,"a \"b\""}`: items quoted and escaped, nested arrays as nested braces.
@@ -105,18 +132,57 @@ pub fn number(n: f64) -> String {
     }
 }
 
+/// How SQL values are read into JS, as a call to ctx.db asks.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ReadOptions {
+    /// timestamps as Postgres's text (`2024-03-01 12:00:00.123456+00`), microseconds and all
+    pub exact_timestamps: bool,
+    /// json and jsonb as their JSON text: jsonb `null` is "null", SQL NULL is null
+    pub json_text: bool,
+}
+
+/// The body of a `LANGUAGE jsrt` function: its script's id, then optionally
+/// its read options as a JSON object, `<id> {"exactTimestamps": true}`.
+pub fn function_body(src: &str) -> Result<(String, ReadOptions), String> {
+    let src = src.trim();
+    let (id, rest) = src.split_once(char::is_whitespace).unwrap_or((src, ""));
+    if crate::engine::ids::parse(id).is_none() {
+        return Err(format!(
+            "the body of a jsrt function is the id of its script (and its options), not \"{src}\""
+        ));
+    }
+    let mut read = ReadOptions::default();
+    let rest = rest.trim();
+    if !rest.is_empty() {
+        let v: serde_json::Value = serde_json::from_str(rest)
+            .map_err(|e| format!("the options of a jsrt function are a JSON object: {e}"))?;
+        let o = v
+            .as_object()
+            .ok_or("the options of a jsrt function are a JSON object")?;
+        for (k, v) in o {
+            let flag = v
+                .as_bool()
+                .ok_or_else(|| format!("option \"{k}\" must be true or false"))?;
+            match k.as_str() {
+                "exactTimestamps" => read.exact_timestamps = flag,
+                "jsonText" => read.json_text = flag,
+                _ => {
+                    return Err(format!(
+                        "unknown option \"{k}\"; options are exactTimestamps, jsonText"
+                    ))
+                }
+            }
+        }
+    }
+    Ok((id.to_ascii_lowercase(), read))
+}
+
 /// The largest integer a JS number holds exactly.
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
 /// `2024-03-01T12:00:00.000Z` for milliseconds since 1970, as Date.toISOString writes it.
 pub fn iso_date(ms: f64) -> Result<String, String> {
-    if !ms.is_finite() || ms.abs() > 8.64e15 {
-        return Err("an invalid Date cannot be a parameter".into());
-    }
-    let ms = ms as i64;
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d, in_day) = split_ms(ms)?;
     let year = if (0..=9999).contains(&y) {
         format!("{y:04}")
     } else {
@@ -129,6 +195,31 @@ pub fn iso_date(ms: f64) -> Result<String, String> {
         in_day / 1000 % 60,
         in_day % 1000
     ))
+}
+
+/// `2024-03-01 12:00:00.000+00`, `0044-03-15 00:00:00.000+00 BC` or
+/// `10000-01-01 ...`: a Date as the date and time types read it, whatever
+/// the year (the ISO form's `-000043` and `+010000` are not Postgres input).
+pub fn pg_timestamp(ms: f64) -> Result<String, String> {
+    let (y, m, d, in_day) = split_ms(ms)?;
+    let (year, era) = if y <= 0 { (1 - y, " BC") } else { (y, "") };
+    Ok(format!(
+        "{year:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}+00{era}",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000
+    ))
+}
+
+/// Year, month, day and milliseconds into the day of a Date's time value.
+fn split_ms(ms: f64) -> Result<(i64, u32, u32, i64), String> {
+    if !ms.is_finite() || ms.abs() > 8.64e15 {
+        return Err("an invalid Date cannot be a parameter".into());
+    }
+    let ms = ms as i64;
+    let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
+    Ok((y, m, d, ms.rem_euclid(86_400_000)))
 }
 
 /// Year, month, day of a day count since 1970-01-01 (proleptic Gregorian).
@@ -213,6 +304,72 @@ mod tests {
         assert!(iso_date(f64::NAN).is_err());
         let d = encode(&Arg::Date(0.0), &Target::Json).unwrap().unwrap();
         assert_eq!(d, "\"1970-01-01T00:00:00.000Z\"");
+    }
+
+    #[test]
+    fn dates_of_any_year_are_postgres_input() {
+        let t = |a: Arg| encode(&a, &Target::Temporal).unwrap().unwrap();
+        assert_eq!(t(Arg::Date(0.0)), "1970-01-01 00:00:00.000+00");
+        // 15 March 44 BC (year -43 in JS), and a year of five digits
+        assert_eq!(
+            t(Arg::Date(-63_517_824_000_000.0)),
+            "0044-03-15 00:00:00.000+00 BC"
+        );
+        assert_eq!(
+            t(Arg::Date(253_402_300_800_000.0)),
+            "10000-01-01 00:00:00.000+00"
+        );
+        // year 0 is 1 BC
+        assert_eq!(
+            t(Arg::Date(-62_167_219_200_000.0)),
+            "0001-01-01 00:00:00.000+00 BC"
+        );
+        assert!(encode(&Arg::Date(f64::INFINITY), &Target::Temporal).is_err());
+    }
+
+    #[test]
+    fn bytea_takes_only_bytes_or_text() {
+        let b = |a: Arg| encode(&a, &Target::Bytea);
+        assert_eq!(b(Arg::Bytes(vec![1, 2])).unwrap().unwrap(), "\\x0102");
+        assert_eq!(b(Arg::Text("\\x01".into())).unwrap().unwrap(), "\\x01");
+        assert_eq!(b(Arg::Null).unwrap(), None);
+        for refused in [
+            Arg::Array(vec![Arg::Number(1.0)], "[1]".into()),
+            Arg::Json("{}".into()),
+            Arg::Number(1.0),
+            Arg::BigInt("1".into()),
+        ] {
+            assert!(b(refused).unwrap_err().starts_with("bytea takes"));
+        }
+        let arr = Target::Array(Box::new(Target::Bytea));
+        assert!(encode(&Arg::Array(vec![Arg::Number(1.0)], "[1]".into()), &arr).is_err());
+        assert_eq!(
+            encode(
+                &Arg::Array(vec![Arg::Bytes(vec![255])], String::new()),
+                &arr
+            )
+            .unwrap()
+            .unwrap(),
+            "{\"\\\\xff\"}"
+        );
+    }
+
+    #[test]
+    fn function_bodies_name_a_script_and_options() {
+        let id = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+        assert_eq!(
+            function_body(&format!(" {id} ")).unwrap(),
+            (id.to_string(), ReadOptions::default())
+        );
+        let (_, read) = function_body(&format!(
+            "{id} {{\"exactTimestamps\": true, \"jsonText\": true}}"
+        ))
+        .unwrap();
+        assert!(read.exact_timestamps && read.json_text);
+        assert!(function_body("select 1").is_err());
+        assert!(function_body(&format!("{id} {{\"nope\": true}}")).is_err());
+        assert!(function_body(&format!("{id} {{\"jsonText\": 1}}")).is_err());
+        assert!(function_body(&format!("{id} [1]")).is_err());
     }
 
     #[test]

@@ -11,4 +11,5 @@ pub mod run;
 pub mod sandbox;
 pub mod sql;
 pub mod stdlib;
+pub mod typed;
 pub mod watchdog;

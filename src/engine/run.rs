@@ -10,7 +10,7 @@ use pgrx::pg_sys;
 use serde_json::json;
 
 use super::failure::{Failure, FailureKind};
-use super::sandbox::{remove_least_recent, RunRequest, RunResult, TenantRuntime};
+use super::sandbox::{remove_least_recent, RunRequest, RunResult, TenantRuntime, Typed};
 use super::{compile, ids, quota};
 use crate::catalog::executions::{self, Queued, Record};
 use crate::catalog::scripts::{self, Script};
@@ -59,6 +59,8 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
         own_writes_roll_back: false,
         may_commit: false,
         tenant_counted: false,
+        typed: None,
+        history_input: None,
     };
     let done = run(&call)?;
     keep(&done, &call, None)?;
@@ -69,6 +71,64 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
             if failure.kind == FailureKind::Cancelled {
                 // Postgres raises its own error for a cancel, a statement timeout or a shutdown,
                 // again if the run's SQL caught it first.
+                pgrx::check_for_interrupts!();
+                if let Some(c) = done.result.usage.interrupted {
+                    return Err(Error::Postgres {
+                        code: c.code,
+                        message: c.message,
+                    });
+                }
+            }
+            Err(Error::Run {
+                script: script.name.clone(),
+                failure,
+            })
+        }
+    }
+}
+
+/// Runs `script` for one call of a typed SQL function or trigger (trigger
+/// `function` or `trigger`), in the caller's transaction: `typed` gives the
+/// script its arguments as JS values and takes its result. A success is
+/// recorded only when the script's history is `sampled` (functions and
+/// triggers run per row: their history is errors-only otherwise); a failure
+/// always, and it comes back as the Error to raise.
+pub fn execute_typed(
+    script: &Script,
+    trigger: &str,
+    typed: &dyn Typed,
+    history_input: &dyn Fn() -> String,
+) -> Result<(), Error> {
+    runnable(script)?;
+    let id = ids::next();
+    let input = std::cell::OnceCell::new();
+    let call = Call {
+        script,
+        id: &id,
+        trigger,
+        attempt: 1,
+        input_json: "{}",
+        event_json: None,
+        request_json: None,
+        request_body: None,
+        own_writes_roll_back: false,
+        may_commit: false,
+        tenant_counted: false,
+        typed: Some(typed),
+        history_input: Some((&input, history_input)),
+    };
+    let done = run(&call)?;
+    match &done.result.outcome {
+        Ok(_) => {
+            if script.history == "sampled" {
+                keep(&done, &call, None)?;
+            }
+            Ok(())
+        }
+        Err(failure) => {
+            let failure = failure.clone();
+            keep(&done, &call, None)?;
+            if failure.kind == FailureKind::Cancelled {
                 pgrx::check_for_interrupts!();
                 if let Some(c) = done.result.usage.interrupted {
                     return Err(Error::Postgres {
@@ -110,6 +170,8 @@ pub fn execute_queued(q: &Queued, own_transaction: bool) -> Result<Record, Error
         own_writes_roll_back: !own_transaction,
         may_commit: own_transaction && q.trigger == "manual",
         tenant_counted: q.tenant_counted,
+        typed: None,
+        history_input: None,
     };
     if let Err(e) = runnable(&script) {
         let mut rec = Done::nothing().record(&call, "cancelled", None);
@@ -170,6 +232,8 @@ pub fn execute_dry(key: &str, source: Option<&str>, input_json: &str) -> Result<
         own_writes_roll_back: true,
         may_commit: false,
         tenant_counted: false,
+        typed: None,
+        history_input: None,
     };
     let done = run(&call)?;
     Ok(DryRun {
@@ -234,6 +298,8 @@ pub fn execute_http(
         own_writes_roll_back: true,
         may_commit: false,
         tenant_counted: false,
+        typed: None,
+        history_input: None,
     };
     let done = run(&call)?;
     let mut data = trigger_data;
@@ -265,6 +331,10 @@ struct Call<'a> {
     may_commit: bool,
     /// its place under the tenant's cap is held already (by the executor that claimed it)
     tenant_counted: bool,
+    /// the arguments and result of a typed function or trigger call
+    typed: Option<&'a dyn Typed>,
+    /// what such a call's history keeps as its input, made only when a record is written
+    history_input: Option<(&'a std::cell::OnceCell<String>, &'a dyn Fn() -> String)>,
 }
 
 /// Bytes of an HTTP request's body kept in its run's history.
@@ -273,6 +343,9 @@ const HTTP_INPUT_BODY_BYTES: usize = 64 << 10;
 /// What a run's history keeps as its input: for an HTTP run its request
 /// (built only when a record is written), else the input.
 fn recorded_input(call: &Call<'_>) -> String {
+    if let Some((made, make)) = call.history_input {
+        return made.get_or_init(make).clone();
+    }
     match call.request_json.and_then(|r| serde_json::from_str(r).ok()) {
         Some(request) => crate::http::request::for_history(
             &request,
@@ -329,6 +402,7 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
         request_json: call.request_json,
         request_body: call.request_body,
         may_commit: call.may_commit,
+        typed: call.typed,
         limits,
     };
     let go = || {

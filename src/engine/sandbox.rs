@@ -233,7 +233,17 @@ pub struct RunRequest<'a> {
     pub request_body: Option<&'a [u8]>,
     /// whether `ctx.commit()` may commit: a queued one-off run in an executor's own transaction
     pub may_commit: bool,
+    /// a typed function or trigger call: its arguments and its result, as JS values
+    pub typed: Option<&'a dyn Typed>,
     pub limits: Limits,
+}
+
+/// A call of a typed SQL function or trigger: the default export is called
+/// as `main(ctx, ...args)`, and what it returns goes to `result` (instead of
+/// becoming JSON text).
+pub trait Typed {
+    fn args<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Value<'js>>>;
+    fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()>;
 }
 
 pub struct RunResult {
@@ -253,6 +263,9 @@ struct Loaded {
     /// ctx.tenant and ctx.script: the same for every run of this version
     tenant: Persistent<Object<'static>>,
     script: Persistent<Object<'static>>,
+    /// the ctx of typed function and trigger calls, by trigger: made once, as
+    /// its only per-call member (`execution.id`) is a getter
+    typed_ctx: RefCell<Vec<(String, Persistent<Object<'static>>)>>,
     context: Context,
     digest: [u8; 32],
     last_used: u64,
@@ -607,6 +620,7 @@ impl TenantRuntime {
             host,
             tenant,
             script,
+            typed_ctx: RefCell::new(Vec::new()),
             context,
             digest: req.digest,
             last_used: 0,
@@ -624,57 +638,28 @@ fn call(
     loaded.context.with(|ctx| {
         let js = |e| caught(&ctx, e, req.script_name);
         let main = loaded.main.clone().restore(&ctx).map_err(js)?;
-        let input = ctx.json_parse(req.input_json).map_err(js)?;
-        let id = rquickjs::String::from_str(ctx.clone(), req.execution_id)
-            .map_err(js)?
-            .into_value();
-        let trigger = rquickjs::String::from_str(ctx.clone(), req.trigger)
-            .map_err(js)?
-            .into_value();
-        let attempt = Value::new_int(ctx.clone(), req.attempt);
-        let execution = sealed(
-            &ctx,
-            &[(a.id, id), (a.trigger, trigger), (a.attempt, attempt)],
-        )
-        .map_err(js)?;
-        let tenant = loaded
-            .tenant
-            .clone()
-            .restore(&ctx)
-            .map_err(js)?
-            .into_value();
-        let script = loaded
-            .script
-            .clone()
-            .restore(&ctx)
-            .map_err(js)?
-            .into_value();
-        let mut members = vec![
-            (a.input, input),
-            (a.tenant, tenant),
-            (a.script, script),
-            (a.execution, execution.into_value()),
-        ];
-        for (atom, o) in &loaded.host {
-            members.push((*atom, o.clone().restore(&ctx).map_err(js)?.into_value()));
-        }
-        if let Some(event) = req.event_json {
-            members.push((a.event, ctx.json_parse(event).map_err(js)?));
-        }
-        if let Some(request) = req.request_json {
-            let request = ctx.json_parse(request).map_err(js)?;
-            if let Some(o) = request.as_object() {
-                host::request::add_body_methods(&ctx, o, req.request_body.unwrap_or_default())
-                    .map_err(js)?;
-            }
-            members.push((a.request, request));
-        }
-        let c = sealed(&ctx, &members).map_err(js)?;
+        let c = match req.typed {
+            Some(_) => typed_ctx(&ctx, loaded, req, a).map_err(js)?,
+            None => run_ctx(&ctx, loaded, req, a).map_err(js)?,
+        };
 
-        let returned: Value = main.call((c,)).map_err(js)?;
+        let returned: Value = match req.typed {
+            Some(t) => {
+                let args = t.args(&ctx).map_err(js)?;
+                main.call((c, Rest(args))).map_err(js)?
+            }
+            None => main.call((c,)).map_err(js)?,
+        };
         let value = settle(&ctx, &returned, watch).map_err(js)?;
         if watch.stopped() {
             // No JS after a stop, not even toJSON: run() reports the stop.
+            return Ok(None);
+        }
+        if let Some(t) = req.typed {
+            t.result(&ctx, value).map_err(|e| {
+                let f = js(e);
+                Failure::new(FailureKind::BadResult, &f.name, f.message)
+            })?;
             return Ok(None);
         }
         if value.is_undefined() {
@@ -719,6 +704,106 @@ fn call(
         }
         Ok(Some(text))
     })
+}
+
+/// The ctx of one run: a new frozen object per run.
+fn run_ctx<'js>(
+    ctx: &Ctx<'js>,
+    loaded: &Loaded,
+    req: &RunRequest<'_>,
+    a: &Atoms,
+) -> rquickjs::Result<Object<'js>> {
+    let input = ctx.json_parse(req.input_json)?;
+    let id = rquickjs::String::from_str(ctx.clone(), req.execution_id)?.into_value();
+    let trigger = rquickjs::String::from_str(ctx.clone(), req.trigger)?.into_value();
+    let attempt = Value::new_int(ctx.clone(), req.attempt);
+    let execution = sealed(
+        ctx,
+        &[(a.id, id), (a.trigger, trigger), (a.attempt, attempt)],
+    )?;
+    let tenant = loaded.tenant.clone().restore(ctx)?.into_value();
+    let script = loaded.script.clone().restore(ctx)?.into_value();
+    let mut members = vec![
+        (a.input, input),
+        (a.tenant, tenant),
+        (a.script, script),
+        (a.execution, execution.into_value()),
+    ];
+    for (atom, o) in &loaded.host {
+        members.push((*atom, o.clone().restore(ctx)?.into_value()));
+    }
+    if let Some(event) = req.event_json {
+        members.push((a.event, ctx.json_parse(event)?));
+    }
+    if let Some(request) = req.request_json {
+        let request = ctx.json_parse(request)?;
+        if let Some(o) = request.as_object() {
+            host::request::add_body_methods(ctx, o, req.request_body.unwrap_or_default())?;
+        }
+        members.push((a.request, request));
+    }
+    sealed(ctx, &members)
+}
+
+/// The ctx of typed calls of `req.trigger`, made on the first: `input` is an
+/// empty object and `execution.id` a getter of the current run's id.
+fn typed_ctx<'js>(
+    ctx: &Ctx<'js>,
+    loaded: &Loaded,
+    req: &RunRequest<'_>,
+    a: &Atoms,
+) -> rquickjs::Result<Object<'js>> {
+    if let Some((_, o)) = loaded
+        .typed_ctx
+        .borrow()
+        .iter()
+        .find(|(t, _)| t == req.trigger)
+    {
+        return o.clone().restore(ctx);
+    }
+    let input = Object::new(ctx.clone())?;
+    freeze(ctx, &input);
+    let getter = Function::new(ctx.clone(), |ctx: Ctx<'js>| {
+        rquickjs::String::from_str(ctx, &host::execution_id())
+    })?;
+    let execution = Object::new(ctx.clone())?;
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: the live context of `ctx`; `execution` is a new object of it, borrowed for the call, and
+    // the getter is a fresh reference (JS_DupValue) that JS_DefinePropertyGetSet takes over.
+    unsafe {
+        let g = qjs::JS_DupValue(raw, getter.as_raw());
+        if qjs::JS_DefinePropertyGetSet(
+            raw,
+            execution.as_raw(),
+            a.id,
+            g,
+            qjs::JS_UNDEFINED,
+            qjs::JS_PROP_ENUMERABLE as i32,
+        ) < 0
+        {
+            return Err(rquickjs::Error::Exception);
+        }
+    }
+    execution.set("trigger", req.trigger)?;
+    execution.set("attempt", 1)?;
+    freeze(ctx, &execution);
+    let tenant = loaded.tenant.clone().restore(ctx)?.into_value();
+    let script = loaded.script.clone().restore(ctx)?.into_value();
+    let mut members = vec![
+        (a.input, input.into_value()),
+        (a.tenant, tenant),
+        (a.script, script),
+        (a.execution, execution.into_value()),
+    ];
+    for (atom, o) in &loaded.host {
+        members.push((*atom, o.clone().restore(ctx)?.into_value()));
+    }
+    let c = sealed(ctx, &members)?;
+    loaded
+        .typed_ctx
+        .borrow_mut()
+        .push((req.trigger.to_string(), Persistent::save(ctx, c.clone())));
+    Ok(c)
 }
 
 /// Runs jobs until `value` (a promise or not) settles, and returns what it settled to.

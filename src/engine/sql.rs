@@ -14,7 +14,7 @@ use std::time::Instant;
 use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::{ereport, pg_guard, PgSqlErrorCode as Code};
 
-use super::convert::{encode, Arg, Target, MAX_SAFE_INTEGER};
+use super::convert::{encode, Arg, ReadOptions, Target, MAX_SAFE_INTEGER};
 use super::watchdog;
 use crate::subxact::{self, Caught};
 use crate::tenancy;
@@ -59,6 +59,7 @@ pub fn run(
     args: &[Arg],
     max_rows: u64,
     deadline: Option<Instant>,
+    read: ReadOptions,
 ) -> Result<Rows, SqlError> {
     // (A statement running at the deadline is cancelled by its timer: engine/watchdog.rs.)
     if watchdog::passed() || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -74,7 +75,7 @@ pub fn run(
     let out = subxact::run(AssertUnwindSafe(|| {
         // SAFETY: inside this subtransaction, on the main thread: an ERROR in `execute` is caught by
         // subxact::run, whose rollback also closes the SPI connection it left open.
-        tenancy::as_script(|| unsafe { execute(sql, args, max_rows) })
+        tenancy::as_script(|| unsafe { execute(sql, args, max_rows, read) })
     }));
     match out {
         Ok(Ok(rows)) => Ok(rows),
@@ -95,7 +96,7 @@ pub fn run(
     }
 }
 
-unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64) -> Rows {
+unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64, read: ReadOptions) -> Rows {
     // SAFETY: SPI calls inside the caller's subtransaction; the tuple table is read before SPI_finish
     // frees it, and an ERROR unwinds to subxact::run, whose rollback cleans SPI up.
     unsafe {
@@ -119,28 +120,17 @@ unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64) -> Rows {
         let mut values = Vec::with_capacity(args.len());
         let mut nulls = Vec::with_capacity(args.len());
         for (i, (arg, p)) in args.iter().zip(&stmt.params).enumerate() {
-            let bad = |why: String| -> ! {
-                fail(
+            match datum_of(arg, p) {
+                Err(why) => fail(
                     Code::ERRCODE_INVALID_PARAMETER_VALUE,
                     format!("parameter ${}: {why}", i + 1),
-                )
-            };
-            match encode(arg, &p.target) {
-                Err(why) => bad(why),
+                ),
                 Ok(None) => {
                     values.push(Datum::from(0));
                     nulls.push(b'n' as c_char);
                 }
-                Ok(Some(text)) => {
-                    let text = CString::new(text).unwrap_or_else(|_| {
-                        bad("text holds a NUL character, which Postgres cannot store".into())
-                    });
-                    values.push(pg_sys::OidInputFunctionCall(
-                        p.input,
-                        text.as_ptr().cast_mut(),
-                        p.ioparam,
-                        -1,
-                    ));
+                Ok(Some(d)) => {
+                    values.push(d);
                     nulls.push(b' ' as c_char);
                 }
             }
@@ -180,7 +170,7 @@ unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64) -> Rows {
                         .to_string_lossy()
                         .into_owned(),
                 );
-                decoders.push(decoder((*att).atttypid));
+                decoders.push(decoder((*att).atttypid, read));
             }
             for r in 0..affected as usize {
                 let tuple = *(*table).vals.add(r);
@@ -198,6 +188,53 @@ unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64) -> Rows {
     }
 }
 
+/// `arg` as a value of `p`'s type (None: NULL). A value its type's input
+/// function refuses raises that function's ERROR (22003 out of range, 22P02
+/// bad syntax); Err is a value of the wrong kind altogether.
+///
+/// # Safety
+/// Inside a transaction; the datum is allocated in the current memory context.
+pub unsafe fn datum_of(arg: &Arg, p: &Param) -> Result<Option<Datum>, String> {
+    // Fast paths for the common scalar types: no text in between.
+    match (arg, p.typ) {
+        (Arg::Null, _) => return Ok(None),
+        (Arg::Bool(b), pg_sys::BOOLOID) => return Ok(Some(Datum::from(*b))),
+        (Arg::Number(n), pg_sys::INT4OID)
+            if n.fract() == 0.0 && *n >= i32::MIN as f64 && *n <= i32::MAX as f64 =>
+        {
+            return Ok(Some(Datum::from(*n as i32)))
+        }
+        (Arg::Number(n), pg_sys::INT8OID)
+            if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER as f64 =>
+        {
+            return Ok(Some(Datum::from(*n as i64)))
+        }
+        (Arg::Number(n), pg_sys::FLOAT8OID) => return Ok(Some(Datum::from(n.to_bits()))),
+        (Arg::Text(t), pg_sys::TEXTOID) => {
+            if t.contains('\0') {
+                return Err("text holds a NUL character, which Postgres cannot store".into());
+            }
+            // SAFETY: copies `t`'s bytes into a new text in the current memory context.
+            let v =
+                unsafe { pg_sys::cstring_to_text_with_len(t.as_ptr().cast(), t.len() as c_int) };
+            return Ok(Some(Datum::from(v)));
+        }
+        _ => {}
+    }
+    match encode(arg, &p.target)? {
+        None => Ok(None),
+        Some(text) => {
+            let text = CString::new(text).map_err(|_| {
+                "text holds a NUL character, which Postgres cannot store".to_string()
+            })?;
+            // SAFETY: the type's own input function, with its I/O parameter; an ERROR it raises propagates.
+            Ok(Some(unsafe {
+                pg_sys::OidInputFunctionCall(p.input, text.as_ptr().cast_mut(), p.ioparam, -1)
+            }))
+        }
+    }
+}
+
 /// Raises an ERROR inside the statement's subtransaction.
 fn fail(code: Code, message: String) -> ! {
     ereport!(ERROR, code, message);
@@ -205,7 +242,9 @@ fn fail(code: Code, message: String) -> ! {
 
 // ---------------------------------------------------------------- plans
 
-struct Param {
+/// How a JS value becomes a value of one SQL type.
+pub struct Param {
+    typ: Oid,
     target: Target,
     input: Oid,
     ioparam: Oid,
@@ -319,11 +358,12 @@ unsafe fn infer_parameter_types(sql: &CStr) -> Vec<Oid> {
     }
 }
 
-fn param(typ: Oid) -> Param {
+pub fn param(typ: Oid) -> Param {
     let (mut input, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
     // SAFETY: a syscache lookup inside the statement's transaction; both out-parameters are locals.
     unsafe { pg_sys::getTypeInputInfo(typ, &mut input, &mut ioparam) };
     Param {
+        typ,
         target: target(typ),
         input,
         ioparam,
@@ -336,6 +376,11 @@ fn target(typ: Oid) -> Target {
     match base {
         pg_sys::JSONOID | pg_sys::JSONBOID => Target::Json,
         pg_sys::BYTEAOID => Target::Bytea,
+        pg_sys::DATEOID
+        | pg_sys::TIMEOID
+        | pg_sys::TIMETZOID
+        | pg_sys::TIMESTAMPOID
+        | pg_sys::TIMESTAMPTZOID => Target::Temporal,
         // SAFETY: a syscache lookup inside the statement's transaction.
         _ => match unsafe { pg_sys::get_element_type(base) } {
             e if e == pg_sys::InvalidOid => Target::Scalar,
@@ -395,7 +440,8 @@ unsafe fn check(plan: pg_sys::SPIPlanPtr) {
 
 // ---------------------------------------------------------------- results
 
-enum Decoder {
+/// How a value of one SQL type becomes a Cell.
+pub enum Decoder {
     Bool,
     Int2,
     Int4,
@@ -404,9 +450,13 @@ enum Decoder {
     Float8,
     Timestamp,
     Bytea,
+    /// text and varchar: their bytes are their text
+    PlainText,
     Json(Oid),
     Text(Oid),
     Array {
+        /// the array type's output function: an array whose lower bound is not 1 is read as its text
+        output: Oid,
         elem: Oid,
         len: i16,
         byval: bool,
@@ -415,7 +465,7 @@ enum Decoder {
     },
 }
 
-fn decoder(typ: Oid) -> Decoder {
+pub fn decoder(typ: Oid, read: ReadOptions) -> Decoder {
     // SAFETY: a syscache lookup inside the statement's transaction (an unknown type raises an ERROR).
     let base = unsafe { pg_sys::getBaseType(typ) };
     let output = || {
@@ -431,8 +481,13 @@ fn decoder(typ: Oid) -> Decoder {
         pg_sys::INT8OID => Decoder::Int8,
         pg_sys::FLOAT4OID => Decoder::Float4,
         pg_sys::FLOAT8OID => Decoder::Float8,
+        pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID if read.exact_timestamps => {
+            Decoder::Text(output())
+        }
         pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => Decoder::Timestamp,
         pg_sys::BYTEAOID => Decoder::Bytea,
+        pg_sys::TEXTOID | pg_sys::VARCHAROID => Decoder::PlainText,
+        pg_sys::JSONOID | pg_sys::JSONBOID if read.json_text => Decoder::Text(output()),
         pg_sys::JSONOID | pg_sys::JSONBOID => Decoder::Json(output()),
         // SAFETY: a syscache lookup inside the statement's transaction.
         _ => match unsafe { pg_sys::get_element_type(base) } {
@@ -442,21 +497,27 @@ fn decoder(typ: Oid) -> Decoder {
                 // SAFETY: a syscache lookup inside the statement's transaction; the out-parameters are locals.
                 unsafe { pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align) };
                 Decoder::Array {
+                    output: output(),
                     elem,
                     len,
                     byval,
                     align,
-                    inner: Box::new(decoder(elem)),
+                    inner: Box::new(decoder(elem, read)),
                 }
             }
         },
     }
 }
 
-/// Microseconds between 1970-01-01 and 2000-01-01, Postgres's epoch.
+/// The largest time value of a JS Date, in milliseconds either side of 1970.
+const MAX_DATE_MS: f64 = 8.64e15;
+
+/// Milliseconds between 1970-01-01 and 2000-01-01, Postgres's epoch.
 const POSTGRES_EPOCH_MS: f64 = 946_684_800_000.0;
 
-unsafe fn decode(d: Datum, how: &Decoder) -> Cell {
+/// # Safety
+/// `d` is a non-null datum of the type `how` was made for, alive during the call.
+pub unsafe fn decode(d: Datum, how: &Decoder) -> Cell {
     // SAFETY: `d` is a non-null datum of the type `how` was made for, alive until SPI_finish;
     // varlenas are detoasted before they are read, and arrays are read as deconstruct_array lays them out.
     unsafe {
@@ -466,7 +527,8 @@ unsafe fn decode(d: Datum, how: &Decoder) -> Cell {
             Decoder::Int4 => Cell::Int(d.value() as i32 as i64),
             Decoder::Int8 => {
                 let n = d.value() as i64;
-                if n.abs() <= MAX_SAFE_INTEGER {
+                // (not n.abs(): that overflows for the minimum int8)
+                if (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&n) {
                     Cell::Int(n)
                 } else {
                     Cell::BigInt(n)
@@ -477,7 +539,16 @@ unsafe fn decode(d: Datum, how: &Decoder) -> Cell {
             Decoder::Timestamp => match d.value() as i64 {
                 i64::MAX => Cell::Text("infinity".into()),
                 i64::MIN => Cell::Text("-infinity".into()),
-                us => Cell::Date((us as f64 / 1000.0).floor() + POSTGRES_EPOCH_MS),
+                us => {
+                    let ms = us.div_euclid(1000) as f64 + POSTGRES_EPOCH_MS;
+                    if ms.abs() > MAX_DATE_MS {
+                        fail(
+                            Code::ERRCODE_DATETIME_FIELD_OVERFLOW,
+                            "a timestamp after the year 275760 is beyond a JS Date; read it as text (::text or the exactTimestamps option)".into(),
+                        );
+                    }
+                    Cell::Date(ms)
+                }
             },
             Decoder::Bytea => {
                 let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
@@ -485,9 +556,17 @@ unsafe fn decode(d: Datum, how: &Decoder) -> Cell {
                 let data = pgrx::varlena::vardata_any(v).cast::<u8>();
                 Cell::Bytes(std::slice::from_raw_parts(data, len).to_vec())
             }
+            Decoder::PlainText => {
+                let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
+                let len = pgrx::varlena::varsize_any_exhdr(v);
+                let data = pgrx::varlena::vardata_any(v).cast::<u8>();
+                let bytes = std::slice::from_raw_parts(data, len);
+                Cell::Text(String::from_utf8_lossy(bytes).into_owned())
+            }
             Decoder::Json(f) => Cell::Json(output(*f, d)),
             Decoder::Text(f) => Cell::Text(output(*f, d)),
             Decoder::Array {
+                output: array_output,
                 elem,
                 len,
                 byval,
@@ -500,8 +579,15 @@ unsafe fn decode(d: Datum, how: &Decoder) -> Cell {
                     arr.cast::<u8>()
                         .add(std::mem::size_of::<pg_sys::ArrayType>())
                         .cast::<c_int>(),
-                    ndim,
+                    ndim * 2,
                 );
+                let (dims, lower) = dims.split_at(ndim);
+                if lower.iter().any(|&l| l != 1) {
+                    // A JS array starts at 0 whatever Postgres's starts at: keep the
+                    // bounds by reading such an array as its text, `[0:2]={1,2,3}`,
+                    // which goes back in unchanged.
+                    return Cell::Text(output(*array_output, d));
+                }
                 let (mut values, mut nulls, mut n) =
                     (std::ptr::null_mut(), std::ptr::null_mut(), 0);
                 pg_sys::deconstruct_array(

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use rquickjs::{qjs, Array, Atom, Ctx, Object, TypedArray, Value};
 
-use super::super::convert::{quote_ident, Arg};
+use super::super::convert::{quote_ident, Arg, ReadOptions};
 use super::super::failure::FailureKind;
 use super::super::sandbox::Watch;
 use super::super::sql::{self, Cell, Rows, SqlError};
@@ -26,6 +26,7 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             "ctx.db.query",
             &text(ctx, a.first(), "ctx.db", SQL_MUST_BE_TEXT)?,
             &params(ctx, a.get(1))?,
+            read_options(ctx, "ctx.db.query", a.get(2))?,
         )?;
         rows_to_js(ctx, rows)
     })?;
@@ -36,6 +37,7 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             "ctx.db.one",
             &text(ctx, a.first(), "ctx.db", SQL_MUST_BE_TEXT)?,
             &params(ctx, a.get(1))?,
+            read_options(ctx, "ctx.db.one", a.get(2))?,
         )?;
         if rows.rows.len() > 1 {
             return Err(thrown(
@@ -64,6 +66,7 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             "ctx.db.exec",
             &text(ctx, a.first(), "ctx.db", SQL_MUST_BE_TEXT)?,
             &params(ctx, a.get(1))?,
+            ReadOptions::default(),
         )?;
         Ok(Value::new_float(ctx.clone(), rows.affected as f64))
     })?;
@@ -83,17 +86,22 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
         };
         let mut args = vec![Arg::Text(super::tenant())];
         let mut q = format!("SELECT * FROM {} WHERE {} = $1", t.table, t.tenant_column);
+        let mut read = ReadOptions::default();
         if let Some(o) = &opts {
             for k in o.keys::<String>() {
                 let k = k?;
-                if !matches!(k.as_str(), "where" | "orderBy" | "limit") {
+                if !matches!(
+                    k.as_str(),
+                    "where" | "orderBy" | "limit" | "exactTimestamps" | "jsonText"
+                ) {
                     return Err(bad(
                         ctx,
                         what,
-                        &format!("unknown option \"{k}\"; options are where, orderBy, limit"),
+                        &format!("unknown option \"{k}\"; options are where, orderBy, limit, exactTimestamps, jsonText"),
                     ));
                 }
             }
+            read = read_flags(ctx, what, o)?;
             if let Some(w) = o
                 .get::<_, Option<Object>>("where")
                 .map_err(|_| bad(ctx, what, "option \"where\" must be an object"))?
@@ -112,7 +120,7 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
                 q.push_str(&format!(" LIMIT {n}"));
             }
         }
-        let rows = statement(ctx, w, what, &q, &args)?;
+        let rows = statement(ctx, w, what, &q, &args, read)?;
         rows_to_js(ctx, rows)
     })?;
     method(ctx, &db, watch, "insert", |ctx, w, a| {
@@ -172,7 +180,10 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             q.push(')');
         }
         q.push_str(" RETURNING *");
-        let out = rows_to_js(ctx, statement(ctx, w, what, &q, &args)?)?;
+        let out = rows_to_js(
+            ctx,
+            statement(ctx, w, what, &q, &args, ReadOptions::default())?,
+        )?;
         if single {
             return Ok(out
                 .as_array()
@@ -206,7 +217,10 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             sets.join(", "),
             t.tenant_column
         );
-        rows_to_js(ctx, statement(ctx, w, what, &q, &args)?)
+        rows_to_js(
+            ctx,
+            statement(ctx, w, what, &q, &args, ReadOptions::default())?,
+        )
     })?;
     method(ctx, &db, watch, "delete", |ctx, w, a| {
         let what = "ctx.db.delete";
@@ -218,7 +232,7 @@ pub fn make<'js>(ctx: &Ctx<'js>, watch: &Rc<Watch>) -> rquickjs::Result<Object<'
             "DELETE FROM {} WHERE {} = $1{cond}",
             t.table, t.tenant_column
         );
-        let rows = statement(ctx, w, what, &q, &args)?;
+        let rows = statement(ctx, w, what, &q, &args, ReadOptions::default())?;
         Ok(Value::new_float(ctx.clone(), rows.affected as f64))
     })?;
     super::js::freeze(ctx, &db);
@@ -232,6 +246,7 @@ fn statement<'js>(
     what: &str,
     q: &str,
     args: &[Arg],
+    read: ReadOptions,
 ) -> rquickjs::Result<Rows> {
     if watch.stopped() {
         // The run is ending (a cancel, its time): no more SQL, whatever JS caught.
@@ -243,7 +258,7 @@ fn statement<'js>(
         ));
     }
     super::count_call(what, super::Api::Db).map_err(|m| thrown(ctx, "RangeError", &m, "54000"))?;
-    match sql::run(q, args, gucs::max_query_rows(), super::deadline()) {
+    match sql::run(q, args, gucs::max_query_rows(), super::deadline(), read) {
         Ok(rows) => Ok(rows),
         Err(SqlError::Failed(c)) => Err(database_error(ctx, c)),
         Err(SqlError::Deadline) => {
@@ -279,6 +294,51 @@ fn params<'js>(ctx: &Ctx<'js>, v: Option<&Value<'js>>) -> rquickjs::Result<Vec<A
             )),
         },
     }
+}
+
+/// The third argument of query and one: `{exactTimestamps, jsonText}`.
+fn read_options(ctx: &Ctx<'_>, what: &str, v: Option<&Value<'_>>) -> rquickjs::Result<ReadOptions> {
+    let Some(v) = v.filter(|v| !v.is_undefined() && !v.is_null()) else {
+        return Ok(ReadOptions::default());
+    };
+    let o = v.as_object().filter(|_| !v.is_array()).ok_or_else(|| {
+        bad(
+            ctx,
+            what,
+            "options must be an object like {exactTimestamps: true}",
+        )
+    })?;
+    for k in o.keys::<String>() {
+        let k = k?;
+        if !matches!(k.as_str(), "exactTimestamps" | "jsonText") {
+            return Err(bad(
+                ctx,
+                what,
+                &format!("unknown option \"{k}\"; options are exactTimestamps, jsonText"),
+            ));
+        }
+    }
+    read_flags(ctx, what, o)
+}
+
+fn read_flags(ctx: &Ctx<'_>, what: &str, o: &Object<'_>) -> rquickjs::Result<ReadOptions> {
+    let flag = |name: &str| -> rquickjs::Result<bool> {
+        let v: Value = o.get(name)?;
+        if v.is_undefined() {
+            return Ok(false);
+        }
+        v.as_bool().ok_or_else(|| {
+            bad(
+                ctx,
+                what,
+                &format!("option \"{name}\" must be true or false"),
+            )
+        })
+    };
+    Ok(ReadOptions {
+        exact_timestamps: flag("exactTimestamps")?,
+        json_text: flag("jsonText")?,
+    })
 }
 
 fn object_arg<'js>(
@@ -410,7 +470,8 @@ fn order_by(ctx: &Ctx<'_>, what: &str, v: Value<'_>) -> rquickjs::Result<String>
 
 // ---------------------------------------------------------------- JS <-> SQL values
 
-fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
+/// A JS value as a SQL parameter: exact, or a TypeError saying why not.
+pub fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
     if v.is_null() || v.is_undefined() {
         return Ok(Arg::Null);
     }
@@ -423,18 +484,19 @@ fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
     if let Some(s) = v.as_string() {
         return Ok(Arg::Text(s.to_string()?));
     }
-    if let Some(b) = v.as_big_int() {
-        return b
-            .clone()
-            .to_i64()
-            .map(|n| Arg::BigInt(n.to_string()))
-            .map_err(|_| {
-                bad(
-                    ctx,
-                    "ctx.db",
-                    "a BigInt parameter must fit in a bigint (64 bits)",
-                )
-            });
+    if v.is_big_int() {
+        // Its decimal text, whatever its size: numeric takes it exactly, and
+        // int8 or int4 refuse what does not fit (22003) instead of wrapping it.
+        let text: rquickjs::Coerced<String> = v.get()?;
+        return Ok(Arg::BigInt(text.0));
+    }
+    if let Some(kind) = super::js::unconvertible(v) {
+        return Err(thrown(
+            ctx,
+            "TypeError",
+            &format!("ctx.db: {kind} cannot be a parameter; convert it first (Object.fromEntries(map), [...set], String(re))"),
+            "42804",
+        ));
     }
     let raw = v.as_raw();
     // SAFETY: `raw` is borrowed from `v`, which keeps it alive; JS_IsDate only reads its tag.
@@ -450,11 +512,7 @@ fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
     if let Some(b) = super::js::bytes(v) {
         return Ok(Arg::Bytes(b));
     }
-    let json = ctx
-        .json_stringify(v.clone())?
-        .map(|s| s.to_string())
-        .transpose()?
-        .unwrap_or_else(|| "null".into());
+    let json = super::js::strict_json(ctx, "ctx.db", v)?;
     if let Some(a) = v.as_array() {
         let items = a
             .iter::<Value>()
@@ -465,7 +523,7 @@ fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
     Ok(Arg::Json(json))
 }
 
-fn rows_to_js<'js>(ctx: &Ctx<'js>, rows: Rows) -> Js<'js> {
+pub fn rows_to_js<'js>(ctx: &Ctx<'js>, rows: Rows) -> Js<'js> {
     let out = Array::new(ctx.clone())?;
     let names = rows
         .columns
@@ -482,7 +540,7 @@ fn rows_to_js<'js>(ctx: &Ctx<'js>, rows: Rows) -> Js<'js> {
     Ok(out.into_value())
 }
 
-fn cell<'js>(ctx: &Ctx<'js>, c: Cell) -> Js<'js> {
+pub fn cell<'js>(ctx: &Ctx<'js>, c: Cell) -> Js<'js> {
     Ok(match c {
         Cell::Null => Value::new_null(ctx.clone()),
         Cell::Bool(b) => Value::new_bool(ctx.clone(), b),

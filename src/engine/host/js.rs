@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use rquickjs::function::Rest;
-use rquickjs::{Ctx, Function, Object, Value};
+use rquickjs::{qjs, Ctx, Function, Object, Value};
 
 use super::super::sandbox::Watch;
 use crate::subxact::{self, Caught};
@@ -102,16 +102,118 @@ pub fn as_owner<'js, T>(
     }
 }
 
-/// The bytes of a Uint8Array or an ArrayBuffer, copied; None for other values.
+/// The bytes of a typed array (any element type: its bytes as laid out),
+/// a DataView or an ArrayBuffer, copied; None for other values.
 pub fn bytes(v: &Value<'_>) -> Option<Vec<u8>> {
     let o = v.as_object()?;
     // SAFETY: no JS runs while the bytes are copied.
     if let Some(a) = o.as_typed_array::<u8>() {
         return Some(unsafe { a.as_bytes() }.unwrap_or_default().to_vec());
     }
+    let raw = v.as_raw();
+    let cx = v.ctx().as_raw().as_ptr();
+    // SAFETY: `raw` is borrowed from `v`; these calls only read its class.
+    let (typed, view) = unsafe { (qjs::JS_GetTypedArrayType(raw) >= 0, qjs::JS_IsDataView(raw)) };
+    if typed {
+        let (mut offset, mut len, mut per) = (0, 0, 0);
+        // SAFETY: `raw` is a typed array of the live context `cx`; the buffer comes back as a new reference,
+        // which `from_raw` takes over.
+        let buffer = unsafe {
+            let b = qjs::JS_GetTypedArrayBuffer(cx, raw, &mut offset, &mut len, &mut per);
+            if qjs::JS_IsException(b) {
+                v.ctx().catch();
+                return None;
+            }
+            Value::from_raw(v.ctx().clone(), b)
+        };
+        return slice_of(&buffer, offset as usize, len as usize);
+    }
+    if view {
+        // A DataView's own getters (on its prototype) say which part of its buffer it shows.
+        let buffer: Value = o.get("buffer").ok()?;
+        let offset: f64 = o.get("byteOffset").ok()?;
+        let len: f64 = o.get("byteLength").ok()?;
+        return slice_of(&buffer, offset as usize, len as usize);
+    }
     rquickjs::ArrayBuffer::from_object(o.clone())
         // SAFETY: as above: no JS runs while the bytes are copied.
         .map(|b| unsafe { b.as_bytes() }.unwrap_or_default().to_vec())
+}
+
+/// `len` bytes of an ArrayBuffer from `offset`, copied.
+fn slice_of(buffer: &Value<'_>, offset: usize, len: usize) -> Option<Vec<u8>> {
+    let b = rquickjs::ArrayBuffer::from_object(buffer.as_object()?.clone())?;
+    // SAFETY: no JS runs while the bytes are copied.
+    let all = unsafe { b.as_bytes() }.unwrap_or_default();
+    Some(all.get(offset..offset.checked_add(len)?)?.to_vec())
+}
+
+/// What kind of value `v` is when it has no SQL or JSON form: a Map, Set,
+/// WeakMap, WeakSet, RegExp, Promise, Symbol or function (JSON.stringify
+/// would make `{}` of the first ones and drop the others).
+pub fn unconvertible(v: &Value<'_>) -> Option<&'static str> {
+    if v.is_symbol() {
+        return Some("a Symbol");
+    }
+    if v.is_function() {
+        return Some("a function");
+    }
+    if !v.is_object() {
+        return None;
+    }
+    let raw = v.as_raw();
+    // SAFETY: `raw` is borrowed from `v`; these calls only read its class.
+    unsafe {
+        if qjs::JS_IsMap(raw) {
+            Some("a Map")
+        } else if qjs::JS_IsSet(raw) {
+            Some("a Set")
+        } else if qjs::JS_IsWeakMap(raw) {
+            Some("a WeakMap")
+        } else if qjs::JS_IsWeakSet(raw) {
+            Some("a WeakSet")
+        } else if qjs::JS_IsWeakRef(raw) {
+            Some("a WeakRef")
+        } else if qjs::JS_IsRegExp(raw) {
+            Some("a RegExp")
+        } else if qjs::JS_IsPromise(raw) {
+            Some("a Promise")
+        } else {
+            None
+        }
+    }
+}
+
+/// JSON text of `v`, refusing (as a TypeError with SQLSTATE 42804 from
+/// `what`) anything inside it that JSON.stringify would silently turn into
+/// `{}` or drop: see `unconvertible`.
+pub fn strict_json<'js>(ctx: &Ctx<'js>, what: &str, v: &Value<'js>) -> rquickjs::Result<String> {
+    let what_owned = what.to_string();
+    let replacer = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, key: Value<'js>, value: Value<'js>| -> rquickjs::Result<Value<'js>> {
+            if let Some(kind) = unconvertible(&value) {
+                let at = key
+                    .as_string()
+                    .and_then(|k| k.to_string().ok())
+                    .filter(|k| !k.is_empty())
+                    .map(|k| format!(" (at key \"{k}\")"))
+                    .unwrap_or_default();
+                return Err(thrown(
+                    &ctx,
+                    "TypeError",
+                    &format!("{what_owned}: {kind}{at} has no JSON form; convert it first (Object.fromEntries(map), [...set], String(re))"),
+                    "42804",
+                ));
+            }
+            Ok(value)
+        },
+    )?;
+    Ok(ctx
+        .json_stringify_replacer(v.clone(), replacer)?
+        .map(|s| s.to_string())
+        .transpose()?
+        .unwrap_or_else(|| "null".into()))
 }
 
 /// pgrx's `Spi::get_one` fails when there is no row; here that is None.

@@ -171,6 +171,16 @@ fn tenant() -> String {
     })
 }
 
+/// The current run's execution id (empty outside a run).
+pub fn execution_id() -> String {
+    RUN.with(|r| {
+        r.borrow()
+            .as_ref()
+            .map(|run| run.execution_id.clone())
+            .unwrap_or_default()
+    })
+}
+
 /// The run's execution id and event depth.
 fn lineage() -> (String, i64) {
     RUN.with(|r| {

@@ -8,3 +8,7 @@ export default async function (ctx: jsrt.Context) {
   ctx.tenant.id = "other";
   const t: number = ctx.request!.text();
 }
+const badTrigger: jsrt.TriggerScript = (ctx, tg) => {
+  tg.op === "TRUNCATE";
+  tg.old = null;
+};

@@ -1,0 +1,728 @@
+//! Scripts as SQL functions and triggers (`LANGUAGE jsrt`, sql/api.sql).
+//! A function's body (`prosrc`) is its script's id. Each call converts the
+//! Datums straight to JS values, runs the script's current version in the
+//! session's tenant through `run::execute_typed`, and converts what it
+//! returns straight to the declared type: no JSON text on the way.
+//!
+//! What a call site needs (converters, the trigger's row shape) is kept in
+//! `fn_extra` for as long as Postgres keeps the call site; the compiled
+//! script and the tenant's runtime are kept by `run.rs` as for every run.
+
+use std::cell::RefCell;
+use std::ffi::CStr;
+
+use pgrx::pg_sys::{self, Datum, Oid};
+use pgrx::{ereport, PgMemoryContexts, PgSqlErrorCode as Code};
+use rquickjs::{Ctx, Object, Value};
+
+use super::convert::{Arg, ReadOptions};
+use super::host::db::{arg, cell};
+use super::run;
+use super::sandbox::Typed;
+use super::sql::{self, Cell, Decoder, Param};
+use crate::catalog::scripts;
+use crate::error::{Error, OrRaise};
+
+/// What one call site keeps between calls.
+struct Site {
+    fn_oid: Oid,
+    /// the script's id, from prosrc
+    script: String,
+    /// how values are read (the function's options, in its body)
+    read: ReadOptions,
+    args: Vec<Decoder>,
+    /// None for a trigger function
+    ret: Option<Param>,
+    /// the result is json or jsonb: a JS value becomes its JSON text (a string its JSON string),
+    /// unless the function takes JSON as text (option jsonText)
+    ret_json: bool,
+    /// a trigger's table: its oid and how its rows convert
+    rows: Option<(Oid, RowShape)>,
+    /// some type's text form depends on settings (DateStyle, TimeZone, ...): the
+    /// conversions then run under the fixed settings of script SQL
+    needs_settings: bool,
+}
+
+/// Whether values of `typ` convert the same whatever the session's settings.
+fn settings_free(typ: Oid) -> bool {
+    // SAFETY: syscache lookups inside the calling transaction.
+    let base = unsafe { pg_sys::getBaseType(typ) };
+    match base {
+        pg_sys::BOOLOID
+        | pg_sys::INT2OID
+        | pg_sys::INT4OID
+        | pg_sys::INT8OID
+        | pg_sys::FLOAT4OID
+        | pg_sys::FLOAT8OID
+        | pg_sys::NUMERICOID
+        | pg_sys::TEXTOID
+        | pg_sys::VARCHAROID
+        | pg_sys::BYTEAOID
+        | pg_sys::JSONOID
+        | pg_sys::JSONBOID
+        | pg_sys::UUIDOID
+        | pg_sys::VOIDOID
+        | pg_sys::TRIGGEROID => true,
+        // SAFETY: as above.
+        _ => match unsafe { pg_sys::get_element_type(base) } {
+            e if e == pg_sys::InvalidOid => false,
+            e => settings_free(e),
+        },
+    }
+}
+
+/// The columns of a trigger's table.
+struct RowShape {
+    /// per attribute: None for a dropped column
+    columns: Vec<Option<Column>>,
+    needs_settings: bool,
+    /// some column reads as json or an array, which JS can change in place
+    has_json_or_arrays: bool,
+    table: String,
+    schema: String,
+}
+
+struct Column {
+    name: String,
+    typ: Oid,
+    decoder: Decoder,
+    param: Param,
+}
+
+fn raise(code: Code, message: String) -> ! {
+    ereport!(ERROR, code, message);
+}
+
+/// The call handler's work for one call.
+///
+/// # Safety
+/// `fcinfo` is the call Postgres makes to a `LANGUAGE jsrt` function.
+pub unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
+    // SAFETY: the caller's contract: fcinfo and its flinfo are valid for the call.
+    unsafe {
+        let flinfo = (*fcinfo).flinfo;
+        let trigger = is_trigger(fcinfo);
+        if (*flinfo).fn_extra.is_null() {
+            let site = site((*flinfo).fn_oid, trigger);
+            (*flinfo).fn_extra = PgMemoryContexts::For((*flinfo).fn_mcxt)
+                .leak_and_drop_on_delete(site)
+                .cast();
+        }
+        let site = &mut *(*flinfo).fn_extra.cast::<Site>();
+        if crate::tenancy::in_script_sql() {
+            // Runs never nest (run.rs); say why here, before anything runs as the script role.
+            raise(
+                Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "{} is a jsrt function or trigger, reached from a script's own SQL: a script cannot run inside another script's run",
+                    proc_name(site.fn_oid)
+                ),
+            );
+        }
+        let Some(tenant) = crate::gucs::tenant() else {
+            raise(
+                Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "{} runs a jsrt script in the session's tenant, and no tenant is set; call jsrt.set_tenant(name) first",
+                    proc_name(site.fn_oid)
+                ),
+            )
+        };
+        let script = match scripts::resolve(&tenant, &site.script) {
+            Ok(s) => s,
+            Err(Error::UnknownScript(_)) => raise(
+                Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!(
+                    "{} runs script {}, which is not a script of the session's tenant: a jsrt function runs only for the tenant its script belongs to",
+                    proc_name(site.fn_oid),
+                    site.script
+                ),
+            ),
+            Err(e) => e.raise(),
+        };
+        if trigger {
+            call_trigger(fcinfo, site, &script)
+        } else {
+            let _pinned = site
+                .needs_settings
+                .then(|| crate::tenancy::Pinned::set(crate::tenancy::SCRIPT_SETTINGS, false));
+            call_function(fcinfo, site, &script)
+        }
+    }
+}
+
+unsafe fn is_trigger(fcinfo: pg_sys::FunctionCallInfo) -> bool {
+    // SAFETY: the caller's fcinfo; `context` is null or a Node.
+    unsafe {
+        let c = (*fcinfo).context;
+        !c.is_null() && (*c).type_ == pg_sys::NodeTag::T_TriggerData
+    }
+}
+
+/// Reads the function's catalog row once per call site.
+fn site(fn_oid: Oid, trigger: bool) -> Site {
+    // SAFETY: a syscache lookup inside the calling transaction; everything is copied out before the
+    // tuple is released, and nothing raises while it is held.
+    let (script, ret, args, definer, retset) = unsafe {
+        let tuple = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::PROCOID as _,
+            Datum::from(fn_oid),
+        );
+        if tuple.is_null() {
+            raise(
+                Code::ERRCODE_UNDEFINED_FUNCTION,
+                format!("function {fn_oid:?} does not exist"),
+            );
+        }
+        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
+        let mut isnull = false;
+        let src = pg_sys::SysCacheGetAttr(
+            pg_sys::SysCacheIdentifier::PROCOID as _,
+            tuple,
+            pg_sys::Anum_pg_proc_prosrc as _,
+            &mut isnull,
+        );
+        let script = if isnull {
+            String::new()
+        } else {
+            let c = pg_sys::text_to_cstring(src.cast_mut_ptr());
+            let s = CStr::from_ptr(c).to_string_lossy().trim().to_string();
+            pg_sys::pfree(c.cast());
+            s
+        };
+        let n = (*form).pronargs as usize;
+        let args: Vec<Oid> = (*form).proargtypes.values.as_slice(n).to_vec();
+        let out = (
+            script,
+            (*form).prorettype,
+            args,
+            (*form).prosecdef,
+            (*form).proretset,
+        );
+        pg_sys::ReleaseSysCache(tuple);
+        out
+    };
+    if let Err(why) = check_shape(ret, &args, definer, retset, trigger) {
+        raise(
+            Code::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("{}: {why}", proc_name(fn_oid)),
+        );
+    }
+    let (script, read) = match super::convert::function_body(&script) {
+        Ok(b) => b,
+        Err(why) => raise(
+            Code::ERRCODE_INVALID_FUNCTION_DEFINITION,
+            format!("{}: {why}", proc_name(fn_oid)),
+        ),
+    };
+    // SAFETY: a syscache lookup inside the calling transaction.
+    let ret_base = unsafe { pg_sys::getBaseType(ret) };
+    Site {
+        fn_oid,
+        script,
+        read,
+        args: args.iter().map(|&t| sql::decoder(t, read)).collect(),
+        ret: (!trigger).then(|| sql::param(ret)),
+        ret_json: !read.json_text && matches!(ret_base, pg_sys::JSONOID | pg_sys::JSONBOID),
+        rows: None,
+        needs_settings: !args
+            .iter()
+            .chain(std::iter::once(&ret))
+            .all(|&t| settings_free(t)),
+    }
+}
+
+/// Why a `LANGUAGE jsrt` function cannot be, if it cannot: the validator
+/// asks at CREATE FUNCTION, the handler again before a first call.
+pub fn check_shape(
+    ret: Oid,
+    args: &[Oid],
+    definer: bool,
+    retset: bool,
+    trigger: bool,
+) -> Result<(), String> {
+    if definer {
+        return Err("a jsrt function runs as its caller; SECURITY DEFINER is refused (its script's SQL runs as jsrt_script anyway)".into());
+    }
+    if retset {
+        return Err(
+            "a jsrt function returns one value; SETOF is not supported (return an array or jsonb)"
+                .into(),
+        );
+    }
+    if ret == pg_sys::TRIGGEROID {
+        if !args.is_empty() {
+            return Err("a trigger function takes no declared arguments (CREATE TRIGGER's arguments arrive as tg.args)".into());
+        }
+        return Ok(());
+    }
+    if trigger {
+        return Err("only a function returning trigger can be a trigger".into());
+    }
+    for &t in args.iter().chain(std::iter::once(&ret)) {
+        // SAFETY: a syscache lookup inside the transaction.
+        let pseudo =
+            unsafe { pg_sys::get_typtype(t) } == pg_sys::TYPTYPE_PSEUDO as std::ffi::c_char;
+        if pseudo && t != pg_sys::VOIDOID {
+            return Err(format!(
+                "type {} is not supported: declare concrete argument and return types",
+                type_name(t)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn type_name(t: Oid) -> String {
+    // SAFETY: format_type_be returns a palloc'd string, copied here.
+    unsafe {
+        let p = pg_sys::format_type_be(t);
+        CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+fn proc_name(f: Oid) -> String {
+    // SAFETY: format_procedure returns a palloc'd string, copied here.
+    unsafe {
+        let p = pg_sys::format_procedure(f);
+        CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
+/// A function call's arguments and result.
+struct FunctionCall {
+    args: Vec<Cell>,
+    ret_json: bool,
+    result: RefCell<Option<Arg>>,
+}
+
+impl Typed for FunctionCall {
+    fn args<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Value<'js>>> {
+        self.args.iter().map(|c| cell(ctx, c.clone())).collect()
+    }
+
+    fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()> {
+        let a = if self.ret_json && !value.is_null() && !value.is_undefined() {
+            Arg::Json(super::host::js::strict_json(ctx, "the result", &value)?)
+        } else {
+            arg(ctx, &value)?
+        };
+        *self.result.borrow_mut() = Some(a);
+        Ok(())
+    }
+}
+
+unsafe fn call_function(
+    fcinfo: pg_sys::FunctionCallInfo,
+    site: &Site,
+    script: &scripts::Script,
+) -> Datum {
+    // SAFETY: the caller's fcinfo, with as many arguments as the function declares.
+    let cells: Vec<Cell> = unsafe {
+        let given = (*fcinfo).args.as_slice((*fcinfo).nargs as usize);
+        given
+            .iter()
+            .zip(&site.args)
+            .map(|(a, d)| {
+                if a.isnull {
+                    Cell::Null
+                } else {
+                    sql::decode(a.value, d)
+                }
+            })
+            .collect()
+    };
+    let call = FunctionCall {
+        args: cells,
+        ret_json: site.ret_json,
+        result: RefCell::new(None),
+    };
+    run::execute_typed(script, "function", &call, &|| cells_json(&call.args)).or_raise();
+    let result = call.result.into_inner().unwrap_or(Arg::Null);
+    let Some(ret) = &site.ret else {
+        return Datum::from(0);
+    };
+    // SAFETY: inside the caller's transaction and memory context.
+    match unsafe { sql::datum_of(&result, ret) } {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            // SAFETY: the caller's fcinfo.
+            unsafe { (*fcinfo).isnull = true };
+            Datum::from(0)
+        }
+        Err(why) => raise(
+            Code::ERRCODE_DATATYPE_MISMATCH,
+            format!(
+                "script \"{}\" returned a value {} cannot take: {why}",
+                script.name,
+                proc_name(site.fn_oid)
+            ),
+        ),
+    }
+}
+
+/// What a call's history keeps as its input: the arguments, as JSON.
+fn cells_json(cells: &[Cell]) -> String {
+    fn one(c: &Cell) -> serde_json::Value {
+        match c {
+            Cell::Null => serde_json::Value::Null,
+            Cell::Bool(b) => (*b).into(),
+            Cell::Int(n) => (*n).into(),
+            Cell::BigInt(n) => n.to_string().into(),
+            Cell::Float(f) => serde_json::Number::from_f64(*f)
+                .map_or_else(|| f.to_string().into(), serde_json::Value::Number),
+            Cell::Text(s) => s.clone().into(),
+            Cell::Json(s) => serde_json::from_str(s).unwrap_or_else(|_| s.clone().into()),
+            Cell::Date(ms) => super::convert::iso_date(*ms).unwrap_or_default().into(),
+            Cell::Bytes(b) => format!("\\x{}", crate::encoding::hex(b)).into(),
+            Cell::Array(items) => items.iter().map(one).collect(),
+        }
+    }
+    serde_json::json!({ "args": cells.iter().map(one).collect::<Vec<_>>() }).to_string()
+}
+
+// ---------------------------------------------------------------- triggers
+
+/// What a trigger's script gave back.
+enum RowResult {
+    /// undefined: the row as it was
+    Keep,
+    /// null: skip the row (BEFORE triggers)
+    Skip,
+    /// the row to write: per attribute, None where the object has no such property
+    Row(Vec<Option<Arg>>),
+}
+
+struct TriggerCall<'a> {
+    shape: &'a RowShape,
+    op: &'static str,
+    when: &'static str,
+    name: String,
+    targs: Vec<String>,
+    new: Option<Vec<Cell>>,
+    old: Option<Vec<Cell>>,
+    /// NEW's columns as the script was given them, in the form a returned value takes:
+    /// a column that comes back the same keeps its stored value, exactly
+    baseline: RefCell<Vec<Option<Arg>>>,
+    result: RefCell<Option<RowResult>>,
+}
+
+impl TriggerCall<'_> {
+    fn row<'js>(&self, ctx: &Ctx<'js>, cells: &Option<Vec<Cell>>) -> rquickjs::Result<Value<'js>> {
+        let Some(cells) = cells else {
+            return Ok(Value::new_null(ctx.clone()));
+        };
+        let o = Object::new(ctx.clone())?;
+        for (col, c) in self.shape.columns.iter().zip(cells) {
+            if let Some(col) = col {
+                o.set(col.name.as_str(), cell(ctx, c.clone())?)?;
+            }
+        }
+        Ok(o.into_value())
+    }
+
+    /// What the json and array columns of `row` (tg.new, as made) give as
+    /// returned values, before the script can change them in place; the other
+    /// columns' are made from their cells when needed (`plain_arg`).
+    fn remember<'js>(&self, ctx: &Ctx<'js>, row: &Value<'js>) -> rquickjs::Result<()> {
+        let (Some(o), Some(cells)) = (row.as_object(), &self.new) else {
+            return Ok(());
+        };
+        let mut base = Vec::with_capacity(self.shape.columns.len());
+        for (col, c) in self.shape.columns.iter().zip(cells) {
+            base.push(match col {
+                Some(col) if plain_arg(c).is_none() => {
+                    Some(arg(ctx, &o.get::<_, Value>(col.name.as_str())?)?)
+                }
+                _ => None,
+            });
+        }
+        *self.baseline.borrow_mut() = base;
+        Ok(())
+    }
+
+    /// Column `i` of NEW as the script was given it, in the form a returned value takes.
+    fn given(&self, i: usize) -> Option<Arg> {
+        if let Some(a) = self.baseline.borrow().get(i).and_then(Option::as_ref) {
+            return Some(a.clone());
+        }
+        self.new
+            .as_ref()
+            .and_then(|cells| cells.get(i))
+            .and_then(plain_arg)
+    }
+}
+
+/// The Arg a value read as `c` gives back when returned unchanged, for the
+/// values JS cannot change in place (or whose change makes a new value); None
+/// for json and arrays, whose form comes from JS.
+fn plain_arg(c: &Cell) -> Option<Arg> {
+    Some(match c {
+        Cell::Null => Arg::Null,
+        Cell::Bool(b) => Arg::Bool(*b),
+        Cell::Int(n) => Arg::Number(*n as f64),
+        Cell::BigInt(n) => Arg::BigInt(n.to_string()),
+        Cell::Float(f) => Arg::Number(*f),
+        Cell::Text(t) => Arg::Text(t.clone()),
+        Cell::Date(ms) => Arg::Date(*ms),
+        Cell::Bytes(b) => Arg::Bytes(b.clone()),
+        Cell::Json(_) | Cell::Array(_) => return None,
+    })
+}
+
+impl Typed for TriggerCall<'_> {
+    fn args<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Value<'js>>> {
+        let tg = Object::new(ctx.clone())?;
+        tg.set("op", self.op)?;
+        tg.set("when", self.when)?;
+        tg.set("level", "ROW")?;
+        tg.set("name", self.name.as_str())?;
+        tg.set("table", self.shape.table.as_str())?;
+        tg.set("schema", self.shape.schema.as_str())?;
+        tg.set("args", self.targs.clone())?;
+        let new = self.row(ctx, &self.new)?;
+        if self.when == "BEFORE" && self.shape.has_json_or_arrays {
+            self.remember(ctx, &new)?;
+        }
+        tg.set("new", new)?;
+        tg.set("old", self.row(ctx, &self.old)?)?;
+        Ok(vec![tg.into_value()])
+    }
+
+    fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()> {
+        let r = if value.is_undefined() {
+            RowResult::Keep
+        } else if value.is_null() {
+            RowResult::Skip
+        } else if let Some(o) = value.as_object().filter(|_| !value.is_array()) {
+            let mut row = Vec::with_capacity(self.shape.columns.len());
+            for (i, col) in self.shape.columns.iter().enumerate() {
+                row.push(match col {
+                    None => None,
+                    Some(col) => {
+                        let v: Value = o.get(col.name.as_str())?;
+                        if v.is_undefined() {
+                            None
+                        } else {
+                            let a = arg(ctx, &v)?;
+                            // Unchanged: keep the stored value (microseconds, jsonb null, json text).
+                            // (A Date may have been changed in place: its time value is compared.)
+                            (self.given(i).as_ref() != Some(&a)).then_some(a)
+                        }
+                    }
+                });
+            }
+            RowResult::Row(row)
+        } else {
+            return Err(super::host::js::thrown(
+                ctx,
+                "TypeError",
+                "a trigger script returns the row to write (tg.new, changed or not), null to skip the row, or nothing",
+                "42804",
+            ));
+        };
+        *self.result.borrow_mut() = Some(r);
+        Ok(())
+    }
+}
+
+unsafe fn shape_of(rel: pg_sys::Relation, read: ReadOptions) -> RowShape {
+    // SAFETY: the trigger's open relation; its tuple descriptor is valid for the call.
+    unsafe {
+        let desc = (*rel).rd_att;
+        let columns: Vec<Option<Column>> = (0..(*desc).natts as usize)
+            .map(|i| {
+                let att = (*desc).attrs.as_ptr().add(i);
+                if (*att).attisdropped {
+                    return None;
+                }
+                Some(Column {
+                    name: CStr::from_ptr((*att).attname.data.as_ptr())
+                        .to_string_lossy()
+                        .into_owned(),
+                    typ: (*att).atttypid,
+                    decoder: sql::decoder((*att).atttypid, read),
+                    param: sql::param((*att).atttypid),
+                })
+            })
+            .collect();
+        let needs_settings = !columns.iter().flatten().all(|c| settings_free(c.typ));
+        let has_json_or_arrays = columns
+            .iter()
+            .flatten()
+            .any(|c| matches!(c.decoder, Decoder::Json(_) | Decoder::Array { .. }));
+        let schema = {
+            let p = pg_sys::get_namespace_name((*(*rel).rd_rel).relnamespace);
+            if p.is_null() {
+                String::new()
+            } else {
+                CStr::from_ptr(p).to_string_lossy().into_owned()
+            }
+        };
+        RowShape {
+            columns,
+            needs_settings,
+            has_json_or_arrays,
+            table: relation_name(rel),
+            schema,
+        }
+    }
+}
+
+unsafe fn read_row(
+    tuple: pg_sys::HeapTuple,
+    desc: pg_sys::TupleDesc,
+    shape: &RowShape,
+) -> Vec<Cell> {
+    // SAFETY: `tuple` is a row of the relation `desc` describes; each datum is read while it lives.
+    unsafe {
+        shape
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, col)| match col {
+                None => Cell::Null,
+                Some(col) => {
+                    let mut isnull = false;
+                    let d = pg_sys::SPI_getbinval(tuple, desc, i as i32 + 1, &mut isnull);
+                    if isnull {
+                        Cell::Null
+                    } else {
+                        sql::decode(d, &col.decoder)
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+unsafe fn call_trigger(
+    fcinfo: pg_sys::FunctionCallInfo,
+    site: &mut Site,
+    script: &scripts::Script,
+) -> Datum {
+    // SAFETY: the caller's fcinfo, called as a trigger: its context is a TriggerData whose relation,
+    // tuples and trigger are valid for the call.
+    unsafe {
+        let td = (*fcinfo).context.cast::<pg_sys::TriggerData>();
+        let event = (*td).tg_event;
+        if event & pg_sys::TRIGGER_EVENT_ROW == 0 {
+            raise(
+                Code::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!(
+                    "{}: jsrt triggers are row triggers (FOR EACH ROW)",
+                    proc_name(site.fn_oid)
+                ),
+            );
+        }
+        let rel = (*td).tg_relation;
+        let relid = (*rel).rd_id;
+        if site.rows.as_ref().is_none_or(|(r, _)| *r != relid) {
+            site.rows = Some((relid, shape_of(rel, site.read)));
+        }
+        let Some((_, shape)) = &site.rows else {
+            unreachable!("the shape was just made")
+        };
+        let desc = (*rel).rd_att;
+        let _pinned = shape
+            .needs_settings
+            .then(|| crate::tenancy::Pinned::set(crate::tenancy::SCRIPT_SETTINGS, false));
+        let op = match event & pg_sys::TRIGGER_EVENT_OPMASK {
+            pg_sys::TRIGGER_EVENT_INSERT => "INSERT",
+            pg_sys::TRIGGER_EVENT_DELETE => "DELETE",
+            pg_sys::TRIGGER_EVENT_UPDATE => "UPDATE",
+            _ => "TRUNCATE",
+        };
+        let when = match event & pg_sys::TRIGGER_EVENT_TIMINGMASK {
+            pg_sys::TRIGGER_EVENT_BEFORE => "BEFORE",
+            pg_sys::TRIGGER_EVENT_INSTEAD => "INSTEAD OF",
+            _ => "AFTER",
+        };
+        let trigtuple = (*td).tg_trigtuple;
+        let newtuple = (*td).tg_newtuple;
+        let (new_t, old_t) = match op {
+            "INSERT" => (trigtuple, std::ptr::null_mut()),
+            "UPDATE" => (newtuple, trigtuple),
+            _ => (std::ptr::null_mut(), trigtuple),
+        };
+        let new = (!new_t.is_null()).then(|| read_row(new_t, desc, shape));
+        let old = (!old_t.is_null()).then(|| read_row(old_t, desc, shape));
+        let trg = (*td).tg_trigger;
+        let targs = (0..(*trg).tgnargs as usize)
+            .map(|i| {
+                CStr::from_ptr(*(*trg).tgargs.add(i))
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        let call = TriggerCall {
+            shape,
+            op,
+            when,
+            name: CStr::from_ptr((*trg).tgname).to_string_lossy().into_owned(),
+            targs,
+            new,
+            old,
+            baseline: RefCell::new(Vec::new()),
+            result: RefCell::new(None),
+        };
+        let history = || {
+            let mut h = serde_json::json!({"op": op, "table": call.shape.table});
+            if let Some(n) = &call.new {
+                h["new"] = serde_json::from_str(&cells_json(n)).unwrap_or_default();
+            }
+            h.to_string()
+        };
+        run::execute_typed(script, "trigger", &call, &history).or_raise();
+        let base = if new_t.is_null() { old_t } else { new_t };
+        if when != "BEFORE" {
+            // AFTER (and the rest): the result is ignored, as for any trigger.
+            return Datum::from(0);
+        }
+        match call.result.into_inner().unwrap_or(RowResult::Keep) {
+            RowResult::Keep => Datum::from(base),
+            RowResult::Skip => Datum::from(0),
+            RowResult::Row(_) if op == "DELETE" => Datum::from(base),
+            RowResult::Row(row) => {
+                let n = shape.columns.len();
+                let mut values = vec![Datum::from(0); n];
+                let mut nulls = vec![false; n];
+                let mut replace = vec![false; n];
+                for (i, (col, v)) in shape.columns.iter().zip(row).enumerate() {
+                    let (Some(col), Some(v)) = (col, v) else {
+                        continue;
+                    };
+                    match sql::datum_of(&v, &col.param) {
+                        Ok(Some(d)) => values[i] = d,
+                        Ok(None) => nulls[i] = true,
+                        Err(why) => raise(
+                            Code::ERRCODE_DATATYPE_MISMATCH,
+                            format!(
+                                "script \"{}\" returned a row whose column \"{}\" cannot take its value: {why}",
+                                script.name, col.name
+                            ),
+                        ),
+                    }
+                    replace[i] = true;
+                }
+                let t = pg_sys::heap_modify_tuple(
+                    base,
+                    desc,
+                    values.as_mut_ptr(),
+                    nulls.as_mut_ptr(),
+                    replace.as_mut_ptr(),
+                );
+                Datum::from(t)
+            }
+        }
+    }
+}
+
+unsafe fn relation_name(rel: pg_sys::Relation) -> String {
+    // SAFETY: the trigger's open relation.
+    unsafe {
+        CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr())
+            .to_string_lossy()
+            .into_owned()
+    }
+}
