@@ -70,7 +70,7 @@ SQL
 explain() { # label, SQL (as jsrt_viewer in tenant bench, or bt_500 for a 100-script tenant)
   local ms
   ms=$("${PSQL[@]}" -c "SELECT jsrt.set_tenant('${T:-bench}')" -c "SET ROLE jsrt_viewer" \
-        -c "EXPLAIN (ANALYZE, FORMAT JSON) $2" | tail -1 | python3 -c 'import json,sys; p=json.load(sys.stdin)[0]; print(round(p["Planning Time"] + p["Execution Time"], 3))')
+        -c "EXPLAIN (ANALYZE, FORMAT JSON) $2" | python3 -c 'import json,sys; t=sys.stdin.read(); p=json.loads(t[t.index("["):])[0]; print(round(p["Planning Time"] + p["Execution Time"], 3))')
   echo "$1: $ms ms server time (plan + execute)"
 }
 LIST="SELECT coalesce(jsonb_agg(x.j ORDER BY x.name), '[]') FROM (
@@ -88,11 +88,16 @@ RUNS="SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'script', (SELECT
          ORDER BY e.started_at DESC, e.id DESC LIMIT 51) x"
 explain "run history, first page of 50 of 1,000,000" "${RUNS/WHERE_MORE/true}"
 mid=$("${PSQL[@]}" -c "SELECT started_at::text || '|' || id FROM jsrt.script_executions ORDER BY started_at DESC, id DESC OFFSET 500000 LIMIT 1")
-explain "run history, a page 500,000 rows deep (keyset cursor)" "${RUNS/WHERE_MORE/(e.started_at, e.id) < ('${mid%%|*}'::timestamptz, '${mid##*|}'::uuid)}"
+mid_at=${mid%%|*}; mid_id=${mid##*|}
+cond="(e.started_at, e.id) < ('$mid_at'::timestamptz, '$mid_id'::uuid)"
+explain "run history, a page 500,000 rows deep (keyset cursor)" "${RUNS/WHERE_MORE/$cond}"
 sid=$("${PSQL[@]}" -c "SELECT id FROM jsrt.scripts WHERE name = 'bundle_10'")
-explain "run history of one script (100,000 runs), first page" "${RUNS/WHERE_MORE/e.script_id = '$sid'}"
-explain "run history, status failed, first page" "${RUNS/WHERE_MORE/e.status = 'failed'}"
-explain "run history, input containment {\"n\": 7}, first page" "${RUNS/WHERE_MORE/e.input @> '{\"n\": 7\}'}"
+cond="e.script_id = '$sid'"
+explain "run history of one script (100,000 runs), first page" "${RUNS/WHERE_MORE/$cond}"
+cond="e.status = 'failed'"
+explain "run history, status failed, first page" "${RUNS/WHERE_MORE/$cond}"
+cond="e.input @> '{\"n\": 7}'"
+explain "run history, input containment {\"n\": 7}, first page" "${RUNS/WHERE_MORE/$cond}"
 
 echo "== end to end over HTTP (median of 20)"
 python3 - "$HTTP_PORT" "$key" <<'PY'
