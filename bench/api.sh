@@ -67,11 +67,15 @@ VACUUM ANALYZE jsrt.script_executions;
 SQL
 "${PSQL[@]}" -c "SELECT count(*) || ' scripts, ' || (SELECT count(*) FROM jsrt.tenants) || ' tenants, ' || (SELECT count(*) FROM jsrt.script_executions) || ' runs' FROM jsrt.scripts"
 
-explain() { # label, SQL (as jsrt_viewer in tenant bench, or bt_500 for a 100-script tenant)
-  local ms
-  ms=$("${PSQL[@]}" -c "SELECT jsrt.set_tenant('${T:-bench}')" -c "SET ROLE jsrt_viewer" \
-        -c "EXPLAIN (ANALYZE, FORMAT JSON) $2" | python3 -c 'import json,sys; t=sys.stdin.read(); p=json.loads(t[t.index("["):])[0]; print(round(p["Planning Time"] + p["Execution Time"], 3))')
-  echo "$1: $ms ms server time (plan + execute)"
+explain() { # label, SQL (as jsrt_viewer in tenant bench, or bt_500 for a 100-script tenant): median of 7 in one session
+  local args=(-c "SELECT jsrt.set_tenant('${T:-bench}')" -c "SET ROLE jsrt_viewer")
+  for _ in 1 2 3 4 5 6 7; do args+=(-c "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) $2"); done
+  "${PSQL[@]}" "${args[@]}" | python3 -c '
+import json, re, statistics, sys
+t = sys.stdin.read()
+plans = [json.loads(m) for m in re.findall(r"^\[.*?^\]", t, re.S | re.M)]
+ms = [p[0]["Planning Time"] + p[0]["Execution Time"] for p in plans]
+print(f"{sys.argv[1]}: {statistics.median(ms):.3f} ms server time (plan + execute, median of {len(ms)})")' "$1"
 }
 LIST="SELECT coalesce(jsonb_agg(x.j ORDER BY x.name), '[]') FROM (
   SELECT s.name, to_jsonb(s) - 'tenant_id' - 'source' || jsonb_build_object('last_run_status', l.status,
