@@ -33,6 +33,8 @@ tests/integration/cron_differential.sh "$PORT" "$DB"
 tests/integration/schedule.sh "$PORT" "$DB"
 # the management API: every resource and role, over the front door
 tests/integration/api.sh "$PORT" "$DB"
+# requests generated from the API's OpenAPI document: no 5xx
+tests/integration/schemathesis.sh "$PORT" "$DB"
 # last on this cluster: it ends with kill -9 of an HTTP runner
 tests/integration/endpoints.sh "$PORT" "$DB"
 # A cluster without preload, driven by jsrt.run_pending and pg_cron.
