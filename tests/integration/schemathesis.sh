@@ -12,8 +12,8 @@ venv="$(cd "$(dirname "$0")/../.." && pwd)/target/test-venv"
 "${PSQL[@]}" -c "SELECT jsrt.create_tenant('st_a')" >/dev/null
 sql "SELECT jsrt.create_script('st_script', 'export default (ctx) => ctx.input', 'oneoff', '{\"status\": \"active\"}')" >/dev/null
 key=$(sql "SELECT jsrt.create_api_key('st_admin', 'jsrt_admin')")
-# The stream waits up to 25 s per request by design: not a place for many examples.
-# from a directory of its own: schemathesis keeps a cache where it runs
+# From a directory of its own: schemathesis keeps a cache where it runs. The
+# stream waits up to 25 s per request by design: not a place for many examples.
 work=$(mktemp -d)
 (cd "$work" && "$venv/bin/schemathesis" run "http://127.0.0.1:$HTTP_PORT/_jsrt/api/v1/openapi.json" \
   --url "http://127.0.0.1:$HTTP_PORT" -H "Authorization: Bearer $key" -H "X-API-Key: $key" \
