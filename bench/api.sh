@@ -67,11 +67,15 @@ VACUUM ANALYZE jsrt.script_executions;
 SQL
 "${PSQL[@]}" -c "SELECT count(*) || ' scripts, ' || (SELECT count(*) FROM jsrt.tenants) || ' tenants, ' || (SELECT count(*) FROM jsrt.script_executions) || ' runs' FROM jsrt.scripts"
 
-explain() { # label, SQL (as jsrt_viewer in tenant bench, or bt_500 for a 100-script tenant)
-  local ms
-  ms=$("${PSQL[@]}" -c "SELECT jsrt.set_tenant('${T:-bench}')" -c "SET ROLE jsrt_viewer" \
-        -c "EXPLAIN (ANALYZE, FORMAT JSON) $2" | tail -1 | python3 -c 'import json,sys; p=json.load(sys.stdin)[0]; print(round(p["Planning Time"] + p["Execution Time"], 3))')
-  echo "$1: $ms ms server time (plan + execute)"
+explain() { # label, SQL (as jsrt_viewer in tenant bench, or bt_500 for a 100-script tenant): median of 7 in one session
+  local args=(-c "SELECT jsrt.set_tenant('${T:-bench}')" -c "SET ROLE jsrt_viewer")
+  for _ in 1 2 3 4 5 6 7; do args+=(-c "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) $2"); done
+  "${PSQL[@]}" "${args[@]}" | python3 -c '
+import json, re, statistics, sys
+t = sys.stdin.read()
+plans = [json.loads(m) for m in re.findall(r"^\[.*?^\]", t, re.S | re.M)]
+ms = [p[0]["Planning Time"] + p[0]["Execution Time"] for p in plans]
+print(f"{sys.argv[1]}: {statistics.median(ms):.3f} ms server time (plan + execute, median of {len(ms)})")' "$1"
 }
 LIST="SELECT coalesce(jsonb_agg(x.j ORDER BY x.name), '[]') FROM (
   SELECT s.name, to_jsonb(s) - 'tenant_id' - 'source' || jsonb_build_object('last_run_status', l.status,
@@ -88,11 +92,16 @@ RUNS="SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'script', (SELECT
          ORDER BY e.started_at DESC, e.id DESC LIMIT 51) x"
 explain "run history, first page of 50 of 1,000,000" "${RUNS/WHERE_MORE/true}"
 mid=$("${PSQL[@]}" -c "SELECT started_at::text || '|' || id FROM jsrt.script_executions ORDER BY started_at DESC, id DESC OFFSET 500000 LIMIT 1")
-explain "run history, a page 500,000 rows deep (keyset cursor)" "${RUNS/WHERE_MORE/(e.started_at, e.id) < ('${mid%%|*}'::timestamptz, '${mid##*|}'::uuid)}"
+mid_at=${mid%%|*}; mid_id=${mid##*|}
+cond="(e.started_at, e.id) < ('$mid_at'::timestamptz, '$mid_id'::uuid)"
+explain "run history, a page 500,000 rows deep (keyset cursor)" "${RUNS/WHERE_MORE/$cond}"
 sid=$("${PSQL[@]}" -c "SELECT id FROM jsrt.scripts WHERE name = 'bundle_10'")
-explain "run history of one script (100,000 runs), first page" "${RUNS/WHERE_MORE/e.script_id = '$sid'}"
-explain "run history, status failed, first page" "${RUNS/WHERE_MORE/e.status = 'failed'}"
-explain "run history, input containment {\"n\": 7}, first page" "${RUNS/WHERE_MORE/e.input @> '{\"n\": 7\}'}"
+cond="e.script_id = '$sid'"
+explain "run history of one script (100,000 runs), first page" "${RUNS/WHERE_MORE/$cond}"
+cond="e.status = 'failed'"
+explain "run history, status failed, first page" "${RUNS/WHERE_MORE/$cond}"
+cond="e.input @> '{\"n\": 7}'"
+explain "run history, input containment {\"n\": 7}, first page" "${RUNS/WHERE_MORE/$cond}"
 
 echo "== end to end over HTTP (median of 20)"
 python3 - "$HTTP_PORT" "$key" <<'PY'

@@ -38,6 +38,8 @@ tests/integration/schedule.sh "$PORT" "$DB"
 tests/integration/api.sh "$PORT" "$DB"
 # the web console in a real browser (chromium through playwright-core)
 tests/integration/console.sh "$PORT" "$DB"
+# requests generated from the API's OpenAPI document: no 5xx
+tests/integration/schemathesis.sh "$PORT" "$DB"
 # last on this cluster: it ends with kill -9 of an HTTP runner
 tests/integration/endpoints.sh "$PORT" "$DB"
 # A cluster without preload, driven by jsrt.run_pending and pg_cron.

@@ -81,6 +81,7 @@ GRANT EXECUTE ON FUNCTION jsrt.create_script(text, text, text, jsonb), jsrt.upda
                           jsrt._resolve_script(text), jsrt._check_options(jsonb), jsrt._text_array(jsonb),
                           jsrt._status_transition_allowed(text, text), jsrt._check_limits(jsonb),
                           jsrt._check_source(text, text), jsrt._check_input_schema(jsonb),
+                          jsrt._timezone_known(text),
                           jsrt._check_cron(text, text), jsrt._check_retry(jsonb),
                           jsrt._check_http_path(text, text), jsrt._http_routes_clash(text, text[], text, text[]),
                           jsrt._methods_text(text[]),

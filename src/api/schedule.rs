@@ -15,6 +15,12 @@ fn check_cron(expr: &str, timezone: &str) {
         .or_raise();
 }
 
+/// Whether `name` is a time zone of the IANA database the scheduler uses.
+#[pg_extern(name = "_timezone_known", immutable, parallel_safe)]
+fn timezone_known(name: &str) -> bool {
+    cron::zone(name).is_ok()
+}
+
 /// The first time after `after` that `expr` is due in `timezone`.
 #[pg_extern(name = "_cron_next", stable, parallel_safe)]
 pub fn cron_next(

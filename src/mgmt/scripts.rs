@@ -405,6 +405,19 @@ fn apply(item: Map<String, Value>) -> Result<(&'static str, i64), Problem> {
         create_from(item)?;
         return Ok(("created", 1));
     }
+    // What the script has already is not written again: no UPDATE, no subtransaction's work.
+    let same = item.iter().all(|(k, v)| match k.as_str() {
+        "name" | "change_description" => true,
+        // resource_limits given are merged into the script's
+        "resource_limits" => v.as_object().is_some_and(|o| {
+            o.iter()
+                .all(|(lk, lv)| before["resource_limits"].get(lk) == Some(lv))
+        }),
+        _ => before.get(k) == Some(v),
+    });
+    if same {
+        return Ok(("unchanged", before["version"].as_i64().unwrap_or(0)));
+    }
     let mut item = item;
     item.remove("name");
     if let Some(ty) = item.remove("type") {

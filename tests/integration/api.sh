@@ -90,7 +90,8 @@ check "one file changed, pushed again: one new version, nothing else" $?
 out=$(jsrt run cli_hello --input '{"who": "cli"}' --wait 2>&1)
 echo "$out" | grep -q '"hi": "cli"' && echo "$out" | grep -q 'hi there, cli'
 check "jsrt run --wait prints the logs and the output" $?
-jsrt logs cli_hello --follow > "$work/follow.out" 2>&1 &
+# the binary itself in the background (not the shell function), so that $! is its pid
+JSRT_CONFIG="$work/cli/config.json" "$root/target/debug/jsrt" logs cli_hello --follow > "$work/follow.out" 2>&1 &
 follow=$!
 sleep 1.5
 jsrt run cli_hello --input '{"who": "follower"}' >/dev/null
@@ -109,6 +110,10 @@ check "a CLI error exits non-zero with a readable message ($err)" $?
 # The killed follower's last stream request goes on in its runner until its
 # wait is over (a runner cannot see the client leave); then the extra runners
 # leave, and the tests after this one find the standing two.
-wait_for "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'jsrt http runner'" 60
-check "the runners settle back to the standing two" $?
+settled=1
+for _ in $(seq 1 600); do
+  curl -s "http://127.0.0.1:$HTTP_PORT/healthz" | grep -q '"runners":{"busy":0,"idle":2,"starting":0}' && { settled=0; break; }
+  sleep 0.1
+done
+check "the runners settle back to the standing two, idle" $settled
 finish
