@@ -8,9 +8,21 @@ function define(target, name, value) {
   Object.defineProperty(target, name, { value, writable: true, configurable: true, enumerable: false });
 }
 
+// WebIDL's USVString: a lone surrogate becomes U+FFFD (the natives take
+// well-formed text only). A symbol throws a TypeError, as WebIDL says.
+const usv = (x) => `${x}`.toWellFormed();
+
+// The bytes of a typed array, a DataView or an ArrayBuffer, or undefined.
+function bufferSource(x) {
+  if (x instanceof Uint8Array) return x;
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  return undefined;
+}
+
 // Bytes of a string (UTF-8), a typed array, a DataView or an ArrayBuffer.
 function toBytes(x, what) {
-  if (typeof x === 'string') return N.utf8Encode(x);
+  if (typeof x === 'string') return N.utf8Encode(usv(x));
   if (x instanceof Uint8Array) return x;
   if (x instanceof ArrayBuffer) return new Uint8Array(x);
   if (ArrayBuffer.isView(x)) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
@@ -19,7 +31,7 @@ function toBytes(x, what) {
 
 // Strings go to the natives as they are (hashed as UTF-8); other data as bytes.
 function dataOf(x, what) {
-  return typeof x === 'string' ? x : toBytes(x, what);
+  return typeof x === 'string' ? usv(x) : toBytes(x, what);
 }
 
 const ENCODINGS = new Set(['hex', 'base64', 'base64url', 'bytes']);
@@ -53,13 +65,16 @@ class URLSearchParams {
         for (const pair of init) {
           const p = [...pair];
           if (p.length !== 2) throw new TypeError('URLSearchParams: each pair must have exactly two items');
-          this.#list.push([String(p[0]), String(p[1])]);
+          this.#list.push([usv(p[0]), usv(p[1])]);
         }
       } else {
-        for (const k of Object.keys(init)) this.#list.push([k, String(init[k])]);
+        for (const k of Reflect.ownKeys(init)) {
+          const d = Object.getOwnPropertyDescriptor(init, k);
+          if (d && d.enumerable) this.#list.push([usv(k), usv(init[k])]);
+        }
       }
     } else {
-      relist(this, String(init));
+      relist(this, usv(init));
     }
   }
 
@@ -68,31 +83,33 @@ class URLSearchParams {
   }
 
   get size() { return this.#list.length; }
-  append(name, value) { this.#list.push([String(name), String(value)]); this.#changed(); }
+  append(name, value) { this.#list.push([usv(name), usv(value)]); this.#changed(); }
   delete(name, value) {
-    name = String(name);
-    this.#list = this.#list.filter(([k, v]) => k !== name || (value !== undefined && v !== String(value)));
+    name = usv(name);
+    if (value !== undefined) value = usv(value);
+    this.#list = this.#list.filter(([k, v]) => k !== name || (value !== undefined && v !== value));
     this.#changed();
   }
   get(name) {
-    name = String(name);
+    name = usv(name);
     const p = this.#list.find(([k]) => k === name);
     return p ? p[1] : null;
   }
   getAll(name) {
-    name = String(name);
+    name = usv(name);
     return this.#list.filter(([k]) => k === name).map(([, v]) => v);
   }
   has(name, value) {
-    name = String(name);
-    return this.#list.some(([k, v]) => k === name && (value === undefined || v === String(value)));
+    name = usv(name);
+    if (value !== undefined) value = usv(value);
+    return this.#list.some(([k, v]) => k === name && (value === undefined || v === value));
   }
   set(name, value) {
-    name = String(name);
-    value = String(value);
+    name = usv(name);
+    value = usv(value);
     const i = this.#list.findIndex(([k]) => k === name);
     if (i < 0) this.#list.push([name, value]);
-    else this.#list = this.#list.filter(([k], j) => j === i || k !== name).map((p, j) => (p[0] === name ? [name, value] : p));
+    else this.#list = this.#list.filter(([k], j) => j === i || k !== name).map((p) => (p[0] === name ? [name, value] : p));
     this.#changed();
   }
   sort() {
@@ -100,12 +117,15 @@ class URLSearchParams {
     this.#list = this.#list.map((p, i) => [p, i]).sort((a, b) => (a[0][0] < b[0][0] ? -1 : a[0][0] > b[0][0] ? 1 : a[1] - b[1])).map(([p]) => p);
     this.#changed();
   }
+  // Iteration is live, as the standard's iterators are: each step reads the
+  // list as it is then, so changes made while iterating are seen.
   forEach(callback, thisArg) {
-    for (const [k, v] of this.#list) callback.call(thisArg, v, k, this);
+    if (typeof callback !== 'function') throw new TypeError('URLSearchParams.forEach: the callback must be a function');
+    for (let i = 0; i < this.#list.length; i++) callback.call(thisArg, this.#list[i][1], this.#list[i][0], this);
   }
-  *entries() { for (const [k, v] of this.#list) yield [k, v]; }
-  *keys() { for (const [k] of this.#list) yield k; }
-  *values() { for (const [, v] of this.#list) yield v; }
+  *entries() { for (let i = 0; i < this.#list.length; i++) yield [this.#list[i][0], this.#list[i][1]]; }
+  *keys() { for (let i = 0; i < this.#list.length; i++) yield this.#list[i][0]; }
+  *values() { for (let i = 0; i < this.#list.length; i++) yield this.#list[i][1]; }
   [Symbol.iterator]() { return this.entries(); }
   toString() { return N.formSerialize(this.#list); }
   get [Symbol.toStringTag]() { return 'URLSearchParams'; }
@@ -115,7 +135,11 @@ class URLSearchParams {
 
 let setSearch; // (url, query) from its URLSearchParams
 
-const parse = (url, base) => (base === undefined ? N.urlParse(String(url)) : N.urlParse(String(url), String(base)));
+const parse = (url, base) => (base === undefined ? N.urlParse(usv(url)) : N.urlParse(usv(url), usv(base)));
+
+function needArgument(args, what) {
+  if (args.length === 0) throw new TypeError(`${what}: 1 argument required, but only 0 present`);
+}
 
 class URL {
   #c;
@@ -126,12 +150,14 @@ class URL {
   }
 
   constructor(url, base) {
+    needArgument(arguments, 'URL');
     this.#c = parse(url, base);
     this.#params = new URLSearchParams(this.#c.search);
     attach(this.#params, this);
   }
 
   static canParse(url, base) {
+    needArgument(arguments, 'URL.canParse');
     try {
       parse(url, base);
       return true;
@@ -141,6 +167,7 @@ class URL {
   }
 
   static parse(url, base) {
+    needArgument(arguments, 'URL.parse');
     try {
       return new URL(url, base);
     } catch {
@@ -161,7 +188,7 @@ class URL {
       Object.defineProperty(URL.prototype, part, {
         get() { return this.#c[part]; },
         set(v) {
-          this.#c = N.urlSet(this.#c.href, part, String(v));
+          this.#c = N.urlSet(this.#c.href, part, usv(v));
           if (part === 'search') relist(this.#params, this.#c.search);
         },
         enumerable: true,
@@ -175,39 +202,100 @@ class URL {
 
 class TextEncoder {
   get encoding() { return 'utf-8'; }
-  encode(input = '') { return N.utf8Encode(String(input)); }
+  encode(input = '') { return N.utf8Encode(usv(input)); }
   encodeInto(input, dest) {
-    const bytes = N.utf8Encode(String(input));
-    // Whole characters only: stop before a UTF-8 sequence that does not fit.
-    let n = Math.min(bytes.length, dest.length);
-    while (n > 0 && n < bytes.length && (bytes[n] & 0xc0) === 0x80) n--;
-    dest.set(bytes.subarray(0, n));
-    const read = new TextDecoder().decode(bytes.subarray(0, n)).length;
-    return { read, written: n };
+    if (!(dest instanceof Uint8Array)) throw new TypeError('TextEncoder.encodeInto: the destination must be a Uint8Array');
+    const s = usv(input);
+    const bytes = N.utf8Encode(s);
+    if (bytes.length <= dest.length) {
+      dest.set(bytes);
+      return { read: s.length, written: bytes.length };
+    }
+    // Whole characters only, counting UTF-16 units read and bytes written.
+    let read = 0;
+    let written = 0;
+    for (const ch of s) {
+      const cp = ch.codePointAt(0);
+      const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+      if (written + n > dest.length) break;
+      written += n;
+      read += ch.length;
+    }
+    dest.set(bytes.subarray(0, written));
+    return { read, written };
   }
+  get [Symbol.toStringTag]() { return 'TextEncoder'; }
+}
+
+const UTF8_LABELS = new Set(['unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'utf-8', 'utf8', 'x-unicode20utf8']);
+const NO_BYTES = new Uint8Array(0);
+
+// How many bytes at the end of `b` start a UTF-8 sequence that is not yet
+// complete: a stream holds them back for the next chunk.
+function incompleteTail(b) {
+  const n = b.length;
+  for (let i = 1; i <= Math.min(3, n); i++) {
+    const c = b[n - i];
+    if ((c & 0xc0) === 0x80) continue;
+    const need = c >= 0xf5 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 1;
+    return need > i ? i : 0;
+  }
+  return 0;
 }
 
 class TextDecoder {
   #fatal;
+  #ignoreBOM;
+  #pending = NO_BYTES; // bytes of a sequence a streamed chunk ended inside
+  #start = true; // nothing decoded yet in this stream: a BOM here is dropped
   constructor(label = 'utf-8', options = {}) {
-    const l = String(label).trim().toLowerCase();
-    if (l !== 'utf-8' && l !== 'utf8' && l !== 'unicode-1-1-utf-8') {
+    const l = usv(label).replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '').toLowerCase();
+    if (!UTF8_LABELS.has(l)) {
       throw new RangeError(`TextDecoder: only utf-8 is supported, not "${label}"`);
     }
     this.#fatal = Boolean(options && options.fatal);
+    this.#ignoreBOM = Boolean(options && options.ignoreBOM);
   }
   get encoding() { return 'utf-8'; }
   get fatal() { return this.#fatal; }
-  decode(input) {
-    if (input === undefined) return '';
-    return N.utf8Decode(toBytes(input, 'TextDecoder.decode'), this.#fatal);
+  get ignoreBOM() { return this.#ignoreBOM; }
+  decode(input, options) {
+    const stream = Boolean(options && options.stream);
+    let bytes = NO_BYTES;
+    if (input !== undefined) {
+      bytes = bufferSource(input);
+      if (!bytes) throw new TypeError('TextDecoder.decode: the input must be a Uint8Array, a typed array or an ArrayBuffer');
+    }
+    if (this.#pending.length) {
+      const all = new Uint8Array(this.#pending.length + bytes.length);
+      all.set(this.#pending);
+      all.set(bytes, this.#pending.length);
+      bytes = all;
+    }
+    const keep = stream ? incompleteTail(bytes) : 0;
+    const body = keep ? bytes.subarray(0, bytes.length - keep) : bytes;
+    this.#pending = keep ? bytes.slice(bytes.length - keep) : NO_BYTES;
+    const strip = this.#start && !this.#ignoreBOM;
+    try {
+      const out = N.utf8Decode(body, this.#fatal, strip);
+      if (body.length) this.#start = false;
+      return out;
+    } finally {
+      if (!stream) {
+        this.#pending = NO_BYTES;
+        this.#start = true;
+      }
+    }
   }
+  get [Symbol.toStringTag]() { return 'TextDecoder'; }
 }
 
 // ------------------------------------------------------------ base64
 
-function btoa(s) { return N.btoa(String(s)); }
-function atob(s) { return N.atob(String(s)); }
+// A lone surrogate becomes U+FFFD, which is outside Latin-1 (btoa) and not
+// base64 (atob): either way the InvalidCharacterError the standard asks for.
+function btoa(s) { needArgument(arguments, 'btoa'); return N.btoa(usv(s)); }
+function atob(s) { needArgument(arguments, 'atob'); return N.atob(usv(s)); }
 
 // ------------------------------------------------------------ crypto
 
@@ -309,13 +397,63 @@ function dataCloneError(what) {
   return e;
 }
 
-function structuredClone(value) {
+// Captured at load: a script replacing a global must not change what a clone is.
+const ERRORS = { Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError, AggregateError };
+const TYPED = {
+  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+};
+if (typeof Float16Array === 'function') TYPED.Float16Array = Float16Array;
+const typedArrayName = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag).get;
+const arrayBufferLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength').get;
+const regexpSource = Object.getOwnPropertyDescriptor(RegExp.prototype, 'source').get;
+const regexpFlags = Object.getOwnPropertyDescriptor(RegExp.prototype, 'flags').get;
+const mapSize = Object.getOwnPropertyDescriptor(Map.prototype, 'size').get;
+const setSize = Object.getOwnPropertyDescriptor(Set.prototype, 'size').get;
+const objectTag = Object.prototype.toString;
+
+// Whether `v` has the internal slot `check` reads: brand checks, which throw
+// on anything else, where instanceof would accept Object.create(X.prototype).
+function has(check, v) {
+  try {
+    check.call(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Objects with internal state a clone cannot carry: the standard refuses them.
+const UNCLONABLE = new Set([
+  'Arguments', 'Generator', 'AsyncGenerator', 'AsyncFunction', 'Promise', 'WeakMap', 'WeakSet', 'WeakRef',
+  'FinalizationRegistry', 'Array Iterator', 'Map Iterator', 'Set Iterator', 'String Iterator',
+  'RegExp String Iterator', 'Iterator Helper', 'Symbol', 'URL', 'URLSearchParams',
+]);
+
+function structuredClone(value, options) {
+  needArgument(arguments, 'structuredClone');
   const seen = new Map();
+  const transfer = [];
+  if (options !== undefined && options !== null && options.transfer !== undefined) {
+    for (const b of options.transfer) {
+      if (!has(arrayBufferLength, b)) throw dataCloneError('a transfer list entry that is not an ArrayBuffer');
+      if (transfer.includes(b)) throw dataCloneError('an ArrayBuffer listed twice for transfer');
+      if (b.detached) throw dataCloneError('a detached ArrayBuffer');
+      transfer.push(b);
+    }
+  }
+  // The clone gets a copy now; the originals are detached only once the whole clone has worked.
+  for (const b of transfer) seen.set(b, b.slice(0));
+  const own = (v, out, key) => {
+    const d = Object.getOwnPropertyDescriptor(v, key);
+    if (d && 'value' in d) define(out, key, key === 'message' ? String(d.value) : clone(d.value));
+  };
   const clone = (v) => {
     if (typeof v === 'function') throw dataCloneError('a function');
     if (typeof v === 'symbol') throw dataCloneError('a symbol');
     if (typeof v !== 'object' || v === null) return v;
     if (seen.has(v)) return seen.get(v);
+    if (N.isProxy(v)) throw dataCloneError('a Proxy');
     let out;
     if (Array.isArray(v)) {
       out = new Array(v.length);
@@ -323,31 +461,43 @@ function structuredClone(value) {
       for (const k of Object.keys(v)) out[k] = clone(v[k]);
       return out;
     }
-    if (v instanceof Date) out = new Date(v.getTime());
-    else if (v instanceof RegExp) out = new RegExp(v.source, v.flags);
-    else if (v instanceof ArrayBuffer) out = v.slice(0);
-    else if (ArrayBuffer.isView(v)) {
+    if (has(Boolean.prototype.valueOf, v)) out = Object(Boolean.prototype.valueOf.call(v));
+    else if (has(Number.prototype.valueOf, v)) out = Object(Number.prototype.valueOf.call(v));
+    else if (has(BigInt.prototype.valueOf, v)) out = Object(BigInt.prototype.valueOf.call(v));
+    else if (has(String.prototype.valueOf, v)) out = Object(String.prototype.valueOf.call(v));
+    else if (has(Date.prototype.getTime, v)) out = new Date(Date.prototype.getTime.call(v));
+    else if (v !== RegExp.prototype && has(regexpSource, v)) out = new RegExp(regexpSource.call(v), regexpFlags.call(v));
+    else if (has(Symbol.prototype.valueOf, v)) throw dataCloneError('a Symbol object'); else if (has(arrayBufferLength, v)) {
+      if (v.detached) throw dataCloneError('a detached ArrayBuffer');
+      out = v.slice(0);
+    } else if (ArrayBuffer.isView(v)) {
+      const name = typedArrayName.call(v);
       const buffer = clone(v.buffer);
-      out = v instanceof DataView
+      out = name === undefined
         ? new DataView(buffer, v.byteOffset, v.byteLength)
-        : new v.constructor(buffer, v.byteOffset, v.length);
-    } else if (v instanceof Map) {
+        : new TYPED[name](buffer, v.byteOffset, v.length);
+    } else if (has(mapSize, v)) {
       out = new Map();
       seen.set(v, out);
-      for (const [k, x] of v) out.set(clone(k), clone(x));
+      for (const [k, x] of Map.prototype.entries.call(v)) out.set(clone(k), clone(x));
       return out;
-    } else if (v instanceof Set) {
+    } else if (has(setSize, v)) {
       out = new Set();
       seen.set(v, out);
-      for (const x of v) out.add(clone(x));
+      for (const x of Set.prototype.values.call(v)) out.add(clone(x));
       return out;
-    } else if (v instanceof Error) {
-      out = new (globalThis[v.name] instanceof Function && globalThis[v.name].prototype instanceof Error ? globalThis[v.name] : Error)(v.message);
-      if ('stack' in v) out.stack = v.stack;
-    } else if (v instanceof Boolean || v instanceof Number || v instanceof String) {
-      out = Object(v.valueOf());
-    } else if (v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet || v instanceof URL || v instanceof URLSearchParams) {
-      throw dataCloneError(`a ${Object.prototype.toString.call(v).slice(8, -1)}`);
+    } else if (N.isError(v)) {
+      const name = v.name;
+      const Ctor = Object.hasOwn(ERRORS, name) ? ERRORS[name] : Error;
+      out = Ctor === AggregateError ? new AggregateError([]) : new Ctor();
+      seen.set(v, out);
+      own(v, out, 'message');
+      own(v, out, 'stack');
+      own(v, out, 'cause');
+      if (Ctor === AggregateError) own(v, out, 'errors');
+      return out;
+    } else if (UNCLONABLE.has(objectTag.call(v).slice(8, -1)) || v instanceof CryptoKey) {
+      throw dataCloneError(`a ${objectTag.call(v).slice(8, -1)}`);
     } else {
       out = {};
       seen.set(v, out);
@@ -357,7 +507,9 @@ function structuredClone(value) {
     seen.set(v, out);
     return out;
   };
-  return clone(value);
+  const result = clone(value);
+  for (const b of transfer) b.transfer(0);
+  return result;
 }
 
 // The globals are accessors that loaded this; those a script has replaced stay replaced.

@@ -421,7 +421,7 @@ fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
         return Ok(Arg::Number(n));
     }
     if let Some(s) = v.as_string() {
-        return Ok(Arg::Text(s.to_string()?));
+        return Ok(Arg::Text(super::js::usv(ctx, s)?));
     }
     if let Some(b) = v.as_big_int() {
         return b
