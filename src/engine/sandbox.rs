@@ -641,7 +641,7 @@ fn call(
             .map_err(js)?
             .into_value();
         let mut members = vec![
-            (a.input, input),
+            (a.input, input.clone()),
             (a.tenant, tenant),
             (a.script, script),
             (a.execution, execution.into_value()),
@@ -650,7 +650,8 @@ fn call(
             members.push((*atom, o.clone().restore(&ctx).map_err(js)?.into_value()));
         }
         if let Some(event) = req.event_json {
-            members.push((a.event, ctx.json_parse(event).map_err(js)?));
+            let event = host::events::ctx_event(&ctx, event, input.clone()).map_err(js)?;
+            members.push((a.event, event));
         }
         if let Some(request) = req.request_json {
             let request = ctx.json_parse(request).map_err(js)?;
