@@ -31,6 +31,8 @@ tests/integration/http_conformance.sh "$PORT" "$DB"
 tests/integration/cron_differential.sh "$PORT" "$DB"
 # WPT's URL parsing and setter cases, against the recorded passes (and Node's counts)
 tests/integration/wpt_url.sh "$PORT" "$DB"
+# console.log's formatting against Node's util.format, case by case
+tests/integration/console_differential.sh "$PORT" "$DB"
 # scheduled runs with the scheduler and executors: the jobs table, retries
 tests/integration/schedule.sh "$PORT" "$DB"
 # last on this cluster: it ends with kill -9 of an HTTP runner

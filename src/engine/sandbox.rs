@@ -839,37 +839,11 @@ fn make_logger<'js>(
         let watch = watch.clone();
         let f = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
             let _host = watchdog::Host::enter();
-            let message = args
-                .0
-                .iter()
-                .map(|v| show(&ctx, v))
-                .collect::<Vec<_>>()
-                .join(" ");
+            let message = super::stdlib::log_line(&ctx, &args.0);
             crate::shmem::live::log(level, &message);
             logs.borrow_mut().push(level, message, watch.elapsed_ms());
         })?;
         o.set(level, f)?;
     }
     Ok(o)
-}
-
-/// How console shows one value: strings as they are, errors as "Name: message", the rest as JSON.
-fn show<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> String {
-    if let Some(s) = v.as_string() {
-        return s.to_string().unwrap_or_default();
-    }
-    if v.is_error() {
-        if let Some(o) = v.as_object() {
-            let name: String = o.get("name").unwrap_or_else(|_| "Error".into());
-            let message: String = o.get("message").unwrap_or_default();
-            return format!("{name}: {message}");
-        }
-    }
-    match ctx.json_stringify(v.clone()) {
-        Ok(Some(s)) => s.to_string().unwrap_or_default(),
-        _ => {
-            ctx.catch();
-            v.type_name().to_string()
-        }
-    }
 }

@@ -512,6 +512,395 @@ function structuredClone(value, options) {
   return result;
 }
 
+// ------------------------------------------------------------ console formatting
+
+// console.* and ctx.log print their arguments as Node's console does for the
+// common cases (util.format: %s %d %i %f %j %o %O %c; util.inspect's default
+// layout: depth 2, lines of at most 80 columns, up to 3 levels of nesting on one
+// line, long arrays of short items in columns). The host calls this only when
+// an argument is not a primitive or the first one has a '%'.
+
+const INSPECT_DEPTH = 2;
+const BREAK_LENGTH = 80;
+const COMPACT = 3;
+const MAX_ARRAY = 100;
+const MAX_STRING = 10000;
+const IDENTIFIER = /^[A-Za-z_][A-Za-z_0-9]*$/;
+const ERROR_TAGS = new Set(['Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError', 'URIError', 'AggregateError', 'InternalError']);
+const functionSource = Function.prototype.toString;
+const getPrototypeOf = Object.getPrototypeOf;
+const describe = Object.getOwnPropertyDescriptor;
+
+// A string in quotes as Node shows it: single quotes unless the text has
+// some and no double quotes (then double), or both and no backticks.
+function quote(str) {
+  let q = "'";
+  if (str.includes("'")) {
+    if (!str.includes('"')) q = '"';
+    else if (!str.includes('`') && !str.includes('${')) q = '`';
+  }
+  let out = '';
+  for (const ch of str.length > MAX_STRING ? str.slice(0, MAX_STRING) : str) {
+    const c = ch.codePointAt(0);
+    if (ch === q || ch === '\\') out += `\\${ch}`;
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\t') out += '\\t';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\b') out += '\\b';
+    else if (ch === '\f') out += '\\f';
+    else if (ch === '\v') out += '\\v';
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).toUpperCase().padStart(2, '0')}`;
+    else out += ch;
+  }
+  const more = str.length > MAX_STRING ? `... ${str.length - MAX_STRING} more characters` : '';
+  return `${q}${out}${q}${more}`;
+}
+
+function primitive(v, top) {
+  switch (typeof v) {
+    case 'string': return top ? v : quote(v);
+    case 'number': return Object.is(v, -0) ? '-0' : `${v}`;
+    case 'bigint': return `${v}n`;
+    case 'symbol': return v.toString();
+    default: return `${v}`;
+  }
+}
+
+function keyText(k) {
+  if (typeof k === 'symbol') return `[${k.toString()}]`;
+  return IDENTIFIER.test(k) ? k : quote(k);
+}
+
+function constructorName(o) {
+  for (let p = o; p !== null; p = getPrototypeOf(p)) {
+    const d = describe(p, 'constructor');
+    if (d && typeof d.value === 'function' && d.value.name !== '') return d.value.name;
+  }
+  return null;
+}
+
+function functionBase(f) {
+  let src = '';
+  try { src = functionSource.call(f); } catch { /* a native or revoked function */ }
+  const name = typeof f.name === 'string' ? f.name : '';
+  if (src.startsWith('class') && /^class[\s{]/.test(src)) {
+    const parent = getPrototypeOf(f);
+    const ext = typeof parent === 'function' && parent.name ? ` extends ${parent.name}` : '';
+    return `[class ${name || '(anonymous)'}${ext}]`;
+  }
+  const tag = Object.prototype.toString.call(f).slice(8, -1);
+  const kind = tag === 'AsyncFunction' || tag === 'GeneratorFunction' || tag === 'AsyncGeneratorFunction' ? tag : 'Function';
+  return name ? `[${kind}: ${name}]` : `[${kind} (anonymous)]`;
+}
+
+function errorText(e) {
+  let name = 'Error';
+  let message = '';
+  try { name = `${e.name}`; message = `${e.message}`; } catch { /* a throwing getter: keep the defaults */ }
+  const head = message ? `${name}: ${message}` : name;
+  const stack = typeof e.stack === 'string' ? e.stack.trimEnd() : '';
+  // QuickJS's stack holds the frames only; V8's, which Node prints, starts with the head.
+  if (!stack) return `[${head}]`;
+  return stack.startsWith(head) ? stack : `${head}\n${stack}`;
+}
+
+// Arrays of more than 6 short items go in columns, as Node lays them out.
+function columns(st, out, value) {
+  const n = out.length > MAX_ARRAY ? out.length - 1 : out.length;
+  const lens = out.slice(0, n).map((s) => s.length);
+  const total = lens.reduce((a, b) => a + b + 2, 0);
+  const widest = Math.max(...lens) + 2;
+  if (!(widest * 3 + st.indent < BREAK_LENGTH && (total / widest > 5 || widest - 2 <= 6))) return out;
+  const bias = Math.sqrt(widest - total / out.length);
+  const biased = Math.max(widest - 3 - bias, 1);
+  const cols = Math.min(Math.round(Math.sqrt(2.5 * biased * n) / biased), Math.floor((BREAK_LENGTH - st.indent) / widest), COMPACT * 4, 15);
+  if (cols <= 1) return out;
+  const colWidth = [];
+  for (let c = 0; c < cols; c++) {
+    let w = 0;
+    for (let j = c; j < n; j += cols) w = Math.max(w, lens[j]);
+    colWidth.push(w + 2);
+  }
+  let numeric = true;
+  for (let i = 0; i < n; i++) {
+    if (typeof value[i] !== 'number' && typeof value[i] !== 'bigint') { numeric = false; break; }
+  }
+  const rows = [];
+  for (let i = 0; i < n; i += cols) {
+    const last = Math.min(i + cols, n) - 1;
+    let row = '';
+    for (let j = i; j < last; j++) {
+      row += numeric ? `${out[j]}, `.padStart(colWidth[j - i]) : `${out[j]}, `.padEnd(colWidth[j - i]);
+    }
+    row += numeric ? out[last].padStart(colWidth[last - i] - 2) : out[last];
+    rows.push(row);
+  }
+  if (out.length > n) rows.push(out[n]);
+  return rows;
+}
+
+// One line when the entries fit in BREAK_LENGTH and the nesting below is
+// shallow enough; otherwise one entry a line.
+function layout(st, out, base, open, close, depth, grouped) {
+  if (!grouped && st.deepest - depth < COMPACT) {
+    const start = out.length + st.indent + open.length + base.length + 10;
+    let total = out.length + start;
+    let fits = total + out.length <= BREAK_LENGTH;
+    for (let i = 0; fits && i < out.length; i++) {
+      total += out[i].length;
+      fits = total <= BREAK_LENGTH;
+    }
+    if (fits && !base.includes('\n')) {
+      const joined = out.join(', ');
+      if (!joined.includes('\n')) return `${base ? `${base} ` : ''}${open} ${joined} ${close}`;
+    }
+  }
+  const pad = `\n${' '.repeat(st.indent)}`;
+  return `${base ? `${base} ` : ''}${open}${pad}  ${out.join(`,${pad}  `)}${pad}${close}`;
+}
+
+function inspectValue(st, v, depth, top) {
+  if ((typeof v !== 'object' || v === null) && typeof v !== 'function') return primitive(v, top);
+  if (N.isProxy(v)) return 'Proxy [ <target> ]';
+  const seenAt = st.stack.indexOf(v);
+  if (seenAt >= 0) {
+    let id = st.circular.get(v);
+    if (id === undefined) { id = st.circular.size + 1; st.circular.set(v, id); }
+    return `[Circular *${id}]`;
+  }
+  const out = inspectObject(st, v, depth);
+  const id = st.circular.get(v);
+  return id === undefined ? out : `<ref *${id}> ${out}`;
+}
+
+function ownEntries(st, v, depth, skip) {
+  const out = [];
+  for (const k of Reflect.ownKeys(v)) {
+    if (skip(k)) continue;
+    const d = describe(v, k);
+    if (!d || !d.enumerable) continue;
+    let text;
+    if (d.get && d.set) text = '[Getter/Setter]';
+    else if (d.get) text = '[Getter]';
+    else if (d.set) text = '[Setter]';
+    else {
+      st.indent += 2;
+      text = inspectValue(st, d.value, depth + 1, false);
+      st.indent -= 2;
+    }
+    out.push(`${keyText(k)}: ${text}`);
+  }
+  return out;
+}
+
+const isIndex = (k) => typeof k === 'string' && `${k >>> 0}` === k && (k >>> 0) < 4294967295;
+
+// Whether `v` has an own enumerable key that `skip` does not leave out.
+function hasKeys(v, skip) {
+  return Reflect.ownKeys(v).some((k) => !skip(k) && describe(v, k)?.enumerable);
+}
+
+// Node's order: what prints the same at any depth (empty objects and arrays,
+// functions, dates, errors... without keys) first; past the depth a
+// placeholder; else the entries, and the layout of the deepest level last
+// reached decides whether they share a line.
+function inspectObject(st, v, depth) {
+  const ctor = constructorName(v);
+  const tagged = v[Symbol.toStringTag];
+  // A tag the object holds as its own enumerable key is shown as a key, not as a prefix.
+  const ownTag = Object.prototype.propertyIsEnumerable.call(v, Symbol.toStringTag);
+  const tag = typeof tagged === 'string' && tagged !== '' && tagged !== ctor && !ownTag ? ` [${tagged}]` : '';
+  const prefix = (fallback, size) => {
+    const name = ctor === null ? `[${fallback}: null prototype]` : ctor;
+    return `${name}${size === undefined ? '' : `(${size})`}${tag}`;
+  };
+  const beyond = depth > INSPECT_DEPTH;
+  const placeholder = (fallback) => `[${ctor === null ? `${fallback}: null prototype` : ctor}${tag}]`;
+  const noSkip = () => false;
+  // Formats the own entries; null when past the depth.
+  const start = () => {
+    if (beyond) return false;
+    st.deepest = depth;
+    return true;
+  };
+  st.stack.push(v);
+  try {
+    let base = '';
+    let open = '{';
+    let close = '}';
+    let out = [];
+    let grouped = false;
+    const isArray = Array.isArray(v);
+    if (typeof v === 'function') {
+      base = functionBase(v);
+      const skip = (k) => k === 'prototype';
+      if (!hasKeys(v, skip)) return base;
+      if (!start()) return ctor === 'Function' ? '[Function]' : placeholder('Function');
+      out = ownEntries(st, v, depth, skip);
+    } else if (isArray || (ArrayBuffer.isView(v) && typedArrayName.call(v) !== undefined)) {
+      const items = v.length;
+      const skip = (k) => k === 'length' || isIndex(k);
+      open = '[';
+      close = ']';
+      if (!isArray || ctor !== 'Array' || tag) base = prefix('Array', items);
+      if (items === 0 && !hasKeys(v, skip)) return `${base ? `${base} ` : ''}[]`;
+      if (!start()) return isArray && ctor === 'Array' ? '[Array]' : placeholder('Array');
+      let holes = 0;
+      const flushHoles = () => {
+        if (holes) out.push(`<${holes} empty item${holes > 1 ? 's' : ''}>`);
+        holes = 0;
+      };
+      const shown = Math.min(items, MAX_ARRAY);
+      for (let i = 0; i < shown; i++) {
+        if (isArray && !Object.hasOwn(v, i)) { holes++; continue; }
+        flushHoles();
+        st.indent += 2;
+        out.push(inspectValue(st, v[i], depth + 1, false));
+        st.indent -= 2;
+      }
+      flushHoles();
+      if (items > shown) out.push(`... ${items - shown} more item${items - shown > 1 ? 's' : ''}`);
+      const extra = ownEntries(st, v, depth, skip);
+      if (out.length > 6 && extra.length === 0) {
+        const before = out.length;
+        out = columns(st, out, v);
+        grouped = out.length !== before;
+      }
+      out.push(...extra);
+    } else if (has(mapSize, v) || has(setSize, v)) {
+      const map = has(mapSize, v);
+      base = prefix(map ? 'Map' : 'Set', map ? mapSize.call(v) : setSize.call(v));
+      if (!start()) return placeholder(map ? 'Map' : 'Set');
+      st.indent += 2;
+      if (map) {
+        for (const [k, x] of Map.prototype.entries.call(v)) out.push(`${inspectValue(st, k, depth + 1, false)} => ${inspectValue(st, x, depth + 1, false)}`);
+      } else {
+        for (const x of Set.prototype.values.call(v)) out.push(inspectValue(st, x, depth + 1, false));
+      }
+      st.indent -= 2;
+      out.push(...ownEntries(st, v, depth, noSkip));
+    } else if (has(arrayBufferLength, v)) {
+      base = prefix('ArrayBuffer');
+      if (!start()) return placeholder('ArrayBuffer');
+      const bytes = new Uint8Array(v);
+      const hex = Array.from(bytes.subarray(0, 50), (b) => b.toString(16).padStart(2, '0')).join(' ');
+      out = [`[Uint8Contents]: <${hex}${bytes.length > 50 ? ` ... ${bytes.length - 50} more bytes` : ''}>`, `byteLength: ${bytes.length}`];
+    } else {
+      // Values shown by a text of their own, then their keys in braces.
+      let skip = noSkip;
+      let cause;
+      const boxed = [[Number, 'Number'], [String, 'String'], [Boolean, 'Boolean'], [BigInt, 'BigInt'], [Symbol, 'Symbol']]
+        .find(([T]) => has(T.prototype.valueOf, v));
+      if (N.isError(v)) {
+        // The stack's lines line up under the key the error is the value of.
+        base = errorText(v).split('\n').join(`\n${' '.repeat(st.indent)}`);
+        skip = (k) => k === 'stack' || k === 'message';
+        const d = describe(v, 'cause');
+        if (d && !d.enumerable && 'value' in d) cause = d;
+      } else if (has(Date.prototype.getTime, v)) {
+        base = Number.isNaN(Date.prototype.getTime.call(v)) ? 'Invalid Date' : Date.prototype.toISOString.call(v);
+      } else if (v !== RegExp.prototype && has(regexpSource, v)) {
+        base = `/${regexpSource.call(v)}/${regexpFlags.call(v)}`;
+      } else if (boxed) {
+        base = `[${boxed[1]}: ${primitive(boxed[0].prototype.valueOf.call(v), false)}]`;
+        if (boxed[1] === 'String') skip = (k) => k === 'length' || isIndex(k);
+      } else {
+        if (objectTag.call(v) === '[object Promise]') base = prefix('Promise');
+        else if (ctor !== 'Object' || tag) base = prefix('Object');
+        if (!hasKeys(v, skip)) return `${base ? `${base} ` : ''}{}`;
+        if (!start()) return placeholder('Object');
+        out = ownEntries(st, v, depth, skip);
+        return layout(st, out, base, open, close, depth, false);
+      }
+      if (!hasKeys(v, skip) && !cause) return base;
+      if (!start()) return base.split('\n')[0];
+      out = ownEntries(st, v, depth, skip);
+      if (cause) {
+        st.indent += 2;
+        out.push(`[cause]: ${inspectValue(st, cause.value, depth + 1, false)}`);
+        st.indent -= 2;
+      }
+    }
+    if (out.length === 0) return `${base ? `${base} ` : ''}${open}${close}`;
+    return layout(st, out, base, open, close, depth, grouped);
+  } finally {
+    st.stack.pop();
+  }
+}
+
+function inspect(v, depth = 0) {
+  // `depth` starts the count lower: %s shows only the top level of an object.
+  return inspectValue({ stack: [], circular: new Map(), indent: 0, deepest: 0 }, v, depth, false);
+}
+
+const BUILT_IN = new Set(['Object', 'Array', 'Error', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError',
+  'URIError', 'AggregateError', 'Date', 'RegExp', 'Map', 'Set', 'WeakMap', 'WeakSet', 'Promise', 'Function', 'Number',
+  'String', 'Boolean', 'Symbol', 'BigInt', 'ArrayBuffer', 'DataView', ...Object.keys(TYPED)]);
+
+// Whether the toString `v` would use is the language's own, not one a script wrote.
+function builtInToString(v) {
+  if (typeof v.toString !== 'function') return true;
+  if (Object.hasOwn(v, 'toString')) return false;
+  let owner = getPrototypeOf(v);
+  while (owner !== null && !Object.hasOwn(owner, 'toString')) owner = getPrototypeOf(owner);
+  const c = owner === null ? undefined : describe(owner, 'constructor');
+  return c !== undefined && typeof c.value === 'function' && BUILT_IN.has(c.value.name);
+}
+
+// util.format: printf-like specifiers in a first string, the rest joined by spaces.
+function formatLog(args) {
+  let out = '';
+  let next = 0;
+  if (typeof args[0] === 'string' && args.length > 1) {
+    const f = args[0];
+    next = 1;
+    let last = 0;
+    for (let i = 0; i < f.length - 1; i++) {
+      if (f[i] !== '%') continue;
+      const c = f[i + 1];
+      let text;
+      if (c === '%') text = '%';
+      else if (next >= args.length) { i++; continue; }
+      else {
+        const a = args[next];
+        switch (c) {
+          case 's':
+            if (typeof a === 'bigint' || typeof a === 'number') text = primitive(a, true);
+            else if (typeof a !== 'object' || a === null || !builtInToString(a)) text = String(a);
+            else text = inspect(a, INSPECT_DEPTH);
+            break;
+          case 'd': case 'i': {
+            if (typeof a === 'bigint') text = `${a}n`;
+            else if (typeof a === 'symbol') text = 'NaN';
+            else {
+              const n = c === 'd' ? Number(a) : parseInt(a);
+              text = primitive(n, true);
+            }
+            break;
+          }
+          case 'f': text = typeof a === 'symbol' ? 'NaN' : primitive(parseFloat(a), true); break;
+          case 'j':
+            try { text = JSON.stringify(a); } catch (e) { text = /circular/i.test(`${e && e.message}`) ? '[Circular]' : (() => { throw e; })(); }
+            break;
+          case 'o': case 'O': text = typeof a === 'string' ? quote(a) : inspect(a); break;
+          case 'c': text = ''; break;
+          default: continue;
+        }
+        next++;
+      }
+      out += f.slice(last, i) + text;
+      last = i + 2;
+      i++;
+    }
+    out += f.slice(last);
+  }
+  for (let i = next; i < args.length; i++) {
+    const a = args[i];
+    out += (i > 0 ? ' ' : '') + (typeof a === 'string' ? a : inspect(a));
+  }
+  return out;
+}
+
 // The globals are accessors that loaded this; those a script has replaced stay replaced.
 for (const [name, value] of Object.entries({
   URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa, crypto, structuredClone,
@@ -519,3 +908,5 @@ for (const [name, value] of Object.entries({
   const now = Object.getOwnPropertyDescriptor(globalThis, name);
   if (!now || now.get) define(globalThis, name, value);
 }
+// For the host's console.* and ctx.log: fixed, so a script cannot change how another line prints.
+Object.defineProperty(globalThis, '__jsrt_format', { value: formatLog, writable: false, configurable: false, enumerable: false });

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use hmac::Mac as _;
 use rquickjs::function::Opt;
 use rquickjs::object::{Accessor, Property};
-use rquickjs::{Ctx, Exception, Function, Module, Object, TypedArray, Value};
+use rquickjs::{Ctx, Exception, FromJs, Function, Module, Object, TypedArray, Value};
 use sha2::Digest as _;
 
 use super::compile;
@@ -61,6 +61,77 @@ pub fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
             .prop(name, Accessor::new(get, set).configurable())?;
     }
     Ok(())
+}
+
+/// A log line from console.* or ctx.log arguments, printed as Node prints
+/// them. Strings, numbers, booleans, null, undefined and BigInts are done
+/// here; anything else, or a first string with a '%' (util.format's
+/// specifiers), goes to stdlib.js's formatter, loading the library if no
+/// global has yet. So a script that logs text only never loads it.
+pub fn log_line<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> String {
+    let simple = args.iter().all(|v| {
+        v.is_string()
+            || v.is_number()
+            || v.is_bool()
+            || v.is_null()
+            || v.is_undefined()
+            || v.is_big_int()
+    });
+    let specifiers = args.len() > 1
+        && args[0]
+            .as_string()
+            .and_then(|s| s.to_string().ok())
+            .is_some_and(|s| s.contains('%'));
+    if !simple || specifiers {
+        match formatted(ctx, args) {
+            Ok(line) => return line,
+            // A script's own getter or toString may have thrown: its values are shown plainly.
+            Err(_) => drop(ctx.catch()),
+        }
+    }
+    args.iter()
+        .map(|v| plain(ctx, v))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn formatted<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<String> {
+    let format = match ctx.globals().get::<_, Option<Function>>("__jsrt_format")? {
+        Some(f) => f,
+        None => {
+            load(ctx)?;
+            ctx.globals().get("__jsrt_format")?
+        }
+    };
+    let list = rquickjs::Array::new(ctx.clone())?;
+    for (i, v) in args.iter().enumerate() {
+        list.set(i, v.clone())?;
+    }
+    let line: rquickjs::String = format.call((list,))?;
+    super::host::js::usv(ctx, &line)
+}
+
+/// A primitive as Node prints it at the top level of a log line.
+fn plain<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> String {
+    if let Some(s) = v.as_string() {
+        return super::host::js::usv(ctx, s).unwrap_or_default();
+    }
+    if let Some(n) = v.as_number() {
+        if n == 0.0 && n.is_sign_negative() {
+            return "-0".into();
+        }
+    }
+    let text = rquickjs::convert::Coerced::<String>::from_js(ctx, v.clone())
+        .map(|c| c.0)
+        .unwrap_or_else(|_| {
+            ctx.catch();
+            v.type_name().to_string()
+        });
+    if v.is_big_int() {
+        format!("{text}n")
+    } else {
+        text
+    }
 }
 
 fn load(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
