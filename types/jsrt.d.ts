@@ -269,6 +269,22 @@ declare function atob(data: string): string;
  */
 declare function structuredClone<T>(value: T, options?: { transfer?: ArrayBuffer[] }): T;
 
+/**
+ * Calls `callback` after `ms` milliseconds (at least 1). A run ends when its default export has settled and no
+ * timer is left; timers never outlive the run's deadline. An error the callback throws fails the run.
+ */
+declare function setTimeout<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): number;
+declare function setInterval<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): number;
+declare function clearTimeout(id: number | undefined): void;
+declare function clearInterval(id: number | undefined): void;
+declare function queueMicrotask(callback: () => void): void;
+declare const performance: {
+  /** Milliseconds since the run started, with fractions. */
+  now(): number;
+  /** When the run started, in milliseconds since 1970. */
+  readonly timeOrigin: number;
+};
+
 type BytesLike = string | ArrayBuffer | ArrayBufferView;
 type DigestEncoding = "hex" | "base64" | "base64url";
 

@@ -434,6 +434,7 @@ impl TenantRuntime {
     ) -> RunResult {
         let start = Instant::now();
         self.watch.started.set(Some(start));
+        super::stdlib::run_started(start);
         self.watch.stop.set(None);
         let deadline = start.checked_add(std::time::Duration::from_millis(req.limits.time_ms));
         let scope = host::RunScope::begin(req, deadline);
@@ -715,15 +716,42 @@ fn call(
 
 /// Runs jobs until `value` (a promise or not) settles, and returns what it settled to.
 fn settle<'js>(ctx: &Ctx<'js>, value: &Value<'js>, watch: &Watch) -> rquickjs::Result<Value<'js>> {
-    let Some(promise) = value.as_promise() else {
-        return Ok(value.clone());
-    };
+    let promise = value.as_promise();
     loop {
-        if let Some(result) = promise.result::<Value>() {
-            return result;
-        }
-        if watch.stop.get().is_some() || !ctx.execute_pending_job() {
+        if watch.stopped() {
             break;
+        }
+        let settled = match &promise {
+            Some(p) => p.result::<Value>(),
+            None => Some(Ok(value.clone())),
+        };
+        if let Some(Err(e)) = settled {
+            return Err(e);
+        }
+        if settled.is_none() && ctx.execute_pending_job() {
+            continue;
+        }
+        // Settled, or no job left: the timers the script set decide
+        // (scripts that never touched the standard library have none).
+        let timers = super::stdlib::timers(ctx)?;
+        let next = match &timers {
+            Some(t) => t.get::<_, Function>("next")?.call::<_, f64>(())?,
+            None => -1.0,
+        };
+        match (settled, timers) {
+            (Some(result), _) if next < 0.0 => return result,
+            (None, _) if next < 0.0 => break,
+            (_, Some(t)) => {
+                // The jobs first, then the next timer once it is due.
+                if ctx.execute_pending_job() {
+                    continue;
+                }
+                if !wait_for_timer(next, watch) {
+                    break;
+                }
+                t.get::<_, Function>("run")?.call::<_, ()>(())?;
+            }
+            (_, None) => break,
         }
     }
     if watch.stop.get().is_some() {
@@ -734,6 +762,35 @@ fn settle<'js>(ctx: &Ctx<'js>, value: &Value<'js>, watch: &Watch) -> rquickjs::R
         ctx,
         "the script's promise never settled",
     ))
+}
+
+/// Sleeps until a timer is due, `ms` from now, outside JS: false when the
+/// run must end first (its deadline, a cancel, Postgres's interrupts), which
+/// is then set on `watch`. Looks every 10 ms.
+fn wait_for_timer(ms: f64, watch: &Watch) -> bool {
+    // Not inside QuickJS: the deadline's last resort must not end the backend here.
+    let _host = watchdog::Host::enter();
+    let ms = if ms.is_finite() {
+        ms.clamp(0.0, 2_147_483_647.0)
+    } else {
+        0.0
+    };
+    let until = Instant::now() + std::time::Duration::from_secs_f64(ms / 1000.0);
+    loop {
+        if watchdog::passed() {
+            watch.stop(FailureKind::Timeout);
+        } else if postgres_wants_out() || crate::shmem::board::cancel_requested() {
+            watch.stop(FailureKind::Cancelled);
+        }
+        if watch.stopped() {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(10)));
+    }
 }
 
 /// Drops the entry used longest ago.

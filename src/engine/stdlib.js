@@ -901,12 +901,88 @@ function formatLog(args) {
   return out;
 }
 
+// ------------------------------------------------------------ timers
+
+// setTimeout and friends keep their timers here; the host (sandbox.rs's
+// settle) asks `__jsrt_timers` how long to wait for the next one once the
+// script has no job left, sleeps outside JS, then runs it. A run ends when
+// its default export has settled and no timer is left, and never after its
+// deadline: the timers of a run that failed go with its context.
+const timerList = new Map(); // id -> {due, every, fn, args}
+let timerSeq = 0;
+let uncaught = null; // {error} thrown by a queueMicrotask callback
+
+function addTimer(fn, ms, args, repeat, what) {
+  if (typeof fn !== 'function') throw new TypeError(`${what}: the callback must be a function`);
+  // As Node: a delay below 1 ms (or not a number) is 1 ms.
+  let delay = Number(ms);
+  if (!(delay >= 1 && delay <= 2147483647)) delay = 1;
+  const id = ++timerSeq;
+  timerList.set(id, { due: N.now() + delay, every: repeat ? delay : null, fn, args });
+  return id;
+}
+
+function setTimeout(fn, ms, ...args) { return addTimer(fn, ms, args, false, 'setTimeout'); }
+function setInterval(fn, ms, ...args) { return addTimer(fn, ms, args, true, 'setInterval'); }
+function clearTimeout(id) { timerList.delete(Number(id)); }
+function clearInterval(id) { timerList.delete(Number(id)); }
+
+function queueMicrotask(callback) {
+  if (typeof callback !== 'function') throw new TypeError('queueMicrotask: the callback must be a function');
+  Promise.resolve().then(() => {
+    try {
+      callback();
+    } catch (error) {
+      if (uncaught === null) uncaught = { error };
+    }
+  });
+}
+
+const timerHost = Object.freeze({
+  // Milliseconds until the next timer is due (0 when one is), -1 when none is left.
+  // An error a microtask threw ends the run here, as an uncaught one ends Node.
+  next() {
+    if (uncaught !== null) {
+      const { error } = uncaught;
+      uncaught = null;
+      throw error;
+    }
+    let first = Infinity;
+    for (const t of timerList.values()) first = Math.min(first, t.due);
+    return first === Infinity ? -1 : Math.max(0, first - N.now());
+  },
+  // Runs the one timer due first (the host runs the jobs it leaves before the next).
+  run() {
+    let id = null;
+    let t = null;
+    for (const [k, v] of timerList) if (t === null || v.due < t.due) { id = k; t = v; }
+    if (t === null || t.due > N.now()) return;
+    if (t.every === null) timerList.delete(id);
+    else t.due = N.now() + t.every;
+    t.fn(...t.args);
+  },
+  clear() {
+    timerList.clear();
+    uncaught = null;
+  },
+});
+
+// performance.now(): milliseconds since the run started.
+const performance = Object.freeze({
+  now() { return N.now(); },
+  get timeOrigin() { return N.timeOrigin(); },
+  toJSON() { return { timeOrigin: N.timeOrigin() }; },
+  [Symbol.toStringTag]: 'Performance',
+});
+
 // The globals are accessors that loaded this; those a script has replaced stay replaced.
 for (const [name, value] of Object.entries({
   URL, URLSearchParams, TextEncoder, TextDecoder, atob, btoa, crypto, structuredClone,
+  setTimeout, clearTimeout, setInterval, clearInterval, queueMicrotask, performance,
 })) {
   const now = Object.getOwnPropertyDescriptor(globalThis, name);
   if (!now || now.get) define(globalThis, name, value);
 }
 // For the host's console.* and ctx.log: fixed, so a script cannot change how another line prints.
 Object.defineProperty(globalThis, '__jsrt_format', { value: formatLog, writable: false, configurable: false, enumerable: false });
+Object.defineProperty(globalThis, '__jsrt_timers', { value: timerHost, writable: false, configurable: false, enumerable: false });

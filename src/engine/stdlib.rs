@@ -1,6 +1,8 @@
 //! The standard library scripts get besides the ECMAScript built-ins: URL and
 //! URLSearchParams, TextEncoder and TextDecoder, atob and btoa, crypto and
-//! structuredClone. `stdlib.js` defines them on top of the native helpers
+//! structuredClone, timers (setTimeout, setInterval, queueMicrotask) and
+//! performance.now(); also the formatter of console.* and ctx.log for values
+//! other than primitives. `stdlib.js` defines them on top of the native helpers
 //! here (WHATWG URL parsing from ada, Node's own URL parser, via the ada-url crate;
 //! form encoding from the url crate; UTF-8, base64, SHA-256,
 //! HMAC, randomness). It is compiled once, in the postmaster when the
@@ -8,7 +10,9 @@
 //! backend. A context evaluates it when a script first touches one of its
 //! globals (about half a millisecond), so scripts that use none pay nothing.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use base64::Engine as _;
 use hmac::Mac as _;
@@ -33,7 +37,7 @@ pub fn prepare() {
 }
 
 /// The globals stdlib.js defines.
-const GLOBALS: [&str; 8] = [
+const GLOBALS: [&str; 14] = [
     "URL",
     "URLSearchParams",
     "TextEncoder",
@@ -42,7 +46,42 @@ const GLOBALS: [&str; 8] = [
     "btoa",
     "crypto",
     "structuredClone",
+    "setTimeout",
+    "clearTimeout",
+    "setInterval",
+    "clearInterval",
+    "queueMicrotask",
+    "performance",
 ];
+
+thread_local! {
+    /// When the current run started: performance.now() counts from here.
+    static RUN_START: Cell<Option<(Instant, f64)>> = const { Cell::new(None) };
+}
+
+/// Marks the start of a run, the origin of performance.now() and the timers.
+pub fn run_started(at: Instant) {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    RUN_START.with(|r| r.set(Some((at, wall))));
+}
+
+/// Milliseconds since the run started (fractions included).
+pub fn now_ms() -> f64 {
+    RUN_START.with(|r| {
+        r.get()
+            .map_or(0.0, |(at, _)| at.elapsed().as_secs_f64() * 1000.0)
+    })
+}
+
+/// The timers a script set (stdlib.js's timerHost), if it loaded the library.
+pub fn timers<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Option<Object<'js>>> {
+    Ok(ctx
+        .globals()
+        .get::<_, Value>("__jsrt_timers")?
+        .into_object())
+}
 
 /// Defines the standard library's globals in `ctx` as accessors that load
 /// it on first use; loading replaces them with the real values.
@@ -241,6 +280,13 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         })?,
     )?;
     // structuredClone's checks on what a script cannot tell apart itself.
+    n.set("now", Function::new(ctx.clone(), now_ms)?)?;
+    n.set(
+        "timeOrigin",
+        Function::new(ctx.clone(), || {
+            RUN_START.with(|r| r.get().map_or(0.0, |(_, wall)| wall))
+        })?,
+    )?;
     n.set(
         "isProxy",
         Function::new(ctx.clone(), |v: Value<'js>| v.is_proxy())?,

@@ -221,3 +221,55 @@ SELECT run_js('std_url_more', $$
     ipv6: new URL('http://[0:0::1]:80/').host, idn: new URL('https://Bücher.example/').hostname,
   };
 $$);
+
+-- timers: order by due time, then by when they were set; microtasks before
+-- the next timer; clearTimeout; setInterval until cleared; arguments passed
+SELECT run_js('std_timers', $$
+  const seen = [];
+  setTimeout(() => seen.push('t3'), 3);
+  setTimeout((a, b) => seen.push(`t0 ${a} ${b}`), 0, 'x', 'y');
+  setTimeout(() => { seen.push('t1'); queueMicrotask(() => seen.push('micro after t1')); }, 1);
+  const gone = setTimeout(() => seen.push('cleared'), 5);
+  clearTimeout(gone);
+  queueMicrotask(() => seen.push('micro'));
+  let n = 0;
+  await new Promise((resolve) => {
+    const id = setInterval(() => { seen.push(`interval ${++n}`); if (n === 3) { clearInterval(id); resolve(); } }, 5);
+  });
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, 50)); // a backoff between retries
+  const waited = performance.now() - t0;
+  const errors = [];
+  for (const f of [() => setTimeout('code', 1), () => queueMicrotask(1)]) {
+    try { f(); } catch (e) { errors.push(e.name); }
+  }
+  return {seen, waitedAtLeast50: waited >= 49, waitedUnder1s: waited < 1000, now: typeof performance.now(),
+    ids: typeof setTimeout(() => {}, 1), errors};
+$$);
+
+-- a run ends when no timer is left, even after its promise settled
+SELECT jsrt.create_script('std_timer_after', $$
+export default (ctx) => {
+  setTimeout(() => console.log('after return'), 30);
+  return 'returned';
+}$$, 'oneoff') IS NOT NULL AS ok;
+SELECT jsrt.execute('std_timer_after');
+SELECT e.logs->0->>'message' AS log, (e.metrics->>'duration_ms')::float >= 29 AS waited
+  FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'std_timer_after';
+
+-- timers never outlive the deadline; an error a timer throws fails the run
+SELECT jsrt.create_script('std_timer_forever', $$
+export default () => { setInterval(() => {}, 10); return 'never done'; }$$, 'oneoff',
+  '{"resource_limits": {"max_execution_time_ms": 300}}') IS NOT NULL AS ok;
+SELECT err($$SELECT jsrt.execute('std_timer_forever')$$);
+SELECT jsrt.create_script('std_timer_throws', $$
+export default () => { setTimeout(() => { throw new RangeError('from a timer'); }, 5); return 1; }$$, 'oneoff') IS NOT NULL AS ok;
+SELECT err($$SELECT jsrt.execute('std_timer_throws')$$);
+SELECT jsrt.create_script('std_timer_late', $$
+export default () => new Promise((r) => setTimeout(r, 60000))$$, 'oneoff',
+  '{"resource_limits": {"max_execution_time_ms": 200}}') IS NOT NULL AS ok;
+SELECT err($$SELECT jsrt.execute('std_timer_late')$$);
+-- performance.now() counts from the start of each run, also in a loaded script's next run
+SELECT jsrt.create_script('std_now', $$
+export default async () => { const t = performance.now(); await new Promise((r) => setTimeout(r, 40)); return [t < 40, performance.now() >= 40]; }$$, 'oneoff') IS NOT NULL AS ok;
+SELECT jsrt.execute('std_now') AS first, jsrt.execute('std_now') AS second;

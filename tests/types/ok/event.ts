@@ -12,3 +12,19 @@ export default async function (ctx: jsrt.Context<{ orderId: number }>) {
   const moved = structuredClone({ buf }, { transfer: [buf] });
   return { id, type, order, depth: e.depth, when: when.toISOString(), text, ignoreBOM: decoder.ignoreBOM, size: moved.buf.byteLength };
 }
+
+// Retries with a backoff between attempts, and a timing.
+export async function withRetries(ctx: jsrt.Context<{ url: string }>) {
+  const started = performance.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { body: (await ctx.http.get(ctx.input.url)).text(), ms: performance.now() - started };
+    } catch (e) {
+      if (attempt === 3) throw e;
+      await new Promise<void>((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+    }
+  }
+}
+const tick: number = setInterval((n: number) => n + 1, 10, 1);
+clearInterval(tick);
+queueMicrotask(() => clearTimeout(undefined));
