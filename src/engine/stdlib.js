@@ -46,6 +46,7 @@ function encodingOf(encoding, what) {
 
 let relist; // (params, query): the list after its URL's query changed
 let attach; // (params, url): updates of params update url's query
+let pairsOf; // (value): the list of a URLSearchParams, or null for anything else
 
 class URLSearchParams {
   #list = [];
@@ -54,6 +55,13 @@ class URLSearchParams {
   static {
     relist = (p, query) => { p.#list = N.formParse(query.startsWith('?') ? query.slice(1) : query); };
     attach = (p, url) => { p.#url = url; };
+    pairsOf = (v) => {
+      try {
+        return v.#list;
+      } catch {
+        return null;
+      }
+    };
   }
 
   constructor(init) {
@@ -134,6 +142,7 @@ class URLSearchParams {
 // ------------------------------------------------------------ URL
 
 let setSearch; // (url, query) from its URLSearchParams
+let isURL; // (value): whether it is a URL
 
 const parse = (url, base) => (base === undefined ? N.urlParse(usv(url)) : N.urlParse(usv(url), usv(base)));
 
@@ -147,6 +156,13 @@ class URL {
 
   static {
     setSearch = (u, query) => { u.#c = N.urlSet(u.#c.href, 'search', query); };
+    isURL = (v) => {
+      try {
+        return typeof v.#c === 'object';
+      } catch {
+        return false;
+      }
+    };
   }
 
   constructor(url, base) {
@@ -725,6 +741,27 @@ function inspectObject(st, v, depth) {
   };
   st.stack.push(v);
   try {
+    // URL and URLSearchParams as Node shows them: their parts, their pairs.
+    if (isURL(v)) {
+      if (!start()) return '[URL]';
+      const out = [];
+      for (const k of ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search', 'searchParams', 'hash']) {
+        st.indent += 2;
+        out.push(`${k}: ${inspectValue(st, v[k], depth + 1, false)}`);
+        st.indent -= 2;
+      }
+      return layout(st, out, 'URL', '{', '}', depth, false);
+    }
+    const pairs = pairsOf(v);
+    if (pairs !== null) {
+      if (pairs.length === 0) return 'URLSearchParams {}';
+      if (!start()) return '[URLSearchParams]';
+      const out = pairs.map(([k, x]) => `${quote(k)} => ${quote(x)}`);
+      const width = out.reduce((n, e) => n + e.length + 2, -2);
+      // Node's own layout for them: two spaces past the line the value starts on.
+      const pad = `\n${' '.repeat(st.indent + 2)}`;
+      return width > BREAK_LENGTH ? `URLSearchParams {${pad}${out.join(`,${pad}`)} }` : `URLSearchParams { ${out.join(', ')} }`;
+    }
     let base = '';
     let open = '{';
     let close = '}';

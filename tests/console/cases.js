@@ -65,5 +65,10 @@ function consoleCases() {
     () => [{'a-b': 1, 'c d': 2, '0x': 3, '1': 4, __proto__x: 5}],
     () => [new Set(Array.from({length: 10}, (_, i) => i))],
     () => [new Map(Array.from({length: 5}, (_, i) => [i, 'v'.repeat(i * 5)]))],
+    () => [new URL('https://user:pw@example.com:8080/a/b?x=1&y=two#h')],
+    () => [{u: new URL('https://a.com')}],
+    () => [new URLSearchParams('a=1&b=2'), new URLSearchParams(), {p: new URLSearchParams('q=' + 'x'.repeat(90))}],
+    () => [[new URLSearchParams("a=it's")]],
+    () => [[{p: new URLSearchParams('q=' + 'x'.repeat(90) + '&b=' + 'y'.repeat(10))}]],
   ];
 }

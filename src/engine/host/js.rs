@@ -77,7 +77,7 @@ pub fn text(
     why: &str,
 ) -> rquickjs::Result<String> {
     v.and_then(|v| v.as_string())
-        .map(|s| s.to_string())
+        .map(|s| usv(ctx, s))
         .transpose()?
         .ok_or_else(|| bad(ctx, what, why))
 }
