@@ -63,7 +63,7 @@ SELECT jsrt.execute('close-day') AS close_day;
 SELECT jsrt.create_script('welcome', $js$
 export default function (ctx) {
   ctx.log.info('welcoming', ctx.input.email);
-  return { sent_to: ctx.input.email, event: ctx.event.event_type };
+  return { sent_to: ctx.input.email, event: ctx.event.type };
 }$js$, 'event', '{"status": "active", "event_types": ["user.created"]}') \gset
 SELECT jsrt.emit('user.created', '{"email": "ann@example.com"}') AS event_id \gset
 SELECT wait_for_event.result AS welcome_run FROM (
@@ -89,7 +89,7 @@ SELECT jsrt.expose_table('public.demo_alerts');
 SELECT jsrt.create_script('alert-to-chat', $js$
 export default async function (ctx) {
   const a = ctx.input;
-  const text = `${ctx.event.event_type}: script ${a.script.name} (run ${a.execution_id}), attempt ${a.attempt}: ${a.error}`;
+  const text = `${ctx.event.type}: script ${a.script.name} (run ${a.execution_id}), attempt ${a.attempt}: ${a.error}`;
   const hook = ctx.secrets.get('chat_webhook');
   let posted = null;
   if (hook) {

@@ -32,6 +32,10 @@ tests/integration/front.sh "$PORT" "$DB"
 tests/integration/http_conformance.sh "$PORT" "$DB"
 # next run times against croniter, around daylight-saving changes
 tests/integration/cron_differential.sh "$PORT" "$DB"
+# WPT's URL parsing and setter cases, against the recorded passes (and Node's counts)
+tests/integration/wpt_url.sh "$PORT" "$DB"
+# console.log's formatting against Node's util.format, case by case
+tests/integration/console_differential.sh "$PORT" "$DB"
 # scheduled runs with the scheduler and executors: the jobs table, retries
 tests/integration/schedule.sh "$PORT" "$DB"
 # the management API: every resource and role, over the front door

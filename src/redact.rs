@@ -86,6 +86,10 @@ impl Redactor {
                 }
             }
         }
+        // As console.log prints it inside a quoted string of an object (stdlib.js's quote()).
+        for q in ['\'', '"', '`'] {
+            push(inspect_escape(secret, q), true);
+        }
         let escaped = serde_json::to_string(secret).unwrap_or_default();
         let inner = escaped
             .get(1..escaped.len().saturating_sub(1))
@@ -181,6 +185,32 @@ impl Redactor {
     }
 }
 
+/// `s` escaped as console.log escapes a string it shows in `quote` quotes:
+/// the quote, backslashes and control characters.
+fn inspect_escape(s: &str, quote: char) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// What encodeURIComponent makes of `bytes` (upper-case hex digits).
 fn percent_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 3);
@@ -197,6 +227,15 @@ fn percent_encode(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_found_as_console_log_quotes_them() {
+        let r = Redactor::new(&["it's\\a\tsecret".to_string()]).expect("long enough");
+        // console.log({k: "it's\\a\tsecret"}) prints { k: "it's\\\\a\\tsecret" }; in a string with both quotes, 'it\'s...
+        assert!(!r.hits("{ k: \"it's\\\\a\\tsecret\" }").is_empty());
+        assert!(!r.hits("'say \"x\" it\\'s\\\\a\\tsecret'").is_empty());
+        assert!(!r.hits("`\"'it's\\\\a\\tsecret`").is_empty());
+    }
 
     #[test]
     fn blanks_text_and_json() {

@@ -118,6 +118,24 @@ declare namespace jsrt {
     publish(type: string, payload?: Record<string, unknown>): number;
   }
 
+  /** ctx.event: the event that started an event run. */
+  interface Event<Payload = any> {
+    readonly id: number;
+    readonly type: string;
+    /** The event's payload, the same value as ctx.input. */
+    readonly payload: Payload;
+    /** 0 for an event an application wrote, one more for each script that published on the way. */
+    readonly depth: number;
+    /** When the event was written (ISO 8601). */
+    readonly emittedAt: string;
+    /** @deprecated since 0.1.x, removed in 0.2: use `id`. */
+    readonly event_id: number;
+    /** @deprecated since 0.1.x, removed in 0.2: use `type`. */
+    readonly event_type: string;
+    /** @deprecated since 0.1.x, removed in 0.2: use `emittedAt`. */
+    readonly emitted_at: string;
+  }
+
   interface Log {
     info(...values: unknown[]): void;
     warn(...values: unknown[]): void;
@@ -167,7 +185,7 @@ declare namespace jsrt {
     /** Only in HTTP runs. */
     readonly request?: Request;
     /** Only in event runs. */
-    readonly event?: { readonly event_id: number; readonly event_type: string; readonly depth: number; readonly emitted_at: string };
+    readonly event?: Event<Input>;
     readonly log: Log;
     /**
      * How far the run has got: `done` of `total` (both finite, 0 or more),
@@ -300,10 +318,13 @@ declare class TextEncoder {
 
 /** UTF-8 only. With fatal, invalid bytes throw TypeError; without, they become U+FFFD. */
 declare class TextDecoder {
-  constructor(label?: "utf-8" | "utf8", options?: { fatal?: boolean });
+  constructor(label?: "utf-8" | "utf8", options?: { fatal?: boolean; ignoreBOM?: boolean });
   readonly encoding: "utf-8";
   readonly fatal: boolean;
-  decode(input?: ArrayBuffer | ArrayBufferView): string;
+  /** Whether a leading byte order mark is kept in the text (by default it is dropped). */
+  readonly ignoreBOM: boolean;
+  /** With `stream`, a character cut at the end of `input` is completed by the next call. */
+  decode(input?: ArrayBuffer | ArrayBufferView, options?: { stream?: boolean }): string;
 }
 
 /** Base64 of a string of Latin-1 characters; others throw InvalidCharacterError. */
@@ -311,8 +332,29 @@ declare function btoa(data: string): string;
 /** The Latin-1 string a base64 text stands for; bad base64 throws InvalidCharacterError. */
 declare function atob(data: string): string;
 
-/** A deep copy: objects, arrays, Date, RegExp, Map, Set, ArrayBuffer, typed arrays, Error; cycles kept. Functions and symbols throw DataCloneError. */
-declare function structuredClone<T>(value: T): T;
+/**
+ * A deep copy as the HTML standard's structured clone: objects, arrays, Date, RegExp, Map, Set, ArrayBuffer,
+ * typed arrays, primitive wrappers (BigInt too), errors with their cause (AggregateError with its errors); cycles kept.
+ * Functions, symbols, Proxy, arguments, generators, promises, weak collections and URL throw DataCloneError.
+ * `transfer` moves the listed ArrayBuffers into the copy and detaches them.
+ */
+declare function structuredClone<T>(value: T, options?: { transfer?: ArrayBuffer[] }): T;
+
+/**
+ * Calls `callback` after `ms` milliseconds (at least 1). A run ends when its default export has settled and no
+ * timer is left; timers never outlive the run's deadline. An error the callback throws fails the run.
+ */
+declare function setTimeout<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): number;
+declare function setInterval<A extends unknown[]>(callback: (...args: A) => void, ms?: number, ...args: A): number;
+declare function clearTimeout(id: number | undefined): void;
+declare function clearInterval(id: number | undefined): void;
+declare function queueMicrotask(callback: () => void): void;
+declare const performance: {
+  /** Milliseconds since the run started, with fractions. */
+  now(): number;
+  /** When the run started, in milliseconds since 1970. */
+  readonly timeOrigin: number;
+};
 
 type BytesLike = string | ArrayBuffer | ArrayBufferView;
 type DigestEncoding = "hex" | "base64" | "base64url";

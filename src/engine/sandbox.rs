@@ -452,6 +452,7 @@ impl TenantRuntime {
     ) -> RunResult {
         let start = Instant::now();
         self.watch.started.set(Some(start));
+        super::stdlib::run_started(start);
         self.watch.stop.set(None);
         let deadline = start.checked_add(std::time::Duration::from_millis(req.limits.time_ms));
         let scope = host::RunScope::begin(req, deadline);
@@ -724,7 +725,7 @@ fn run_ctx<'js>(
     let tenant = loaded.tenant.clone().restore(ctx)?.into_value();
     let script = loaded.script.clone().restore(ctx)?.into_value();
     let mut members = vec![
-        (a.input, input),
+        (a.input, input.clone()),
         (a.tenant, tenant),
         (a.script, script),
         (a.execution, execution.into_value()),
@@ -733,7 +734,7 @@ fn run_ctx<'js>(
         members.push((*atom, o.clone().restore(ctx)?.into_value()));
     }
     if let Some(event) = req.event_json {
-        members.push((a.event, ctx.json_parse(event)?));
+        members.push((a.event, host::events::ctx_event(ctx, event, input)?));
     }
     if let Some(request) = req.request_json {
         let request = ctx.json_parse(request)?;
@@ -808,15 +809,42 @@ fn typed_ctx<'js>(
 
 /// Runs jobs until `value` (a promise or not) settles, and returns what it settled to.
 fn settle<'js>(ctx: &Ctx<'js>, value: &Value<'js>, watch: &Watch) -> rquickjs::Result<Value<'js>> {
-    let Some(promise) = value.as_promise() else {
-        return Ok(value.clone());
-    };
+    let promise = value.as_promise();
     loop {
-        if let Some(result) = promise.result::<Value>() {
-            return result;
-        }
-        if watch.stop.get().is_some() || !ctx.execute_pending_job() {
+        if watch.stopped() {
             break;
+        }
+        let settled = match &promise {
+            Some(p) => p.result::<Value>(),
+            None => Some(Ok(value.clone())),
+        };
+        if let Some(Err(e)) = settled {
+            return Err(e);
+        }
+        if settled.is_none() && ctx.execute_pending_job() {
+            continue;
+        }
+        // Settled, or no job left: the timers the script set decide
+        // (scripts that never touched the standard library have none).
+        let timers = super::stdlib::timers(ctx)?;
+        let next = match &timers {
+            Some(t) => t.get::<_, Function>("next")?.call::<_, f64>(())?,
+            None => -1.0,
+        };
+        match (settled, timers) {
+            (Some(result), _) if next < 0.0 => return result,
+            (None, _) if next < 0.0 => break,
+            (_, Some(t)) => {
+                // The jobs first, then the next timer once it is due.
+                if ctx.execute_pending_job() {
+                    continue;
+                }
+                if !wait_for_timer(next, watch) {
+                    break;
+                }
+                t.get::<_, Function>("run")?.call::<_, ()>(())?;
+            }
+            (_, None) => break,
         }
     }
     if watch.stop.get().is_some() {
@@ -827,6 +855,35 @@ fn settle<'js>(ctx: &Ctx<'js>, value: &Value<'js>, watch: &Watch) -> rquickjs::R
         ctx,
         "the script's promise never settled",
     ))
+}
+
+/// Sleeps until a timer is due, `ms` from now, outside JS: false when the
+/// run must end first (its deadline, a cancel, Postgres's interrupts), which
+/// is then set on `watch`. Looks every 10 ms.
+fn wait_for_timer(ms: f64, watch: &Watch) -> bool {
+    // Not inside QuickJS: the deadline's last resort must not end the backend here.
+    let _host = watchdog::Host::enter();
+    let ms = if ms.is_finite() {
+        ms.clamp(0.0, 2_147_483_647.0)
+    } else {
+        0.0
+    };
+    let until = Instant::now() + std::time::Duration::from_secs_f64(ms / 1000.0);
+    loop {
+        if watchdog::passed() {
+            watch.stop(FailureKind::Timeout);
+        } else if postgres_wants_out() || crate::shmem::board::cancel_requested() {
+            watch.stop(FailureKind::Cancelled);
+        }
+        if watch.stopped() {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(10)));
+    }
 }
 
 /// Drops the entry used longest ago.
@@ -932,37 +989,11 @@ fn make_logger<'js>(
         let watch = watch.clone();
         let f = Function::new(ctx.clone(), move |ctx: Ctx<'js>, args: Rest<Value<'js>>| {
             let _host = watchdog::Host::enter();
-            let message = args
-                .0
-                .iter()
-                .map(|v| show(&ctx, v))
-                .collect::<Vec<_>>()
-                .join(" ");
+            let message = super::stdlib::log_line(&ctx, &args.0);
             crate::shmem::live::log(level, &message);
             logs.borrow_mut().push(level, message, watch.elapsed_ms());
         })?;
         o.set(level, f)?;
     }
     Ok(o)
-}
-
-/// How console shows one value: strings as they are, errors as "Name: message", the rest as JSON.
-fn show<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> String {
-    if let Some(s) = v.as_string() {
-        return s.to_string().unwrap_or_default();
-    }
-    if v.is_error() {
-        if let Some(o) = v.as_object() {
-            let name: String = o.get("name").unwrap_or_else(|_| "Error".into());
-            let message: String = o.get("message").unwrap_or_default();
-            return format!("{name}: {message}");
-        }
-    }
-    match ctx.json_stringify(v.clone()) {
-        Ok(Some(s)) => s.to_string().unwrap_or_default(),
-        _ => {
-            ctx.catch();
-            v.type_name().to_string()
-        }
-    }
 }

@@ -1,19 +1,24 @@
 //! The standard library scripts get besides the ECMAScript built-ins: URL and
 //! URLSearchParams, TextEncoder and TextDecoder, atob and btoa, crypto and
-//! structuredClone. `stdlib.js` defines them on top of the native helpers
-//! here (WHATWG URL parsing from the url crate, UTF-8, base64, SHA-256,
+//! structuredClone, timers (setTimeout, setInterval, queueMicrotask) and
+//! performance.now(); also the formatter of console.* and ctx.log for values
+//! other than primitives. `stdlib.js` defines them on top of the native helpers
+//! here (WHATWG URL parsing from ada, Node's own URL parser, via the ada-url crate;
+//! form encoding from the url crate; UTF-8, base64, SHA-256,
 //! HMAC, randomness). It is compiled once, in the postmaster when the
 //! library is preloaded (backends inherit the bytecode) or else once per
 //! backend. A context evaluates it when a script first touches one of its
 //! globals (about half a millisecond), so scripts that use none pay nothing.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use base64::Engine as _;
 use hmac::Mac as _;
 use rquickjs::function::Opt;
 use rquickjs::object::{Accessor, Property};
-use rquickjs::{Ctx, Exception, Function, Module, Object, TypedArray, Value};
+use rquickjs::{Ctx, Exception, FromJs, Function, Module, Object, TypedArray, Value};
 use sha2::Digest as _;
 
 use super::compile;
@@ -32,7 +37,7 @@ pub fn prepare() {
 }
 
 /// The globals stdlib.js defines.
-const GLOBALS: [&str; 8] = [
+const GLOBALS: [&str; 14] = [
     "URL",
     "URLSearchParams",
     "TextEncoder",
@@ -41,7 +46,42 @@ const GLOBALS: [&str; 8] = [
     "btoa",
     "crypto",
     "structuredClone",
+    "setTimeout",
+    "clearTimeout",
+    "setInterval",
+    "clearInterval",
+    "queueMicrotask",
+    "performance",
 ];
+
+thread_local! {
+    /// When the current run started: performance.now() counts from here.
+    static RUN_START: Cell<Option<(Instant, f64)>> = const { Cell::new(None) };
+}
+
+/// Marks the start of a run, the origin of performance.now() and the timers.
+pub fn run_started(at: Instant) {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    RUN_START.with(|r| r.set(Some((at, wall))));
+}
+
+/// Milliseconds since the run started (fractions included).
+pub fn now_ms() -> f64 {
+    RUN_START.with(|r| {
+        r.get()
+            .map_or(0.0, |(at, _)| at.elapsed().as_secs_f64() * 1000.0)
+    })
+}
+
+/// The timers a script set (stdlib.js's timerHost), if it loaded the library.
+pub fn timers<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Option<Object<'js>>> {
+    Ok(ctx
+        .globals()
+        .get::<_, Value>("__jsrt_timers")?
+        .into_object())
+}
 
 /// Defines the standard library's globals in `ctx` as accessors that load
 /// it on first use; loading replaces them with the real values.
@@ -60,6 +100,77 @@ pub fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
             .prop(name, Accessor::new(get, set).configurable())?;
     }
     Ok(())
+}
+
+/// A log line from console.* or ctx.log arguments, printed as Node prints
+/// them. Strings, numbers, booleans, null, undefined and BigInts are done
+/// here; anything else, or a first string with a '%' (util.format's
+/// specifiers), goes to stdlib.js's formatter, loading the library if no
+/// global has yet. So a script that logs text only never loads it.
+pub fn log_line<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> String {
+    let simple = args.iter().all(|v| {
+        v.is_string()
+            || v.is_number()
+            || v.is_bool()
+            || v.is_null()
+            || v.is_undefined()
+            || v.is_big_int()
+    });
+    let specifiers = args.len() > 1
+        && args[0]
+            .as_string()
+            .and_then(|s| s.to_string().ok())
+            .is_some_and(|s| s.contains('%'));
+    if !simple || specifiers {
+        match formatted(ctx, args) {
+            Ok(line) => return line,
+            // A script's own getter or toString may have thrown: its values are shown plainly.
+            Err(_) => drop(ctx.catch()),
+        }
+    }
+    args.iter()
+        .map(|v| plain(ctx, v))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn formatted<'js>(ctx: &Ctx<'js>, args: &[Value<'js>]) -> rquickjs::Result<String> {
+    let format = match ctx.globals().get::<_, Option<Function>>("__jsrt_format")? {
+        Some(f) => f,
+        None => {
+            load(ctx)?;
+            ctx.globals().get("__jsrt_format")?
+        }
+    };
+    let list = rquickjs::Array::new(ctx.clone())?;
+    for (i, v) in args.iter().enumerate() {
+        list.set(i, v.clone())?;
+    }
+    let line: rquickjs::String = format.call((list,))?;
+    super::host::js::usv(ctx, &line)
+}
+
+/// A primitive as Node prints it at the top level of a log line.
+fn plain<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> String {
+    if let Some(s) = v.as_string() {
+        return super::host::js::usv(ctx, s).unwrap_or_default();
+    }
+    if let Some(n) = v.as_number() {
+        if n == 0.0 && n.is_sign_negative() {
+            return "-0".into();
+        }
+    }
+    let text = rquickjs::convert::Coerced::<String>::from_js(ctx, v.clone())
+        .map(|c| c.0)
+        .unwrap_or_else(|_| {
+            ctx.catch();
+            v.type_name().to_string()
+        });
+    if v.is_big_int() {
+        format!("{text}n")
+    } else {
+        text
+    }
 }
 
 fn load(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
@@ -96,12 +207,16 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         Function::new(
             ctx.clone(),
             |ctx: Ctx<'js>, input: String, base: Opt<String>| {
-                let parsed = match base.0 {
-                    Some(b) => url::Url::parse(&b).and_then(|b| b.join(&input)),
-                    None => url::Url::parse(&input),
-                };
-                let u = parsed
-                    .map_err(|e| type_error(&ctx, &format!("Invalid URL \"{input}\": {e}")))?;
+                let u = ada_url::Url::parse(&input, base.0.as_deref()).map_err(|_| {
+                    let why = match &base.0 {
+                        Some(b) => format!("Invalid URL \"{input}\" (against base \"{b}\")"),
+                        None if !has_scheme(&input) => {
+                            format!("Invalid URL \"{input}\": relative URL without a base")
+                        }
+                        None => format!("Invalid URL \"{input}\""),
+                    };
+                    type_error(&ctx, &why)
+                })?;
                 components(&ctx, &u)
             },
         )?,
@@ -111,30 +226,10 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         Function::new(
             ctx.clone(),
             |ctx: Ctx<'js>, href: String, part: String, value: String| {
-                let mut u = url::Url::parse(&href).map_err(|e| type_error(&ctx, &e.to_string()))?;
-                use url::quirks as q;
-                // WHATWG setters ignore values they cannot take.
-                let _ = match part.as_str() {
-                    "protocol" => q::set_protocol(&mut u, &value),
-                    "username" => q::set_username(&mut u, &value),
-                    "password" => q::set_password(&mut u, &value),
-                    "host" => q::set_host(&mut u, &value),
-                    "hostname" => q::set_hostname(&mut u, &value),
-                    "port" => q::set_port(&mut u, &value),
-                    "pathname" => {
-                        q::set_pathname(&mut u, &value);
-                        Ok(())
-                    }
-                    "search" => {
-                        q::set_search(&mut u, &value);
-                        Ok(())
-                    }
-                    "hash" => {
-                        q::set_hash(&mut u, &value);
-                        Ok(())
-                    }
-                    _ => return Err(type_error(&ctx, &format!("URL has no part \"{part}\""))),
-                };
+                let mut u = ada_url::Url::parse(&href, None)
+                    .map_err(|_| type_error(&ctx, &format!("Invalid URL \"{href}\"")))?;
+                set_part(&mut u, &part, &value)
+                    .map_err(|()| type_error(&ctx, &format!("URL has no part \"{part}\"")))?;
                 components(&ctx, &u)
             },
         )?,
@@ -167,9 +262,13 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     )?;
     n.set(
         "utf8Decode",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, v: Value<'js>, fatal: bool| {
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, v: Value<'js>, fatal: bool, strip_bom: bool| {
             let b = bytes(&v).ok_or_else(|| type_error(&ctx, "TextDecoder.decode: the input must be a Uint8Array, a typed array or an ArrayBuffer"))?;
-            let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&b);
+            // A byte order mark is dropped only at the start of a stream, unless ignoreBOM.
+            let b = match strip_bom {
+                true => b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&b),
+                false => &b,
+            };
             match std::str::from_utf8(b) {
                 Ok(s) => Ok(s.to_string()),
                 Err(e) if fatal => Err(type_error(
@@ -179,6 +278,22 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
                 Err(_) => Ok(String::from_utf8_lossy(b).into_owned()),
             }
         })?,
+    )?;
+    // structuredClone's checks on what a script cannot tell apart itself.
+    n.set("now", Function::new(ctx.clone(), now_ms)?)?;
+    n.set(
+        "timeOrigin",
+        Function::new(ctx.clone(), || {
+            RUN_START.with(|r| r.get().map_or(0.0, |(_, wall)| wall))
+        })?,
+    )?;
+    n.set(
+        "isProxy",
+        Function::new(ctx.clone(), |v: Value<'js>| v.is_proxy())?,
+    )?;
+    n.set(
+        "isError",
+        Function::new(ctx.clone(), |v: Value<'js>| v.is_error())?,
     )?;
     n.set(
         "btoa",
@@ -263,7 +378,7 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
 /// A string's UTF-8 bytes, or the bytes of a Uint8Array or ArrayBuffer.
 fn data(ctx: &Ctx<'_>, v: &Value<'_>) -> rquickjs::Result<Vec<u8>> {
     if let Some(s) = v.as_string() {
-        return Ok(s.to_string()?.into_bytes());
+        return Ok(super::host::js::usv(ctx, s)?.into_bytes());
     }
     bytes(v).ok_or_else(|| type_error(ctx, "expected a string or bytes"))
 }
@@ -281,21 +396,62 @@ fn encode<'js>(ctx: &Ctx<'js>, b: Vec<u8>, encoding: &str) -> rquickjs::Result<V
     Ok(rquickjs::String::from_str(ctx.clone(), &text)?.into_value())
 }
 
-fn components<'js>(ctx: &Ctx<'js>, u: &url::Url) -> rquickjs::Result<Object<'js>> {
-    use url::quirks as q;
+fn components<'js>(ctx: &Ctx<'js>, u: &ada_url::Url) -> rquickjs::Result<Object<'js>> {
     let o = Object::new(ctx.clone())?;
-    o.set("href", q::href(u))?;
-    o.set("origin", q::origin(u))?;
-    o.set("protocol", q::protocol(u))?;
-    o.set("username", q::username(u))?;
-    o.set("password", q::password(u))?;
-    o.set("host", q::host(u))?;
-    o.set("hostname", q::hostname(u))?;
-    o.set("port", q::port(u))?;
-    o.set("pathname", q::pathname(u))?;
-    o.set("search", q::search(u))?;
-    o.set("hash", q::hash(u))?;
+    o.set("href", u.href())?;
+    o.set("origin", u.origin())?;
+    o.set("protocol", u.protocol())?;
+    o.set("username", u.username())?;
+    o.set("password", u.password())?;
+    o.set("host", u.host())?;
+    o.set("hostname", u.hostname())?;
+    o.set("port", u.port())?;
+    o.set("pathname", u.pathname())?;
+    o.set("search", u.search())?;
+    o.set("hash", u.hash())?;
     Ok(o)
+}
+
+/// Whether `input` starts with a scheme ("x:"), after the C0 controls and
+/// spaces the URL parser drops: without one it needs a base.
+fn has_scheme(input: &str) -> bool {
+    let s = input.trim_start_matches(|c: char| c <= ' ');
+    match s.split_once(':') {
+        Some((scheme, _)) => {
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        }
+        None => false,
+    }
+}
+
+/// Applies the WHATWG setter for `part`; a value the setter cannot take
+/// leaves the URL as it was, as the standard says. Err: no such part.
+fn set_part(u: &mut ada_url::Url, part: &str, value: &str) -> Result<(), ()> {
+    let v = Some(value);
+    // The setters' own results only say whether the value was taken.
+    let _ = match part {
+        "href" => u.set_href(value),
+        "protocol" => u.set_protocol(value),
+        "username" => u.set_username(v),
+        "password" => u.set_password(v),
+        "host" => u.set_host(v),
+        "hostname" => u.set_hostname(v),
+        "port" => u.set_port(v),
+        "pathname" => u.set_pathname(v),
+        "search" => {
+            u.set_search(v);
+            Ok(())
+        }
+        "hash" => {
+            u.set_hash(v);
+            Ok(())
+        }
+        _ => return Err(()),
+    };
+    Ok(())
 }
 
 /// WHATWG forgiving-base64 decode: padding optional, but only where it may be.
@@ -353,5 +509,33 @@ mod tests {
         assert!(forgiving_base64("a").is_none());
         assert!(forgiving_base64("aG=k").is_none());
         assert!(forgiving_base64("a*==").is_none());
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::set_part;
+
+    #[test]
+    fn a_scheme_is_told_apart_from_a_relative_url() {
+        use super::has_scheme;
+        assert!(has_scheme("https://x"));
+        assert!(has_scheme("  mailto:a@b"));
+        assert!(has_scheme("a+b-c.d:"));
+        assert!(!has_scheme("not a url"));
+        assert!(!has_scheme("/x:y"));
+        assert!(!has_scheme("1http://x"));
+    }
+
+    #[test]
+    fn setters_follow_whatwg() {
+        let mut u = ada_url::Url::parse("https://example.com/a?b#c", None).expect("parses");
+        set_part(&mut u, "port", "8080").expect("a part");
+        set_part(&mut u, "hash", "").expect("a part");
+        set_part(&mut u, "protocol", "foo").expect("a part"); // special to non-special: refused
+        assert_eq!(u.href(), "https://example.com:8080/a?b");
+        assert!(set_part(&mut u, "nope", "x").is_err());
+        let blob = ada_url::Url::parse("blob:https://a.example:1/x", None).expect("parses");
+        assert_eq!(blob.origin(), "https://a.example:1");
     }
 }

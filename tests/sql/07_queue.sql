@@ -20,11 +20,15 @@ END $$;
 -- Subscriptions follow the scripts' event types and status.
 SELECT jsrt.create_script('on-order', $js$
 export default function (ctx) {
-  ctx.db.insert('seen', {what: `${ctx.event.event_type} n=${ctx.input.n} attempt=${ctx.execution.attempt}`});
+  ctx.db.insert('seen', {what: `${ctx.event.type} n=${ctx.input.n} attempt=${ctx.execution.attempt}`});
   if (ctx.input.fail) throw new Error('boom ' + ctx.input.n);
   if (ctx.input.chain) ctx.events.publish('order.created', {n: ctx.input.n + 1, chain: true});
-  return {n: ctx.input.n, depth: ctx.event.depth, trigger: ctx.execution.trigger,
-          event_id: typeof ctx.event.event_id};
+  const e = ctx.event;
+  // {id, type, payload, depth, emittedAt}; the names of 0.1 still answer, not enumerated
+  const same = e.event_id === e.id && e.event_type === e.type && e.emitted_at === e.emittedAt
+    && e.payload === ctx.input && !Number.isNaN(Date.parse(e.emittedAt));
+  return {n: ctx.input.n, depth: e.depth, trigger: ctx.execution.trigger,
+          event_id: typeof e.id, keys: Object.keys(e).join(), aliases: same};
 }$js$, 'event', '{"status": "draft", "event_types": ["order.created", "order.paid"]}') IS NOT NULL AS ok;
 SELECT event_type, is_active FROM jsrt.script_event_subscriptions ORDER BY event_type;
 SELECT jsrt.set_status('on-order', 'active');

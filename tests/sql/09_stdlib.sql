@@ -137,3 +137,139 @@ SELECT run_js('std_replace', $$
   globalThis.URL = 'mine';
   return [URL, typeof crypto.randomUUID, typeof URLSearchParams, URL];
 $$);
+
+-- USVString: a lone surrogate becomes U+FFFD in every API that takes a string
+SELECT run_js('std_usv', $$
+  const lone = 'a\uD800b', low = '\uDC00';
+  const params = new URLSearchParams({[lone]: low});
+  params.append('x', lone);
+  const errors = [];
+  try { btoa(lone); } catch (e) { errors.push(e.name); }
+  try { atob(lone); } catch (e) { errors.push(e.name); }
+  const into = new Uint8Array(8);
+  return {encode: Array.from(new TextEncoder().encode(lone)), into: new TextEncoder().encodeInto(low + 'z', into), intoBytes: Array.from(into.subarray(0, 4)),
+    sha: crypto.sha256(lone) === crypto.sha256('a\uFFFDb'), hmac: crypto.hmacSha256(lone, low) === crypto.hmacSha256('a\uFFFDb', '\uFFFD'),
+    url: new URL('https://x/' + lone + '?q=' + low + '#' + lone).href, params: params.toString(), get: params.get('a\uFFFDb'), errors,
+    db: ctx.db.query('SELECT $1::text AS t, $1::text = $2 AS same', [lone, 'a\uFFFDb'])[0]};
+$$);
+
+-- TextEncoder.encodeInto counts UTF-16 units read; TextDecoder's ignoreBOM and stream
+SELECT run_js('std_text_more', $$
+  const dest = new Uint8Array(4);
+  const bom = new TextEncoder().encodeInto('\uFEFFab', dest);
+  const part = new TextEncoder().encodeInto('a😀b', new Uint8Array(3));
+  const withBom = new Uint8Array([0xef, 0xbb, 0xbf, 0x41]);
+  const euro = new TextEncoder().encode('€😀x');
+  const s = new TextDecoder();
+  const streamed = [s.decode(euro.subarray(0, 1), {stream: true}), s.decode(euro.subarray(1, 5), {stream: true}), s.decode(euro.subarray(5))];
+  // a BOM split over chunks is dropped once, at the start of the stream only
+  const b = new TextDecoder();
+  const boms = [b.decode(withBom.subarray(0, 2), {stream: true}), b.decode(withBom.subarray(2), {stream: true}), b.decode(withBom)];
+  const cut = new TextDecoder().decode(euro.subarray(0, 2));
+  let fatal;
+  try { new TextDecoder('utf-8', {fatal: true}).decode(euro.subarray(0, 2)); } catch (e) { fatal = e.name; }
+  const fs = new TextDecoder('utf-8', {fatal: true});
+  const fatalStream = fs.decode(euro.subarray(0, 2), {stream: true}) + fs.decode(euro.subarray(2, 3));
+  return {bom: [bom.read, bom.written], part: [part.read, part.written],
+    dropped: new TextDecoder().decode(withBom), kept: new TextDecoder('utf-8', {ignoreBOM: true}).decode(withBom).codePointAt(0),
+    ignoreBOM: [new TextDecoder().ignoreBOM, new TextDecoder('UTF8', {ignoreBOM: 1}).ignoreBOM], streamed, boms, cut, fatal, fatalStream};
+$$);
+
+-- structuredClone as the HTML standard says
+SELECT run_js('std_clone_spec', $$
+  const name = (f) => { try { f(); return 'cloned'; } catch (e) { return e.name; } };
+  const big = structuredClone(Object(12n));
+  const agg = structuredClone(new AggregateError([new RangeError('r'), 1], 'many', {cause: 'why'}));
+  const err = new TypeError('t', {cause: {n: 1}});
+  err.cause.self = err;
+  const e2 = structuredClone(err);
+  const buf = new Uint8Array([1, 2, 3]).buffer;
+  const moved = structuredClone({b: buf, v: new Uint8Array(buf, 1)}, {transfer: [buf]});
+  const kept = new ArrayBuffer(2);
+  const refused = name(() => structuredClone({f: () => 1, kept}, {transfer: [kept]}));
+  function args() { return arguments; }
+  function* gen() {}
+  return {
+    bigint: [typeof big, big.valueOf() === 12n],
+    agg: [agg instanceof AggregateError, agg.name, agg.message, agg.errors.length, agg.errors[0] instanceof RangeError, agg.errors[0].message, agg.cause],
+    cause: [e2 instanceof TypeError, e2.message, e2.cause.n, e2.cause.self === e2, typeof e2.stack],
+    transfer: [buf.byteLength, buf.detached, moved.b.byteLength, Array.from(moved.v), moved.v.buffer === moved.b],
+    notDetachedOnFailure: [refused, kept.detached],
+    refuse: [name(() => structuredClone(new Proxy({}, {}))), name(() => structuredClone(args(1))), name(() => structuredClone(gen())),
+      name(() => structuredClone(Object(Symbol('s')))), name(() => structuredClone(Promise.resolve())),
+      name(() => structuredClone(1, {transfer: [buf]})), name(() => structuredClone(1, {transfer: [kept, kept]}))],
+    fake: [JSON.stringify(structuredClone(Object.create(Error.prototype))), structuredClone(Object.create(Date.prototype)) instanceof Date],
+    noArgument: name(() => structuredClone()),
+    undef: structuredClone(undefined) === undefined,
+  };
+$$);
+
+-- URL: blob: origins, live URLSearchParams iteration, arguments required
+SELECT run_js('std_url_more', $$
+  const name = (f) => { try { return f(); } catch (e) { return e.name; } };
+  const p = new URLSearchParams('a=1&b=2&c=3');
+  const seen = [];
+  for (const [k] of p) { seen.push(k); if (k === 'a') p.delete('b'); if (k === 'c') p.append('d', '4'); }
+  const u = new URL('https://h/?x=1');
+  const it = u.searchParams.keys();
+  u.search = '?y=2&z=3';
+  return {
+    blob: ['blob:https://a.example:8443/uuid', 'blob:http://x/y', 'blob:d3958f5c-0777-0845-9dcf-2cb28783acaf', 'blob:ftp://x/y', 'blob:blob:https://x/'].map((s) => new URL(s).origin),
+    live: seen, afterSearch: [...it],
+    canParse: [name(() => URL.canParse()), URL.canParse(undefined), URL.canParse('https://x', undefined)],
+    noArgs: [name(() => new URL()), name(() => URL.parse()), name(() => btoa())],
+    ipv6: new URL('http://[0:0::1]:80/').host, idn: new URL('https://Bücher.example/').hostname,
+  };
+$$);
+
+-- timers: order by due time, then by when they were set; microtasks before
+-- the next timer; clearTimeout; setInterval until cleared; arguments passed
+SELECT run_js('std_timers', $$
+  const seen = [];
+  setTimeout(() => seen.push('t3'), 3);
+  setTimeout((a, b) => seen.push(`t0 ${a} ${b}`), 0, 'x', 'y');
+  setTimeout(() => { seen.push('t1'); queueMicrotask(() => seen.push('micro after t1')); }, 1);
+  const gone = setTimeout(() => seen.push('cleared'), 5);
+  clearTimeout(gone);
+  queueMicrotask(() => seen.push('micro'));
+  let n = 0;
+  await new Promise((resolve) => {
+    const id = setInterval(() => { seen.push(`interval ${++n}`); if (n === 3) { clearInterval(id); resolve(); } }, 5);
+  });
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, 50)); // a backoff between retries
+  const waited = performance.now() - t0;
+  const errors = [];
+  for (const f of [() => setTimeout('code', 1), () => queueMicrotask(1)]) {
+    try { f(); } catch (e) { errors.push(e.name); }
+  }
+  return {seen, waitedAtLeast50: waited >= 49, waitedUnder1s: waited < 1000, now: typeof performance.now(),
+    ids: typeof setTimeout(() => {}, 1), errors};
+$$);
+
+-- a run ends when no timer is left, even after its promise settled
+SELECT jsrt.create_script('std_timer_after', $$
+export default (ctx) => {
+  setTimeout(() => console.log('after return'), 30);
+  return 'returned';
+}$$, 'oneoff') IS NOT NULL AS ok;
+SELECT jsrt.execute('std_timer_after');
+SELECT e.logs->0->>'message' AS log, (e.metrics->>'duration_ms')::float >= 29 AS waited
+  FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'std_timer_after';
+
+-- timers never outlive the deadline; an error a timer throws fails the run
+SELECT jsrt.create_script('std_timer_forever', $$
+export default () => { setInterval(() => {}, 10); return 'never done'; }$$, 'oneoff',
+  '{"resource_limits": {"max_execution_time_ms": 300}}') IS NOT NULL AS ok;
+SELECT err($$SELECT jsrt.execute('std_timer_forever')$$);
+SELECT jsrt.create_script('std_timer_throws', $$
+export default () => { setTimeout(() => { throw new RangeError('from a timer'); }, 5); return 1; }$$, 'oneoff') IS NOT NULL AS ok;
+SELECT err($$SELECT jsrt.execute('std_timer_throws')$$);
+SELECT jsrt.create_script('std_timer_late', $$
+export default () => new Promise((r) => setTimeout(r, 60000))$$, 'oneoff',
+  '{"resource_limits": {"max_execution_time_ms": 200}}') IS NOT NULL AS ok;
+SELECT err($$SELECT jsrt.execute('std_timer_late')$$);
+-- performance.now() counts from the start of each run, also in a loaded script's next run
+SELECT jsrt.create_script('std_now', $$
+export default async () => { const t = performance.now(); await new Promise((r) => setTimeout(r, 40)); return [t < 40, performance.now() >= 40]; }$$, 'oneoff') IS NOT NULL AS ok;
+SELECT jsrt.execute('std_now') AS first, jsrt.execute('std_now') AS second;

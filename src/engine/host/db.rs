@@ -482,7 +482,7 @@ pub fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
         return Ok(Arg::Number(n));
     }
     if let Some(s) = v.as_string() {
-        return Ok(Arg::Text(s.to_string()?));
+        return Ok(Arg::Text(super::js::usv(ctx, s)?));
     }
     if v.is_big_int() {
         // Its decimal text, whatever its size: numeric takes it exactly, and

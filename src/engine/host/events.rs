@@ -1,11 +1,53 @@
 //! ctx.events.publish(type, payload): an event written in the run's own
-//! transaction, one level deeper than the event that started the run.
+//! transaction, one level deeper than the event that started the run; and
+//! ctx.event, the event that started an event run.
 
 use pgrx::spi::Spi;
 use rquickjs::function::Rest;
+use rquickjs::object::Property;
 use rquickjs::{Ctx, Function, Object, Value};
 
 use super::js::{as_owner, bad, text, thrown};
+
+/// ctx.event from the run's trigger data (`{event_id, event_type, depth,
+/// emitted_at}` as the queue stores it): `{id, type, payload, depth,
+/// emittedAt}`, camelCase like the rest of ctx, the payload being ctx.input.
+/// The names of 0.1 stay until 0.2 as deprecated aliases, not enumerable, so
+/// that JSON.stringify(ctx.event) shows the new shape only. Other keys of the
+/// trigger data (dead_letter_id on a retried dead letter) are kept as they are.
+pub fn ctx_event<'js>(
+    ctx: &Ctx<'js>,
+    trigger_data: &str,
+    payload: Value<'js>,
+) -> rquickjs::Result<Value<'js>> {
+    const RENAMED: [(&str, &str); 4] = [
+        ("event_id", "id"),
+        ("event_type", "type"),
+        ("depth", "depth"),
+        ("emitted_at", "emittedAt"),
+    ];
+    let data = ctx.json_parse(trigger_data)?;
+    let Some(d) = data.as_object() else {
+        return Ok(data);
+    };
+    let event = Object::new(ctx.clone())?;
+    let old = |k: &str| d.get::<_, Value>(k);
+    event.set("id", old("event_id")?)?;
+    event.set("type", old("event_type")?)?;
+    event.set("payload", payload)?;
+    event.set("depth", old("depth")?)?;
+    event.set("emittedAt", old("emitted_at")?)?;
+    for (was, _) in RENAMED.iter().filter(|(was, now)| was != now) {
+        event.prop(*was, Property::from(old(was)?))?;
+    }
+    for k in d.keys::<String>() {
+        let k = k?;
+        if !RENAMED.iter().any(|(was, _)| *was == k) {
+            event.set(k.as_str(), old(&k)?)?;
+        }
+    }
+    Ok(event.into_value())
+}
 
 pub fn make<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     let events = Object::new(ctx.clone())?;

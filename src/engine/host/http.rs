@@ -120,7 +120,7 @@ fn parse<'js>(
         for entry in h.props::<String, Value>() {
             let (name, value) = entry?;
             let value = match value.as_string() {
-                Some(s) => s.to_string()?,
+                Some(s) => super::js::usv(ctx, s)?,
                 None if value.is_number() => ctx
                     .json_stringify(value)?
                     .map(|s| s.to_string())
@@ -197,7 +197,7 @@ fn body_bytes<'js>(
     };
     if let Some(s) = b.as_string() {
         default_type("text/plain; charset=utf-8");
-        return Ok(s.to_string()?.into_bytes());
+        return Ok(super::js::usv(ctx, s)?.into_bytes());
     }
     if let Some(bytes) = super::js::bytes(&b) {
         default_type("application/octet-stream");

@@ -77,7 +77,7 @@ pub fn text(
     why: &str,
 ) -> rquickjs::Result<String> {
     v.and_then(|v| v.as_string())
-        .map(|s| s.to_string())
+        .map(|s| usv(ctx, s))
         .transpose()?
         .ok_or_else(|| bad(ctx, what, why))
 }
@@ -231,4 +231,24 @@ pub fn no_row_is_none<T>(
 pub fn freeze<'js>(ctx: &Ctx<'js>, o: &Object<'js>) {
     // SAFETY: `o` is a live object of this context, borrowed for the call (JS_FreezeObject does not consume it).
     unsafe { rquickjs::qjs::JS_FreezeObject(ctx.as_raw().as_ptr(), o.as_raw()) };
+}
+
+/// A JS string as Rust text, converted as WebIDL's USVString: a lone
+/// surrogate becomes U+FFFD instead of failing the conversion.
+pub fn usv(ctx: &Ctx<'_>, s: &rquickjs::String<'_>) -> rquickjs::Result<String> {
+    let mut len = 0usize;
+    // SAFETY: the context running this call; `s` is borrowed and stays alive; `len` is a local.
+    let ptr = unsafe {
+        rquickjs::qjs::JS_ToCStringLen(ctx.as_raw().as_ptr(), &mut len, s.as_value().as_raw())
+    };
+    if ptr.is_null() {
+        return Err(rquickjs::Error::Exception);
+    }
+    // SAFETY: QuickJS returned `len` readable bytes at `ptr`, valid until freed below.
+    let text = crate::encoding::usv_from_wtf8(unsafe {
+        std::slice::from_raw_parts(ptr.cast::<u8>(), len)
+    });
+    // SAFETY: `ptr` came from JS_ToCStringLen on this context and is freed once.
+    unsafe { rquickjs::qjs::JS_FreeCString(ctx.as_raw().as_ptr(), ptr) };
+    Ok(text)
 }

@@ -7,6 +7,9 @@ export default async function (ctx: jsrt.Context) {
   crypto.sha256("x", "latin1");
   ctx.tenant.id = "other";
   const t: number = ctx.request!.text();
+  const when: number = ctx.event!.emittedAt;
+  setTimeout("code as a string", 10);
+  ctx.event!.type = "other";
 }
 const badTrigger: jsrt.TriggerScript = (ctx, tg) => {
   tg.op === "TRUNCATE";
