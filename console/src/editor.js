@@ -42,8 +42,9 @@ export function mark(ed, error) {
   monaco.editor.setModelMarkers(model, 'jsrt', markers);
 }
 
-export function createDiff(el, left, right) {
-  const ed = monaco.editor.createDiffEditor(el, { readOnly: true, automaticLayout: true, renderSideBySide: true });
+/** A diff of two sources; with `editable` the right side can be edited (a merge). */
+export function createDiff(el, left, right, editable = false) {
+  const ed = monaco.editor.createDiffEditor(el, { readOnly: !editable, originalEditable: false, automaticLayout: true, renderSideBySide: true });
   ed.setModel({ original: monaco.editor.createModel(left, 'javascript'), modified: monaco.editor.createModel(right, 'javascript') });
   return ed;
 }

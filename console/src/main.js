@@ -105,9 +105,13 @@ function Monaco({ source, readOnly, onReady }) {
   return html`<div class="monaco" ref=${el}></div>`;
 }
 
-function Diff({ left, right }) {
+function Diff({ left, right, onReady }) {
   const el = useRef(null);
-  useEffect(() => { const d = createDiff(el.current, left, right); return () => d.dispose(); }, [left, right]);
+  useEffect(() => {
+    const d = createDiff(el.current, left, right, !!onReady);
+    onReady?.(d.getModifiedEditor());
+    return () => d.dispose();
+  }, [left, right]);
   return html`<div class="monaco diff" ref=${el}></div>`;
 }
 
@@ -196,6 +200,7 @@ function ScriptPage({ me, name }) {
   const [note, setNote] = useState('');
   const [tab, setTab] = useState('code');
   const editor = useRef(null);
+  const merged = useRef(null);
   const load = useCallback(async () => {
     try {
       const r = await api(`/scripts/${encodeURIComponent(name)}`);
@@ -217,6 +222,13 @@ function ScriptPage({ me, name }) {
       } else { setError(err); mark(editor.current, err); }
     }
   };
+  // The merge's right side, saved over their version (its ETag).
+  const saveMerged = async () => {
+    try {
+      const r = await api(`/scripts/${encodeURIComponent(name)}`, { method: 'PATCH', etag: conflict.etag, body: { source: merged.current.getValue(), change_description: note || 'merged' } });
+      setConflict(null); setScript(r.data); setEtag(r.etag || r.data.etag); setNote('');
+    } catch (err) { setError(err); }
+  };
   if (!script) return html`<${ErrorBox} error=${error} />`;
   return html`<section class="script">
     <h2>${script.name} <small>v${script.version} · ${script.type} · ${script.status}</small></h2>
@@ -227,9 +239,9 @@ function ScriptPage({ me, name }) {
       <${Monaco} source=${script.source} readOnly=${!may(me, 'developer')} onReady=${(ed) => { editor.current = ed; markLastFailure(ed, name, script.version); }} />
       ${may(me, 'developer') && html`<div class="bar"><input placeholder="What changed" aria-label="change description" value=${note} onInput=${(e) => setNote(e.target.value)} /><button onClick=${save}>Save</button></div>`}
       <${ErrorBox} error=${error} />
-      ${conflict && html`<div class="conflict"><p>Someone saved this script meanwhile: their version (left) and yours (right).</p>
-        <${Diff} left=${conflict.theirs} right=${conflict.mine} />
-        <button onClick=${() => { setEtag(conflict.etag); setConflict(null); }}>Keep mine and save over theirs next</button></div>`}
+      ${conflict && html`<div class="conflict"><p>Someone saved this script meanwhile: their version (left) and yours (right). Merge into the right side, then save.</p>
+        <${Diff} left=${conflict.theirs} right=${conflict.mine} onReady=${(ed) => { merged.current = ed; }} />
+        <button onClick=${saveMerged}>Save merged</button></div>`}
       <${RunPanel} me=${me} name=${name} editor=${editor} schema=${script.input_schema} />
     </div>`}
     ${tab === 'settings' && (may(me, 'developer')

@@ -88,6 +88,14 @@ try {
   await page.click('button:has-text("Save")');
   const diff = await page.waitForSelector('.conflict .monaco-diff-editor', { timeout: 60000 }).then(() => true, () => false);
   check('a stale save (412) opens a diff to merge', diff);
+  // The merge: their line added to mine on the right side, then saved as version 4 with both.
+  await page.click('.conflict .editor.modified .view-lines');
+  await page.keyboard.press('Control+Home');
+  await page.keyboard.insertText('// theirs\n');
+  await page.click('button:has-text("Save merged")');
+  await page.waitForSelector('h2:has-text("v4")', { timeout: 60000 });
+  const v4 = await page.evaluate(async (k) => (await (await fetch('/_jsrt/api/v1/scripts/greet', { headers: { Authorization: `Bearer ${k}` } })).json()).source, devKey);
+  check('the merged source is saved with both changes', v4.includes('// mine') && v4.includes('// theirs'), v4);
 
   // 5. The last failed run's error is marked at its line.
   await page.goto(`${base}/_jsrt/console/#/scripts/broken`);
