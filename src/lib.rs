@@ -85,6 +85,7 @@ pub extern "C-unwind" fn _PG_init() {
         workers::executor::init();
         workers::scheduler::init();
         workers::http::init();
+        engine::fetch::prepare();
         engine::stdlib::prepare();
     }
 }

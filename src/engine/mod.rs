@@ -2,8 +2,10 @@
 pub mod compile;
 pub mod convert;
 pub mod failure;
+pub mod fetch;
 pub mod host;
 pub mod ids;
+pub mod lazy;
 pub mod limits;
 pub mod quota;
 pub mod run;
