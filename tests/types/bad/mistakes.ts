@@ -7,4 +7,7 @@ export default async function (ctx: jsrt.Context) {
   crypto.sha256("x", "latin1");
   ctx.tenant.id = "other";
   const t: number = ctx.request!.text();
+  fetch("https://x", { redirect: "sometimes" });
+  const s: string = (await fetch("https://x")).text();
+  new Headers().get("a").length;
 }
