@@ -86,6 +86,7 @@ pub extern "C-unwind" fn _PG_init() {
         workers::scheduler::init();
         workers::http::init();
         engine::fetch::prepare();
+        engine::intl::prepare();
         engine::stdlib::prepare();
     }
 }

@@ -68,6 +68,36 @@ impl Library {
         Ok(())
     }
 
+    /// Makes methods of built-in prototypes (`("Number", "toLocaleString")`)
+    /// accessors that call `load` on first use; loading replaces them.
+    pub fn install_methods<'js>(
+        &'static self,
+        ctx: &Ctx<'js>,
+        methods: &'static [(&'static str, &'static str)],
+        load: impl Fn(&Ctx<'js>) -> rquickjs::Result<()> + 'js,
+    ) -> rquickjs::Result<()> {
+        let load = Rc::new(load);
+        for &(class, name) in methods {
+            let proto: Object = ctx.globals().get::<_, Object>(class)?.get("prototype")?;
+            let load = load.clone();
+            // The prototype is looked up again rather than held: a JS value
+            // held by its own property's closure would never be freed.
+            let get = move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
+                load(&ctx)?;
+                ctx.globals()
+                    .get::<_, Object>(class)?
+                    .get::<_, Object>("prototype")?
+                    .get(name)
+            };
+            let set = move |this: rquickjs::function::This<Object<'js>>, v: Value<'js>| {
+                this.0
+                    .prop(name, Property::from(v).writable().configurable())
+            };
+            proto.prop(name, Accessor::new(get, set).configurable())?;
+        }
+        Ok(())
+    }
+
     /// Evaluates the library in `ctx`, handing it `natives` as the global
     /// `__jsrt_native`, which the library removes at once.
     pub fn evaluate<'js>(

@@ -5,6 +5,7 @@ pub mod failure;
 pub mod fetch;
 pub mod host;
 pub mod ids;
+pub mod intl;
 pub mod lazy;
 pub mod limits;
 pub mod quota;

@@ -576,6 +576,7 @@ impl TenantRuntime {
             ctx.globals().remove("eval").map_err(js)?;
             super::stdlib::install(&ctx).map_err(js)?;
             super::fetch::install(&ctx, &self.watch, &self.logs).map_err(js)?;
+            super::intl::install(&ctx).map_err(js)?;
 
             // SAFETY: the bytecode came from compile::compile.
             let module = unsafe { Module::load(ctx.clone(), code) }.map_err(js)?;
