@@ -462,3 +462,14 @@ declare class Response implements Body {
  * a RangeError (code 54000).
  */
 declare function fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
+
+// ------------------------------------------------------------ Intl
+//
+// Intl comes from TypeScript's own es2023 lib. jsruntime gives
+// DateTimeFormat (timeZone, dateStyle, timeStyle, the date and time
+// component options, hour12/hourCycle), NumberFormat (styles decimal,
+// percent and currency; standard notation only), Collator (sensitivity,
+// numeric) and getCanonicalLocales, from ICU4X with CLDR data; without a
+// locale, en-US; without a time zone, UTC. formatToParts gives one literal
+// part. Number and Date toLocale*String and String localeCompare go
+// through them.

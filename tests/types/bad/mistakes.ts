@@ -10,4 +10,5 @@ export default async function (ctx: jsrt.Context) {
   fetch("https://x", { redirect: "sometimes" });
   const s: string = (await fetch("https://x")).text();
   new Headers().get("a").length;
+  new Intl.NumberFormat("de", { style: "money" });
 }

@@ -16,3 +16,12 @@ export default async function (ctx: jsrt.Context<{ url: string }>) {
     return { failed: cause?.kind ?? null, rule: cause?.rule ?? null };
   }
 }
+
+// Money and dates for a user, in their locale and time zone.
+export function invoiceLine(amount: number, due: Date, locale: string, timeZone: string): string {
+  const money = new Intl.NumberFormat(locale, { style: "currency", currency: "EUR" }).format(amount);
+  const when = new Intl.DateTimeFormat(locale, { timeZone, dateStyle: "long" }).format(due);
+  const share = (0.25).toLocaleString(locale, { style: "percent" });
+  const sorted = ["b", "a"].sort(new Intl.Collator(locale, { numeric: true }).compare);
+  return `${money} due ${when} (${share}) ${sorted.join()} ${due.toLocaleDateString(locale, { timeZone })}`;
+}
