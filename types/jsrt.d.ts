@@ -471,5 +471,5 @@ declare function fetch(input: string | URL | Request, init?: RequestInit): Promi
 // percent and currency; standard notation only), Collator (sensitivity,
 // numeric) and getCanonicalLocales, from ICU4X with CLDR data; without a
 // locale, en-US; without a time zone, UTC. formatToParts gives one literal
-// part. Number and Date toLocale*String and String localeCompare go
+// part. Number, BigInt and Date toLocale*String and String localeCompare go
 // through them.

@@ -35,8 +35,9 @@ use super::lazy::Library;
 static LIBRARY: Library = Library::new("jsrt:intl", include_str!("intl.js"), &["Intl"]);
 
 /// Built-in methods that format through Intl once it is loaded.
-const METHODS: [(&str, &str); 5] = [
+const METHODS: [(&str, &str); 6] = [
     ("Number", "toLocaleString"),
+    ("BigInt", "toLocaleString"),
     ("Date", "toLocaleString"),
     ("Date", "toLocaleDateString"),
     ("Date", "toLocaleTimeString"),
@@ -127,8 +128,13 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
         "formatNumber",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, locale: String, x: f64, o: Object<'js>| {
-                format_number(&locale, x, &o)
+            |ctx: Ctx<'js>, locale: String, x: rquickjs::Value<'js>, o: Object<'js>| {
+                // a number, or a BigInt's digits as a string
+                let digits = match x.as_string() {
+                    Some(s) => s.to_string()?,
+                    None => format!("{}", x.as_number().unwrap_or(f64::NAN)),
+                };
+                format_number(&locale, &digits, &o)
                     .map_err(|m| Exception::throw_range(&ctx, &format!("Intl.NumberFormat: {m}")))
             },
         )?,
@@ -296,7 +302,9 @@ fn field_set(o: &Object<'_>) -> Result<CompositeDateTimeFieldSet, BuilderError> 
 
 const NUMBER_KEYS: [&str; 4] = ["style", "currency", "currencyDisplay", "useGrouping"];
 
-fn format_number(tag: &str, x: f64, o: &Object<'_>) -> Result<String, String> {
+/// Formats `digits`, a decimal number as Rust writes an f64 (no exponent)
+/// or a BigInt's digits.
+fn format_number(tag: &str, digits: &str, o: &Object<'_>) -> Result<String, String> {
     let key = format!("{tag}|{}", options_key(o, &NUMBER_KEYS));
     let style = opt(o, "style").unwrap_or_default();
     let f = cached(
@@ -347,18 +355,15 @@ fn format_number(tag: &str, x: f64, o: &Object<'_>) -> Result<String, String> {
             })
         },
     )?;
-    let digits =
+    let places =
         |k: &str| -> Option<i16> { o.get::<_, Option<i32>>(k).ok().flatten().map(|n| n as i16) };
-    let mut d = Decimal::try_from_str(&format!("{}", x.abs())).map_err(|e| format!("{e:?}"))?;
-    if x.is_sign_negative() {
-        d.set_sign(fixed_decimal::Sign::Negative);
-    }
+    let mut d = Decimal::try_from_str(digits).map_err(|e| format!("{digits}: {e:?}"))?;
     if matches!(*f, NumberFormatter::Percent(_)) {
         d.multiply_pow10(2);
     }
     if let (Some(min), Some(max)) = (
-        digits("minimumFractionDigits"),
-        digits("maximumFractionDigits"),
+        places("minimumFractionDigits"),
+        places("maximumFractionDigits"),
     ) {
         d.round_with_mode(
             -max,
@@ -367,7 +372,7 @@ fn format_number(tag: &str, x: f64, o: &Object<'_>) -> Result<String, String> {
         d.absolute.trim_end();
         d.absolute.pad_end(-min);
     }
-    if let Some(min) = digits("minimumIntegerDigits") {
+    if let Some(min) = places("minimumIntegerDigits") {
         d.absolute.pad_start(min);
     }
     Ok(match &*f {

@@ -108,4 +108,7 @@ export const cases = [
   () => Intl.getCanonicalLocales(['EN-us', 'de-de']).join(),
   () => new Intl.NumberFormat('de').resolvedOptions().locale,
   () => Object.prototype.toString.call(new Intl.NumberFormat()),
+  () => [1, 2.5, 1000].map(new Intl.NumberFormat('de').format).join(' | '),
+  () => [d, w].map(new Intl.DateTimeFormat('en-GB', {dateStyle: 'medium'}).format).join(' | '),
+  () => (12345678901234567890n).toLocaleString('en-US'),
 ];
