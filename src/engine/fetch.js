@@ -487,6 +487,7 @@ class Body {
   static setBody(b, bytes) { b.#bytes = bytes; }
   static getBody(b) { return b.#bytes; }
   static setSignal(b, s) { b.#signal = s; }
+  static getSignal(b) { return b.#signal; }
   static isUsed(b) { return b.#used; }
   static markUsed(b) { b.#used = true; }
 
@@ -609,8 +610,9 @@ class Request extends Body {
     this.#headers = new Headers(init.headers !== undefined ? init.headers : from ? from.#headers : undefined);
     headerGuard(this.#headers, 'request');
     let bytes = from ? Body.getBody(from) : null;
-    if (from && bytes !== null && Body.isUsed(from)) throw new TypeError('Request: the Request\'s body has already been read');
-    if (init.body !== undefined && init.body !== null) {
+    const ownBody = init.body !== undefined && init.body !== null;
+    if (!ownBody && from && bytes !== null && Body.isUsed(from)) throw new TypeError('Request: the Request\'s body has already been read');
+    if (ownBody) {
       const body = extractBody(init.body);
       bytes = body.bytes;
       if (body.type !== null && !this.#headers.has('content-type')) this.#headers.append('Content-Type', body.type);
@@ -746,6 +748,7 @@ class Response extends Body {
     r.#headers = new Headers(this.#headers);
     headerGuard(r.#headers, this.#type === 'default' ? 'response' : 'immutable');
     Body.setBody(r, Body.getBody(this));
+    Body.setSignal(r, Body.getSignal(this));
     return r;
   }
 }

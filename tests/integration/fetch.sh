@@ -54,6 +54,19 @@ export default async (ctx) => {
     try { await r.text(); return 'read twice'; } catch (e) { return e instanceof TypeError; }
   });
   await t('clone', async () => { const r = await fetch(base + '/json'); const c = r.clone(); return (await r.json()).hello === (await c.json()).hello; });
+  await t('a clone of a fetched response follows its signal', async () => {
+    const c = new AbortController();
+    const k = (await fetch(base + '/json', {signal: c.signal})).clone();
+    c.abort();
+    try { await k.text(); return 'read'; } catch (e) { return e.name === 'AbortError' || e.name; }
+  });
+  await t('a used Request can still be the input when a new body is given', async () => {
+    const a = new Request(base + '/echo', {method: 'POST', body: 'one'});
+    await a.text();
+    try { new Request(a); return 'no error'; } catch (e) { if (!(e instanceof TypeError)) return e.name; }
+    const e = await (await fetch(new Request(a, {body: 'two'}))).json();
+    return e.body === 'two' || e;
+  });
   await t('clone after read throws', async () => { const r = await fetch(base + '/json'); await r.text(); try { r.clone(); return 'cloned'; } catch (e) { return e instanceof TypeError; } });
   await t('404 is a response', async () => { const r = await fetch(base + '/status/404'); return r.status === 404 && !r.ok; });
   await t('headers: case-insensitive, combined, getSetCookie', async () => {
