@@ -24,6 +24,8 @@ tests/integration/queue.sh "$PORT" "$DB" "$DIR"
 # kill -9 of executors over 300 short runs (the long campaign: make crash)
 tests/integration/crash.sh "$PORT" "$DB"
 tests/integration/http_client.sh "$PORT" "$DB"
+tests/integration/fetch.sh "$PORT" "$DB"
+tests/integration/intl.sh "$PORT" "$DB"
 tests/integration/trust.sh "$PORT" "$DB" "$DIR"
 tests/integration/live.sh "$PORT" "$DB"
 tests/integration/commit.sh "$PORT" "$DB"

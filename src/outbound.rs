@@ -34,6 +34,19 @@ pub struct Request {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
+    pub redirect: Redirect,
+}
+
+/// What a redirect does, as the Fetch standard's redirect modes say.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub enum Redirect {
+    /// follow it, checking the next hop again
+    #[default]
+    Follow,
+    /// answer with the redirect response itself
+    Manual,
+    /// fail
+    Error,
 }
 
 pub struct Limits {
@@ -46,6 +59,10 @@ pub struct Limits {
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
+    /// the status line's reason phrase
+    pub reason: String,
+    /// whether a redirect was followed on the way
+    pub redirected: bool,
     /// the URL that answered, after redirects
     pub url: String,
     /// lower-case names, in the order received
@@ -77,6 +94,8 @@ pub enum Error {
     Invalid(String),
     Resolve(String, String),
     TooManyRedirects(u32),
+    /// a redirect (to the location given) under `Redirect::Error`
+    Redirected(u16, String),
     TooLarge(usize),
     Timeout(Duration),
     Transport(String),
@@ -98,6 +117,12 @@ impl std::fmt::Display for Error {
             Error::Resolve(host, why) => write!(f, "cannot resolve {host}: {why}"),
             Error::TooManyRedirects(n) => {
                 write!(f, "more than {n} redirects (jsrt.http_max_redirects)")
+            }
+            Error::Redirected(status, to) => {
+                write!(
+                    f,
+                    "redirected ({status}) to {to}, and redirect is \"error\""
+                )
             }
             Error::TooLarge(n) => write!(
                 f,
@@ -222,13 +247,22 @@ impl Client {
             if Instant::now() >= deadline {
                 return Err(Error::Timeout(limits.timeout));
             }
-            let response = self.exchange(sender, &req, &url, &addrs, deadline, limits)?;
+            let mut response = self.exchange(sender, &req, &url, &addrs, deadline, limits)?;
+            response.redirected = redirects > 0;
             let location = response
                 .headers
                 .iter()
                 .find(|(n, _)| n == "location")
                 .map(|(_, v)| v.clone());
-            let Some(location) = location.filter(|_| is_redirect(response.status)) else {
+            if is_redirect(response.status) && req.redirect == Redirect::Error {
+                return Err(Error::Redirected(
+                    response.status,
+                    location.unwrap_or_default(),
+                ));
+            }
+            let Some(location) = location
+                .filter(|_| is_redirect(response.status) && req.redirect == Redirect::Follow)
+            else {
                 return Ok(response);
             };
             if redirects == limits.max_redirects {
@@ -301,9 +335,10 @@ impl Client {
         let (deadline, timeout) = (hop.deadline, hop.limits.timeout);
         conn.write_all(&hop.bytes, deadline, timeout)
             .map_err(Failed::NothingBack)?;
-        let (status, headers, framing, keep_alive) = loop {
+        let (status, reason, headers, framing, keep_alive) = loop {
             let Head {
                 status,
+                reason,
                 version,
                 headers,
             } = conn.read_head(deadline, timeout)?;
@@ -325,7 +360,7 @@ impl Client {
             let close = headers.iter().any(|(n, v)| {
                 n == "connection" && v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))
             });
-            break (status, headers, framing, version == 1 && !close);
+            break (status, reason, headers, framing, version == 1 && !close);
         };
         let body = conn
             .read_body(&framing, deadline, hop.limits)
@@ -335,6 +370,8 @@ impl Client {
         }
         Ok(Response {
             status,
+            reason,
+            redirected: false,
             url: hop.url.to_string(),
             headers,
             body,
@@ -484,6 +521,7 @@ fn request_head(req: &Request, url: &Url) -> Vec<u8> {
 /// A response's status line and headers.
 struct Head {
     status: u16,
+    reason: String,
     /// the minor version: 0 for HTTP/1.0, 1 for HTTP/1.1
     version: u8,
     /// lower-case names, in the order received
@@ -734,6 +772,7 @@ impl Conn {
             match parsed.parse(self.unread()) {
                 Ok(httparse::Status::Complete(len)) => {
                     let status = parsed.code.unwrap_or_default();
+                    let reason = parsed.reason.unwrap_or_default().to_string();
                     let version = parsed.version.unwrap_or_default();
                     let headers = parsed
                         .headers
@@ -748,6 +787,7 @@ impl Conn {
                     self.consume(len);
                     return Ok(Head {
                         status,
+                        reason,
                         version,
                         headers,
                     });
@@ -1061,6 +1101,7 @@ mod tests {
             url: url.into(),
             headers: vec![],
             body: None,
+            redirect: Redirect::Follow,
         }
     }
 
@@ -1159,8 +1200,28 @@ mod tests {
         let r = get(&format!("http://{outside}/rel"), &allow, &no_dns).unwrap();
         assert_eq!(r.body, b"followed");
         assert!(r.url.ends_with("/ok"));
+        assert!(r.redirected);
         let e = get(&format!("http://{outside}/loop"), &allow, &no_dns).unwrap_err();
         assert_eq!(e, Error::TooManyRedirects(3));
+        // manual: the redirect itself is the answer, and nothing is followed
+        let send = |path: &str, redirect| {
+            let req = Request {
+                redirect,
+                ..request(&format!("http://{outside}{path}"))
+            };
+            Client::default().fetch(&tenant("t"), req, &allow, &limits(), &no_dns)
+        };
+        let r = send("/away", Redirect::Manual).unwrap();
+        assert_eq!((r.status, r.redirected), (302, false));
+        assert_eq!(r.reason, "Found");
+        assert!(r
+            .headers
+            .iter()
+            .any(|(n, v)| n == "location" && v.ends_with(&format!("{inside}/"))));
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+        // error: a redirect fails the request
+        let e = send("/rel", Redirect::Error).unwrap_err();
+        assert_eq!(e, Error::Redirected(302, "/ok".into()));
     }
 
     #[test]

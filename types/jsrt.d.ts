@@ -22,10 +22,13 @@ declare namespace jsrt {
     hint?: string;
   }
 
-  /** A failed ctx.http request. `rule` names the SSRF rule that refused it. */
+  /**
+   * A failed ctx.http request, or the `cause` of the TypeError a failed fetch
+   * rejects with. `rule` names the SSRF rule that refused it.
+   */
   interface HttpError extends CtxError {
     name: "HttpError";
-    kind: "refused" | "bad_url" | "resolve" | "timeout" | "too_large" | "too_many_redirects" | "transport" | "bad_setting" | "cancelled";
+    kind: "refused" | "bad_url" | "bad_request" | "resolve" | "timeout" | "too_large" | "too_many_redirects" | "redirected" | "transport" | "bad_setting" | "cancelled";
     rule?: "loopback" | "private network" | "link-local" | "carrier-grade NAT" | "cloud metadata" | "multicast" | "broadcast" | "unspecified" | "reserved";
   }
 
@@ -387,3 +390,191 @@ declare const crypto: {
     verify(algorithm: "HMAC" | { name: "HMAC" }, key: JsrtCryptoKey, signature: BytesLike, data: BytesLike): Promise<boolean>;
   };
 };
+
+// ------------------------------------------------------------ fetch
+
+/**
+ * A DOMException: `name` says what failed ("AbortError", "TimeoutError",
+ * "DataCloneError"...), `code` is its legacy number (0 for newer names).
+ */
+declare class DOMException extends Error {
+  constructor(message?: string, options?: string | { name?: string; cause?: unknown });
+  readonly name: string;
+  readonly code: number;
+  static readonly ABORT_ERR: 20;
+  static readonly TIMEOUT_ERR: 23;
+  static readonly DATA_CLONE_ERR: 25;
+}
+
+interface AbortEventLike {
+  readonly type: "abort";
+  readonly target: AbortSignal;
+}
+
+/**
+ * Scripts have no clock running beside them: a timeout signal becomes
+ * aborted when it is looked at after its time (`aborted`, `reason`,
+ * `throwIfAborted`, or fetch), and fetch gives a request only the time
+ * its signal has left.
+ */
+declare class AbortSignal {
+  private constructor();
+  readonly aborted: boolean;
+  readonly reason: any;
+  onabort: ((event: AbortEventLike) => void) | null;
+  throwIfAborted(): void;
+  addEventListener(type: "abort", listener: (event: AbortEventLike) => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: (event: AbortEventLike) => void): void;
+  /** Aborted already, with `reason` or an AbortError. */
+  static abort(reason?: unknown): AbortSignal;
+  /** Aborts with a TimeoutError after `milliseconds`. */
+  static timeout(milliseconds: number): AbortSignal;
+  /** Aborts when any of `signals` does, with its reason. */
+  static any(signals: Iterable<AbortSignal>): AbortSignal;
+}
+
+declare class AbortController {
+  readonly signal: AbortSignal;
+  /** Aborts the signal with `reason`, or an AbortError. */
+  abort(reason?: unknown): void;
+}
+
+type HeadersInit = Headers | Iterable<[string, string]> | Record<string, string>;
+
+/** Names are case-insensitive; iteration is by lower-case name, repeated ones joined with ", " (Set-Cookie apart). */
+declare class Headers implements Iterable<[string, string]> {
+  constructor(init?: HeadersInit);
+  append(name: string, value: string): void;
+  delete(name: string): void;
+  get(name: string): string | null;
+  getSetCookie(): string[];
+  has(name: string): boolean;
+  set(name: string, value: string): void;
+  forEach(callback: (value: string, name: string, headers: Headers) => void, thisArg?: unknown): void;
+  entries(): IterableIterator<[string, string]>;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+  [Symbol.iterator](): IterableIterator<[string, string]>;
+}
+
+declare class Blob {
+  constructor(parts?: Iterable<BytesLike | Blob>, options?: { type?: string });
+  readonly size: number;
+  readonly type: string;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  bytes(): Promise<Uint8Array>;
+  text(): Promise<string>;
+  slice(start?: number, end?: number, type?: string): Blob;
+}
+
+declare class File extends Blob {
+  constructor(parts: Iterable<BytesLike | Blob>, name: string, options?: { type?: string; lastModified?: number });
+  readonly name: string;
+  readonly lastModified: number;
+}
+
+/** Form fields: sent as multipart/form-data; read back from application/x-www-form-urlencoded bodies. */
+declare class FormData implements Iterable<[string, string | File]> {
+  constructor();
+  append(name: string, value: string | Blob, filename?: string): void;
+  delete(name: string): void;
+  get(name: string): string | File | null;
+  getAll(name: string): (string | File)[];
+  has(name: string): boolean;
+  set(name: string, value: string | Blob, filename?: string): void;
+  forEach(callback: (value: string | File, name: string, form: FormData) => void, thisArg?: unknown): void;
+  entries(): IterableIterator<[string, string | File]>;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string | File>;
+  [Symbol.iterator](): IterableIterator<[string, string | File]>;
+}
+
+/** Strings go as UTF-8 text; no streams. */
+type BodyInit = string | ArrayBuffer | ArrayBufferView | Blob | FormData | URLSearchParams;
+
+/** A body is read once, whole. */
+interface Body {
+  readonly bodyUsed: boolean;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  bytes(): Promise<Uint8Array>;
+  text(): Promise<string>;
+  json<T = any>(): Promise<T>;
+  blob(): Promise<Blob>;
+  /** application/x-www-form-urlencoded bodies only; others reject with TypeError. */
+  formData(): Promise<FormData>;
+}
+
+interface RequestInit {
+  method?: string;
+  headers?: HeadersInit;
+  body?: BodyInit | null;
+  /** "follow" (default; every hop passes the SSRF rules again), "manual" (the 3xx response itself) or "error". */
+  redirect?: "follow" | "manual" | "error";
+  signal?: AbortSignal | null;
+}
+
+declare class Request implements Body {
+  constructor(input: string | URL | Request, init?: RequestInit);
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Headers;
+  readonly redirect: "follow" | "manual" | "error";
+  readonly signal: AbortSignal;
+  readonly bodyUsed: boolean;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  bytes(): Promise<Uint8Array>;
+  text(): Promise<string>;
+  json<T = any>(): Promise<T>;
+  blob(): Promise<Blob>;
+  formData(): Promise<FormData>;
+  clone(): Request;
+}
+
+interface ResponseInit {
+  status?: number;
+  statusText?: string;
+  headers?: HeadersInit;
+}
+
+declare class Response implements Body {
+  constructor(body?: BodyInit | null, init?: ResponseInit);
+  static error(): Response;
+  static redirect(url: string | URL, status?: 301 | 302 | 303 | 307 | 308): Response;
+  static json(data: unknown, init?: ResponseInit): Response;
+  readonly type: "basic" | "default" | "error";
+  readonly url: string;
+  readonly redirected: boolean;
+  readonly status: number;
+  readonly ok: boolean;
+  readonly statusText: string;
+  /** Immutable on a fetched response. */
+  readonly headers: Headers;
+  readonly bodyUsed: boolean;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  bytes(): Promise<Uint8Array>;
+  text(): Promise<string>;
+  json<T = any>(): Promise<T>;
+  blob(): Promise<Blob>;
+  formData(): Promise<FormData>;
+  clone(): Response;
+}
+
+/**
+ * The Fetch standard's fetch, through the same client, SSRF rules, caps and
+ * API-call quotas as ctx.http. A network failure rejects with a TypeError
+ * whose `cause` is the jsrt.HttpError; an abort with the signal's reason (an
+ * AbortError or TimeoutError DOMException unless given); a reached quota with
+ * a RangeError (code 54000).
+ */
+declare function fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
+
+// ------------------------------------------------------------ Intl
+//
+// Intl comes from TypeScript's own es2023 lib. jsruntime gives
+// DateTimeFormat (timeZone, dateStyle, timeStyle, the date and time
+// component options, hour12/hourCycle), NumberFormat (styles decimal,
+// percent and currency; standard notation only), Collator (sensitivity,
+// numeric) and getCanonicalLocales, from ICU4X with CLDR data; without a
+// locale, en-US; without a time zone, UTC. formatToParts gives one literal
+// part. Number, BigInt and Date toLocale*String and String localeCompare go
+// through them.

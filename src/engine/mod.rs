@@ -2,9 +2,12 @@
 pub mod compile;
 pub mod convert;
 pub mod failure;
+pub mod fetch;
 pub mod host;
 pub mod ids;
 pub mod input_schema;
+pub mod intl;
+pub mod lazy;
 pub mod limits;
 pub mod quota;
 pub mod run;

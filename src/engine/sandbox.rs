@@ -589,6 +589,8 @@ impl TenantRuntime {
             // The global eval exists without the Eval intrinsic; it can only throw. Remove it.
             ctx.globals().remove("eval").map_err(js)?;
             super::stdlib::install(&ctx).map_err(js)?;
+            super::fetch::install(&ctx, &self.watch, &self.logs).map_err(js)?;
+            super::intl::install(&ctx).map_err(js)?;
 
             // SAFETY: the bytecode came from compile::compile.
             let module = unsafe { Module::load(ctx.clone(), code) }.map_err(js)?;

@@ -11,48 +11,46 @@
 //! globals (about half a millisecond), so scripts that use none pay nothing.
 
 use std::cell::Cell;
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use base64::Engine as _;
 use hmac::Mac as _;
 use rquickjs::function::Opt;
-use rquickjs::object::{Accessor, Property};
-use rquickjs::{Ctx, Exception, FromJs, Function, Module, Object, TypedArray, Value};
+use rquickjs::{Ctx, Exception, FromJs, Function, Object, TypedArray, Value};
 use sha2::Digest as _;
 
 use super::compile;
 use super::host::js::bytes;
+use super::lazy::Library;
 
-const SOURCE: &str = include_str!("stdlib.js");
-
-static BYTECODE: OnceLock<Vec<u8>> = OnceLock::new();
+static LIBRARY: Library = Library::new(
+    "jsrt:stdlib",
+    include_str!("stdlib.js"),
+    &[
+        "URL",
+        "URLSearchParams",
+        "TextEncoder",
+        "TextDecoder",
+        "atob",
+        "btoa",
+        "crypto",
+        "structuredClone",
+        "setTimeout",
+        "clearTimeout",
+        "setInterval",
+        "clearInterval",
+        "queueMicrotask",
+        "performance",
+    ],
+);
 
 /// Compiles the library now, so that backends forked later inherit it.
 pub fn prepare() {
-    if let Err(m) = bytecode() {
+    if let Err(m) = LIBRARY.bytecode() {
         pgrx::warning!("jsruntime: {m}");
     }
     compile::release();
 }
-
-/// The globals stdlib.js defines.
-const GLOBALS: [&str; 14] = [
-    "URL",
-    "URLSearchParams",
-    "TextEncoder",
-    "TextDecoder",
-    "atob",
-    "btoa",
-    "crypto",
-    "structuredClone",
-    "setTimeout",
-    "clearTimeout",
-    "setInterval",
-    "clearInterval",
-    "queueMicrotask",
-    "performance",
-];
 
 thread_local! {
     /// When the current run started: performance.now() counts from here.
@@ -83,23 +81,9 @@ pub fn timers<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Option<Object<'js>>> {
         .into_object())
 }
 
-/// Defines the standard library's globals in `ctx` as accessors that load
-/// it on first use; loading replaces them with the real values.
-pub fn install<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<()> {
-    for name in GLOBALS {
-        let get = move |ctx: Ctx<'js>| -> rquickjs::Result<Value<'js>> {
-            load(&ctx)?;
-            ctx.globals().get(name)
-        };
-        // A script may replace a global without loading the library.
-        let set = move |ctx: Ctx<'js>, v: Value<'js>| {
-            ctx.globals()
-                .prop(name, Property::from(v).writable().configurable())
-        };
-        ctx.globals()
-            .prop(name, Accessor::new(get, set).configurable())?;
-    }
-    Ok(())
+/// Defines the standard library's globals in `ctx`, to load it on first use.
+pub fn install(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    LIBRARY.install(ctx, load)
 }
 
 /// A log line from console.* or ctx.log arguments, printed as Node prints
@@ -174,29 +158,7 @@ fn plain<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> String {
 }
 
 fn load(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
-    let code = bytecode().map_err(|m| Exception::throw_internal(ctx, &m))?;
-    ctx.globals().set("__jsrt_native", natives(ctx)?)?;
-    // SAFETY: the bytecode came from compile::compile.
-    let module = unsafe { Module::load(ctx.clone(), code) }?;
-    // No top-level await: evaluation is done when eval returns, and the
-    // script's own pending jobs must not run here, inside a property read.
-    let (_, done) = module.eval()?;
-    match done.result::<Value>() {
-        Some(r) => r.map(drop),
-        None => Err(Exception::throw_internal(
-            ctx,
-            "the standard library did not load",
-        )),
-    }
-}
-
-fn bytecode() -> Result<&'static [u8], String> {
-    if let Some(code) = BYTECODE.get() {
-        return Ok(code);
-    }
-    let code = compile::compile("jsrt:stdlib", SOURCE)
-        .map_err(|f| format!("the standard library does not compile: {}", f.summary()))?;
-    Ok(BYTECODE.get_or_init(|| code))
+    LIBRARY.evaluate(ctx, natives(ctx)?)
 }
 
 /// The native helpers, handed to stdlib.js, which removes them from the globals.

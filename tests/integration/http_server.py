@@ -10,6 +10,9 @@ can assert that a refused request never connected.
   GET  /slow            answers after 5 s, then adds its path to LOGDIR/slow.log
   GET  /big?n=N         N bytes
   GET  /status/404      404
+  ANY  /echo            200 {"method", "path", "headers", "body"}: the request as received
+  GET  /form            an application/x-www-form-urlencoded body
+  GET  /redirect?to=U&status=S   S (default 302) to U
 """
 import http.server
 import json
@@ -53,7 +56,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             log("upload.headers", json.dumps(dict(self.headers)))
             self.reply(201, json.dumps({"bytes": len(body)}).encode(), [("Content-Type", "application/json")])
         elif url.path == "/redirect":
-            self.reply(302, headers=[("Location", q["to"][0])])
+            self.reply(int(q.get("status", ["302"])[0]), headers=[("Location", q["to"][0])])
+        elif url.path == "/echo":
+            out = {"method": self.command, "path": self.path, "body": body.decode("utf-8", "replace"),
+                   "headers": {k.lower(): v for k, v in self.headers.items()}}
+            self.reply(200, json.dumps(out).encode(), [("Content-Type", "application/json")])
+        elif url.path == "/form":
+            self.reply(200, b"a=1&b=x+y&c=%C3%A9&a=2", [("Content-Type", "application/x-www-form-urlencoded")])
         elif url.path == "/loop":
             self.reply(302, headers=[("Location", "/loop")])
         elif url.path == "/slow":

@@ -49,7 +49,8 @@ pub fn make<'js>(
             let what = format!("ctx.http.{name}");
             let (promise, resolve, reject) = ctx.promise()?;
             let outcome = parse(ctx, &what, fixed, body_arg, a)
-                .and_then(|req| request(ctx, w, &logs, &what, req));
+                .and_then(|(req, timeout)| send(ctx, w, &logs, &what, req, timeout))
+                .and_then(|r| response(ctx, r));
             match outcome {
                 Ok(v) => resolve.call::<_, ()>((v,))?,
                 Err(rquickjs::Error::Exception) => reject.call::<_, ()>((ctx.catch(),))?,
@@ -142,18 +143,6 @@ fn parse<'js>(
         None => None,
         Some(b) => Some(body_bytes(ctx, what, b, &mut headers)?),
     };
-    if let Some(b) = &body {
-        let cap = gucs::http_max_request_bytes();
-        if b.len() > cap {
-            return Err(limit(
-                ctx,
-                &format!(
-                    "{what}: the body is {} bytes, over jsrt.http_max_request_bytes ({cap})",
-                    b.len()
-                ),
-            ));
-        }
-    }
     let timeout = match option("timeoutMs")? {
         None => None,
         Some(t) => Some(
@@ -174,6 +163,7 @@ fn parse<'js>(
             url,
             headers,
             body,
+            redirect: outbound::Redirect::Follow,
         },
         timeout,
     ))
@@ -239,7 +229,7 @@ thread_local! {
     static REFUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Refuses ctx.http requests while it lives: a dry run's requests would
+/// Refuses ctx.http and fetch requests while it lives: a dry run's requests would
 /// reach the outside world, which no rollback undoes.
 pub struct RefuseHttp(());
 
@@ -256,14 +246,19 @@ impl Drop for RefuseHttp {
     }
 }
 
-/// Sends the request on a helper thread and waits for it, watching for interrupts.
-fn request<'js>(
+/// Sends the request on a helper thread and waits for it, watching for
+/// interrupts. ctx.http and fetch both send through here, so the SSRF
+/// rules, caps, quotas and logging cannot differ between them. Throws an
+/// HttpError (with `kind`, `code` and, for refusals, `rule`), or a
+/// RangeError when a limit on calls is reached.
+pub fn send<'js>(
     ctx: &Ctx<'js>,
     watch: &Watch,
     logs: &Rc<RefCell<LogBuffer>>,
     what: &str,
-    (req, timeout_ms): (outbound::Request, Option<u64>),
-) -> Js<'js> {
+    req: outbound::Request,
+    timeout_ms: Option<u64>,
+) -> rquickjs::Result<outbound::Response> {
     if watch.stopped() {
         return Err(http_error(
             ctx,
@@ -282,6 +277,18 @@ fn request<'js>(
     }
     let allow = Allow::parse(&gucs::http_allow())
         .map_err(|e| http_error(ctx, &format!("{what}: {e}"), "bad_setting", "22023"))?;
+    if let Some(b) = &req.body {
+        let cap = gucs::http_max_request_bytes();
+        if b.len() > cap {
+            return Err(limit(
+                ctx,
+                &format!(
+                    "{what}: the body is {} bytes, over jsrt.http_max_request_bytes ({cap})",
+                    b.len()
+                ),
+            ));
+        }
+    }
     super::count_call(what, super::Api::Http).map_err(|m| limit(ctx, &m))?;
     let cap = gucs::http_timeout_ms();
     let run_deadline = super::deadline();
@@ -340,31 +347,33 @@ fn request<'js>(
             }
         }
     };
-    match result {
-        Ok(r) => response(ctx, r),
-        Err(e) => {
-            let (kind, code) = match &e {
-                Error::BadUrl(_) | Error::Scheme(_) => ("bad_url", "22023"),
-                Error::Invalid(_) => ("bad_request", "22023"),
-                Error::Refused { .. } => ("refused", "42501"),
-                Error::Resolve(..) => ("resolve", "08001"),
-                Error::TooManyRedirects(_) => ("too_many_redirects", "54000"),
-                Error::TooLarge(_) => ("too_large", "54000"),
-                Error::Timeout(_) => ("timeout", "08006"),
-                Error::Transport(_) => ("transport", "08006"),
-            };
-            let message = format!("{what}: {line}: {e}");
-            if let Error::Refused { rule, .. } = &e {
-                logs.borrow_mut()
-                    .push("warn", message.clone(), watch.elapsed_ms());
-                let err = error_object(ctx, "HttpError", &message, code)?;
+    result.map_err(|e| {
+        let (kind, code) = match &e {
+            Error::BadUrl(_) | Error::Scheme(_) => ("bad_url", "22023"),
+            Error::Invalid(_) => ("bad_request", "22023"),
+            Error::Refused { .. } => ("refused", "42501"),
+            Error::Resolve(..) => ("resolve", "08001"),
+            Error::TooManyRedirects(_) => ("too_many_redirects", "54000"),
+            Error::Redirected(..) => ("redirected", "08006"),
+            Error::TooLarge(_) => ("too_large", "54000"),
+            Error::Timeout(_) => ("timeout", "08006"),
+            Error::Transport(_) => ("transport", "08006"),
+        };
+        let message = format!("{what}: {line}: {e}");
+        if let Error::Refused { rule, .. } = &e {
+            logs.borrow_mut()
+                .push("warn", message.clone(), watch.elapsed_ms());
+            return match error_object(ctx, "HttpError", &message, code).and_then(|err| {
                 err.set("kind", kind)?;
                 err.set("rule", rule.to_string())?;
-                return Err(ctx.throw(err.into_value()));
-            }
-            Err(http_error(ctx, &message, kind, code))
+                Ok(err)
+            }) {
+                Ok(err) => ctx.throw(err.into_value()),
+                Err(e) => e,
+            };
         }
-    }
+        http_error(ctx, &message, kind, code)
+    })
 }
 
 /// The run's tenant, whose connections the request may reuse, and the

@@ -10,6 +10,10 @@ export default async function (ctx: jsrt.Context) {
   const when: number = ctx.event!.emittedAt;
   setTimeout("code as a string", 10);
   ctx.event!.type = "other";
+  fetch("https://x", { redirect: "sometimes" });
+  const s: string = (await fetch("https://x")).text();
+  new Headers().get("a").length;
+  new Intl.NumberFormat("de", { style: "money" });
 }
 const badTrigger: jsrt.TriggerScript = (ctx, tg) => {
   tg.op === "TRUNCATE";
