@@ -40,6 +40,8 @@ export function mark(ed, error) {
     endLineNumber: error.line, endColumn: model.getLineMaxColumn(Math.min(error.line, model.getLineCount())),
   }] : [];
   monaco.editor.setModelMarkers(model, 'jsrt', markers);
+  // (where the mark is, on the editor's element: what the browser test reads)
+  ed.getContainerDomNode().dataset.mark = markers.length ? `${error.line}:${error.column || 1}` : '';
 }
 
 /** A diff of two sources; with `editable` the right side can be edited (a merge). */

@@ -256,7 +256,9 @@ function ScriptPage({ me, name }) {
 async function markLastFailure(ed, name, version) {
   try {
     const page = await get(`/runs?script=${encodeURIComponent(name)}&status=failed&version=${version}&limit=1`);
-    const r = page.items?.[0];
+    const last = page.items?.[0];
+    // (the list leaves error_detail out: the run itself has it)
+    const r = last && await get(`/runs/${last.id}`);
     if (r?.error_detail?.line) mark(ed, { message: `last failed run: ${r.error}`, ...r.error_detail });
   } catch { /* no history to show */ }
 }

@@ -100,8 +100,8 @@ try {
   // 5. The last failed run's error is marked at its line.
   await page.goto(`${base}/_jsrt/console/#/scripts/broken`);
   await page.waitForSelector('.monaco-editor .view-lines', { timeout: 60000 });
-  const failedMark = await page.waitForFunction(() => [...document.querySelectorAll('.monaco-editor .squiggly-error')].length > 0,
-    null, { timeout: 60000 }).then(() => true, () => false);
+  // (line 3, column 13: where QuickJS says the script threw)
+  const failedMark = await page.waitForSelector('.monaco[data-mark="3:13"] .squiggly-error', { timeout: 60000 }).then(() => true, () => false);
   check("the last failed run's error location is marked in the editor", failedMark);
 
   // 6. A schedule in words with its next five run times; its settings edited.
@@ -114,9 +114,9 @@ try {
   const settings = JSON.parse(await page.inputValue('textarea[name=settings]'));
   settings.description = 'edited in the console';
   await page.fill('textarea[name=settings]', JSON.stringify(settings));
+  const patched = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().endsWith('/scripts/weekdays'), { timeout: 60000 });
   await page.click('button:has-text("Save settings")');
-  await page.waitForFunction(() => document.querySelector('textarea[name=settings]')?.value.includes('edited in the console')
-    && !document.querySelector('.settings-form .error'), null, { timeout: 60000 }).catch(() => {});
+  await patched.catch(() => {});
   const saved = await page.evaluate(async (k) => (await (await fetch('/_jsrt/api/v1/scripts/weekdays', { headers: { Authorization: `Bearer ${k}` } })).json()).description, devKey);
   check('settings edited in the console are saved', saved === 'edited in the console', String(saved));
 

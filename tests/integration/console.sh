@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 "${PSQL[@]}" -c "SELECT jsrt.create_tenant('console_t')" >/dev/null
 sql "SELECT jsrt.create_script('greet', 'export default (ctx) => \"hello \" + (ctx.input.name ?? \"world\")', 'oneoff', '{\"status\": \"active\", \"input_schema\": {\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\"}}}}')" >/dev/null
 sql "SELECT jsrt.create_script('weekdays', 'export default () => 1', 'scheduled', '{\"cron_expression\": \"0 9 * * 1-5\", \"timezone\": \"Europe/Berlin\"}')" >/dev/null
-# a script whose last run failed at line 3, column 9
+# a script whose last run failed at line 3
 sql "SELECT jsrt.create_script('broken', E'export default (ctx) => {\\n  const a = 1;\\n  throw new Error(\"broken here\");\\n}', 'oneoff', '{\"status\": \"active\"}')" >/dev/null
 id=$(sql "SELECT jsrt.execute_async('broken')" | tail -1)
 wait_for "SELECT status = 'failed' FROM jsrt.script_executions WHERE id = '$id'" 20
