@@ -5,6 +5,7 @@
 pub mod assets;
 pub mod fairq;
 pub mod keys;
+pub mod park;
 pub mod request;
 pub mod response;
 pub mod router;

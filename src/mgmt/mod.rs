@@ -27,6 +27,7 @@ use std::panic::AssertUnwindSafe;
 
 use serde_json::{Map, Value};
 
+use crate::http::park;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::subxact;
@@ -37,20 +38,6 @@ use routes::{Found, Op};
 /// The longest a run's `wait` may be, in seconds. The wait parks an HTTP
 /// runner (not the front door), so it is capped.
 pub const MAX_WAIT_S: u64 = 30;
-
-/// What the runner does with a request.
-pub enum Outcome {
-    Done(Response),
-    /// commit, then wait for this run in a new transaction (`wait`)
-    Wait(Wait),
-}
-
-pub struct Wait {
-    role: String,
-    tenant_id: String,
-    execution_id: String,
-    timeout_ms: u64,
-}
 
 /// What a handler answers.
 pub enum Reply {
@@ -121,27 +108,23 @@ impl Ctx<'_> {
 }
 
 /// The response to a management request (`routes::is_api` said it is one).
-pub fn dispatch(req: &Request) -> Outcome {
+pub fn dispatch(req: &Request) -> Response {
     let (op, params) = match routes::find(&req.method, &req.path) {
         Found::Route(op, params) => (op, params),
-        Found::WrongMethod(allow) => {
-            return Outcome::Done(problem::wrong_method(&req.method, &allow))
-        }
+        Found::WrongMethod(allow) => return problem::wrong_method(&req.method, &allow),
         Found::Nothing => {
-            return Outcome::Done(
-                Problem::new(404, "no management API resource at this path").to_response(),
-            )
+            return Problem::new(404, "no management API resource at this path").to_response()
         }
     };
     // The description of the API is public: tools read it before they have a key.
     match op {
-        Op::OpenApi => return Outcome::Done(Response::json(200, &openapi::document())),
-        Op::Types => return Outcome::Done(ops::types()),
+        Op::OpenApi => return Response::json(200, &openapi::document()),
+        Op::Types => return ops::types(),
         _ => {}
     }
     let (role, tenant_id) = match caller(req) {
         Ok(c) => c,
-        Err(p) => return Outcome::Done(p.to_response()),
+        Err(p) => return p.to_response(),
     };
     let ctx = Ctx {
         req,
@@ -154,24 +137,18 @@ pub fn dispatch(req: &Request) -> Outcome {
     );
     let reply = match ran {
         Ok(Ok(Ok(reply))) => reply,
-        Ok(Ok(Err(p))) => return Outcome::Done(p.to_response()),
+        Ok(Ok(Err(p))) => return p.to_response(),
         Ok(Err(e)) => {
-            return Outcome::Done(
-                Problem::from_sql(&subxact::sqlstate(e.code()), &e.message(), None, None)
-                    .to_response(),
-            )
+            return Problem::from_sql(&subxact::sqlstate(e.code()), &e.message(), None, None)
+                .to_response()
         }
-        Err(c) => return Outcome::Done(caught(&c).to_response()),
+        Err(c) => return caught(&c).to_response(),
     };
     match reply {
-        Reply::Json(status, v) => Outcome::Done(Response::json(status, &v)),
-        Reply::Raw(r) => Outcome::Done(r),
-        Reply::Wait(execution_id, timeout_ms) => Outcome::Wait(Wait {
-            role,
-            tenant_id,
-            execution_id,
-            timeout_ms,
-        }),
+        Reply::Json(status, v) => Response::json(status, &v),
+        Reply::Raw(r) => r,
+        // The front door holds the request until the run ends (http/park.rs), not this runner.
+        Reply::Wait(execution_id, timeout_ms) => park::parked(&execution_id, timeout_ms),
     }
 }
 
@@ -185,22 +162,6 @@ fn caught(c: &subxact::Caught) -> Problem {
         return p;
     }
     Problem::from_sql(&state, &c.message, c.detail.as_deref(), c.hint.as_deref())
-}
-
-/// Waits for a run queued by this request's transaction, which has committed.
-pub fn wait(w: &Wait) -> Response {
-    let ran = subxact::run(AssertUnwindSafe(|| {
-        tenancy::as_api_role(&w.role, &w.tenant_id, || {
-            runs::wait_for(&w.execution_id, w.timeout_ms)
-        })
-    }));
-    match ran {
-        Ok(Ok(Ok(Reply::Json(status, v)))) => Response::json(status, &v),
-        Ok(Ok(Ok(_))) => Problem::new(500, "internal error").to_response(),
-        Ok(Ok(Err(p))) => p.to_response(),
-        Ok(Err(e)) => Problem::new(403, e.message()).to_response(),
-        Err(c) => caught(&c).to_response(),
-    }
 }
 
 /// The key's role and the tenant the request acts in.

@@ -41,18 +41,6 @@ pub fn start(ctx: &Ctx) -> Handled {
     queued(&id)
 }
 
-/// After the start committed: the run when it ended within the wait (200),
-/// else where it is (202).
-pub fn wait_for(id: &str, timeout_ms: u64) -> Handled {
-    let w = q(
-        "SELECT jsrt.wait($1::uuid, $2::int)",
-        &[Some(id), Some(&timeout_ms.to_string())],
-    )?;
-    let run = one(id)?;
-    let ended = !matches!(w["status"].as_str(), Some("pending" | "running"));
-    Ok(Reply::Json(if ended { 200 } else { 202 }, run))
-}
-
 /// A run of the current tenant, with its live state while it runs.
 fn one(id: &str) -> Result<Value, Problem> {
     if !sql::is_uuid(id) {

@@ -254,6 +254,39 @@ def runs():
     check("a run id that is not a uuid: 404", problem(r, 404), r[:3])
 
 
+def parked_waits():
+    """A run's wait is parked in the front door: with one runner for the
+    tenant, its other requests are answered while the wait goes on."""
+    import threading
+    psql("ALTER SYSTEM SET jsrt.http_max_runners_per_tenant = 1")
+    psql("SELECT pg_reload_conf()")
+    time.sleep(1)
+    try:
+        r = call("POST", "/scripts", {"name": "sleepy", "type": "oneoff",
+                                       "source": "export default () => { const end = Date.now() + 3000; while (Date.now() < end) {} return 'rested' }"})
+        check("a slow script is created", r[0] == 201, r[:3])
+        waited = {}
+        t = threading.Thread(target=lambda: waited.update(r=call("POST", "/scripts/sleepy/runs", {"wait": 20})))
+        t.start()
+        time.sleep(0.5)
+        listed = call("GET", "/scripts?limit=1")
+        parked = t.is_alive()
+        check("while a wait is parked, the tenant's one runner answers its other requests",
+              listed[0] == 200 and parked, (listed[0], parked))
+        t.join(60)
+        w = waited.get("r")
+        check("the parked wait answers 200 with the finished run", w is not None and w[0] == 200
+              and w[2]["status"] == "completed" and w[2]["output"] == "rested"
+              and not any(k.lower() == "x-jsrt-park" for k in w[1]), w and w[:3])
+        w = call("POST", "/scripts/sleepy/runs", {"wait": 1})
+        check("a wait that ends first answers 202 with the run going on", w[0] == 202
+              and w[2]["status"] in ("pending", "running"), w[:3])
+        wait_status(w[2]["id"], ("completed", "failed"))
+    finally:
+        psql("ALTER SYSTEM RESET jsrt.http_max_runners_per_tenant")
+        psql("SELECT pg_reload_conf()")
+
+
 def pagination():
     # 100,000 finished runs of one script, written directly
     sid = psql("SELECT id FROM jsrt.scripts WHERE name = 'page0'")
@@ -490,5 +523,6 @@ dry_runs()
 input_schemas()
 stream()
 cross_tenant()
+parked_waits()
 pagination()
 finish("api")

@@ -21,7 +21,7 @@ use crate::http::assets::{self, Assets};
 use crate::http::fairq::{FairQueue, Full};
 use crate::http::request::{self, Limits, Request};
 use crate::http::response::Response;
-use crate::http::{keys, router, wire};
+use crate::http::{keys, park, router, wire};
 use crate::metrics;
 use crate::shmem::counters;
 use crate::workers::shutting_down;
@@ -60,6 +60,10 @@ struct Job {
     head: bool,
     keep_alive: bool,
     queued_at: Instant,
+    /// a management API request: its runner may ask to park it (http/park.rs)
+    api: bool,
+    /// a parked request's check of its run: until when it waits, and how many checks so far
+    park: Option<(Instant, u32)>,
 }
 
 enum State {
@@ -108,6 +112,8 @@ struct Front {
     next_ticket: u64,
     /// the web console's files, served here without a runner
     console: Assets,
+    /// requests parked until their run ends: when to check next, and the check
+    parked: Vec<(Instant, Job)>,
 }
 
 /// The console's files, from SHAREDIR/jsruntime/console (scripts/install.sh
@@ -164,6 +170,7 @@ pub extern "C-unwind" fn jsrt_http_front_main(_arg: pg_sys::Datum) {
     }
     let mut front = Front {
         console: console_files(),
+        parked: Vec::new(),
         listener,
         epoll,
         touched: Vec::new(),
@@ -263,7 +270,12 @@ impl Front {
                 }
             }
             // Pipelined requests waiting for their turn: look again at once.
-            let timeout = if self.parse_next.is_empty() { 200 } else { 0 };
+            let next_check = self.unpark().map_or(200, |d| d.as_millis().min(200) as i32);
+            let timeout = if self.parse_next.is_empty() {
+                next_check
+            } else {
+                0
+            };
             // SAFETY: `events` has room for events.len() entries, borrowed for the call.
             // A signal (SIGTERM, SIGHUP) ends the wait early with EINTR.
             let n = unsafe {
@@ -462,6 +474,8 @@ impl Front {
             head,
             keep_alive: req.keep_alive,
             queued_at: Instant::now(),
+            api: crate::mgmt::routes::is_api(&req.path),
+            park: None,
         };
         match self.queue.push(&key, job) {
             Ok(()) => {
@@ -659,7 +673,7 @@ impl Front {
                     let resp = wire::decode_response(&bytes).unwrap_or_else(|| {
                         Response::error(502, "the runner's response was garbled", &[])
                     });
-                    self.deliver(&job, &resp);
+                    self.finish(job, resp);
                 }
                 wire::Kind::Bye if m.ticket == self.runners[i].nonce => {
                     // An extra runner left, idle: a request handed to it since was never read.
@@ -716,6 +730,80 @@ impl Front {
             *n -= 1;
             if *n == 0 {
                 self.busy.remove(&job.key);
+            }
+        }
+    }
+
+    /// A runner's answer to `job`: sent on, or, for a run started with
+    /// `wait` (http/park.rs), the request parked here until the run ends,
+    /// checked now and then with the caller's credentials, holding no runner.
+    fn finish(&mut self, mut job: Job, r: Response) {
+        let now = Instant::now();
+        let answer = match job.park {
+            Some((until, checks)) => match park::answer(r, now >= until) {
+                Some(answer) => answer,
+                None => {
+                    self.release(&job);
+                    job.park = Some((until, checks + 1));
+                    self.parked.push((now + park::delay(checks + 1), job));
+                    return;
+                }
+            },
+            None => match park::requested(&r).filter(|_| job.api) {
+                Some((id, wait)) => match wire::decode_request(&job.message) {
+                    Some(req) => {
+                        self.release(&job);
+                        job.message = wire::encode_request(&park::check(&req, &id));
+                        job.park = Some((now + wait, 0));
+                        self.parked.push((now + park::delay(0), job));
+                        return;
+                    }
+                    None => Response::error(502, "the parked request could not be read again", &[]),
+                },
+                None => r,
+            },
+        };
+        self.deliver(&job, &answer);
+    }
+
+    /// Parked requests due for a check go back to the wait queue; those whose
+    /// client left are dropped. Returns how long until the next is due.
+    fn unpark(&mut self) -> Option<Duration> {
+        let now = Instant::now();
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.parked)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.parked = later;
+        for (_, mut job) in due {
+            if self.conns.get(&job.conn).is_none_or(|c| c.closing) {
+                continue;
+            }
+            job.queued_at = now;
+            let key = job.key.clone();
+            if let Err((_, job)) = self.queue.push(&key, job) {
+                self.deliver_busy(job);
+            }
+        }
+        self.parked
+            .iter()
+            .map(|(at, _)| at.saturating_duration_since(now))
+            .min()
+    }
+
+    fn deliver_busy(&mut self, job: Job) {
+        self.touched.push(job.conn);
+        if let Some(c) = self.conns.get_mut(&job.conn) {
+            c.waiting = false;
+            if !c.closing {
+                reply(
+                    c,
+                    &busy(
+                        "the server is busy: too many requests are waiting (jsrt.http_queue_max)",
+                    ),
+                    job.head,
+                    job.keep_alive,
+                );
+                flush(c);
             }
         }
     }

@@ -12,7 +12,7 @@ use pgrx::prelude::*;
 use super::{recv, send, FDS};
 use crate::http::response::Response;
 use crate::http::wire::{self, Kind};
-use crate::mgmt::{self, Outcome};
+use crate::mgmt;
 use crate::workers::{in_transaction, shutting_down};
 
 #[pg_guard]
@@ -158,25 +158,14 @@ impl Runner {
                 ) == Ok(Some(true));
             }
             if !self.installed {
-                return Outcome::Done(Response::error(
-                    503,
-                    "jsruntime is not installed in jsrt.database",
-                    &[],
-                ));
+                return Response::error(503, "jsruntime is not installed in jsrt.database", &[]);
             }
             if api {
                 mgmt::dispatch(&req)
             } else {
-                Outcome::Done(crate::endpoints::dispatch(&req).0)
+                crate::endpoints::dispatch(&req).0
             }
         }));
-        // A run started with `wait`: its row is committed now, so an executor
-        // can take it; this runner waits for it in a transaction of its own.
-        let out = match out {
-            Ok(Outcome::Done(r)) => Ok(r),
-            Ok(Outcome::Wait(w)) => in_transaction(AssertUnwindSafe(|| mgmt::wait(&w))),
-            Err(c) => Err(c),
-        };
         // SAFETY: on the worker's main thread; a null activity string is allowed.
         unsafe {
             pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null())
