@@ -66,24 +66,26 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
     keep(&done, &call, None)?;
     match &done.result.outcome {
         Ok(output) => Ok(output.clone()),
-        Err(failure) => {
-            let failure = failure.clone();
-            if failure.kind == FailureKind::Cancelled {
-                // Postgres raises its own error for a cancel, a statement timeout or a shutdown,
-                // again if the run's SQL caught it first.
-                pgrx::check_for_interrupts!();
-                if let Some(c) = done.result.usage.interrupted {
-                    return Err(Error::Postgres {
-                        code: c.code,
-                        message: c.message,
-                    });
-                }
-            }
-            Err(Error::Run {
-                script: script.name.clone(),
-                failure,
-            })
+        Err(failure) => Err(failed(&script.name, failure, &done)),
+    }
+}
+
+/// The error a failed synchronous or typed run raises in its caller.
+fn failed(script: &str, failure: &Failure, done: &Done) -> Error {
+    if failure.kind == FailureKind::Cancelled {
+        // Postgres raises its own error for a cancel, a statement timeout or a shutdown,
+        // again if the run's SQL caught it first.
+        pgrx::check_for_interrupts!();
+        if let Some(c) = &done.result.usage.interrupted {
+            return Error::Postgres {
+                code: c.code,
+                message: c.message.clone(),
+            };
         }
+    }
+    Error::Run {
+        script: script.to_string(),
+        failure: failure.clone(),
     }
 }
 
@@ -126,21 +128,8 @@ pub fn execute_typed(
             Ok(())
         }
         Err(failure) => {
-            let failure = failure.clone();
             keep(&done, &call, None)?;
-            if failure.kind == FailureKind::Cancelled {
-                pgrx::check_for_interrupts!();
-                if let Some(c) = done.result.usage.interrupted {
-                    return Err(Error::Postgres {
-                        code: c.code,
-                        message: c.message,
-                    });
-                }
-            }
-            Err(Error::Run {
-                script: script.name.clone(),
-                failure,
-            })
+            Err(failed(&script.name, failure, &done))
         }
     }
 }

@@ -23,6 +23,8 @@ and so does a listed one that does not show. Prints one line per check, then
 import subprocess
 import sys
 
+from checks import check, finish
+
 PORT, DB = sys.argv[1], sys.argv[2]
 PSQL = ["psql", "-X", "-q", "-At", "-h", "/tmp", "-p", PORT, "-U", "postgres", DB,
         "-v", "ON_ERROR_STOP=1", "-P", "null=<NULL>", "-F", "\x1f", "-R", "\x1e"]
@@ -78,19 +80,6 @@ DOCUMENTED = {
 # text (README: strings go in as they are; JSON.stringify it, or use jsonText).
 REFUSED = {2: "22008"}
 REFUSED_DB = {2: "22008", 3: "22P02"}
-
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}{': ' + detail if detail else ''}")
-
 
 def psql(sql):
     r = subprocess.run(PSQL, input=sql, capture_output=True, text=True)
@@ -209,8 +198,7 @@ SELECT jsrt.create_function('ident', 'conv.plain_{c}(x {t}) returns {t}');""")
     psql("SELECT jsrt.set_tenant('conv'); INSERT INTO conv.trg SELECT * FROM conv.src;")
     compare("trigger", "trg", {}, {})
     psql("SET client_min_messages = warning; DROP SCHEMA conv CASCADE;")
-    print(f"integration: {passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish("integration")
 
 
 if __name__ == "__main__":
