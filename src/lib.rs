@@ -87,8 +87,6 @@ pub extern "C-unwind" fn _PG_init() {
         workers::executor::init();
         workers::scheduler::init();
         workers::http::init();
-        engine::fetch::prepare();
-        engine::intl::prepare();
         engine::stdlib::prepare();
     }
 }

@@ -16,7 +16,7 @@ use super::lazy::Library;
 use super::sandbox::Watch;
 use crate::outbound::{self, Redirect};
 
-static LIBRARY: Library = Library::new(
+pub static LIBRARY: Library = Library::new(
     "jsrt:fetch",
     include_str!("fetch.js"),
     &[
@@ -32,14 +32,6 @@ static LIBRARY: Library = Library::new(
         "DOMException",
     ],
 );
-
-/// Compiles the library now, so that backends forked later inherit it
-/// (before `stdlib::prepare`, which releases the compiler).
-pub fn prepare() {
-    if let Err(m) = LIBRARY.bytecode() {
-        pgrx::warning!("jsruntime: {m}");
-    }
-}
 
 /// Defines the globals in `ctx`, to load the library on first use; its
 /// requests stop with the run `watch` watches and log refusals into `logs`.

@@ -32,7 +32,7 @@ use rquickjs::{Ctx, Exception, Function, Object};
 
 use super::lazy::Library;
 
-static LIBRARY: Library = Library::new("jsrt:intl", include_str!("intl.js"), &["Intl"]);
+pub static LIBRARY: Library = Library::new("jsrt:intl", include_str!("intl.js"), &["Intl"]);
 
 /// Built-in methods that format through Intl once it is loaded.
 const METHODS: [(&str, &str); 6] = [
@@ -43,13 +43,6 @@ const METHODS: [(&str, &str); 6] = [
     ("Date", "toLocaleTimeString"),
     ("String", "localeCompare"),
 ];
-
-/// Compiles the library now, so that backends forked later inherit it.
-pub fn prepare() {
-    if let Err(m) = LIBRARY.bytecode() {
-        pgrx::warning!("jsruntime: {m}");
-    }
-}
 
 pub fn install(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
     LIBRARY.install(ctx, |ctx| LIBRARY.evaluate(ctx, natives(ctx)?))?;

@@ -34,6 +34,14 @@ impl Library {
         }
     }
 
+    /// Compiles the library now (in the postmaster, so that backends forked
+    /// later inherit it); a failure is a warning, and the library's globals throw.
+    pub fn prepare(&'static self) {
+        if let Err(m) = self.bytecode() {
+            pgrx::warning!("jsruntime: {m}");
+        }
+    }
+
     pub fn bytecode(&'static self) -> Result<&'static [u8], String> {
         if let Some(code) = self.bytecode.get() {
             return Ok(code);

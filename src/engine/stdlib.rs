@@ -44,11 +44,12 @@ static LIBRARY: Library = Library::new(
     ],
 );
 
-/// Compiles the library now, so that backends forked later inherit it.
+/// Compiles the standard library, fetch and Intl now, so that backends forked later inherit them.
 pub fn prepare() {
-    if let Err(m) = LIBRARY.bytecode() {
-        pgrx::warning!("jsruntime: {m}");
-    }
+    LIBRARY.prepare();
+    super::fetch::LIBRARY.prepare();
+    super::intl::LIBRARY.prepare();
+    // (the compiler is not needed again in the postmaster)
     compile::release();
 }
 
