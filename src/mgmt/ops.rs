@@ -104,14 +104,7 @@ pub fn schedules(ctx: &Ctx) -> Handled {
 
 pub fn dead_letters(ctx: &Ctx) -> Handled {
     let limit = ctx.q_int("limit", 50, 1, 1000)?;
-    let (at, id) = match ctx.q("cursor") {
-        Some(c) => {
-            let mut k = sql::uncursor(c, 2)?;
-            let id = k.pop();
-            (k.pop(), id)
-        }
-        None => (None, None),
-    };
+    let (at, id) = sql::time_cursor(ctx.q("cursor"))?;
     let limit_text = (limit + 1).to_string();
     let rows = q(
         "SELECT coalesce(jsonb_agg(x.j ORDER BY x.created_at DESC, x.id DESC), '[]') FROM (
@@ -134,20 +127,7 @@ pub fn dead_letters(ctx: &Ctx) -> Handled {
             Some(&limit_text),
         ],
     )?;
-    let mut page = super::scripts::page(rows, limit as usize, |r| {
-        vec![
-            r["cursor_at"].as_str().unwrap_or("").to_string(),
-            r["id"].as_str().unwrap_or("").to_string(),
-        ]
-    });
-    if let Some(items) = page["items"].as_array_mut() {
-        for i in items {
-            if let Some(o) = i.as_object_mut() {
-                o.remove("cursor_at");
-            }
-        }
-    }
-    Ok(Reply::Json(200, page))
+    Ok(Reply::Json(200, sql::page_by_time(rows, limit as usize)))
 }
 
 pub fn retry_dead_letter(ctx: &Ctx) -> Handled {

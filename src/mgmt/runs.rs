@@ -90,14 +90,7 @@ pub fn replay(ctx: &Ctx) -> Handled {
 
 pub fn list(ctx: &Ctx) -> Handled {
     let limit = ctx.q_int("limit", 50, 1, 1000)?;
-    let (at, id) = match ctx.q("cursor") {
-        Some(c) => {
-            let mut k = sql::uncursor(c, 2)?;
-            let id = k.pop();
-            (k.pop(), id)
-        }
-        None => (None, None),
-    };
+    let (at, id) = sql::time_cursor(ctx.q("cursor"))?;
     if let Some(v) = ctx.q("version") {
         if v.parse::<i32>().is_err() {
             return Err(
@@ -162,20 +155,7 @@ pub fn list(ctx: &Ctx) -> Handled {
             Some(&limit_text),
         ],
     )?;
-    let mut page = super::scripts::page(rows, limit as usize, |r| {
-        vec![
-            r["cursor_at"].as_str().unwrap_or("").to_string(),
-            r["id"].as_str().unwrap_or("").to_string(),
-        ]
-    });
-    if let Some(items) = page["items"].as_array_mut() {
-        for i in items {
-            if let Some(o) = i.as_object_mut() {
-                o.remove("cursor_at");
-            }
-        }
-    }
-    Ok(Reply::Json(200, page))
+    Ok(Reply::Json(200, sql::page_by_time(rows, limit as usize)))
 }
 
 /// `jsrt.dry_run`: a script that fails (or does not compile) is still a

@@ -72,28 +72,10 @@ pub fn list(ctx: &Ctx) -> Handled {
     )?;
     Ok(Reply::Json(
         200,
-        page(rows, limit as usize, |r| {
+        sql::page(rows, limit as usize, |r| {
             vec![r["name"].as_str().unwrap_or("").to_string()]
         }),
     ))
-}
-
-/// A page of `rows` (one more than `limit` was asked for, to know whether more follow).
-pub fn page(rows: Value, limit: usize, keys: impl Fn(&Value) -> Vec<String>) -> Value {
-    let mut items = match rows {
-        Value::Array(a) => a,
-        _ => Vec::new(),
-    };
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|r| {
-            let k = keys(r);
-            sql::cursor(&k.iter().map(String::as_str).collect::<Vec<_>>())
-        })
-    } else {
-        None
-    };
-    json!({"items": items, "next_cursor": next})
 }
 
 /// The script with its source, and the ETag header; 404 when there is none.

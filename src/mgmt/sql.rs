@@ -57,6 +57,55 @@ pub fn cursor(keys: &[&str]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Value::from(keys.to_vec()).to_string())
 }
 
+/// A page of `rows` (one more than `limit` was asked for, to know whether more follow).
+pub fn page(rows: Value, limit: usize, keys: impl Fn(&Value) -> Vec<String>) -> Value {
+    let mut items = match rows {
+        Value::Array(a) => a,
+        _ => Vec::new(),
+    };
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|r| {
+            let k = keys(r);
+            cursor(&k.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+    } else {
+        None
+    };
+    serde_json::json!({"items": items, "next_cursor": next})
+}
+
+/// The (time, id) a page of rows newest first starts after: `cursor` as
+/// `page_by_time` made it, or nothing for the first page.
+pub fn time_cursor(cursor: Option<&str>) -> Result<(Option<String>, Option<String>), Problem> {
+    match cursor {
+        Some(c) => {
+            let mut k = uncursor(c, 2)?;
+            let id = k.pop();
+            Ok((k.pop(), id))
+        }
+        None => Ok((None, None)),
+    }
+}
+
+/// A page of rows ordered by (time, id) newest first, each with its time as
+/// text in `cursor_at` (removed here) and its `id`: at most `limit`, and the
+/// cursor of the next page.
+pub fn page_by_time(rows: Value, limit: usize) -> Value {
+    let mut page = page(rows, limit, |r| {
+        vec![
+            r["cursor_at"].as_str().unwrap_or("").to_string(),
+            r["id"].as_str().unwrap_or("").to_string(),
+        ]
+    });
+    for item in page["items"].as_array_mut().into_iter().flatten() {
+        if let Some(o) = item.as_object_mut() {
+            o.remove("cursor_at");
+        }
+    }
+    page
+}
+
 pub fn uncursor(c: &str, n: usize) -> Result<Vec<String>, Problem> {
     use base64::Engine;
     let bad = || {
