@@ -36,47 +36,16 @@ pub unsafe extern "C-unwind" fn jsrt_validator(fcinfo: pg_sys::FunctionCallInfo)
         let a = (*fcinfo).args.as_slice(1);
         pg_sys::Oid::from(a[0].value.value() as u32)
     };
-    // SAFETY: a syscache lookup inside the creating transaction; values are copied out before release.
-    let found = unsafe {
-        let tuple = pg_sys::SearchSysCache1(
-            pg_sys::SysCacheIdentifier::PROCOID as _,
-            Datum::from(fn_oid),
-        );
-        if tuple.is_null() {
-            return Datum::from(0);
-        }
-        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
-        let n = (*form).pronargs as usize;
-        let args = (*form).proargtypes.values.as_slice(n).to_vec();
-        let mut isnull = false;
-        let src = pg_sys::SysCacheGetAttr(
-            pg_sys::SysCacheIdentifier::PROCOID as _,
-            tuple,
-            pg_sys::Anum_pg_proc_prosrc as _,
-            &mut isnull,
-        );
-        let body = if isnull {
-            String::new()
-        } else {
-            let c = pg_sys::text_to_cstring(src.cast_mut_ptr());
-            let s = std::ffi::CStr::from_ptr(c)
-                .to_string_lossy()
-                .trim()
-                .to_string();
-            pg_sys::pfree(c.cast());
-            s
-        };
-        let out = (
-            (*form).prorettype,
-            args,
-            (*form).prosecdef,
-            (*form).proretset,
-            body,
-        );
-        pg_sys::ReleaseSysCache(tuple);
-        out
+    let Some(crate::engine::typed::ProcRow {
+        body,
+        ret,
+        args,
+        definer,
+        retset,
+    }) = crate::engine::typed::proc_row(fn_oid)
+    else {
+        return Datum::from(0);
     };
-    let (ret, args, definer, retset, body) = found;
     if let Err(why) = crate::engine::typed::check_shape(ret, &args, definer, retset, false) {
         ereport!(ERROR, Code::ERRCODE_INVALID_FUNCTION_DEFINITION, why);
     }

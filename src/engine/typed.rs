@@ -159,20 +159,27 @@ unsafe fn is_trigger(fcinfo: pg_sys::FunctionCallInfo) -> bool {
     }
 }
 
-/// Reads the function's catalog row once per call site.
-fn site(fn_oid: Oid, trigger: bool) -> Site {
-    // SAFETY: a syscache lookup inside the calling transaction; everything is copied out before the
+/// What a `LANGUAGE jsrt` function's pg_proc row says: its body (the
+/// script and options), return type, argument types, SECURITY DEFINER and
+/// SETOF. None when there is no such function.
+pub struct ProcRow {
+    pub body: String,
+    pub ret: Oid,
+    pub args: Vec<Oid>,
+    pub definer: bool,
+    pub retset: bool,
+}
+
+pub fn proc_row(fn_oid: Oid) -> Option<ProcRow> {
+    // SAFETY: a syscache lookup inside the current transaction; everything is copied out before the
     // tuple is released, and nothing raises while it is held.
-    let (script, ret, args, definer, retset) = unsafe {
+    unsafe {
         let tuple = pg_sys::SearchSysCache1(
             pg_sys::SysCacheIdentifier::PROCOID as _,
             Datum::from(fn_oid),
         );
         if tuple.is_null() {
-            raise(
-                Code::ERRCODE_UNDEFINED_FUNCTION,
-                format!("function {fn_oid:?} does not exist"),
-            );
+            return None;
         }
         let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
         let mut isnull = false;
@@ -182,7 +189,7 @@ fn site(fn_oid: Oid, trigger: bool) -> Site {
             pg_sys::Anum_pg_proc_prosrc as _,
             &mut isnull,
         );
-        let script = if isnull {
+        let body = if isnull {
             String::new()
         } else {
             let c = pg_sys::text_to_cstring(src.cast_mut_ptr());
@@ -191,16 +198,32 @@ fn site(fn_oid: Oid, trigger: bool) -> Site {
             s
         };
         let n = (*form).pronargs as usize;
-        let args: Vec<Oid> = (*form).proargtypes.values.as_slice(n).to_vec();
-        let out = (
-            script,
-            (*form).prorettype,
-            args,
-            (*form).prosecdef,
-            (*form).proretset,
-        );
+        let row = ProcRow {
+            body,
+            ret: (*form).prorettype,
+            args: (*form).proargtypes.values.as_slice(n).to_vec(),
+            definer: (*form).prosecdef,
+            retset: (*form).proretset,
+        };
         pg_sys::ReleaseSysCache(tuple);
-        out
+        Some(row)
+    }
+}
+
+/// Reads the function's catalog row once per call site.
+fn site(fn_oid: Oid, trigger: bool) -> Site {
+    let Some(ProcRow {
+        body: script,
+        ret,
+        args,
+        definer,
+        retset,
+    }) = proc_row(fn_oid)
+    else {
+        raise(
+            Code::ERRCODE_UNDEFINED_FUNCTION,
+            format!("function {fn_oid:?} does not exist"),
+        );
     };
     if let Err(why) = check_shape(ret, &args, definer, retset, trigger) {
         raise(
