@@ -43,25 +43,13 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
     let script = scripts::resolve(&tenant, key)?;
     runnable(&script)?;
     check_input(&script, input_json)?;
-    let call = Call {
-        script: &script,
-        id: &ids::next(),
-        trigger: if script.kind == "embedded" {
-            "api"
-        } else {
-            "manual"
-        },
-        attempt: 1,
-        input_json,
-        event_json: None,
-        request_json: None,
-        request_body: None,
-        own_writes_roll_back: false,
-        may_commit: false,
-        tenant_counted: false,
-        typed: None,
-        history_input: None,
+    let id = ids::next();
+    let trigger = if script.kind == "embedded" {
+        "api"
+    } else {
+        "manual"
     };
+    let call = Call::new(&script, &id, trigger, input_json);
     let done = run(&call)?;
     keep(&done, &call, None)?;
     match &done.result.outcome {
@@ -105,19 +93,9 @@ pub fn execute_typed(
     let id = ids::next();
     let input = std::cell::OnceCell::new();
     let call = Call {
-        script,
-        id: &id,
-        trigger,
-        attempt: 1,
-        input_json: "{}",
-        event_json: None,
-        request_json: None,
-        request_body: None,
-        own_writes_roll_back: false,
-        may_commit: false,
-        tenant_counted: false,
         typed: Some(typed),
         history_input: Some((&input, history_input)),
+        ..Call::new(script, &id, trigger, "{}")
     };
     let done = run(&call)?;
     match &done.result.outcome {
@@ -148,19 +126,12 @@ pub fn execute_queued(q: &Queued, own_transaction: bool) -> Result<Record, Error
         });
     }
     let call = Call {
-        script: &script,
-        id: &q.id,
-        trigger: &q.trigger,
         attempt: q.attempt,
-        input_json: &q.input_json,
         event_json: q.event_json.as_deref(),
-        request_json: None,
-        request_body: None,
         own_writes_roll_back: !own_transaction,
         may_commit: own_transaction && q.trigger == "manual",
         tenant_counted: q.tenant_counted,
-        typed: None,
-        history_input: None,
+        ..Call::new(&script, &q.id, &q.trigger, &q.input_json)
     };
     if let Err(e) = runnable(&script) {
         let mut rec = Done::nothing().record(&call, "cancelled", None);
@@ -209,20 +180,10 @@ pub fn execute_dry(key: &str, source: Option<&str>, input_json: &str) -> Result<
         script.digest = Sha256::digest(source.as_bytes()).into();
     }
     check_input(&script, input_json)?;
+    let id = ids::next();
     let call = Call {
-        script: &script,
-        id: &ids::next(),
-        trigger: "manual",
-        attempt: 1,
-        input_json,
-        event_json: None,
-        request_json: None,
-        request_body: None,
         own_writes_roll_back: true,
-        may_commit: false,
-        tenant_counted: false,
-        typed: None,
-        history_input: None,
+        ..Call::new(&script, &id, "manual", input_json)
     };
     let done = run(&call)?;
     Ok(DryRun {
@@ -275,20 +236,12 @@ pub fn execute_http(
     trigger_data: serde_json::Value,
     status_of: impl FnOnce(&Result<Option<String>, Failure>) -> u16,
 ) -> Result<HttpRun, Error> {
+    let id = ids::next();
     let call = Call {
-        script,
-        id: &ids::next(),
-        trigger: "http",
-        attempt: 1,
-        input_json: "{}",
-        event_json: None,
         request_json: Some(request_json),
         request_body: Some(request_body),
         own_writes_roll_back: true,
-        may_commit: false,
-        tenant_counted: false,
-        typed: None,
-        history_input: None,
+        ..Call::new(script, &id, "http", "{}")
     };
     let done = run(&call)?;
     let mut data = trigger_data;
@@ -324,6 +277,28 @@ struct Call<'a> {
     typed: Option<&'a dyn Typed>,
     /// what such a call's history keeps as its input, made only when a record is written
     history_input: Option<(&'a std::cell::OnceCell<String>, &'a dyn Fn() -> String)>,
+}
+
+impl<'a> Call<'a> {
+    /// A first attempt of `script` with `input_json`, writing in its caller's
+    /// transaction; the other fields say what differs.
+    fn new(script: &'a Script, id: &'a str, trigger: &'a str, input_json: &'a str) -> Call<'a> {
+        Call {
+            script,
+            id,
+            trigger,
+            attempt: 1,
+            input_json,
+            event_json: None,
+            request_json: None,
+            request_body: None,
+            own_writes_roll_back: false,
+            may_commit: false,
+            tenant_counted: false,
+            typed: None,
+            history_input: None,
+        }
+    }
 }
 
 /// Bytes of an HTTP request's body kept in its run's history.
