@@ -258,15 +258,10 @@ impl Front {
                 self.check_runners();
                 let timeout = gucs::http_queue_timeout();
                 for job in self.queue.take_expired(|j| j.queued_at.elapsed() > timeout) {
-                    self.touched.push(job.conn);
-                    if let Some(c) = self.conns.get_mut(&job.conn) {
-                        c.waiting = false;
-                        let r = busy("no runner was free in time (jsrt.http_queue_timeout_ms)");
-                        if !c.closing {
-                            reply(c, &r, job.head, job.keep_alive);
-                            flush(c);
-                        }
-                    }
+                    self.deliver_busy(
+                        &job,
+                        "no runner was free in time (jsrt.http_queue_timeout_ms)",
+                    );
                 }
             }
             // Pipelined requests waiting for their turn: look again at once.
@@ -781,7 +776,10 @@ impl Front {
             job.queued_at = now;
             let key = job.key.clone();
             if let Err((_, job)) = self.queue.push(&key, job) {
-                self.deliver_busy(job);
+                self.deliver_busy(
+                    &job,
+                    "the server is busy: too many requests are waiting (jsrt.http_queue_max)",
+                );
             }
         }
         self.parked
@@ -790,19 +788,13 @@ impl Front {
             .min()
     }
 
-    fn deliver_busy(&mut self, job: Job) {
+    /// Answers with 503 and why a request no runner took (none was ever busy with it).
+    fn deliver_busy(&mut self, job: &Job, why: &str) {
         self.touched.push(job.conn);
         if let Some(c) = self.conns.get_mut(&job.conn) {
             c.waiting = false;
             if !c.closing {
-                reply(
-                    c,
-                    &busy(
-                        "the server is busy: too many requests are waiting (jsrt.http_queue_max)",
-                    ),
-                    job.head,
-                    job.keep_alive,
-                );
+                reply(c, &busy(why), job.head, job.keep_alive);
                 flush(c);
             }
         }
