@@ -3,10 +3,9 @@
 import { h, render } from 'preact';
 import { useEffect, useState, useRef, useCallback } from 'preact/hooks';
 import htm from 'htm';
-import { api, get, key, Problem } from './api.js';
+import { api, get, key, Problem, streamRuns } from './api.js';
 import { createEditor, createDiff, loadTypes, mark } from './editor.js';
 import { describeCron } from './cron.js';
-import { streamRuns } from './api.js';
 import './style.css';
 
 const html = htm.bind(h);
