@@ -454,6 +454,16 @@ pub fn script_search_path() -> String {
 }
 
 /// The session's tenant id, if one is set.
+/// Whether the session's tenant (jsrt.tenant) is `name`, without copying it.
+pub fn tenant_is(name: &str) -> bool {
+    // SAFETY: the GUC's own variable, read on the main thread: null or a NUL-terminated string
+    // that Postgres keeps until the setting changes.
+    unsafe {
+        let p = *TENANT.as_ptr();
+        !p.is_null() && std::ffi::CStr::from_ptr(p).to_bytes() == name.as_bytes()
+    }
+}
+
 pub fn tenant() -> Option<String> {
     TENANT
         .get()

@@ -60,9 +60,9 @@ pub fn in_script_sql() -> bool {
 pub struct RunTenant(());
 
 impl RunTenant {
-    pub fn enter(tenant: &str) -> RunTenant {
-        // A run's tenant is a uuid (run.rs checks it); anything else would see no rows.
-        RUN_TENANT.set(Some(ids::parse(tenant).unwrap_or_default()));
+    pub fn enter(tenant: u128) -> RunTenant {
+        // A run's tenant is a uuid (run.rs checks it); anything else (0) would see no rows.
+        RUN_TENANT.set(Some(tenant.to_be_bytes()));
         RunTenant(())
     }
 }
@@ -201,16 +201,15 @@ pub fn as_api_role<R>(role: &str, tenant_id: &str, f: impl FnOnce() -> R) -> Res
 }
 
 /// Runs `f` as the script role, in a security-restricted operation (no SET
-/// ROLE, no temporary objects), with every setting `f` changes undone at its
-/// end. Call it inside a subtransaction: an error unwinds the same state.
+/// ROLE, no temporary objects). Call it inside a subtransaction: an error
+/// unwinds the same state. (What a statement changes of the settings ends
+/// with it: sql.rs.)
 pub fn as_script<R>(f: impl FnOnce() -> R) -> Result<R, Error> {
     let role = script_role()?;
     let _switch = UserSwitch::to(
         role,
         pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION,
     );
-    // What the statement changes (set_config) ends with it.
-    let _undo = Pinned::set(&[], false);
     struct Depth;
     impl Drop for Depth {
         fn drop(&mut self) {

@@ -11,8 +11,6 @@ unsafe extern "C-unwind" {
     fn RegisterTimeout(id: c_int, handler: Option<unsafe extern "C-unwind" fn()>) -> c_int;
     #[link_name = "enable_timeout_after"]
     fn pg_enable_timeout_after(id: c_int, delay_ms: c_int);
-    #[link_name = "disable_timeout"]
-    fn pg_disable_timeout(id: c_int, keep_indicator: bool);
     fn get_timeout_indicator(id: c_int, reset_indicator: bool) -> bool;
     fn get_timeout_active(id: c_int) -> bool;
 }
@@ -28,9 +26,10 @@ pub fn enable_after(id: c_int, delay_ms: c_int) {
     unsafe { pg_enable_timeout_after(id, delay_ms.max(1)) }
 }
 
-pub fn disable(id: c_int) {
-    // SAFETY: `id` came from `register`.
-    unsafe { pg_disable_timeout(id, false) }
+/// Whether timer `id` is set (Postgres may have cleared every timer since).
+pub fn active(id: c_int) -> bool {
+    // SAFETY: a read of the timeout table.
+    unsafe { get_timeout_active(id) }
 }
 
 /// Whether the current cancel came from statement_timeout: its indicator,

@@ -22,6 +22,9 @@ use crate::error::Error;
 pub struct Script {
     pub id: String,
     pub tenant_id: String,
+    /// `id` and `tenant_id` as numbers, the keys of shared counters and the run's tenant
+    pub key: u128,
+    pub tenant_key: u128,
     pub tenant_name: String,
     /// the tenant's own cap on its runs going on (jsrt.tenants.max_concurrent_runs)
     pub tenant_max_runs: Option<i32>,
@@ -101,9 +104,12 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
         let Some(r) = rows.into_iter().next() else { return Ok(None) };
         let text = |i| -> Result<String, pgrx::spi::SpiError> { Ok(r.get::<String>(i)?.unwrap_or_default()) };
         let limits = text(9)?;
+        let (id, tenant_id) = (text(1)?, text(2)?);
         Ok(Some(Script {
-            id: text(1)?,
-            tenant_id: text(2)?,
+            key: crate::engine::ids::key(&id),
+            tenant_key: crate::engine::ids::key(&tenant_id),
+            id,
+            tenant_id,
             tenant_name: text(3)?,
             tenant_max_runs: r.get::<i32>(12)?,
             name: text(4)?,

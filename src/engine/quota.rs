@@ -198,6 +198,11 @@ pub fn enter(script: u128, limit: u64) -> Result<Slot, ()> {
     if !crate::preloaded() {
         return Ok(Slot(None));
     }
+    // Runs never nest: a backend that holds `script`'s place already is a
+    // typed function's call site holding it for its statement (typed.rs).
+    if HELD.with(|h| h.borrow().contains(&script)) {
+        return Ok(Slot(None));
+    }
     if !EXIT_HOOKED.replace(true) {
         // SAFETY: once per process (EXIT_HOOKED), on the main thread; release_held only takes RUNNING's lock.
         unsafe { pg_sys::before_shmem_exit(Some(release_held), pg_sys::Datum::from(0)) };

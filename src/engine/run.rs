@@ -90,12 +90,13 @@ pub fn execute_typed(
     history_input: &dyn Fn() -> String,
 ) -> Result<(), Error> {
     runnable(script)?;
-    let id = ids::next();
     let input = std::cell::OnceCell::new();
+    // The execution id is made only if the script asks for it or a record is written.
     let call = Call {
         typed: Some(typed),
         history_input: Some((&input, history_input)),
-        ..Call::new(script, &id, trigger, "{}")
+        places_held: true,
+        ..Call::new(script, "", trigger, "{}")
     };
     let done = run(&call)?;
     match &done.result.outcome {
@@ -273,6 +274,8 @@ struct Call<'a> {
     may_commit: bool,
     /// its place under the tenant's cap is held already (by the executor that claimed it)
     tenant_counted: bool,
+    /// its places under both caps are held already (by a typed function's call site)
+    places_held: bool,
     /// the arguments and result of a typed function or trigger call
     typed: Option<&'a dyn Typed>,
     /// what such a call's history keeps as its input, made only when a record is written
@@ -295,6 +298,7 @@ impl<'a> Call<'a> {
             own_writes_roll_back: false,
             may_commit: false,
             tenant_counted: false,
+            places_held: false,
             typed: None,
             history_input: None,
         }
@@ -324,34 +328,21 @@ fn recorded_input(call: &Call<'_>) -> String {
 /// A finished run, before its record is written.
 struct Done {
     result: RunResult,
-    started_at: i64,
     duration_ms: f64,
 }
 
 fn run(call: &Call<'_>) -> Result<Done, Error> {
     let script = call.script;
     let limits = script.limits.capped(&gucs::caps());
-    let key = ids::key(&script.id);
-    // The tenant's place first: a run refused for its tenant does not hold its script's.
-    let _tenant_counted = match gucs::tenant_run_cap(script.tenant_max_runs) {
-        Some(cap) if !call.tenant_counted => Some(
-            quota::enter(quota::tenant_key(ids::key(&script.tenant_id)), cap).map_err(|()| {
-                Error::TenantBusy {
-                    tenant: script.tenant_name.clone(),
-                    limit: cap,
-                }
-            })?,
-        ),
-        _ => None,
+    let _places = match call.places_held {
+        true => None,
+        false => Some(take_places(script, call.tenant_counted)?),
     };
-    let _counted = quota::enter(key, limits.concurrent_runs).map_err(|()| Error::Busy {
-        script: script.name.clone(),
-        limit: limits.concurrent_runs,
-    })?;
-    // SAFETY: reads the clock; no Postgres state is involved.
-    let started_at = unsafe { pg_sys::GetCurrentTimestamp() };
     let clock = Instant::now();
     let req = RunRequest {
+        started: clock,
+        script_key: script.key,
+        tenant_key: script.tenant_key,
         script_id: &script.id,
         script_name: &script.name,
         version: script.version,
@@ -391,7 +382,6 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
     };
     let done = Done {
         result,
-        started_at,
         duration_ms: clock.elapsed().as_secs_f64() * 1000.0,
     };
     counters::run_finished(
@@ -404,6 +394,40 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
     Ok(done)
 }
 
+/// A run's places under its tenant's cap (unless `tenant_counted`: held
+/// already) and its script's: released when dropped.
+pub struct Places {
+    _tenant: Option<quota::Slot>,
+    _script: quota::Slot,
+}
+
+/// Takes `script`'s places, or says which cap is reached. A backend holding
+/// them already (a typed function's call site, for its statement) takes no more.
+pub fn take_places(script: &Script, tenant_counted: bool) -> Result<Places, Error> {
+    let limits = script.limits.capped(&gucs::caps());
+    // The tenant's place first: a run refused for its tenant does not hold its script's.
+    let tenant = match gucs::tenant_run_cap(script.tenant_max_runs) {
+        Some(cap) if !tenant_counted => Some(
+            quota::enter(quota::tenant_key(script.tenant_key), cap).map_err(|()| {
+                Error::TenantBusy {
+                    tenant: script.tenant_name.clone(),
+                    limit: cap,
+                }
+            })?,
+        ),
+        _ => None,
+    };
+    let script_place =
+        quota::enter(script.key, limits.concurrent_runs).map_err(|()| Error::Busy {
+            script: script.name.clone(),
+            limit: limits.concurrent_runs,
+        })?;
+    Ok(Places {
+        _tenant: tenant,
+        _script: script_place,
+    })
+}
+
 impl Done {
     /// For a run that never started.
     fn nothing() -> Done {
@@ -414,8 +438,6 @@ impl Done {
                 logs: Vec::new(),
                 usage: Default::default(),
             },
-            // SAFETY: reads the clock; no Postgres state is involved.
-            started_at: unsafe { pg_sys::GetCurrentTimestamp() },
             duration_ms: 0.0,
         }
     }
@@ -450,8 +472,15 @@ impl Done {
             metrics["progress"] = serde_json::to_value(p).unwrap_or_default();
         }
         let failure = r.outcome.as_ref().err();
+        // SAFETY: reads the clock; no Postgres state is involved.
+        let completed_at = unsafe { pg_sys::GetCurrentTimestamp() };
+        let id = match (call.id, &r.usage.made_id) {
+            ("", Some(made)) => made.clone(),
+            ("", None) => ids::next(),
+            (given, _) => given.to_string(),
+        };
         Record {
-            id: call.id.to_string(),
+            id,
             tenant_id: call.script.tenant_id.clone(),
             script_id: call.script.id.clone(),
             version: call.script.version,
@@ -465,9 +494,8 @@ impl Done {
             metrics: metrics.to_string(),
             logs: serde_json::to_string(&r.logs).unwrap_or_else(|_| "[]".into()),
             attempt: call.attempt,
-            started_at: self.started_at,
-            // SAFETY: reads the clock; no Postgres state is involved.
-            completed_at: unsafe { pg_sys::GetCurrentTimestamp() },
+            started_at: completed_at - (self.duration_ms * 1000.0) as i64,
+            completed_at,
             // SAFETY: a lookup of this backend's own transaction state.
             script_xid: unsafe {
                 pg_sys::TransactionIdIsCurrentTransactionId(call.script.xmin.into())
@@ -553,18 +581,23 @@ fn bytecode(script: &Script) -> Result<Bytecode, Failure> {
 fn with_runtime<R>(tenant: &str, f: impl FnOnce(&mut TenantRuntime) -> R) -> Result<R, Error> {
     RUNTIMES.with(|cell| {
         let mut all = cell.try_borrow_mut().map_err(|_| Error::Nested)?;
-        if !all.contains_key(tenant) {
-            if all.len() >= gucs::max_runtimes() {
-                remove_least_recent(&mut all, |r| r.last_used);
+        let (out, leftover) = match all.get_mut(tenant) {
+            Some(rt) => {
+                let out = f(rt);
+                (out, rt.has_leftover_jobs())
             }
-            let rt = TenantRuntime::new().map_err(|f| Error::Internal(f.message))?;
-            all.insert(tenant.to_string(), rt);
-        }
-        let Some(rt) = all.get_mut(tenant) else {
-            return Err(Error::Internal("the tenant's runtime is missing".into()));
+            None => {
+                if all.len() >= gucs::max_runtimes() {
+                    remove_least_recent(&mut all, |r| r.last_used);
+                }
+                let mut rt = TenantRuntime::new().map_err(|f| Error::Internal(f.message))?;
+                let out = f(&mut rt);
+                let leftover = rt.has_leftover_jobs();
+                all.insert(tenant.to_string(), rt);
+                (out, leftover)
+            }
         };
-        let out = f(rt);
-        if rt.has_leftover_jobs() {
+        if leftover {
             // Jobs a run left queued must not run inside another script's run.
             all.remove(tenant);
         }

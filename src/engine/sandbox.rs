@@ -213,6 +213,11 @@ pub fn postgres_wants_out() -> bool {
 
 /// Everything a run needs to know about itself.
 pub struct RunRequest<'a> {
+    /// when the run started: its deadline counts from here
+    pub started: Instant,
+    /// `script_id` and `tenant_id` as numbers
+    pub script_key: u128,
+    pub tenant_key: u128,
     pub script_id: &'a str,
     pub script_name: &'a str,
     pub version: i32,
@@ -450,7 +455,7 @@ impl TenantRuntime {
         req: &RunRequest<'_>,
         bytecode: &mut dyn FnMut() -> Result<Rc<[u8]>, Failure>,
     ) -> RunResult {
-        let start = Instant::now();
+        let start = req.started;
         self.watch.started.set(Some(start));
         super::stdlib::run_started(start);
         self.watch.stop.set(None);
@@ -474,25 +479,22 @@ impl TenantRuntime {
         self.last_used = self.clock;
 
         // A loaded other source of the script is replaced.
-        let current = self
-            .loaded
-            .get(req.script_id)
-            .is_some_and(|l| l.digest == req.digest);
-        let mut outcome = match current {
-            true => Ok(()),
-            false => bytecode().and_then(|code| self.load(req, &code)).map(|l| {
-                self.evict_if_full();
-                self.loaded.insert(req.script_id.to_string(), l);
-            }),
-        }
-        .and_then(|()| {
-            let loaded = self
-                .loaded
-                .get_mut(req.script_id)
-                .expect("script was just loaded");
-            loaded.last_used = self.clock;
-            call(loaded, req, &self.watch, &self.atoms)
-        });
+        let clock = self.clock;
+        let mut outcome = match self.loaded.get_mut(req.script_id) {
+            Some(l) if l.digest == req.digest => {
+                l.last_used = clock;
+                call(l, req, &self.watch, &self.atoms)
+            }
+            _ => bytecode()
+                .and_then(|code| self.load(req, &code))
+                .and_then(|mut l| {
+                    self.evict_if_full();
+                    l.last_used = clock;
+                    let out = call(&l, req, &self.watch, &self.atoms);
+                    self.loaded.insert(req.script_id.to_string(), l);
+                    out
+                }),
+        };
 
         // A limit hit inside JS, even one that JS caught, ends the run.
         if let Some(kind) = self.watch.stop.get().or_else(|| self.memory.over()) {

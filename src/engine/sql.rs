@@ -106,6 +106,11 @@ unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64, read: ReadOptions) -> 
                 "ctx.db: SPI_connect failed".into(),
             );
         }
+        // What the statement changes (set_config) ends with it. Closing that
+        // level costs a pass over every setting, so a statement known to
+        // change none skips it (a new one is not known yet).
+        let known = PLANS.with(|p| p.borrow().get(sql).map(|s| s.may_change_settings));
+        let _undo = (known != Some(false)).then(|| tenancy::Pinned::set(&[], false));
         let stmt = statement(sql);
         if args.len() != stmt.params.len() {
             fail(
@@ -253,6 +258,8 @@ pub struct Param {
 struct Statement {
     plan: pg_sys::SPIPlanPtr,
     params: Vec<Param>,
+    /// whether running it may change a setting (`may_change_settings`)
+    may_change_settings: bool,
 }
 
 thread_local! {
@@ -291,8 +298,13 @@ unsafe fn statement(sql: &str) -> Rc<Statement> {
         }
         check(plan);
         let params = types.iter().map(|&t| param(t)).collect();
+        let may_change_settings = may_change_settings(plan, &types);
         pg_sys::SPI_keepplan(plan);
-        let stmt = Rc::new(Statement { plan, params });
+        let stmt = Rc::new(Statement {
+            plan,
+            params,
+            may_change_settings,
+        });
         PLANS.with(|p| {
             let mut p = p.borrow_mut();
             if p.len() >= MAX_PLANS {
@@ -435,6 +447,84 @@ unsafe fn check(plan: pg_sys::SPIPlanPtr) {
                 );
             }
         }
+    }
+}
+
+/// Whether running `plan` may change a setting: anything but a SELECT (its
+/// triggers, defaults and checks run any function), a call of set_config or
+/// of any function outside pg_catalog (which may call it), directly or as a
+/// type's input or output, or a domain's checks.
+unsafe fn may_change_settings(plan: pg_sys::SPIPlanPtr, params: &[Oid]) -> bool {
+    let user_type = |t: Oid| {
+        let (mut f, mut varlena) = (Oid::INVALID, false);
+        // SAFETY: catalog lookups inside the statement's transaction.
+        unsafe {
+            pg_sys::getTypeOutputInfo(t, &mut f, &mut varlena);
+            foreign(f, std::ptr::null_mut())
+        }
+    };
+    // SAFETY: `plan` was just prepared and checked (`check`): one plan source whose queries are Query nodes.
+    unsafe {
+        let sources = pg_sys::SPI_plan_get_plan_sources(plan);
+        let source = pg_sys::list_nth(sources, 0).cast::<pg_sys::CachedPlanSource>();
+        if (*source).commandTag != pg_sys::CommandTag::CMDTAG_SELECT
+            || params.iter().any(|&t| user_type(t))
+        {
+            return true;
+        }
+        let queries = (*source).query_list;
+        (0..(*queries).length).any(|i| {
+            let q = pg_sys::list_nth(queries, i).cast::<pg_sys::Query>();
+            (*q).commandType != pg_sys::CmdType::CMD_SELECT
+                || pg_sys::query_tree_walker(q, Some(walk), std::ptr::null_mut(), 0)
+                || result_types(q).any(user_type)
+        })
+    }
+}
+
+/// A function that may change a setting: set_config, or one outside pg_catalog.
+#[pg_guard]
+unsafe extern "C-unwind" fn foreign(func: Oid, _cx: *mut c_void) -> bool {
+    // SAFETY: catalog lookups inside the statement's transaction.
+    unsafe {
+        if pg_sys::get_func_namespace(func) != Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
+            return true;
+        }
+        let name = pg_sys::get_func_name(func);
+        name.is_null() || CStr::from_ptr(name).to_bytes() == b"set_config"
+    }
+}
+
+/// Finds such a function, or a domain's checks, in a query tree.
+#[pg_guard]
+unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, cx: *mut c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    // SAFETY: `node` is a node of the query tree being walked; the walkers are Postgres's own.
+    unsafe {
+        if pg_sys::check_functions_in_node(node, Some(foreign), cx) {
+            return true;
+        }
+        match (*node).type_ {
+            pg_sys::NodeTag::T_CoerceToDomain => true,
+            pg_sys::NodeTag::T_Query => pg_sys::query_tree_walker(node.cast(), Some(walk), cx, 0),
+            _ => pg_sys::expression_tree_walker(node, Some(walk), cx),
+        }
+    }
+}
+
+/// The types of a query's result columns.
+unsafe fn result_types(q: *mut pg_sys::Query) -> impl Iterator<Item = Oid> {
+    // SAFETY: the caller's query; its target list is a List of TargetEntry.
+    unsafe {
+        let tl = (*q).targetList;
+        let n = if tl.is_null() { 0 } else { (*tl).length };
+        (0..n)
+            .map(move |i| pg_sys::list_nth(tl, i).cast::<pg_sys::TargetEntry>())
+            .map(|te| pg_sys::exprType((*te).expr.cast()))
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 }
 

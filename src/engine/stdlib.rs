@@ -54,16 +54,32 @@ pub fn prepare() {
 }
 
 thread_local! {
-    /// When the current run started: performance.now() counts from here.
-    static RUN_START: Cell<Option<(Instant, f64)>> = const { Cell::new(None) };
+    /// When the current run started: performance.now() counts from here;
+    /// the wall-clock time of that instant is worked out when first asked.
+    static RUN_START: Cell<Option<(Instant, Option<f64>)>> = const { Cell::new(None) };
+    /// whether a context of this backend has loaded the library (and may have timers)
+    static LOADED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Marks the start of a run, the origin of performance.now() and the timers.
 pub fn run_started(at: Instant) {
-    let wall = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
-    RUN_START.with(|r| r.set(Some((at, wall))));
+    RUN_START.with(|r| r.set(Some((at, None))));
+}
+
+/// performance.timeOrigin: the run's start in milliseconds since the epoch.
+fn time_origin() -> f64 {
+    RUN_START.with(|r| match r.get() {
+        Some((_, Some(wall))) => wall,
+        Some((at, None)) => {
+            let wall = std::time::SystemTime::now()
+                .checked_sub(at.elapsed())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+            r.set(Some((at, Some(wall))));
+            wall
+        }
+        None => 0.0,
+    })
 }
 
 /// Milliseconds since the run started (fractions included).
@@ -76,6 +92,10 @@ pub fn now_ms() -> f64 {
 
 /// The timers a script set (stdlib.js's timerHost), if it loaded the library.
 pub fn timers<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Option<Object<'js>>> {
+    // Most scripts never load the library: no lookup of a global per call for them.
+    if !LOADED.get() {
+        return Ok(None);
+    }
     Ok(ctx
         .globals()
         .get::<_, Value>("__jsrt_timers")?
@@ -159,6 +179,7 @@ fn plain<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> String {
 }
 
 fn load(ctx: &Ctx<'_>) -> rquickjs::Result<()> {
+    LOADED.set(true);
     LIBRARY.evaluate(ctx, natives(ctx)?)
 }
 
@@ -244,12 +265,7 @@ fn natives<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Object<'js>> {
     )?;
     // structuredClone's checks on what a script cannot tell apart itself.
     n.set("now", Function::new(ctx.clone(), now_ms)?)?;
-    n.set(
-        "timeOrigin",
-        Function::new(ctx.clone(), || {
-            RUN_START.with(|r| r.get().map_or(0.0, |(_, wall)| wall))
-        })?,
-    )?;
+    n.set("timeOrigin", Function::new(ctx.clone(), time_origin)?)?;
     n.set(
         "isProxy",
         Function::new(ctx.clone(), |v: Value<'js>| v.is_proxy())?,

@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::ffi::CStr;
+use std::rc::Rc;
 
 use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::{ereport, PgMemoryContexts, PgSqlErrorCode as Code};
@@ -41,6 +42,11 @@ struct Site {
     /// some type's text form depends on settings (DateStyle, TimeZone, ...): the
     /// conversions then run under the fixed settings of script SQL
     needs_settings: bool,
+    /// the script last resolved, for which tenant, and while which cache generation
+    resolved: Option<(String, u64, Rc<scripts::Script>)>,
+    /// its places under the concurrency caps, held for as long as the call
+    /// site lives (the statement): one lock per statement instead of per row
+    places: Option<run::Places>,
 }
 
 /// Whether values of `typ` convert the same whatever the session's settings.
@@ -119,27 +125,7 @@ pub unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
                 ),
             );
         }
-        let Some(tenant) = crate::gucs::tenant() else {
-            raise(
-                Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                format!(
-                    "{} runs a jsrt script in the session's tenant, and no tenant is set; call jsrt.set_tenant(name) first",
-                    proc_name(site.fn_oid)
-                ),
-            )
-        };
-        let script = match scripts::resolve(&tenant, &site.script) {
-            Ok(s) => s,
-            Err(Error::UnknownScript(_)) => raise(
-                Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                format!(
-                    "{} runs script {}, which is not a script of the session's tenant: a jsrt function runs only for the tenant its script belongs to",
-                    proc_name(site.fn_oid),
-                    site.script
-                ),
-            ),
-            Err(e) => e.raise(),
-        };
+        let script = site.script();
         if trigger {
             call_trigger(fcinfo, site, &script)
         } else {
@@ -148,6 +134,53 @@ pub unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
                 .then(|| crate::tenancy::Pinned::set(crate::tenancy::SCRIPT_SETTINGS, false));
             call_function(fcinfo, site, &script)
         }
+    }
+}
+
+impl Site {
+    /// The script to run for the session's tenant: the one resolved last for
+    /// it while no script changed (the cache's generation), else resolved
+    /// again, taking its places.
+    fn script(&mut self) -> Rc<scripts::Script> {
+        // SAFETY: on the backend's main thread, inside the calling transaction.
+        unsafe { pg_sys::AcceptInvalidationMessages() };
+        let generation = scripts::generation();
+        if let Some((t, g, script)) = &self.resolved {
+            if *g == generation && crate::gucs::tenant_is(t) {
+                return script.clone();
+            }
+        }
+        let Some(tenant) = crate::gucs::tenant() else {
+            raise(
+                Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "{} runs a jsrt script in the session's tenant, and no tenant is set; call jsrt.set_tenant(name) first",
+                    proc_name(self.fn_oid)
+                ),
+            )
+        };
+        let script = match scripts::resolve(&tenant, &self.script) {
+            Ok(s) => s,
+            Err(Error::UnknownScript(_)) => raise(
+                Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!(
+                    "{} runs script {}, which is not a script of the session's tenant: a jsrt function runs only for the tenant its script belongs to",
+                    proc_name(self.fn_oid),
+                    self.script
+                ),
+            ),
+            Err(e) => e.raise(),
+        };
+        let same = self
+            .resolved
+            .as_ref()
+            .is_some_and(|(_, _, s)| s.id == script.id);
+        if !same || self.places.is_none() {
+            self.places = None;
+            self.places = Some(run::take_places(&script, false).or_raise());
+        }
+        self.resolved = Some((tenant, generation, script.clone()));
+        script
     }
 }
 
@@ -248,6 +281,8 @@ fn site(fn_oid: Oid, trigger: bool) -> Site {
         ret: (!trigger).then(|| sql::param(ret)),
         ret_json: !read.json_text && matches!(ret_base, pg_sys::JSONOID | pg_sys::JSONBOID),
         rows: None,
+        resolved: None,
+        places: None,
         needs_settings: !args
             .iter()
             .chain(std::iter::once(&ret))

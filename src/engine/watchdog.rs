@@ -19,7 +19,7 @@
 use std::cell::Cell;
 use std::ffi::c_int;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pgrx::pg_sys;
 use rquickjs::qjs;
@@ -42,10 +42,21 @@ thread_local! {
     static RUNTIME: Cell<*mut qjs::JSRuntime> = const { Cell::new(std::ptr::null_mut()) };
     static STACK_BYTES: Cell<usize> = const { Cell::new(0) };
     static TIMERS: Cell<Option<(c_int, c_int)>> = const { Cell::new(None) };
+    /// The current run's deadline, which the handlers check the clock against.
+    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// When each timer was last set to fire: a timer still set for no later
+    /// than a new run's deadline is left as it is (see `Armed::start`).
+    static SET_FOR: Cell<(Option<Instant>, Option<Instant>)> = const { Cell::new((None, None)) };
 }
 
 /// Arms the deadline and the last resort for one run in `runtime`, whose
-/// stack limit is `stack_bytes`; dropping it disarms them.
+/// stack limit is `stack_bytes`; dropping it ends the run for the handlers.
+///
+/// Setting and clearing two timers costs system calls, a large part of a
+/// typed function's call. So a timer is left set when the run ends, and the
+/// next run keeps it if it fires no later than its own deadline: a handler
+/// that fires early (or between runs) only sets itself again for the
+/// current deadline, or does nothing.
 pub struct Armed(());
 
 impl Armed {
@@ -58,6 +69,7 @@ impl Armed {
         SQL_CANCELLED.store(false, Ordering::SeqCst);
         RUNTIME.set(runtime);
         STACK_BYTES.set(stack_bytes);
+        DEADLINE.set(deadline);
         IN_RUN.set(true);
         if let Some(deadline) = deadline {
             let (at_deadline, last_resort) = TIMERS.get().unwrap_or_else(|| {
@@ -65,31 +77,62 @@ impl Armed {
                 TIMERS.set(Some(ids));
                 ids
             });
-            let left = deadline
-                .saturating_duration_since(Instant::now())
-                .as_millis();
-            let ms = |extra: u64| {
-                left.saturating_add(u128::from(extra))
-                    .min(c_int::MAX as u128) as c_int
-            };
-            timeout::enable_after(at_deadline, ms(0));
-            timeout::enable_after(last_resort, ms(GRACE_MS));
+            let (mut first, mut last) = SET_FOR.get();
+            let grace = deadline + Duration::from_millis(GRACE_MS);
+            set_unless_sooner(at_deadline, &mut first, deadline);
+            set_unless_sooner(last_resort, &mut last, grace);
+            SET_FOR.set((first, last));
         }
         Armed(())
     }
 }
 
+/// Sets timer `id` to fire at `at`, unless it is set already to fire no later.
+fn set_unless_sooner(id: c_int, set_for: &mut Option<Instant>, at: Instant) {
+    if set_for.is_some_and(|s| s <= at) && timeout::active(id) {
+        return;
+    }
+    timeout::enable_after(id, ms_until(at));
+    *set_for = Some(at);
+}
+
+fn ms_until(at: Instant) -> c_int {
+    at.saturating_duration_since(Instant::now())
+        .as_millis()
+        .min(c_int::MAX as u128) as c_int
+}
+
 impl Drop for Armed {
     fn drop(&mut self) {
         IN_RUN.set(false);
-        if let Some((at_deadline, last_resort)) = TIMERS.get() {
-            timeout::disable(at_deadline);
-            timeout::disable(last_resort);
-        }
+        DEADLINE.set(None);
         RUNTIME.set(std::ptr::null_mut());
         take_sql_cancel();
         PASSED.store(false, Ordering::SeqCst);
     }
+}
+
+/// In a handler: whether the run has no deadline, or its deadline plus
+/// `extra` is still ahead; then the timer `which` (0: deadline, 1: last
+/// resort) is set again for that time.
+fn not_due(which: usize, extra: Duration) -> bool {
+    let Some(at) = DEADLINE.get().map(|d| d + extra) else {
+        return true;
+    };
+    if Instant::now() >= at {
+        return false;
+    }
+    if let Some(ids) = TIMERS.get() {
+        let (mut first, mut last) = SET_FOR.get();
+        let (id, slot) = match which {
+            0 => (ids.0, &mut first),
+            _ => (ids.1, &mut last),
+        };
+        timeout::enable_after(id, ms_until(at));
+        *slot = Some(at);
+        SET_FOR.set((first, last));
+    }
+    true
 }
 
 /// Whether the run's deadline has passed (its timer fired).
@@ -121,7 +164,7 @@ pub fn restore_stack() {
 
 /// The deadline's handler, in signal context.
 unsafe extern "C-unwind" fn reached() {
-    if !IN_RUN.get() {
+    if !IN_RUN.get() || not_due(0, Duration::ZERO) {
         return;
     }
     PASSED.store(true, Ordering::SeqCst);
@@ -209,7 +252,7 @@ unsafe impl std::alloc::GlobalAlloc for MarkedAllocator {
 
 /// The last resort's handler, in signal context.
 unsafe extern "C-unwind" fn expired() {
-    if !IN_RUN.get() {
+    if !IN_RUN.get() || not_due(1, Duration::from_millis(GRACE_MS)) {
         return;
     }
     // SAFETY: what die() does for pg_terminate_backend: flags and a latch, all signal-safe.

@@ -2,6 +2,8 @@
 //! finished run, the HTTP front worker its responses and reads them all. They
 //! count since the server started; retention never touches them.
 
+use std::cell::{Cell, RefCell};
+
 use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
 
@@ -58,7 +60,27 @@ pub fn init() {
     pg_shmem_init!(COUNTERS);
 }
 
-/// A run ended. Without preload there is nowhere to count it.
+/// Runs this backend counted and has not yet added to shared memory.
+#[derive(Default)]
+struct Pending {
+    calls: usize,
+    runs: [[u64; STATUSES.len()]; TRIGGERS.len()],
+    buckets: [[u64; NBUCKETS]; TRIGGERS.len()],
+    micros_sum: [u64; TRIGGERS.len()],
+    scripts: Vec<ScriptSeries>,
+}
+
+/// Runs counted here before one lock adds them: a lock per typed function
+/// call (per row) is a large part of such a call.
+const BATCH: usize = 256;
+
+thread_local! {
+    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
+    static XACT_HOOKED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A run ended. Without preload there is nowhere to count it. It is added
+/// to shared memory with others, at the latest when the transaction ends.
 pub fn run_finished(trigger: &str, status: &str, seconds: f64, tenant: &str, script: &str) {
     let (Some(t), Some(st)) = (
         metrics::trigger_index(trigger),
@@ -69,29 +91,97 @@ pub fn run_finished(trigger: &str, status: &str, seconds: f64, tenant: &str, scr
     if !crate::preloaded() {
         return;
     }
-    let per_script = crate::gucs::metrics_per_script();
+    if !XACT_HOOKED.replace(true) {
+        // SAFETY: once per process (XACT_HOOKED), on the main thread; the callback is a plain fn.
+        unsafe { pg_sys::RegisterXactCallback(Some(at_transaction_end), std::ptr::null_mut()) };
+    }
     let (tenant, script) = (fixed::<64>(tenant), fixed::<128>(script));
+    let full = PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        p.calls += 1;
+        p.runs[t][st] += 1;
+        p.buckets[t][metrics::bucket_index(seconds)] += 1;
+        p.micros_sum[t] += (seconds * 1e6) as u64;
+        match p
+            .scripts
+            .iter_mut()
+            .find(|s| s.tenant == tenant && s.script == script)
+        {
+            Some(s) => s.runs[st] += 1,
+            None => {
+                let mut runs = [0; STATUSES.len()];
+                runs[st] = 1;
+                p.scripts.push(ScriptSeries {
+                    tenant,
+                    script,
+                    runs,
+                });
+            }
+        }
+        p.calls >= BATCH
+    });
+    if full {
+        flush();
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn at_transaction_end(
+    event: pg_sys::XactEvent::Type,
+    _arg: *mut std::ffi::c_void,
+) {
+    use pg_sys::XactEvent::*;
+    if matches!(
+        event,
+        XACT_EVENT_COMMIT
+            | XACT_EVENT_PARALLEL_COMMIT
+            | XACT_EVENT_ABORT
+            | XACT_EVENT_PARALLEL_ABORT
+    ) {
+        flush();
+    }
+}
+
+/// Adds what this backend counted to shared memory.
+fn flush() {
+    let p = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if p.calls == 0 {
+        return;
+    }
+    let per_script = crate::gucs::metrics_per_script();
     let mut c = COUNTERS.exclusive();
-    c.runs[t][st] += 1;
-    c.buckets[t][metrics::bucket_index(seconds)] += 1;
-    c.micros_sum[t] += (seconds * 1e6) as u64;
-    if per_script {
+    for t in 0..TRIGGERS.len() {
+        for st in 0..STATUSES.len() {
+            c.runs[t][st] += p.runs[t][st];
+        }
+        for b in 0..NBUCKETS {
+            c.buckets[t][b] += p.buckets[t][b];
+        }
+        c.micros_sum[t] += p.micros_sum[t];
+    }
+    if !per_script {
+        return;
+    }
+    for series in p.scripts {
         let n = c.nscripts;
         match c.scripts[..n]
             .iter()
-            .position(|s| s.tenant == tenant && s.script == script)
+            .position(|s| s.tenant == series.tenant && s.script == series.script)
         {
-            Some(i) => c.scripts[i].runs[st] += 1,
+            Some(i) => {
+                for st in 0..STATUSES.len() {
+                    c.scripts[i].runs[st] += series.runs[st];
+                }
+            }
             None if n < MAX_SCRIPTS => {
-                c.scripts[n] = ScriptSeries {
-                    tenant,
-                    script,
-                    runs: [0; STATUSES.len()],
-                };
-                c.scripts[n].runs[st] = 1;
+                c.scripts[n] = series;
                 c.nscripts += 1;
             }
-            None => c.other_scripts[st] += 1,
+            None => {
+                for st in 0..STATUSES.len() {
+                    c.other_scripts[st] += series.runs[st];
+                }
+            }
         }
     }
 }

@@ -234,6 +234,24 @@ SELECT jsonb_pretty(jsrt.execute('temp_names', $$
 $$));
 DISCARD TEMP;
 DEALLOCATE mine;
+-- A statement's setting changes end with it, also when its plan is cached
+-- (the second time), when a function of the caller's sets it, and after a
+-- plain SELECT (whose undo is skipped) runs in between.
+CREATE FUNCTION public.set_mood() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN RETURN set_config('app.mood', 'set by a function', false); END $$;
+SELECT jsrt.create_script('settings_twice', $js$
+export default (ctx) => {
+  const path = () => ctx.db.one("SELECT current_setting('search_path') AS p").p;
+  const out = [];
+  for (let i = 0; i < 2; i++) {
+    ctx.db.query("SELECT set_config('search_path', 'pg_temp', false)");
+    out.push(path());
+    ctx.db.query("SELECT public.set_mood()");
+    out.push(ctx.db.one("SELECT current_setting('app.mood', true) AS m").m);
+  }
+  return out;
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('settings_twice', '{}') AS settings_after_each_statement;
 RESET jsrt.tenant;
 
 -- ---------------------------------------------------------------- rule 3: refused when called

@@ -12,7 +12,7 @@ pub mod progress;
 pub mod request;
 pub mod secrets;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::Instant;
 
 use super::limits::Limits;
@@ -37,10 +37,13 @@ pub struct Usage {
     pub commits: u32,
     /// a `ctx.commit()` that failed: the run fails, even if the script caught it
     pub commit_failure: Option<String>,
+    /// the execution id, when the run was given none and one was made for it (`execution_id`)
+    pub made_id: Option<String>,
 }
 
 struct Run {
     tenant: String,
+    /// empty until asked for when the run was given none (typed calls, which are hot)
     execution_id: String,
     /// how many events deep this run is (0 unless an event started it)
     depth: i64,
@@ -56,12 +59,16 @@ struct Run {
 
 thread_local! {
     static RUN: RefCell<Option<Run>> = const { RefCell::new(None) };
+    /// the strings of the last run, for the next to reuse
+    static SPARE: Cell<Option<[String; 4]>> = const { Cell::new(None) };
 }
 
 /// The host side of one run: while it lives, ctx calls count against this
 /// run and its SQL sees this tenant only.
 pub struct RunScope {
     _tenant: RunTenant,
+    /// it holds a slot of jsrt.running()
+    live: bool,
 }
 
 impl RunScope {
@@ -71,31 +78,48 @@ impl RunScope {
             .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
             .and_then(|e| e.get("depth").and_then(serde_json::Value::as_i64))
             .unwrap_or(0);
+        // The last run's strings are written over: typed calls are hot.
+        let mut strings = SPARE.take().unwrap_or_default();
+        for (s, v) in strings.iter_mut().zip([
+            req.tenant_id,
+            req.execution_id,
+            req.script_name,
+            req.trigger,
+        ]) {
+            s.clear();
+            s.push_str(v);
+        }
+        let [tenant, execution_id, script_name, trigger] = strings;
         RUN.with(|r| {
             *r.borrow_mut() = Some(Run {
-                tenant: req.tenant_id.to_string(),
-                execution_id: req.execution_id.to_string(),
+                tenant,
+                execution_id,
                 depth,
-                script: ids::key(req.script_id),
-                script_name: req.script_name.to_string(),
-                trigger: req.trigger.to_string(),
+                script: req.script_key,
+                script_name,
+                trigger,
                 may_commit: req.may_commit,
                 deadline,
                 limits: req.limits,
                 usage: Usage::default(),
             })
         });
-        // SAFETY: reads the clock; no Postgres state is involved.
-        let now = unsafe { pgrx::pg_sys::GetCurrentTimestamp() };
-        crate::shmem::live::start(
-            ids::key(req.execution_id),
-            ids::key(req.tenant_id),
-            req.script_name,
-            req.trigger,
-            now,
-        );
+        // A typed call is part of its statement, which pg_stat_activity shows; a
+        // slot of jsrt.running() per row would cost more than the call.
+        if req.typed.is_none() {
+            // SAFETY: reads the clock; no Postgres state is involved.
+            let now = unsafe { pgrx::pg_sys::GetCurrentTimestamp() };
+            crate::shmem::live::start(
+                ids::key(req.execution_id),
+                req.tenant_key,
+                req.script_name,
+                req.trigger,
+                now,
+            );
+        }
         RunScope {
-            _tenant: RunTenant::enter(req.tenant_id),
+            _tenant: RunTenant::enter(req.tenant_key),
+            live: req.typed.is_none(),
         }
     }
 
@@ -111,9 +135,18 @@ impl RunScope {
 
 impl Drop for RunScope {
     fn drop(&mut self) {
-        crate::shmem::live::end();
+        if self.live {
+            crate::shmem::live::end();
+        }
         sql::end_run();
-        RUN.with(|r| *r.borrow_mut() = None);
+        if let Some(run) = RUN.with(|r| r.borrow_mut().take()) {
+            SPARE.set(Some([
+                run.tenant,
+                run.execution_id,
+                run.script_name,
+                run.trigger,
+            ]));
+        }
     }
 }
 
@@ -171,23 +204,24 @@ fn tenant() -> String {
     })
 }
 
-/// The current run's execution id (empty outside a run).
+/// The current run's execution id (empty outside a run), made now if the
+/// run was given none.
 pub fn execution_id() -> String {
-    RUN.with(|r| {
-        r.borrow()
-            .as_ref()
-            .map(|run| run.execution_id.clone())
-            .unwrap_or_default()
-    })
+    lineage().0
 }
 
 /// The run's execution id and event depth.
 fn lineage() -> (String, i64) {
     RUN.with(|r| {
-        r.borrow()
-            .as_ref()
-            .map(|run| (run.execution_id.clone(), run.depth))
-            .unwrap_or_default()
+        let mut r = r.borrow_mut();
+        let Some(run) = r.as_mut() else {
+            return Default::default();
+        };
+        if run.execution_id.is_empty() {
+            run.execution_id = ids::next();
+            run.usage.made_id = Some(run.execution_id.clone());
+        }
+        (run.execution_id.clone(), run.depth)
     })
 }
 
