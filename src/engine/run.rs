@@ -327,7 +327,7 @@ fn recorded_input(call: &Call<'_>) -> String {
 
 /// A finished run, before its record is written.
 struct Done {
-    result: RunResult,
+    result: Box<RunResult>,
     duration_ms: f64,
 }
 
@@ -432,12 +432,12 @@ impl Done {
     /// For a run that never started.
     fn nothing() -> Done {
         Done {
-            result: RunResult {
+            result: Box::new(RunResult {
                 outcome: Ok(None),
                 memory_used_bytes: 0,
                 logs: Vec::new(),
                 usage: Default::default(),
-            },
+            }),
             duration_ms: 0.0,
         }
     }

@@ -454,7 +454,7 @@ impl TenantRuntime {
         &mut self,
         req: &RunRequest<'_>,
         bytecode: &mut dyn FnMut() -> Result<Rc<[u8]>, Failure>,
-    ) -> RunResult {
+    ) -> Box<RunResult> {
         let start = req.started;
         self.watch.started.set(Some(start));
         super::stdlib::run_started(start);
@@ -529,12 +529,13 @@ impl TenantRuntime {
                 r.text(&mut line.message);
             }
         }
-        RunResult {
+        // Boxed: the result passes up through several frames, and moving it costs a copy each.
+        Box::new(RunResult {
             outcome,
             memory_used_bytes,
             logs,
             usage,
-        }
+        })
     }
 
     /// Pending jobs left by a run would run in the next one: the caller drops

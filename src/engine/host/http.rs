@@ -379,15 +379,11 @@ pub fn send<'js>(
 /// The run's tenant, whose connections the request may reuse, and the
 /// secrets it has read so far, kept from other origins on redirects.
 fn sender() -> outbound::Sender {
-    super::RUN.with(|r| {
-        r.borrow()
-            .as_ref()
-            .map(|run| outbound::Sender {
-                tenant: run.tenant.clone(),
-                secrets: run.usage.secrets.clone(),
-            })
-            .unwrap_or_default()
+    super::current(|run| outbound::Sender {
+        tenant: run.tenant.clone(),
+        secrets: run.usage.secrets.clone(),
     })
+    .unwrap_or_default()
 }
 
 /// `{status, ok, url, headers, body, text(), json()}`; repeated headers are joined with ", ".

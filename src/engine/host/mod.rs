@@ -12,7 +12,7 @@ pub mod progress;
 pub mod request;
 pub mod secrets;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::time::Instant;
 
 use super::limits::Limits;
@@ -42,6 +42,8 @@ pub struct Usage {
 }
 
 struct Run {
+    /// whether a run is going on (the rest is the last run's, for reuse)
+    active: bool,
     tenant: String,
     /// empty until asked for when the run was given none (typed calls, which are hot)
     execution_id: String,
@@ -58,9 +60,28 @@ struct Run {
 }
 
 thread_local! {
-    static RUN: RefCell<Option<Run>> = const { RefCell::new(None) };
-    /// the strings of the last run, for the next to reuse
-    static SPARE: Cell<Option<[String; 4]>> = const { Cell::new(None) };
+    /// The run going on, written over in place by the next: typed calls are hot.
+    static RUN: RefCell<Run> = RefCell::new(Run {
+        active: false,
+        tenant: String::new(),
+        execution_id: String::new(),
+        depth: 0,
+        script: 0,
+        script_name: String::new(),
+        trigger: String::new(),
+        may_commit: false,
+        deadline: None,
+        limits: Limits::UNCAPPED,
+        usage: Usage::default(),
+    });
+}
+
+/// `f` of the run going on; None outside a run.
+fn current<R>(f: impl FnOnce(&mut Run) -> R) -> Option<R> {
+    RUN.with(|r| {
+        let mut r = r.borrow_mut();
+        r.active.then(|| f(&mut r))
+    })
 }
 
 /// The host side of one run: while it lives, ctx calls count against this
@@ -78,31 +99,24 @@ impl RunScope {
             .and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok())
             .and_then(|e| e.get("depth").and_then(serde_json::Value::as_i64))
             .unwrap_or(0);
-        // The last run's strings are written over: typed calls are hot.
-        let mut strings = SPARE.take().unwrap_or_default();
-        for (s, v) in strings.iter_mut().zip([
-            req.tenant_id,
-            req.execution_id,
-            req.script_name,
-            req.trigger,
-        ]) {
-            s.clear();
-            s.push_str(v);
-        }
-        let [tenant, execution_id, script_name, trigger] = strings;
         RUN.with(|r| {
-            *r.borrow_mut() = Some(Run {
-                tenant,
-                execution_id,
-                depth,
-                script: req.script_key,
-                script_name,
-                trigger,
-                may_commit: req.may_commit,
-                deadline,
-                limits: req.limits,
-                usage: Usage::default(),
-            })
+            let run = &mut *r.borrow_mut();
+            for (s, v) in [
+                (&mut run.tenant, req.tenant_id),
+                (&mut run.execution_id, req.execution_id),
+                (&mut run.script_name, req.script_name),
+                (&mut run.trigger, req.trigger),
+            ] {
+                s.clear();
+                s.push_str(v);
+            }
+            run.active = true;
+            run.depth = depth;
+            run.script = req.script_key;
+            run.may_commit = req.may_commit;
+            run.deadline = deadline;
+            run.limits = req.limits;
+            run.usage = Usage::default();
         });
         // A typed call is part of its statement, which pg_stat_activity shows; a
         // slot of jsrt.running() per row would cost more than the call.
@@ -124,12 +138,7 @@ impl RunScope {
     }
 
     pub fn finish(self) -> Usage {
-        RUN.with(|r| {
-            r.borrow_mut()
-                .as_mut()
-                .map(|run| std::mem::take(&mut run.usage))
-        })
-        .unwrap_or_default()
+        current(|run| std::mem::take(&mut run.usage)).unwrap_or_default()
     }
 }
 
@@ -139,14 +148,7 @@ impl Drop for RunScope {
             crate::shmem::live::end();
         }
         sql::end_run();
-        if let Some(run) = RUN.with(|r| r.borrow_mut().take()) {
-            SPARE.set(Some([
-                run.tenant,
-                run.execution_id,
-                run.script_name,
-                run.trigger,
-            ]));
-        }
+        RUN.with(|r| r.borrow_mut().active = false);
     }
 }
 
@@ -161,11 +163,7 @@ enum Api {
 /// Counts one ctx call against the run's and the script's per-minute limits;
 /// Err names the limit it would pass.
 fn count_call(what: &str, kind: Api) -> Result<(), String> {
-    RUN.with(|r| {
-        let mut r = r.borrow_mut();
-        let Some(run) = r.as_mut() else {
-            return Err(format!("{what} can only be called while the script runs"));
-        };
+    current(|run| {
         if run.usage.api_calls >= run.limits.api_calls {
             return Err(format!(
                 "{what}: the run reached its limit of {} API calls (resource_limits.max_api_calls)",
@@ -193,15 +191,11 @@ fn count_call(what: &str, kind: Api) -> Result<(), String> {
         }
         Ok(())
     })
+    .unwrap_or_else(|| Err(format!("{what} can only be called while the script runs")))
 }
 
 fn tenant() -> String {
-    RUN.with(|r| {
-        r.borrow()
-            .as_ref()
-            .map(|run| run.tenant.clone())
-            .unwrap_or_default()
-    })
+    current(|run| run.tenant.clone()).unwrap_or_default()
 }
 
 /// The current run's execution id (empty outside a run), made now if the
@@ -212,72 +206,52 @@ pub fn execution_id() -> String {
 
 /// The run's execution id and event depth.
 fn lineage() -> (String, i64) {
-    RUN.with(|r| {
-        let mut r = r.borrow_mut();
-        let Some(run) = r.as_mut() else {
-            return Default::default();
-        };
+    current(|run| {
         if run.execution_id.is_empty() {
             run.execution_id = ids::next();
             run.usage.made_id = Some(run.execution_id.clone());
         }
         (run.execution_id.clone(), run.depth)
     })
+    .unwrap_or_default()
 }
 
 fn deadline() -> Option<Instant> {
-    RUN.with(|r| r.borrow().as_ref().and_then(|run| run.deadline))
+    current(|run| run.deadline).flatten()
 }
 
 /// Remembers a secret value the run has read.
 fn add_secret(value: &str) {
-    RUN.with(|r| {
-        if let Some(run) = r.borrow_mut().as_mut() {
-            if !run.usage.secrets.iter().any(|s| s == value) {
-                run.usage.secrets.push(value.to_string());
-            }
+    current(|run| {
+        if !run.usage.secrets.iter().any(|s| s == value) {
+            run.usage.secrets.push(value.to_string());
         }
     });
 }
 
 fn set_interrupted(c: Caught) {
-    RUN.with(|r| {
-        if let Some(run) = r.borrow_mut().as_mut() {
-            run.usage.interrupted.get_or_insert(c);
-        }
+    current(|run| {
+        run.usage.interrupted.get_or_insert(c);
     });
 }
 
 /// Keeps the run's latest progress.
 fn set_progress(p: progress::Progress) {
-    RUN.with(|r| {
-        if let Some(run) = r.borrow_mut().as_mut() {
-            run.usage.progress = Some(p);
-        }
-    });
+    current(|run| run.usage.progress = Some(p));
 }
 
 /// None when this run may commit; else its trigger, to say why not.
 fn commit_refused() -> Option<String> {
-    RUN.with(|r| match r.borrow().as_ref() {
-        Some(run) if run.may_commit => None,
-        Some(run) => Some(run.trigger.clone()),
-        None => Some("finished".into()),
-    })
+    current(|run| (!run.may_commit).then(|| run.trigger.clone()))
+        .unwrap_or_else(|| Some("finished".into()))
 }
 
 fn committed() {
-    RUN.with(|r| {
-        if let Some(run) = r.borrow_mut().as_mut() {
-            run.usage.commits += 1;
-        }
-    });
+    current(|run| run.usage.commits += 1);
 }
 
 fn set_commit_failure(message: String) {
-    RUN.with(|r| {
-        if let Some(run) = r.borrow_mut().as_mut() {
-            run.usage.commit_failure.get_or_insert(message);
-        }
+    current(|run| {
+        run.usage.commit_failure.get_or_insert(message);
     });
 }
