@@ -91,5 +91,22 @@ for _ in 1 2 3 4; do
 done
 [ "$refused" -ge 1 ]; check "the per-minute API limit holds across sessions ($refused of 4 runs refused)" $?
 
+# 7. A statement calling a typed function holds one place of its script's
+#    max_concurrent_runs for the statement: a second session's call is refused
+#    while it goes on, and taken after it; two calls in one statement share it.
+sql "SELECT jsrt.create_script('slow_fn', 'export default (ctx, n) => { ctx.db.query(\"select pg_sleep(0.3)\"); return n; }', 'embedded', '{\"status\": \"active\", \"resource_limits\": {\"max_concurrent_runs\": 1}}')" >/dev/null
+sql "SELECT jsrt.create_function('slow_fn', 'public.slow_fn(n int) returns int')" >/dev/null
+sql "SELECT sum(public.slow_fn(g)) FROM generate_series(1, 6) g" > "$work/held.out" 2>&1 & hpid=$!
+wait_for "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%sum(public.slow_fn%' AND state = 'active' AND pid <> pg_backend_pid())" 10
+sleep 0.4
+busy=$(sql "SELECT public.slow_fn(7)")
+wait $hpid
+[ "$(cat "$work/held.out")" = 21 ] && grep -q 'max_concurrent_runs\|concurrent' <<<"$busy"
+check "a second session's call is refused while a statement holds the script's only place ($busy)" $?
+[ "$(sql "SELECT public.slow_fn(1) + public.slow_fn(2)")" = 3 ]
+check "two calls of one statement share its place" $?
+[ "$(sql "SELECT public.slow_fn(8)")" = 8 ]
+check "the place is free once the statement ends" $?
+
 rm -rf "$work"
 finish
