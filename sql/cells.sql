@@ -12,8 +12,9 @@
 -- hold its queued runs and schedules (the executors' claim and jsrt.run_due
 -- skip it) and refuse its runs (jsrt.execute, HTTP, typed functions);
 -- 'moved' also refuses jsrt.set_tenant. 'active' again releases them all.
+-- Superadmins (security.sql); as the owner, to wake the workers.
 CREATE FUNCTION jsrt.set_tenant_state(tenant text, state text) RETURNS text
-LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     was text;
 BEGIN
