@@ -59,7 +59,8 @@ RESET jsrt.tenant;
 
 -- The export: one row per row, of each table, the business rows last.
 CREATE TEMP TABLE cell_move AS SELECT * FROM jsrt.export_tenant('cell_a');
-SELECT ord, tbl, count(*) FROM cell_move GROUP BY ord, tbl ORDER BY ord;
+-- (ord: the import's order; the business tables' depends on what else is exposed)
+SELECT tbl, count(*) FROM cell_move GROUP BY ord, tbl ORDER BY ord;
 -- No row of another tenant, values of secrets included, members by name.
 SELECT count(*) AS foreign_rows FROM cell_move
  WHERE tbl <> 'jsrt.tenants' AND data->>'tenant_id' <> (SELECT id::text FROM jsrt.tenants WHERE name = 'cell_a');
