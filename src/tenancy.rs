@@ -348,7 +348,10 @@ pub fn set_session_tenant(name_or_id: &str, local: bool) -> Result<String, Error
     // A moved tenant's work goes to its new cluster; a suspended one may
     // still be managed (its runs wait).
     if allowed && state == "moved" {
-        return Err(Error::TenantInactive { tenant: name, state });
+        return Err(Error::TenantInactive {
+            tenant: name,
+            state,
+        });
     }
     if !allowed {
         return Err(Error::Forbidden(format!(
