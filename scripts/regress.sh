@@ -50,3 +50,7 @@ tests/integration/schemathesis.sh "$PORT" "$DB"
 tests/integration/endpoints.sh "$PORT" "$DB"
 # A cluster without preload, driven by jsrt.run_pending and pg_cron.
 tests/integration/nopreload.sh
+# Two clusters of their own: one tenant moved from one to the other (docs/scale-out.md).
+tests/integration/tenant_move.sh
+# docker/: hadolint, and what the Dockerfile and compose.yaml name exists (no container engine here)
+tests/docker/check.sh

@@ -274,8 +274,8 @@ CREATE TRIGGER scripts_version AFTER INSERT OR UPDATE ON jsrt.scripts
     FOR EACH ROW EXECUTE FUNCTION jsrt._scripts_version();
 CREATE TRIGGER scripts_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON jsrt.scripts
     FOR EACH STATEMENT EXECUTE FUNCTION jsrt._scripts_changed();
--- Cached scripts carry their tenant's cap on runs going on.
-CREATE TRIGGER tenants_changed AFTER UPDATE OF max_concurrent_runs ON jsrt.tenants
+-- Cached scripts carry their tenant's cap on runs going on, and its state.
+CREATE TRIGGER tenants_changed AFTER UPDATE OF max_concurrent_runs, state ON jsrt.tenants
     FOR EACH STATEMENT EXECUTE FUNCTION jsrt._scripts_changed();
 CREATE TRIGGER script_versions_dedupe BEFORE INSERT ON jsrt.script_versions
     FOR EACH ROW EXECUTE FUNCTION jsrt._versions_dedupe();

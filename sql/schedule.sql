@@ -47,7 +47,9 @@ BEGIN
     FOR j IN SELECT jb.id, jb.script_id, jb.tenant_id, jb.cron_expression, jb.timezone, jb.next_run_at,
                     s.overlap, s.catch_up, s.catch_up_window_s, s.version
                FROM jsrt.script_scheduled_jobs jb JOIN jsrt.scripts s ON s.id = jb.script_id
+              -- a suspended or moved tenant's schedules wait (jsrt.set_tenant_state)
               WHERE jb.next_run_at <= clock_timestamp()
+                AND EXISTS (SELECT 1 FROM jsrt.tenants tn WHERE tn.id = jb.tenant_id AND tn.state = 'active')
               ORDER BY jb.next_run_at
                 FOR UPDATE OF jb SKIP LOCKED LOOP
         -- The due times, oldest first; a long downtime is skipped over beyond the window.

@@ -7,7 +7,10 @@ CREATE TABLE jsrt.tenants (
     name       text NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 255),
     created_at timestamptz NOT NULL DEFAULT now(),
     -- runs of the tenant going on at once, of every trigger; NULL: jsrt.max_concurrent_runs_per_tenant, 0: no cap
-    max_concurrent_runs integer CHECK (max_concurrent_runs >= 0)
+    max_concurrent_runs integer CHECK (max_concurrent_runs >= 0),
+    -- 0.2.0 (docs/scale-out.md): active runs; suspended holds its queued runs and
+    -- schedules (a move under way); moved: it lives on another cluster now
+    state      text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'suspended', 'moved'))
 );
 COMMENT ON TABLE jsrt.tenants IS 'Tenants: every jsrt row belongs to one';
 

@@ -120,6 +120,8 @@ GRANT EXECUTE ON FUNCTION jsrt.expose_table(regclass, name), jsrt.unexpose_table
    TO jsrt_superadmin;
 GRANT EXECUTE ON FUNCTION jsrt.create_tenant(text), jsrt.grant_tenant(text, regrole),
                           jsrt.revoke_tenant(text, regrole), jsrt.set_tenant_max_concurrent_runs(text, integer),
+                          -- (not jsrt.export_tenant nor jsrt.import_tenant: superusers only, sql/cells.sql)
+                          jsrt.set_tenant_state(text, text),
                           jsrt.run_pending(integer), jsrt.run_due(),
                           jsrt.cleanup_history(integer)
    TO jsrt_superadmin;

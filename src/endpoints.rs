@@ -170,8 +170,13 @@ fn route(req: &Request, draft: Option<&str>) -> Result<(Response, Option<String>
         }
         _ => {}
     }
-    let script =
-        tenancy::as_owner(|| scripts::resolve(&caller.tenant_id, &script_id)).map_err(internal)?;
+    let script = tenancy::as_owner(|| scripts::resolve(&caller.tenant_id, &script_id)).map_err(
+        |e| match e {
+            // suspended or moved (jsrt.set_tenant_state): not here now, and not the client's fault
+            Error::TenantInactive { .. } => Response::error(503, &e.message(), &[]),
+            e => internal(e),
+        },
+    )?;
     // Before anything of the request is read: a refused request costs little.
     rate_limit(&script)?;
     let ctx_request = req

@@ -41,6 +41,8 @@ pub enum Error {
     TenantBusy { tenant: String, limit: u64 },
     /// a script run started while another runs in this backend
     Nested,
+    /// the tenant is suspended or moved (jsrt.set_tenant_state): its scripts do not run here
+    TenantInactive { tenant: String, state: String },
     /// a bug or an environment problem
     Internal(String),
 }
@@ -48,9 +50,11 @@ pub enum Error {
 impl Error {
     pub fn code(&self) -> Code {
         match self {
-            Error::NoTenant | Error::NotRunnable { .. } | Error::Held { .. } | Error::Nested => {
-                Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
-            }
+            Error::NoTenant
+            | Error::NotRunnable { .. }
+            | Error::Held { .. }
+            | Error::Nested
+            | Error::TenantInactive { .. } => Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             Error::UnknownTenant(_) | Error::UnknownScript(_) => Code::ERRCODE_UNDEFINED_OBJECT,
             Error::Invalid(_) | Error::InvalidInput { .. } => Code::ERRCODE_INVALID_PARAMETER_VALUE,
             Error::Syntax { .. } => Code::ERRCODE_SYNTAX_ERROR,
@@ -108,6 +112,12 @@ impl Error {
             Error::Nested => {
                 "a script cannot run another script synchronously in the same backend".into()
             }
+            Error::TenantInactive { tenant, state } if state == "moved" => format!(
+                "tenant \"{tenant}\" has moved to another cluster: its scripts run there"
+            ),
+            Error::TenantInactive { tenant, state } => {
+                format!("tenant \"{tenant}\" is {state}: its scripts do not run until it is active")
+            }
             Error::Internal(m) => format!("jsruntime internal error: {m}"),
         }
     }
@@ -118,6 +128,9 @@ impl Error {
             Error::NotRunnable { .. } => {
                 Some("Only draft and active scripts run; see jsrt.set_status().")
             }
+            Error::TenantInactive { .. } => Some(
+                "A tenant is suspended or moved by jsrt.set_tenant_state; see docs/scale-out.md.",
+            ),
             _ => None,
         }
     }

@@ -61,6 +61,11 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/stores.sql", name = "stores", requires = ["schema"]);
 extension_sql_file!("../sql/http.sql", name = "http", requires = ["api"]);
+extension_sql_file!(
+    "../sql/cells.sql",
+    name = "cells",
+    requires = ["schedule", "stores", "http"]
+);
 extension_sql_file!("../sql/security.sql", name = "security", finalize);
 
 /// Whether the library was loaded by shared_preload_libraries: only then

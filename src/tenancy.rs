@@ -322,7 +322,8 @@ pub fn set_session_tenant(name_or_id: &str, local: bool) -> Result<String, Error
                 "SELECT t.id::text,
                         pg_has_role($2, 'jsrt_superadmin', 'USAGE')
                         OR EXISTS (SELECT 1 FROM jsrt.tenant_members m
-                                    WHERE m.tenant_id = t.id AND pg_has_role($2, m.member, 'USAGE'))
+                                    WHERE m.tenant_id = t.id AND pg_has_role($2, m.member, 'USAGE')),
+                        t.name, t.state
                    FROM jsrt.tenants t
                   WHERE t.name = $1 OR t.id::text = lower($1)",
                 Some(1),
@@ -333,14 +334,24 @@ pub fn set_session_tenant(name_or_id: &str, local: bool) -> Result<String, Error
                 Some(r) => Ok(Some((
                     r.get::<String>(1)?.unwrap_or_default(),
                     r.get::<bool>(2)?.unwrap_or(false),
+                    r.get::<String>(3)?.unwrap_or_default(),
+                    r.get::<String>(4)?.unwrap_or_default(),
                 ))),
             }
         })
     })
     .map_err(|e: pgrx::spi::SpiError| Error::Internal(format!("reading jsrt.tenants: {e}")))?;
-    let Some((id, allowed)) = found else {
+    let Some((id, allowed, name, state)) = found else {
         return Err(Error::UnknownTenant(name_or_id.to_string()));
     };
+    // A moved tenant's work goes to its new cluster; a suspended one may
+    // still be managed (its runs wait).
+    if allowed && state == "moved" {
+        return Err(Error::TenantInactive {
+            tenant: name,
+            state,
+        });
+    }
     if !allowed {
         return Err(Error::Forbidden(format!(
             "role \"{}\" may not use tenant \"{name_or_id}\"",

@@ -200,8 +200,9 @@ thread_local! {
     static PLANS: RefCell<Option<(OwnedPreparedStatement, OwnedPreparedStatement)>> = const { RefCell::new(None) };
 }
 
-/// Tenants with pending runs after $1, in order, with their cap override:
-/// a skip scan of the pending index.
+/// Active tenants with pending runs after $1, in order, with their cap
+/// override: a skip scan of the pending index. A suspended or moved tenant's
+/// runs wait (jsrt.set_tenant_state).
 const TENANTS_SQL: &str = "WITH RECURSIVE tenants(tenant_id) AS (
         (SELECT e.tenant_id FROM jsrt.script_executions e
           WHERE e.status = 'pending' AND e.tenant_id > $1::uuid ORDER BY e.tenant_id LIMIT 1)
@@ -209,8 +210,9 @@ const TENANTS_SQL: &str = "WITH RECURSIVE tenants(tenant_id) AS (
         SELECT (SELECT e.tenant_id FROM jsrt.script_executions e
                  WHERE e.status = 'pending' AND e.tenant_id > t.tenant_id ORDER BY e.tenant_id LIMIT 1)
           FROM tenants t WHERE t.tenant_id IS NOT NULL)
-    SELECT x.tenant_id::text, (SELECT n.max_concurrent_runs FROM jsrt.tenants n WHERE n.id = x.tenant_id)
-      FROM tenants x WHERE x.tenant_id IS NOT NULL LIMIT $2";
+    SELECT x.tenant_id::text, n.max_concurrent_runs
+      FROM tenants x JOIN jsrt.tenants n ON n.id = x.tenant_id
+     WHERE x.tenant_id IS NOT NULL AND n.state = 'active' LIMIT $2";
 
 /// Takes one due run of tenant $1, skipping those others hold. No ORDER BY:
 /// sorting a long queue on every claim costs more than strict order is

@@ -42,6 +42,8 @@ pub struct Script {
     pub xmin: u32,
     /// the JSON Schema every input is checked against, as JSON text
     pub input_schema: Option<String>,
+    /// jsrt.tenants.state: only an active tenant's scripts run (jsrt.set_tenant_state)
+    pub tenant_state: String,
 }
 
 thread_local! {
@@ -60,8 +62,21 @@ pub fn generation() -> u64 {
 /// Entries kept; past this the cache starts again empty.
 const MAX_ENTRIES: usize = 4096;
 
-/// The script `key` (name or id) of `tenant`, from the cache or the table.
+/// The script `key` (name or id) of `tenant`, from the cache or the table,
+/// when its tenant is active: a suspended or moved tenant's scripts do not
+/// run (a queued run goes back to wait, the executors' claim skips it).
 pub fn resolve(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
+    let script = resolve_any(tenant, key)?;
+    if script.tenant_state != "active" {
+        return Err(Error::TenantInactive {
+            tenant: script.tenant_name.clone(),
+            state: script.tenant_state.clone(),
+        });
+    }
+    Ok(script)
+}
+
+fn resolve_any(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
     // Take in invalidations other backends committed since we last looked.
     // SAFETY: on the backend's main thread, inside the transaction that resolves the script.
     unsafe { pg_sys::AcceptInvalidationMessages() };
@@ -93,7 +108,7 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
         let rows = client.select(
             "SELECT s.id::text, s.tenant_id::text, t.name, s.name::text, s.version, s.status::text,
                     s.type::text, s.history::text, s.resource_limits::text, s.source,
-                    s.xmin::text::bigint, t.max_concurrent_runs, s.input_schema::text
+                    s.xmin::text::bigint, t.max_concurrent_runs, s.input_schema::text, t.state
                FROM jsrt.scripts s JOIN jsrt.tenants t ON t.id = s.tenant_id
               WHERE s.tenant_id = $1::uuid
                 AND (s.name = $2 OR s.id = CASE WHEN $2 ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
@@ -122,6 +137,7 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
             xmin: r.get::<i64>(11)?.unwrap_or(0) as u32,
             source: text(10)?,
             input_schema: r.get::<String>(13)?,
+            tenant_state: text(14)?,
         }))
     })
     .map_err(|e| Error::Internal(format!("reading jsrt.scripts: {e}")))?;

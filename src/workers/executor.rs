@@ -186,7 +186,13 @@ fn run_in_own_transaction(
                 ((After::Nothing, claim()), true)
             }
             Ok(rec) => ((After::Record(Box::new(rec), cancelled), None), false),
-            Err(Error::Busy { .. } | Error::TenantBusy { .. } | Error::Held { .. }) => {
+            // (a tenant suspended since the claim: its run waits, as the claim skips it now)
+            Err(
+                Error::Busy { .. }
+                | Error::TenantBusy { .. }
+                | Error::Held { .. }
+                | Error::TenantInactive { .. },
+            ) => {
                 requeue(&job.id);
                 ((After::Nothing, claim()), true)
             }
@@ -316,9 +322,12 @@ fn run_one(job: &Queued) {
                 error!("{e}");
             }
         }
-        Ok(Err(Error::Busy { .. } | Error::TenantBusy { .. } | Error::Held { .. })) => {
-            requeue(&job.id)
-        }
+        Ok(Err(
+            Error::Busy { .. }
+            | Error::TenantBusy { .. }
+            | Error::Held { .. }
+            | Error::TenantInactive { .. },
+        )) => requeue(&job.id),
         Ok(Err(e)) => finish_failed(job, &e.message()),
         Err(c) => finish_failed(job, &c.message),
     }

@@ -42,8 +42,9 @@ pub extern "C-unwind" fn jsrt_scheduler_main(_arg: pg_sys::Datum) {
             let pass = in_transaction(|| {
                 Spi::get_one::<i32>("SELECT jsrt.run_due()")?;
                 Spi::get_one::<f64>(
-                    "SELECT (extract(epoch FROM min(next_run_at) - clock_timestamp()) * 1000)::float8
-                       FROM jsrt.script_scheduled_jobs",
+                    "SELECT (extract(epoch FROM min(j.next_run_at) - clock_timestamp()) * 1000)::float8
+                       FROM jsrt.script_scheduled_jobs j
+                      WHERE EXISTS (SELECT 1 FROM jsrt.tenants t WHERE t.id = j.tenant_id AND t.state = 'active')",
                 )
             });
             match pass

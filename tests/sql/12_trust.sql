@@ -123,7 +123,8 @@ INSERT INTO public.calls(function, q) VALUES
  ('jsrt.http_dispatch(draft)', $$SELECT jsrt.set_tenant('tr_a'); SELECT (jsrt.http_dispatch('GET', '/nothing', '{}', '', true))->>'status'$$),
  ('jsrt._check_input_schema(jsonb)', $$SELECT jsrt._check_input_schema('{"type": "object"}')$$),
  ('jsrt._timezone_known(text)', $$SELECT jsrt._timezone_known('Europe/Paris')$$),
- ('jsrt.dry_run(text,text,jsonb,boolean)', $$SELECT jsrt.set_tenant('tr_a'); SELECT (jsrt.dry_run('m_queued'))->>'ok'$$);
+ ('jsrt.dry_run(text,text,jsonb,boolean)', $$SELECT jsrt.set_tenant('tr_a'); SELECT (jsrt.dry_run('m_queued'))->>'ok'$$),
+ ('jsrt.set_tenant_state(text,text)', $$SELECT jsrt.set_tenant_state('tr_m', 'active')$$);
 -- Every function a jsrt role may call is in the list above.
 SELECT p.oid::regprocedure AS not_attacked
   FROM pg_proc p WHERE p.pronamespace = 'jsrt'::regnamespace
