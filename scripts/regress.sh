@@ -50,3 +50,6 @@ tests/integration/schemathesis.sh "$PORT" "$DB"
 tests/integration/endpoints.sh "$PORT" "$DB"
 # A cluster without preload, driven by jsrt.run_pending and pg_cron.
 tests/integration/nopreload.sh
+# A primary and a streaming standby of its own: no workers and no runs on the
+# standby, then the primary stopped hard mid-queue and the standby promoted.
+tests/integration/replica.sh

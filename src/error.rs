@@ -41,6 +41,8 @@ pub enum Error {
     TenantBusy { tenant: String, limit: u64 },
     /// a script run started while another runs in this backend
     Nested,
+    /// a run asked of a standby (a server in recovery), which runs no scripts
+    Standby,
     /// a bug or an environment problem
     Internal(String),
 }
@@ -55,6 +57,7 @@ impl Error {
             Error::Invalid(_) | Error::InvalidInput { .. } => Code::ERRCODE_INVALID_PARAMETER_VALUE,
             Error::Syntax { .. } => Code::ERRCODE_SYNTAX_ERROR,
             Error::Internal(_) => Code::ERRCODE_INTERNAL_ERROR,
+            Error::Standby => Code::ERRCODE_READ_ONLY_SQL_TRANSACTION,
             Error::Forbidden(_) => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
             Error::Busy { .. } | Error::TenantBusy { .. } => {
                 Code::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED
@@ -109,6 +112,9 @@ impl Error {
                 "a script cannot run another script synchronously in the same backend".into()
             }
             Error::Internal(m) => format!("jsruntime internal error: {m}"),
+            Error::Standby => {
+                "scripts do not run on a standby: this server is in recovery (read-only)".into()
+            }
         }
     }
 
@@ -118,6 +124,9 @@ impl Error {
             Error::NotRunnable { .. } => {
                 Some("Only draft and active scripts run; see jsrt.set_status().")
             }
+            Error::Standby => Some(
+                "Run scripts on the primary; a standby runs them once it is promoted.",
+            ),
             _ => None,
         }
     }

@@ -19,6 +19,7 @@ mod mgmt;
 mod outbound;
 mod redact;
 mod shmem;
+mod standby;
 mod ssrf;
 mod subxact;
 mod tenancy;

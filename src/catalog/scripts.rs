@@ -59,6 +59,8 @@ const MAX_ENTRIES: usize = 4096;
 
 /// The script `key` (name or id) of `tenant`, from the cache or the table.
 pub fn resolve(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
+    // Every run resolves its script first: a standby refuses them all here.
+    crate::standby::refuse_runs()?;
     // Take in invalidations other backends committed since we last looked.
     // SAFETY: on the backend's main thread, inside the transaction that resolves the script.
     unsafe { pg_sys::AcceptInvalidationMessages() };
