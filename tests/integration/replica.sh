@@ -35,6 +35,9 @@ SELECT jsrt.create_script('reader', 'export default (ctx) => ctx.db.one("SELECT 
 SELECT jsrt.create_script('writer', 'export default (ctx) => ctx.db.insert("replica_log", {n: 0, run_id: ctx.execution.id, attempt: ctx.execution.attempt})', 'oneoff', '{"status": "active"}');
 -- 20 ms of work and a row per run: 1,000 runs take about 10 s on two executors
 SELECT jsrt.create_script('work', 'export default (ctx) => { const t = Date.now(); while (Date.now() - t < 20) {} ctx.db.insert("replica_log", {n: ctx.input.n, run_id: ctx.execution.id, attempt: ctx.execution.attempt}); return ctx.input.n; }', 'oneoff', '{"status": "active", "history": "all", "resource_limits": {"max_api_calls_per_minute": 1000000}}');
+SELECT jsrt.create_script('count_rows', 'export default (ctx) => ctx.db.one("SELECT count(*)::int AS n FROM replica_log").n', 'embedded', '{"status": "active"}');
+SELECT jsrt.create_function('count_rows', 'public.replica_rows() returns int');
+SELECT jsrt.create_script('hello', 'export default (ctx) => "hi"', 'http', '{"status": "active", "http_path": "/hello", "http_methods": ["GET"], "http_auth": "public"}');
 SELECT jsrt.execute('writer');
 SQL
 executors=$("${P[@]}" -c "SHOW jsrt.executor_workers")
@@ -60,6 +63,11 @@ check "jsrt.execute of a read-only script on the standby: 25006, it is a standby
 out=$(standby_sql "SELECT jsrt.execute('writer')")
 echo "$out" | grep -q 'ERROR:  25006: scripts do not run on a standby'
 check "a script that writes, on the standby: 25006, it is a standby" $?
+for call in "SELECT public.replica_rows()" "SELECT jsrt.dry_run('reader')" "SELECT jsrt.http_dispatch('GET', '/hello')"; do
+  out=$(standby_sql "$call")
+  echo "$out" | grep -q 'ERROR:  25006: scripts do not run on a standby'
+  check "on the standby, $call: 25006, it is a standby" $?
+done
 out=$(standby_sql "SELECT jsrt.execute_async('work', '{\"n\": 0}')")
 echo "$out" | grep -q 'ERROR:  25006: cannot execute INSERT in a read-only transaction'
 check "jsrt.execute_async on the standby: 25006 (a read-only transaction)" $?
@@ -68,7 +76,7 @@ echo "$out" | grep -q 'ERROR:  25006: scripts do not run on a standby'
 check "jsrt.run_pending on the standby: 25006, it is a standby" $?
 # What it does give: the scripts, their history and what they wrote, read there.
 seen=$(standby_sql "SELECT (SELECT count(*) FROM jsrt.list_scripts()) || ' ' || (SELECT count(*) FROM jsrt.script_executions WHERE status = 'completed') || ' ' || (SELECT count(*) FROM public.replica_log)" | tail -1)
-[ "$seen" = "3 1 1" ]; check "scripts, history and their rows read on the standby ($seen)" $?
+[ "$seen" = "5 1 1" ]; check "scripts, history and their rows read on the standby ($seen)" $?
 
 # 3. Failover in the middle of RUNS queued runs.
 "${P[@]}" -c "SELECT jsrt.set_tenant('replica')" \
