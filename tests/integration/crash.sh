@@ -21,7 +21,7 @@ TENANT=crash_1
 source "$(dirname "$0")/lib.sh"
 
 cleanup() {
-  "${PSQL[@]}" -c "DELETE FROM jsrt.tenants WHERE name LIKE 'crash\_%'" \
+  "${PSQL[@]}" -c "SET client_min_messages = warning" -c "DELETE FROM jsrt.tenants WHERE name LIKE 'crash\_%'" \
     -c "SELECT jsrt.unexpose_table(c.oid::regclass) FROM pg_class c WHERE c.oid = to_regclass('public.crash_log')" \
     -c "DROP TABLE IF EXISTS public.crash_log" >/dev/null
 }
