@@ -124,9 +124,9 @@ impl Error {
             Error::NotRunnable { .. } => {
                 Some("Only draft and active scripts run; see jsrt.set_status().")
             }
-            Error::Standby => Some(
-                "Run scripts on the primary; a standby runs them once it is promoted.",
-            ),
+            Error::Standby => {
+                Some("Run scripts on the primary; a standby runs them once it is promoted.")
+            }
             _ => None,
         }
     }
