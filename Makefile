@@ -64,7 +64,8 @@ bench: install
 	bench/endpoints.sh
 	bench/neighbour.sh
 
-# The crash campaign (not in `make test`): 2,000 queued runs, an executor
-# killed with kill -9 every 5 s, on the regress cluster.
+# The crash campaign (not in `make test`, which runs a short one): 10,000
+# queued runs over 50 tenants, an executor killed with kill -9 every 5 s for
+# 2 minutes, on a cluster of its own (RUNS, TENANTS, DURATION, EVERY, WORK_MS).
 crash: install
 	scripts/crash.sh

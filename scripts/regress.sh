@@ -21,7 +21,7 @@ tests/integration/conversions.sh "$PORT" "$DB"
 # Sessions, signals, crashes and restarts, on the same cluster.
 tests/integration/sessions.sh "$PORT" "$DB"
 tests/integration/queue.sh "$PORT" "$DB" "$DIR"
-# kill -9 of executors over 300 short runs (the long campaign: make crash)
+# kill -9 of executors over 400 short runs of 5 tenants (the long campaign: make crash)
 tests/integration/crash.sh "$PORT" "$DB"
 tests/integration/http_client.sh "$PORT" "$DB"
 tests/integration/fetch.sh "$PORT" "$DB"
@@ -54,3 +54,6 @@ tests/integration/nopreload.sh
 tests/integration/tenant_move.sh
 # docker/: hadolint, and what the Dockerfile and compose.yaml name exists (no container engine here)
 tests/docker/check.sh
+# A primary and a streaming standby of its own: no workers and no runs on the
+# standby, then the primary stopped hard mid-queue and the standby promoted.
+tests/integration/replica.sh

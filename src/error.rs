@@ -43,6 +43,8 @@ pub enum Error {
     Nested,
     /// the tenant is suspended or moved (jsrt.set_tenant_state): its scripts do not run here
     TenantInactive { tenant: String, state: String },
+    /// a run asked of a standby (a server in recovery), which runs no scripts
+    Standby,
     /// a bug or an environment problem
     Internal(String),
 }
@@ -59,6 +61,7 @@ impl Error {
             Error::Invalid(_) | Error::InvalidInput { .. } => Code::ERRCODE_INVALID_PARAMETER_VALUE,
             Error::Syntax { .. } => Code::ERRCODE_SYNTAX_ERROR,
             Error::Internal(_) => Code::ERRCODE_INTERNAL_ERROR,
+            Error::Standby => Code::ERRCODE_READ_ONLY_SQL_TRANSACTION,
             Error::Forbidden(_) => Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
             Error::Busy { .. } | Error::TenantBusy { .. } => {
                 Code::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED
@@ -119,6 +122,9 @@ impl Error {
                 format!("tenant \"{tenant}\" is {state}: its scripts do not run until it is active")
             }
             Error::Internal(m) => format!("jsruntime internal error: {m}"),
+            Error::Standby => {
+                "scripts do not run on a standby: this server is in recovery (read-only)".into()
+            }
         }
     }
 
@@ -131,6 +137,9 @@ impl Error {
             Error::TenantInactive { .. } => Some(
                 "A tenant is suspended or moved by jsrt.set_tenant_state; see docs/scale-out.md.",
             ),
+            Error::Standby => {
+                Some("Run scripts on the primary; a standby runs them once it is promoted.")
+            }
             _ => None,
         }
     }

@@ -20,6 +20,7 @@ mod outbound;
 mod redact;
 mod shmem;
 mod ssrf;
+mod standby;
 mod subxact;
 mod tenancy;
 mod tests;

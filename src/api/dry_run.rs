@@ -28,6 +28,7 @@ fn dry_run(
     if tenancy::in_script_sql() {
         Error::Forbidden("a script cannot start a dry run".into()).raise();
     }
+    crate::standby::refuse_runs().or_raise();
     let input = input.map(|j| j.0).unwrap_or_else(|| json!({})).to_string();
     let before = counts().or_raise();
     // The transaction's own id: rows it (and its subtransactions) wrote are

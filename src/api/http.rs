@@ -130,6 +130,8 @@ fn http_dispatch(
     body: default!(Option<&str>, "NULL"),
     draft: default!(bool, false),
 ) -> JsonB {
+    // (a standby refuses it before any route is looked up)
+    crate::standby::refuse_runs().or_raise();
     let mut hs = Vec::new();
     if let Some(JsonB(Value::Object(o))) = headers {
         for (name, v) in o {

@@ -274,9 +274,12 @@ pub fn clear_dead_letter(execution: &str) -> Result<(), SpiError> {
     )
 }
 
-/// Runs left `running` by executors that are gone (killed, or the server
-/// restarted): each is recorded as failed and, for events, takes the retry
-/// path; never while its executor lives.
+/// Runs left `running` by executors that are gone (killed, the server
+/// restarted, or a standby promoted after its primary died): each is
+/// recorded as failed and, for events, takes the retry path; never while its
+/// executor lives. A live jsrt process with the dead one's pid (pids are
+/// reused, and a promoted standby on the same machine shares them) is not
+/// its executor if it started after the claim.
 pub fn recover() -> Result<Vec<String>, SpiError> {
     Spi::connect_mut(|client| {
         let rows = client.update(
@@ -286,7 +289,8 @@ pub fn recover() -> Result<Vec<String>, SpiError> {
                             || ' died) after the run had started; it did not finish'
               WHERE e.status = 'running'
                 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
-                                 WHERE a.pid::text = split_part(e.worker, ' ', 2) AND a.backend_type LIKE 'jsrt%')
+                                 WHERE a.pid::text = split_part(e.worker, ' ', 2) AND a.backend_type LIKE 'jsrt%'
+                                   AND a.backend_start <= e.started_at)
              RETURNING e.id::text",
             None,
             &[],

@@ -77,6 +77,8 @@ pub fn resolve(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
 }
 
 fn resolve_any(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
+    // Every run resolves its script first: a standby refuses them all here.
+    crate::standby::refuse_runs()?;
     // Take in invalidations other backends committed since we last looked.
     // SAFETY: on the backend's main thread, inside the transaction that resolves the script.
     unsafe { pg_sys::AcceptInvalidationMessages() };

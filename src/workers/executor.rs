@@ -49,9 +49,9 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
     board::register(slot);
     // SAFETY: a read of this process's pid, set at its start.
     let worker = format!("executor {}", unsafe { pg_sys::MyProcPid });
-    // A standby runs nothing (the queue is the primary's) until it is promoted.
-    // SAFETY: a plain call on the worker's main thread, attached to shared memory.
-    while unsafe { pg_sys::RecoveryInProgress() } {
+    // A standby runs nothing (the queue is the primary's) until it is promoted. (Workers
+    // start when recovery ends, BgWorkerStart_RecoveryFinished: this is only a guard.)
+    while crate::standby::in_recovery() {
         if !BackgroundWorker::wait_latch(Some(Duration::from_secs(1))) || shutting_down() {
             board::unregister(slot);
             return;
@@ -365,6 +365,9 @@ fn mark_cancelled(id: &str) {
 /// jsrt.run_pending(max): runs up to `max` due runs in this session, each in
 /// a subtransaction; they commit with the caller. Returns how many ran.
 pub fn run_pending(max: i64) -> i64 {
+    if let Err(e) = crate::standby::refuse_runs() {
+        e.raise()
+    }
     // SAFETY: a read of this process's pid, set at its start.
     let worker = format!("session {}", unsafe { pg_sys::MyProcPid });
     let mut after = FIRST_TENANT.to_string();

@@ -1,4 +1,7 @@
 //! Background workers. They need shared_preload_libraries = 'jsruntime'.
+//! Every one asks for SPI (`enable_spi_access`), which registers it to start
+//! when recovery ends (BgWorkerStart_RecoveryFinished): none runs on a
+//! standby, and a promoted standby starts them all at promotion.
 pub mod executor;
 pub mod http;
 pub mod recorder;

@@ -35,8 +35,7 @@ pub extern "C-unwind" fn jsrt_scheduler_main(_arg: pg_sys::Datum) {
     let mut last_cleanup = Instant::now();
     let mut last_error = String::new();
     loop {
-        // SAFETY: a plain call on the worker's main thread, attached to shared memory.
-        let nap = if unsafe { pg_sys::RecoveryInProgress() } {
+        let nap = if crate::standby::in_recovery() {
             MAX_NAP
         } else {
             let pass = in_transaction(|| {
@@ -66,8 +65,7 @@ pub extern "C-unwind" fn jsrt_scheduler_main(_arg: pg_sys::Datum) {
                 }
             }
         };
-        // SAFETY: a plain call on the worker's main thread, attached to shared memory.
-        if last_cleanup.elapsed() >= CLEANUP_EVERY && !unsafe { pg_sys::RecoveryInProgress() } {
+        if last_cleanup.elapsed() >= CLEANUP_EVERY && !crate::standby::in_recovery() {
             last_cleanup = Instant::now();
             cleanup();
         }
