@@ -124,12 +124,17 @@ fn http_routes_clash(
 /// key; the session must be allowed to edit the tenant's scripts.
 #[pg_extern]
 fn http_dispatch(
-    method: &str,
-    path: &str,
+    // (Options: with some arguments nullable the function is not STRICT, and
+    // pgrx would refuse a NULL one with an internal error, XX000)
+    method: Option<&str>,
+    path: Option<&str>,
     headers: default!(Option<JsonB>, "'{}'"),
     body: default!(Option<&str>, "NULL"),
-    draft: default!(bool, false),
+    draft: default!(Option<bool>, false),
 ) -> JsonB {
+    let (Some(method), Some(path), Some(draft)) = (method, path, draft) else {
+        Error::Invalid("method, path and draft must not be null".into()).raise()
+    };
     let mut hs = Vec::new();
     if let Some(JsonB(Value::Object(o))) = headers {
         for (name, v) in o {
