@@ -10,6 +10,7 @@ use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Value};
 
+use super::jsonb::JsonArg;
 use crate::engine::host::http::RefuseHttp;
 use crate::engine::run;
 use crate::error::{Error, OrRaise};
@@ -24,7 +25,7 @@ fn dry_run(
     // pgrx would refuse a NULL one with an internal error, XX000)
     script: Option<&str>,
     source: default!(Option<&str>, "NULL"),
-    input: default!(Option<JsonB>, "'{}'"),
+    input: default!(Option<JsonArg>, "'{}'"),
     allow_http: default!(Option<bool>, false),
 ) -> JsonB {
     let Some(script) = script else {

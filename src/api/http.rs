@@ -5,6 +5,7 @@ use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Value};
 
+use super::jsonb::JsonArg;
 use crate::error::{Error, OrRaise};
 use crate::http::keys;
 use crate::http::request::Request;
@@ -128,7 +129,7 @@ fn http_dispatch(
     // pgrx would refuse a NULL one with an internal error, XX000)
     method: Option<&str>,
     path: Option<&str>,
-    headers: default!(Option<JsonB>, "'{}'"),
+    headers: default!(Option<JsonArg>, "'{}'"),
     body: default!(Option<&str>, "NULL"),
     draft: default!(Option<bool>, false),
 ) -> JsonB {
@@ -136,7 +137,7 @@ fn http_dispatch(
         Error::Invalid("method, path and draft must not be null".into()).raise()
     };
     let mut hs = Vec::new();
-    if let Some(JsonB(Value::Object(o))) = headers {
+    if let Some(JsonArg(Value::Object(o))) = headers {
         for (name, v) in o {
             let value = match v {
                 Value::String(s) => s,

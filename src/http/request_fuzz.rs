@@ -178,8 +178,14 @@ fn check(seed: u64, buf: &[u8]) -> Result<Option<(Request, usize)>, Error> {
                     "seed {seed}: one byte short of a whole request is not 'more needed'"
                 );
             }
-            assert!(!req.method.is_empty(), "seed {seed}: a request with no method");
-            assert!(req.body.len() <= LIMITS.max_body_bytes, "seed {seed}: body over its cap");
+            assert!(
+                !req.method.is_empty(),
+                "seed {seed}: a request with no method"
+            );
+            assert!(
+                req.body.len() <= LIMITS.max_body_bytes,
+                "seed {seed}: body over its cap"
+            );
             // What a script is given of it must not panic either.
             let _ = req.to_ctx(&[("id".into(), "1".into())]);
         }
@@ -307,4 +313,3 @@ fn the_parser_survives_random_bytes_mutated_requests_and_split_streams() {
         "served {served}, refused {refused}"
     );
 }
-
