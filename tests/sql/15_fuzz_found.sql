@@ -16,6 +16,14 @@ SELECT jsrt.create_script('nul_lines', $js$export default (ctx) => {
   return "done";
 }$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS created;
 SELECT jsrt.execute('nul_lines') AS output;
-SELECT status, logs->0->>'message' AS log0, logs->1->>'message' AS log1,
-       metrics->'progress'->>'message' AS progress
+SELECT e.status, e.logs->0->>'message' AS log0, e.logs->1->>'message' AS log1,
+       e.metrics->'progress'->>'message' AS progress
   FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'nul_lines';
+-- jsonb arguments serde_json cannot read (nested past 127, a number past a double):
+-- 22023 with a message, where pgrx's own reading panicked (XX000)
+SELECT err($$SELECT jsrt.dry_run('nope', NULL, (repeat('[', 200) || repeat(']', 200))::jsonb)$$) AS deep_input;
+SELECT err($$SELECT jsrt.create_script('deep', 'export default () => 1', 'oneoff',
+  jsonb_build_object('input_schema', (repeat('[', 200) || repeat(']', 200))::jsonb))$$) AS deep_schema;
+SELECT err($$SELECT jsrt.http_dispatch('GET', '/x', '{"a": 1e400}')$$) AS huge_number;
+SELECT err($$SELECT jsrt.create_script('deep', 'export default () => 1', 'oneoff',
+  '{"resource_limits": {"max_memory_bytes": 1e400}}')$$) AS huge_limit;
