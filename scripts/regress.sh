@@ -22,7 +22,7 @@ tests/isolation/run.sh "$PORT" "$OUT/isolation"
 # sqlsmith, the ctx host API and the SQL API; no crash, no restart, clear errors.
 psql -X -q -h /tmp -p "$PORT" -U postgres -d postgres -c "DROP DATABASE IF EXISTS jsrt_fuzz" -c "CREATE DATABASE jsrt_fuzz"
 psql -X -q -h /tmp -p "$PORT" -U postgres -d jsrt_fuzz -c "CREATE EXTENSION jsruntime"
-tests/fuzz/run.sh "$PORT" jsrt_fuzz "$DIR" 1 300 3 150 1 300
+tests/fuzz/run.sh "$PORT" jsrt_fuzz "$DIR" 2 400 3 150 1 300
 # Values of each type through ctx.db, typed functions and triggers, against psql's text.
 tests/integration/conversions.sh "$PORT" "$DB"
 # Sessions, signals, crashes and restarts, on the same cluster.

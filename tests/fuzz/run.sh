@@ -114,4 +114,5 @@ for s in $(seq 1 "$SQL_SEEDS"); do
 done
 healthy
 check "after the campaign: the server is up, the postmaster started at $start still, no crash in the log" $?
+echo "fuzz: took ${SECONDS} s"
 finish
