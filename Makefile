@@ -5,7 +5,7 @@ DEMO_DIR  := /var/lib/postgresql/jsrt-demo
 DEMO_PORT := 28815
 DEMO_DB   := jsrt
 
-.PHONY: setup console install run stop test lint unit types pgtest regress bench crash
+.PHONY: setup console install run stop test lint unit types pgtest regress bench crash fuzz
 
 setup:
 	scripts/setup.sh
@@ -69,3 +69,10 @@ bench: install
 # 2 minutes, on a cluster of its own (RUNS, TENANTS, DURATION, EVERY, WORK_MS).
 crash: install
 	scripts/crash.sh
+
+# The long fuzz campaign (make test runs a short one): the HTTP request parser
+# over 200,000 generated inputs, then sqlsmith (10 loops of 2,000 queries) and
+# the ctx and SQL API fuzzers on a cluster of their own (scripts/fuzz.sh).
+fuzz: install
+	JSRT_FUZZ_CASES=200000 cargo test --lib http::request_fuzz
+	scripts/fuzz.sh

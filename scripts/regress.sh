@@ -16,6 +16,13 @@ runuser -u postgres -- /usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regre
   --inputdir="$OUT/in" --outputdir="$OUT" --host=/tmp --port="$PORT" --user=postgres \
   --dbname="$DB" --use-existing $tests || rc=$?
 if [ $rc -ne 0 ]; then cat "$OUT/regression.diffs" 2>/dev/null | head -200; exit $rc; fi
+# Concurrency specs under pg_isolation_regress, in a database of their own.
+tests/isolation/run.sh "$PORT" "$OUT/isolation"
+# The short fuzz campaign (make fuzz: the long one), in a database of its own:
+# sqlsmith, the ctx host API and the SQL API; no crash, no restart, clear errors.
+psql -X -q -h /tmp -p "$PORT" -U postgres -d postgres -c "DROP DATABASE IF EXISTS jsrt_fuzz" -c "CREATE DATABASE jsrt_fuzz"
+psql -X -q -h /tmp -p "$PORT" -U postgres -d jsrt_fuzz -c "CREATE EXTENSION jsruntime"
+tests/fuzz/run.sh "$PORT" jsrt_fuzz "$DIR" 2 400 3 150 1 300
 # Values of each type through ctx.db, typed functions and triggers, against psql's text.
 tests/integration/conversions.sh "$PORT" "$DB"
 # Sessions, signals, crashes and restarts, on the same cluster.

@@ -2,8 +2,8 @@
 # Installs what building and testing jsruntime needs, when it is missing. Quick when all is there.
 set -euo pipefail
 need=()
-# (chromium: the console's tests drive it through playwright-core)
-for p in postgresql-15 postgresql-server-dev-15 postgresql-15-cron clang libclang-dev sudo curl chromium; do
+# (chromium: the console's tests drive it through playwright-core; sqlsmith: make fuzz)
+for p in postgresql-15 postgresql-server-dev-15 postgresql-15-cron clang libclang-dev sudo curl chromium sqlsmith; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 # the tests' HTTP servers (python3) and the type-declaration check (npm)

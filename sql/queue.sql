@@ -248,6 +248,25 @@ BEGIN
     RETURN jsrt._request_cancel(execution_id);
 END $$;
 
+-- Runs left `running` by executors that are gone (killed, or the server
+-- restarted), recorded as failed; never a live executor's run (its pid is a
+-- jsrt backend in pg_stat_activity). Each executor calls it as it starts
+-- (src/workers/executor.rs), then sends event runs down the retry path.
+-- Concurrent callers fail each run once: the second waits for the first's
+-- row lock, then finds the row no longer running. Internal: no grant.
+CREATE FUNCTION jsrt._recover_runs() RETURNS SETOF uuid
+LANGUAGE sql SET search_path = pg_catalog, jsrt, pg_temp AS $$
+    UPDATE jsrt.script_executions e
+       SET status = 'failed', completed_at = now(),
+           error = 'the executor running it stopped (' || coalesce(e.worker, 'unknown')
+                   || ' died) after the run had started; it did not finish'
+     WHERE e.status = 'running'
+       AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                        WHERE a.pid::text = split_part(e.worker, ' ', 2) AND a.backend_type LIKE 'jsrt%'
+                         AND a.backend_start <= e.started_at)
+    RETURNING e.id
+$$;
+
 -- Waits up to timeout_ms for an execution to finish; returns its status,
 -- output and error (status pending or running when the time ran out).
 -- It sees commits only under READ COMMITTED.

@@ -10,6 +10,7 @@ use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Value};
 
+use super::jsonb::JsonArg;
 use crate::engine::host::http::RefuseHttp;
 use crate::engine::run;
 use crate::error::{Error, OrRaise};
@@ -20,11 +21,19 @@ const SAMPLE_ROWS: i64 = 3;
 
 #[pg_extern]
 fn dry_run(
-    script: &str,
+    // (Options: with some arguments nullable the function is not STRICT, and
+    // pgrx would refuse a NULL one with an internal error, XX000)
+    script: Option<&str>,
     source: default!(Option<&str>, "NULL"),
-    input: default!(Option<JsonB>, "'{}'"),
-    allow_http: default!(bool, false),
+    input: default!(Option<JsonArg>, "'{}'"),
+    allow_http: default!(Option<bool>, false),
 ) -> JsonB {
+    let Some(script) = script else {
+        Error::Invalid("script must not be null: give a script name or id".into()).raise()
+    };
+    let Some(allow_http) = allow_http else {
+        Error::Invalid("allow_http must not be null: give true or false".into()).raise()
+    };
     if tenancy::in_script_sql() {
         Error::Forbidden("a script cannot start a dry run".into()).raise();
     }

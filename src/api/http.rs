@@ -5,6 +5,7 @@ use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Value};
 
+use super::jsonb::JsonArg;
 use crate::error::{Error, OrRaise};
 use crate::http::keys;
 use crate::http::request::Request;
@@ -124,16 +125,21 @@ fn http_routes_clash(
 /// key; the session must be allowed to edit the tenant's scripts.
 #[pg_extern]
 fn http_dispatch(
-    method: &str,
-    path: &str,
-    headers: default!(Option<JsonB>, "'{}'"),
+    // (Options: with some arguments nullable the function is not STRICT, and
+    // pgrx would refuse a NULL one with an internal error, XX000)
+    method: Option<&str>,
+    path: Option<&str>,
+    headers: default!(Option<JsonArg>, "'{}'"),
     body: default!(Option<&str>, "NULL"),
-    draft: default!(bool, false),
+    draft: default!(Option<bool>, false),
 ) -> JsonB {
     // (a standby refuses it before any route is looked up)
     crate::standby::refuse_runs().or_raise();
+    let (Some(method), Some(path), Some(draft)) = (method, path, draft) else {
+        Error::Invalid("method, path and draft must not be null".into()).raise()
+    };
     let mut hs = Vec::new();
-    if let Some(JsonB(Value::Object(o))) = headers {
+    if let Some(JsonArg(Value::Object(o))) = headers {
         for (name, v) in o {
             let value = match v {
                 Value::String(s) => s,

@@ -1,6 +1,7 @@
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
+use super::jsonb::JsonArg;
 use crate::engine::{compile, limits};
 use crate::error::{Error, OrRaise};
 
@@ -18,7 +19,7 @@ fn check_source(name: &str, source: &str) {
 
 /// Refuses an input_schema that is not a JSON Schema 2020-12.
 #[pg_extern(name = "_check_input_schema")]
-fn check_input_schema(schema: JsonB) {
+fn check_input_schema(schema: JsonArg) {
     crate::engine::input_schema::check_schema(&schema.0)
         .map_err(|m| Error::Invalid(format!("input_schema is {m} (field \"input_schema\")")))
         .or_raise()
@@ -26,7 +27,7 @@ fn check_input_schema(schema: JsonB) {
 
 /// Refuses an input that does not fit `script`'s schema (22023, with the JSON pointer).
 #[pg_extern(name = "_check_input")]
-fn check_input(script: &str, schema: JsonB, input: JsonB) {
+fn check_input(script: &str, schema: JsonArg, input: JsonArg) {
     crate::engine::input_schema::check_input(&schema.0.to_string(), &input.0)
         .map_err(|r| Error::InvalidInput {
             script: script.to_string(),
@@ -38,7 +39,7 @@ fn check_input(script: &str, schema: JsonB, input: JsonB) {
 
 /// Validates resource_limits and fills in the defaults.
 #[pg_extern(name = "_check_limits")]
-fn check_limits(limits: Option<JsonB>) -> JsonB {
+fn check_limits(limits: Option<JsonArg>) -> JsonB {
     let given = limits.map(|j| j.0).unwrap_or(serde_json::Value::Null);
     JsonB(limits::validate(&given).map_err(Error::Invalid).or_raise())
 }

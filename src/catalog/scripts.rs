@@ -3,8 +3,9 @@
 //! The cache maps (tenant, name or id) to the script's current row. Any write
 //! to jsrt.scripts sends a relcache invalidation for the table (see the
 //! `scripts_changed` trigger); every backend drops its cache when it takes
-//! that message in, which it does before it next reads, so no backend runs an
-//! old version after an update commits.
+//! that message in, which it does before it next reads, then reads the row
+//! with a snapshot taken after that (never an older one: see `load`), so no
+//! backend runs an old version after an update commits.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -86,6 +87,13 @@ fn resolve_any(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
         return Ok(s);
     }
     let script = Rc::new(load(tenant, key)?);
+    // A row read with the transaction's snapshot (REPEATABLE READ, SERIALIZABLE)
+    // can be older than the invalidations just taken in: right for this
+    // transaction, stale for the next ones, which no message would clear. Not cached.
+    // SAFETY: a read of this backend's isolation level, on its main thread.
+    if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32 {
+        return Ok(script);
+    }
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.values().map(HashMap::len).sum::<usize>() >= MAX_ENTRIES {
@@ -98,8 +106,12 @@ fn resolve_any(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
     Ok(script)
 }
 
+/// Reads the row with a new snapshot under READ COMMITTED (SPI's read-write
+/// mode takes one), not the calling statement's: that one may predate an
+/// update whose invalidation `resolve` has just taken in, and the old row
+/// would then be cached as current.
 fn load(tenant: &str, key: &str) -> Result<Script, Error> {
-    let row = Spi::connect(|client| -> Result<Option<Script>, pgrx::spi::SpiError> {
+    let row = Spi::connect_mut(|client| -> Result<Option<Script>, pgrx::spi::SpiError> {
         if SCRIPTS_OID.get() == pg_sys::InvalidOid {
             let oid = client
                 .select("SELECT 'jsrt.scripts'::regclass::oid", None, &[])?
@@ -107,7 +119,7 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
                 .get_one::<pg_sys::Oid>()?;
             SCRIPTS_OID.set(oid.unwrap_or(pg_sys::InvalidOid));
         }
-        let rows = client.select(
+        let rows = client.update(
             "SELECT s.id::text, s.tenant_id::text, t.name, s.name::text, s.version, s.status::text,
                     s.type::text, s.history::text, s.resource_limits::text, s.source,
                     s.xmin::text::bigint, t.max_concurrent_runs, s.input_schema::text, t.state

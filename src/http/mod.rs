@@ -7,6 +7,8 @@ pub mod fairq;
 pub mod keys;
 pub mod park;
 pub mod request;
+#[cfg(test)]
+mod request_fuzz;
 pub mod response;
 pub mod router;
 pub mod wire;

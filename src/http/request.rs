@@ -267,7 +267,11 @@ fn head(buf: &[u8], max: usize) -> Result<Option<Head>, Error> {
         if buf.len() > max {
             return Err(too_big);
         }
-        // Refuse what cannot become a method (a TLS hello, say) without waiting.
+        // Refuse what cannot become a method (a TLS hello, say) without waiting;
+        // a lone CR may be the first half of another empty line.
+        if buf[at..] == *b"\r" {
+            return Ok(None);
+        }
         if let Some(&b) = buf[at..]
             .iter()
             .take_while(|&&b| b != b' ')
@@ -871,6 +875,10 @@ mod tests {
         // RFC 9112 §2.2: a stray CRLF before the next request line is skipped
         let (r, used) = whole("\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n");
         assert_eq!((r.path.as_str(), used), ("/x", 32));
+        // ... also when it arrives a byte at a time: its CR alone is not refused
+        assert_eq!(parse(b"\r", &LIMITS), Ok(None));
+        assert_eq!(parse(b"\r\n\r", &LIMITS), Ok(None));
+        assert!(parse(b"\r\r", &LIMITS).is_err());
     }
 
     #[test]

@@ -28,7 +28,12 @@ impl LogBuffer {
     }
 
     /// Keeps the line if it fits in what is left of the budget; counts it as dropped otherwise.
-    pub fn push(&mut self, level: &'static str, message: String, at_ms: u64) {
+    /// A NUL becomes U+FFFD: the run's record (jsonb) cannot hold one, and
+    /// a line that failed the whole run at its end would hide why it ran.
+    pub fn push(&mut self, level: &'static str, mut message: String, at_ms: u64) {
+        if message.contains('\0') {
+            message = message.replace('\0', "\u{FFFD}");
+        }
         let cost = message.len() + 32;
         if self.bytes + cost > self.budget {
             self.dropped += 1;
@@ -64,6 +69,14 @@ impl LogBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_in_a_line_is_replaced() {
+        let mut b = LogBuffer::default();
+        b.reset(100);
+        b.push("info", "a\0b".into(), 0);
+        assert_eq!(b.take()[0].message, "a\u{FFFD}b");
+    }
 
     #[test]
     fn keeps_lines_within_budget_and_counts_the_rest() {

@@ -34,7 +34,13 @@ pub fn check(done: f64, total: Option<f64>, message: Option<String>) -> Result<P
             ));
         }
     }
-    let message = message.map(|m| m.chars().take(MAX_MESSAGE).collect());
+    // (a NUL would fail the run's record: jsonb cannot hold one)
+    let message = message.map(|m| {
+        m.chars()
+            .take(MAX_MESSAGE)
+            .map(|c| if c == '\0' { '\u{FFFD}' } else { c })
+            .collect()
+    });
     Ok(Progress {
         done,
         total,
@@ -122,6 +128,10 @@ mod tests {
         assert_eq!(
             check(0.0, None, Some(long)).map(|p| p.message.map(|m| m.chars().count())),
             Ok(Some(200))
+        );
+        assert_eq!(
+            check(0.0, None, Some("a\0b".into())).map(|p| p.message),
+            Ok(Some("a\u{FFFD}b".into()))
         );
     }
 }
