@@ -41,6 +41,8 @@ pub enum Error {
     TenantBusy { tenant: String, limit: u64 },
     /// a script run started while another runs in this backend
     Nested,
+    /// the library is newer than the installed extension (before ALTER EXTENSION UPDATE)
+    Outdated { installed: String },
     /// a bug or an environment problem
     Internal(String),
 }
@@ -48,9 +50,11 @@ pub enum Error {
 impl Error {
     pub fn code(&self) -> Code {
         match self {
-            Error::NoTenant | Error::NotRunnable { .. } | Error::Held { .. } | Error::Nested => {
-                Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
-            }
+            Error::NoTenant
+            | Error::NotRunnable { .. }
+            | Error::Held { .. }
+            | Error::Nested
+            | Error::Outdated { .. } => Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             Error::UnknownTenant(_) | Error::UnknownScript(_) => Code::ERRCODE_UNDEFINED_OBJECT,
             Error::Invalid(_) | Error::InvalidInput { .. } => Code::ERRCODE_INVALID_PARAMETER_VALUE,
             Error::Syntax { .. } => Code::ERRCODE_SYNTAX_ERROR,
@@ -108,6 +112,10 @@ impl Error {
             Error::Nested => {
                 "a script cannot run another script synchronously in the same backend".into()
             }
+            Error::Outdated { installed } => format!(
+                "jsruntime library is {} but the installed extension is {installed}: run ALTER EXTENSION jsruntime UPDATE",
+                crate::version::LIBRARY
+            ),
             Error::Internal(m) => format!("jsruntime internal error: {m}"),
         }
     }
@@ -118,6 +126,9 @@ impl Error {
             Error::NotRunnable { .. } => {
                 Some("Only draft and active scripts run; see jsrt.set_status().")
             }
+            Error::Outdated { .. } => Some(
+                "The server runs a newer jsruntime than this database's catalog: ALTER EXTENSION jsruntime UPDATE brings the catalog to it (README \"Upgrading\").",
+            ),
             _ => None,
         }
     }

@@ -25,6 +25,7 @@ fn dry_run(
     input: default!(Option<JsonB>, "'{}'"),
     allow_http: default!(bool, false),
 ) -> JsonB {
+    crate::version::ensure();
     if tenancy::in_script_sql() {
         Error::Forbidden("a script cannot start a dry run".into()).raise();
     }

@@ -4,6 +4,7 @@ mod dry_run;
 pub mod execute;
 pub mod functions;
 pub mod http;
+mod legacy;
 pub mod queue;
 mod running;
 pub mod schedule;

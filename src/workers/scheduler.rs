@@ -34,9 +34,13 @@ pub extern "C-unwind" fn jsrt_scheduler_main(_arg: pg_sys::Datum) {
     board::register_scheduler(unsafe { pg_sys::MyLatch } as usize);
     let mut last_cleanup = Instant::now();
     let mut last_error = String::new();
+    let mut said = false;
     loop {
         // SAFETY: a plain call on the worker's main thread, attached to shared memory.
-        let nap = if unsafe { pg_sys::RecoveryInProgress() } {
+        let standby = unsafe { pg_sys::RecoveryInProgress() };
+        // (a new library before ALTER EXTENSION jsruntime UPDATE: the tables are the old version's)
+        let ready = !standby && super::schema_ready("jsrt scheduler", &mut said);
+        let nap = if !ready {
             MAX_NAP
         } else {
             let pass = in_transaction(|| {
@@ -65,8 +69,7 @@ pub extern "C-unwind" fn jsrt_scheduler_main(_arg: pg_sys::Datum) {
                 }
             }
         };
-        // SAFETY: a plain call on the worker's main thread, attached to shared memory.
-        if last_cleanup.elapsed() >= CLEANUP_EVERY && !unsafe { pg_sys::RecoveryInProgress() } {
+        if last_cleanup.elapsed() >= CLEANUP_EVERY && ready {
             last_cleanup = Instant::now();
             cleanup();
         }
