@@ -36,6 +36,9 @@ while i < len(lines):
         continue
     if line.startswith(("\\restrict", "\\unrestrict", "--")) or line.strip() == "":
         continue
+    # sequence positions (pg_dump writes those of configuration tables)
+    if line.startswith("SELECT pg_catalog.setval("):
+        continue
     if "binary_upgrade_set_next_" in line or "binary_upgrade_set_missing_value" in line \
             or "binary_upgrade_set_record_init_privs" in line:
         continue
