@@ -42,9 +42,11 @@ cleanup() {
 trap cleanup EXIT
 
 # ---------------------------------------------------------------- the 0.1.0 library
-# Built once from the release commit (git archive, no worktree; outside the
-# checkout, whose workspace would claim it) into this checkout's target
-# directory, so it shares the compiled dependencies; kept in target/rel-0.1.0.
+# Built once from the release commit (git archive; outside the checkout, whose
+# workspace would claim it), kept in target/rel-0.1.0. Its target directory is
+# a hard-linked copy of this checkout's (no space, the compiled dependencies
+# reused) without this crate's own files: both crates are named jsruntime and
+# would write the same target/release/deps/libjsruntime.so.
 REL=target/rel-0.1.0
 if [ "$(cat "$REL/commit" 2>/dev/null)" != "$RELEASE" ] || [ ! -f "$REL/jsruntime.so" ]; then
   if ! git cat-file -e "$RELEASE^{commit}" 2>/dev/null; then
@@ -52,18 +54,21 @@ if [ "$(cat "$REL/commit" 2>/dev/null)" != "$RELEASE" ] || [ ! -f "$REL/jsruntim
     exit 2
   fi
   echo "building the 0.1.0 library from $RELEASE (once)"
-  rm -rf "$REL"; mkdir -p "$REL" "$WORK/src"
+  rm -rf "$REL"; mkdir -p "$REL/target" "$WORK/src"
   git archive "$RELEASE" | tar -x -C "$WORK/src"
+  if [ -d target/release ]; then
+    cp -al target/release "$REL/target/release"
+    find "$REL/target/release" -name '*jsruntime*' -prune -exec rm -rf {} +
+  fi
   top=$(pwd)
-  if ! (cd "$WORK/src" && CARGO_TARGET_DIR="$top/target" cargo pgrx package --pg-config "$PG_CONFIG" \
+  if ! (cd "$WORK/src" && CARGO_TARGET_DIR="$top/$REL/target" cargo pgrx package --pg-config "$PG_CONFIG" \
           --out-dir "$top/$REL/stage" >"$WORK/build-0.1.0.log" 2>&1); then
     tail -30 "$WORK/build-0.1.0.log"; echo "upgrade.sh: building 0.1.0 failed" >&2; exit 1
   fi
   cp "$REL/stage$libdir/jsruntime.so" "$REL/jsruntime.so"
   cp "$REL/stage$sharedir/extension/jsruntime--0.1.0.sql" "$REL/jsruntime--0.1.0.sql"
+  rm -rf "$REL/target" "$REL/stage"
   echo "$RELEASE" > "$REL/commit"
-  # target/release/libjsruntime.so is 0.2.0's again (cargo links a fresh build's outputs anew)
-  cargo build --release --lib --features pg15 --no-default-features -q 2>/dev/null || true
 fi
 # (pgrx orders some independent blocks differently from one run to the next: compared as a set)
 python3 - "$REL/jsruntime--0.1.0.sql" sql/jsruntime--0.1.0.sql <<'PY'
