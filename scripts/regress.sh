@@ -50,3 +50,7 @@ tests/integration/schemathesis.sh "$PORT" "$DB"
 tests/integration/endpoints.sh "$PORT" "$DB"
 # A cluster without preload, driven by jsrt.run_pending and pg_cron.
 tests/integration/nopreload.sh
+# 0.1.0 (built from its release commit) filled, the 0.2.0 library swapped in,
+# ALTER EXTENSION jsruntime UPDATE: rows, queued runs, the catalog against a
+# fresh 0.2.0 (two clusters of its own; last: it swaps the installed library)
+tests/integration/upgrade.sh
