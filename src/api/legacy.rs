@@ -17,7 +17,9 @@ pub extern "C" fn pg_finfo_invalidate_script_cache_wrapper() -> &'static pg_sys:
 /// 0.1.0's jsrt._invalidate_script_cache(oid), called by its scripts and API keys triggers.
 #[no_mangle]
 #[pg_guard]
-pub extern "C-unwind" fn invalidate_script_cache_wrapper(_fcinfo: pg_sys::FunctionCallInfo) -> Datum {
+pub extern "C-unwind" fn invalidate_script_cache_wrapper(
+    _fcinfo: pg_sys::FunctionCallInfo,
+) -> Datum {
     crate::version::ensure();
     Datum::from(0)
 }

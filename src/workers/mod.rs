@@ -38,7 +38,10 @@ pub fn schema_ready(worker: &str, said: &mut bool) -> bool {
     match in_transaction(version::catalog) {
         Ok(Ok(Catalog::Current)) => {
             if *said {
-                log!("{worker}: the extension is at {} now: starting", version::LIBRARY);
+                log!(
+                    "{worker}: the extension is at {} now: starting",
+                    version::LIBRARY
+                );
                 *said = false;
             }
             true

@@ -10,9 +10,9 @@ use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
 use pgrx::prelude::*;
 
 use super::{recv, send, FDS};
+use crate::error::Error;
 use crate::http::response::Response;
 use crate::http::wire::{self, Kind};
-use crate::error::Error;
 use crate::mgmt;
 use crate::version::Catalog;
 use crate::workers::{in_transaction, shutting_down};
