@@ -1,4 +1,4 @@
--- jsruntime 0.1.0: tables of the seed schema, in schema jsrt.
+-- jsruntime: tables of the seed schema, in schema jsrt.
 -- Hand-written; pgrx includes it first (bootstrap). Never edit a released
 -- version of this file: changes go into sql/jsruntime--A--B.sql upgrade scripts.
 

@@ -248,7 +248,13 @@ scripts/cluster.sh start "$NEW_DIR" "$NEW_PORT" "$DB" >/dev/null
 # (not the test's own table)
 tests/integration/upgrade_dump.py "$PORT" "$DB" --exclude-table='public.orders*' > "$WORK/upgraded.sql"
 tests/integration/upgrade_dump.py "$NEW_PORT" "$DB" --exclude-table='public.orders*' > "$WORK/fresh.sql"
-if diff -u "$WORK/fresh.sql" "$WORK/upgraded.sql" > "$WORK/catalog.diff"; then d=0; else d=1; head -60 "$WORK/catalog.diff"; fi
+if diff -u "$WORK/fresh.sql" "$WORK/upgraded.sql" > "$WORK/catalog.diff"; then d=0; else
+  d=1
+  echo "the upgraded catalog differs from a fresh 0.2.0 install's ($WORK/catalog.diff):"
+  echo "  - lines: a fresh install has them, the upgrade does not (sql/jsruntime--0.1.0--0.2.0.sql lacks them)"
+  echo "  + lines: the upgrade made them, a fresh install has not (or made them otherwise)"
+  head -200 "$WORK/catalog.diff"
+fi
 check "pg_dump of the upgraded catalog equals a fresh 0.2.0 install's ($(grep -c . "$WORK/fresh.sql") lines; --- fresh, +++ upgraded)" $d
 roles() { # the extension's roles: attributes, memberships, and what the roles hold outside schema jsrt
   pg_dumpall -h /tmp -p "$1" -U postgres --roles-only --no-role-passwords 2>/dev/null \
