@@ -35,11 +35,12 @@ stop:
 # pgtest installs a test build; install puts the release build back before regress.
 test: setup lint unit types pgtest install regress
 
-# Formatting, clippy, and a SAFETY note on every unsafe block.
+# Formatting, clippy, a SAFETY note on every unsafe block, and released SQL unchanged.
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --tests -- -D warnings
 	scripts/check-safety.py
+	scripts/check-released.sh
 
 unit:
 	# the pg_* tests need a cluster: pgtest runs them

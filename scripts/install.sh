@@ -27,6 +27,9 @@ rm -rf "$stage"
 cargo pgrx package --pg-config "$PG_CONFIG" --out-dir "$stage" >/dev/null
 for f in "$stage$libdir"/*.so; do put "$f" "$libdir"; done
 for f in "$stage$sharedir"/extension/*; do put "$f" "$sharedir/extension"; done
+# The released install scripts (CREATE EXTENSION jsruntime VERSION '0.1.0'), and the
+# upgrade scripts (pgrx copies those too): README "Upgrading".
+for f in sql/jsruntime--*.sql; do put "$f" "$sharedir/extension"; done
 # The web console, which the front door reads at its start: a new directory swapped in.
 if [ -f console/dist/index.html ]; then
   mkdir -p "$sharedir/jsruntime"

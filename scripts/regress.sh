@@ -64,3 +64,7 @@ tests/docker/check.sh
 # A primary and a streaming standby of its own: no workers and no runs on the
 # standby, then the primary stopped hard mid-queue and the standby promoted.
 tests/integration/replica.sh
+# 0.1.0 (built from its release commit) filled, the 0.2.0 library swapped in,
+# ALTER EXTENSION jsruntime UPDATE: rows, queued runs, the catalog against a
+# fresh 0.2.0 (two clusters of its own; last: it swaps the installed library)
+tests/integration/upgrade.sh

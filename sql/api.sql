@@ -1,4 +1,4 @@
--- jsruntime 0.1.0: the script-management SQL API (DESIGN.md section 5).
+-- jsruntime: the script-management SQL API (DESIGN.md section 5).
 -- Included last (finalize), so the Rust functions it calls exist.
 -- Validation lives in triggers, so direct writes to jsrt.scripts are checked too.
 

@@ -1,4 +1,4 @@
--- jsruntime 0.1.0: what HTTP endpoint scripts need besides the scripts
+-- jsruntime: what HTTP endpoint scripts need besides the scripts
 -- table: API keys. A key belongs to a tenant and acts with a jsrt role;
 -- only its SHA-256 is stored (jsrt.create_api_key shows the key once).
 CREATE TABLE jsrt.api_keys (

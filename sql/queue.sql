@@ -1,4 +1,4 @@
--- jsruntime 0.1.0: the asynchronous engine's SQL side (DESIGN.md sections 5 and 8):
+-- jsruntime: the asynchronous engine's SQL side (DESIGN.md sections 5 and 8):
 -- event subscriptions kept in step with scripts, the events outbox and its
 -- fan-out into queued runs, and the functions that queue, cancel, wait for
 -- and re-drive runs. The executors (src/workers/executor.rs) run the queue.

@@ -1,4 +1,4 @@
--- jsruntime 0.1.0: scheduled scripts (DESIGN.md section 8): jobs kept in
+-- jsruntime: scheduled scripts (DESIGN.md section 8): jobs kept in
 -- step with the scheduled scripts, one scheduling pass (jsrt.run_due) that
 -- queues due runs with trigger 'cron', and the history retention. The
 -- scheduler worker (src/workers/scheduler.rs) calls both; without preload,

@@ -1,4 +1,4 @@
--- jsruntime 0.1.0: tables of the seed schema, in schema jsrt.
+-- jsruntime: tables of the seed schema, in schema jsrt.
 -- Hand-written; pgrx includes it first (bootstrap). Never edit a released
 -- version of this file: changes go into sql/jsruntime--A--B.sql upgrade scripts.
 
@@ -36,8 +36,6 @@ CREATE TABLE jsrt.scripts (
     http_methods    text[] DEFAULT '{}',
     event_types     text[] DEFAULT '{}',
     metadata        jsonb DEFAULT '{}'::jsonb,
-    -- a JSON Schema (2020-12) every run's input is checked against, whatever the trigger (not HTTP requests)
-    input_schema    jsonb,
     tags            text[] DEFAULT '{}',
     -- current version number; script_versions holds every version
     version         integer NOT NULL DEFAULT 1,
@@ -48,13 +46,16 @@ CREATE TABLE jsrt.scripts (
     -- scheduled scripts: runs missed while the scheduler was down: none, one, or all within catch_up_window_s
     catch_up        varchar(10) NOT NULL DEFAULT 'one' CHECK (catch_up IN ('none', 'one', 'all')),
     catch_up_window_s integer NOT NULL DEFAULT 3600 CHECK (catch_up_window_s BETWEEN 1 AND 31536000),
-    -- scheduled scripts: a failed run is tried again, {"attempts": N, "backoff_ms": B}; NULL: no retry
-    retry           jsonb,
     -- http scripts: callers need an API key of the tenant (api_key), or none (public, /t/{tenant}/...)
     http_auth       varchar(10) NOT NULL DEFAULT 'api_key' CHECK (http_auth IN ('api_key', 'public')),
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     created_by      text DEFAULT current_user,
+    -- (columns added since 0.1.0 come last, where ALTER TABLE ADD COLUMN puts them)
+    -- a JSON Schema (2020-12) every run's input is checked against, whatever the trigger (not HTTP requests)
+    input_schema    jsonb,
+    -- scheduled scripts: a failed run is tried again, {"attempts": N, "backoff_ms": B}; NULL: no retry
+    retry           jsonb,
     -- the role that made the last change (set by the scripts_validate trigger)
     updated_by      text DEFAULT current_user,
     CONSTRAINT scripts_name_tenant_unique UNIQUE (tenant_id, name),

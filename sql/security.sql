@@ -1,4 +1,4 @@
--- jsruntime 0.1.0: roles, grants and row-level security (DESIGN.md section 6).
+-- jsruntime: roles, grants and row-level security (DESIGN.md section 6).
 -- Included last (finalize), once every function exists.
 
 -- Roles are cluster-wide: another database may have made them already.

@@ -1,4 +1,4 @@
--- jsruntime 0.1.0: what scripts read besides their own tables: tenants'
+-- jsruntime: what scripts read besides their own tables: tenants'
 -- secrets (ctx.secrets) and the shared cache (ctx.cache).
 
 -- Secrets are written with jsrt.set_secret and read back only by scripts:

@@ -45,6 +45,8 @@ pub enum Error {
     TenantInactive { tenant: String, state: String },
     /// a run asked of a standby (a server in recovery), which runs no scripts
     Standby,
+    /// the library is newer than the installed extension (before ALTER EXTENSION UPDATE)
+    Outdated { installed: String },
     /// a bug or an environment problem
     Internal(String),
 }
@@ -57,6 +59,7 @@ impl Error {
             | Error::Held { .. }
             | Error::Nested
             | Error::TenantInactive { .. } => Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            | Error::Outdated { .. } => Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             Error::UnknownTenant(_) | Error::UnknownScript(_) => Code::ERRCODE_UNDEFINED_OBJECT,
             Error::Invalid(_) | Error::InvalidInput { .. } => Code::ERRCODE_INVALID_PARAMETER_VALUE,
             Error::Syntax { .. } => Code::ERRCODE_SYNTAX_ERROR,
@@ -121,6 +124,10 @@ impl Error {
             Error::TenantInactive { tenant, state } => {
                 format!("tenant \"{tenant}\" is {state}: its scripts do not run until it is active")
             }
+            Error::Outdated { installed } => format!(
+                "jsruntime library is {} but the installed extension is {installed}: run ALTER EXTENSION jsruntime UPDATE",
+                crate::version::LIBRARY
+            ),
             Error::Internal(m) => format!("jsruntime internal error: {m}"),
             Error::Standby => {
                 "scripts do not run on a standby: this server is in recovery (read-only)".into()
@@ -140,6 +147,9 @@ impl Error {
             Error::Standby => {
                 Some("Run scripts on the primary; a standby runs them once it is promoted.")
             }
+            Error::Outdated { .. } => Some(
+                "The server runs a newer jsruntime than this database's catalog: ALTER EXTENSION jsruntime UPDATE brings the catalog to it (README \"Upgrading\").",
+            ),
             _ => None,
         }
     }

@@ -26,6 +26,7 @@ mod tenancy;
 mod tests;
 mod threads;
 mod timeout;
+mod version;
 mod workers;
 mod xact;
 

@@ -6,5 +6,6 @@ use pgrx::prelude::*;
 /// True when it did within timeout_ms.
 #[pg_extern]
 fn flush_history(timeout_ms: default!(i32, 5000)) -> bool {
+    crate::version::ensure();
     crate::shmem::failures::flush(Duration::from_millis(timeout_ms.max(0) as u64))
 }

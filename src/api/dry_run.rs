@@ -28,6 +28,7 @@ fn dry_run(
     input: default!(Option<JsonArg>, "'{}'"),
     allow_http: default!(Option<bool>, false),
 ) -> JsonB {
+    crate::version::ensure();
     let Some(script) = script else {
         Error::Invalid("script must not be null: give a script name or id".into()).raise()
     };

@@ -6,6 +6,7 @@ use crate::error::{Error, OrRaise};
 /// Postgres and QuickJS in C at either end.
 #[pg_extern(name = "_execute")]
 fn execute(script: Option<&str>, input: Option<&str>) -> Option<String> {
+    crate::version::ensure();
     let Some(script) = script else {
         Error::Invalid("script must not be null: give a script name or id".into()).raise()
     };

@@ -14,6 +14,7 @@ use crate::tenancy;
 /// Makes an API key for the session's tenant, acting as `role`; returns the key, shown only now.
 #[pg_extern]
 fn create_api_key(name: &str, role: default!(&str, "'jsrt_developer'")) -> String {
+    crate::version::ensure();
     if name.is_empty() || name.len() > 255 {
         Error::Invalid("jsrt.create_api_key: \"name\" must be 1 to 255 characters".into()).raise();
     }
@@ -69,6 +70,7 @@ fn create_api_key(name: &str, role: default!(&str, "'jsrt_developer'")) -> Strin
 /// Revokes the session tenant's API key `name`; false when there is no such live key.
 #[pg_extern]
 fn revoke_api_key(name: &str) -> bool {
+    crate::version::ensure();
     let tenant = tenancy::current_id().or_raise();
     tenancy::as_owner(|| {
         Spi::get_one_with_args::<bool>(
@@ -87,6 +89,7 @@ fn revoke_api_key(name: &str) -> bool {
 /// paths); the scripts_validate trigger raises it.
 #[pg_extern(immutable, parallel_safe, name = "_check_http_path")]
 fn check_http_path(name: &str, path: &str) {
+    crate::version::ensure();
     if let Err(why) = crate::http::router::reserved(path) {
         Error::Postgres {
             code: PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -105,6 +108,7 @@ fn http_routes_clash(
     other_path: Option<&str>,
     other_methods: Option<Vec<Option<String>>>,
 ) -> bool {
+    crate::version::ensure();
     // The planner may ask about rows its other quals would drop: no path, no clash.
     let (Some(path), Some(other_path)) = (path, other_path) else {
         return false;
@@ -133,6 +137,7 @@ fn http_dispatch(
     body: default!(Option<&str>, "NULL"),
     draft: default!(Option<bool>, false),
 ) -> JsonB {
+    crate::version::ensure();
     // (a standby refuses it before any route is looked up)
     crate::standby::refuse_runs().or_raise();
     let (Some(method), Some(path), Some(draft)) = (method, path, draft) else {

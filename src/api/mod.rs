@@ -5,6 +5,7 @@ pub mod execute;
 pub mod functions;
 pub mod http;
 mod jsonb;
+mod legacy;
 pub mod queue;
 mod running;
 pub mod schedule;

@@ -6,12 +6,14 @@ use crate::workers::executor;
 /// Wakes the executors when the current transaction commits (from the SQL that queues runs).
 #[pg_extern(name = "_wake_executors")]
 pub fn wake_executors() {
+    crate::version::ensure();
     board::wake_at_commit();
 }
 
 /// Asks the executor running (or about to run) an execution to stop it.
 #[pg_extern(name = "_request_cancel")]
 fn request_cancel(execution_id: pgrx::Uuid) -> bool {
+    crate::version::ensure();
     board::request_cancel(u128::from_be_bytes(*execution_id.as_bytes()))
 }
 
@@ -20,6 +22,7 @@ fn request_cancel(execution_id: pgrx::Uuid) -> bool {
 /// pg_cron or any client. Returns how many ran.
 #[pg_extern]
 fn run_pending(max: default!(i32, 100)) -> i64 {
+    crate::version::ensure();
     if max < 0 {
         crate::error::Error::Invalid(format!("max must be 0 or more, got {max}")).raise();
     }

@@ -21,6 +21,7 @@ fn running() -> TableIterator<
         name!(logs, Vec<String>),
     ),
 > {
+    crate::version::ensure();
     let rows = crate::tenancy::current()
         .map(|t| crate::shmem::live::list(u128::from_be_bytes(t)))
         .unwrap_or_default();

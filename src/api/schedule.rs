@@ -7,6 +7,7 @@ use crate::shmem::board;
 /// Checks a scheduled script's cron expression and time zone; the error names the field.
 #[pg_extern(name = "_check_cron", stable)]
 fn check_cron(expr: &str, timezone: &str) {
+    crate::version::ensure();
     cron::parse(expr, crate::gucs::cron_seconds())
         .map_err(|e| Error::Invalid(format!("{e} (field \"cron_expression\")")))
         .and_then(|_| {
@@ -18,6 +19,7 @@ fn check_cron(expr: &str, timezone: &str) {
 /// Whether `name` is a time zone of the IANA database the scheduler uses.
 #[pg_extern(name = "_timezone_known", immutable, parallel_safe)]
 fn timezone_known(name: &str) -> bool {
+    crate::version::ensure();
     cron::zone(name).is_ok()
 }
 
@@ -28,6 +30,7 @@ pub fn cron_next(
     timezone: &str,
     after: TimestampWithTimeZone,
 ) -> Option<TimestampWithTimeZone> {
+    crate::version::ensure();
     let schedule = cron::parse(expr, true).map_err(Error::Invalid).or_raise();
     let tz = cron::zone(timezone).map_err(Error::Invalid).or_raise();
     // Postgres counts microseconds from 2000-01-01.
@@ -41,5 +44,6 @@ pub fn cron_next(
 /// Wakes the scheduler when the current transaction commits: a schedule changed.
 #[pg_extern(name = "_wake_scheduler")]
 pub fn wake_scheduler() {
+    crate::version::ensure();
     board::wake_scheduler_at_commit();
 }

@@ -13,6 +13,7 @@ const MAX_VALUE_BYTES: usize = 65536;
 /// Creates or replaces the secret `name` of the session's tenant.
 #[pg_extern]
 fn set_secret(name: &str, value: &str) {
+    crate::version::ensure();
     check_name("jsrt.set_secret", name).or_raise();
     if value.is_empty() {
         Error::Invalid("jsrt.set_secret: \"value\" is empty".into()).raise();
@@ -52,6 +53,7 @@ fn set_secret(name: &str, value: &str) {
 /// Deletes the secret `name` of the session's tenant; false when there was none.
 #[pg_extern]
 fn delete_secret(name: &str) -> bool {
+    crate::version::ensure();
     check_name("jsrt.delete_secret", name).or_raise();
     let tenant = tenancy::current_id().or_raise();
     tenancy::as_owner(|| {

@@ -57,7 +57,8 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
             return;
         }
     }
-    let _ = in_transaction(recover);
+    let mut recovered = false;
+    let mut said = false;
     let mut after = FIRST_TENANT.to_string();
     // The last claim error, logged once rather than on every wake-up
     // (say, before CREATE EXTENSION in jsrt.database).
@@ -66,6 +67,14 @@ pub extern "C-unwind" fn jsrt_executor_main(arg: pg_sys::Datum) {
         // Due retries are found by the timeout; new work sets the latch.
         if !BackgroundWorker::wait_latch(Some(Duration::from_millis(500))) || shutting_down() {
             break;
+        }
+        // (a new library before ALTER EXTENSION jsruntime UPDATE: the tables are the old version's)
+        if !super::schema_ready("jsrt executor", &mut said) {
+            continue;
+        }
+        if !recovered {
+            let _ = in_transaction(recover);
+            recovered = true;
         }
         // the next run, claimed in the transaction that ended the last one
         let mut next: Option<Claimed> = None;

@@ -29,6 +29,54 @@ pub fn connect() {
     }
 }
 
+/// Whether `jsrt.database`'s catalog is this library's version (read in a
+/// transaction of its own). Between a package upgrade and ALTER EXTENSION
+/// jsruntime UPDATE it is not: the worker waits, and says so once (`said`).
+/// Without the extension it goes on, and its own SQL reports what fails.
+pub fn schema_ready(worker: &str, said: &mut bool) -> bool {
+    use crate::version::{self, Catalog};
+    if version::matched() {
+        return true;
+    }
+    match in_transaction(version::catalog) {
+        Ok(Ok(Catalog::Current)) => {
+            if *said {
+                log!(
+                    "{worker}: the extension is at {} now: starting",
+                    version::LIBRARY
+                );
+                *said = false;
+            }
+            true
+        }
+        Ok(Ok(Catalog::Missing)) => true,
+        Ok(Ok(Catalog::Other(installed))) => {
+            if !*said {
+                log!(
+                    "{worker}: waiting: {}",
+                    crate::error::Error::Outdated { installed }.message()
+                );
+                *said = true;
+            }
+            false
+        }
+        Ok(Err(e)) => {
+            if !*said {
+                log!("{worker}: waiting: {}", e.message());
+                *said = true;
+            }
+            false
+        }
+        Err(c) => {
+            if !*said {
+                log!("{worker}: waiting: {}", c.message);
+                *said = true;
+            }
+            false
+        }
+    }
+}
+
 /// SIGTERM arrived. (pgrx's sigterm_received() forgets it once asked.)
 pub fn shutting_down() -> bool {
     // SAFETY: a volatile read of a sig_atomic_t flag that the SIGTERM handler sets.

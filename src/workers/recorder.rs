@@ -35,6 +35,8 @@ pub extern "C-unwind" fn jsrt_recorder_main(_arg: pg_sys::Datum) {
     super::connect();
     failures::attach_worker();
     let mut waiting = Vec::new();
+    // Before ALTER EXTENSION jsruntime UPDATE records stay in shared memory.
+    let mut said = false;
     loop {
         // Look again soon while records wait for their scripts.
         let nap = if waiting.is_empty() {
@@ -45,10 +47,14 @@ pub extern "C-unwind" fn jsrt_recorder_main(_arg: pg_sys::Datum) {
         if !BackgroundWorker::wait_latch(Some(nap)) {
             break;
         }
-        drain(&mut waiting);
+        if super::schema_ready("jsrt recorder", &mut said) {
+            drain(&mut waiting);
+        }
         failures::set_waiting(waiting.len());
     }
-    drain(&mut waiting);
+    if super::schema_ready("jsrt recorder", &mut said) {
+        drain(&mut waiting);
+    }
     failures::detach_worker();
 }
 

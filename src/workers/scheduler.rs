@@ -34,8 +34,11 @@ pub extern "C-unwind" fn jsrt_scheduler_main(_arg: pg_sys::Datum) {
     board::register_scheduler(unsafe { pg_sys::MyLatch } as usize);
     let mut last_cleanup = Instant::now();
     let mut last_error = String::new();
+    let mut said = false;
     loop {
-        let nap = if crate::standby::in_recovery() {
+        // (a new library before ALTER EXTENSION jsruntime UPDATE: the tables are the old version's)
+        let ready = !crate::standby::in_recovery() && super::schema_ready("jsrt scheduler", &mut said);
+        let nap = if !ready {
             MAX_NAP
         } else {
             let pass = in_transaction(|| {
@@ -65,7 +68,7 @@ pub extern "C-unwind" fn jsrt_scheduler_main(_arg: pg_sys::Datum) {
                 }
             }
         };
-        if last_cleanup.elapsed() >= CLEANUP_EVERY && !crate::standby::in_recovery() {
+        if last_cleanup.elapsed() >= CLEANUP_EVERY && ready {
             last_cleanup = Instant::now();
             cleanup();
         }

@@ -10,9 +10,11 @@ use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
 use pgrx::prelude::*;
 
 use super::{recv, send, FDS};
+use crate::error::Error;
 use crate::http::response::Response;
 use crate::http::wire::{self, Kind};
 use crate::mgmt;
+use crate::version::Catalog;
 use crate::workers::{in_transaction, shutting_down};
 
 #[pg_guard]
@@ -38,7 +40,6 @@ pub extern "C-unwind" fn jsrt_http_runner_main(arg: pg_sys::Datum) {
         welcomed: false,
         ticket: 0,
         partial: Vec::new(),
-        installed: false,
         extra: slot >= crate::gucs::http_runners(),
     };
     runner.hello();
@@ -59,8 +60,6 @@ struct Runner {
     welcomed: bool,
     ticket: u64,
     partial: Vec<u8>,
-    /// jsruntime is installed in jsrt.database (checked until it is)
-    installed: bool,
     /// started by the front for a while: leaves when idle
     extra: bool,
 }
@@ -152,13 +151,16 @@ impl Runner {
         };
         let api = mgmt::routes::is_api(&req.path);
         let out = in_transaction(AssertUnwindSafe(|| {
-            if !self.installed {
-                self.installed = Spi::get_one::<bool>(
-                    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'jsruntime')",
-                ) == Ok(Some(true));
-            }
-            if !self.installed {
-                return Response::error(503, "jsruntime is not installed in jsrt.database", &[]);
+            match crate::version::catalog() {
+                Ok(Catalog::Current) => {}
+                Ok(Catalog::Missing) => {
+                    return Response::error(503, "jsruntime is not installed in jsrt.database", &[])
+                }
+                // a new library before ALTER EXTENSION jsruntime UPDATE
+                Ok(Catalog::Other(installed)) => {
+                    return Response::error(503, &Error::Outdated { installed }.message(), &[])
+                }
+                Err(e) => return Response::error(503, &e.message(), &[]),
             }
             if api {
                 mgmt::dispatch(&req)
