@@ -59,7 +59,7 @@ impl Error {
             | Error::Held { .. }
             | Error::Nested
             | Error::TenantInactive { .. } => Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            | Error::Outdated { .. } => Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            Error::Outdated { .. } => Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             Error::UnknownTenant(_) | Error::UnknownScript(_) => Code::ERRCODE_UNDEFINED_OBJECT,
             Error::Invalid(_) | Error::InvalidInput { .. } => Code::ERRCODE_INVALID_PARAMETER_VALUE,
             Error::Syntax { .. } => Code::ERRCODE_SYNTAX_ERROR,

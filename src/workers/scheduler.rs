@@ -37,7 +37,8 @@ pub extern "C-unwind" fn jsrt_scheduler_main(_arg: pg_sys::Datum) {
     let mut said = false;
     loop {
         // (a new library before ALTER EXTENSION jsruntime UPDATE: the tables are the old version's)
-        let ready = !crate::standby::in_recovery() && super::schema_ready("jsrt scheduler", &mut said);
+        let ready =
+            !crate::standby::in_recovery() && super::schema_ready("jsrt scheduler", &mut said);
         let nap = if !ready {
             MAX_NAP
         } else {
