@@ -482,17 +482,30 @@ unsafe fn may_change_settings(plan: pg_sys::SPIPlanPtr, params: &[Oid]) -> bool 
     }
 }
 
-/// A function that may change a setting: set_config, or one outside pg_catalog.
+/// A function that may change a setting: set_config, or one outside
+/// pg_catalog but `jsrt.tenant_id()` (which the policies of exposed tables
+/// call, and which only reads the run's tenant).
 #[pg_guard]
 unsafe extern "C-unwind" fn foreign(func: Oid, _cx: *mut c_void) -> bool {
     // SAFETY: catalog lookups inside the statement's transaction.
     unsafe {
-        if pg_sys::get_func_namespace(func) != Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
+        let name = pg_sys::get_func_name(func);
+        if name.is_null() {
             return true;
         }
-        let name = pg_sys::get_func_name(func);
-        name.is_null() || CStr::from_ptr(name).to_bytes() == b"set_config"
+        let name = CStr::from_ptr(name).to_bytes();
+        let schema = pg_sys::get_func_namespace(func);
+        if schema == Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
+            return name == b"set_config";
+        }
+        !(name == b"tenant_id" && schema == jsrt_namespace())
     }
+}
+
+/// The oid of schema jsrt (looked up each time: only when a statement is planned).
+fn jsrt_namespace() -> Oid {
+    // SAFETY: a catalog lookup inside a transaction; a missing schema gives InvalidOid.
+    unsafe { pg_sys::get_namespace_oid(c"jsrt".as_ptr(), true) }
 }
 
 /// Finds such a function, or a domain's checks, in a query tree.
