@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::{Rc, Weak};
 
 use pgrx::prelude::*;
 use pgrx::{pg_shmem_init, PGRXSharedMemory, PgLwLock};
@@ -198,9 +199,10 @@ pub fn enter(script: u128, limit: u64) -> Result<Slot, ()> {
     if !crate::preloaded() {
         return Ok(Slot(None));
     }
-    // Runs never nest: a backend that holds `script`'s place already is a
-    // typed function's call site holding it for its statement (typed.rs).
-    if HELD.with(|h| h.borrow().contains(&script)) {
+    // A typed function's call site holds the place for its statement (`hold`):
+    // its calls, and any run of the same script in this backend meanwhile
+    // (runs never nest), take no second one.
+    if held_for_statement(script) {
         return Ok(Slot(None));
     }
     if !EXIT_HOOKED.replace(true) {
@@ -237,6 +239,34 @@ pub fn enter(script: u128, limit: u64) -> Result<Slot, ()> {
     drop(t);
     HELD.with(|h| h.borrow_mut().push(script));
     Ok(Slot(Some(script)))
+}
+
+/// A place held by the call sites of a statement: shared by the call sites
+/// of one script, given back when the last of them is dropped.
+pub struct Hold {
+    _slot: Rc<Slot>,
+}
+
+thread_local! {
+    static HOLDS: RefCell<HashMap<u128, Weak<Slot>>> = RefCell::new(HashMap::new());
+}
+
+fn held_for_statement(key: u128) -> bool {
+    HOLDS.with(|h| h.borrow().get(&key).is_some_and(|w| w.strong_count() > 0))
+}
+
+/// `enter` for a call site that keeps the place until it is dropped.
+pub fn hold(key: u128, limit: u64) -> Result<Hold, ()> {
+    if let Some(slot) = HOLDS.with(|h| h.borrow().get(&key).and_then(Weak::upgrade)) {
+        return Ok(Hold { _slot: slot });
+    }
+    let slot = Rc::new(enter(key, limit)?);
+    HOLDS.with(|h| {
+        let mut h = h.borrow_mut();
+        h.retain(|_, w| w.strong_count() > 0);
+        h.insert(key, Rc::downgrade(&slot));
+    });
+    Ok(Hold { _slot: slot })
 }
 
 fn leave(script: u128) {

@@ -396,32 +396,42 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
 
 /// A run's places under its tenant's cap (unless `tenant_counted`: held
 /// already) and its script's: released when dropped.
-pub struct Places {
-    _tenant: Option<quota::Slot>,
-    _script: quota::Slot,
+pub struct Places<P> {
+    _tenant: Option<P>,
+    _script: P,
 }
 
-/// Takes `script`'s places, or says which cap is reached. A backend holding
-/// them already (a typed function's call site, for its statement) takes no more.
-pub fn take_places(script: &Script, tenant_counted: bool) -> Result<Places, Error> {
+/// Takes `script`'s places for one run, or says which cap is reached.
+pub fn take_places(script: &Script, tenant_counted: bool) -> Result<Places<quota::Slot>, Error> {
+    places(script, tenant_counted, quota::enter)
+}
+
+/// Takes them for a typed function's call site, which holds them for its
+/// statement; the site's calls take none of their own.
+pub fn hold_places(script: &Script) -> Result<Places<quota::Hold>, Error> {
+    places(script, false, quota::hold)
+}
+
+fn places<P>(
+    script: &Script,
+    tenant_counted: bool,
+    enter: impl Fn(u128, u64) -> Result<P, ()>,
+) -> Result<Places<P>, Error> {
     let limits = script.limits.capped(&gucs::caps());
     // The tenant's place first: a run refused for its tenant does not hold its script's.
     let tenant = match gucs::tenant_run_cap(script.tenant_max_runs) {
         Some(cap) if !tenant_counted => Some(
-            quota::enter(quota::tenant_key(script.tenant_key), cap).map_err(|()| {
-                Error::TenantBusy {
-                    tenant: script.tenant_name.clone(),
-                    limit: cap,
-                }
+            enter(quota::tenant_key(script.tenant_key), cap).map_err(|()| Error::TenantBusy {
+                tenant: script.tenant_name.clone(),
+                limit: cap,
             })?,
         ),
         _ => None,
     };
-    let script_place =
-        quota::enter(script.key, limits.concurrent_runs).map_err(|()| Error::Busy {
-            script: script.name.clone(),
-            limit: limits.concurrent_runs,
-        })?;
+    let script_place = enter(script.key, limits.concurrent_runs).map_err(|()| Error::Busy {
+        script: script.name.clone(),
+        limit: limits.concurrent_runs,
+    })?;
     Ok(Places {
         _tenant: tenant,
         _script: script_place,

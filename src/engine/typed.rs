@@ -46,7 +46,7 @@ struct Site {
     resolved: Option<(String, u64, Rc<scripts::Script>)>,
     /// its places under the concurrency caps, held for as long as the call
     /// site lives (the statement): one lock per statement instead of per row
-    places: Option<run::Places>,
+    places: Option<run::Places<crate::engine::quota::Hold>>,
 }
 
 /// Whether values of `typ` convert the same whatever the session's settings.
@@ -177,7 +177,7 @@ impl Site {
             .is_some_and(|(_, _, s)| s.id == script.id);
         if !same || self.places.is_none() {
             self.places = None;
-            self.places = Some(run::take_places(&script, false).or_raise());
+            self.places = Some(run::hold_places(&script).or_raise());
         }
         self.resolved = Some((tenant, generation, script.clone()));
         script
