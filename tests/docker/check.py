@@ -10,17 +10,8 @@ import sys
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-passed = failed = 0
-
-
-def check(name, ok):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}")
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from checks import check, finish  # noqa: E402  (the integration tests' counting checks)
 
 
 def instructions(text):
@@ -110,5 +101,4 @@ test = svc.get("healthcheck", {}).get("test", [])
 check("its healthcheck asks /healthz", any(f":{http_port}/healthz" in str(t) for t in test))
 check("its POSTGRES_DB is the image's", svc.get("environment", {}).get("POSTGRES_DB") == env.get("POSTGRES_DB"))
 
-print(f"integration: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish("integration")
