@@ -82,7 +82,8 @@ fn failed(script: &str, failure: &Failure, done: &Done) -> Error {
 /// script its arguments as JS values and takes its result. A success is
 /// recorded only when the script's history is `sampled` (functions and
 /// triggers run per row: their history is errors-only otherwise); a failure
-/// always, and it comes back as the Error to raise.
+/// always, and it comes back as the Error to raise. The caller holds the
+/// script's places under the caps (`hold_places`, per call site).
 pub fn execute_typed(
     script: &Script,
     trigger: &str,
