@@ -39,9 +39,18 @@ pub fn catalog() -> Result<Catalog, Error> {
     if MATCHED.load(Ordering::Relaxed) {
         return Ok(Catalog::Current);
     }
-    let v = Spi::get_one::<String>(
-        "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'jsruntime'",
-    );
+    // A read (select, not Spi::get_one, which takes a transaction id): the
+    // check runs on standbys too, in every jsrt function and so in row-level
+    // security's jsrt.tenant_id().
+    let v = Spi::connect(|c| {
+        c.select(
+            "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'jsruntime'",
+            Some(1),
+            &[],
+        )?
+        .first()
+        .get_one::<String>()
+    });
     let found = match v {
         Ok(Some(v)) if v == LIBRARY => Catalog::Current,
         Ok(Some(v)) => Catalog::Other(v),
