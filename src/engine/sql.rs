@@ -109,9 +109,10 @@ unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64, read: ReadOptions) -> 
         // What the statement changes (set_config) ends with it. Closing that
         // level costs a pass over every setting, so a statement known to
         // change none skips it (a new one is not known yet).
-        let known = PLANS.with(|p| p.borrow().get(sql).map(|s| s.may_change_settings));
+        let cached = PLANS.with(|p| p.borrow().get(sql).cloned());
+        let known = cached.as_ref().map(|s| s.may_change_settings);
         let _undo = (known != Some(false)).then(|| tenancy::Pinned::set(&[], false));
-        let stmt = statement(sql);
+        let stmt = cached.unwrap_or_else(|| prepare(sql));
         if args.len() != stmt.params.len() {
             fail(
                 Code::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -269,11 +270,8 @@ thread_local! {
 /// Plans kept per backend; past this they are all dropped and made again.
 const MAX_PLANS: usize = 256;
 
-/// The kept plan of `sql`, planned and checked on first use.
-unsafe fn statement(sql: &str) -> Rc<Statement> {
-    if let Some(s) = PLANS.with(|p| p.borrow().get(sql).cloned()) {
-        return s;
-    }
+/// Plans and checks `sql`, and keeps the plan (`execute` looks in PLANS first).
+unsafe fn prepare(sql: &str) -> Rc<Statement> {
     // SAFETY: SPI is connected (called from `execute`); a plan is kept before it is cached, and since runs
     // never nest (run.rs refuses it) no cached plan is freed while a statement uses it.
     unsafe {
@@ -477,7 +475,7 @@ unsafe fn may_change_settings(plan: pg_sys::SPIPlanPtr, params: &[Oid]) -> bool 
             let q = pg_sys::list_nth(queries, i).cast::<pg_sys::Query>();
             (*q).commandType != pg_sys::CmdType::CMD_SELECT
                 || pg_sys::query_tree_walker(q, Some(walk), std::ptr::null_mut(), 0)
-                || result_types(q).any(user_type)
+                || result_types(q).into_iter().any(user_type)
         })
     }
 }
@@ -528,16 +526,15 @@ unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, cx: *mut c_void) -> bo
 }
 
 /// The types of a query's result columns.
-unsafe fn result_types(q: *mut pg_sys::Query) -> impl Iterator<Item = Oid> {
+unsafe fn result_types(q: *mut pg_sys::Query) -> Vec<Oid> {
     // SAFETY: the caller's query; its target list is a List of TargetEntry.
     unsafe {
         let tl = (*q).targetList;
         let n = if tl.is_null() { 0 } else { (*tl).length };
         (0..n)
-            .map(move |i| pg_sys::list_nth(tl, i).cast::<pg_sys::TargetEntry>())
+            .map(|i| pg_sys::list_nth(tl, i).cast::<pg_sys::TargetEntry>())
             .map(|te| pg_sys::exprType((*te).expr.cast()))
-            .collect::<Vec<_>>()
-            .into_iter()
+            .collect()
     }
 }
 

@@ -151,14 +151,10 @@ fn flush() {
     let per_script = crate::gucs::metrics_per_script();
     let mut c = COUNTERS.exclusive();
     for t in 0..TRIGGERS.len() {
-        for st in 0..STATUSES.len() {
-            c.runs[t][st] += p.runs[t][st];
-        }
-        for b in 0..NBUCKETS {
-            c.buckets[t][b] += p.buckets[t][b];
-        }
-        c.micros_sum[t] += p.micros_sum[t];
+        add(&mut c.runs[t], &p.runs[t]);
+        add(&mut c.buckets[t], &p.buckets[t]);
     }
+    add(&mut c.micros_sum, &p.micros_sum);
     if !per_script {
         return;
     }
@@ -168,21 +164,20 @@ fn flush() {
             .iter()
             .position(|s| s.tenant == series.tenant && s.script == series.script)
         {
-            Some(i) => {
-                for st in 0..STATUSES.len() {
-                    c.scripts[i].runs[st] += series.runs[st];
-                }
-            }
+            Some(i) => add(&mut c.scripts[i].runs, &series.runs),
             None if n < MAX_SCRIPTS => {
                 c.scripts[n] = series;
                 c.nscripts += 1;
             }
-            None => {
-                for st in 0..STATUSES.len() {
-                    c.other_scripts[st] += series.runs[st];
-                }
-            }
+            None => add(&mut c.other_scripts, &series.runs),
         }
+    }
+}
+
+/// Adds `from` to `into`, element by element.
+fn add(into: &mut [u64], from: &[u64]) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += b;
     }
 }
 
