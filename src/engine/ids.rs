@@ -29,6 +29,31 @@ pub fn key(s: &str) -> u128 {
     parse(s).map_or(0, u128::from_be_bytes)
 }
 
+/// A map keyed by uuids as numbers (`key`): they are random already, so their
+/// bits fold into the hash with no hashing of their text per lookup.
+pub type KeyMap<V> = std::collections::HashMap<u128, V, std::hash::BuildHasherDefault<FoldHasher>>;
+
+#[derive(Default)]
+pub struct FoldHasher(u64);
+
+impl std::hash::Hasher for FoldHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u128 keys are hashed here; anything else still hashes (FNV-1a).
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_u128(&mut self, k: u128) {
+        // A version 4 or 7 uuid's random bits are in both halves; the multiply spreads them.
+        self.0 = (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((k >> 64) as u64);
+    }
+}
+
 /// The next id, in its text form.
 pub fn next() -> String {
     let a = step();
@@ -97,6 +122,17 @@ mod tests {
         assert!(super::parse("0f8fad5bxd9cb-469f-a165-70867728950e").is_none());
         assert!(super::parse("zf8fad5b-d9cb-469f-a165-70867728950e").is_none());
         assert!(super::parse("tenant").is_none());
+    }
+
+    #[test]
+    fn key_map_finds_what_it_holds() {
+        let mut m = super::KeyMap::default();
+        for i in 0..1000u128 {
+            m.insert(i << 64 | i, i);
+        }
+        assert_eq!(m.len(), 1000);
+        assert!((0..1000u128).all(|i| m[&(i << 64 | i)] == i));
+        assert!(!m.contains_key(&(1 << 64)));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use pgrx::pg_sys;
 use serde_json::json;
 
 use super::failure::{Failure, FailureKind};
+use super::ids::KeyMap;
 use super::sandbox::{remove_least_recent, RunRequest, RunResult, TenantRuntime, Typed};
 use super::{compile, ids, quota};
 use crate::catalog::executions::{self, Queued, Record};
@@ -20,7 +21,8 @@ use crate::shmem::{counters, failures};
 use crate::subxact;
 
 thread_local! {
-    static RUNTIMES: RefCell<HashMap<String, TenantRuntime>> = RefCell::new(HashMap::new());
+    /// by tenant key (`Script.tenant_key`)
+    static RUNTIMES: RefCell<KeyMap<TenantRuntime>> = RefCell::new(KeyMap::default());
     /// by script id and source digest
     static BYTECODE: RefCell<HashMap<(String, [u8; 32]), Bytecode>> = RefCell::new(HashMap::new());
     static SAMPLED: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
@@ -362,7 +364,7 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
         limits,
     };
     let go = || {
-        with_runtime(&script.tenant_id, |rt| {
+        with_runtime(script.tenant_key, |rt| {
             rt.run(&req, &mut || bytecode(script))
         })
     };
@@ -589,10 +591,14 @@ fn bytecode(script: &Script) -> Result<Bytecode, Failure> {
 }
 
 /// Lends the tenant's runtime, making it (and evicting the least recently used one) if needed.
-fn with_runtime<R>(tenant: &str, f: impl FnOnce(&mut TenantRuntime) -> R) -> Result<R, Error> {
+fn with_runtime<R>(tenant: u128, f: impl FnOnce(&mut TenantRuntime) -> R) -> Result<R, Error> {
+    if tenant == 0 {
+        // Not a uuid: tenants' ids always are, and no two tenants may share key 0's runtime.
+        return Err(Error::Internal("a run's tenant id is not a uuid".into()));
+    }
     RUNTIMES.with(|cell| {
         let mut all = cell.try_borrow_mut().map_err(|_| Error::Nested)?;
-        let (out, leftover) = match all.get_mut(tenant) {
+        let (out, leftover) = match all.get_mut(&tenant) {
             Some(rt) => {
                 let out = f(rt);
                 (out, rt.has_leftover_jobs())
@@ -604,13 +610,13 @@ fn with_runtime<R>(tenant: &str, f: impl FnOnce(&mut TenantRuntime) -> R) -> Res
                 let mut rt = TenantRuntime::new().map_err(|f| Error::Internal(f.message))?;
                 let out = f(&mut rt);
                 let leftover = rt.has_leftover_jobs();
-                all.insert(tenant.to_string(), rt);
+                all.insert(tenant, rt);
                 (out, leftover)
             }
         };
         if leftover {
             // Jobs a run left queued must not run inside another script's run.
-            all.remove(tenant);
+            all.remove(&tenant);
         }
         keep_within_budget(&mut all, tenant, gucs::max_resident_bytes());
         Ok(out)
@@ -619,18 +625,18 @@ fn with_runtime<R>(tenant: &str, f: impl FnOnce(&mut TenantRuntime) -> R) -> Res
 
 /// Drops the least recently used runtimes, then the least recently used
 /// scripts of the one that just ran, until what stays is within `budget`.
-fn keep_within_budget(all: &mut HashMap<String, TenantRuntime>, current: &str, budget: usize) {
+fn keep_within_budget(all: &mut KeyMap<TenantRuntime>, current: u128, budget: usize) {
     let mut total: usize = all.values().map(TenantRuntime::resident_bytes).sum();
     while total > budget {
         let oldest = all
             .iter()
-            .filter(|(k, _)| k.as_str() != current)
+            .filter(|(k, _)| **k != current)
             .min_by_key(|(_, r)| r.last_used)
-            .map(|(k, _)| k.clone());
+            .map(|(k, _)| *k);
         match oldest.and_then(|k| all.remove(&k)) {
             Some(gone) => total = total.saturating_sub(gone.resident_bytes()),
             None => {
-                if let Some(rt) = all.get_mut(current) {
+                if let Some(rt) = all.get_mut(&current) {
                     rt.shrink_to(budget);
                 }
                 return;

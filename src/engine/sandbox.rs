@@ -23,6 +23,7 @@ use super::failure::{Failure, FailureKind};
 use super::host::js::freeze;
 use super::host::log::{Line, LogBuffer};
 use super::host::{self, Usage};
+use super::ids::KeyMap;
 use super::limits::Limits;
 use super::watchdog;
 
@@ -247,7 +248,7 @@ pub struct RunRequest<'a> {
 /// as `main(ctx, ...args)`, and what it returns goes to `result` (instead of
 /// becoming JSON text).
 pub trait Typed {
-    fn args<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Value<'js>>>;
+    fn args<'js>(&self, ctx: &Ctx<'js>, names: &Names<'_>) -> rquickjs::Result<Vec<Value<'js>>>;
     fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()>;
 }
 
@@ -279,7 +280,8 @@ struct Loaded {
 /// One tenant's heap. No other tenant's code ever runs in it.
 pub struct TenantRuntime {
     /// by script id
-    loaded: HashMap<String, Loaded>,
+    /// by script key (`Script.key`)
+    loaded: KeyMap<Loaded>,
     logs: Rc<RefCell<LogBuffer>>,
     watch: Rc<Watch>,
     memory: Rc<Memory>,
@@ -288,87 +290,104 @@ pub struct TenantRuntime {
     /// the raw runtime, for the stack settings rquickjs does not wrap
     raw: *mut qjs::JSRuntime,
     atoms: Atoms,
+    /// names interned for typed calls (`Names`), and the uid under which they hold
+    interned: RefCell<HashMap<Box<str>, qjs::JSAtom>>,
+    uid: u64,
     pub last_used: u64,
     clock: u64,
 }
 
-/// Property names of ctx, made once per runtime: looking them up by string
-/// on every call is a measurable part of an embedded call.
-#[derive(Clone, Copy)]
-struct Atoms {
-    input: qjs::JSAtom,
-    tenant: qjs::JSAtom,
-    script: qjs::JSAtom,
-    execution: qjs::JSAtom,
-    log: qjs::JSAtom,
-    db: qjs::JSAtom,
-    events: qjs::JSAtom,
-    http: qjs::JSAtom,
-    secrets: qjs::JSAtom,
-    cache: qjs::JSAtom,
-    progress: qjs::JSAtom,
-    commit: qjs::JSAtom,
-    event: qjs::JSAtom,
-    request: qjs::JSAtom,
-    id: qjs::JSAtom,
-    name: qjs::JSAtom,
-    version: qjs::JSAtom,
-    trigger: qjs::JSAtom,
-    attempt: qjs::JSAtom,
+macro_rules! atoms {
+    ($($field:ident = $text:literal),* $(,)?) => {
+        /// Property names of ctx and of a trigger's `tg`, and the words `tg`
+        /// holds, made once per runtime: looking them up by string on every
+        /// call is a measurable part of an embedded call.
+        #[derive(Clone, Copy)]
+        pub struct Atoms {
+            $(pub $field: qjs::JSAtom,)*
+        }
+
+        impl Atoms {
+            fn new(ctx: &Ctx<'_>) -> Atoms {
+                // SAFETY: `ctx` is live for the call, which copies the n.len() bytes of `n`; Drop frees the atoms.
+                let atom = |n: &str| unsafe {
+                    qjs::JS_NewAtomLen(ctx.as_raw().as_ptr(), n.as_ptr().cast(), n.len() as _)
+                };
+                Atoms { $($field: atom($text),)* }
+            }
+
+            fn all(&self) -> Vec<qjs::JSAtom> {
+                vec![$(self.$field),*]
+            }
+        }
+    };
 }
 
-impl Atoms {
-    fn new(ctx: &Ctx<'_>) -> Atoms {
-        // SAFETY: `ctx` is live for the call, which copies the n.len() bytes of `n`; Drop frees the atoms.
-        let atom = |n: &str| unsafe {
-            qjs::JS_NewAtomLen(ctx.as_raw().as_ptr(), n.as_ptr().cast(), n.len() as _)
-        };
-        Atoms {
-            input: atom("input"),
-            tenant: atom("tenant"),
-            script: atom("script"),
-            execution: atom("execution"),
-            log: atom("log"),
-            db: atom("db"),
-            events: atom("events"),
-            http: atom("http"),
-            secrets: atom("secrets"),
-            cache: atom("cache"),
-            progress: atom("progress"),
-            commit: atom("commit"),
-            event: atom("event"),
-            request: atom("request"),
-            id: atom("id"),
-            name: atom("name"),
-            version: atom("version"),
-            trigger: atom("trigger"),
-            attempt: atom("attempt"),
-        }
-    }
+atoms! {
+    input = "input", tenant = "tenant", script = "script", execution = "execution",
+    log = "log", db = "db", events = "events", http = "http", secrets = "secrets",
+    cache = "cache", progress = "progress", commit = "commit", event = "event",
+    request = "request", id = "id", name = "name", version = "version",
+    trigger = "trigger", attempt = "attempt",
+    op = "op", when = "when", level = "level", table = "table", schema = "schema",
+    args = "args", new = "new", old = "old",
+    insert = "INSERT", update = "UPDATE", delete = "DELETE", truncate = "TRUNCATE",
+    before = "BEFORE", after = "AFTER", instead_of = "INSTEAD OF", row = "ROW",
+}
 
-    fn all(&self) -> [qjs::JSAtom; 19] {
-        let a = self;
-        [
-            a.input,
-            a.tenant,
-            a.script,
-            a.execution,
-            a.log,
-            a.db,
-            a.events,
-            a.http,
-            a.secrets,
-            a.cache,
-            a.progress,
-            a.commit,
-            a.event,
-            a.request,
-            a.id,
-            a.name,
-            a.version,
-            a.trigger,
-            a.attempt,
-        ]
+/// Names interned per runtime (a trigger's columns, table, schema): at most
+/// this many, then they are all let go at the start of a run, and the
+/// runtime's uid changes so that nobody uses them again.
+const MAX_INTERNED: usize = 4096;
+
+thread_local! {
+    static NEXT_UID: Cell<u64> = const { Cell::new(1) };
+}
+
+fn next_uid() -> u64 {
+    NEXT_UID.with(|n| {
+        let uid = n.get();
+        n.set(uid + 1);
+        uid
+    })
+}
+
+/// What a typed call makes its arguments with: the runtime's atoms, and
+/// names interned in it, valid for as long as `uid` stays the same (a call
+/// site may keep them under that uid).
+pub struct Names<'a> {
+    pub uid: u64,
+    pub atoms: &'a Atoms,
+    interned: &'a RefCell<HashMap<Box<str>, qjs::JSAtom>>,
+}
+
+impl Names<'_> {
+    /// `name` as an atom owned by the runtime.
+    pub fn atom(&self, ctx: &Ctx<'_>, name: &str) -> rquickjs::Result<qjs::JSAtom> {
+        if let Some(a) = self.interned.borrow().get(name) {
+            return Ok(*a);
+        }
+        // SAFETY: `ctx` is live for the call, which copies the bytes of `name`; the runtime's Drop frees it.
+        let a = unsafe {
+            qjs::JS_NewAtomLen(ctx.as_raw().as_ptr(), name.as_ptr().cast(), name.len() as _)
+        };
+        if a == qjs::JS_ATOM_NULL {
+            return Err(rquickjs::Error::Exception);
+        }
+        self.interned.borrow_mut().insert(name.into(), a);
+        Ok(a)
+    }
+}
+
+/// The string an atom names, as a value: no copy of its text.
+pub fn word<'js>(ctx: &Ctx<'js>, atom: qjs::JSAtom) -> rquickjs::Result<Value<'js>> {
+    // SAFETY: an atom of this context's runtime; JS_AtomToString returns a new reference that `from_raw` takes over.
+    unsafe {
+        let v = qjs::JS_AtomToString(ctx.as_raw().as_ptr(), atom);
+        if qjs::JS_IsException(v) {
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(Value::from_raw(ctx.clone(), v))
     }
 }
 
@@ -381,7 +400,8 @@ impl Drop for TenantRuntime {
             return;
         }
         self.loaded.clear();
-        for a in self.atoms.all() {
+        let interned = std::mem::take(&mut *self.interned.borrow_mut());
+        for a in self.atoms.all().into_iter().chain(interned.into_values()) {
             // SAFETY: the atoms were made in this runtime, which is still alive.
             unsafe { qjs::JS_FreeAtomRT(self.raw, a) };
         }
@@ -439,7 +459,9 @@ impl TenantRuntime {
         Ok(TenantRuntime {
             raw,
             atoms,
-            loaded: HashMap::new(),
+            interned: RefCell::new(HashMap::new()),
+            uid: next_uid(),
+            loaded: KeyMap::default(),
             logs: Rc::new(RefCell::new(LogBuffer::default())),
             watch,
             memory,
@@ -478,22 +500,37 @@ impl TenantRuntime {
         self.clock += 1;
         self.last_used = self.clock;
 
+        if self.interned.borrow().len() > MAX_INTERNED {
+            for (_, a) in self.interned.borrow_mut().drain() {
+                // SAFETY: made in this runtime, which is alive; nothing uses them once the uid changes.
+                unsafe { qjs::JS_FreeAtomRT(self.raw, a) };
+            }
+            self.uid = next_uid();
+        }
+        let names = Names {
+            uid: self.uid,
+            atoms: &self.atoms,
+            interned: &self.interned,
+        };
         // A loaded other source of the script is replaced.
         let clock = self.clock;
-        let mut outcome = match self.loaded.get_mut(req.script_id) {
+        let mut outcome = match self.loaded.get_mut(&req.script_key) {
             Some(l) if l.digest == req.digest => {
                 l.last_used = clock;
-                call(l, req, &self.watch, &self.atoms)
+                call(l, req, &self.watch, &names)
             }
-            _ => bytecode()
-                .and_then(|code| self.load(req, &code))
-                .and_then(|mut l| {
-                    self.evict_if_full();
+            _ => match bytecode().and_then(|code| self.load(req, &code)) {
+                Ok(mut l) => {
+                    if self.loaded.len() >= MAX_LOADED {
+                        remove_least_recent(&mut self.loaded, |l| l.last_used);
+                    }
                     l.last_used = clock;
-                    let out = call(&l, req, &self.watch, &self.atoms);
-                    self.loaded.insert(req.script_id.to_string(), l);
+                    let out = call(&l, req, &self.watch, &names);
+                    self.loaded.insert(req.script_key, l);
                     out
-                }),
+                }
+                Err(f) => Err(f),
+            },
         };
 
         // A limit hit inside JS, even one that JS caught, ends the run.
@@ -506,7 +543,7 @@ impl TenantRuntime {
         self.memory.stopped.set(false);
         if outcome.is_err() {
             // Whatever state a failed run left behind, the next run starts clean.
-            self.loaded.remove(req.script_id);
+            self.loaded.remove(&req.script_key);
             self.runtime.run_gc();
         }
         let mut logs = self.logs.borrow_mut().take();
@@ -555,12 +592,6 @@ impl TenantRuntime {
         while self.memory.used.get() > budget && !self.loaded.is_empty() {
             remove_least_recent(&mut self.loaded, |l| l.last_used);
             self.runtime.run_gc();
-        }
-    }
-
-    fn evict_if_full(&mut self) {
-        if self.loaded.len() >= MAX_LOADED {
-            remove_least_recent(&mut self.loaded, |l| l.last_used);
         }
     }
 
@@ -639,8 +670,9 @@ fn call(
     loaded: &Loaded,
     req: &RunRequest<'_>,
     watch: &Watch,
-    a: &Atoms,
+    names: &Names<'_>,
 ) -> Result<Option<String>, Failure> {
+    let a = names.atoms;
     loaded.context.with(|ctx| {
         let js = |e| caught(&ctx, e, req.script_name);
         let main = loaded.main.clone().restore(&ctx).map_err(js)?;
@@ -651,7 +683,7 @@ fn call(
 
         let returned: Value = match req.typed {
             Some(t) => {
-                let args = t.args(&ctx).map_err(js)?;
+                let args = t.args(&ctx, names).map_err(js)?;
                 main.call((c, Rest(args))).map_err(js)?
             }
             None => main.call((c,)).map_err(js)?,
@@ -892,11 +924,11 @@ fn wait_for_timer(ms: f64, watch: &Watch) -> bool {
 }
 
 /// Drops the entry used longest ago.
-pub fn remove_least_recent<T>(map: &mut HashMap<String, T>, last_used: impl Fn(&T) -> u64) {
+pub fn remove_least_recent<T>(map: &mut KeyMap<T>, last_used: impl Fn(&T) -> u64) {
     if let Some(oldest) = map
         .iter()
         .min_by_key(|(_, v)| last_used(v))
-        .map(|(k, _)| k.clone())
+        .map(|(k, _)| *k)
     {
         map.remove(&oldest);
     }
@@ -951,7 +983,23 @@ fn sealed<'js>(
     ctx: &Ctx<'js>,
     props: &[(qjs::JSAtom, Value<'js>)],
 ) -> rquickjs::Result<Object<'js>> {
+    object_of(ctx, props, true)
+}
+
+/// A new plain object with these properties, defined by atom: no lookup of
+/// their names, nor of setters up its prototype chain. `frozen`: read-only
+/// and not extensible, else writable, enumerable and configurable.
+pub fn object_of<'js>(
+    ctx: &Ctx<'js>,
+    props: &[(qjs::JSAtom, Value<'js>)],
+    frozen: bool,
+) -> rquickjs::Result<Object<'js>> {
     let raw = ctx.as_raw().as_ptr();
+    let flags = if frozen {
+        qjs::JS_PROP_ENUMERABLE
+    } else {
+        qjs::JS_PROP_C_W_E
+    } as i32;
     // SAFETY: calls on the live context of `ctx`; `o` owns the new object, and each value handed to
     // JS_DefinePropertyValue is a fresh reference (JS_DupValue) that it takes over.
     unsafe {
@@ -962,20 +1010,12 @@ fn sealed<'js>(
         let o = Object::from_value(Value::from_raw(ctx.clone(), o))
             .map_err(|_| rquickjs::Error::Exception)?;
         for (atom, v) in props {
-            // Without WRITABLE and CONFIGURABLE: read-only for good.
             let value = qjs::JS_DupValue(raw, v.as_raw());
-            if qjs::JS_DefinePropertyValue(
-                raw,
-                o.as_raw(),
-                *atom,
-                value,
-                qjs::JS_PROP_ENUMERABLE as i32,
-            ) < 0
-            {
+            if qjs::JS_DefinePropertyValue(raw, o.as_raw(), *atom, value, flags) < 0 {
                 return Err(rquickjs::Error::Exception);
             }
         }
-        if qjs::JS_PreventExtensions(raw, o.as_raw()) < 0 {
+        if frozen && qjs::JS_PreventExtensions(raw, o.as_raw()) < 0 {
             return Err(rquickjs::Error::Exception);
         }
         Ok(o)

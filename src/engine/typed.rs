@@ -14,12 +14,12 @@ use std::rc::Rc;
 
 use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::{ereport, PgMemoryContexts, PgSqlErrorCode as Code};
-use rquickjs::{Ctx, Object, Value};
+use rquickjs::{qjs, Ctx, Value};
 
 use super::convert::{Arg, ReadOptions};
 use super::host::db::{arg, cell};
 use super::run;
-use super::sandbox::Typed;
+use super::sandbox::{object_of, word, Names, Typed};
 use super::sql::{self, Cell, Decoder, Param};
 use crate::catalog::scripts;
 use crate::error::{Error, OrRaise};
@@ -86,6 +86,49 @@ struct RowShape {
     has_json_or_arrays: bool,
     table: String,
     schema: String,
+    /// its names as atoms of the runtime that last ran it, while that runtime's uid holds
+    atoms: RefCell<Option<ShapeAtoms>>,
+}
+
+struct ShapeAtoms {
+    uid: u64,
+    /// per attribute (JS_ATOM_NULL for a dropped column)
+    columns: Vec<qjs::JSAtom>,
+    table: qjs::JSAtom,
+    schema: qjs::JSAtom,
+}
+
+impl RowShape {
+    /// Its names as atoms of the runtime `names` belongs to, made on its first call there.
+    fn atoms(
+        &self,
+        ctx: &Ctx<'_>,
+        names: &Names<'_>,
+    ) -> rquickjs::Result<std::cell::Ref<'_, ShapeAtoms>> {
+        if self
+            .atoms
+            .borrow()
+            .as_ref()
+            .is_none_or(|a| a.uid != names.uid)
+        {
+            let columns = self
+                .columns
+                .iter()
+                .map(|c| {
+                    c.as_ref()
+                        .map_or(Ok(qjs::JS_ATOM_NULL), |c| names.atom(ctx, &c.name))
+                })
+                .collect::<rquickjs::Result<_>>()?;
+            *self.atoms.borrow_mut() = Some(ShapeAtoms {
+                uid: names.uid,
+                columns,
+                table: names.atom(ctx, &self.table)?,
+                schema: names.atom(ctx, &self.schema)?,
+            });
+        }
+        std::cell::Ref::filter_map(self.atoms.borrow(), Option::as_ref)
+            .map_err(|_| rquickjs::Error::Unknown)
+    }
 }
 
 struct Column {
@@ -355,8 +398,8 @@ struct FunctionCall {
 }
 
 impl Typed for FunctionCall {
-    fn args<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Value<'js>>> {
-        self.args.iter().map(|c| cell(ctx, c.clone())).collect()
+    fn args<'js>(&self, ctx: &Ctx<'js>, _: &Names<'_>) -> rquickjs::Result<Vec<Value<'js>>> {
+        self.args.iter().map(|c| cell(ctx, c)).collect()
     }
 
     fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()> {
@@ -466,17 +509,22 @@ struct TriggerCall<'a> {
 }
 
 impl TriggerCall<'_> {
-    fn row<'js>(&self, ctx: &Ctx<'js>, cells: &Option<Vec<Cell>>) -> rquickjs::Result<Value<'js>> {
+    fn row<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        atoms: &[qjs::JSAtom],
+        cells: &Option<Vec<Cell>>,
+    ) -> rquickjs::Result<Value<'js>> {
         let Some(cells) = cells else {
             return Ok(Value::new_null(ctx.clone()));
         };
-        let o = Object::new(ctx.clone())?;
-        for (col, c) in self.shape.columns.iter().zip(cells) {
-            if let Some(col) = col {
-                o.set(col.name.as_str(), cell(ctx, c.clone())?)?;
+        let mut props = Vec::with_capacity(cells.len());
+        for ((col, c), atom) in self.shape.columns.iter().zip(cells).zip(atoms) {
+            if col.is_some() {
+                props.push((*atom, cell(ctx, c)?));
             }
         }
-        Ok(o.into_value())
+        Ok(object_of(ctx, &props, false)?.into_value())
     }
 
     /// What the json and array columns of `row` (tg.new, as made) give as
@@ -529,21 +577,43 @@ fn plain_arg(c: &Cell) -> Option<Arg> {
 }
 
 impl Typed for TriggerCall<'_> {
-    fn args<'js>(&self, ctx: &Ctx<'js>) -> rquickjs::Result<Vec<Value<'js>>> {
-        let tg = Object::new(ctx.clone())?;
-        tg.set("op", self.op)?;
-        tg.set("when", self.when)?;
-        tg.set("level", "ROW")?;
-        tg.set("name", self.name.as_str())?;
-        tg.set("table", self.shape.table.as_str())?;
-        tg.set("schema", self.shape.schema.as_str())?;
-        tg.set("args", self.targs.clone())?;
-        let new = self.row(ctx, &self.new)?;
+    fn args<'js>(&self, ctx: &Ctx<'js>, names: &Names<'_>) -> rquickjs::Result<Vec<Value<'js>>> {
+        let a = names.atoms;
+        let shape = self.shape.atoms(ctx, names)?;
+        let op = match self.op {
+            "INSERT" => a.insert,
+            "UPDATE" => a.update,
+            "DELETE" => a.delete,
+            _ => a.truncate,
+        };
+        let when = match self.when {
+            "BEFORE" => a.before,
+            "AFTER" => a.after,
+            _ => a.instead_of,
+        };
+        let targs = rquickjs::Array::new(ctx.clone())?;
+        for (i, t) in self.targs.iter().enumerate() {
+            targs.set(i, t.as_str())?;
+        }
+        let new = self.row(ctx, &shape.columns, &self.new)?;
         if self.when == "BEFORE" && self.shape.has_json_or_arrays {
             self.remember(ctx, &new)?;
         }
-        tg.set("new", new)?;
-        tg.set("old", self.row(ctx, &self.old)?)?;
+        let tg = object_of(
+            ctx,
+            &[
+                (a.op, word(ctx, op)?),
+                (a.when, word(ctx, when)?),
+                (a.level, word(ctx, a.row)?),
+                (a.name, word(ctx, names.atom(ctx, &self.name)?)?),
+                (a.table, word(ctx, shape.table)?),
+                (a.schema, word(ctx, shape.schema)?),
+                (a.args, targs.into_value()),
+                (a.new, new),
+                (a.old, self.row(ctx, &shape.columns, &self.old)?),
+            ],
+            false,
+        )?;
         Ok(vec![tg.into_value()])
     }
 
@@ -623,6 +693,7 @@ unsafe fn shape_of(rel: pg_sys::Relation, read: ReadOptions) -> RowShape {
             has_json_or_arrays,
             table: relation_name(rel),
             schema,
+            atoms: RefCell::new(None),
         }
     }
 }

@@ -533,37 +533,37 @@ pub fn rows_to_js<'js>(ctx: &Ctx<'js>, rows: Rows) -> Js<'js> {
     for (i, row) in rows.rows.into_iter().enumerate() {
         let o = Object::new(ctx.clone())?;
         for (name, c) in names.iter().zip(row) {
-            o.set(name.clone(), cell(ctx, c)?)?;
+            o.set(name.clone(), cell(ctx, &c)?)?;
         }
         out.set(i, o)?;
     }
     Ok(out.into_value())
 }
 
-pub fn cell<'js>(ctx: &Ctx<'js>, c: Cell) -> Js<'js> {
+pub fn cell<'js>(ctx: &Ctx<'js>, c: &Cell) -> Js<'js> {
     Ok(match c {
         Cell::Null => Value::new_null(ctx.clone()),
-        Cell::Bool(b) => Value::new_bool(ctx.clone(), b),
-        Cell::Int(n) => match i32::try_from(n) {
+        Cell::Bool(b) => Value::new_bool(ctx.clone(), *b),
+        Cell::Int(n) => match i32::try_from(*n) {
             Ok(i) => Value::new_int(ctx.clone(), i),
-            Err(_) => Value::new_float(ctx.clone(), n as f64),
+            Err(_) => Value::new_float(ctx.clone(), *n as f64),
         },
-        Cell::BigInt(n) => rquickjs::BigInt::from_i64(ctx.clone(), n)?.into_value(),
-        Cell::Float(f) => Value::new_float(ctx.clone(), f),
-        Cell::Text(s) => rquickjs::String::from_str(ctx.clone(), &s)?.into_value(),
-        Cell::Json(s) => ctx.json_parse(s)?,
+        Cell::BigInt(n) => rquickjs::BigInt::from_i64(ctx.clone(), *n)?.into_value(),
+        Cell::Float(f) => Value::new_float(ctx.clone(), *f),
+        Cell::Text(s) => rquickjs::String::from_str(ctx.clone(), s)?.into_value(),
+        Cell::Json(s) => ctx.json_parse(s.as_str())?,
         // SAFETY: JS_NewDate returns a new value owned by this context, which `from_raw` takes over.
         Cell::Date(ms) => unsafe {
-            let raw = qjs::JS_NewDate(ctx.as_raw().as_ptr(), ms);
+            let raw = qjs::JS_NewDate(ctx.as_raw().as_ptr(), *ms);
             if qjs::JS_IsException(raw) {
                 return Err(rquickjs::Error::Exception);
             }
             Value::from_raw(ctx.clone(), raw)
         },
-        Cell::Bytes(b) => TypedArray::<u8>::new(ctx.clone(), b)?.into_value(),
+        Cell::Bytes(b) => TypedArray::<u8>::new_copy(ctx.clone(), b)?.into_value(),
         Cell::Array(items) => {
             let a = Array::new(ctx.clone())?;
-            for (i, item) in items.into_iter().enumerate() {
+            for (i, item) in items.iter().enumerate() {
                 a.set(i, cell(ctx, item)?)?;
             }
             a.into_value()
