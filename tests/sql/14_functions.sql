@@ -189,6 +189,23 @@ SELECT jsrt.create_trigger('touch', 'fn_s.exact', 'insert', 'before');
 INSERT INTO fn_s.exact VALUES (1, '2024-02-29 12:30:00.123456+00', 'null', '{"b": 1,  "a": 2}', 1.50, '[0:1]={x,y}'),
                               (2, NULL, NULL, NULL, NULL, NULL);
 SELECT id, at AT TIME ZONE 'UTC' AS at, doc, doc IS NULL AS doc_is_null, raw, n, tags FROM fn_s.exact ORDER BY id;
+-- tg and its rows are plain objects with own, writable properties, whatever the column names
+-- (a column named __proto__ is a property, not the prototype); a dropped column is not one
+CREATE TABLE fn_s.odd ("__proto__" text, "constructor" int, "0" int, gone int, "ünï" text);
+ALTER TABLE fn_s.odd DROP COLUMN gone;
+SELECT jsrt.create_script('shape', $js$
+export default function (ctx, tg) {
+  const r = tg.new;
+  r["0"] += 1;
+  return {...r, "ünï": JSON.stringify({
+    tg: Object.keys(tg), new: Object.keys(r), args: tg.args, name: tg.name,
+    proto: Object.getPrototypeOf(r) === Object.prototype, own: Object.hasOwn(r, '__proto__'),
+    frozen: Object.isFrozen(tg) || Object.isFrozen(r), words: [tg.op, tg.when, tg.level].join(' ')})};
+}$js$, 'embedded', '{"status": "active"}') IS NOT NULL AS created;
+SELECT jsrt.create_function('shape', 'fn_s.odd_shape() returns trigger');
+CREATE TRIGGER odd_a BEFORE INSERT ON fn_s.odd FOR EACH ROW EXECUTE FUNCTION fn_s.odd_shape('x', 'y');
+INSERT INTO fn_s.odd VALUES ('p', 1, 41, NULL), ('q', 2, 1, NULL);
+SELECT "__proto__", "constructor", "0", "ünï" FROM fn_s.odd ORDER BY 2;
 SELECT err($$SELECT jsrt.create_trigger('audit', 'fn_s.orders', 'truncate', 'after')$$);
 SELECT err($$SELECT jsrt.create_trigger('audit', 'fn_s.orders', 'insert', 'instead')$$);
 -- a row trigger on a table a running script writes to would run a script inside a script: refused
@@ -203,5 +220,6 @@ SET ROLE fn_dev;
 DROP FUNCTION fn_s.orders_validate_jsrt() CASCADE;
 DROP FUNCTION fn_s.orders_audit_jsrt() CASCADE;
 DROP FUNCTION fn_s.exact_touch_jsrt() CASCADE;
+DROP FUNCTION fn_s.odd_shape() CASCADE;
 RESET ROLE;
 RESET jsrt.tenant;
