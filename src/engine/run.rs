@@ -391,8 +391,7 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
         call.trigger,
         done.failed_status(),
         done.duration_ms / 1000.0,
-        &script.tenant_name,
-        &script.name,
+        (script.key, &script.tenant_name, &script.name),
     );
     Ok(done)
 }

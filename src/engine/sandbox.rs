@@ -684,7 +684,7 @@ fn call(
         let returned: Value = match req.typed {
             Some(t) => {
                 let args = t.args(&ctx, names).map_err(js)?;
-                main.call((c, Rest(args))).map_err(js)?
+                call_with(&ctx, &main, c.into_value(), &args).map_err(js)?
             }
             None => main.call((c,)).map_err(js)?,
         };
@@ -742,6 +742,43 @@ fn call(
         }
         Ok(Some(text))
     })
+}
+
+/// `f(first, ...rest)`, the arguments borrowed: no argument list is built per call.
+fn call_with<'js>(
+    ctx: &Ctx<'js>,
+    f: &Function<'js>,
+    first: Value<'js>,
+    rest: &[Value<'js>],
+) -> rquickjs::Result<Value<'js>> {
+    const ON_STACK: usize = 16;
+    let mut stack = [qjs::JS_UNDEFINED; ON_STACK];
+    let mut heap = Vec::new();
+    let argv: &mut [qjs::JSValue] = if rest.len() < ON_STACK {
+        &mut stack[..=rest.len()]
+    } else {
+        heap.resize(rest.len() + 1, qjs::JS_UNDEFINED);
+        &mut heap
+    };
+    argv[0] = first.as_raw();
+    for (slot, v) in argv[1..].iter_mut().zip(rest) {
+        *slot = v.as_raw();
+    }
+    // SAFETY: the live context of `ctx`; `f` and every argument are borrowed from values that live
+    // across the call (JS_Call takes no ownership of them) and the result is a new reference.
+    unsafe {
+        let r = qjs::JS_Call(
+            ctx.as_raw().as_ptr(),
+            f.as_raw(),
+            qjs::JS_UNDEFINED,
+            argv.len() as i32,
+            argv.as_mut_ptr(),
+        );
+        if qjs::JS_IsException(r) {
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(Value::from_raw(ctx.clone(), r))
+    }
 }
 
 /// The ctx of one run: a new frozen object per run.

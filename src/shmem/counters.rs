@@ -67,7 +67,8 @@ struct Pending {
     runs: [[u64; STATUSES.len()]; TRIGGERS.len()],
     buckets: [[u64; NBUCKETS]; TRIGGERS.len()],
     micros_sum: [u64; TRIGGERS.len()],
-    scripts: Vec<ScriptSeries>,
+    /// by script key; the names are copied once per script and batch
+    scripts: Vec<(u128, ScriptSeries)>,
 }
 
 /// Runs counted here before one lock adds them: a lock per typed function
@@ -81,7 +82,12 @@ thread_local! {
 
 /// A run ended. Without preload there is nowhere to count it. It is added
 /// to shared memory with others, at the latest when the transaction ends.
-pub fn run_finished(trigger: &str, status: &str, seconds: f64, tenant: &str, script: &str) {
+pub fn run_finished(
+    trigger: &str,
+    status: &str,
+    seconds: f64,
+    (key, tenant, script): (u128, &str, &str),
+) {
     let (Some(t), Some(st)) = (
         metrics::trigger_index(trigger),
         metrics::status_index(status),
@@ -95,27 +101,24 @@ pub fn run_finished(trigger: &str, status: &str, seconds: f64, tenant: &str, scr
         // SAFETY: once per process (XACT_HOOKED), on the main thread; the callback is a plain fn.
         unsafe { pg_sys::RegisterXactCallback(Some(at_transaction_end), std::ptr::null_mut()) };
     }
-    let (tenant, script) = (fixed::<64>(tenant), fixed::<128>(script));
     let full = PENDING.with(|p| {
         let mut p = p.borrow_mut();
         p.calls += 1;
         p.runs[t][st] += 1;
         p.buckets[t][metrics::bucket_index(seconds)] += 1;
         p.micros_sum[t] += (seconds * 1e6) as u64;
-        match p
-            .scripts
-            .iter_mut()
-            .find(|s| s.tenant == tenant && s.script == script)
-        {
-            Some(s) => s.runs[st] += 1,
+        // Newest first: a statement's rows run the same script.
+        match p.scripts.iter_mut().rev().find(|(k, _)| *k == key) {
+            Some((_, s)) => s.runs[st] += 1,
             None => {
                 let mut runs = [0; STATUSES.len()];
                 runs[st] = 1;
-                p.scripts.push(ScriptSeries {
-                    tenant,
-                    script,
+                let series = ScriptSeries {
+                    tenant: fixed::<64>(tenant),
+                    script: fixed::<128>(script),
                     runs,
-                });
+                };
+                p.scripts.push((key, series));
             }
         }
         p.calls >= BATCH
@@ -158,7 +161,7 @@ fn flush() {
     if !per_script {
         return;
     }
-    for series in p.scripts {
+    for (_, series) in p.scripts {
         let n = c.nscripts;
         match c.scripts[..n]
             .iter()
