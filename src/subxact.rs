@@ -1,5 +1,14 @@
 //! Runs a closure in an internal subtransaction, so that a Postgres ERROR
 //! inside it rolls back only its own work and comes back as a value.
+//!
+//! Statements that change nothing (`run_shared`) share one subtransaction
+//! until something else needs one: starting and ending a subtransaction is
+//! most of a small statement's cost. A failure rolls the shared one back,
+//! which loses nothing, since all it ran changed nothing. Any other
+//! subtransaction (`run_if`), a commit (`end_shared`) or the end of the run
+//! ends the shared one first.
+
+use std::cell::Cell;
 
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::CaughtError;
@@ -18,11 +27,84 @@ pub fn run<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Caugh
     run_if(f, |_| true)
 }
 
+/// The shared subtransaction: its nesting level, and the memory context and
+/// resource owner of the code that opened it.
+#[derive(Clone, Copy)]
+struct Shared {
+    level: i32,
+    cxt: pg_sys::MemoryContext,
+    owner: pg_sys::ResourceOwner,
+}
+
+thread_local! {
+    static SHARED: Cell<Option<Shared>> = const { Cell::new(None) };
+}
+
+/// Runs `f`, which must change nothing a rollback would undo (no writes, no
+/// settings, no locks beyond a read's), in the shared subtransaction,
+/// opening it if none is open. An ERROR in `f` rolls it back and comes back
+/// as a value, as with `run`.
+pub fn run_shared<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Caught> {
+    // SAFETY: as in run_if, on the main thread. The shared subtransaction is the innermost one whenever
+    // it is used: anything that opens another ends it first, and a stale one (of a transaction that
+    // ended in an error) is recognised by its level and forgotten.
+    unsafe {
+        let open = SHARED
+            .get()
+            .filter(|s| s.level == pg_sys::GetCurrentTransactionNestLevel());
+        let shared = match open {
+            Some(s) => s,
+            None => {
+                let cxt = pg_sys::CurrentMemoryContext;
+                let owner = pg_sys::CurrentResourceOwner;
+                pg_sys::BeginInternalSubTransaction(std::ptr::null());
+                pg_sys::MemoryContextSwitchTo(cxt);
+                let s = Shared {
+                    level: pg_sys::GetCurrentTransactionNestLevel(),
+                    cxt,
+                    owner,
+                };
+                SHARED.set(Some(s));
+                s
+            }
+        };
+        let result = PgTryBuilder::new(|| Ok::<R, Caught>(f()))
+            .catch_others(|e| Err(describe(e)))
+            .execute();
+        if result.is_err() {
+            SHARED.set(None);
+            pg_sys::RollbackAndReleaseCurrentSubTransaction();
+            pg_sys::MemoryContextSwitchTo(shared.cxt);
+            pg_sys::CurrentResourceOwner = shared.owner;
+        }
+        result
+    }
+}
+
+/// Ends the shared subtransaction, if one is open, keeping what it ran.
+/// While an error unwinds, it is only forgotten: the rollback that catches
+/// the error ends it (`run_if`), or the transaction's abort does.
+pub fn end_shared() {
+    let Some(s) = SHARED.take() else {
+        return;
+    };
+    // SAFETY: on the main thread; the shared subtransaction is the innermost one (its level says so).
+    unsafe {
+        if std::thread::panicking() || pg_sys::GetCurrentTransactionNestLevel() != s.level {
+            return;
+        }
+        pg_sys::ReleaseCurrentSubTransaction();
+        pg_sys::MemoryContextSwitchTo(s.cxt);
+        pg_sys::CurrentResourceOwner = s.owner;
+    }
+}
+
 /// Like `run`, but also rolls back, keeping the result, when `keep` says so.
 pub fn run_if<R>(
     f: impl FnOnce() -> R + std::panic::UnwindSafe,
     keep: impl FnOnce(&R) -> bool,
 ) -> Result<R, Caught> {
+    end_shared();
     // SAFETY: PL/pgSQL's exception-block pattern, on the main thread: an ERROR in `f` is caught before
     // the subtransaction ends, and the caller's memory context and resource owner are restored.
     unsafe {
@@ -30,10 +112,21 @@ pub fn run_if<R>(
         let owner = pg_sys::CurrentResourceOwner;
         pg_sys::BeginInternalSubTransaction(std::ptr::null());
         pg_sys::MemoryContextSwitchTo(cxt);
+        let level = pg_sys::GetCurrentTransactionNestLevel();
         let result = PgTryBuilder::new(|| Ok::<R, Caught>(f()))
             .catch_others(|e| Err(describe(e)))
             .execute();
-        if matches!(&result, Ok(r) if keep(r)) {
+        let keep = matches!(&result, Ok(r) if keep(r));
+        if keep {
+            end_shared();
+        } else {
+            SHARED.set(None);
+        }
+        // A shared subtransaction `f` opened and an error left open ends with ours.
+        while pg_sys::GetCurrentTransactionNestLevel() > level {
+            pg_sys::RollbackAndReleaseCurrentSubTransaction();
+        }
+        if keep {
             pg_sys::ReleaseCurrentSubTransaction();
         } else {
             pg_sys::RollbackAndReleaseCurrentSubTransaction();

@@ -72,11 +72,18 @@ pub fn run(
             *s = Some(tenancy::pin_script_settings());
         }
     });
-    let out = subxact::run(AssertUnwindSafe(|| {
+    let cached = PLANS.with(|p| p.borrow().get(sql).cloned());
+    let pure = cached.as_ref().is_some_and(|s| s.changes_nothing);
+    let go = AssertUnwindSafe(|| {
         // SAFETY: inside this subtransaction, on the main thread: an ERROR in `execute` is caught by
         // subxact::run, whose rollback also closes the SPI connection it left open.
-        tenancy::as_script(|| unsafe { execute(sql, args, max_rows, read) })
-    }));
+        tenancy::as_script(|| unsafe { execute(sql, cached, args, max_rows, read) })
+    });
+    let out = if pure {
+        subxact::run_shared(go)
+    } else {
+        subxact::run(go)
+    };
     match out {
         Ok(Ok(rows)) => Ok(rows),
         Ok(Err(e)) => Err(SqlError::Failed(Caught {
@@ -96,7 +103,13 @@ pub fn run(
     }
 }
 
-unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64, read: ReadOptions) -> Rows {
+unsafe fn execute(
+    sql: &str,
+    cached: Option<Rc<Statement>>,
+    args: &[Arg],
+    max_rows: u64,
+    read: ReadOptions,
+) -> Rows {
     // SAFETY: SPI calls inside the caller's subtransaction; the tuple table is read before SPI_finish
     // frees it, and an ERROR unwinds to subxact::run, whose rollback cleans SPI up.
     unsafe {
@@ -109,7 +122,6 @@ unsafe fn execute(sql: &str, args: &[Arg], max_rows: u64, read: ReadOptions) -> 
         // What the statement changes (set_config) ends with it. Closing that
         // level costs a pass over every setting, so a statement known to
         // change none skips it (a new one is not known yet).
-        let cached = PLANS.with(|p| p.borrow().get(sql).cloned());
         let known = cached.as_ref().map(|s| s.may_change_settings);
         let _undo = (known != Some(false)).then(|| tenancy::Pinned::set(&[], false));
         let stmt = cached.unwrap_or_else(|| prepare(sql));
@@ -261,6 +273,9 @@ struct Statement {
     params: Vec<Param>,
     /// whether running it may change a setting (`may_change_settings`)
     may_change_settings: bool,
+    /// whether it changes nothing a rollback would undo (`changes_nothing`):
+    /// it may then share a subtransaction with others of its kind
+    changes_nothing: bool,
 }
 
 thread_local! {
@@ -297,11 +312,13 @@ unsafe fn prepare(sql: &str) -> Rc<Statement> {
         check(plan);
         let params = types.iter().map(|&t| param(t)).collect();
         let may_change_settings = may_change_settings(plan, &types);
+        let changes_nothing = !may_change_settings && changes_nothing(plan);
         pg_sys::SPI_keepplan(plan);
         let stmt = Rc::new(Statement {
             plan,
             params,
             may_change_settings,
+            changes_nothing,
         });
         PLANS.with(|p| {
             let mut p = p.borrow_mut();
@@ -476,6 +493,27 @@ unsafe fn may_change_settings(plan: pg_sys::SPIPlanPtr, params: &[Oid]) -> bool 
             (*q).commandType != pg_sys::CmdType::CMD_SELECT
                 || pg_sys::query_tree_walker(q, Some(walk), std::ptr::null_mut(), 0)
                 || result_types(q).into_iter().any(user_type)
+        })
+    }
+}
+
+/// Whether a statement that changes no setting also changes nothing else a
+/// rollback would undo: a SELECT without FOR UPDATE/SHARE, data-modifying
+/// WITH, or volatile function (pg_advisory_xact_lock, pg_notify, lo_*, and
+/// any that may write), whose policies call none either.
+unsafe fn changes_nothing(plan: pg_sys::SPIPlanPtr) -> bool {
+    // SAFETY: `plan` was just prepared and checked (`check`): one plan source whose queries are Query nodes.
+    unsafe {
+        let sources = pg_sys::SPI_plan_get_plan_sources(plan);
+        let source = pg_sys::list_nth(sources, 0).cast::<pg_sys::CachedPlanSource>();
+        let queries = (*source).query_list;
+        (0..(*queries).length).all(|i| {
+            let q = pg_sys::list_nth(queries, i).cast::<pg_sys::Query>();
+            (*q).commandType == pg_sys::CmdType::CMD_SELECT
+                && (*q).rowMarks.is_null()
+                && !(*q).hasModifyingCTE
+                && (*q).utilityStmt.is_null()
+                && !pg_sys::contain_volatile_functions(q.cast())
         })
     }
 }
@@ -741,6 +779,8 @@ thread_local! {
 
 /// Drops the run's settings. Called when a run ends.
 pub fn end_run() {
+    // The shared subtransaction first: the run's settings were pinned outside it.
+    subxact::end_shared();
     RUN_SETTINGS.with(|s| s.borrow_mut().take());
 }
 

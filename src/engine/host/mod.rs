@@ -163,6 +163,10 @@ enum Api {
 /// Counts one ctx call against the run's and the script's per-minute limits;
 /// Err names the limit it would pass.
 fn count_call(what: &str, kind: Api) -> Result<(), String> {
+    if kind != Api::Db {
+        // What other calls do must not share the fate of read-only statements (subxact.rs).
+        crate::subxact::end_shared();
+    }
     current(|run| {
         if run.usage.api_calls >= run.limits.api_calls {
             return Err(format!(
