@@ -79,16 +79,16 @@ SELECT name, qty FROM items WHERE tenant_id = jsrt.current_tenant() ORDER BY nam
 -- Statements that change nothing share one subtransaction (once planned, from their second
 -- run): a failure among them rolls back only them, never a write before it, whether by
 -- INSERT or by a volatile function called from a SELECT, and the run goes on.
-CREATE TABLE public.notes (round int);
-CREATE FUNCTION public.note(r int) RETURNS int LANGUAGE sql VOLATILE AS 'INSERT INTO public.notes VALUES (r) RETURNING r';
-GRANT INSERT ON public.notes TO jsrt_script;
+CREATE TABLE public.subxact_notes (round int);
+CREATE FUNCTION public.subxact_note(r int) RETURNS int LANGUAGE sql VOLATILE AS 'INSERT INTO public.subxact_notes VALUES (r) RETURNING r';
+GRANT INSERT ON public.subxact_notes TO jsrt_script;
 SELECT jsrt.create_script('shared_subxact', $js$
 export default function (ctx) {
   const out = [];
   for (let round = 0; round < 3; round++) {
     ctx.db.exec('insert into items(tenant_id, name, qty) values ($1, $2, 1)', [ctx.tenant.id, 'shared-' + round]);
     const n = ctx.db.one("select count(*)::int as n from items where name like 'shared-%'").n;
-    ctx.db.one('select public.note($1)', [round]);
+    ctx.db.one('select public.subxact_note($1)', [round]);
     let caught = null;
     try { ctx.db.one('select 1/(n - n) as x from (select $1::int as n) s', [round]); } catch (e) { caught = e.code; }
     const after = ctx.db.one("select count(*)::int as n from items where name like 'shared-%'").n;
@@ -97,8 +97,10 @@ export default function (ctx) {
   return out;
 }$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
 SELECT jsonb_pretty(jsrt.execute('shared_subxact'));
-SELECT array_agg(round ORDER BY round) AS noted FROM public.notes;
+SELECT array_agg(round ORDER BY round) AS noted FROM public.subxact_notes;
 DELETE FROM items WHERE name LIKE 'shared-%';
+DROP TABLE public.subxact_notes;
+DROP FUNCTION public.subxact_note(int);
 -- an uncaught SQL error fails the run with its line and column
 SELECT jsrt.create_script('uncaught', $js$export default function (ctx) {
   return ctx.db.query('select nope from items');
