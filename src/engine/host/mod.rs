@@ -148,6 +148,7 @@ impl Drop for RunScope {
             crate::shmem::live::end();
         }
         sql::end_run();
+        quota::give_back();
         RUN.with(|r| r.borrow_mut().active = false);
     }
 }
