@@ -134,9 +134,19 @@ pub fn tenant_key(tenant: u128) -> u128 {
 
 /// The clock minute the counters count in, and the seconds left of it (1 to 60).
 pub fn clock_minute() -> (i64, u64) {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    // The coarse clock (a few ms behind, read without a timer): asked per ctx call.
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes the local `ts` only.
+    let secs = if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } == 0 {
+        ts.tv_sec.max(0) as u64
+    } else {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
     ((secs / 60) as i64, 60 - secs % 60)
 }
 

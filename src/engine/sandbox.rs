@@ -1023,6 +1023,75 @@ fn sealed<'js>(
     object_of(ctx, props, true)
 }
 
+/// Defines `o[atom] = v`, writable, enumerable and configurable: no setter
+/// is looked for up the prototype chain, and a name such as `__proto__` is
+/// an own property like any other.
+pub fn define<'js>(
+    ctx: &Ctx<'js>,
+    o: &Object<'js>,
+    atom: qjs::JSAtom,
+    v: Value<'js>,
+) -> rquickjs::Result<()> {
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: the live context of `ctx`; `o` is borrowed, and JS_DefinePropertyValue takes over a
+    // fresh reference to `v` (JS_DupValue), `v` itself being dropped as usual.
+    let r = unsafe {
+        qjs::JS_DefinePropertyValue(
+            raw,
+            o.as_raw(),
+            atom,
+            qjs::JS_DupValue(raw, v.as_raw()),
+            qjs::JS_PROP_C_W_E as i32,
+        )
+    };
+    if r < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(())
+}
+
+/// Names as atoms for the time of one call (a result's column names).
+pub struct CallAtoms<'js> {
+    ctx: Ctx<'js>,
+    atoms: Vec<qjs::JSAtom>,
+}
+
+impl<'js> CallAtoms<'js> {
+    pub fn new<'a>(
+        ctx: &Ctx<'js>,
+        names: impl Iterator<Item = &'a str>,
+    ) -> rquickjs::Result<CallAtoms<'js>> {
+        let mut made = CallAtoms {
+            ctx: ctx.clone(),
+            atoms: Vec::new(),
+        };
+        for n in names {
+            // SAFETY: the live context; the bytes of `n` are copied; Drop frees the atom.
+            let a = unsafe {
+                qjs::JS_NewAtomLen(ctx.as_raw().as_ptr(), n.as_ptr().cast(), n.len() as _)
+            };
+            if a == qjs::JS_ATOM_NULL {
+                return Err(rquickjs::Error::Exception);
+            }
+            made.atoms.push(a);
+        }
+        Ok(made)
+    }
+
+    pub fn get(&self) -> &[qjs::JSAtom] {
+        &self.atoms
+    }
+}
+
+impl Drop for CallAtoms<'_> {
+    fn drop(&mut self) {
+        for a in &self.atoms {
+            // SAFETY: made by `new` in this context, which is alive while `self` borrows it.
+            unsafe { qjs::JS_FreeAtom(self.ctx.as_raw().as_ptr(), *a) };
+        }
+    }
+}
+
 /// A new plain object with these properties, defined by atom: no lookup of
 /// their names, nor of setters up its prototype chain. `frozen`: read-only
 /// and not extensible, else writable, enumerable and configurable.

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
-use std::time::Instant;
 
 use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::{ereport, pg_guard, PgSqlErrorCode as Code};
@@ -54,15 +53,9 @@ pub enum SqlError {
 }
 
 /// Runs one statement with `args` as $1, $2, ...
-pub fn run(
-    sql: &str,
-    args: &[Arg],
-    max_rows: u64,
-    deadline: Option<Instant>,
-    read: ReadOptions,
-) -> Result<Rows, SqlError> {
-    // (A statement running at the deadline is cancelled by its timer: engine/watchdog.rs.)
-    if watchdog::passed() || deadline.is_some_and(|d| Instant::now() >= d) {
+pub fn run(sql: &str, args: &[Arg], max_rows: u64, read: ReadOptions) -> Result<Rows, SqlError> {
+    // The deadline's timer sets `passed`, and cancels a statement running then (engine/watchdog.rs).
+    if watchdog::passed() {
         return Err(SqlError::Deadline);
     }
     // Once per run, outside the statement's subtransaction, so that it lasts the run.

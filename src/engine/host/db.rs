@@ -4,11 +4,11 @@
 
 use std::rc::Rc;
 
-use rquickjs::{qjs, Array, Atom, Ctx, Object, TypedArray, Value};
+use rquickjs::{qjs, Array, Ctx, Object, TypedArray, Value};
 
 use super::super::convert::{quote_ident, Arg, ReadOptions};
 use super::super::failure::FailureKind;
-use super::super::sandbox::Watch;
+use super::super::sandbox::{define, CallAtoms, Watch};
 use super::super::sql::{self, Cell, Rows, SqlError};
 use crate::catalog::exposed;
 use crate::gucs;
@@ -258,7 +258,7 @@ fn statement<'js>(
         ));
     }
     super::count_call(what, super::Api::Db).map_err(|m| thrown(ctx, "RangeError", &m, "54000"))?;
-    match sql::run(q, args, gucs::max_query_rows(), super::deadline(), read) {
+    match sql::run(q, args, gucs::max_query_rows(), read) {
         Ok(rows) => Ok(rows),
         Err(SqlError::Failed(c)) => Err(database_error(ctx, c)),
         Err(SqlError::Deadline) => {
@@ -525,15 +525,11 @@ pub fn arg<'js>(ctx: &Ctx<'js>, v: &Value<'js>) -> rquickjs::Result<Arg> {
 
 pub fn rows_to_js<'js>(ctx: &Ctx<'js>, rows: Rows) -> Js<'js> {
     let out = Array::new(ctx.clone())?;
-    let names = rows
-        .columns
-        .iter()
-        .map(|c| Atom::from_str(ctx.clone(), c))
-        .collect::<rquickjs::Result<Vec<_>>>()?;
-    for (i, row) in rows.rows.into_iter().enumerate() {
+    let names = CallAtoms::new(ctx, rows.columns.iter().map(String::as_str))?;
+    for (i, row) in rows.rows.iter().enumerate() {
         let o = Object::new(ctx.clone())?;
-        for (name, c) in names.iter().zip(row) {
-            o.set(name.clone(), cell(ctx, &c)?)?;
+        for (name, c) in names.get().iter().zip(row) {
+            define(ctx, &o, *name, cell(ctx, c)?)?;
         }
         out.set(i, o)?;
     }
