@@ -551,7 +551,10 @@ impl TenantRuntime {
         if let (Some(message), Ok(_)) = (&usage.commit_failure, &outcome) {
             outcome = Err(Failure::new(FailureKind::Thrown, "Error", message.clone()));
         }
-        if let Some(r) = crate::redact::Redactor::new(&usage.secrets) {
+        if let Some(r) = (!usage.secrets.is_empty())
+            .then(|| crate::redact::Redactor::new(&usage.secrets))
+            .flatten()
+        {
             match &mut outcome {
                 Ok(Some(json)) => r.json(json),
                 Ok(None) => {}
@@ -884,6 +887,10 @@ fn typed_ctx<'js>(
 /// Runs jobs until `value` (a promise or not) settles, and returns what it settled to.
 fn settle<'js>(ctx: &Ctx<'js>, value: &Value<'js>, watch: &Watch) -> rquickjs::Result<Value<'js>> {
     let promise = value.as_promise();
+    if promise.is_none() && !watch.stopped() && !super::stdlib::may_have_timers() {
+        // Settled, and no timer can be set (the usual embedded call).
+        return Ok(value.clone());
+    }
     loop {
         if watch.stopped() {
             break;

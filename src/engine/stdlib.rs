@@ -91,9 +91,14 @@ pub fn now_ms() -> f64 {
 }
 
 /// The timers a script set (stdlib.js's timerHost), if it loaded the library.
+/// Whether a context of this backend loaded the library, whose timers a run may have set.
+pub fn may_have_timers() -> bool {
+    LOADED.get()
+}
+
 pub fn timers<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<Option<Object<'js>>> {
     // Most scripts never load the library: no lookup of a global per call for them.
-    if !LOADED.get() {
+    if !may_have_timers() {
         return Ok(None);
     }
     Ok(ctx
