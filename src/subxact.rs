@@ -76,6 +76,10 @@ pub fn run_shared<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R
             pg_sys::RollbackAndReleaseCurrentSubTransaction();
             pg_sys::MemoryContextSwitchTo(shared.cxt);
             pg_sys::CurrentResourceOwner = shared.owner;
+        } else if pg_sys::GetCurrentTransactionIdIfAny() != pg_sys::InvalidTransactionId {
+            // It wrote after all (a policy changed since the statement was planned to call a
+            // volatile function, say): kept at once, so that no later failure can undo it.
+            end_shared();
         }
         result
     }

@@ -98,6 +98,20 @@ export default function (ctx) {
 }$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
 SELECT jsonb_pretty(jsrt.execute('shared_subxact'));
 SELECT array_agg(round ORDER BY round) AS noted FROM public.subxact_notes;
+-- A statement planned as changing nothing that writes once replanned (its view now calls a
+-- volatile function) is kept at once: the failure after it does not undo its write.
+CREATE VIEW public.subxact_view AS SELECT 1 AS x;
+GRANT SELECT ON public.subxact_view TO jsrt_script;
+SELECT jsrt.create_script('replanned', $js$
+export default function (ctx) {
+  const x = ctx.db.one('select x from public.subxact_view').x;
+  try { ctx.db.one('select 1/(n - n) as y from (select $1::int as n) s', [x]); } catch (e) { return `${x}, caught ${e.code}`; }
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('replanned') AS planned, jsrt.execute('replanned') AS shared;
+CREATE OR REPLACE VIEW public.subxact_view AS SELECT public.subxact_note(7) AS x;
+SELECT jsrt.execute('replanned') AS replanned;
+SELECT array_agg(round ORDER BY round) AS noted FROM public.subxact_notes;
+DROP VIEW public.subxact_view;
 DELETE FROM items WHERE name LIKE 'shared-%';
 DROP TABLE public.subxact_notes;
 DROP FUNCTION public.subxact_note(int);
@@ -187,3 +201,10 @@ SELECT jsrt.create_script('twice', $js$export default function (ctx) {
 SELECT count(*) FILTER (WHERE r <> '"ok"') > 0 AS some_refused,
        bool_and(r = '"ok"' OR r::text LIKE '%reached its limit of 3 API calls this minute (resource_limits.max_api_calls_per_minute)%') AS named
   FROM (SELECT jsrt.execute('twice')::text AS r FROM generate_series(1, 4)) runs;
+-- Calls counted ahead in shared memory and not made are given back when the run ends:
+-- a run of 1 call then one of 39 fit a limit of 40 (were they kept, the second would fail).
+SELECT jsrt.create_script('calls', $js$export default function (ctx) {
+  for (let i = 0; i < ctx.input.n; i++) ctx.db.query('select $1::int as i', [i]);
+  return ctx.input.n;
+}$js$, 'oneoff', '{"status": "active", "resource_limits": {"max_api_calls_per_minute": 40}}') IS NOT NULL AS ok;
+SELECT jsrt.execute('calls', '{"n": 1}') AS first, jsrt.execute('calls', '{"n": 39}') AS second;
