@@ -57,49 +57,67 @@ thread_local! {
 /// measurable part of a small ctx.db statement.
 const AHEAD_MAX: u64 = 32;
 
-/// Counts one call of `script` in `minute`; Err when that would pass `limit`.
-/// With preload, calls are counted in shared memory a few at a time, fewer
-/// the nearer the count is to `limit` (one within 8 of it), and those not
-/// made are given back when the run ends (`give_back`): the count never
-/// passes the limit, and is exact again once no run is going on.
-pub fn take(script: u128, minute: i64, limit: u64) -> Result<(), QuotaError> {
-    if crate::preloaded() {
-        let (s, m, left) = AHEAD.get();
-        if s == script && m == minute && left > 0 {
-            AHEAD.set((s, m, left - 1));
-            return Ok(());
-        }
-        give_back();
-        let mut all = SHARED.exclusive();
-        let Some(pick) = bucket(&all.0, script, minute) else {
-            return Err(QuotaError::TableFull);
-        };
-        let b = &mut all.0[pick];
-        if b.script != script || b.minute != minute {
-            *b = Bucket {
-                script,
-                minute,
-                count: 0,
-            };
-        }
-        count(&mut b.count, limit)?;
-        let extra = (limit.saturating_sub(b.count) / 8).min(AHEAD_MAX - 1);
-        b.count += extra;
-        AHEAD.set((script, minute, extra));
-        Ok(())
-    } else {
-        LOCAL.with(|l| {
-            let mut l = l.borrow_mut();
-            if l.len() > BUCKETS {
-                l.retain(|_, (m, _)| *m == minute);
-            }
-            let e = l.entry(script).or_insert((minute, 0));
-            if e.0 != minute {
-                *e = (minute, 0);
-            }
-            count(&mut e.1, limit)
-        })
+/// Counts one ctx call of `script` in `minute`; Err when that would pass
+/// `limit`. With preload, calls are counted in shared memory a few at a
+/// time, fewer the nearer the count is to `limit` (one within 8 of it), and
+/// those not made are given back when the run ends (`give_back`): the count
+/// never passes the limit, and is exact again once no run is going on.
+pub fn take_call(script: u128, minute: i64, limit: u64) -> Result<(), QuotaError> {
+    if !crate::preloaded() {
+        return take(script, minute, limit);
     }
+    let (s, m, left) = AHEAD.get();
+    if s == script && m == minute && left > 0 {
+        AHEAD.set((s, m, left - 1));
+        return Ok(());
+    }
+    give_back();
+    let extra = count_shared(script, minute, limit, true)?;
+    AHEAD.set((script, minute, extra));
+    Ok(())
+}
+
+/// Counts one of `key` in `minute` (an endpoint's request), exactly; Err
+/// when that would pass `limit`.
+pub fn take(key: u128, minute: i64, limit: u64) -> Result<(), QuotaError> {
+    if crate::preloaded() {
+        return count_shared(key, minute, limit, false).map(|_| ());
+    }
+    LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        if l.len() > BUCKETS {
+            l.retain(|_, (m, _)| *m == minute);
+        }
+        let e = l.entry(key).or_insert((minute, 0));
+        if e.0 != minute {
+            *e = (minute, 0);
+        }
+        count(&mut e.1, limit)
+    })
+}
+
+/// Counts one in shared memory and, when `ahead`, as many more as the room
+/// left allows (`take_call`); returns how many more.
+fn count_shared(key: u128, minute: i64, limit: u64, ahead: bool) -> Result<u64, QuotaError> {
+    let mut all = SHARED.exclusive();
+    let Some(pick) = bucket(&all.0, key, minute) else {
+        return Err(QuotaError::TableFull);
+    };
+    let b = &mut all.0[pick];
+    if b.script != key || b.minute != minute {
+        *b = Bucket {
+            script: key,
+            minute,
+            count: 0,
+        };
+    }
+    count(&mut b.count, limit)?;
+    let extra = match ahead {
+        true => (limit.saturating_sub(b.count) / 8).min(AHEAD_MAX - 1),
+        false => 0,
+    };
+    b.count += extra;
+    Ok(extra)
 }
 
 /// Gives back the calls counted ahead and not made.

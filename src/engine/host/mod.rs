@@ -176,7 +176,7 @@ fn count_call(what: &str, kind: Api) -> Result<(), String> {
             ));
         }
         let (minute, _) = quota::clock_minute();
-        let taken = quota::take(run.script, minute, run.limits.api_calls_per_minute);
+        let taken = quota::take_call(run.script, minute, run.limits.api_calls_per_minute);
         if taken == Err(quota::QuotaError::TableFull) {
             return Err(format!(
                 "{what}: the per-minute API call counters of this server are all in use this minute; try again in a minute"
