@@ -279,7 +279,6 @@ struct Loaded {
 
 /// One tenant's heap. No other tenant's code ever runs in it.
 pub struct TenantRuntime {
-    /// by script id
     /// by script key (`Script.key`)
     loaded: KeyMap<Loaded>,
     logs: Rc<RefCell<LogBuffer>>,
