@@ -66,14 +66,21 @@ pub fn run(sql: &str, args: &[Arg], max_rows: u64, read: ReadOptions) -> Result<
         }
     });
     let cached = PLANS.with(|p| p.borrow().get(sql).cloned());
-    let pure = cached.as_ref().is_some_and(|s| s.changes_nothing);
+    // A statement that changes nothing shares a subtransaction (subxact::run_shared).
+    let pure = cached
+        .as_ref()
+        .filter(|s| s.changes_nothing)
+        .map(|s| s.plan);
     let go = AssertUnwindSafe(|| {
         // SAFETY: inside this subtransaction, on the main thread: an ERROR in `execute` is caught by
         // subxact::run, whose rollback also closes the SPI connection it left open.
         tenancy::as_script(|| unsafe { execute(sql, cached, args, max_rows, read) })
     });
-    let out = if pure {
-        subxact::run_shared(go)
+    let out = if let Some(plan) = pure {
+        // SAFETY: the statement's kept plan, read on the main thread inside the transaction.
+        let held = unsafe { locked_relations(plan) };
+        // SAFETY: as above, after the statement ran.
+        subxact::run_shared(go, || unsafe { only_locked(plan, &held) })
     } else {
         subxact::run(go)
     };
@@ -508,6 +515,38 @@ unsafe fn changes_nothing(plan: pg_sys::SPIPlanPtr) -> bool {
                 && (*q).utilityStmt.is_null()
                 && !pg_sys::contain_volatile_functions(q.cast())
         })
+    }
+}
+
+/// The relations `plan` reads that the transaction holds a lock on already.
+unsafe fn locked_relations(plan: pg_sys::SPIPlanPtr) -> Vec<Oid> {
+    // SAFETY: the caller's kept plan: one plan source, whose relationOids is a list of Oids or NIL.
+    unsafe {
+        relation_oids(plan)
+            .filter(|&r| pg_sys::CheckRelationOidLockedByMe(r, pg_sys::AccessShareLock as _, true))
+            .collect()
+    }
+}
+
+/// Whether every relation `plan` reads (as planned now, perhaps again) is
+/// one of `held`: then running it took no lock the transaction lacked.
+unsafe fn only_locked(plan: pg_sys::SPIPlanPtr, held: &[Oid]) -> bool {
+    // SAFETY: as in locked_relations.
+    unsafe { relation_oids(plan).all(|r| held.contains(&r)) }
+}
+
+unsafe fn relation_oids(plan: pg_sys::SPIPlanPtr) -> impl Iterator<Item = Oid> {
+    // SAFETY: the caller's kept plan (`prepare` checked it has one plan source); relationOids is an
+    // Oid list or NIL, read before anything can replan it.
+    unsafe {
+        let sources = pg_sys::SPI_plan_get_plan_sources(plan);
+        let source = pg_sys::list_nth(sources, 0).cast::<pg_sys::CachedPlanSource>();
+        let list = (*source).relationOids;
+        let n = if list.is_null() { 0 } else { (*list).length };
+        (0..n)
+            .map(move |i| pg_sys::list_nth_oid(list, i))
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 }
 

@@ -112,6 +112,22 @@ CREATE OR REPLACE VIEW public.subxact_view AS SELECT public.subxact_note(7) AS x
 SELECT jsrt.execute('replanned') AS replanned;
 SELECT array_agg(round ORDER BY round) AS noted FROM public.subxact_notes;
 DROP VIEW public.subxact_view;
+-- A read's lock on its table lasts the transaction, as any statement's: a failure after it
+-- (whose rollback ends the subtransaction the read shared) does not let go of it, so that no
+-- TRUNCATE or ALTER can slip in under the caller's snapshot.
+CREATE TABLE public.subxact_locked (v int);
+GRANT SELECT ON public.subxact_locked TO jsrt_script;
+SELECT jsrt.create_script('lock_kept', $js$
+export default function (ctx) {
+  const n = ctx.db.one('select count(*)::int as n from public.subxact_locked').n;
+  try { ctx.db.one('select 1/(n - n) as y from (select $1::int as n) s', [n]); } catch (e) { return `${n}, caught ${e.code}`; }
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('lock_kept') AS planned;
+BEGIN;
+SELECT jsrt.execute('lock_kept') AS shared;
+SELECT mode, granted FROM pg_locks WHERE pid = pg_backend_pid() AND relation = 'public.subxact_locked'::regclass;
+COMMIT;
+DROP TABLE public.subxact_locked;
 DELETE FROM items WHERE name LIKE 'shared-%';
 DROP TABLE public.subxact_notes;
 DROP FUNCTION public.subxact_note(int);
