@@ -518,13 +518,36 @@ unsafe fn changes_nothing(plan: pg_sys::SPIPlanPtr) -> bool {
     }
 }
 
-/// The relations `plan` reads that the transaction holds a lock on already.
+/// The relations `plan` reads that the transaction holds a lock on already,
+/// but for those with partitions or children: which of those a run locks
+/// (pruned or not) is not in the plan source, so they count as not held.
 unsafe fn locked_relations(plan: pg_sys::SPIPlanPtr) -> Vec<Oid> {
     // SAFETY: the caller's kept plan: one plan source, whose relationOids is a list of Oids or NIL.
     unsafe {
         relation_oids(plan)
-            .filter(|&r| pg_sys::CheckRelationOidLockedByMe(r, pg_sys::AccessShareLock as _, true))
+            .filter(|&r| {
+                pg_sys::CheckRelationOidLockedByMe(r, pg_sys::AccessShareLock as _, true)
+                    && !has_children(r)
+            })
             .collect()
+    }
+}
+
+/// Whether relation `r` is partitioned or has inheritance children (or is
+/// gone: dropped earlier in this transaction).
+unsafe fn has_children(r: Oid) -> bool {
+    // SAFETY: a syscache lookup inside the transaction, which raises nothing for a missing row; the
+    // two fields are read before the tuple is released.
+    unsafe {
+        let tuple = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as _, Datum::from(r));
+        if tuple.is_null() {
+            return true;
+        }
+        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple);
+        let children = (*form).relhassubclass
+            || (*form).relkind as u8 == pg_sys::RELKIND_PARTITIONED_TABLE;
+        pg_sys::ReleaseSysCache(tuple);
+        children
     }
 }
 

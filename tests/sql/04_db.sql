@@ -128,6 +128,24 @@ SELECT jsrt.execute('lock_kept') AS shared;
 SELECT mode, granted FROM pg_locks WHERE pid = pg_backend_pid() AND relation = 'public.subxact_locked'::regclass;
 COMMIT;
 DROP TABLE public.subxact_locked;
+-- also a partition reached through its parent, which the transaction holds already
+CREATE TABLE public.subxact_parts (k int) PARTITION BY LIST (k);
+CREATE TABLE public.subxact_part1 PARTITION OF public.subxact_parts FOR VALUES IN (1);
+CREATE TABLE public.subxact_part2 PARTITION OF public.subxact_parts FOR VALUES IN (2);
+GRANT SELECT ON public.subxact_parts TO jsrt_script;
+SELECT jsrt.create_script('part_lock_kept', $js$
+export default function (ctx) {
+  const n = [1, 2].map((k) => ctx.db.one('select count(*)::int as n from public.subxact_parts where k = $1', [k]).n);
+  try { ctx.db.one('select 1/(n - n) as y from (select $1::int as n) s', [n[0]]); } catch (e) { return `${n}, caught ${e.code}`; }
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('part_lock_kept') AS planned;
+BEGIN;
+SELECT jsrt.execute('part_lock_kept') AS shared;
+SELECT relation::regclass, mode FROM pg_locks WHERE pid = pg_backend_pid()
+   AND relation IN ('public.subxact_parts'::regclass, 'public.subxact_part1'::regclass, 'public.subxact_part2'::regclass)
+ ORDER BY 1;
+COMMIT;
+DROP TABLE public.subxact_parts;
 DELETE FROM items WHERE name LIKE 'shared-%';
 DROP TABLE public.subxact_notes;
 DROP FUNCTION public.subxact_note(int);
