@@ -514,7 +514,38 @@ unsafe fn changes_nothing(plan: pg_sys::SPIPlanPtr) -> bool {
                 && !(*q).hasModifyingCTE
                 && (*q).utilityStmt.is_null()
                 && !pg_sys::contain_volatile_functions(q.cast())
+                && !pg_sys::query_tree_walker(q, Some(walk_reads), std::ptr::null_mut(), 0)
         })
+    }
+}
+
+/// The stable catalog functions that read tables named at run time
+/// (`table_to_xml($1::regclass, ...)` and the schema and database forms):
+/// what they lock is in no plan, so a shared subtransaction could not keep it.
+const READS_BY_NAME: [u32; 9] = [2923, 2926, 2929, 2933, 2934, 2935, 2936, 2937, 2938];
+
+#[pg_guard]
+unsafe extern "C-unwind" fn reads_by_name(func: Oid, _cx: *mut c_void) -> bool {
+    READS_BY_NAME.contains(&func.to_u32())
+}
+
+/// Finds a call of such a function in a query tree.
+#[pg_guard]
+unsafe extern "C-unwind" fn walk_reads(node: *mut pg_sys::Node, cx: *mut c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    // SAFETY: `node` is a node of the query tree being walked; the walkers are Postgres's own.
+    unsafe {
+        if pg_sys::check_functions_in_node(node, Some(reads_by_name), cx) {
+            return true;
+        }
+        match (*node).type_ {
+            pg_sys::NodeTag::T_Query => {
+                pg_sys::query_tree_walker(node.cast(), Some(walk_reads), cx, 0)
+            }
+            _ => pg_sys::expression_tree_walker(node, Some(walk_reads), cx),
+        }
     }
 }
 
@@ -539,13 +570,14 @@ unsafe fn has_children(r: Oid) -> bool {
     // SAFETY: a syscache lookup inside the transaction, which raises nothing for a missing row; the
     // two fields are read before the tuple is released.
     unsafe {
-        let tuple = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as _, Datum::from(r));
+        let tuple =
+            pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as _, Datum::from(r));
         if tuple.is_null() {
             return true;
         }
         let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple);
-        let children = (*form).relhassubclass
-            || (*form).relkind as u8 == pg_sys::RELKIND_PARTITIONED_TABLE;
+        let children =
+            (*form).relhassubclass || (*form).relkind as u8 == pg_sys::RELKIND_PARTITIONED_TABLE;
         pg_sys::ReleaseSysCache(tuple);
         children
     }

@@ -146,6 +146,20 @@ SELECT relation::regclass, mode FROM pg_locks WHERE pid = pg_backend_pid()
  ORDER BY 1;
 COMMIT;
 DROP TABLE public.subxact_parts;
+-- and a table read by a catalog function that names it at run time (in no plan)
+CREATE TABLE public.subxact_xml (v int);
+GRANT SELECT ON public.subxact_xml TO jsrt_script;
+SELECT jsrt.create_script('xml_lock_kept', $js$
+export default function (ctx) {
+  const n = ctx.db.one("select length(table_to_xml($1::regclass, false, false, '')::text) as n", ['public.subxact_xml']).n;
+  try { ctx.db.one('select 1/(n - n) as y from (select $1::int as n) s', [n]); } catch (e) { return `caught ${e.code}`; }
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('xml_lock_kept') AS planned;
+BEGIN;
+SELECT jsrt.execute('xml_lock_kept') AS shared;
+SELECT mode, granted FROM pg_locks WHERE pid = pg_backend_pid() AND relation = 'public.subxact_xml'::regclass;
+COMMIT;
+DROP TABLE public.subxact_xml;
 DELETE FROM items WHERE name LIKE 'shared-%';
 DROP TABLE public.subxact_notes;
 DROP FUNCTION public.subxact_note(int);
