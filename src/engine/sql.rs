@@ -67,20 +67,19 @@ pub fn run(sql: &str, args: &[Arg], max_rows: u64, read: ReadOptions) -> Result<
     });
     let cached = PLANS.with(|p| p.borrow().get(sql).cloned());
     // A statement that changes nothing shares a subtransaction (subxact::run_shared).
-    let pure = cached
-        .as_ref()
-        .filter(|s| s.changes_nothing)
-        .map(|s| s.plan);
+    // (Its own reference: `execute` drops the one it is given.)
+    let pure = cached.as_ref().filter(|s| s.changes_nothing).cloned();
     let go = AssertUnwindSafe(|| {
         // SAFETY: inside this subtransaction, on the main thread: an ERROR in `execute` is caught by
         // subxact::run, whose rollback also closes the SPI connection it left open.
         tenancy::as_script(|| unsafe { execute(sql, cached, args, max_rows, read) })
     });
-    let out = if let Some(plan) = pure {
-        // SAFETY: the statement's kept plan, read on the main thread inside the transaction.
-        let held = unsafe { locked_relations(plan) };
+    let out = if let Some(stmt) = pure {
+        // SAFETY: the statement's kept plan, alive while `stmt` is, read on the main thread inside
+        // the transaction.
+        let held = unsafe { locked_relations(stmt.plan) };
         // SAFETY: as above, after the statement ran.
-        subxact::run_shared(go, || unsafe { only_locked(plan, &held) })
+        subxact::run_shared(go, || unsafe { only_locked(stmt.plan, &held) })
     } else {
         subxact::run(go)
     };
