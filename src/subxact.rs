@@ -43,8 +43,13 @@ thread_local! {
 /// Runs `f`, which must change nothing a rollback would undo (no writes, no
 /// settings, no locks beyond a read's), in the shared subtransaction,
 /// opening it if none is open. An ERROR in `f` rolls it back and comes back
-/// as a value, as with `run`.
-pub fn run_shared<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Caught> {
+/// as a value, as with `run`. After a success, `keep_open` says whether the
+/// subtransaction may stay open: false when `f` took a lock the transaction
+/// did not hold, which a later failure's rollback would release.
+pub fn run_shared<R>(
+    f: impl FnOnce() -> R + std::panic::UnwindSafe,
+    keep_open: impl FnOnce() -> bool,
+) -> Result<R, Caught> {
     // SAFETY: as in run_if, on the main thread. The shared subtransaction is the innermost one whenever
     // it is used: anything that opens another ends it first, and a stale one (of a transaction that
     // ended in an error) is recognised by its level and forgotten.
@@ -76,9 +81,13 @@ pub fn run_shared<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R
             pg_sys::RollbackAndReleaseCurrentSubTransaction();
             pg_sys::MemoryContextSwitchTo(shared.cxt);
             pg_sys::CurrentResourceOwner = shared.owner;
-        } else if pg_sys::GetCurrentTransactionIdIfAny() != pg_sys::InvalidTransactionId {
+        } else if pg_sys::GetCurrentTransactionIdIfAny() != pg_sys::InvalidTransactionId
+            || !keep_open()
+        {
             // It wrote after all (a policy changed since the statement was planned to call a
-            // volatile function, say): kept at once, so that no later failure can undo it.
+            // volatile function, say), or it locked a table the transaction had not locked
+            // yet: kept at once, so that no later failure can undo the write or let go of the
+            // lock (a concurrent TRUNCATE would then change what the caller's snapshot sees).
             end_shared();
         }
         result

@@ -66,14 +66,20 @@ pub fn run(sql: &str, args: &[Arg], max_rows: u64, read: ReadOptions) -> Result<
         }
     });
     let cached = PLANS.with(|p| p.borrow().get(sql).cloned());
-    let pure = cached.as_ref().is_some_and(|s| s.changes_nothing);
+    // A statement that changes nothing shares a subtransaction (subxact::run_shared).
+    // (Its own reference: `execute` drops the one it is given.)
+    let pure = cached.as_ref().filter(|s| s.changes_nothing).cloned();
     let go = AssertUnwindSafe(|| {
         // SAFETY: inside this subtransaction, on the main thread: an ERROR in `execute` is caught by
         // subxact::run, whose rollback also closes the SPI connection it left open.
         tenancy::as_script(|| unsafe { execute(sql, cached, args, max_rows, read) })
     });
-    let out = if pure {
-        subxact::run_shared(go)
+    let out = if let Some(stmt) = pure {
+        // SAFETY: the statement's kept plan, alive while `stmt` is, read on the main thread inside
+        // the transaction.
+        let held = unsafe { locked_relations(stmt.plan) };
+        // SAFETY: as above, after the statement ran.
+        subxact::run_shared(go, || unsafe { only_locked(stmt.plan, &held) })
     } else {
         subxact::run(go)
     };
@@ -507,7 +513,94 @@ unsafe fn changes_nothing(plan: pg_sys::SPIPlanPtr) -> bool {
                 && !(*q).hasModifyingCTE
                 && (*q).utilityStmt.is_null()
                 && !pg_sys::contain_volatile_functions(q.cast())
+                && !pg_sys::query_tree_walker(q, Some(walk_reads), std::ptr::null_mut(), 0)
         })
+    }
+}
+
+/// The stable catalog functions that read tables named at run time
+/// (`table_to_xml($1::regclass, ...)` and the schema and database forms):
+/// what they lock is in no plan, so a shared subtransaction could not keep it.
+const READS_BY_NAME: [u32; 9] = [2923, 2926, 2929, 2933, 2934, 2935, 2936, 2937, 2938];
+
+#[pg_guard]
+unsafe extern "C-unwind" fn reads_by_name(func: Oid, _cx: *mut c_void) -> bool {
+    READS_BY_NAME.contains(&func.to_u32())
+}
+
+/// Finds a call of such a function in a query tree.
+#[pg_guard]
+unsafe extern "C-unwind" fn walk_reads(node: *mut pg_sys::Node, cx: *mut c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    // SAFETY: `node` is a node of the query tree being walked; the walkers are Postgres's own.
+    unsafe {
+        if pg_sys::check_functions_in_node(node, Some(reads_by_name), cx) {
+            return true;
+        }
+        match (*node).type_ {
+            pg_sys::NodeTag::T_Query => {
+                pg_sys::query_tree_walker(node.cast(), Some(walk_reads), cx, 0)
+            }
+            _ => pg_sys::expression_tree_walker(node, Some(walk_reads), cx),
+        }
+    }
+}
+
+/// The relations `plan` reads that the transaction holds a lock on already,
+/// but for those with partitions or children: which of those a run locks
+/// (pruned or not) is not in the plan source, so they count as not held.
+unsafe fn locked_relations(plan: pg_sys::SPIPlanPtr) -> Vec<Oid> {
+    // SAFETY: the caller's kept plan: one plan source, whose relationOids is a list of Oids or NIL.
+    unsafe {
+        relation_oids(plan)
+            .filter(|&r| {
+                pg_sys::CheckRelationOidLockedByMe(r, pg_sys::AccessShareLock as _, true)
+                    && !has_children(r)
+            })
+            .collect()
+    }
+}
+
+/// Whether relation `r` is partitioned or has inheritance children (or is
+/// gone: dropped earlier in this transaction).
+unsafe fn has_children(r: Oid) -> bool {
+    // SAFETY: a syscache lookup inside the transaction, which raises nothing for a missing row; the
+    // two fields are read before the tuple is released.
+    unsafe {
+        let tuple =
+            pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as _, Datum::from(r));
+        if tuple.is_null() {
+            return true;
+        }
+        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple);
+        let children =
+            (*form).relhassubclass || (*form).relkind as u8 == pg_sys::RELKIND_PARTITIONED_TABLE;
+        pg_sys::ReleaseSysCache(tuple);
+        children
+    }
+}
+
+/// Whether every relation `plan` reads (as planned now, perhaps again) is
+/// one of `held`: then running it took no lock the transaction lacked.
+unsafe fn only_locked(plan: pg_sys::SPIPlanPtr, held: &[Oid]) -> bool {
+    // SAFETY: as in locked_relations.
+    unsafe { relation_oids(plan).all(|r| held.contains(&r)) }
+}
+
+unsafe fn relation_oids(plan: pg_sys::SPIPlanPtr) -> impl Iterator<Item = Oid> {
+    // SAFETY: the caller's kept plan (`prepare` checked it has one plan source); relationOids is an
+    // Oid list or NIL, read before anything can replan it.
+    unsafe {
+        let sources = pg_sys::SPI_plan_get_plan_sources(plan);
+        let source = pg_sys::list_nth(sources, 0).cast::<pg_sys::CachedPlanSource>();
+        let list = (*source).relationOids;
+        let n = if list.is_null() { 0 } else { (*list).length };
+        (0..n)
+            .map(move |i| pg_sys::list_nth_oid(list, i))
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 }
 

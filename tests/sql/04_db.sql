@@ -112,6 +112,54 @@ CREATE OR REPLACE VIEW public.subxact_view AS SELECT public.subxact_note(7) AS x
 SELECT jsrt.execute('replanned') AS replanned;
 SELECT array_agg(round ORDER BY round) AS noted FROM public.subxact_notes;
 DROP VIEW public.subxact_view;
+-- A read's lock on its table lasts the transaction, as any statement's: a failure after it
+-- (whose rollback ends the subtransaction the read shared) does not let go of it, so that no
+-- TRUNCATE or ALTER can slip in under the caller's snapshot.
+CREATE TABLE public.subxact_locked (v int);
+GRANT SELECT ON public.subxact_locked TO jsrt_script;
+SELECT jsrt.create_script('lock_kept', $js$
+export default function (ctx) {
+  const n = ctx.db.one('select count(*)::int as n from public.subxact_locked').n;
+  try { ctx.db.one('select 1/(n - n) as y from (select $1::int as n) s', [n]); } catch (e) { return `${n}, caught ${e.code}`; }
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('lock_kept') AS planned;
+BEGIN;
+SELECT jsrt.execute('lock_kept') AS shared;
+SELECT mode, granted FROM pg_locks WHERE pid = pg_backend_pid() AND relation = 'public.subxact_locked'::regclass;
+COMMIT;
+DROP TABLE public.subxact_locked;
+-- also a partition reached through its parent, which the transaction holds already
+CREATE TABLE public.subxact_parts (k int) PARTITION BY LIST (k);
+CREATE TABLE public.subxact_part1 PARTITION OF public.subxact_parts FOR VALUES IN (1);
+CREATE TABLE public.subxact_part2 PARTITION OF public.subxact_parts FOR VALUES IN (2);
+GRANT SELECT ON public.subxact_parts TO jsrt_script;
+SELECT jsrt.create_script('part_lock_kept', $js$
+export default function (ctx) {
+  const n = [1, 2].map((k) => ctx.db.one('select count(*)::int as n from public.subxact_parts where k = $1', [k]).n);
+  try { ctx.db.one('select 1/(n - n) as y from (select $1::int as n) s', [n[0]]); } catch (e) { return `${n}, caught ${e.code}`; }
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('part_lock_kept') AS planned;
+BEGIN;
+SELECT jsrt.execute('part_lock_kept') AS shared;
+SELECT relation::regclass, mode FROM pg_locks WHERE pid = pg_backend_pid()
+   AND relation IN ('public.subxact_parts'::regclass, 'public.subxact_part1'::regclass, 'public.subxact_part2'::regclass)
+ ORDER BY 1;
+COMMIT;
+DROP TABLE public.subxact_parts;
+-- and a table read by a catalog function that names it at run time (in no plan)
+CREATE TABLE public.subxact_xml (v int);
+GRANT SELECT ON public.subxact_xml TO jsrt_script;
+SELECT jsrt.create_script('xml_lock_kept', $js$
+export default function (ctx) {
+  const n = ctx.db.one("select length(table_to_xml($1::regclass, false, false, '')::text) as n", ['public.subxact_xml']).n;
+  try { ctx.db.one('select 1/(n - n) as y from (select $1::int as n) s', [n]); } catch (e) { return `caught ${e.code}`; }
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.execute('xml_lock_kept') AS planned;
+BEGIN;
+SELECT jsrt.execute('xml_lock_kept') AS shared;
+SELECT mode, granted FROM pg_locks WHERE pid = pg_backend_pid() AND relation = 'public.subxact_xml'::regclass;
+COMMIT;
+DROP TABLE public.subxact_xml;
 DELETE FROM items WHERE name LIKE 'shared-%';
 DROP TABLE public.subxact_notes;
 DROP FUNCTION public.subxact_note(int);
