@@ -75,11 +75,11 @@ pub fn run(sql: &str, args: &[Arg], max_rows: u64, read: ReadOptions) -> Result<
         tenancy::as_script(|| unsafe { execute(sql, cached, args, max_rows, read) })
     });
     let out = if let Some(stmt) = pure {
-        // SAFETY: the statement's kept plan, alive while `stmt` is, read on the main thread inside
-        // the transaction.
-        let held = unsafe { locked_relations(stmt.plan) };
+        // SAFETY: the statement's kept plan source, alive while `stmt` is, read on the main thread
+        // inside the transaction.
+        let before = unsafe { Reads::now(stmt.source) };
         // SAFETY: as above, after the statement ran.
-        subxact::run_shared(go, || unsafe { only_locked(stmt.plan, &held) })
+        subxact::run_shared(go, || unsafe { before.took_no_new_lock(stmt.source) })
     } else {
         subxact::run(go)
     };
@@ -269,6 +269,8 @@ pub struct Param {
 
 struct Statement {
     plan: pg_sys::SPIPlanPtr,
+    /// its one plan source (`check`), kept with the plan
+    source: *mut pg_sys::CachedPlanSource,
     params: Vec<Param>,
     /// whether running it may change a setting (`may_change_settings`)
     may_change_settings: bool,
@@ -313,8 +315,10 @@ unsafe fn prepare(sql: &str) -> Rc<Statement> {
         let may_change_settings = may_change_settings(plan, &types);
         let changes_nothing = !may_change_settings && changes_nothing(plan);
         pg_sys::SPI_keepplan(plan);
+        let source = pg_sys::list_nth(pg_sys::SPI_plan_get_plan_sources(plan), 0).cast();
         let stmt = Rc::new(Statement {
             plan,
+            source,
             params,
             may_change_settings,
             changes_nothing,
@@ -548,23 +552,55 @@ unsafe extern "C-unwind" fn walk_reads(node: *mut pg_sys::Node, cx: *mut c_void)
     }
 }
 
-/// The relations `plan` reads that the transaction holds a lock on already,
-/// but for those with partitions or children: which of those a run locks
-/// (pruned or not) is not in the plan source, so they count as not held.
-unsafe fn locked_relations(plan: pg_sys::SPIPlanPtr) -> Vec<Oid> {
-    // SAFETY: the caller's kept plan: one plan source, whose relationOids is a list of Oids or NIL.
-    unsafe {
-        relation_oids(plan)
-            .filter(|&r| {
+/// What a statement that changes nothing reads, as planned when it starts,
+/// if the transaction held a lock on each relation already; None otherwise.
+struct Reads(Option<Vec<Oid>>);
+
+impl Reads {
+    /// # Safety
+    /// `source` is a kept plan source, read inside the transaction.
+    unsafe fn now(source: *mut pg_sys::CachedPlanSource) -> Reads {
+        // SAFETY: the caller's; relationOids is an Oid list or NIL.
+        unsafe {
+            let list = (*source).relationOids;
+            let held = oids(list).all(|r| {
                 pg_sys::CheckRelationOidLockedByMe(r, pg_sys::AccessShareLock as _, true)
                     && !has_children(r)
-            })
-            .collect()
+            });
+            Reads(held.then(|| oids(list).collect()))
+        }
+    }
+
+    /// Whether running it took no lock the transaction lacked: every
+    /// relation it read, as planned then (perhaps again), was locked before.
+    ///
+    /// # Safety
+    /// As for `now`, after the statement ran.
+    unsafe fn took_no_new_lock(&self, source: *mut pg_sys::CachedPlanSource) -> bool {
+        // SAFETY: the caller's.
+        self.0
+            .as_ref()
+            .is_some_and(|held| unsafe { oids((*source).relationOids) }.all(|r| held.contains(&r)))
     }
 }
 
+/// The Oids of an Oid list (NIL: none).
+unsafe fn oids(list: *mut pg_sys::List) -> impl Iterator<Item = Oid> {
+    // SAFETY: the caller's list, whose `length` cells are initialised Oids.
+    let cells: &[pg_sys::ListCell] = unsafe {
+        if list.is_null() {
+            &[]
+        } else {
+            std::slice::from_raw_parts((*list).elements, (*list).length as usize)
+        }
+    };
+    // SAFETY: an Oid list's cells hold oid_value.
+    cells.iter().map(|c| unsafe { c.oid_value })
+}
+
 /// Whether relation `r` is partitioned or has inheritance children (or is
-/// gone: dropped earlier in this transaction).
+/// gone: dropped earlier in this transaction): which of those a statement
+/// locks, pruned or not, is in no plan source, so its lock counts as new.
 unsafe fn has_children(r: Oid) -> bool {
     // SAFETY: a syscache lookup inside the transaction, which raises nothing for a missing row; the
     // two fields are read before the tuple is released.
@@ -579,28 +615,6 @@ unsafe fn has_children(r: Oid) -> bool {
             (*form).relhassubclass || (*form).relkind as u8 == pg_sys::RELKIND_PARTITIONED_TABLE;
         pg_sys::ReleaseSysCache(tuple);
         children
-    }
-}
-
-/// Whether every relation `plan` reads (as planned now, perhaps again) is
-/// one of `held`: then running it took no lock the transaction lacked.
-unsafe fn only_locked(plan: pg_sys::SPIPlanPtr, held: &[Oid]) -> bool {
-    // SAFETY: as in locked_relations.
-    unsafe { relation_oids(plan).all(|r| held.contains(&r)) }
-}
-
-unsafe fn relation_oids(plan: pg_sys::SPIPlanPtr) -> impl Iterator<Item = Oid> {
-    // SAFETY: the caller's kept plan (`prepare` checked it has one plan source); relationOids is an
-    // Oid list or NIL, read before anything can replan it.
-    unsafe {
-        let sources = pg_sys::SPI_plan_get_plan_sources(plan);
-        let source = pg_sys::list_nth(sources, 0).cast::<pg_sys::CachedPlanSource>();
-        let list = (*source).relationOids;
-        let n = if list.is_null() { 0 } else { (*list).length };
-        (0..n)
-            .map(move |i| pg_sys::list_nth_oid(list, i))
-            .collect::<Vec<_>>()
-            .into_iter()
     }
 }
 
