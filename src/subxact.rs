@@ -27,17 +27,55 @@ pub fn run<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, Caugh
     run_if(f, |_| true)
 }
 
-/// The shared subtransaction: its nesting level, and the memory context and
-/// resource owner of the code that opened it.
+/// An internal subtransaction that is open: its nesting level, and the
+/// memory context and resource owner of the code that opened it.
 #[derive(Clone, Copy)]
-struct Shared {
+struct Opened {
     level: i32,
     cxt: pg_sys::MemoryContext,
     owner: pg_sys::ResourceOwner,
 }
 
 thread_local! {
-    static SHARED: Cell<Option<Shared>> = const { Cell::new(None) };
+    /// the shared subtransaction, while one is open
+    static SHARED: Cell<Option<Opened>> = const { Cell::new(None) };
+}
+
+/// Opens an internal subtransaction; the caller's memory context stays current.
+///
+/// # Safety
+/// On the main thread inside a transaction; `end` closes it.
+unsafe fn begin() -> Opened {
+    // SAFETY: the caller's.
+    unsafe {
+        let cxt = pg_sys::CurrentMemoryContext;
+        let owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(cxt);
+        Opened {
+            level: pg_sys::GetCurrentTransactionNestLevel(),
+            cxt,
+            owner,
+        }
+    }
+}
+
+/// Ends the innermost subtransaction, `opened`, keeping or rolling back its
+/// work, and restores its opener's memory context and resource owner.
+///
+/// # Safety
+/// `opened` is the innermost subtransaction, on the main thread.
+unsafe fn end(opened: Opened, keep: bool) {
+    // SAFETY: the caller's.
+    unsafe {
+        if keep {
+            pg_sys::ReleaseCurrentSubTransaction();
+        } else {
+            pg_sys::RollbackAndReleaseCurrentSubTransaction();
+        }
+        pg_sys::MemoryContextSwitchTo(opened.cxt);
+        pg_sys::CurrentResourceOwner = opened.owner;
+    }
 }
 
 /// Runs `f`, which must change nothing a rollback would undo (no writes, no
@@ -57,30 +95,17 @@ pub fn run_shared<R>(
         let open = SHARED
             .get()
             .filter(|s| s.level == pg_sys::GetCurrentTransactionNestLevel());
-        let shared = match open {
-            Some(s) => s,
-            None => {
-                let cxt = pg_sys::CurrentMemoryContext;
-                let owner = pg_sys::CurrentResourceOwner;
-                pg_sys::BeginInternalSubTransaction(std::ptr::null());
-                pg_sys::MemoryContextSwitchTo(cxt);
-                let s = Shared {
-                    level: pg_sys::GetCurrentTransactionNestLevel(),
-                    cxt,
-                    owner,
-                };
-                SHARED.set(Some(s));
-                s
-            }
-        };
+        let shared = open.unwrap_or_else(|| {
+            let s = begin();
+            SHARED.set(Some(s));
+            s
+        });
         let result = PgTryBuilder::new(|| Ok::<R, Caught>(f()))
             .catch_others(|e| Err(describe(e)))
             .execute();
         if result.is_err() {
             SHARED.set(None);
-            pg_sys::RollbackAndReleaseCurrentSubTransaction();
-            pg_sys::MemoryContextSwitchTo(shared.cxt);
-            pg_sys::CurrentResourceOwner = shared.owner;
+            end(shared, false);
         } else if pg_sys::GetCurrentTransactionIdIfAny() != pg_sys::InvalidTransactionId
             || !keep_open()
         {
@@ -103,12 +128,9 @@ pub fn end_shared() {
     };
     // SAFETY: on the main thread; the shared subtransaction is the innermost one (its level says so).
     unsafe {
-        if std::thread::panicking() || pg_sys::GetCurrentTransactionNestLevel() != s.level {
-            return;
+        if !std::thread::panicking() && pg_sys::GetCurrentTransactionNestLevel() == s.level {
+            end(s, true);
         }
-        pg_sys::ReleaseCurrentSubTransaction();
-        pg_sys::MemoryContextSwitchTo(s.cxt);
-        pg_sys::CurrentResourceOwner = s.owner;
     }
 }
 
@@ -121,11 +143,7 @@ pub fn run_if<R>(
     // SAFETY: PL/pgSQL's exception-block pattern, on the main thread: an ERROR in `f` is caught before
     // the subtransaction ends, and the caller's memory context and resource owner are restored.
     unsafe {
-        let cxt = pg_sys::CurrentMemoryContext;
-        let owner = pg_sys::CurrentResourceOwner;
-        pg_sys::BeginInternalSubTransaction(std::ptr::null());
-        pg_sys::MemoryContextSwitchTo(cxt);
-        let level = pg_sys::GetCurrentTransactionNestLevel();
+        let opened = begin();
         let result = PgTryBuilder::new(|| Ok::<R, Caught>(f()))
             .catch_others(|e| Err(describe(e)))
             .execute();
@@ -136,16 +154,10 @@ pub fn run_if<R>(
             SHARED.set(None);
         }
         // A shared subtransaction `f` opened and an error left open ends with ours.
-        while pg_sys::GetCurrentTransactionNestLevel() > level {
+        while pg_sys::GetCurrentTransactionNestLevel() > opened.level {
             pg_sys::RollbackAndReleaseCurrentSubTransaction();
         }
-        if keep {
-            pg_sys::ReleaseCurrentSubTransaction();
-        } else {
-            pg_sys::RollbackAndReleaseCurrentSubTransaction();
-        }
-        pg_sys::MemoryContextSwitchTo(cxt);
-        pg_sys::CurrentResourceOwner = owner;
+        end(opened, keep);
         result
     }
 }

@@ -366,13 +366,8 @@ impl Names<'_> {
         if let Some(a) = self.interned.borrow().get(name) {
             return Ok(*a);
         }
-        // SAFETY: `ctx` is live for the call, which copies the bytes of `name`; the runtime's Drop frees it.
-        let a = unsafe {
-            qjs::JS_NewAtomLen(ctx.as_raw().as_ptr(), name.as_ptr().cast(), name.len() as _)
-        };
-        if a == qjs::JS_ATOM_NULL {
-            return Err(rquickjs::Error::Exception);
-        }
+        // The runtime's Drop frees it.
+        let a = new_atom(ctx, name)?;
         self.interned.borrow_mut().insert(name.into(), a);
         Ok(a)
     }
@@ -1036,24 +1031,45 @@ pub fn define<'js>(
     ctx: &Ctx<'js>,
     o: &Object<'js>,
     atom: qjs::JSAtom,
-    v: Value<'js>,
+    v: &Value<'js>,
+) -> rquickjs::Result<()> {
+    define_with(ctx, o, atom, v, qjs::JS_PROP_C_W_E as i32)
+}
+
+fn define_with<'js>(
+    ctx: &Ctx<'js>,
+    o: &Object<'js>,
+    atom: qjs::JSAtom,
+    v: &Value<'js>,
+    flags: i32,
 ) -> rquickjs::Result<()> {
     let raw = ctx.as_raw().as_ptr();
-    // SAFETY: the live context of `ctx`; `o` is borrowed, and JS_DefinePropertyValue takes over a
-    // fresh reference to `v` (JS_DupValue), `v` itself being dropped as usual.
+    // SAFETY: the live context of `ctx`; `o` and `v` are borrowed, and JS_DefinePropertyValue takes
+    // over a fresh reference to `v` (JS_DupValue).
     let r = unsafe {
         qjs::JS_DefinePropertyValue(
             raw,
             o.as_raw(),
             atom,
             qjs::JS_DupValue(raw, v.as_raw()),
-            qjs::JS_PROP_C_W_E as i32,
+            flags,
         )
     };
     if r < 0 {
         return Err(rquickjs::Error::Exception);
     }
     Ok(())
+}
+
+/// `name` as a new atom of `ctx`'s runtime, which the caller frees.
+fn new_atom(ctx: &Ctx<'_>, name: &str) -> rquickjs::Result<qjs::JSAtom> {
+    // SAFETY: the live context; the bytes of `name` are copied.
+    let a =
+        unsafe { qjs::JS_NewAtomLen(ctx.as_raw().as_ptr(), name.as_ptr().cast(), name.len() as _) };
+    if a == qjs::JS_ATOM_NULL {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(a)
 }
 
 /// Names as atoms for the time of one call (a result's column names).
@@ -1072,14 +1088,8 @@ impl<'js> CallAtoms<'js> {
             atoms: Vec::new(),
         };
         for n in names {
-            // SAFETY: the live context; the bytes of `n` are copied; Drop frees the atom.
-            let a = unsafe {
-                qjs::JS_NewAtomLen(ctx.as_raw().as_ptr(), n.as_ptr().cast(), n.len() as _)
-            };
-            if a == qjs::JS_ATOM_NULL {
-                return Err(rquickjs::Error::Exception);
-            }
-            made.atoms.push(a);
+            // Drop frees it.
+            made.atoms.push(new_atom(ctx, n)?);
         }
         Ok(made)
     }
@@ -1106,32 +1116,20 @@ pub fn object_of<'js>(
     props: &[(qjs::JSAtom, Value<'js>)],
     frozen: bool,
 ) -> rquickjs::Result<Object<'js>> {
-    let raw = ctx.as_raw().as_ptr();
     let flags = if frozen {
         qjs::JS_PROP_ENUMERABLE
     } else {
         qjs::JS_PROP_C_W_E
     } as i32;
-    // SAFETY: calls on the live context of `ctx`; `o` owns the new object, and each value handed to
-    // JS_DefinePropertyValue is a fresh reference (JS_DupValue) that it takes over.
-    unsafe {
-        let o = qjs::JS_NewObject(raw);
-        if qjs::JS_IsException(o) {
-            return Err(rquickjs::Error::Exception);
-        }
-        let o = Object::from_value(Value::from_raw(ctx.clone(), o))
-            .map_err(|_| rquickjs::Error::Exception)?;
-        for (atom, v) in props {
-            let value = qjs::JS_DupValue(raw, v.as_raw());
-            if qjs::JS_DefinePropertyValue(raw, o.as_raw(), *atom, value, flags) < 0 {
-                return Err(rquickjs::Error::Exception);
-            }
-        }
-        if frozen && qjs::JS_PreventExtensions(raw, o.as_raw()) < 0 {
-            return Err(rquickjs::Error::Exception);
-        }
-        Ok(o)
+    let o = Object::new(ctx.clone())?;
+    for (atom, v) in props {
+        define_with(ctx, &o, *atom, v, flags)?;
     }
+    // SAFETY: the live context of `ctx`, and `o` a new object of it, borrowed for the call.
+    if frozen && unsafe { qjs::JS_PreventExtensions(ctx.as_raw().as_ptr(), o.as_raw()) } < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(o)
 }
 
 /// `{info, warn, error, debug}` writing into the run's log buffer.

@@ -310,12 +310,12 @@ unsafe fn prepare(sql: &str) -> Rc<Statement> {
                 ),
             );
         }
-        check(plan);
+        let source = check(plan);
         let params = types.iter().map(|&t| param(t)).collect();
-        let may_change_settings = may_change_settings(plan, &types);
-        let changes_nothing = !may_change_settings && changes_nothing(plan);
+        let may_change_settings = may_change_settings(source, &types);
+        let changes_nothing = !may_change_settings && changes_nothing(source);
+        // (Keeping the plan keeps its plan source where it is.)
         pg_sys::SPI_keepplan(plan);
-        let source = pg_sys::list_nth(pg_sys::SPI_plan_get_plan_sources(plan), 0).cast();
         let stmt = Rc::new(Statement {
             plan,
             source,
@@ -421,7 +421,8 @@ fn target(typ: Oid) -> Target {
 
 // ---------------------------------------------------------------- what scripts may run
 
-unsafe fn check(plan: pg_sys::SPIPlanPtr) {
+/// Refuses what scripts may not run; returns the statement's one plan source.
+unsafe fn check(plan: pg_sys::SPIPlanPtr) -> *mut pg_sys::CachedPlanSource {
     // SAFETY: `plan` was just prepared; its plan sources and query list are Postgres Lists of those nodes.
     unsafe {
         let sources = pg_sys::SPI_plan_get_plan_sources(plan);
@@ -465,6 +466,7 @@ unsafe fn check(plan: pg_sys::SPIPlanPtr) {
                 );
             }
         }
+        source
     }
 }
 
@@ -472,7 +474,7 @@ unsafe fn check(plan: pg_sys::SPIPlanPtr) {
 /// triggers, defaults and checks run any function), a call of set_config or
 /// of any function outside pg_catalog (which may call it), directly or as a
 /// type's input or output, or a domain's checks.
-unsafe fn may_change_settings(plan: pg_sys::SPIPlanPtr, params: &[Oid]) -> bool {
+unsafe fn may_change_settings(source: *mut pg_sys::CachedPlanSource, params: &[Oid]) -> bool {
     let user_type = |t: Oid| {
         let (mut f, mut varlena) = (Oid::INVALID, false);
         // SAFETY: catalog lookups inside the statement's transaction.
@@ -481,10 +483,8 @@ unsafe fn may_change_settings(plan: pg_sys::SPIPlanPtr, params: &[Oid]) -> bool 
             foreign(f, std::ptr::null_mut())
         }
     };
-    // SAFETY: `plan` was just prepared and checked (`check`): one plan source whose queries are Query nodes.
+    // SAFETY: `source` was just prepared and checked (`check`): its queries are Query nodes.
     unsafe {
-        let sources = pg_sys::SPI_plan_get_plan_sources(plan);
-        let source = pg_sys::list_nth(sources, 0).cast::<pg_sys::CachedPlanSource>();
         if (*source).commandTag != pg_sys::CommandTag::CMDTAG_SELECT
             || params.iter().any(|&t| user_type(t))
         {
@@ -494,7 +494,7 @@ unsafe fn may_change_settings(plan: pg_sys::SPIPlanPtr, params: &[Oid]) -> bool 
         (0..(*queries).length).any(|i| {
             let q = pg_sys::list_nth(queries, i).cast::<pg_sys::Query>();
             (*q).commandType != pg_sys::CmdType::CMD_SELECT
-                || pg_sys::query_tree_walker(q, Some(walk), std::ptr::null_mut(), 0)
+                || finds(q, &CHANGES_SETTINGS)
                 || result_types(q).into_iter().any(user_type)
         })
     }
@@ -504,11 +504,9 @@ unsafe fn may_change_settings(plan: pg_sys::SPIPlanPtr, params: &[Oid]) -> bool 
 /// rollback would undo: a SELECT without FOR UPDATE/SHARE, data-modifying
 /// WITH, or volatile function (pg_advisory_xact_lock, pg_notify, lo_*, and
 /// any that may write), whose policies call none either.
-unsafe fn changes_nothing(plan: pg_sys::SPIPlanPtr) -> bool {
-    // SAFETY: `plan` was just prepared and checked (`check`): one plan source whose queries are Query nodes.
+unsafe fn changes_nothing(source: *mut pg_sys::CachedPlanSource) -> bool {
+    // SAFETY: `source` was just prepared and checked (`check`): its queries are Query nodes.
     unsafe {
-        let sources = pg_sys::SPI_plan_get_plan_sources(plan);
-        let source = pg_sys::list_nth(sources, 0).cast::<pg_sys::CachedPlanSource>();
         let queries = (*source).query_list;
         (0..(*queries).length).all(|i| {
             let q = pg_sys::list_nth(queries, i).cast::<pg_sys::Query>();
@@ -517,7 +515,7 @@ unsafe fn changes_nothing(plan: pg_sys::SPIPlanPtr) -> bool {
                 && !(*q).hasModifyingCTE
                 && (*q).utilityStmt.is_null()
                 && !pg_sys::contain_volatile_functions(q.cast())
-                && !pg_sys::query_tree_walker(q, Some(walk_reads), std::ptr::null_mut(), 0)
+                && !finds(q, &READS_BY_NAME)
         })
     }
 }
@@ -525,31 +523,14 @@ unsafe fn changes_nothing(plan: pg_sys::SPIPlanPtr) -> bool {
 /// The stable catalog functions that read tables named at run time
 /// (`table_to_xml($1::regclass, ...)` and the schema and database forms):
 /// what they lock is in no plan, so a shared subtransaction could not keep it.
-const READS_BY_NAME: [u32; 9] = [2923, 2926, 2929, 2933, 2934, 2935, 2936, 2937, 2938];
+const READS_BY_NAME: Find = Find {
+    func: reads_by_name,
+    domains: false,
+};
 
 #[pg_guard]
 unsafe extern "C-unwind" fn reads_by_name(func: Oid, _cx: *mut c_void) -> bool {
-    READS_BY_NAME.contains(&func.to_u32())
-}
-
-/// Finds a call of such a function in a query tree.
-#[pg_guard]
-unsafe extern "C-unwind" fn walk_reads(node: *mut pg_sys::Node, cx: *mut c_void) -> bool {
-    if node.is_null() {
-        return false;
-    }
-    // SAFETY: `node` is a node of the query tree being walked; the walkers are Postgres's own.
-    unsafe {
-        if pg_sys::check_functions_in_node(node, Some(reads_by_name), cx) {
-            return true;
-        }
-        match (*node).type_ {
-            pg_sys::NodeTag::T_Query => {
-                pg_sys::query_tree_walker(node.cast(), Some(walk_reads), cx, 0)
-            }
-            _ => pg_sys::expression_tree_walker(node, Some(walk_reads), cx),
-        }
-    }
+    [2923, 2926, 2929, 2933, 2934, 2935, 2936, 2937, 2938].contains(&func.to_u32())
 }
 
 /// What a statement that changes nothing reads, as planned when it starts,
@@ -644,19 +625,41 @@ fn jsrt_namespace() -> Oid {
     unsafe { pg_sys::get_namespace_oid(c"jsrt".as_ptr(), true) }
 }
 
-/// Finds such a function, or a domain's checks, in a query tree.
+/// Such a function, or a domain's checks, may change a setting.
+const CHANGES_SETTINGS: Find = Find {
+    func: foreign,
+    domains: true,
+};
+
+/// What `finds` looks for in a query tree: a call of a function `func` says
+/// yes to, and, if `domains`, a domain's checks.
+struct Find {
+    func: unsafe extern "C-unwind" fn(Oid, *mut c_void) -> bool,
+    domains: bool,
+}
+
+/// Whether query `q` holds what `find` looks for.
+unsafe fn finds(q: *mut pg_sys::Query, find: &Find) -> bool {
+    // SAFETY: the caller's query tree; `find` outlives the walk that reads it through `cx`.
+    unsafe {
+        pg_sys::query_tree_walker(q, Some(walk), std::ptr::from_ref(find).cast_mut().cast(), 0)
+    }
+}
+
 #[pg_guard]
 unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, cx: *mut c_void) -> bool {
     if node.is_null() {
         return false;
     }
-    // SAFETY: `node` is a node of the query tree being walked; the walkers are Postgres's own.
+    // SAFETY: `node` is a node of the query tree being walked, whose `cx` is the `Find` that `finds`
+    // passed; the walkers are Postgres's own.
     unsafe {
-        if pg_sys::check_functions_in_node(node, Some(foreign), cx) {
+        let find = &*cx.cast::<Find>();
+        if pg_sys::check_functions_in_node(node, Some(find.func), cx) {
             return true;
         }
         match (*node).type_ {
-            pg_sys::NodeTag::T_CoerceToDomain => true,
+            pg_sys::NodeTag::T_CoerceToDomain if find.domains => true,
             pg_sys::NodeTag::T_Query => pg_sys::query_tree_walker(node.cast(), Some(walk), cx, 0),
             _ => pg_sys::expression_tree_walker(node, Some(walk), cx),
         }

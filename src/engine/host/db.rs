@@ -529,7 +529,7 @@ pub fn rows_to_js<'js>(ctx: &Ctx<'js>, rows: Rows) -> Js<'js> {
     for (i, row) in rows.rows.iter().enumerate() {
         let o = Object::new(ctx.clone())?;
         for (name, c) in names.get().iter().zip(row) {
-            define(ctx, &o, *name, cell(ctx, c)?)?;
+            define(ctx, &o, *name, &cell(ctx, c)?)?;
         }
         out.set(i, o)?;
     }
