@@ -246,8 +246,8 @@ declare namespace jsrt {
     readonly name: string;
     readonly table: string;
     readonly schema: string;
-    /** CREATE TRIGGER's arguments */
-    readonly args: string[];
+    /** CREATE TRIGGER's arguments (frozen) */
+    readonly args: readonly string[];
     /** the row being written (INSERT, UPDATE), else null; change it and return it */
     new: Record<string, SqlValue> | null;
     /** the row as it was (UPDATE, DELETE), else null */

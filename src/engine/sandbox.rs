@@ -248,7 +248,14 @@ pub struct RunRequest<'a> {
 /// as `main(ctx, ...args)`, and what it returns goes to `result` (instead of
 /// becoming JSON text).
 pub trait Typed {
-    fn args<'js>(&self, ctx: &Ctx<'js>, names: &Names<'_>) -> rquickjs::Result<Vec<Value<'js>>>;
+    /// The arguments after ctx. `reused` is the loaded script's slot for an
+    /// object its calls may pass again (a trigger's `tg`).
+    fn args<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        names: &Names<'_>,
+        reused: &Reused,
+    ) -> rquickjs::Result<Vec<Value<'js>>>;
     fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()>;
 }
 
@@ -272,6 +279,7 @@ struct Loaded {
     /// the ctx of typed function and trigger calls, by trigger: made once, as
     /// its only per-call member (`execution.id`) is a getter
     typed_ctx: RefCell<Vec<(String, Persistent<Object<'static>>)>>,
+    reused: Reused,
     context: Context,
     digest: [u8; 32],
     last_used: u64,
@@ -655,6 +663,7 @@ impl TenantRuntime {
             tenant,
             script,
             typed_ctx: RefCell::new(Vec::new()),
+            reused: Reused::default(),
             context,
             digest: req.digest,
             last_used: 0,
@@ -680,7 +689,7 @@ fn call(
 
         let returned: Value = match req.typed {
             Some(t) => {
-                let args = t.args(&ctx, names).map_err(js)?;
+                let args = t.args(&ctx, names, &loaded.reused).map_err(js)?;
                 call_with(&ctx, &main, c.into_value(), &args).map_err(js)?
             }
             None => main.call((c,)).map_err(js)?,
@@ -1021,7 +1030,7 @@ fn sealed<'js>(
     ctx: &Ctx<'js>,
     props: &[(qjs::JSAtom, Value<'js>)],
 ) -> rquickjs::Result<Object<'js>> {
-    object_of(ctx, props, true)
+    object_of(ctx, props, Make::Frozen)
 }
 
 /// Defines `o[atom] = v`, writable, enumerable and configurable: no setter
@@ -1114,22 +1123,106 @@ impl Drop for CallAtoms<'_> {
 pub fn object_of<'js>(
     ctx: &Ctx<'js>,
     props: &[(qjs::JSAtom, Value<'js>)],
-    frozen: bool,
+    make: Make,
 ) -> rquickjs::Result<Object<'js>> {
-    let flags = if frozen {
-        qjs::JS_PROP_ENUMERABLE
-    } else {
-        qjs::JS_PROP_C_W_E
-    } as i32;
+    let (flags, writable_from, extensible) = match make {
+        Make::Plain => (qjs::JS_PROP_C_W_E, 0, true),
+        Make::Frozen => (qjs::JS_PROP_ENUMERABLE, props.len(), false),
+        Make::Sealed { writable_from } => (qjs::JS_PROP_ENUMERABLE, writable_from, false),
+    };
     let o = Object::new(ctx.clone())?;
-    for (atom, v) in props {
-        define_with(ctx, &o, *atom, v, flags)?;
+    for (i, (atom, v)) in props.iter().enumerate() {
+        let w = if i < writable_from { 0 } else { qjs::JS_PROP_WRITABLE };
+        define_with(ctx, &o, *atom, v, (flags | w) as i32)?;
     }
     // SAFETY: the live context of `ctx`, and `o` a new object of it, borrowed for the call.
-    if frozen && unsafe { qjs::JS_PreventExtensions(ctx.as_raw().as_ptr(), o.as_raw()) } < 0 {
+    if !extensible && unsafe { qjs::JS_PreventExtensions(ctx.as_raw().as_ptr(), o.as_raw()) } < 0 {
         return Err(rquickjs::Error::Exception);
     }
     Ok(o)
+}
+
+/// What `object_of` makes.
+pub enum Make {
+    /// writable, enumerable and configurable properties; extensible
+    Plain,
+    /// read-only enumerable properties; not extensible
+    Frozen,
+    /// the same, but properties from `writable_from` on are writable
+    Sealed { writable_from: usize },
+}
+
+/// Sets `o[atom] = v` on an own writable, enumerable property as `object_of`
+/// makes them, defining nothing new; false if the script made it read-only.
+pub fn replace<'js>(
+    ctx: &Ctx<'js>,
+    o: &Object<'js>,
+    atom: qjs::JSAtom,
+    v: &Value<'js>,
+) -> rquickjs::Result<bool> {
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: as in `define_with`. The attributes given are the property's own (JS_DefinePropertyValue
+    // sets all three); without JS_PROP_THROW, a property made read-only gives 0, not an exception.
+    let r = unsafe {
+        qjs::JS_DefinePropertyValue(
+            raw,
+            o.as_raw(),
+            atom,
+            qjs::JS_DupValue(raw, v.as_raw()),
+            (qjs::JS_PROP_WRITABLE | qjs::JS_PROP_ENUMERABLE) as i32,
+        )
+    };
+    if r < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(r == 1)
+}
+
+/// A loaded script's slot for one object its typed calls pass again from
+/// call to call, kept under the key of what it was made for (a trigger's
+/// `tg`, which costs more to make than the rest of the call). It is passed
+/// again only while nothing else holds it: a script that kept it (in a
+/// global, a closure, a pending promise) gets a new one next time.
+#[derive(Default)]
+pub struct Reused(RefCell<Option<(u64, Persistent<Object<'static>>)>>);
+
+impl Reused {
+    /// The object kept under `key`, if only this slot held it.
+    pub fn take<'js>(&self, ctx: &Ctx<'js>, key: u64) -> Option<Object<'js>> {
+        let (k, kept) = self.0.borrow_mut().take()?;
+        let o = kept.restore(ctx).ok()?;
+        (k == key && held_once(ctx, &o)).then_some(o)
+    }
+
+    /// Keeps `o` under `key` for the next call.
+    pub fn keep<'js>(&self, ctx: &Ctx<'js>, key: u64, o: &Object<'js>) {
+        *self.0.borrow_mut() = Some((key, Persistent::save(ctx, o.clone())));
+    }
+}
+
+/// Whether `o` has no reference but the one given. QuickJS has no call for
+/// an object's reference count; this build keeps it in the 4 bytes just
+/// before the object (`JSMallocBlockHeader` in quickjs.c). That layout is
+/// checked once per process on a new object (1, then 2 once copied, then 1
+/// again); if it ever reads otherwise, every object counts as held by others.
+fn held_once(ctx: &Ctx<'_>, o: &Object<'_>) -> bool {
+    fn count(o: &Object<'_>) -> i32 {
+        // SAFETY: every allocation of this QuickJS build, objects included, is preceded by its
+        // 8-byte block header whose last 4 bytes are the reference count; only read.
+        unsafe { *(qjs::JS_VALUE_GET_PTR(o.as_raw()) as *const i32).sub(1) }
+    }
+    static READABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let readable = *READABLE.get_or_init(|| {
+        let Ok(probe) = Object::new(ctx.clone()) else {
+            return false;
+        };
+        let one = count(&probe);
+        let copy = probe.clone();
+        let two = count(&probe);
+        drop(copy);
+        (one, two, count(&probe)) == (1, 2, 1)
+    });
+    readable && count(o) == 1
 }
 
 /// `{info, warn, error, debug}` writing into the run's log buffer.

@@ -18,8 +18,9 @@ use rquickjs::{qjs, Ctx, Value};
 
 use super::convert::{Arg, ReadOptions};
 use super::host::db::{arg, cell};
+use super::host::js::freeze;
 use super::run;
-use super::sandbox::{object_of, word, Names, Typed};
+use super::sandbox::{object_of, replace, word, Make, Names, Reused, Typed};
 use super::sql::{self, Cell, Decoder, Param};
 use crate::catalog::scripts;
 use crate::error::{Error, OrRaise};
@@ -86,6 +87,8 @@ struct RowShape {
     has_json_or_arrays: bool,
     table: String,
     schema: String,
+    /// unique to this shape in the process: with the event, what a reused `tg` was made for
+    stamp: u64,
     /// its names as atoms of the runtime that last ran it, while that runtime's uid holds
     atoms: RefCell<Option<ShapeAtoms>>,
 }
@@ -398,7 +401,12 @@ struct FunctionCall {
 }
 
 impl Typed for FunctionCall {
-    fn args<'js>(&self, ctx: &Ctx<'js>, _: &Names<'_>) -> rquickjs::Result<Vec<Value<'js>>> {
+    fn args<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        _: &Names<'_>,
+        _: &Reused,
+    ) -> rquickjs::Result<Vec<Value<'js>>> {
         self.args.iter().map(|c| cell(ctx, c)).collect()
     }
 
@@ -498,8 +506,8 @@ struct TriggerCall<'a> {
     shape: &'a RowShape,
     op: &'static str,
     when: &'static str,
-    name: String,
-    targs: Vec<String>,
+    /// the trigger: its name and arguments
+    trigger: &'a pg_sys::Trigger,
     new: Option<Vec<Cell>>,
     old: Option<Vec<Cell>>,
     /// NEW's columns as the script was given them, in the form a returned value takes:
@@ -524,7 +532,7 @@ impl TriggerCall<'_> {
                 props.push((*atom, cell(ctx, c)?));
             }
         }
-        Ok(object_of(ctx, &props, false)?.into_value())
+        Ok(object_of(ctx, &props, Make::Plain)?.into_value())
     }
 
     /// What the json and array columns of `row` (tg.new, as made) give as
@@ -577,43 +585,64 @@ fn plain_arg(c: &Cell) -> Option<Arg> {
 }
 
 impl Typed for TriggerCall<'_> {
-    fn args<'js>(&self, ctx: &Ctx<'js>, names: &Names<'_>) -> rquickjs::Result<Vec<Value<'js>>> {
+    fn args<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        names: &Names<'_>,
+        reused: &Reused,
+    ) -> rquickjs::Result<Vec<Value<'js>>> {
         let a = names.atoms;
         let shape = self.shape.atoms(ctx, names)?;
-        let op = match self.op {
-            "INSERT" => a.insert,
-            "UPDATE" => a.update,
-            "DELETE" => a.delete,
-            _ => a.truncate,
+        let (op, op_n) = match self.op {
+            "INSERT" => (a.insert, 0),
+            "UPDATE" => (a.update, 1),
+            "DELETE" => (a.delete, 2),
+            _ => (a.truncate, 3),
         };
-        let when = match self.when {
-            "BEFORE" => a.before,
-            "AFTER" => a.after,
-            _ => a.instead_of,
+        let (when, when_n) = match self.when {
+            "BEFORE" => (a.before, 0),
+            "AFTER" => (a.after, 1),
+            _ => (a.instead_of, 2),
         };
-        let targs = rquickjs::Array::new(ctx.clone())?;
-        for (i, t) in self.targs.iter().enumerate() {
-            targs.set(i, t.as_str())?;
-        }
         let new = self.row(ctx, &shape.columns, &self.new)?;
         if self.when == "BEFORE" && self.shape.has_json_or_arrays {
             self.remember(ctx, &new)?;
         }
+        let old = self.row(ctx, &shape.columns, &self.old)?;
+        // The same statement's rows share tg's fixed part, which is read-only:
+        // the last row's tg is passed again with its new and old replaced.
+        let key = self.shape.stamp << 4 | op_n << 2 | when_n;
+        if let Some(tg) = reused.take(ctx, key) {
+            if replace(ctx, &tg, a.new, &new)? && replace(ctx, &tg, a.old, &old)? {
+                reused.keep(ctx, key, &tg);
+                return Ok(vec![tg.into_value()]);
+            }
+        }
+        let targs = rquickjs::Array::new(ctx.clone())?;
+        for i in 0..self.trigger.tgnargs as usize {
+            // SAFETY: the trigger's tgnargs argument strings, valid for the call.
+            let t = unsafe { CStr::from_ptr(*self.trigger.tgargs.add(i)) };
+            targs.set(i, t.to_string_lossy().as_ref())?;
+        }
+        freeze(ctx, targs.as_object());
+        // SAFETY: the trigger's name, valid for the call.
+        let name = unsafe { CStr::from_ptr(self.trigger.tgname) }.to_string_lossy();
         let tg = object_of(
             ctx,
             &[
                 (a.op, word(ctx, op)?),
                 (a.when, word(ctx, when)?),
                 (a.level, word(ctx, a.row)?),
-                (a.name, word(ctx, names.atom(ctx, &self.name)?)?),
+                (a.name, word(ctx, names.atom(ctx, &name)?)?),
                 (a.table, word(ctx, shape.table)?),
                 (a.schema, word(ctx, shape.schema)?),
                 (a.args, targs.into_value()),
                 (a.new, new),
-                (a.old, self.row(ctx, &shape.columns, &self.old)?),
+                (a.old, old),
             ],
-            false,
+            Make::Sealed { writable_from: 7 },
         )?;
+        reused.keep(ctx, key, &tg);
         Ok(vec![tg.into_value()])
     }
 
@@ -693,6 +722,7 @@ unsafe fn shape_of(rel: pg_sys::Relation, read: ReadOptions) -> RowShape {
             has_json_or_arrays,
             table: relation_name(rel),
             schema,
+            stamp: next_stamp(),
             atoms: RefCell::new(None),
         }
     }
@@ -776,20 +806,11 @@ unsafe fn call_trigger(
         };
         let new = (!new_t.is_null()).then(|| read_row(new_t, desc, shape));
         let old = (!old_t.is_null()).then(|| read_row(old_t, desc, shape));
-        let trg = (*td).tg_trigger;
-        let targs = (0..(*trg).tgnargs as usize)
-            .map(|i| {
-                CStr::from_ptr(*(*trg).tgargs.add(i))
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
         let call = TriggerCall {
             shape,
             op,
             when,
-            name: CStr::from_ptr((*trg).tgname).to_string_lossy().into_owned(),
-            targs,
+            trigger: &*(*td).tg_trigger,
             new,
             old,
             baseline: RefCell::new(Vec::new()),
@@ -845,6 +866,14 @@ unsafe fn call_trigger(
             }
         }
     }
+}
+
+fn next_stamp() -> u64 {
+    thread_local!(static LAST: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+    LAST.with(|l| {
+        l.set(l.get() + 1);
+        l.get()
+    })
 }
 
 unsafe fn relation_name(rel: pg_sys::Relation) -> String {

@@ -189,7 +189,7 @@ SELECT jsrt.create_trigger('touch', 'fn_s.exact', 'insert', 'before');
 INSERT INTO fn_s.exact VALUES (1, '2024-02-29 12:30:00.123456+00', 'null', '{"b": 1,  "a": 2}', 1.50, '[0:1]={x,y}'),
                               (2, NULL, NULL, NULL, NULL, NULL);
 SELECT id, at AT TIME ZONE 'UTC' AS at, doc, doc IS NULL AS doc_is_null, raw, n, tags FROM fn_s.exact ORDER BY id;
--- tg and its rows are plain objects with own, writable properties, whatever the column names
+-- tg's rows are plain objects with own, writable properties, whatever the column names
 -- (a column named __proto__ is a property, not the prototype); a dropped column is not one
 CREATE TABLE fn_s.odd ("__proto__" text, "constructor" int, "0" int, gone int, "ünï" text);
 ALTER TABLE fn_s.odd DROP COLUMN gone;
@@ -206,6 +206,23 @@ SELECT jsrt.create_function('shape', 'fn_s.odd_shape() returns trigger');
 CREATE TRIGGER odd_a BEFORE INSERT ON fn_s.odd FOR EACH ROW EXECUTE FUNCTION fn_s.odd_shape('x', 'y');
 INSERT INTO fn_s.odd VALUES ('p', 1, 41, NULL), ('q', 2, 1, NULL);
 SELECT "__proto__", "constructor", "0", "ünï" FROM fn_s.odd ORDER BY 2;
+-- tg is read-only but for new and old, and tg.args is frozen: what a script tries on it throws. A
+-- statement may pass the same tg for each row with new and old replaced, but never one a script
+-- kept (each kept tg keeps its own row), nor one it froze (the next row still gets its own)
+CREATE TABLE fn_s.kept (id int, note text);
+SELECT jsrt.create_script('keeper', $js$
+const kept = [];
+export default function (ctx, tg) {
+  const tries = {op: () => { tg.op = 'x'; }, add: () => { tg.extra = 1; }, args: () => { tg.args.push('z'); },
+                 drop: () => { delete tg.new; }};
+  const refused = Object.entries(tries).map(([k, f]) => { try { f(); return `${k} allowed`; } catch (e) { return `${k} ${e.name}`; } });
+  if (tg.new.id % 2) kept.push(tg);
+  if (tg.new.id === 4) Object.freeze(tg);
+  return {...tg.new, note: JSON.stringify({refused, sealed: Object.isSealed(tg), kept: kept.map((t) => t.new.id), op: tg.op})};
+}$js$, 'embedded', '{"status": "active"}') IS NOT NULL AS created;
+SELECT jsrt.create_trigger('keeper', 'fn_s.kept', 'insert', 'before');
+INSERT INTO fn_s.kept SELECT g FROM generate_series(1, 6) g;
+SELECT id, note FROM fn_s.kept ORDER BY id;
 SELECT err($$SELECT jsrt.create_trigger('audit', 'fn_s.orders', 'truncate', 'after')$$);
 SELECT err($$SELECT jsrt.create_trigger('audit', 'fn_s.orders', 'insert', 'instead')$$);
 -- a row trigger on a table a running script writes to would run a script inside a script: refused
