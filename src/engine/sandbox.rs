@@ -1132,7 +1132,11 @@ pub fn object_of<'js>(
     };
     let o = Object::new(ctx.clone())?;
     for (i, (atom, v)) in props.iter().enumerate() {
-        let w = if i < writable_from { 0 } else { qjs::JS_PROP_WRITABLE };
+        let w = if i < writable_from {
+            0
+        } else {
+            qjs::JS_PROP_WRITABLE
+        };
         define_with(ctx, &o, *atom, v, (flags | w) as i32)?;
     }
     // SAFETY: the live context of `ctx`, and `o` a new object of it, borrowed for the call.
