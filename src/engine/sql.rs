@@ -152,6 +152,12 @@ unsafe fn execute(
                 }
             }
         }
+        if stmt.simple {
+            if let Some(rows) = evaluate(&stmt, &values, &nulls, max_rows, read) {
+                pg_sys::SPI_finish();
+                return rows;
+            }
+        }
         let limit = max_rows.saturating_add(1).min(i64::MAX as u64) as i64;
         let rc =
             pg_sys::SPI_execute_plan(stmt.plan, values.as_mut_ptr(), nulls.as_ptr(), false, limit);
@@ -170,12 +176,7 @@ unsafe fn execute(
         };
         if !table.is_null() {
             if affected > max_rows {
-                fail(
-                    Code::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-                    format!(
-                        "the statement returned more than jsrt.max_query_rows ({max_rows}) rows"
-                    ),
-                );
+                too_many_rows(max_rows);
             }
             let desc = (*table).tupdesc;
             let natts = (*desc).natts as usize;
@@ -202,6 +203,141 @@ unsafe fn execute(
         }
         pg_sys::SPI_finish();
         rows
+    }
+}
+
+fn too_many_rows(max_rows: u64) -> ! {
+    fail(
+        Code::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        format!("the statement returned more than jsrt.max_query_rows ({max_rows}) rows"),
+    )
+}
+
+/// Evaluates a statement of expressions alone (`is_simple`) without starting
+/// an executor, as PL/pgSQL does for its expressions: its one row comes from
+/// its target list. None if its plan is not a bare Result (SPI runs it then).
+///
+/// # Safety
+/// As `execute`, which calls it with SPI connected; `values` and `nulls` match the statement's parameters.
+unsafe fn evaluate(
+    stmt: &Statement,
+    values: &[Datum],
+    nulls: &[c_char],
+    max_rows: u64,
+    read: ReadOptions,
+) -> Option<Rows> {
+    // SAFETY: the caller's. The plan is held by the current resource owner until released here (or
+    // by the subtransaction's abort); expression states and the context live in SPI's memory.
+    unsafe {
+        let params = pg_sys::makeParamList(values.len() as c_int);
+        let slots = (*params).params.as_mut_slice(values.len());
+        for ((slot, (v, n)), p) in slots
+            .iter_mut()
+            .zip(values.iter().zip(nulls))
+            .zip(&stmt.params)
+        {
+            slot.value = *v;
+            slot.isnull = *n == b'n' as c_char;
+            slot.pflags = pg_sys::PARAM_FLAG_CONST as u16;
+            slot.ptype = p.typ;
+        }
+        let owner = pg_sys::CurrentResourceOwner;
+        let cplan = pg_sys::GetCachedPlan(stmt.source, params, owner, std::ptr::null_mut());
+        let list = (*cplan).stmt_list;
+        let plan = if list.is_null() || (*list).length != 1 {
+            std::ptr::null_mut()
+        } else {
+            (*pg_sys::list_nth(list, 0).cast::<pg_sys::PlannedStmt>()).planTree
+        };
+        let bare = !plan.is_null()
+            && (*plan).type_ == pg_sys::NodeTag::T_Result
+            && (*plan).lefttree.is_null()
+            && (*plan).qual.is_null()
+            && (*plan).initPlan.is_null()
+            && (*plan.cast::<pg_sys::Result>()).resconstantqual.is_null();
+        if !bare {
+            pg_sys::ReleaseCachedPlan(cplan, owner);
+            return None;
+        }
+        if max_rows == 0 {
+            too_many_rows(max_rows);
+        }
+        // As SPI does for a statement that is not read-only: it sees what the run wrote before it.
+        pg_sys::CommandCounterIncrement();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+        let econtext = pg_sys::CreateStandaloneExprContext();
+        (*econtext).ecxt_param_list_info = params;
+        let targets = (*plan).targetlist;
+        let mut rows = Rows {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            affected: 1,
+        };
+        let mut row = Vec::new();
+        for i in 0..(*targets).length {
+            let te = pg_sys::list_nth(targets, i).cast::<pg_sys::TargetEntry>();
+            if (*te).resjunk {
+                continue;
+            }
+            rows.columns.push(if (*te).resname.is_null() {
+                "?column?".to_string()
+            } else {
+                CStr::from_ptr((*te).resname).to_string_lossy().into_owned()
+            });
+            let expr = (*te).expr;
+            let state = pg_sys::ExecInitExprWithParams(expr, params);
+            let mut isnull = false;
+            let datum = pg_sys::ExecEvalExprSwitchContext(state, econtext, &mut isnull);
+            row.push(if isnull {
+                Cell::Null
+            } else {
+                decode(datum, &decoder(pg_sys::exprType(expr.cast()), read))
+            });
+        }
+        rows.rows.push(row);
+        pg_sys::FreeExprContext(econtext, true);
+        pg_sys::PopActiveSnapshot();
+        pg_sys::ReleaseCachedPlan(cplan, owner);
+        Some(rows)
+    }
+}
+
+/// Whether `source` is a SELECT of expressions alone: no FROM, WHERE,
+/// grouping, aggregates, subqueries, set-returning functions or locking
+/// (`evaluate` runs it).
+///
+/// # Safety
+/// `source` was prepared and checked (`check`).
+unsafe fn is_simple(source: *mut pg_sys::CachedPlanSource) -> bool {
+    // SAFETY: the caller's; its query list holds Query nodes.
+    unsafe {
+        let queries = (*source).query_list;
+        if queries.is_null() || (*queries).length != 1 {
+            return false;
+        }
+        let q = pg_sys::list_nth(queries, 0).cast::<pg_sys::Query>();
+        let j = (*q).jointree;
+        (*q).commandType == pg_sys::CmdType::CMD_SELECT
+            && (*q).utilityStmt.is_null()
+            && (*q).rtable.is_null()
+            && (j.is_null() || ((*j).fromlist.is_null() && (*j).quals.is_null()))
+            && !(*q).hasAggs
+            && !(*q).hasWindowFuncs
+            && !(*q).hasTargetSRFs
+            && !(*q).hasSubLinks
+            && !(*q).hasModifyingCTE
+            && !(*q).hasForUpdate
+            && (*q).cteList.is_null()
+            && (*q).rowMarks.is_null()
+            && (*q).groupClause.is_null()
+            && (*q).groupingSets.is_null()
+            && (*q).havingQual.is_null()
+            && (*q).windowClause.is_null()
+            && (*q).distinctClause.is_null()
+            && (*q).sortClause.is_null()
+            && (*q).limitOffset.is_null()
+            && (*q).limitCount.is_null()
+            && (*q).setOperations.is_null()
     }
 }
 
@@ -277,6 +413,8 @@ struct Statement {
     /// whether it changes nothing a rollback would undo (`changes_nothing`):
     /// it may then share a subtransaction with others of its kind
     changes_nothing: bool,
+    /// whether it is a SELECT of expressions alone (`is_simple`)
+    simple: bool,
 }
 
 thread_local! {
@@ -314,6 +452,7 @@ unsafe fn prepare(sql: &str) -> Rc<Statement> {
         let params = types.iter().map(|&t| param(t)).collect();
         let may_change_settings = may_change_settings(source, &types);
         let changes_nothing = !may_change_settings && changes_nothing(source);
+        let simple = is_simple(source);
         // (Keeping the plan keeps its plan source where it is.)
         pg_sys::SPI_keepplan(plan);
         let stmt = Rc::new(Statement {
@@ -322,6 +461,7 @@ unsafe fn prepare(sql: &str) -> Rc<Statement> {
             params,
             may_change_settings,
             changes_nothing,
+            simple,
         });
         PLANS.with(|p| {
             let mut p = p.borrow_mut();

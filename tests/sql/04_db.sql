@@ -256,3 +256,34 @@ SELECT jsrt.create_script('calls', $js$export default function (ctx) {
   return ctx.input.n;
 }$js$, 'oneoff', '{"status": "active", "resource_limits": {"max_api_calls_per_minute": 40}}') IS NOT NULL AS ok;
 SELECT jsrt.execute('calls', '{"n": 1}') AS first, jsrt.execute('calls', '{"n": 39}') AS second;
+
+-- A SELECT of expressions alone (no FROM) is evaluated without starting an executor, as PL/pgSQL
+-- evaluates its expressions. Each one gives what the same query gives through the executor
+-- (forced by WHERE true): the same rows and types, the same errors, the same refusals. And it
+-- sees what the run wrote before it (a stable function reading a row just inserted).
+CREATE FUNCTION public.items_named(n text) RETURNS int STABLE LANGUAGE sql AS 'SELECT count(*)::int FROM items WHERE name = n';
+SELECT jsrt.create_script('expressions', $js$export default function (ctx) {
+  const show = (v) => JSON.stringify(v, (k, x) => typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? [...x] : x);
+  const run = (q, args, opts) => { try { return show(ctx.db.query(q, args, opts)); } catch (e) { return `${e.name} ${e.code}: ${e.message}`; } };
+  const cases = [
+    ['select 1'], ['select $1::int + 1 as x', [41]], ['select 9007199254740993::int8 as big, $1::bigint * 3 as b3', [2 ** 52]],
+    ['select $1::numeric * 2 as n, $2::text as t', [1.5, null]], ["select 'a'::text || $1 as t, null::int as n, true as b", ['b']],
+    ["select '2024-02-29 12:30:00.123456+00'::timestamptz as at, date '2024-02-29' as d"],
+    ["select '2024-02-29 12:30:00.123456+00'::timestamptz as at", [], {exactTimestamps: true}],
+    ["select '\\x0001ff'::bytea as b, '[0:1]={1,2}'::int[] as a, $1::int4[] as p", [[1, 2, 3]]],
+    [`select '{"a": [1, null]}'::jsonb as j, 'null'::jsonb as jn, '{"b": 1,  "a": 2}'::json as js`],
+    [`select '{"a": 1}'::jsonb as j`, [], {jsonText: true}],
+    ["select row(1, 'a') as r, interval '1 day 2 hours' as i, 'abc'::varchar(2) as v, 1 as a, 2 as a"],
+    ["select 'NaN'::float8 as f, 'Infinity'::numeric as n, -0.0::float8 as z, 12345678901234567890.5::numeric as big"],
+    ['select 1/0 as boom'], ["select pg_notify('c', 'x')"], ['select pg_advisory_lock(1)'], ["select pg_read_file('/etc/hostname')"],
+    ["select current_setting('jsrt.tenant') = $1 as mine", [ctx.tenant.id]], ["select set_config('jsrt.x', 'y', true) as s"],
+    ['select $1::int as x', ['nope']], ['select $1::int as x', [1, 2]],
+  ];
+  const differ = cases.filter(([q, args, opts]) => run(q, args, opts) !== run(`${q} where true`, args, opts)).map(([q]) => q);
+  ctx.db.exec('insert into items(tenant_id, name, qty) values ($1, $2, 1)', [ctx.tenant.id, 'expr-1']);
+  return {cases: cases.length, differ, seen: ctx.db.one("select public.items_named('expr-1') as n").n,
+          sample: run('select $1::int + 1 as x, 9007199254740993::int8 as big', [41]), refused: run("select pg_notify('c', 'x')")};
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsonb_pretty(jsrt.execute('expressions'));
+DELETE FROM items WHERE name = 'expr-1';
+DROP FUNCTION public.items_named(text);
