@@ -18,7 +18,7 @@
 
 use std::cell::Cell;
 use std::ffi::c_int;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{compiler_fence, AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use pgrx::pg_sys;
@@ -65,12 +65,18 @@ impl Armed {
         runtime: *mut qjs::JSRuntime,
         stack_bytes: usize,
     ) -> Armed {
-        PASSED.store(false, Ordering::SeqCst);
-        SQL_CANCELLED.store(false, Ordering::SeqCst);
+        // Between runs the handlers do nothing (IN_RUN is false), so plain
+        // stores suffice until IN_RUN is set: no locked instruction, as a
+        // typed call runs this per row. The fences keep the compiler from
+        // moving them past IN_RUN.
+        PASSED.store(false, Ordering::Relaxed);
+        SQL_CANCELLED.store(false, Ordering::Relaxed);
         RUNTIME.set(runtime);
         STACK_BYTES.set(stack_bytes);
         DEADLINE.set(deadline);
+        compiler_fence(Ordering::SeqCst);
         IN_RUN.set(true);
+        compiler_fence(Ordering::SeqCst);
         if let Some(deadline) = deadline {
             let (at_deadline, last_resort) = TIMERS.get().unwrap_or_else(|| {
                 let ids = (timeout::register(reached), timeout::register(expired));
@@ -104,11 +110,17 @@ fn ms_until(at: Instant) -> c_int {
 
 impl Drop for Armed {
     fn drop(&mut self) {
+        compiler_fence(Ordering::SeqCst);
         IN_RUN.set(false);
+        compiler_fence(Ordering::SeqCst);
+        // From here the handlers do nothing: plain loads and stores suffice.
         DEADLINE.set(None);
         RUNTIME.set(std::ptr::null_mut());
-        take_sql_cancel();
-        PASSED.store(false, Ordering::SeqCst);
+        if SQL_CANCELLED.load(Ordering::Relaxed) {
+            SQL_CANCELLED.store(false, Ordering::Relaxed);
+            withdraw_cancel();
+        }
+        PASSED.store(false, Ordering::Relaxed);
     }
 }
 
@@ -143,13 +155,16 @@ pub fn passed() -> bool {
 /// Whether the deadline cancelled a statement of the run's SQL; the cancel it
 /// asked for is withdrawn, since the run ends with its own timeout error.
 pub fn take_sql_cancel() -> bool {
-    if SQL_CANCELLED.swap(false, Ordering::SeqCst) {
-        // SAFETY: a store to a sig_atomic_t flag on the main thread, as Postgres clears it itself.
-        unsafe { pg_sys::QueryCancelPending = 0 };
-        true
-    } else {
-        false
+    let cancelled = SQL_CANCELLED.swap(false, Ordering::SeqCst);
+    if cancelled {
+        withdraw_cancel();
     }
+    cancelled
+}
+
+fn withdraw_cancel() {
+    // SAFETY: a store to a sig_atomic_t flag on the main thread, as Postgres clears it itself.
+    unsafe { pg_sys::QueryCancelPending = 0 };
 }
 
 /// Gives QuickJS its stack back once the run is stopped: the uncatchable
