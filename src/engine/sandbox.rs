@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use rquickjs::context::intrinsic;
-use rquickjs::function::Rest;
+use rquickjs::function::{Rest, This};
 use rquickjs::{
     allocator::Allocator, qjs, Context, Ctx, Function, Module, Object, Persistent, Runtime, Value,
 };
@@ -279,6 +279,12 @@ struct Loaded {
     /// the ctx of typed function and trigger calls, by trigger: made once, as
     /// its only per-call member (`execution.id`) is a getter
     typed_ctx: RefCell<Vec<(String, Persistent<Object<'static>>)>>,
+    /// the ctx of a plain run (no event, no request) and the slot its input
+    /// and execution are read from, passed again while nothing else holds it
+    run_ctx: RefCell<Option<(Persistent<Object<'static>>, Persistent<Object<'static>>)>>,
+    /// `Reflect.get` and `Function.prototype.bind` as they were before the
+    /// script ran: the getters of a ctx's slot are `Reflect.get` bound to it
+    slot_tools: (Persistent<Function<'static>>, Persistent<Function<'static>>),
     reused: Reused,
     context: Context,
     digest: [u8; 32],
@@ -605,7 +611,7 @@ impl TenantRuntime {
         let context = Context::custom::<Intrinsics>(&self.runtime)
             .map_err(|e| cannot_create("context", e))?;
         let name = req.script_name;
-        let (main, host, tenant, script) = context.with(|ctx| -> Result<_, Failure> {
+        let (main, host, tenant, script, slot_tools) = context.with(|ctx| -> Result<_, Failure> {
             let js = |e| caught(&ctx, e, name);
             let log = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
             let console = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
@@ -627,6 +633,13 @@ impl TenantRuntime {
             ctx.globals().set("console", console).map_err(js)?;
             // The global eval exists without the Eval intrinsic; it can only throw. Remove it.
             ctx.globals().remove("eval").map_err(js)?;
+            let reflect: Object = ctx.globals().get("Reflect").map_err(js)?;
+            let function: Function = ctx.globals().get("Function").map_err(js)?;
+            let prototype: Object = function.get("prototype").map_err(js)?;
+            let slot_tools = (
+                Persistent::save(&ctx, reflect.get::<_, Function>("get").map_err(js)?),
+                Persistent::save(&ctx, prototype.get::<_, Function>("bind").map_err(js)?),
+            );
             super::stdlib::install(&ctx).map_err(js)?;
             super::fetch::install(&ctx, &self.watch, &self.logs).map_err(js)?;
             super::intl::install(&ctx).map_err(js)?;
@@ -655,7 +668,7 @@ impl TenantRuntime {
                 ],
             )
             .map_err(js)?;
-            Ok((Persistent::save(&ctx, f.clone()), host, keep(tenant), keep(script)))
+            Ok((Persistent::save(&ctx, f.clone()), host, keep(tenant), keep(script), slot_tools))
         })?;
         Ok(Loaded {
             main,
@@ -663,6 +676,8 @@ impl TenantRuntime {
             tenant,
             script,
             typed_ctx: RefCell::new(Vec::new()),
+            run_ctx: RefCell::new(None),
+            slot_tools,
             reused: Reused::default(),
             context,
             digest: req.digest,
@@ -787,7 +802,10 @@ fn call_with<'js>(
     }
 }
 
-/// The ctx of one run: a new frozen object per run.
+/// The ctx of one run: frozen. A plain run's (no event, no request) reads
+/// `input` and `execution` through getters of a slot of its own, so that
+/// the same ctx is passed again, its slot set, while nothing else holds it;
+/// a script that kept its ctx keeps its own run's.
 fn run_ctx<'js>(
     ctx: &Ctx<'js>,
     loaded: &Loaded,
@@ -801,29 +819,137 @@ fn run_ctx<'js>(
     let execution = sealed(
         ctx,
         &[(a.id, id), (a.trigger, trigger), (a.attempt, attempt)],
-    )?;
-    let tenant = loaded.tenant.clone().restore(ctx)?.into_value();
-    let script = loaded.script.clone().restore(ctx)?.into_value();
-    let mut members = vec![
-        (a.input, input.clone()),
-        (a.tenant, tenant),
-        (a.script, script),
-        (a.execution, execution.into_value()),
-    ];
+    )?
+    .into_value();
+    let plain = req.event_json.is_none() && req.request_json.is_none();
+    if plain {
+        let kept = loaded.run_ctx.borrow_mut().take();
+        if let Some((c, slot)) = kept {
+            let (c, slot) = (c.restore(ctx)?, slot.restore(ctx)?);
+            if held_once(ctx, &c)
+                && replace(ctx, &slot, a.input, &input)?
+                && replace(ctx, &slot, a.execution, &execution)?
+            {
+                *loaded.run_ctx.borrow_mut() = Some((
+                    Persistent::save(ctx, c.clone()),
+                    Persistent::save(ctx, slot),
+                ));
+                return Ok(c);
+            }
+        }
+    }
+    let mut members = Vec::with_capacity(6 + loaded.host.len());
+    // A plain run's slot: a plain object no script can reach, read by
+    // `Reflect.get` bound to it (the GC sees what it holds).
+    let getters = if plain {
+        let slot = object_of(
+            ctx,
+            &[(a.input, input.clone()), (a.execution, execution.clone())],
+            Make::Sealed { writable_from: 0 },
+        )?;
+        let (get, bind) = &loaded.slot_tools;
+        let (get, bind) = (get.clone().restore(ctx)?, bind.clone().restore(ctx)?);
+        let getter = |name: &str| -> rquickjs::Result<Value<'js>> {
+            bind.call((
+                This(get.clone()),
+                Value::new_null(ctx.clone()),
+                slot.clone(),
+                name,
+            ))
+        };
+        Some((getter("input")?, getter("execution")?, slot))
+    } else {
+        None
+    };
+    let (input_m, execution_m) = match &getters {
+        Some((gi, ge, _)) => (Member::Getter(gi.clone()), Member::Getter(ge.clone())),
+        None => (Member::Value(input.clone()), Member::Value(execution)),
+    };
+    members.push((a.input, input_m));
+    members.push((
+        a.tenant,
+        Member::Value(loaded.tenant.clone().restore(ctx)?.into_value()),
+    ));
+    members.push((
+        a.script,
+        Member::Value(loaded.script.clone().restore(ctx)?.into_value()),
+    ));
+    members.push((a.execution, execution_m));
     for (atom, o) in &loaded.host {
-        members.push((*atom, o.clone().restore(ctx)?.into_value()));
+        members.push((*atom, Member::Value(o.clone().restore(ctx)?.into_value())));
     }
     if let Some(event) = req.event_json {
-        members.push((a.event, host::events::ctx_event(ctx, event, input)?));
+        members.push((
+            a.event,
+            Member::Value(host::events::ctx_event(ctx, event, input)?),
+        ));
     }
     if let Some(request) = req.request_json {
         let request = ctx.json_parse(request)?;
         if let Some(o) = request.as_object() {
             host::request::add_body_methods(ctx, o, req.request_body.unwrap_or_default())?;
         }
-        members.push((a.request, request));
+        members.push((a.request, Member::Value(request)));
     }
-    sealed(ctx, &members)
+    let c = frozen_with(ctx, &members)?;
+    if let Some((_, _, slot)) = getters {
+        *loaded.run_ctx.borrow_mut() = Some((
+            Persistent::save(ctx, c.clone()),
+            Persistent::save(ctx, slot),
+        ));
+    }
+    Ok(c)
+}
+
+/// A member of a frozen object: a value, or a getter of it.
+enum Member<'js> {
+    Value(Value<'js>),
+    Getter(Value<'js>),
+}
+
+/// A frozen object with these enumerable members.
+fn frozen_with<'js>(
+    ctx: &Ctx<'js>,
+    members: &[(qjs::JSAtom, Member<'js>)],
+) -> rquickjs::Result<Object<'js>> {
+    let o = Object::new(ctx.clone())?;
+    for (atom, m) in members {
+        match m {
+            Member::Value(v) => define_with(ctx, &o, *atom, v, qjs::JS_PROP_ENUMERABLE as i32)?,
+            Member::Getter(g) => define_getter(ctx, &o, *atom, g)?,
+        }
+    }
+    // SAFETY: the live context of `ctx`, and `o` a new object of it, borrowed for the call.
+    if unsafe { qjs::JS_PreventExtensions(ctx.as_raw().as_ptr(), o.as_raw()) } < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(o)
+}
+
+/// Defines `o[atom]` as an enumerable, non-configurable property read by `getter`.
+fn define_getter<'js>(
+    ctx: &Ctx<'js>,
+    o: &Object<'js>,
+    atom: qjs::JSAtom,
+    getter: &Value<'js>,
+) -> rquickjs::Result<()> {
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: the live context of `ctx`; `o` is borrowed for the call, and the getter is a fresh
+    // reference (JS_DupValue) that JS_DefinePropertyGetSet takes over.
+    let r = unsafe {
+        qjs::JS_DefinePropertyGetSet(
+            raw,
+            o.as_raw(),
+            atom,
+            qjs::JS_DupValue(raw, getter.as_raw()),
+            qjs::JS_UNDEFINED,
+            qjs::JS_PROP_ENUMERABLE as i32,
+        )
+    };
+    if r < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(())
 }
 
 /// The ctx of typed calls of `req.trigger`, made on the first: `input` is an
@@ -848,23 +974,7 @@ fn typed_ctx<'js>(
         rquickjs::String::from_str(ctx, &host::execution_id())
     })?;
     let execution = Object::new(ctx.clone())?;
-    let raw = ctx.as_raw().as_ptr();
-    // SAFETY: the live context of `ctx`; `execution` is a new object of it, borrowed for the call, and
-    // the getter is a fresh reference (JS_DupValue) that JS_DefinePropertyGetSet takes over.
-    unsafe {
-        let g = qjs::JS_DupValue(raw, getter.as_raw());
-        if qjs::JS_DefinePropertyGetSet(
-            raw,
-            execution.as_raw(),
-            a.id,
-            g,
-            qjs::JS_UNDEFINED,
-            qjs::JS_PROP_ENUMERABLE as i32,
-        ) < 0
-        {
-            return Err(rquickjs::Error::Exception);
-        }
-    }
+    define_getter(ctx, &execution, a.id, getter.as_value())?;
     execution.set("trigger", req.trigger)?;
     execution.set("attempt", 1)?;
     freeze(ctx, &execution);

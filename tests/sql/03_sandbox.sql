@@ -45,6 +45,17 @@ SELECT jsonb_array_length(logs) < 200 AS capped, logs->-1->>'message' AS last_li
 -- pollution stays in its own script: other scripts and other tenants see clean intrinsics
 SELECT jsrt.create_script('polluter', 'export default (ctx) => { Object.prototype.polluted = "yes"; globalThis.leak = 1; ctx.input.x = 1; const tries = [() => { ctx.log = null }, () => { ctx.log.info = null }, () => { ctx.tenant.id = "other" }, () => { Object.defineProperty(ctx, "input", {value: 2}) }]; return [({}).polluted, tries.filter(t => { try { t(); return true } catch (e) { return false } }).length, typeof ctx.log.info, ctx.tenant.name]; }') IS NOT NULL AS ok;
 SELECT jsrt.execute('polluter');
+-- The runs of a statement may be passed the same frozen ctx with its input and execution replaced,
+-- but never one the script kept: each kept ctx keeps its own run's input and execution.
+SELECT jsrt.create_script('keeps_ctx', $js$
+const kept = [];
+export default (ctx) => {
+  if (ctx.input.keep) kept.push(ctx);
+  const tries = [() => { ctx.input = 1; }, () => { Object.defineProperty(ctx, 'execution', {value: 2}); }, () => { delete ctx.input; }];
+  return {frozen: Object.isFrozen(ctx), keys: Object.keys(ctx).length, refused: tries.filter((t) => { try { t(); return false; } catch (e) { return true; } }).length,
+          kept: kept.map((c) => [c.input.n, c.execution.id === kept[0].execution.id])};
+}$js$) IS NOT NULL AS ok;
+SELECT g, jsrt.execute('keeps_ctx', jsonb_build_object('n', g, 'keep', g % 2 = 0)) AS result FROM generate_series(1, 5) g;
 SELECT jsrt.execute('ok');
 SELECT jsrt.execute('ctxcheck');
 SELECT jsrt.set_tenant('globex');
