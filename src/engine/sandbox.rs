@@ -707,7 +707,7 @@ fn call(
                 let args = t.args(&ctx, names, &loaded.reused).map_err(js)?;
                 call_with(&ctx, &main, c.into_value(), &args).map_err(js)?
             }
-            None => main.call((c,)).map_err(js)?,
+            None => call_with(&ctx, &main, c.into_value(), &[]).map_err(js)?,
         };
         let value = settle(&ctx, &returned, watch).map_err(js)?;
         if watch.stopped() {
