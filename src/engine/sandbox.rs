@@ -1256,6 +1256,23 @@ pub fn object_of<'js>(
     Ok(o)
 }
 
+/// `o[atom]`, as a script reads it (getters and the prototype chain included).
+pub fn get<'js>(
+    ctx: &Ctx<'js>,
+    o: &Object<'js>,
+    atom: qjs::JSAtom,
+) -> rquickjs::Result<Value<'js>> {
+    // SAFETY: the live context of `ctx`; `o` is borrowed, and JS_GetProperty returns a new reference
+    // that `from_raw` takes over.
+    unsafe {
+        let v = qjs::JS_GetProperty(ctx.as_raw().as_ptr(), o.as_raw(), atom);
+        if qjs::JS_IsException(v) {
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(Value::from_raw(ctx.clone(), v))
+    }
+}
+
 /// What `object_of` makes.
 pub enum Make {
     /// writable, enumerable and configurable properties; extensible

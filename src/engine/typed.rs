@@ -20,7 +20,7 @@ use super::convert::{Arg, ReadOptions};
 use super::host::db::{arg, cell};
 use super::host::js::freeze;
 use super::run;
-use super::sandbox::{object_of, replace, word, Make, Names, Reused, Typed};
+use super::sandbox::{get, object_of, replace, word, Make, Names, Reused, Typed};
 use super::sql::{self, Cell, Decoder, Param};
 use crate::catalog::scripts;
 use crate::error::{Error, OrRaise};
@@ -537,17 +537,20 @@ impl TriggerCall<'_> {
 
     /// What the json and array columns of `row` (tg.new, as made) give as
     /// returned values, before the script can change them in place; the other
-    /// columns' are made from their cells when needed (`plain_arg`).
-    fn remember<'js>(&self, ctx: &Ctx<'js>, row: &Value<'js>) -> rquickjs::Result<()> {
+    /// columns' are compared with their cells (`returns_as`).
+    fn remember<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        atoms: &[qjs::JSAtom],
+        row: &Value<'js>,
+    ) -> rquickjs::Result<()> {
         let (Some(o), Some(cells)) = (row.as_object(), &self.new) else {
             return Ok(());
         };
         let mut base = Vec::with_capacity(self.shape.columns.len());
-        for (col, c) in self.shape.columns.iter().zip(cells) {
+        for ((col, c), atom) in self.shape.columns.iter().zip(cells).zip(atoms) {
             base.push(match col {
-                Some(col) if plain_arg(c).is_none() => {
-                    Some(arg(ctx, &o.get::<_, Value>(col.name.as_str())?)?)
-                }
+                Some(_) if !is_plain(c) => Some(arg(ctx, &get(ctx, o, *atom)?)?),
                 _ => None,
             });
         }
@@ -555,33 +558,40 @@ impl TriggerCall<'_> {
         Ok(())
     }
 
-    /// Column `i` of NEW as the script was given it, in the form a returned value takes.
-    fn given(&self, i: usize) -> Option<Arg> {
-        if let Some(a) = self.baseline.borrow().get(i).and_then(Option::as_ref) {
-            return Some(a.clone());
+    /// Whether `a` is column `i` of NEW as the script was given it, in the
+    /// form a returned value takes.
+    fn given_as(&self, i: usize, a: &Arg) -> bool {
+        if let Some(b) = self.baseline.borrow().get(i).and_then(Option::as_ref) {
+            return b == a;
         }
         self.new
             .as_ref()
             .and_then(|cells| cells.get(i))
-            .and_then(plain_arg)
+            .is_some_and(|c| returns_as(c, a))
     }
 }
 
-/// The Arg a value read as `c` gives back when returned unchanged, for the
-/// values JS cannot change in place (or whose change makes a new value); None
-/// for json and arrays, whose form comes from JS.
-fn plain_arg(c: &Cell) -> Option<Arg> {
-    Some(match c {
-        Cell::Null => Arg::Null,
-        Cell::Bool(b) => Arg::Bool(*b),
-        Cell::Int(n) => Arg::Number(*n as f64),
-        Cell::BigInt(n) => Arg::BigInt(n.to_string()),
-        Cell::Float(f) => Arg::Number(*f),
-        Cell::Text(t) => Arg::Text(t.clone()),
-        Cell::Date(ms) => Arg::Date(*ms),
-        Cell::Bytes(b) => Arg::Bytes(b.clone()),
-        Cell::Json(_) | Cell::Array(_) => return None,
-    })
+/// Whether a value read as `c` and returned unchanged gives `a`, for the
+/// values JS cannot change in place (or whose change makes a new value); never
+/// for json and arrays, whose form comes from JS (`remember`).
+fn returns_as(c: &Cell, a: &Arg) -> bool {
+    match (c, a) {
+        (Cell::Null, Arg::Null) => true,
+        (Cell::Bool(x), Arg::Bool(y)) => x == y,
+        (Cell::Int(n), Arg::Number(f)) => *n as f64 == *f,
+        (Cell::BigInt(n), Arg::BigInt(s)) => n.to_string() == *s,
+        (Cell::Float(x), Arg::Number(f)) => x == f,
+        (Cell::Text(t), Arg::Text(s)) => t == s,
+        (Cell::Date(x), Arg::Date(y)) => x == y,
+        (Cell::Bytes(x), Arg::Bytes(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Whether a value read as `c` can be compared as returned (`returns_as`):
+/// all but json and arrays.
+fn is_plain(c: &Cell) -> bool {
+    !matches!(c, Cell::Json(_) | Cell::Array(_))
 }
 
 impl Typed for TriggerCall<'_> {
@@ -606,7 +616,7 @@ impl Typed for TriggerCall<'_> {
         };
         let new = self.row(ctx, &shape.columns, &self.new)?;
         if self.when == "BEFORE" && self.shape.has_json_or_arrays {
-            self.remember(ctx, &new)?;
+            self.remember(ctx, &shape.columns, &new)?;
         }
         let old = self.row(ctx, &shape.columns, &self.old)?;
         // The same statement's rows share tg's fixed part, which is read-only:
@@ -652,21 +662,23 @@ impl Typed for TriggerCall<'_> {
         } else if value.is_null() {
             RowResult::Skip
         } else if let Some(o) = value.as_object().filter(|_| !value.is_array()) {
+            // The column names' atoms, made by `args` for this runtime.
+            let atoms = self.shape.atoms.borrow();
+            let atoms = atoms.as_ref().ok_or(rquickjs::Error::Unknown)?;
             let mut row = Vec::with_capacity(self.shape.columns.len());
-            for (i, col) in self.shape.columns.iter().enumerate() {
-                row.push(match col {
-                    None => None,
-                    Some(col) => {
-                        let v: Value = o.get(col.name.as_str())?;
-                        if v.is_undefined() {
-                            None
-                        } else {
-                            let a = arg(ctx, &v)?;
-                            // Unchanged: keep the stored value (microseconds, jsonb null, json text).
-                            // (A Date may have been changed in place: its time value is compared.)
-                            (self.given(i).as_ref() != Some(&a)).then_some(a)
-                        }
-                    }
+            for (i, (col, atom)) in self.shape.columns.iter().zip(&atoms.columns).enumerate() {
+                if col.is_none() {
+                    row.push(None);
+                    continue;
+                }
+                let v = get(ctx, o, *atom)?;
+                row.push(if v.is_undefined() {
+                    None
+                } else {
+                    let a = arg(ctx, &v)?;
+                    // Unchanged: keep the stored value (microseconds, jsonb null, json text).
+                    // (A Date may have been changed in place: its time value is compared.)
+                    (!self.given_as(i, &a)).then_some(a)
                 });
             }
             RowResult::Row(row)
