@@ -915,7 +915,9 @@ fn frozen_with<'js>(
     let o = Object::new(ctx.clone())?;
     for (atom, m) in members {
         match m {
-            Member::Value(v) => define_with(ctx, &o, *atom, v, qjs::JS_PROP_ENUMERABLE as i32)?,
+            Member::Value(v) => {
+                define_with(ctx, &o, *atom, v, qjs::JS_PROP_ENUMERABLE as i32)?;
+            }
             Member::Getter(g) => define_getter(ctx, &o, *atom, g)?,
         }
     }
@@ -1152,16 +1154,17 @@ pub fn define<'js>(
     atom: qjs::JSAtom,
     v: &Value<'js>,
 ) -> rquickjs::Result<()> {
-    define_with(ctx, o, atom, v, qjs::JS_PROP_C_W_E as i32)
+    define_with(ctx, o, atom, v, qjs::JS_PROP_C_W_E as i32).map(|_| ())
 }
 
+/// Defines `o[atom] = v` with `flags`; false if the object refused it.
 fn define_with<'js>(
     ctx: &Ctx<'js>,
     o: &Object<'js>,
     atom: qjs::JSAtom,
     v: &Value<'js>,
     flags: i32,
-) -> rquickjs::Result<()> {
+) -> rquickjs::Result<bool> {
     let raw = ctx.as_raw().as_ptr();
     // SAFETY: the live context of `ctx`; `o` and `v` are borrowed, and JS_DefinePropertyValue takes
     // over a fresh reference to `v` (JS_DupValue).
@@ -1177,7 +1180,7 @@ fn define_with<'js>(
     if r < 0 {
         return Err(rquickjs::Error::Exception);
     }
-    Ok(())
+    Ok(r == 1)
 }
 
 /// `name` as a new atom of `ctx`'s runtime, which the caller frees.
@@ -1291,22 +1294,15 @@ pub fn replace<'js>(
     atom: qjs::JSAtom,
     v: &Value<'js>,
 ) -> rquickjs::Result<bool> {
-    let raw = ctx.as_raw().as_ptr();
-    // SAFETY: as in `define_with`. The attributes given are the property's own (JS_DefinePropertyValue
-    // sets all three); without JS_PROP_THROW, a property made read-only gives 0, not an exception.
-    let r = unsafe {
-        qjs::JS_DefinePropertyValue(
-            raw,
-            o.as_raw(),
-            atom,
-            qjs::JS_DupValue(raw, v.as_raw()),
-            (qjs::JS_PROP_WRITABLE | qjs::JS_PROP_ENUMERABLE) as i32,
-        )
-    };
-    if r < 0 {
-        return Err(rquickjs::Error::Exception);
-    }
-    Ok(r == 1)
+    // The attributes given are the property's own (JS_DefinePropertyValue sets all three); without
+    // JS_PROP_THROW, a property made read-only gives false, not an exception.
+    define_with(
+        ctx,
+        o,
+        atom,
+        v,
+        (qjs::JS_PROP_WRITABLE | qjs::JS_PROP_ENUMERABLE) as i32,
+    )
 }
 
 /// A loaded script's slot for one object its typed calls pass again from
