@@ -273,7 +273,11 @@ unsafe fn evaluate(
             rows: Vec::new(),
             affected: 1,
         };
-        let mut row = Vec::new();
+        // As the executor's projection: every expression is set up (where the
+        // right to call each function is checked, and the guard refuses what
+        // scripts may not call) before any runs, and all run before any value
+        // is read, so that a refusal or an error comes first as it would there.
+        let mut states = Vec::new();
         for i in 0..(*targets).length {
             let te = pg_sys::list_nth(targets, i).cast::<pg_sys::TargetEntry>();
             if (*te).resjunk {
@@ -285,15 +289,28 @@ unsafe fn evaluate(
                 CStr::from_ptr((*te).resname).to_string_lossy().into_owned()
             });
             let expr = (*te).expr;
-            let state = pg_sys::ExecInitExprWithParams(expr, params);
-            let mut isnull = false;
-            let datum = pg_sys::ExecEvalExprSwitchContext(state, econtext, &mut isnull);
-            row.push(if isnull {
-                Cell::Null
-            } else {
-                decode(datum, &decoder(pg_sys::exprType(expr.cast()), read))
-            });
+            states.push((pg_sys::ExecInitExprWithParams(expr, params), expr));
         }
+        // (The values live in the context's per-tuple memory until it is freed below.)
+        let values: Vec<(Datum, bool)> = states
+            .iter()
+            .map(|&(state, _)| {
+                let mut isnull = false;
+                let datum = pg_sys::ExecEvalExprSwitchContext(state, econtext, &mut isnull);
+                (datum, isnull)
+            })
+            .collect();
+        let row = values
+            .iter()
+            .zip(&states)
+            .map(|(&(datum, isnull), &(_, expr))| {
+                if isnull {
+                    Cell::Null
+                } else {
+                    decode(datum, &decoder(pg_sys::exprType(expr.cast()), read))
+                }
+            })
+            .collect();
         rows.rows.push(row);
         pg_sys::FreeExprContext(econtext, true);
         pg_sys::PopActiveSnapshot();
