@@ -279,7 +279,11 @@ unsafe fn evaluate(
         // is read, so that a refusal or an error comes first as it would there.
         let mut states = Vec::new();
         // (`SELECT` alone has no target list: NIL, a null pointer.)
-        let n = if targets.is_null() { 0 } else { (*targets).length };
+        let n = if targets.is_null() {
+            0
+        } else {
+            (*targets).length
+        };
         for i in 0..n {
             let te = pg_sys::list_nth(targets, i).cast::<pg_sys::TargetEntry>();
             if (*te).resjunk {
