@@ -230,9 +230,12 @@ unsafe extern "C-unwind" fn on_object_access(
     }
 }
 
-/// Temporary functions in script SQL go through `on_fmgr` (which refuses
-/// them), and are not inlined: the planner inlines a SQL function only when no
-/// hook wants to see it called.
+/// Temporary functions, and SQL functions planted by a role other than their
+/// schema's owner, go through `on_fmgr` in script SQL (which refuses them),
+/// and are not inlined: the planner inlines a SQL function only when no hook
+/// wants to see it called, and an inlined function is never called, so never
+/// checked (its setval would run in any tenant's script). Other planted
+/// functions cannot be inlined, and are refused as the executor checks them.
 #[pg_guard]
 unsafe extern "C-unwind" fn needs_fmgr(func: pg_sys::Oid) -> bool {
     // SAFETY: the hook that was installed before ours, called with what we were given.
@@ -241,10 +244,33 @@ unsafe extern "C-unwind" fn needs_fmgr(func: pg_sys::Oid) -> bool {
             return true;
         }
     }
-    // SAFETY: catalog reads inside a transaction (the planner or fmgr is looking the function up).
-    tenancy::in_script_sql()
-        && unsafe { pg_sys::isAnyTempNamespace(pg_sys::get_func_namespace(func)) }
+    if !tenancy::in_script_sql() {
+        return false;
+    }
+    // SAFETY: a syscache lookup inside a transaction (the planner or fmgr is looking the function
+    // up); the tuple is released before anything can raise.
+    let found = unsafe {
+        let tuple = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::PROCOID as _,
+            pg_sys::Datum::from(func),
+        );
+        if tuple.is_null() {
+            return false;
+        }
+        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
+        let found = ((*form).pronamespace, (*form).proowner, (*form).prolang);
+        pg_sys::ReleaseSysCache(tuple);
+        found
+    };
+    let (namespace, owner, language) = found;
+    namespace != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE)
+        // SAFETY: a namespace oid from pg_proc; a plain catalog read.
+        && (unsafe { pg_sys::isAnyTempNamespace(namespace) }
+            || (language == SQL_LANGUAGE && !vouched_for(owner, namespace)))
 }
+
+/// `SQLlanguageId`, the language of the functions the planner inlines.
+const SQL_LANGUAGE: pg_sys::Oid = pg_sys::Oid::from_u32(14);
 
 /// SECURITY DEFINER and temporary functions reached outside the executor
 /// (Postgres calls fmgr_hook as each such function starts).

@@ -273,8 +273,18 @@ unsafe fn evaluate(
             rows: Vec::new(),
             affected: 1,
         };
-        let mut row = Vec::new();
-        for i in 0..(*targets).length {
+        // As the executor's projection: every expression is set up (where the
+        // right to call each function is checked, and the guard refuses what
+        // scripts may not call) before any runs, and all run before any value
+        // is read, so that a refusal or an error comes first as it would there.
+        let mut states = Vec::new();
+        // (`SELECT` alone has no target list: NIL, a null pointer.)
+        let n = if targets.is_null() {
+            0
+        } else {
+            (*targets).length
+        };
+        for i in 0..n {
             let te = pg_sys::list_nth(targets, i).cast::<pg_sys::TargetEntry>();
             if (*te).resjunk {
                 continue;
@@ -285,15 +295,28 @@ unsafe fn evaluate(
                 CStr::from_ptr((*te).resname).to_string_lossy().into_owned()
             });
             let expr = (*te).expr;
-            let state = pg_sys::ExecInitExprWithParams(expr, params);
-            let mut isnull = false;
-            let datum = pg_sys::ExecEvalExprSwitchContext(state, econtext, &mut isnull);
-            row.push(if isnull {
-                Cell::Null
-            } else {
-                decode(datum, &decoder(pg_sys::exprType(expr.cast()), read))
-            });
+            states.push((pg_sys::ExecInitExprWithParams(expr, params), expr));
         }
+        // (The values live in the context's per-tuple memory until it is freed below.)
+        let values: Vec<(Datum, bool)> = states
+            .iter()
+            .map(|&(state, _)| {
+                let mut isnull = false;
+                let datum = pg_sys::ExecEvalExprSwitchContext(state, econtext, &mut isnull);
+                (datum, isnull)
+            })
+            .collect();
+        let row = values
+            .iter()
+            .zip(&states)
+            .map(|(&(datum, isnull), &(_, expr))| {
+                if isnull {
+                    Cell::Null
+                } else {
+                    decode(datum, &decoder(pg_sys::exprType(expr.cast()), read))
+                }
+            })
+            .collect();
         rows.rows.push(row);
         pg_sys::FreeExprContext(econtext, true);
         pg_sys::PopActiveSnapshot();

@@ -287,3 +287,21 @@ SELECT jsrt.create_script('expressions', $js$export default function (ctx) {
 SELECT jsonb_pretty(jsrt.execute('expressions'));
 DELETE FROM items WHERE name = 'expr-1';
 DROP FUNCTION public.items_named(text);
+
+-- Found by review: as in the executor, every expression of such a SELECT is set up (where the
+-- guard refuses what scripts may not call) before any runs, and all run before any value is read.
+-- So a refused pg_notify after a nextval leaves the sequence as it was (a rollback does not undo a
+-- nextval), and a later column's error comes before an earlier column's value that JS cannot hold.
+CREATE SEQUENCE public.expr_seq;
+GRANT USAGE ON SEQUENCE public.expr_seq TO jsrt_script;
+SELECT jsrt.create_script('expressions_order', $js$export default function (ctx) {
+  const run = (q) => { try { return JSON.stringify(ctx.db.query(q)); } catch (e) { return `${e.name} ${e.code}: ${e.message}`; } };
+  const cases = ["select nextval('public.expr_seq') as n, pg_notify('c', 'x') as refused",
+                 "select '275761-01-01'::timestamp as far, 1 / (random() * 0)::int as boom",
+                 // no column at all (its target list is NIL): one empty row, not a crash of the server
+                 "select"];
+  return cases.map((q) => ({alone: run(q), executor: run(`${q} where true`)}));
+}$js$, 'oneoff', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsonb_pretty(jsrt.execute('expressions_order'));
+SELECT last_value, is_called FROM public.expr_seq;
+DROP SEQUENCE public.expr_seq;

@@ -478,3 +478,25 @@ SET timezone_abbreviations = 'India';
 SELECT jsrt.execute('temp_names', $${"abbrev": "SELECT '2020-01-01 10:00 IST'::timestamptz::text AS t"}$$) AS ist_read_by_script;
 RESET timezone_abbreviations;
 RESET jsrt.tenant;
+
+-- Found by review: a planted SQL function simple enough for the planner to inline would never be
+-- called, so never checked where calls are. In script SQL it is not inlined, and is refused as it
+-- is called, in a SELECT of expressions alone as elsewhere. (Inlined, its setval carried what
+-- tr_b's script passed it out of the run, past the rollback.)
+SET ROLE planter;
+CREATE SEQUENCE public.leak;
+GRANT USAGE, UPDATE ON SEQUENCE public.leak TO jsrt_script;
+CREATE FUNCTION public.jsonb_build_object(k text, v int) RETURNS jsonb LANGUAGE sql AS
+  $$ SELECT pg_catalog.jsonb_build_object(k, pg_catalog.setval('public.leak', v + 1000)) $$;
+RESET ROLE;
+SELECT jsrt.set_tenant('tr_b');
+SELECT key, value FROM jsonb_each_text(jsrt.execute('temp_names', $$
+{"inlinable planted overload": "SELECT jsonb_build_object('n', 7) AS j",
+ "inlinable planted overload, FROM": "SELECT jsonb_build_object('n', length(name)) AS j FROM catalog"}
+$$)) ORDER BY key;
+SELECT last_value, is_called FROM public.leak;
+-- outside script SQL it runs as before
+SELECT public.jsonb_build_object('n', 1) AS outside_scripts;
+RESET jsrt.tenant;
+DROP FUNCTION public.jsonb_build_object(text, int);
+DROP SEQUENCE public.leak;

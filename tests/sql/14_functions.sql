@@ -223,6 +223,30 @@ export default function (ctx, tg) {
 SELECT jsrt.create_trigger('keeper', 'fn_s.kept', 'insert', 'before');
 INSERT INTO fn_s.kept SELECT g FROM generate_series(1, 6) g;
 SELECT id, note FROM fn_s.kept ORDER BY id;
+-- (Attacks on that reuse, which held.) Two triggers of one script on one table, one statement
+-- alternating between them, and INSERT ... ON CONFLICT DO UPDATE firing both events: each call
+-- sees its own trigger's name, args and op with its own row (the reused tg is the same object,
+-- as a WeakMap keyed by it shows, only for the same trigger); a tg kept by a promise or a Proxy
+-- keeps its own row.
+CREATE TABLE fn_s.twice (id int PRIMARY KEY, v text, note text DEFAULT '');
+SELECT jsrt.create_script('twice', $js$
+const seen = new WeakMap(), kept = [];
+export default function (ctx, tg) {
+  const before = seen.get(tg) ?? '-';
+  seen.set(tg, `${tg.name}/${tg.op}/${tg.new.id}`);
+  if (tg.new.id === 1 && tg.op === 'INSERT') kept.push(Promise.resolve(tg), new Proxy(tg, {}));
+  const held = kept.length ? ` held ${kept[1].new.id}/${kept[1].op}` : '';
+  return {...tg.new, note: `${tg.new.note} ${tg.name}(${tg.args}) ${tg.op} ${tg.new.id}/${tg.old?.id ?? '-'} after ${before}${held};`};
+}$js$, 'embedded', '{"status": "active"}') IS NOT NULL AS created;
+SELECT jsrt.create_function('twice', 'fn_s.twice_fn() returns trigger');
+CREATE TRIGGER a BEFORE INSERT OR UPDATE ON fn_s.twice FOR EACH ROW EXECUTE FUNCTION fn_s.twice_fn('A');
+CREATE TRIGGER b BEFORE INSERT OR UPDATE ON fn_s.twice FOR EACH ROW EXECUTE FUNCTION fn_s.twice_fn('B', 'b');
+INSERT INTO fn_s.twice SELECT g, 'x' FROM generate_series(1, 3) g;
+INSERT INTO fn_s.twice VALUES (2, 'y'), (4, 'y') ON CONFLICT (id) DO UPDATE SET v = 'z', note = '';
+SELECT id, v, note FROM fn_s.twice ORDER BY id;
+DROP TRIGGER a ON fn_s.twice;
+UPDATE fn_s.twice SET note = '' WHERE id <= 2;
+SELECT id, note FROM fn_s.twice WHERE id <= 2 ORDER BY id;
 SELECT err($$SELECT jsrt.create_trigger('audit', 'fn_s.orders', 'truncate', 'after')$$);
 SELECT err($$SELECT jsrt.create_trigger('audit', 'fn_s.orders', 'insert', 'instead')$$);
 -- a row trigger on a table a running script writes to would run a script inside a script: refused
@@ -238,5 +262,6 @@ DROP FUNCTION fn_s.orders_validate_jsrt() CASCADE;
 DROP FUNCTION fn_s.orders_audit_jsrt() CASCADE;
 DROP FUNCTION fn_s.exact_touch_jsrt() CASCADE;
 DROP FUNCTION fn_s.odd_shape() CASCADE;
+DROP FUNCTION fn_s.twice_fn() CASCADE;
 RESET ROLE;
 RESET jsrt.tenant;
