@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use rquickjs::context::intrinsic;
-use rquickjs::function::{Rest, This};
+use rquickjs::function::Rest;
 use rquickjs::{
     allocator::Allocator, qjs, Context, Ctx, Function, Module, Object, Persistent, Runtime, Value,
 };
@@ -281,10 +281,12 @@ struct Loaded {
     typed_ctx: RefCell<Vec<(String, Persistent<Object<'static>>)>>,
     /// the ctx of a plain run (no event, no request) and the slot its input
     /// and execution are read from, passed again while nothing else holds it
-    run_ctx: RefCell<Option<(Persistent<Object<'static>>, Persistent<Object<'static>>)>>,
-    /// `Reflect.get` and `Function.prototype.bind` as they were before the
-    /// script ran: the getters of a ctx's slot are `Reflect.get` bound to it
-    slot_tools: (Persistent<Function<'static>>, Persistent<Function<'static>>),
+    run_ctx: RefCell<
+        Option<(
+            Persistent<Object<'static>>,
+            Persistent<rquickjs::Array<'static>>,
+        )>,
+    >,
     reused: Reused,
     context: Context,
     digest: [u8; 32],
@@ -611,7 +613,7 @@ impl TenantRuntime {
         let context = Context::custom::<Intrinsics>(&self.runtime)
             .map_err(|e| cannot_create("context", e))?;
         let name = req.script_name;
-        let (main, host, tenant, script, slot_tools) = context.with(|ctx| -> Result<_, Failure> {
+        let (main, host, tenant, script) = context.with(|ctx| -> Result<_, Failure> {
             let js = |e| caught(&ctx, e, name);
             let log = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
             let console = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
@@ -633,13 +635,6 @@ impl TenantRuntime {
             ctx.globals().set("console", console).map_err(js)?;
             // The global eval exists without the Eval intrinsic; it can only throw. Remove it.
             ctx.globals().remove("eval").map_err(js)?;
-            let reflect: Object = ctx.globals().get("Reflect").map_err(js)?;
-            let function: Function = ctx.globals().get("Function").map_err(js)?;
-            let prototype: Object = function.get("prototype").map_err(js)?;
-            let slot_tools = (
-                Persistent::save(&ctx, reflect.get::<_, Function>("get").map_err(js)?),
-                Persistent::save(&ctx, prototype.get::<_, Function>("bind").map_err(js)?),
-            );
             super::stdlib::install(&ctx).map_err(js)?;
             super::fetch::install(&ctx, &self.watch, &self.logs).map_err(js)?;
             super::intl::install(&ctx).map_err(js)?;
@@ -668,7 +663,7 @@ impl TenantRuntime {
                 ],
             )
             .map_err(js)?;
-            Ok((Persistent::save(&ctx, f.clone()), host, keep(tenant), keep(script), slot_tools))
+            Ok((Persistent::save(&ctx, f.clone()), host, keep(tenant), keep(script)))
         })?;
         Ok(Loaded {
             main,
@@ -677,7 +672,6 @@ impl TenantRuntime {
             script,
             typed_ctx: RefCell::new(Vec::new()),
             run_ctx: RefCell::new(None),
-            slot_tools,
             reused: Reused::default(),
             context,
             digest: req.digest,
@@ -803,9 +797,9 @@ fn call_with<'js>(
 }
 
 /// The ctx of one run: frozen. A plain run's (no event, no request) reads
-/// `input` and `execution` through getters of a slot of its own, so that
-/// the same ctx is passed again, its slot set, while nothing else holds it;
-/// a script that kept its ctx keeps its own run's.
+/// `input` and `execution` through native getters of a slot of its own (an
+/// array no script can reach), so that the same ctx is passed again, its slot
+/// set, while nothing else holds it; a script that kept its ctx keeps its own run's.
 fn run_ctx<'js>(
     ctx: &Ctx<'js>,
     loaded: &Loaded,
@@ -826,10 +820,9 @@ fn run_ctx<'js>(
         let kept = loaded.run_ctx.borrow_mut().take();
         if let Some((c, slot)) = kept {
             let (c, slot) = (c.restore(ctx)?, slot.restore(ctx)?);
-            if held_once(ctx, &c)
-                && replace(ctx, &slot, a.input, &input)?
-                && replace(ctx, &slot, a.execution, &execution)?
-            {
+            if held_once(ctx, &c) {
+                slot.set(SLOT_INPUT as usize, input)?;
+                slot.set(SLOT_EXECUTION as usize, execution)?;
                 *loaded.run_ctx.borrow_mut() = Some((
                     Persistent::save(ctx, c.clone()),
                     Persistent::save(ctx, slot),
@@ -838,33 +831,22 @@ fn run_ctx<'js>(
             }
         }
     }
-    let mut members = Vec::with_capacity(6 + loaded.host.len());
-    // A plain run's slot: a plain object no script can reach, read by
-    // `Reflect.get` bound to it (the GC sees what it holds).
-    let getters = if plain {
-        let slot = object_of(
-            ctx,
-            &[(a.input, input.clone()), (a.execution, execution.clone())],
-            Make::Sealed { writable_from: 0 },
-        )?;
-        let (get, bind) = &loaded.slot_tools;
-        let (get, bind) = (get.clone().restore(ctx)?, bind.clone().restore(ctx)?);
-        let getter = |name: &str| -> rquickjs::Result<Value<'js>> {
-            bind.call((
-                This(get.clone()),
-                Value::new_null(ctx.clone()),
-                slot.clone(),
-                name,
-            ))
-        };
-        Some((getter("input")?, getter("execution")?, slot))
+    let slot = if plain {
+        let slot = rquickjs::Array::new(ctx.clone())?;
+        slot.set(SLOT_INPUT as usize, input.clone())?;
+        slot.set(SLOT_EXECUTION as usize, execution.clone())?;
+        Some(slot)
     } else {
         None
     };
-    let (input_m, execution_m) = match &getters {
-        Some((gi, ge, _)) => (Member::Getter(gi.clone()), Member::Getter(ge.clone())),
+    let (input_m, execution_m) = match &slot {
+        Some(slot) => (
+            Member::Getter(slot_getter(ctx, slot, SLOT_INPUT)?),
+            Member::Getter(slot_getter(ctx, slot, SLOT_EXECUTION)?),
+        ),
         None => (Member::Value(input.clone()), Member::Value(execution)),
     };
+    let mut members = Vec::with_capacity(6 + loaded.host.len());
     members.push((a.input, input_m));
     members.push((
         a.tenant,
@@ -892,13 +874,55 @@ fn run_ctx<'js>(
         members.push((a.request, Member::Value(request)));
     }
     let c = frozen_with(ctx, &members)?;
-    if let Some((_, _, slot)) = getters {
+    if let Some(slot) = slot {
         *loaded.run_ctx.borrow_mut() = Some((
             Persistent::save(ctx, c.clone()),
             Persistent::save(ctx, slot),
         ));
     }
     Ok(c)
+}
+
+/// Where a plain run's slot holds its input and its execution.
+const SLOT_INPUT: u32 = 0;
+const SLOT_EXECUTION: u32 = 1;
+
+/// A native getter of `slot[index]`: the slot is the function's own data,
+/// which the GC sees.
+fn slot_getter<'js>(
+    ctx: &Ctx<'js>,
+    slot: &rquickjs::Array<'js>,
+    index: u32,
+) -> rquickjs::Result<Value<'js>> {
+    unsafe extern "C" fn get(
+        ctx: *mut qjs::JSContext,
+        _this: qjs::JSValue,
+        _argc: std::ffi::c_int,
+        _argv: *mut qjs::JSValue,
+        index: std::ffi::c_int,
+        data: *mut qjs::JSValue,
+    ) -> qjs::JSValue {
+        // SAFETY: QuickJS passes the data the function was made with (one value: the slot array)
+        // and the index as its magic; JS_GetPropertyUint32 returns a new reference.
+        unsafe { qjs::JS_GetPropertyUint32(ctx, *data, index as u32) }
+    }
+    let mut data = [slot.as_value().as_raw()];
+    // SAFETY: the live context of `ctx`; the slot is borrowed, and JS_NewCFunctionData keeps its own
+    // reference to it; the result is a new reference that `from_raw` takes over.
+    unsafe {
+        let f = qjs::JS_NewCFunctionData(
+            ctx.as_raw().as_ptr(),
+            Some(get),
+            0,
+            index as std::ffi::c_int,
+            1,
+            data.as_mut_ptr(),
+        );
+        if qjs::JS_IsException(f) {
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(Value::from_raw(ctx.clone(), f))
+    }
 }
 
 /// A member of a frozen object: a value, or a getter of it.
