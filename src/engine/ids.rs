@@ -42,7 +42,7 @@ impl std::hash::Hasher for FoldHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // Only u128 keys are hashed here; anything else still hashes (FNV-1a).
+        // Anything but a u128 key (script SQL text: sql.rs's plans) hashes as FNV-1a.
         for b in bytes {
             self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
         }

@@ -14,9 +14,11 @@ use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::{ereport, pg_guard, PgSqlErrorCode as Code};
 
 use super::convert::{encode, Arg, ReadOptions, Target, MAX_SAFE_INTEGER};
+use super::ids::FoldHasher;
 use super::watchdog;
 use crate::subxact::{self, Caught};
 use crate::tenancy;
+use std::hash::BuildHasherDefault;
 
 /// One value of a result row.
 #[derive(Debug, Clone, PartialEq)]
@@ -229,25 +231,30 @@ unsafe fn evaluate(
     // SAFETY: the caller's. The plan is held by the current resource owner until released here (or
     // by the subtransaction's abort); expression states and the context live in SPI's memory.
     unsafe {
-        let params = pg_sys::makeParamList(values.len() as c_int);
-        let slots = (*params).params.as_mut_slice(values.len());
-        for ((slot, (v, n)), p) in slots
-            .iter_mut()
-            .zip(values.iter().zip(nulls))
-            .zip(&stmt.params)
-        {
-            slot.value = *v;
-            slot.isnull = *n == b'n' as c_char;
-            slot.pflags = pg_sys::PARAM_FLAG_CONST as u16;
-            slot.ptype = p.typ;
-        }
+        let params = if values.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            let params = pg_sys::makeParamList(values.len() as c_int);
+            let slots = (*params).params.as_mut_slice(values.len());
+            for ((slot, (v, n)), p) in slots
+                .iter_mut()
+                .zip(values.iter().zip(nulls))
+                .zip(&stmt.params)
+            {
+                slot.value = *v;
+                slot.isnull = *n == b'n' as c_char;
+                slot.pflags = pg_sys::PARAM_FLAG_CONST as u16;
+                slot.ptype = p.typ;
+            }
+            params
+        };
         let owner = pg_sys::CurrentResourceOwner;
         let cplan = pg_sys::GetCachedPlan(stmt.source, params, owner, std::ptr::null_mut());
         let list = (*cplan).stmt_list;
         let plan = if list.is_null() || (*list).length != 1 {
             std::ptr::null_mut()
         } else {
-            (*pg_sys::list_nth(list, 0).cast::<pg_sys::PlannedStmt>()).planTree
+            (*nth::<pg_sys::PlannedStmt>(list, 0)).planTree
         };
         let bare = !plan.is_null()
             && (*plan).type_ == pg_sys::NodeTag::T_Result
@@ -277,7 +284,9 @@ unsafe fn evaluate(
         // right to call each function is checked, and the guard refuses what
         // scripts may not call) before any runs, and all run before any value
         // is read, so that a refusal or an error comes first as it would there.
-        let mut states = Vec::new();
+        // (state, expression, value, null): the values live in the context's
+        // per-tuple memory until it is freed below.
+        let mut columns = Vec::new();
         // (`SELECT` alone has no target list: NIL, a null pointer.)
         let n = if targets.is_null() {
             0
@@ -285,7 +294,7 @@ unsafe fn evaluate(
             (*targets).length
         };
         for i in 0..n {
-            let te = pg_sys::list_nth(targets, i).cast::<pg_sys::TargetEntry>();
+            let te = nth::<pg_sys::TargetEntry>(targets, i);
             if (*te).resjunk {
                 continue;
             }
@@ -295,21 +304,15 @@ unsafe fn evaluate(
                 CStr::from_ptr((*te).resname).to_string_lossy().into_owned()
             });
             let expr = (*te).expr;
-            states.push((pg_sys::ExecInitExprWithParams(expr, params), expr));
+            let state = pg_sys::ExecInitExprWithParams(expr, params);
+            columns.push((state, expr, Datum::from(0), true));
         }
-        // (The values live in the context's per-tuple memory until it is freed below.)
-        let values: Vec<(Datum, bool)> = states
+        for (state, _, datum, isnull) in &mut columns {
+            *datum = pg_sys::ExecEvalExprSwitchContext(*state, econtext, isnull);
+        }
+        let row = columns
             .iter()
-            .map(|&(state, _)| {
-                let mut isnull = false;
-                let datum = pg_sys::ExecEvalExprSwitchContext(state, econtext, &mut isnull);
-                (datum, isnull)
-            })
-            .collect();
-        let row = values
-            .iter()
-            .zip(&states)
-            .map(|(&(datum, isnull), &(_, expr))| {
+            .map(|&(_, expr, datum, isnull)| {
                 if isnull {
                     Cell::Null
                 } else {
@@ -323,6 +326,15 @@ unsafe fn evaluate(
         pg_sys::ReleaseCachedPlan(cplan, owner);
         Some(rows)
     }
+}
+
+/// Element `i` of a List of nodes, read in place (no guarded call: it cannot fail).
+///
+/// # Safety
+/// `list` is a valid List of pointers with more than `i` elements.
+unsafe fn nth<T>(list: *mut pg_sys::List, i: c_int) -> *mut T {
+    // SAFETY: the caller's.
+    unsafe { (*(*list).elements.add(i as usize)).ptr_value.cast() }
 }
 
 /// Whether `source` is a SELECT of expressions alone: no FROM, WHERE,
@@ -441,7 +453,10 @@ struct Statement {
 }
 
 thread_local! {
-    static PLANS: RefCell<HashMap<String, Rc<Statement>>> = RefCell::new(HashMap::new());
+    // (Hashed with FNV-1a: short texts hash faster than with SipHash, and a
+    // backend's 256 plans are its own script SQL.)
+    static PLANS: RefCell<HashMap<String, Rc<Statement>, BuildHasherDefault<FoldHasher>>> =
+        RefCell::new(HashMap::default());
 }
 
 /// Plans kept per backend; past this they are all dropped and made again.
