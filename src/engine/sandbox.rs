@@ -704,6 +704,9 @@ fn call(
             None => call_with(&ctx, &main, c.into_value(), &[]).map_err(js)?,
         };
         let value = settle(&ctx, &returned, watch).map_err(js)?;
+        if req.typed.is_none() {
+            empty_slot(&ctx, loaded).map_err(js)?;
+        }
         if watch.stopped() {
             // No JS after a stop, not even toJSON: run() reports the stop.
             return Ok(None);
@@ -881,6 +884,22 @@ fn run_ctx<'js>(
         ));
     }
     Ok(c)
+}
+
+/// Lets go of the run's input and execution once it is over, unless the
+/// script kept its ctx (then the ctx keeps them, and the next run gets a new one).
+fn empty_slot(ctx: &Ctx<'_>, loaded: &Loaded) -> rquickjs::Result<()> {
+    let kept = loaded.run_ctx.borrow_mut().take();
+    if let Some((c, slot)) = kept {
+        let (c, slot) = (c.restore(ctx)?, slot.restore(ctx)?);
+        if held_once(ctx, &c) {
+            slot.set(SLOT_INPUT as usize, Value::new_undefined(ctx.clone()))?;
+            slot.set(SLOT_EXECUTION as usize, Value::new_undefined(ctx.clone()))?;
+            *loaded.run_ctx.borrow_mut() =
+                Some((Persistent::save(ctx, c), Persistent::save(ctx, slot)));
+        }
+    }
+    Ok(())
 }
 
 /// Where a plain run's slot holds its input and its execution.
