@@ -281,12 +281,7 @@ struct Loaded {
     typed_ctx: RefCell<Vec<(String, Persistent<Object<'static>>)>>,
     /// the ctx of a plain run (no event, no request) and the slot its input
     /// and execution are read from, passed again while nothing else holds it
-    run_ctx: RefCell<
-        Option<(
-            Persistent<Object<'static>>,
-            Persistent<rquickjs::Array<'static>>,
-        )>,
-    >,
+    run_ctx: Reused<Persistent<rquickjs::Array<'static>>>,
     reused: Reused,
     context: Context,
     digest: [u8; 32],
@@ -671,7 +666,7 @@ impl TenantRuntime {
             tenant,
             script,
             typed_ctx: RefCell::new(Vec::new()),
-            run_ctx: RefCell::new(None),
+            run_ctx: Reused::default(),
             reused: Reused::default(),
             context,
             digest: req.digest,
@@ -820,18 +815,12 @@ fn run_ctx<'js>(
     .into_value();
     let plain = req.event_json.is_none() && req.request_json.is_none();
     if plain {
-        let kept = loaded.run_ctx.borrow_mut().take();
-        if let Some((c, slot)) = kept {
-            let (c, slot) = (c.restore(ctx)?, slot.restore(ctx)?);
-            if held_once(ctx, &c) {
-                slot.set(SLOT_INPUT as usize, input)?;
-                slot.set(SLOT_EXECUTION as usize, execution)?;
-                *loaded.run_ctx.borrow_mut() = Some((
-                    Persistent::save(ctx, c.clone()),
-                    Persistent::save(ctx, slot),
-                ));
-                return Ok(c);
-            }
+        if let Some((c, slot)) = loaded.run_ctx.take(ctx, 0) {
+            let slot = slot.restore(ctx)?;
+            slot.set(SLOT_INPUT as usize, input)?;
+            slot.set(SLOT_EXECUTION as usize, execution)?;
+            loaded.run_ctx.keep(ctx, 0, &c, Persistent::save(ctx, slot));
+            return Ok(c);
         }
     }
     let slot = if plain {
@@ -878,10 +867,7 @@ fn run_ctx<'js>(
     }
     let c = frozen_with(ctx, &members)?;
     if let Some(slot) = slot {
-        *loaded.run_ctx.borrow_mut() = Some((
-            Persistent::save(ctx, c.clone()),
-            Persistent::save(ctx, slot),
-        ));
+        loaded.run_ctx.keep(ctx, 0, &c, Persistent::save(ctx, slot));
     }
     Ok(c)
 }
@@ -889,15 +875,11 @@ fn run_ctx<'js>(
 /// Lets go of the run's input and execution once it is over, unless the
 /// script kept its ctx (then the ctx keeps them, and the next run gets a new one).
 fn empty_slot(ctx: &Ctx<'_>, loaded: &Loaded) -> rquickjs::Result<()> {
-    let kept = loaded.run_ctx.borrow_mut().take();
-    if let Some((c, slot)) = kept {
-        let (c, slot) = (c.restore(ctx)?, slot.restore(ctx)?);
-        if held_once(ctx, &c) {
-            slot.set(SLOT_INPUT as usize, Value::new_undefined(ctx.clone()))?;
-            slot.set(SLOT_EXECUTION as usize, Value::new_undefined(ctx.clone()))?;
-            *loaded.run_ctx.borrow_mut() =
-                Some((Persistent::save(ctx, c), Persistent::save(ctx, slot)));
-        }
+    if let Some((c, slot)) = loaded.run_ctx.take(ctx, 0) {
+        let slot = slot.restore(ctx)?;
+        slot.set(SLOT_INPUT as usize, Value::new_undefined(ctx.clone()))?;
+        slot.set(SLOT_EXECUTION as usize, Value::new_undefined(ctx.clone()))?;
+        loaded.run_ctx.keep(ctx, 0, &c, Persistent::save(ctx, slot));
     }
     Ok(())
 }
@@ -1348,25 +1330,31 @@ pub fn replace<'js>(
     )
 }
 
-/// A loaded script's slot for one object its typed calls pass again from
-/// call to call, kept under the key of what it was made for (a trigger's
-/// `tg`, which costs more to make than the rest of the call). It is passed
-/// again only while nothing else holds it: a script that kept it (in a
-/// global, a closure, a pending promise) gets a new one next time.
-#[derive(Default)]
-pub struct Reused(RefCell<Option<(u64, Persistent<Object<'static>>)>>);
+/// A loaded script's slot for one object its calls pass again from call to
+/// call, kept under the key of what it was made for, with `X` beside it (a
+/// trigger's `tg`; a plain run's ctx, with the slot its getters read). It is
+/// passed again only while nothing else holds it: a script that kept it (in
+/// a global, a closure, a pending promise) gets a new one next time.
+pub struct Reused<X = ()>(RefCell<Option<(u64, Persistent<Object<'static>>, X)>>);
 
-impl Reused {
-    /// The object kept under `key`, if only this slot held it.
-    pub fn take<'js>(&self, ctx: &Ctx<'js>, key: u64) -> Option<Object<'js>> {
-        let (k, kept) = self.0.borrow_mut().take()?;
+impl<X> Default for Reused<X> {
+    fn default() -> Self {
+        Reused(RefCell::new(None))
+    }
+}
+
+impl<X> Reused<X> {
+    /// The object kept under `key` and what is beside it, if only this slot
+    /// held the object; it is no longer kept.
+    pub fn take<'js>(&self, ctx: &Ctx<'js>, key: u64) -> Option<(Object<'js>, X)> {
+        let (k, kept, x) = self.0.borrow_mut().take()?;
         let o = kept.restore(ctx).ok()?;
-        (k == key && held_once(ctx, &o)).then_some(o)
+        (k == key && held_once(ctx, &o)).then_some((o, x))
     }
 
-    /// Keeps `o` under `key` for the next call.
-    pub fn keep<'js>(&self, ctx: &Ctx<'js>, key: u64, o: &Object<'js>) {
-        *self.0.borrow_mut() = Some((key, Persistent::save(ctx, o.clone())));
+    /// Keeps `o`, and `x` beside it, under `key` for the next call.
+    pub fn keep<'js>(&self, ctx: &Ctx<'js>, key: u64, o: &Object<'js>, x: X) {
+        *self.0.borrow_mut() = Some((key, Persistent::save(ctx, o.clone()), x));
     }
 }
 

@@ -350,7 +350,7 @@ unsafe fn is_simple(source: *mut pg_sys::CachedPlanSource) -> bool {
         if queries.is_null() || (*queries).length != 1 {
             return false;
         }
-        let q = pg_sys::list_nth(queries, 0).cast::<pg_sys::Query>();
+        let q = nth::<pg_sys::Query>(queries, 0);
         let j = (*q).jointree;
         (*q).commandType == pg_sys::CmdType::CMD_SELECT
             && (*q).utilityStmt.is_null()

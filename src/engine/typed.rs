@@ -622,9 +622,9 @@ impl Typed for TriggerCall<'_> {
         // The same statement's rows share tg's fixed part, which is read-only:
         // the last row's tg is passed again with its new and old replaced.
         let key = self.shape.stamp << 4 | op_n << 2 | when_n;
-        if let Some(tg) = reused.take(ctx, key) {
+        if let Some((tg, ())) = reused.take(ctx, key) {
             if replace(ctx, &tg, a.new, &new)? && replace(ctx, &tg, a.old, &old)? {
-                reused.keep(ctx, key, &tg);
+                reused.keep(ctx, key, &tg, ());
                 return Ok(vec![tg.into_value()]);
             }
         }
@@ -637,22 +637,21 @@ impl Typed for TriggerCall<'_> {
         freeze(ctx, targs.as_object());
         // SAFETY: the trigger's name, valid for the call.
         let name = unsafe { CStr::from_ptr(self.trigger.tgname) }.to_string_lossy();
-        let tg = object_of(
-            ctx,
-            &[
-                (a.op, word(ctx, op)?),
-                (a.when, word(ctx, when)?),
-                (a.level, word(ctx, a.row)?),
-                (a.name, word(ctx, names.atom(ctx, &name)?)?),
-                (a.table, word(ctx, shape.table)?),
-                (a.schema, word(ctx, shape.schema)?),
-                (a.args, targs.into_value()),
-                (a.new, new),
-                (a.old, old),
-            ],
-            Make::Sealed { writable_from: 7 },
-        )?;
-        reused.keep(ctx, key, &tg);
+        let props = [
+            (a.op, word(ctx, op)?),
+            (a.when, word(ctx, when)?),
+            (a.level, word(ctx, a.row)?),
+            (a.name, word(ctx, names.atom(ctx, &name)?)?),
+            (a.table, word(ctx, shape.table)?),
+            (a.schema, word(ctx, shape.schema)?),
+            (a.args, targs.into_value()),
+            // the two writable ones, last
+            (a.new, new),
+            (a.old, old),
+        ];
+        let writable_from = props.len() - 2;
+        let tg = object_of(ctx, &props, Make::Sealed { writable_from })?;
+        reused.keep(ctx, key, &tg, ());
         Ok(vec![tg.into_value()])
     }
 
