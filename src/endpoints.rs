@@ -12,7 +12,8 @@ use pgrx::prelude::*;
 use serde_json::json;
 
 use crate::catalog::scripts;
-use crate::engine::failure::{Failure, FailureKind};
+use crate::engine::failure::FailureKind;
+use crate::engine::sandbox::Outcome;
 use crate::engine::{ids, quota, run};
 use crate::error::Error;
 use crate::http::keys;
@@ -250,11 +251,7 @@ fn rate_limit(script: &scripts::Script) -> Result<(), Response> {
 /// The response for a run's outcome. Script errors never show their message
 /// or stack. An invalid response is logged, naming `script` when given (the
 /// final call; the first only asks for the status).
-fn respond(
-    outcome: &Result<Option<String>, Failure>,
-    execution_id: &str,
-    script: Option<&str>,
-) -> Response {
+fn respond(outcome: &Outcome, execution_id: &str, script: Option<&str>) -> Response {
     let id = [("execution_id", execution_id)];
     match outcome {
         Ok(output) => Response::from_output(output.as_deref()).unwrap_or_else(|why| {

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::failure::{Failure, FailureKind};
 use super::ids::KeyMap;
-use super::sandbox::{remove_least_recent, RunRequest, RunResult, TenantRuntime, Typed};
+use super::sandbox::{remove_least_recent, Outcome, RunRequest, RunResult, TenantRuntime, Typed};
 use super::{compile, ids, quota};
 use crate::catalog::executions::{self, Queued, Record};
 use crate::catalog::scripts::{self, Script};
@@ -191,7 +191,7 @@ pub fn execute_dry(key: &str, source: Option<&str>, input_json: &str) -> Result<
     };
     let done = run(&call)?;
     Ok(DryRun {
-        outcome: done.result.outcome,
+        outcome: done.result.outcome.map_err(|f| *f),
         logs: done.result.logs,
         duration_ms: done.duration_ms,
     })
@@ -224,7 +224,7 @@ fn runnable(script: &Script) -> Result<(), Error> {
 
 /// What an HTTP-triggered run gives back: the outcome for the response, and its execution id.
 pub struct HttpRun {
-    pub outcome: Result<Option<String>, Failure>,
+    pub outcome: Outcome,
     pub execution_id: String,
 }
 
@@ -238,7 +238,7 @@ pub fn execute_http(
     request_json: &str,
     request_body: &[u8],
     trigger_data: serde_json::Value,
-    status_of: impl FnOnce(&Result<Option<String>, Failure>) -> u16,
+    status_of: impl FnOnce(&Outcome) -> u16,
 ) -> Result<HttpRun, Error> {
     let id = ids::next();
     let call = Call {
@@ -483,7 +483,7 @@ impl Done {
         if let Some(p) = &r.usage.progress {
             metrics["progress"] = serde_json::to_value(p).unwrap_or_default();
         }
-        let failure = r.outcome.as_ref().err();
+        let failure = r.outcome.as_ref().err().map(|f| &**f);
         // SAFETY: reads the clock; no Postgres state is involved.
         let completed_at = unsafe { pg_sys::GetCurrentTimestamp() };
         let id = match (call.id, &r.usage.made_id) {
@@ -589,6 +589,11 @@ fn bytecode(script: &Script) -> Result<Bytecode, Failure> {
     Ok(code)
 }
 
+thread_local! {
+    /// the budget the runtimes were last kept within
+    static LAST_BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Lends the tenant's runtime, making it (and evicting the least recently used one) if needed.
 fn with_runtime<R>(tenant: u128, f: impl FnOnce(&mut TenantRuntime) -> R) -> Result<R, Error> {
     if tenant == 0 {
@@ -597,10 +602,18 @@ fn with_runtime<R>(tenant: u128, f: impl FnOnce(&mut TenantRuntime) -> R) -> Res
     }
     RUNTIMES.with(|cell| {
         let mut all = cell.try_borrow_mut().map_err(|_| Error::Nested)?;
+        let budget = gucs::max_resident_bytes();
         let (out, leftover) = match all.get_mut(&tenant) {
             Some(rt) => {
+                let before = rt.resident_bytes();
                 let out = f(rt);
-                (out, rt.has_leftover_jobs())
+                let leftover = rt.has_leftover_jobs();
+                if !leftover && rt.resident_bytes() <= before && budget >= LAST_BUDGET.get() {
+                    // Nothing grew and the budget did not shrink: what stays is within it
+                    // as it was (the usual typed call, which keeps nothing it allocates).
+                    return Ok(out);
+                }
+                (out, leftover)
             }
             None => {
                 if all.len() >= gucs::max_runtimes() {
@@ -617,7 +630,8 @@ fn with_runtime<R>(tenant: u128, f: impl FnOnce(&mut TenantRuntime) -> R) -> Res
             // Jobs a run left queued must not run inside another script's run.
             all.remove(&tenant);
         }
-        keep_within_budget(&mut all, tenant, gucs::max_resident_bytes());
+        keep_within_budget(&mut all, tenant, budget);
+        LAST_BUDGET.set(budget);
         Ok(out)
     })
 }

@@ -259,9 +259,12 @@ pub trait Typed {
     fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()>;
 }
 
+/// A run's output as JSON text (None for undefined), or why it failed
+/// (boxed: a run's result is moved per run, and a small one moves without a call).
+pub type Outcome = Result<Option<String>, Box<Failure>>;
+
 pub struct RunResult {
-    /// the output as JSON text (None for undefined), or why the run failed
-    pub outcome: Result<Option<String>, Failure>,
+    pub outcome: Outcome,
     pub memory_used_bytes: usize,
     pub logs: Vec<Line>,
     pub usage: Usage,
@@ -576,7 +579,7 @@ impl TenantRuntime {
         }
         // Boxed: the result passes up through several frames, and moving it costs a copy each.
         Box::new(RunResult {
-            outcome,
+            outcome: outcome.map_err(Box::new),
             memory_used_bytes,
             logs,
             usage,

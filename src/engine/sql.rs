@@ -969,19 +969,8 @@ pub unsafe fn decode(d: Datum, how: &Decoder) -> Cell {
                     Cell::Date(ms)
                 }
             },
-            Decoder::Bytea => {
-                let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
-                let len = pgrx::varlena::varsize_any_exhdr(v);
-                let data = pgrx::varlena::vardata_any(v).cast::<u8>();
-                Cell::Bytes(std::slice::from_raw_parts(data, len).to_vec())
-            }
-            Decoder::PlainText => {
-                let v = pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr());
-                let len = pgrx::varlena::varsize_any_exhdr(v);
-                let data = pgrx::varlena::vardata_any(v).cast::<u8>();
-                let bytes = std::slice::from_raw_parts(data, len);
-                Cell::Text(String::from_utf8_lossy(bytes).into_owned())
-            }
+            Decoder::Bytea => Cell::Bytes(bytes_of(d).to_vec()),
+            Decoder::PlainText => Cell::Text(String::from_utf8_lossy(bytes_of(d)).into_owned()),
             Decoder::Json(f) => Cell::Json(output(*f, d)),
             Decoder::Text(f) => Cell::Text(output(*f, d)),
             Decoder::Array {
@@ -1029,6 +1018,22 @@ pub unsafe fn decode(d: Datum, how: &Decoder) -> Cell {
                 nest(&mut flat, dims)
             }
         }
+    }
+}
+
+/// The bytes of a text or bytea datum, detoasted only when it is compressed or out of line.
+///
+/// # Safety
+/// `d` is a non-null varlena datum, alive while the slice is used.
+pub unsafe fn bytes_of<'a>(d: Datum) -> &'a [u8] {
+    // SAFETY: the caller's varlena; one stored inline and uncompressed is read where it is.
+    unsafe {
+        let mut v = d.cast_mut_ptr::<pg_sys::varlena>();
+        if pgrx::varlena::varatt_is_4b_c(v) || pgrx::varlena::varatt_is_1b_e(v) {
+            v = pg_sys::pg_detoast_datum_packed(v);
+        }
+        let len = pgrx::varlena::varsize_any_exhdr(v);
+        std::slice::from_raw_parts(pgrx::varlena::vardata_any(v).cast::<u8>(), len)
     }
 }
 

@@ -17,7 +17,7 @@ use pgrx::{ereport, PgMemoryContexts, PgSqlErrorCode as Code};
 use rquickjs::{qjs, Ctx, Value};
 
 use super::convert::{Arg, ReadOptions};
-use super::host::db::{arg, cell};
+use super::host::db::{arg, cell, datum};
 use super::host::js::freeze;
 use super::run;
 use super::sandbox::{get, object_of, replace, word, Make, Names, Reused, Typed};
@@ -393,21 +393,44 @@ fn proc_name(f: Oid) -> String {
     }
 }
 
-/// A function call's arguments and result.
-struct FunctionCall {
-    args: Vec<Cell>,
+/// A function call's arguments (the caller's datums) and result.
+struct FunctionCall<'a> {
+    given: &'a [pg_sys::NullableDatum],
+    decoders: &'a [Decoder],
     ret_json: bool,
     result: RefCell<Option<Arg>>,
 }
 
-impl Typed for FunctionCall {
+impl FunctionCall<'_> {
+    fn cells(&self) -> Vec<Cell> {
+        self.given
+            .iter()
+            .zip(self.decoders)
+            .map(|(a, d)| match a.isnull {
+                true => Cell::Null,
+                // SAFETY: a non-null argument of the call, of the type its decoder was made for.
+                false => unsafe { sql::decode(a.value, d) },
+            })
+            .collect()
+    }
+}
+
+impl Typed for FunctionCall<'_> {
     fn args<'js>(
         &self,
         ctx: &Ctx<'js>,
         _: &Names<'_>,
         _: &Reused,
     ) -> rquickjs::Result<Vec<Value<'js>>> {
-        self.args.iter().map(|c| cell(ctx, c)).collect()
+        self.given
+            .iter()
+            .zip(self.decoders)
+            .map(|(a, d)| match a.isnull {
+                true => Ok(Value::new_null(ctx.clone())),
+                // SAFETY: as in `cells`.
+                false => unsafe { datum(ctx, a.value, d) },
+            })
+            .collect()
     }
 
     fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()> {
@@ -426,27 +449,14 @@ unsafe fn call_function(
     site: &Site,
     script: &scripts::Script,
 ) -> Datum {
-    // SAFETY: the caller's fcinfo, with as many arguments as the function declares.
-    let cells: Vec<Cell> = unsafe {
-        let given = (*fcinfo).args.as_slice((*fcinfo).nargs as usize);
-        given
-            .iter()
-            .zip(&site.args)
-            .map(|(a, d)| {
-                if a.isnull {
-                    Cell::Null
-                } else {
-                    sql::decode(a.value, d)
-                }
-            })
-            .collect()
-    };
     let call = FunctionCall {
-        args: cells,
+        // SAFETY: the caller's fcinfo, with as many arguments as the function declares.
+        given: unsafe { (*fcinfo).args.as_slice((*fcinfo).nargs as usize) },
+        decoders: &site.args,
         ret_json: site.ret_json,
         result: RefCell::new(None),
     };
-    run::execute_typed(script, "function", &call, &|| cells_json(&call.args)).or_raise();
+    run::execute_typed(script, "function", &call, &|| cells_json(&call.cells())).or_raise();
     let result = call.result.into_inner().unwrap_or(Arg::Null);
     let Some(ret) = &site.ret else {
         return Datum::from(0);

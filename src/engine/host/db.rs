@@ -536,6 +536,29 @@ pub fn rows_to_js<'js>(ctx: &Ctx<'js>, rows: Rows) -> Js<'js> {
     Ok(out.into_value())
 }
 
+/// A datum as the JS value `cell` makes of its decoded Cell; the scalars a
+/// typed call is passed most go straight from the datum, with no copy between.
+///
+/// # Safety
+/// `d` is a non-null datum of the type `how` was made for, alive during the call.
+pub unsafe fn datum<'js>(ctx: &Ctx<'js>, d: pgrx::pg_sys::Datum, how: &sql::Decoder) -> Js<'js> {
+    use sql::Decoder;
+    Ok(match how {
+        Decoder::Bool => Value::new_bool(ctx.clone(), d.value() != 0),
+        Decoder::Int2 => Value::new_int(ctx.clone(), d.value() as i16 as i32),
+        Decoder::Int4 => Value::new_int(ctx.clone(), d.value() as i32),
+        Decoder::Float8 => Value::new_float(ctx.clone(), f64::from_bits(d.value() as u64)),
+        // SAFETY: the caller's text datum.
+        Decoder::PlainText => match std::str::from_utf8(unsafe { sql::bytes_of(d) }) {
+            Ok(s) => rquickjs::String::from_str(ctx.clone(), s)?.into_value(),
+            // SAFETY: as above.
+            Err(_) => cell(ctx, &unsafe { sql::decode(d, how) })?,
+        },
+        // SAFETY: as above.
+        _ => cell(ctx, &unsafe { sql::decode(d, how) })?,
+    })
+}
+
 pub fn cell<'js>(ctx: &Ctx<'js>, c: &Cell) -> Js<'js> {
     Ok(match c {
         Cell::Null => Value::new_null(ctx.clone()),

@@ -380,7 +380,7 @@ pub fn send<'js>(
 /// secrets it has read so far, kept from other origins on redirects.
 fn sender() -> outbound::Sender {
     super::current(|run| outbound::Sender {
-        tenant: run.tenant.clone(),
+        tenant: run.request().tenant_id.to_string(),
         secrets: run.usage.secrets.clone(),
     })
     .unwrap_or_default()

@@ -30,9 +30,10 @@ pub struct Usage {
     /// secret values the run read, to redact from what it leaves behind
     pub secrets: Vec<String>,
     /// a cancel or statement timeout caught in the run's SQL, to raise again after it
-    pub interrupted: Option<Caught>,
+    /// (this and progress are boxed: a Usage is moved per run, and a small one moves without a call)
+    pub interrupted: Option<Box<Caught>>,
     /// the last `ctx.progress`
-    pub progress: Option<progress::Progress>,
+    pub progress: Option<Box<progress::Progress>>,
     /// how many times `ctx.commit()` committed
     pub commits: u32,
     /// a `ctx.commit()` that failed: the run fails, even if the script caught it
@@ -44,32 +45,33 @@ pub struct Usage {
 struct Run {
     /// whether a run is going on (the rest is the last run's, for reuse)
     active: bool,
-    tenant: String,
+    /// the request of the run going on: read only while `active`, as the
+    /// request outlives its run's scope (`TenantRuntime::run` holds both)
+    request: *const RunRequest<'static>,
     /// empty until asked for when the run was given none (typed calls, which are hot)
     execution_id: String,
     /// how many events deep this run is (0 unless an event started it)
     depth: i64,
-    script: u128,
-    script_name: String,
-    trigger: String,
-    /// whether `ctx.commit()` may commit (a queued one-off run in an executor's own transaction)
-    may_commit: bool,
     deadline: Option<Instant>,
     limits: Limits,
     usage: Usage,
+}
+
+impl Run {
+    fn request(&self) -> &RunRequest<'_> {
+        // SAFETY: set by RunScope::begin from a request that outlives the scope; read only while
+        // `active`, which the scope's drop clears (see `current`).
+        unsafe { &*self.request }
+    }
 }
 
 thread_local! {
     /// The run going on, written over in place by the next: typed calls are hot.
     static RUN: RefCell<Run> = RefCell::new(Run {
         active: false,
-        tenant: String::new(),
+        request: std::ptr::null(),
         execution_id: String::new(),
         depth: 0,
-        script: 0,
-        script_name: String::new(),
-        trigger: String::new(),
-        may_commit: false,
         deadline: None,
         limits: Limits::UNCAPPED,
         usage: Usage::default(),
@@ -101,19 +103,14 @@ impl RunScope {
             .unwrap_or(0);
         RUN.with(|r| {
             let run = &mut *r.borrow_mut();
-            for (s, v) in [
-                (&mut run.tenant, req.tenant_id),
-                (&mut run.execution_id, req.execution_id),
-                (&mut run.script_name, req.script_name),
-                (&mut run.trigger, req.trigger),
-            ] {
-                s.clear();
-                s.push_str(v);
+            // The request's own strings are read where they are: no copy per typed call.
+            run.request = (req as *const RunRequest<'_>).cast();
+            run.execution_id.clear();
+            if !req.execution_id.is_empty() {
+                run.execution_id.push_str(req.execution_id);
             }
             run.active = true;
             run.depth = depth;
-            run.script = req.script_key;
-            run.may_commit = req.may_commit;
             run.deadline = deadline;
             run.limits = req.limits;
             run.usage = Usage::default();
@@ -176,7 +173,7 @@ fn count_call(what: &str, kind: Api) -> Result<(), String> {
             ));
         }
         let (minute, _) = quota::clock_minute();
-        let taken = quota::take_call(run.script, minute, run.limits.api_calls_per_minute);
+        let taken = quota::take_call(run.request().script_key, minute, run.limits.api_calls_per_minute);
         if taken == Err(quota::QuotaError::TableFull) {
             return Err(format!(
                 "{what}: the per-minute API call counters of this server are all in use this minute; try again in a minute"
@@ -185,7 +182,7 @@ fn count_call(what: &str, kind: Api) -> Result<(), String> {
         if taken.is_err() {
             return Err(format!(
                 "{what}: script \"{}\" reached its limit of {} API calls this minute (resource_limits.max_api_calls_per_minute)",
-                run.script_name, run.limits.api_calls_per_minute
+                run.request().script_name, run.limits.api_calls_per_minute
             ));
         }
         run.usage.api_calls += 1;
@@ -200,7 +197,7 @@ fn count_call(what: &str, kind: Api) -> Result<(), String> {
 }
 
 fn tenant() -> String {
-    current(|run| run.tenant.clone()).unwrap_or_default()
+    current(|run| run.request().tenant_id.to_string()).unwrap_or_default()
 }
 
 /// The current run's execution id (empty outside a run), made now if the
@@ -236,18 +233,18 @@ fn add_secret(value: &str) {
 
 fn set_interrupted(c: Caught) {
     current(|run| {
-        run.usage.interrupted.get_or_insert(c);
+        run.usage.interrupted.get_or_insert(Box::new(c));
     });
 }
 
 /// Keeps the run's latest progress.
 fn set_progress(p: progress::Progress) {
-    current(|run| run.usage.progress = Some(p));
+    current(|run| run.usage.progress = Some(Box::new(p)));
 }
 
 /// None when this run may commit; else its trigger, to say why not.
 fn commit_refused() -> Option<String> {
-    current(|run| (!run.may_commit).then(|| run.trigger.clone()))
+    current(|run| (!run.request().may_commit).then(|| run.request().trigger.to_string()))
         .unwrap_or_else(|| Some("finished".into()))
 }
 
