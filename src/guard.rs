@@ -230,12 +230,12 @@ unsafe extern "C-unwind" fn on_object_access(
     }
 }
 
-/// Temporary functions, and SQL functions planted by a role other than their
-/// schema's owner, go through `on_fmgr` in script SQL (which refuses them),
-/// and are not inlined: the planner inlines a SQL function only when no hook
-/// wants to see it called, and an inlined function is never called, so never
-/// checked (its setval would run in any tenant's script). Other planted
-/// functions cannot be inlined, and are refused as the executor checks them.
+/// Temporary functions, and functions planted by a role other than their
+/// schema's owner, go through `on_fmgr` in script SQL, which refuses them as
+/// they start, however they are reached: a trigger's function is called with
+/// no check of the right to call it, and a SQL function is inlined by the
+/// planner only when no hook wants to see it called (an inlined function is
+/// never called, so never checked: its setval would run in any tenant's script).
 #[pg_guard]
 unsafe extern "C-unwind" fn needs_fmgr(func: pg_sys::Oid) -> bool {
     // SAFETY: the hook that was installed before ours, called with what we were given.
@@ -258,22 +258,18 @@ unsafe extern "C-unwind" fn needs_fmgr(func: pg_sys::Oid) -> bool {
             return false;
         }
         let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
-        let found = ((*form).pronamespace, (*form).proowner, (*form).prolang);
+        let found = ((*form).pronamespace, (*form).proowner);
         pg_sys::ReleaseSysCache(tuple);
         found
     };
-    let (namespace, owner, language) = found;
+    let (namespace, owner) = found;
     namespace != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE)
         // SAFETY: a namespace oid from pg_proc; a plain catalog read.
-        && (unsafe { pg_sys::isAnyTempNamespace(namespace) }
-            || (language == SQL_LANGUAGE && !vouched_for(owner, namespace)))
+        && (unsafe { pg_sys::isAnyTempNamespace(namespace) } || !vouched_for(owner, namespace))
 }
 
-/// `SQLlanguageId`, the language of the functions the planner inlines.
-const SQL_LANGUAGE: pg_sys::Oid = pg_sys::Oid::from_u32(14);
-
-/// SECURITY DEFINER and temporary functions reached outside the executor
-/// (Postgres calls fmgr_hook as each such function starts).
+/// SECURITY DEFINER, temporary and planted functions as they start (Postgres
+/// calls fmgr_hook for each function a hook asked to see: `needs_fmgr`).
 #[pg_guard]
 unsafe extern "C-unwind" fn on_fmgr(
     event: pg_sys::FmgrHookEventType::Type,

@@ -500,3 +500,22 @@ SELECT public.jsonb_build_object('n', 1) AS outside_scripts;
 RESET jsrt.tenant;
 DROP FUNCTION public.jsonb_build_object(text, int);
 DROP SEQUENCE public.leak;
+
+-- Found by review: a trigger function planted by such a role, which a table's owner attached,
+-- ran unchecked in script SQL: Postgres checks no right to call a trigger's function as it fires.
+-- It is refused as it starts, as any planted function is; outside script SQL it runs as before.
+SET ROLE planter;
+CREATE FUNCTION public.copy_names() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.loot SELECT 'trigger saw ' || string_agg(name, ',') FROM public.catalog; RETURN NEW; END $$;
+RESET ROLE;
+CREATE TABLE public.inbox (tenant_id uuid, body text);
+SELECT jsrt.expose_table('public.inbox');
+CREATE TRIGGER inbox_copy BEFORE INSERT ON public.inbox FOR EACH ROW EXECUTE FUNCTION public.copy_names();
+SELECT jsrt.set_tenant('tr_b');
+SELECT jsrt.execute('temp_names', $${"planted trigger function": "INSERT INTO inbox (tenant_id, body) VALUES (jsrt.tenant_id(), 'hi')"}$$) AS planted_trigger;
+RESET jsrt.tenant;
+SELECT (SELECT count(*) FROM public.inbox) AS inbox_rows, (SELECT count(*) FROM public.loot WHERE data LIKE 'trigger saw%') AS copied;
+INSERT INTO public.inbox VALUES (NULL, 'by its owner');
+SELECT count(*) AS copied_outside_scripts FROM public.loot WHERE data LIKE 'trigger saw%';
+DROP TABLE public.inbox;
+DROP FUNCTION public.copy_names();

@@ -256,7 +256,12 @@ RESET ROLE;
 GRANT USAGE ON SCHEMA fn_s TO jsrt_script;
 GRANT INSERT ON fn_s.orders TO jsrt_script;
 GRANT USAGE ON SEQUENCE fn_s.orders_id_seq TO jsrt_script;
+-- fn_dev does not own fn_s: the guard refuses its trigger function first, as planted
 SELECT err($$SELECT jsrt.execute('writer')$$);
+-- owned by the schema's owner, it is refused as a run inside a run
+ALTER FUNCTION fn_s.orders_validate_jsrt() OWNER TO CURRENT_USER;
+SELECT err($$SELECT jsrt.execute('writer')$$);
+ALTER FUNCTION fn_s.orders_validate_jsrt() OWNER TO fn_dev;
 SET ROLE fn_dev;
 DROP FUNCTION fn_s.orders_validate_jsrt() CASCADE;
 DROP FUNCTION fn_s.orders_audit_jsrt() CASCADE;
