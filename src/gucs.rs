@@ -453,7 +453,6 @@ pub fn script_search_path() -> String {
         .unwrap_or_else(|| "public".into())
 }
 
-/// The session's tenant id, if one is set.
 /// Whether the session's tenant (jsrt.tenant) is `name`, without copying it.
 pub fn tenant_is(name: &str) -> bool {
     // SAFETY: the GUC's own variable, read on the main thread: null or a NUL-terminated string
@@ -474,6 +473,7 @@ pub fn tenant_is(name: &str) -> bool {
     }
 }
 
+/// The session's tenant id, if one is set.
 pub fn tenant() -> Option<String> {
     TENANT
         .get()

@@ -498,6 +498,18 @@ SELECT last_value, is_called FROM public.leak;
 -- outside script SQL it runs as before
 SELECT public.jsonb_build_object('n', 1) AS outside_scripts;
 RESET jsrt.tenant;
+-- Found by review: a PL/pgSQL function's plan cached outside script SQL, by a session with the
+-- scripts' search_path, kept the planted overload inlined and ran it in a script's SQL unchecked.
+-- A planted SQL function is inlined nowhere, so the plan calls it, and script SQL refuses the call.
+CREATE FUNCTION public.wrapped(n int) RETURNS jsonb LANGUAGE plpgsql AS $$ BEGIN RETURN jsonb_build_object('n', n); END $$;
+SET search_path = pg_catalog, public, pg_temp;
+SELECT public.wrapped(1) AS cached_outside_scripts;
+SELECT jsrt.set_tenant('tr_b');
+SELECT jsrt.execute('temp_names', $${"planted overload in a cached plan": "SELECT public.wrapped(7) AS j"}$$) AS cached_plan;
+RESET jsrt.tenant;
+RESET search_path;
+SELECT last_value, is_called FROM public.leak;
+DROP FUNCTION public.wrapped(int);
 DROP FUNCTION public.jsonb_build_object(text, int);
 DROP SEQUENCE public.leak;
 
