@@ -236,8 +236,9 @@ unsafe extern "C-unwind" fn on_object_access(
 /// no check of the right to call it, and a SQL function is inlined by the
 /// planner only when no hook wants to see it called (an inlined function is
 /// never called, so never checked: its setval would run in any tenant's
-/// script). Planted SQL functions are inlined nowhere, for plans cached
-/// outside script SQL and run in it.
+/// script). Outside script SQL as well, for what a session keeps and runs in
+/// script SQL later: such functions are inlined nowhere, and each call starts
+/// through the hook (which refuses nothing outside script SQL).
 #[pg_guard]
 unsafe extern "C-unwind" fn needs_fmgr(func: pg_sys::Oid) -> bool {
     // SAFETY: the hook that was installed before ours, called with what we were given.
@@ -257,25 +258,17 @@ unsafe extern "C-unwind" fn needs_fmgr(func: pg_sys::Oid) -> bool {
             return false;
         }
         let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
-        let found = ((*form).pronamespace, (*form).proowner, (*form).prolang);
+        let found = ((*form).pronamespace, (*form).proowner);
         pg_sys::ReleaseSysCache(tuple);
         found
     };
-    let (namespace, owner, language) = found;
-    if namespace == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
-        return false;
-    }
-    if tenancy::in_script_sql() {
+    let (namespace, owner) = found;
+    // Outside script SQL too: a plan or an expression's state made now (a PL/pgSQL
+    // function's, kept for the session or the transaction) may run in script SQL later.
+    namespace != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE)
         // SAFETY: a namespace oid from pg_proc; a plain catalog read.
-        return unsafe { pg_sys::isAnyTempNamespace(namespace) } || !vouched_for(owner, namespace);
-    }
-    // Outside script SQL, a planted SQL function is not inlined either: a plan cached
-    // now (a PL/pgSQL function's) may run later in script SQL, which must see the call.
-    language == SQL_LANGUAGE && !vouched_for(owner, namespace)
+        && (unsafe { pg_sys::isAnyTempNamespace(namespace) } || !vouched_for(owner, namespace))
 }
-
-/// `SQLlanguageId`, the language of the functions the planner inlines.
-const SQL_LANGUAGE: pg_sys::Oid = pg_sys::Oid::from_u32(14);
 
 /// SECURITY DEFINER, temporary and planted functions as they start (Postgres
 /// calls fmgr_hook for each function a hook asked to see: `needs_fmgr`).

@@ -510,6 +510,23 @@ RESET jsrt.tenant;
 RESET search_path;
 SELECT last_value, is_called FROM public.leak;
 DROP FUNCTION public.wrapped(int);
+-- The same for a planted PL/pgSQL function in a simple expression, whose state PL/pgSQL keeps
+-- for the transaction: every call of a planted function is seen as it starts.
+SET ROLE planter;
+CREATE FUNCTION public.stash(n int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_catalog.setval('public.leak', n + 2000); RETURN n; END $$;
+RESET ROLE;
+CREATE FUNCTION public.calls_stash(n int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN public.stash(n); END $$;
+BEGIN;
+SET LOCAL search_path = pg_catalog, public, pg_temp;
+SELECT public.calls_stash(1) AS called_outside_scripts;
+SELECT jsrt.set_tenant('tr_b');
+SELECT jsrt.execute('temp_names', $${"planted function in a kept simple expression": "SELECT public.calls_stash(7) AS n"}$$) AS kept_expression;
+RESET jsrt.tenant;
+COMMIT;
+SELECT last_value FROM public.leak;
+DROP FUNCTION public.calls_stash(int);
+DROP FUNCTION public.stash(int);
 DROP FUNCTION public.jsonb_build_object(text, int);
 DROP SEQUENCE public.leak;
 
