@@ -17,7 +17,7 @@ use pgrx::{ereport, PgMemoryContexts, PgSqlErrorCode as Code};
 use rquickjs::{qjs, Ctx, Value};
 
 use super::convert::{Arg, ReadOptions};
-use super::host::db::{arg, cell, datum};
+use super::host::db::{arg, datum};
 use super::host::js::freeze;
 use super::run;
 use super::sandbox::{get, object_of, replace, word, Make, Names, Reused, Typed};
@@ -518,12 +518,64 @@ struct TriggerCall<'a> {
     when: &'static str,
     /// the trigger: its name and arguments
     trigger: &'a pg_sys::Trigger,
-    new: Option<Vec<Cell>>,
-    old: Option<Vec<Cell>>,
+    new: Option<Row>,
+    old: Option<Row>,
     /// NEW's columns as the script was given them, in the form a returned value takes:
     /// a column that comes back the same keeps its stored value, exactly
     baseline: RefCell<Vec<Option<Arg>>>,
     result: RefCell<Option<RowResult>>,
+}
+
+/// A row the trigger was given: its datums, valid for the call, and their
+/// cells, decoded only when asked for (a returned row's comparison, history).
+struct Row {
+    values: Vec<Datum>,
+    nulls: Vec<bool>,
+    cells: std::cell::OnceCell<Vec<Cell>>,
+}
+
+impl Row {
+    /// # Safety
+    /// `tuple` is a row of the relation `desc` describes, alive for the call.
+    unsafe fn read(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc) -> Row {
+        // SAFETY: the caller's tuple and descriptor; one slot per attribute of `desc`.
+        unsafe {
+            let n = (*desc).natts as usize;
+            let mut row = Row {
+                values: vec![Datum::from(0); n],
+                nulls: vec![true; n],
+                cells: std::cell::OnceCell::new(),
+            };
+            pg_sys::heap_deform_tuple(tuple, desc, row.values.as_mut_ptr(), row.nulls.as_mut_ptr());
+            row
+        }
+    }
+
+    /// Column `i` as the JS value the script is given.
+    fn value<'js>(&self, ctx: &Ctx<'js>, i: usize, col: &Column) -> rquickjs::Result<Value<'js>> {
+        match self.nulls[i] {
+            true => Ok(Value::new_null(ctx.clone())),
+            // SAFETY: a datum of the row, of the column's type, alive for the call.
+            false => unsafe { datum(ctx, self.values[i], &col.decoder) },
+        }
+    }
+
+    fn cells(&self, shape: &RowShape) -> &[Cell] {
+        self.cells.get_or_init(|| {
+            shape
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, col)| match col {
+                    Some(col) if !self.nulls[i] => {
+                        // SAFETY: as in `value`.
+                        unsafe { sql::decode(self.values[i], &col.decoder) }
+                    }
+                    _ => Cell::Null,
+                })
+                .collect()
+        })
+    }
 }
 
 impl TriggerCall<'_> {
@@ -531,15 +583,15 @@ impl TriggerCall<'_> {
         &self,
         ctx: &Ctx<'js>,
         atoms: &[qjs::JSAtom],
-        cells: &Option<Vec<Cell>>,
+        row: &Option<Row>,
     ) -> rquickjs::Result<Value<'js>> {
-        let Some(cells) = cells else {
+        let Some(row) = row else {
             return Ok(Value::new_null(ctx.clone()));
         };
-        let mut props = Vec::with_capacity(cells.len());
-        for ((col, c), atom) in self.shape.columns.iter().zip(cells).zip(atoms) {
-            if col.is_some() {
-                props.push((*atom, cell(ctx, c)?));
+        let mut props = Vec::with_capacity(atoms.len());
+        for (i, (col, atom)) in self.shape.columns.iter().zip(atoms).enumerate() {
+            if let Some(col) = col {
+                props.push((*atom, row.value(ctx, i, col)?));
             }
         }
         Ok(object_of(ctx, &props, Make::Plain)?.into_value())
@@ -554,9 +606,10 @@ impl TriggerCall<'_> {
         atoms: &[qjs::JSAtom],
         row: &Value<'js>,
     ) -> rquickjs::Result<()> {
-        let (Some(o), Some(cells)) = (row.as_object(), &self.new) else {
+        let (Some(o), Some(new)) = (row.as_object(), &self.new) else {
             return Ok(());
         };
+        let cells = new.cells(self.shape);
         let mut base = Vec::with_capacity(self.shape.columns.len());
         for ((col, c), atom) in self.shape.columns.iter().zip(cells).zip(atoms) {
             base.push(match col {
@@ -576,7 +629,7 @@ impl TriggerCall<'_> {
         }
         self.new
             .as_ref()
-            .and_then(|cells| cells.get(i))
+            .and_then(|row| row.cells(self.shape).get(i))
             .is_some_and(|c| returns_as(c, a))
     }
 }
@@ -749,33 +802,6 @@ unsafe fn shape_of(rel: pg_sys::Relation, read: ReadOptions) -> RowShape {
     }
 }
 
-unsafe fn read_row(
-    tuple: pg_sys::HeapTuple,
-    desc: pg_sys::TupleDesc,
-    shape: &RowShape,
-) -> Vec<Cell> {
-    // SAFETY: `tuple` is a row of the relation `desc` describes; each datum is read while it lives.
-    unsafe {
-        shape
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, col)| match col {
-                None => Cell::Null,
-                Some(col) => {
-                    let mut isnull = false;
-                    let d = pg_sys::SPI_getbinval(tuple, desc, i as i32 + 1, &mut isnull);
-                    if isnull {
-                        Cell::Null
-                    } else {
-                        sql::decode(d, &col.decoder)
-                    }
-                }
-            })
-            .collect()
-    }
-}
-
 unsafe fn call_trigger(
     fcinfo: pg_sys::FunctionCallInfo,
     site: &mut Site,
@@ -825,8 +851,8 @@ unsafe fn call_trigger(
             "UPDATE" => (newtuple, trigtuple),
             _ => (std::ptr::null_mut(), trigtuple),
         };
-        let new = (!new_t.is_null()).then(|| read_row(new_t, desc, shape));
-        let old = (!old_t.is_null()).then(|| read_row(old_t, desc, shape));
+        let new = (!new_t.is_null()).then(|| Row::read(new_t, desc));
+        let old = (!old_t.is_null()).then(|| Row::read(old_t, desc));
         let call = TriggerCall {
             shape,
             op,
@@ -840,7 +866,8 @@ unsafe fn call_trigger(
         let history = || {
             let mut h = serde_json::json!({"op": op, "table": call.shape.table});
             if let Some(n) = &call.new {
-                h["new"] = serde_json::from_str(&cells_json(n)).unwrap_or_default();
+                h["new"] =
+                    serde_json::from_str(&cells_json(n.cells(call.shape))).unwrap_or_default();
             }
             h.to_string()
         };
