@@ -248,13 +248,13 @@ pub struct RunRequest<'a> {
 /// as `main(ctx, ...args)`, and what it returns goes to `result` (instead of
 /// becoming JSON text).
 pub trait Typed {
-    /// The arguments after ctx. `reused` is the loaded script's slot for an
-    /// object its calls may pass again (a trigger's `tg`).
+    /// The arguments after ctx. `kept` is what the loaded script keeps from
+    /// call to call for them (a trigger's `tg`, its rows' shapes).
     fn args<'js>(
         &self,
         ctx: &Ctx<'js>,
         names: &Names<'_>,
-        reused: &Reused,
+        kept: &Kept,
     ) -> rquickjs::Result<Vec<Value<'js>>>;
     fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()>;
 }
@@ -285,7 +285,7 @@ struct Loaded {
     /// the ctx of a plain run (no event, no request) and the slot its input
     /// and execution are read from, passed again while nothing else holds it
     run_ctx: Reused<Persistent<rquickjs::Array<'static>>>,
-    reused: Reused,
+    kept: Kept,
     context: Context,
     digest: [u8; 32],
     last_used: u64,
@@ -670,7 +670,7 @@ impl TenantRuntime {
             script,
             typed_ctx: RefCell::new(Vec::new()),
             run_ctx: Reused::default(),
-            reused: Reused::default(),
+            kept: Kept::default(),
             context,
             digest: req.digest,
             last_used: 0,
@@ -696,7 +696,7 @@ fn call(
 
         let returned: Value = match req.typed {
             Some(t) => {
-                let args = t.args(&ctx, names, &loaded.reused).map_err(js)?;
+                let args = t.args(&ctx, names, &loaded.kept).map_err(js)?;
                 call_with(&ctx, &main, c.into_value(), &args).map_err(js)?
             }
             None => call_with(&ctx, &main, c.into_value(), &[]).map_err(js)?,
@@ -1331,6 +1331,48 @@ pub fn replace<'js>(
         v,
         (qjs::JS_PROP_WRITABLE | qjs::JS_PROP_ENUMERABLE) as i32,
     )
+}
+
+/// What a loaded script keeps for its typed calls' arguments.
+#[derive(Default)]
+pub struct Kept {
+    /// a trigger's `tg`
+    pub tg: Reused,
+    /// objects holding each shape a row object passes through as it is made
+    pub shapes: Shapes,
+}
+
+/// Objects with the first 1, 2, ... n properties of a row, kept per row
+/// shape. QuickJS lets a shape go when no object has it, so without them a
+/// row object made property by property makes each intermediate shape anew.
+#[derive(Default)]
+pub struct Shapes(RefCell<Vec<(u64, Vec<Persistent<Object<'static>>>)>>);
+
+/// Row shapes kept per loaded script, and the widest row kept (its keepers
+/// hold n(n+1)/2 properties).
+const MAX_SHAPES: usize = 16;
+const MAX_KEPT_COLUMNS: usize = 64;
+
+impl Shapes {
+    /// Keeps the shapes of rows made by `object_of(.., Make::Plain)` with
+    /// `atoms`, under `key`, unless they are kept already.
+    pub fn keep(&self, ctx: &Ctx<'_>, key: u64, atoms: &[qjs::JSAtom]) -> rquickjs::Result<()> {
+        if atoms.len() > MAX_KEPT_COLUMNS || self.0.borrow().iter().any(|(k, _)| *k == key) {
+            return Ok(());
+        }
+        let mut keepers = Vec::with_capacity(atoms.len());
+        let mut props = Vec::with_capacity(atoms.len());
+        for &atom in atoms {
+            props.push((atom, Value::new_undefined(ctx.clone())));
+            keepers.push(Persistent::save(ctx, object_of(ctx, &props, Make::Plain)?));
+        }
+        let mut all = self.0.borrow_mut();
+        if all.len() >= MAX_SHAPES {
+            all.remove(0);
+        }
+        all.push((key, keepers));
+        Ok(())
+    }
 }
 
 /// A loaded script's slot for one object its calls pass again from call to

@@ -20,7 +20,7 @@ use super::convert::{Arg, ReadOptions};
 use super::host::db::{arg, datum};
 use super::host::js::freeze;
 use super::run;
-use super::sandbox::{get, object_of, replace, word, Make, Names, Reused, Typed};
+use super::sandbox::{get, object_of, replace, word, Kept, Make, Names, Typed};
 use super::sql::{self, Cell, Decoder, Param};
 use crate::catalog::scripts;
 use crate::error::{Error, OrRaise};
@@ -97,6 +97,8 @@ struct ShapeAtoms {
     uid: u64,
     /// per attribute (JS_ATOM_NULL for a dropped column)
     columns: Vec<qjs::JSAtom>,
+    /// those of the columns a row object has, in order
+    present: Vec<qjs::JSAtom>,
     table: qjs::JSAtom,
     schema: qjs::JSAtom,
 }
@@ -121,9 +123,14 @@ impl RowShape {
                     c.as_ref()
                         .map_or(Ok(qjs::JS_ATOM_NULL), |c| names.atom(ctx, &c.name))
                 })
-                .collect::<rquickjs::Result<_>>()?;
+                .collect::<rquickjs::Result<Vec<_>>>()?;
             *self.atoms.borrow_mut() = Some(ShapeAtoms {
                 uid: names.uid,
+                present: columns
+                    .iter()
+                    .copied()
+                    .filter(|&a| a != qjs::JS_ATOM_NULL)
+                    .collect(),
                 columns,
                 table: names.atom(ctx, &self.table)?,
                 schema: names.atom(ctx, &self.schema)?,
@@ -420,7 +427,7 @@ impl Typed for FunctionCall<'_> {
         &self,
         ctx: &Ctx<'js>,
         _: &Names<'_>,
-        _: &Reused,
+        _: &Kept,
     ) -> rquickjs::Result<Vec<Value<'js>>> {
         self.given
             .iter()
@@ -662,10 +669,11 @@ impl Typed for TriggerCall<'_> {
         &self,
         ctx: &Ctx<'js>,
         names: &Names<'_>,
-        reused: &Reused,
+        kept: &Kept,
     ) -> rquickjs::Result<Vec<Value<'js>>> {
         let a = names.atoms;
         let shape = self.shape.atoms(ctx, names)?;
+        kept.shapes.keep(ctx, self.shape.stamp, &shape.present)?;
         let (op, op_n) = match self.op {
             "INSERT" => (a.insert, 0),
             "UPDATE" => (a.update, 1),
@@ -685,9 +693,9 @@ impl Typed for TriggerCall<'_> {
         // The same statement's rows share tg's fixed part, which is read-only:
         // the last row's tg is passed again with its new and old replaced.
         let key = self.shape.stamp << 4 | op_n << 2 | when_n;
-        if let Some((tg, ())) = reused.take(ctx, key) {
+        if let Some((tg, ())) = kept.tg.take(ctx, key) {
             if replace(ctx, &tg, a.new, &new)? && replace(ctx, &tg, a.old, &old)? {
-                reused.keep(ctx, key, &tg, ());
+                kept.tg.keep(ctx, key, &tg, ());
                 return Ok(vec![tg.into_value()]);
             }
         }
@@ -714,7 +722,7 @@ impl Typed for TriggerCall<'_> {
         ];
         let writable_from = props.len() - 2;
         let tg = object_of(ctx, &props, Make::Sealed { writable_from })?;
-        reused.keep(ctx, key, &tg, ());
+        kept.tg.keep(ctx, key, &tg, ());
         Ok(vec![tg.into_value()])
     }
 

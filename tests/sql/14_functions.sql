@@ -206,6 +206,14 @@ SELECT jsrt.create_function('shape', 'fn_s.odd_shape() returns trigger');
 CREATE TRIGGER odd_a BEFORE INSERT ON fn_s.odd FOR EACH ROW EXECUTE FUNCTION fn_s.odd_shape('x', 'y');
 INSERT INTO fn_s.odd VALUES ('p', 1, 41, NULL), ('q', 2, 1, NULL);
 SELECT "__proto__", "constructor", "0", "ünï" FROM fn_s.odd ORDER BY 2;
+-- rows of a table wider than the row shapes a loaded script keeps (64 columns) are the same
+SELECT format('CREATE TABLE fn_s.wide (%s)', string_agg(format('c%s int', g), ', ')) FROM generate_series(1, 70) g \gexec
+SELECT jsrt.create_script('wide', $js$
+export default (ctx, tg) => ({...tg.new, c69: Object.keys(tg.new).length, c70: Object.keys(tg.new).indexOf('c70')})
+$js$, 'embedded', '{"status": "active"}') IS NOT NULL AS created;
+SELECT jsrt.create_trigger('wide', 'fn_s.wide', 'insert', 'before');
+INSERT INTO fn_s.wide (c1, c2) VALUES (1, 2), (3, 4);
+SELECT c1, c2, c68, c69, c70 FROM fn_s.wide ORDER BY c1;
 -- tg is read-only but for new and old, and tg.args is frozen: what a script tries on it throws. A
 -- statement may pass the same tg for each row with new and old replaced, but never one a script
 -- kept (each kept tg keeps its own row), nor one it froze (the next row still gets its own)
