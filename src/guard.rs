@@ -40,6 +40,17 @@ pub fn install() {
     }
 }
 
+/// Loaded into a session that has run SQL already (no preload), the hooks
+/// were not there when that SQL looked its functions up: a function state
+/// PL/pgSQL keeps for the transaction (a simple expression, a cast) may call
+/// a planted function directly, and a script's SQL may run it. Every kept
+/// plan and expression is made again, now through `needs_fmgr`.
+pub fn forget_unhooked_lookups() {
+    // SAFETY: marks the saved plans and cached expressions invalid, as an invalidation
+    // message would; those in use are replanned on their next use. No memory is freed.
+    unsafe { pg_sys::ResetPlanCache() };
+}
+
 /// Why a script may not call a function, by its name and schema.
 pub fn refusal(name: &str, in_catalog: bool) -> Option<&'static str> {
     const SIGNALS: &[&str] = &[

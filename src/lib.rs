@@ -95,6 +95,8 @@ pub extern "C-unwind" fn _PG_init() {
         workers::scheduler::init();
         workers::http::init();
         engine::stdlib::prepare();
+    } else {
+        guard::forget_unhooked_lookups();
     }
 }
 

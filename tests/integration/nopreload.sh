@@ -24,6 +24,34 @@ check "a queued run waits for someone to run it" $?
 [ "$(sql "SELECT jsrt.run_pending(10)")" = 1 ] && [ "$("${PSQL[@]}" -c "SELECT output #>> '{}' FROM jsrt.script_executions WHERE status = 'completed'")" = "hello run_pending" ]
 check "jsrt.run_pending runs it in the calling session" $?
 
+# Loaded into a session that has run SQL already, the guard's hooks were not there when that
+# SQL looked its functions up. Found by review: a planted function that a PL/pgSQL function's
+# kept simple expression had looked up before the load ran in a script's SQL unchecked (its
+# setval left 2007 behind). The load makes every kept plan again, so the call is refused.
+"${PSQL[@]}" >/dev/null 2>&1 <<'SQL'
+CREATE ROLE planter;
+GRANT CREATE ON SCHEMA public TO planter;
+SET ROLE planter;
+CREATE SEQUENCE public.leak;
+GRANT USAGE, UPDATE ON SEQUENCE public.leak TO jsrt_script;
+CREATE FUNCTION public.stash(n int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_catalog.setval('public.leak', n + 2000); RETURN n; END $$;
+RESET ROLE;
+CREATE FUNCTION public.calls_stash(n int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN public.stash(n); END $$;
+SQL
+sql "SELECT jsrt.create_script('query', 'export default (ctx) => ctx.db.query(ctx.input.sql)', 'oneoff', '{\"status\": \"active\"}')" >/dev/null
+out=$("${PSQL[@]}" -v VERBOSITY=verbose 2>&1 <<'SQL'
+BEGIN;
+SET LOCAL search_path = pg_catalog, public, pg_temp;
+SELECT public.calls_stash(1);
+SELECT jsrt.set_tenant('np');
+SELECT jsrt.execute('query', '{"sql": "SELECT public.calls_stash(7) AS n"}');
+COMMIT;
+SQL
+)
+[ "$("${PSQL[@]}" -c "SELECT last_value FROM public.leak")" = 2001 ] && grep -q 'scripts cannot call stash()' <<<"$out"
+check "a planted function looked up before the library loaded is refused in script SQL" $?
+
 # pg_cron 1.4 schedules by the minute: its job runs jsrt.run_due (a
 # scheduling pass) and jsrt.run_pending within about a minute.
 sql "SELECT jsrt.execute_async('hello', '{\"who\": \"pg_cron\"}')" >/dev/null
