@@ -606,11 +606,14 @@ fn with_runtime<R>(tenant: u128, f: impl FnOnce(&mut TenantRuntime) -> R) -> Res
         let (out, leftover) = match all.get_mut(&tenant) {
             Some(rt) => {
                 let before = rt.resident_bytes();
+                // Unset while the run goes on: a run that unwinds has the next one check.
+                let last = LAST_BUDGET.replace(usize::MAX);
                 let out = f(rt);
                 let leftover = rt.has_leftover_jobs();
-                if !leftover && rt.resident_bytes() <= before && budget >= LAST_BUDGET.get() {
+                if !leftover && rt.resident_bytes() <= before && budget >= last {
                     // Nothing grew and the budget did not shrink: what stays is within it
                     // as it was (the usual typed call, which keeps nothing it allocates).
+                    LAST_BUDGET.set(last);
                     return Ok(out);
                 }
                 (out, leftover)
