@@ -558,12 +558,20 @@ impl Row {
         }
     }
 
+    /// Column `i`'s datum, unless it is null (or beyond the row).
+    fn non_null(&self, i: usize) -> Option<Datum> {
+        match self.nulls.get(i) {
+            Some(false) => self.values.get(i).copied(),
+            _ => None,
+        }
+    }
+
     /// Column `i` as the JS value the script is given.
     fn value<'js>(&self, ctx: &Ctx<'js>, i: usize, col: &Column) -> rquickjs::Result<Value<'js>> {
-        match self.nulls[i] {
-            true => Ok(Value::new_null(ctx.clone())),
+        match self.non_null(i) {
+            None => Ok(Value::new_null(ctx.clone())),
             // SAFETY: a datum of the row, of the column's type, alive for the call.
-            false => unsafe { datum(ctx, self.values[i], &col.decoder) },
+            Some(d) => unsafe { datum(ctx, d, &col.decoder) },
         }
     }
 
@@ -573,11 +581,9 @@ impl Row {
                 .columns
                 .iter()
                 .enumerate()
-                .map(|(i, col)| match col {
-                    Some(col) if !self.nulls[i] => {
-                        // SAFETY: as in `value`.
-                        unsafe { sql::decode(self.values[i], &col.decoder) }
-                    }
+                .map(|(i, col)| match (col, self.non_null(i)) {
+                    // SAFETY: as in `value`.
+                    (Some(col), Some(d)) => unsafe { sql::decode(d, &col.decoder) },
                     _ => Cell::Null,
                 })
                 .collect()
