@@ -97,37 +97,27 @@ pub fn refusal(name: &str, in_catalog: bool) -> Option<&'static str> {
 
 /// Raises the error for a function scripts may not call, if `func` is one.
 fn check_function(func: pg_sys::Oid) {
-    // SAFETY: a syscache lookup inside a transaction; the tuple is released before anything can raise.
-    let found = unsafe {
-        let tuple = pg_sys::SearchSysCache1(
-            pg_sys::SysCacheIdentifier::PROCOID as _,
-            pg_sys::Datum::from(func),
-        );
-        if tuple.is_null() {
-            return;
-        }
-        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
-        let name = CStr::from_ptr((*form).proname.data.as_ptr())
-            .to_string_lossy()
-            .into_owned();
-        let namespace = (*form).pronamespace;
-        let definer = (*form).prosecdef;
-        let owner = (*form).proowner;
-        pg_sys::ReleaseSysCache(tuple);
-        (name, namespace, definer, owner)
+    let Some((name, namespace, definer, owner)) = with_proc(func, |form| {
+        // SAFETY: the row's NUL-terminated name, copied while the row is held.
+        let name = unsafe { CStr::from_ptr(form.proname.data.as_ptr()) };
+        (
+            name.to_string_lossy().into_owned(),
+            form.pronamespace,
+            form.prosecdef,
+            form.proowner,
+        )
+    }) else {
+        return;
     };
-    let (name, namespace, definer, owner) = found;
-    let in_catalog = namespace == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE);
-    // SAFETY: a namespace oid from pg_proc; a plain catalog read.
-    let temporary = unsafe { pg_sys::isAnyTempNamespace(namespace) };
     let why = if definer {
         Some("a SECURITY DEFINER function runs as its owner, outside the script's role and tenant")
-    } else if temporary {
-        Some("temporary objects belong to the session that called the script, not to the script")
-    } else if !in_catalog && !vouched_for(owner, namespace) {
-        Some("it belongs to neither a superuser nor the owner of its schema: a role that may create functions there could run its code in any tenant's script")
     } else {
-        refusal(&name, in_catalog)
+        untrusted(namespace, owner).or_else(|| {
+            refusal(
+                &name,
+                namespace == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE),
+            )
+        })
     };
     if let Some(why) = why {
         ereport!(
@@ -135,6 +125,42 @@ fn check_function(func: pg_sys::Oid) {
             Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("scripts cannot call {name}(): {why}")
         );
+    }
+}
+
+/// `f` of function `func`'s pg_proc row, if there is one.
+fn with_proc<R>(func: pg_sys::Oid, f: impl FnOnce(&pg_sys::FormData_pg_proc) -> R) -> Option<R> {
+    // SAFETY: a syscache lookup inside a transaction (the planner, fmgr or the executor is looking
+    // the function up); `f` only reads the row, and it is released before anything can raise.
+    unsafe {
+        let tuple = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::PROCOID as _,
+            pg_sys::Datum::from(func),
+        );
+        if tuple.is_null() {
+            return None;
+        }
+        let out = f(&*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(
+            tuple,
+        ));
+        pg_sys::ReleaseSysCache(tuple);
+        Some(out)
+    }
+}
+
+/// Why a function in `namespace` owned by `owner` may not run in script SQL
+/// wherever it is reached: temporary, or planted. None for pg_catalog's.
+fn untrusted(namespace: pg_sys::Oid, owner: pg_sys::Oid) -> Option<&'static str> {
+    if namespace == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
+        return None;
+    }
+    // SAFETY: a namespace oid from pg_proc; a plain catalog read.
+    if unsafe { pg_sys::isAnyTempNamespace(namespace) } {
+        Some("temporary objects belong to the session that called the script, not to the script")
+    } else if !vouched_for(owner, namespace) {
+        Some("it belongs to neither a superuser nor the owner of its schema: a role that may create functions there could run its code in any tenant's script")
+    } else {
+        None
     }
 }
 
@@ -258,27 +284,10 @@ unsafe extern "C-unwind" fn needs_fmgr(func: pg_sys::Oid) -> bool {
             return true;
         }
     }
-    // SAFETY: a syscache lookup inside a transaction (the planner or fmgr is looking the function
-    // up); the tuple is released before anything can raise.
-    let found = unsafe {
-        let tuple = pg_sys::SearchSysCache1(
-            pg_sys::SysCacheIdentifier::PROCOID as _,
-            pg_sys::Datum::from(func),
-        );
-        if tuple.is_null() {
-            return false;
-        }
-        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
-        let found = ((*form).pronamespace, (*form).proowner);
-        pg_sys::ReleaseSysCache(tuple);
-        found
-    };
-    let (namespace, owner) = found;
     // Outside script SQL too: a plan or an expression's state made now (a PL/pgSQL
     // function's, kept for the session or the transaction) may run in script SQL later.
-    namespace != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE)
-        // SAFETY: a namespace oid from pg_proc; a plain catalog read.
-        && (unsafe { pg_sys::isAnyTempNamespace(namespace) } || !vouched_for(owner, namespace))
+    with_proc(func, |form| (form.pronamespace, form.proowner))
+        .is_some_and(|(namespace, owner)| untrusted(namespace, owner).is_some())
 }
 
 /// SECURITY DEFINER, temporary and planted functions as they start (Postgres

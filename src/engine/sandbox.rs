@@ -818,18 +818,13 @@ fn run_ctx<'js>(
     .into_value();
     let plain = req.event_json.is_none() && req.request_json.is_none();
     if plain {
-        if let Some((c, slot)) = loaded.run_ctx.take(ctx, 0) {
-            let slot = slot.restore(ctx)?;
-            slot.set(SLOT_INPUT as usize, input)?;
-            slot.set(SLOT_EXECUTION as usize, execution)?;
-            loaded.run_ctx.keep(ctx, 0, &c, Persistent::save(ctx, slot));
+        if let Some(c) = fill_slot(ctx, loaded, input.clone(), execution.clone())? {
             return Ok(c);
         }
     }
     let slot = if plain {
         let slot = rquickjs::Array::new(ctx.clone())?;
-        slot.set(SLOT_INPUT as usize, input.clone())?;
-        slot.set(SLOT_EXECUTION as usize, execution.clone())?;
+        set_slot(&slot, input.clone(), execution.clone())?;
         Some(slot)
     } else {
         None
@@ -878,13 +873,34 @@ fn run_ctx<'js>(
 /// Lets go of the run's input and execution once it is over, unless the
 /// script kept its ctx (then the ctx keeps them, and the next run gets a new one).
 fn empty_slot(ctx: &Ctx<'_>, loaded: &Loaded) -> rquickjs::Result<()> {
-    if let Some((c, slot)) = loaded.run_ctx.take(ctx, 0) {
-        let slot = slot.restore(ctx)?;
-        slot.set(SLOT_INPUT as usize, Value::new_undefined(ctx.clone()))?;
-        slot.set(SLOT_EXECUTION as usize, Value::new_undefined(ctx.clone()))?;
-        loaded.run_ctx.keep(ctx, 0, &c, Persistent::save(ctx, slot));
-    }
-    Ok(())
+    let none = || Value::new_undefined(ctx.clone());
+    fill_slot(ctx, loaded, none(), none()).map(|_| ())
+}
+
+/// The kept plain-run ctx, its slot set to `input` and `execution`, if
+/// nothing else holds it.
+fn fill_slot<'js>(
+    ctx: &Ctx<'js>,
+    loaded: &Loaded,
+    input: Value<'js>,
+    execution: Value<'js>,
+) -> rquickjs::Result<Option<Object<'js>>> {
+    let Some((c, slot)) = loaded.run_ctx.take(ctx, 0) else {
+        return Ok(None);
+    };
+    let slot = slot.restore(ctx)?;
+    set_slot(&slot, input, execution)?;
+    loaded.run_ctx.keep(ctx, 0, &c, Persistent::save(ctx, slot));
+    Ok(Some(c))
+}
+
+fn set_slot<'js>(
+    slot: &rquickjs::Array<'js>,
+    input: Value<'js>,
+    execution: Value<'js>,
+) -> rquickjs::Result<()> {
+    slot.set(SLOT_INPUT as usize, input)?;
+    slot.set(SLOT_EXECUTION as usize, execution)
 }
 
 /// Where a plain run's slot holds its input and its execution.

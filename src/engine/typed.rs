@@ -408,16 +408,45 @@ struct FunctionCall<'a> {
     result: RefCell<Option<Arg>>,
 }
 
+/// A call's value (None: SQL NULL) as the script is given it.
+///
+/// # Safety
+/// `d` is a datum of the type `how` was made for, alive during the call.
+unsafe fn js_of<'js>(
+    ctx: &Ctx<'js>,
+    d: Option<Datum>,
+    how: &Decoder,
+) -> rquickjs::Result<Value<'js>> {
+    match d {
+        None => Ok(Value::new_null(ctx.clone())),
+        // SAFETY: the caller's.
+        Some(d) => unsafe { datum(ctx, d, how) },
+    }
+}
+
+/// The same value as a Cell, for history and comparisons.
+///
+/// # Safety
+/// As for `js_of`.
+unsafe fn cell_of(d: Option<Datum>, how: &Decoder) -> Cell {
+    match d {
+        None => Cell::Null,
+        // SAFETY: the caller's.
+        Some(d) => unsafe { sql::decode(d, how) },
+    }
+}
+
 impl FunctionCall<'_> {
+    /// Argument `a`'s datum, unless it is null.
+    fn non_null(a: &pg_sys::NullableDatum) -> Option<Datum> {
+        (!a.isnull).then_some(a.value)
+    }
+
     fn cells(&self) -> Vec<Cell> {
-        self.given
-            .iter()
-            .zip(self.decoders)
-            .map(|(a, d)| match a.isnull {
-                true => Cell::Null,
-                // SAFETY: a non-null argument of the call, of the type its decoder was made for.
-                false => unsafe { sql::decode(a.value, d) },
-            })
+        let given = self.given.iter().zip(self.decoders);
+        // SAFETY: the call's arguments, each of the type its decoder was made for.
+        given
+            .map(|(a, d)| unsafe { cell_of(Self::non_null(a), d) })
             .collect()
     }
 }
@@ -429,14 +458,10 @@ impl Typed for FunctionCall<'_> {
         _: &Names<'_>,
         _: &Kept,
     ) -> rquickjs::Result<Vec<Value<'js>>> {
-        self.given
-            .iter()
-            .zip(self.decoders)
-            .map(|(a, d)| match a.isnull {
-                true => Ok(Value::new_null(ctx.clone())),
-                // SAFETY: as in `cells`.
-                false => unsafe { datum(ctx, a.value, d) },
-            })
+        let given = self.given.iter().zip(self.decoders);
+        // SAFETY: as in `cells`.
+        given
+            .map(|(a, d)| unsafe { js_of(ctx, Self::non_null(a), d) })
             .collect()
     }
 
@@ -568,23 +593,18 @@ impl Row {
 
     /// Column `i` as the JS value the script is given.
     fn value<'js>(&self, ctx: &Ctx<'js>, i: usize, col: &Column) -> rquickjs::Result<Value<'js>> {
-        match self.non_null(i) {
-            None => Ok(Value::new_null(ctx.clone())),
-            // SAFETY: a datum of the row, of the column's type, alive for the call.
-            Some(d) => unsafe { datum(ctx, d, &col.decoder) },
-        }
+        // SAFETY: a datum of the row, of the column's type, alive for the call.
+        unsafe { js_of(ctx, self.non_null(i), &col.decoder) }
     }
 
     fn cells(&self, shape: &RowShape) -> &[Cell] {
         self.cells.get_or_init(|| {
-            shape
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, col)| match (col, self.non_null(i)) {
+            let columns = shape.columns.iter().enumerate();
+            columns
+                .map(|(i, col)| match col {
                     // SAFETY: as in `value`.
-                    (Some(col), Some(d)) => unsafe { sql::decode(d, &col.decoder) },
-                    _ => Cell::Null,
+                    Some(col) => unsafe { cell_of(self.non_null(i), &col.decoder) },
+                    None => Cell::Null,
                 })
                 .collect()
         })
