@@ -503,8 +503,16 @@ END $$;
 
 -- ---------------------------------------------------------------- execution
 
+-- jsrt.execute(script, jsonb_build_object(k1, v1, ...)) is planned as
+-- jsrt._execute_object(script, k1, v1, ...), which makes the input object
+-- without the jsonb (src/engine/object_call.rs).
+CREATE FUNCTION jsrt._execute_object(script text, VARIADIC "any") RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'jsrt_execute_object' LANGUAGE C;
+CREATE FUNCTION jsrt._execute_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'jsrt_execute_support' LANGUAGE C STRICT;
+
 CREATE FUNCTION jsrt.execute(script text, input jsonb DEFAULT '{}') RETURNS jsonb
-LANGUAGE sql AS $$
+LANGUAGE sql SUPPORT jsrt._execute_support AS $$
     SELECT jsrt._execute(script, input::text)::jsonb
 $$;
 

@@ -707,6 +707,18 @@ CREATE OR REPLACE FUNCTION jsrt.call_handler() RETURNS language_handler
 CREATE OR REPLACE FUNCTION jsrt.validator(oid) RETURNS void
     AS 'MODULE_PATHNAME', 'jsrt_validator' LANGUAGE C STRICT;
 
+-- jsrt.execute(script, jsonb_build_object(k1, v1, ...)) is planned as
+-- jsrt._execute_object(script, k1, v1, ...), which makes the input object
+-- without the jsonb (src/engine/object_call.rs).
+CREATE FUNCTION jsrt._execute_object(script text, VARIADIC "any") RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'jsrt_execute_object' LANGUAGE C;
+CREATE FUNCTION jsrt._execute_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'jsrt_execute_support' LANGUAGE C STRICT;
+CREATE OR REPLACE FUNCTION jsrt.execute(script text, input jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE sql SUPPORT jsrt._execute_support AS $$
+    SELECT jsrt._execute(script, input::text)::jsonb
+$$;
+
 CREATE OR REPLACE FUNCTION jsrt._function_comment(s jsrt.scripts) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, jsrt, pg_temp AS $$
     SELECT format('jsrt script "%s" (%s) of tenant %s', s.name, s.id, s.tenant_id)
@@ -1524,7 +1536,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA jsrt FROM PUBLIC;
 GRANT SELECT ON jsrt.event_counts TO jsrt_viewer;
 GRANT EXECUTE ON FUNCTION jsrt.http_dispatch(text, text, jsonb, text, boolean), jsrt.running() TO jsrt_viewer;
 
-GRANT EXECUTE ON FUNCTION jsrt.dry_run(text, text, jsonb, boolean),
+GRANT EXECUTE ON FUNCTION jsrt.dry_run(text, text, jsonb, boolean), jsrt._execute_object(text, "any"),
                           jsrt._check_input_schema(jsonb), jsrt._timezone_known(text), jsrt._check_retry(jsonb),
                           jsrt._check_http_path(text, text), jsrt._http_routes_clash(text, text[], text, text[]),
                           jsrt._methods_text(text[]),

@@ -75,7 +75,7 @@ GRANT SELECT (id, tenant_id, name, role, created_at, created_by, revoked_at) ON 
 GRANT INSERT, UPDATE ON jsrt.scripts TO jsrt_developer;
 GRANT EXECUTE ON FUNCTION jsrt.create_script(text, text, text, jsonb), jsrt.update_script(text, text, jsonb, text),
                           jsrt.set_status(text, text), jsrt.rollback_script(text, integer),
-                          jsrt.execute(text, jsonb), jsrt._execute(text, text),
+                          jsrt.execute(text, jsonb), jsrt._execute(text, text), jsrt._execute_object(text, "any"),
                           jsrt.dry_run(text, text, jsonb, boolean),
                           -- helpers the functions above and the scripts triggers call as the caller
                           jsrt._resolve_script(text), jsrt._check_options(jsonb), jsrt._text_array(jsonb),

@@ -12,3 +12,50 @@ fn execute(script: Option<&str>, input: Option<&str>) -> Option<String> {
     };
     crate::engine::run::execute_sync(script, input.unwrap_or("{}")).or_raise()
 }
+
+/// Version-1 calling convention, as PG_FUNCTION_INFO_V1 declares it.
+static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+
+#[no_mangle]
+pub extern "C" fn pg_finfo_jsrt_execute_object() -> &'static pg_sys::Pg_finfo_record {
+    &V1
+}
+
+#[no_mangle]
+pub extern "C" fn pg_finfo_jsrt_execute_support() -> &'static pg_sys::Pg_finfo_record {
+    &V1
+}
+
+/// jsrt._execute_object(script, k1, v1, ...): what `jsrt.execute(script,
+/// jsonb_build_object(k1, v1, ...))` is planned as (engine/object_call.rs).
+#[no_mangle]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn jsrt_execute_object(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    // SAFETY: Postgres's call of jsrt._execute_object, declared VARIADIC "any" in sql/api.sql.
+    unsafe { crate::engine::object_call::call(fcinfo) }
+}
+
+/// jsrt.execute's planner support function: a SupportRequestSimplify may
+/// become a call of jsrt._execute_object; any other request gets no answer.
+#[no_mangle]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn jsrt_execute_support(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    // SAFETY: the planner calls a support function with one argument, a request Node.
+    unsafe {
+        let req = (*fcinfo).args.as_slice(1)[0]
+            .value
+            .cast_mut_ptr::<pg_sys::Node>();
+        if (*req).type_ != pg_sys::NodeTag::T_SupportRequestSimplify {
+            return pg_sys::Datum::from(0);
+        }
+        let fcall = (*req.cast::<pg_sys::SupportRequestSimplify>()).fcall;
+        match crate::engine::object_call::simplify(fcall) {
+            Some(node) => pg_sys::Datum::from(node),
+            None => pg_sys::Datum::from(0),
+        }
+    }
+}

@@ -9,6 +9,7 @@ pub mod input_schema;
 pub mod intl;
 pub mod lazy;
 pub mod limits;
+pub mod object_call;
 pub mod quota;
 pub mod run;
 pub mod sandbox;

@@ -11,7 +11,9 @@ use serde_json::json;
 
 use super::failure::{Failure, FailureKind};
 use super::ids::KeyMap;
-use super::sandbox::{remove_least_recent, Outcome, RunRequest, RunResult, TenantRuntime, Typed};
+use super::sandbox::{
+    remove_least_recent, BuiltInput, Outcome, RunRequest, RunResult, TenantRuntime, Typed,
+};
 use super::{compile, ids, quota};
 use crate::catalog::executions::{self, Queued, Record};
 use crate::catalog::scripts::{self, Script};
@@ -36,6 +38,27 @@ const MAX_BYTECODE: usize = 512;
 /// Runs `key` (a script name or id) of the session's tenant inside the
 /// caller's transaction, and returns its output as JSON text.
 pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error> {
+    sync(key, input_json, None)
+}
+
+/// `execute_sync` with an input made straight as a JS object
+/// (engine/object_call.rs); its JSON text (`json`, kept in `made`) is made
+/// only to check it against an input schema or to record it.
+pub fn execute_built(
+    key: &str,
+    input: &dyn BuiltInput,
+    made: &std::cell::OnceCell<String>,
+    json: &dyn Fn() -> String,
+) -> Result<Option<String>, Error> {
+    sync(key, "", Some((input, (made, json))))
+}
+
+type Built<'a> = (
+    &'a dyn BuiltInput,
+    (&'a std::cell::OnceCell<String>, &'a dyn Fn() -> String),
+);
+
+fn sync(key: &str, input_json: &str, built: Option<Built<'_>>) -> Result<Option<String>, Error> {
     let tenant = gucs::tenant().ok_or(Error::NoTenant)?;
     if ids::parse(&tenant).is_none() {
         return Err(Error::UnknownTenant(tenant));
@@ -44,14 +67,23 @@ pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error
     unsafe { pg_sys::check_stack_depth() };
     let script = scripts::resolve(&tenant, key)?;
     runnable(&script)?;
-    check_input(&script, input_json)?;
+    if script.input_schema.is_some() {
+        match built {
+            Some((_, (made, json))) => check_input(&script, made.get_or_init(json))?,
+            None => check_input(&script, input_json)?,
+        }
+    }
     let id = ids::next();
     let trigger = if script.kind == "embedded" {
         "api"
     } else {
         "manual"
     };
-    let call = Call::new(&script, &id, trigger, input_json);
+    let call = Call {
+        built_input: built.map(|(b, _)| b),
+        history_input: built.map(|(_, h)| h),
+        ..Call::new(&script, &id, trigger, input_json)
+    };
     let done = run(&call)?;
     keep(&done, &call, None)?;
     match &done.result.outcome {
@@ -281,6 +313,8 @@ struct Call<'a> {
     places_held: bool,
     /// the arguments and result of a typed function or trigger call
     typed: Option<&'a dyn Typed>,
+    /// an input made as a JS object, not parsed from `input_json`
+    built_input: Option<&'a dyn BuiltInput>,
     /// what such a call's history keeps as its input, made only when a record is written
     history_input: Option<(&'a std::cell::OnceCell<String>, &'a dyn Fn() -> String)>,
 }
@@ -303,6 +337,7 @@ impl<'a> Call<'a> {
             tenant_counted: false,
             places_held: false,
             typed: None,
+            built_input: None,
             history_input: None,
         }
     }
@@ -356,6 +391,7 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
         trigger: call.trigger,
         attempt: call.attempt,
         input_json: call.input_json,
+        built_input: call.built_input,
         event_json: call.event_json,
         request_json: call.request_json,
         request_body: call.request_body,

@@ -231,6 +231,8 @@ pub struct RunRequest<'a> {
     pub trigger: &'a str,
     pub attempt: i32,
     pub input_json: &'a str,
+    /// an input made straight as a JS object instead of from `input_json`
+    pub built_input: Option<&'a dyn BuiltInput>,
     /// ctx.event of event runs, as JSON text
     pub event_json: Option<&'a str>,
     /// ctx.request of HTTP runs, as JSON text
@@ -257,6 +259,17 @@ pub trait Typed {
         kept: &Kept,
     ) -> rquickjs::Result<Vec<Value<'js>>>;
     fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()>;
+}
+
+/// A run's input made as a JS object rather than parsed from JSON text
+/// (`jsrt.execute(script, jsonb_build_object(...))`, engine/object_call.rs).
+pub trait BuiltInput {
+    fn object<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        names: &Names<'_>,
+        kept: &Kept,
+    ) -> rquickjs::Result<Value<'js>>;
 }
 
 /// A run's output as JSON text (None for undefined), or why it failed
@@ -691,7 +704,7 @@ fn call(
         let main = loaded.main.clone().restore(&ctx).map_err(js)?;
         let c = match req.typed {
             Some(_) => typed_ctx(&ctx, loaded, req, a).map_err(js)?,
-            None => run_ctx(&ctx, loaded, req, a).map_err(js)?,
+            None => run_ctx(&ctx, loaded, req, names).map_err(js)?,
         };
 
         let returned: Value = match req.typed {
@@ -805,9 +818,13 @@ fn run_ctx<'js>(
     ctx: &Ctx<'js>,
     loaded: &Loaded,
     req: &RunRequest<'_>,
-    a: &Atoms,
+    names: &Names<'_>,
 ) -> rquickjs::Result<Object<'js>> {
-    let input = ctx.json_parse(req.input_json)?;
+    let a = names.atoms;
+    let input = match req.built_input {
+        Some(b) => b.object(ctx, names, &loaded.kept)?,
+        None => ctx.json_parse(req.input_json)?,
+    };
     let id = rquickjs::String::from_str(ctx.clone(), req.execution_id)?.into_value();
     let trigger = rquickjs::String::from_str(ctx.clone(), req.trigger)?.into_value();
     let attempt = Value::new_int(ctx.clone(), req.attempt);

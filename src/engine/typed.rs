@@ -950,7 +950,8 @@ unsafe fn call_trigger(
     }
 }
 
-fn next_stamp() -> u64 {
+/// A number no other call site's shape has (what a loaded script keeps shapes under).
+pub fn next_stamp() -> u64 {
     thread_local!(static LAST: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
     LAST.with(|l| {
         l.set(l.get() + 1);

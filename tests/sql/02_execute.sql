@@ -75,3 +75,53 @@ SELECT sum((jsrt.execute('quiet', jsonb_build_object('n', g)))::int) FROM genera
 SELECT count(*) AS sampled_rows, min(trigger_type) AS trigger, min((metrics->>'sample_every')::int) AS sample_every
   FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'quiet';
 RESET jsrt.history_sample_every;
+
+-- jsrt.execute(script, jsonb_build_object(...)) is planned as jsrt._execute_object, which
+-- makes ctx.input straight from the values; the script must see exactly what the jsonb gives
+SELECT jsrt.create_script('seen', $js$
+export default (ctx) => ({
+  json: JSON.stringify(ctx.input),
+  types: Object.values(ctx.input).map((v) => v === null ? 'null' : typeof v).join(' '),
+  proto: Object.getPrototypeOf(ctx.input) === Object.prototype,
+})$js$) IS NOT NULL AS ok;
+CREATE TABLE obj_values (i int, b bool, s smallint, n int, l bigint, num numeric, t text, v varchar(5));
+INSERT INTO obj_values VALUES
+  (1, true, 1, 0, 0, 0, '', ''),
+  (2, false, -32768, -2147483648, -9223372036854775808, 'NaN', 'quote " backslash \ tab	é😀', 'abc'),
+  (3, NULL, 32767, 2147483647, 9223372036854775807, 'Infinity', 'line
+break', NULL),
+  (4, true, NULL, NULL, 9007199254740993, '-Infinity', NULL, 'x'),
+  (5, false, 7, 2147483647, -9007199254740993, 0.1, 'null', 'ab'),
+  (6, true, 0, -1, 1, 123.4500, '{"a": 1}', '1'),
+  (7, true, 0, 0, 2, '1e-40', 'x', 'y'),
+  (8, true, 0, 0, 3, '-0.0', 'x', 'y'),
+  (9, true, 0, 0, 4, repeat('9', 400)::numeric, 'x', 'y'),
+  (10, true, 0, 0, 5, '123456789012345678901234567890.000000000000000000001', 'x', 'y'),
+  (11, true, 0, 0, 6, NULL, 'x', 'y');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT jsrt.execute('seen', jsonb_build_object('b', b, 'n', n, 't', t)) FROM obj_values;
+-- every value, every key order: the same as through the jsonb (jsrt._execute takes its text)
+SELECT count(*) AS rows, count(*) FILTER (WHERE direct IS DISTINCT FROM via_jsonb) AS different
+  FROM (SELECT jsrt.execute('seen', jsonb_build_object('b', b, 's', s, 'n', n, 'l', l, 'num', num, 't', t, 'v', v,
+                                                       'lit', 'literal', 'zz', NULL, '', 1, 'é', 2, '__proto__', 3,
+                                                       '10', 4, '2', 5, 'b', 'again')) AS direct,
+               jsrt._execute('seen', jsonb_build_object('b', b, 's', s, 'n', n, 'l', l, 'num', num, 't', t, 'v', v,
+                                                        'lit', 'literal', 'zz', NULL, '', 1, 'é', 2, '__proto__', 3,
+                                                        '10', 4, '2', 5, 'b', 'again')::text)::jsonb AS via_jsonb
+          FROM obj_values) x;
+SELECT i, jsrt.execute('seen', jsonb_build_object('num', num, 'l', l, 't', t)) FROM obj_values ORDER BY i;
+SELECT jsrt.execute('seen', jsonb_build_object('a', 1, 'a', 2, 'A', 3)) AS last_of_a_key, jsrt.execute('seen', jsonb_build_object()) AS empty;
+-- what is not rewritten: other value types, keys not constant, a VARIADIC array
+EXPLAIN (VERBOSE, COSTS OFF) SELECT jsrt.execute('seen', jsonb_build_object('f', 1.5::float8)), jsrt.execute('seen', jsonb_build_object(t, 1)),
+       jsrt.execute('seen', jsonb_build_object(VARIADIC ARRAY['a', 'b'])) FROM obj_values;
+-- the script's input schema, its history of failures and a null script name, as before
+SELECT jsrt.create_script('schema_obj', 'export default (ctx) => ctx.input.n', 'embedded',
+       '{"input_schema": {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}}') IS NOT NULL AS ok;
+SELECT jsrt.execute('schema_obj', jsonb_build_object('n', n)) FROM obj_values WHERE i = 6;
+SELECT err($$SELECT jsrt.execute('schema_obj', jsonb_build_object('n', t)) FROM obj_values WHERE i = 6$$);
+SELECT jsrt.create_script('fails_obj', 'export default (ctx) => { throw new Error("no " + ctx.input.t); }') IS NOT NULL AS ok;
+SELECT err($$SELECT jsrt.execute('fails_obj', jsonb_build_object('t', t, 'num', num)) FROM obj_values WHERE i = 6$$);
+SELECT jsrt.flush_history();
+SELECT e.input, e.error FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'fails_obj';
+SELECT err($$SELECT jsrt.execute(NULL, jsonb_build_object('n', 1))$$);
+SELECT err($$SELECT jsrt._execute_object('seen', 'n', 1.5::float8)$$);
+DROP TABLE obj_values;

@@ -49,6 +49,7 @@ INSERT INTO matrix_calls VALUES
  (5, 'set_status', $$SELECT jsrt.set_status('m_%1$s', 'active')$$),
  (6, 'rollback_script', $$SELECT jsrt.rollback_script('m_%1$s', 1)$$),
  (7, 'execute', $$SELECT jsrt.execute('m_%1$s')$$),
+ (7, 'execute, input from jsonb_build_object', $$SELECT jsrt.execute('m_%1$s', jsonb_build_object('n', 1))$$),
  (8, 'delete_script', $$SELECT jsrt.delete_script('m_%1$s')$$),
  (9, 'expose_table', $$SELECT jsrt.expose_table('items_%1$s')$$),
  (10, 'create_tenant', $$SELECT jsrt.create_tenant('t_%1$s') IS NOT NULL$$),
@@ -73,7 +74,7 @@ SELECT call,
        'admin: ' || as_role('r_admin', 'shop_a', format(q, 'r_admin')) AS admin,
        'superadmin: ' || as_role('r_super', 'shop_a', format(q, 'r_super')) AS superadmin,
        'no jsrt role: ' || as_role('r_none', NULL, format(q, 'r_none')) AS none
-  FROM matrix_calls ORDER BY n;
+  FROM matrix_calls ORDER BY n, call;
 \pset format aligned
 
 -- Row-level security: no tenant, no rows; a tenant, its rows only; superadmin, all.

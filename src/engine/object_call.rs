@@ -1,0 +1,436 @@
+//! `jsrt.execute(script, jsonb_build_object(k1, v1, ...))` without the jsonb
+//! in between. The planner support function of `jsrt.execute` (`simplify`)
+//! rewrites such a call, when every key is a text constant and every value
+//! of a type below, into `jsrt._execute_object(script, k1, v1, ...)`. Each
+//! call of that (`call`) gives the script, as `ctx.input`, the object that
+//! `JSON.parse(jsonb_build_object(...)::text)` gives, made straight from the
+//! arguments. The jsonb is built (by jsonb_build_object itself) only where
+//! its text is needed: an input schema to check, a history record. The run
+//! is otherwise `jsrt.execute`'s: the same resolution, places, ctx and record.
+
+use std::cell::OnceCell;
+use std::ffi::CStr;
+
+use pgrx::pg_sys::{self, Datum, Oid};
+use pgrx::{ereport, PgMemoryContexts, PgSqlErrorCode as Code};
+use rquickjs::{Ctx, Value};
+
+use super::run;
+use super::sandbox::{object_of, BuiltInput, Kept, Make, Names};
+use super::sql;
+use crate::error::OrRaise;
+
+/// A value's type, as jsonb_build_object makes it a JSON value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    /// a JSON number, or the string "NaN", "Infinity" or "-Infinity"
+    Numeric,
+    Text,
+    /// an untyped literal ('abc' given as "any"): a C string
+    Literal,
+}
+
+fn kind(t: Oid) -> Option<Kind> {
+    Some(match t {
+        pg_sys::BOOLOID => Kind::Bool,
+        pg_sys::INT2OID => Kind::Int2,
+        pg_sys::INT4OID => Kind::Int4,
+        pg_sys::INT8OID => Kind::Int8,
+        pg_sys::NUMERICOID => Kind::Numeric,
+        pg_sys::TEXTOID | pg_sys::VARCHAROID => Kind::Text,
+        pg_sys::UNKNOWNOID => Kind::Literal,
+        _ => return None,
+    })
+}
+
+/// The order jsonb keeps an object's keys in, as indexes into `keys`:
+/// shorter keys first, keys of one length by their bytes; of a key given
+/// more than once, its last value.
+pub fn jsonb_key_order(keys: &[&[u8]]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    // Of equal keys, the one given last sorts first, and dedup keeps it.
+    order.sort_by(|&a, &b| {
+        (keys[a].len(), keys[a])
+            .cmp(&(keys[b].len(), keys[b]))
+            .then(b.cmp(&a))
+    });
+    order.dedup_by(|next, kept| keys[*next] == keys[*kept]);
+    order
+}
+
+/// The expression `e` is, if it is of node type `tag`.
+///
+/// # Safety
+/// `e` is null or a valid Node.
+unsafe fn node_as<T>(e: *mut pg_sys::Node, tag: pg_sys::NodeTag) -> Option<*mut T> {
+    // SAFETY: the caller's node, read for its tag only.
+    (!e.is_null() && unsafe { (*e).type_ } == tag).then_some(e.cast())
+}
+
+/// The elements of a List of pointers.
+///
+/// # Safety
+/// `list` is NIL or a valid List of pointers, unchanged while the slice lives.
+unsafe fn elements<'a>(list: *mut pg_sys::List) -> &'a [pg_sys::ListCell] {
+    if list.is_null() {
+        return &[];
+    }
+    // SAFETY: the caller's list: `length` cells from `elements`.
+    unsafe { std::slice::from_raw_parts((*list).elements, (*list).length as usize) }
+}
+
+/// A text constant's value, if `e` is one (not null): a text or an
+/// untyped literal.
+///
+/// # Safety
+/// `e` is a valid Node.
+unsafe fn text_const(e: *mut pg_sys::Node) -> Option<&'static [u8]> {
+    // SAFETY: the caller's node; a text Const's value is a text datum, an untyped one's a
+    // C string, alive with the expression.
+    unsafe {
+        let c = node_as::<pg_sys::Const>(e, pg_sys::NodeTag::T_Const)?;
+        if (*c).constisnull {
+            return None;
+        }
+        match (*c).consttype {
+            pg_sys::TEXTOID => Some(sql::bytes_of((*c).constvalue)),
+            pg_sys::UNKNOWNOID => Some(CStr::from_ptr((*c).constvalue.cast_mut_ptr()).to_bytes()),
+            _ => None,
+        }
+    }
+}
+
+/// `jsrt.execute(script, jsonb_build_object(...))` as a call of
+/// `_execute_object` when it can be one, else None (the call stays as it is).
+///
+/// # Safety
+/// `fcall` is the planner's FuncExpr of a call of `jsrt.execute`, in planning.
+pub unsafe fn simplify(fcall: *mut pg_sys::FuncExpr) -> Option<*mut pg_sys::Node> {
+    // SAFETY: the planner's expression tree, read and copied in its memory context.
+    unsafe {
+        let [script, input] = elements((*fcall).args) else {
+            return None;
+        };
+        let build =
+            node_as::<pg_sys::FuncExpr>(input.ptr_value.cast(), pg_sys::NodeTag::T_FuncExpr)?;
+        if (*build).funcid != Oid::from(pg_sys::F_JSONB_BUILD_OBJECT_ANY) || (*build).funcvariadic {
+            return None;
+        }
+        let pairs = elements((*build).args);
+        if pairs.len() % 2 != 0 || pg_sys::GetDatabaseEncoding() != pg_sys::pg_enc::PG_UTF8 as i32 {
+            return None;
+        }
+        for pair in pairs.chunks(2) {
+            text_const(pair[0].ptr_value.cast())?;
+            kind(pg_sys::exprType(pair[1].ptr_value.cast()))?;
+        }
+        // As inlining does: a caller who may not run jsrt.execute keeps the call that says so.
+        let may = pg_sys::pg_proc_aclcheck(
+            (*fcall).funcid,
+            pg_sys::GetUserId(),
+            pg_sys::ACL_EXECUTE as _,
+        );
+        if may != pg_sys::AclResult::ACLCHECK_OK {
+            return None;
+        }
+        let target = execute_object_oid()?;
+        let args = pg_sys::lcons(script.ptr_value, pg_sys::list_copy((*build).args));
+        let call = pg_sys::makeFuncExpr(
+            target,
+            pg_sys::JSONBOID,
+            args,
+            pg_sys::InvalidOid,
+            (*fcall).inputcollid,
+            pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+        );
+        (*call).location = (*fcall).location;
+        Some(call.cast())
+    }
+}
+
+/// `jsrt._execute_object(text, VARIADIC "any")`, looked up by its types (no search_path).
+unsafe fn execute_object_oid() -> Option<Oid> {
+    // SAFETY: a catalog lookup in planning; the name list is built in the current memory context.
+    unsafe {
+        let names = pg_sys::lcons(
+            pg_sys::makeString(c"jsrt".as_ptr().cast_mut()).cast(),
+            pg_sys::lcons(
+                pg_sys::makeString(c"_execute_object".as_ptr().cast_mut()).cast(),
+                std::ptr::null_mut(),
+            ),
+        );
+        let types = [pg_sys::TEXTOID, pg_sys::ANYOID];
+        let oid = pg_sys::LookupFuncName(names, 2, types.as_ptr(), true);
+        (oid != pg_sys::InvalidOid).then_some(oid)
+    }
+}
+
+/// What a call site of `_execute_object` keeps between calls.
+struct Site {
+    /// the input's properties in jsonb's order: key, argument index, kind
+    props: Vec<(String, usize, Kind)>,
+    /// what the loaded script keeps the input's shapes under
+    stamp: u64,
+    /// jsonb_build_object, called with this site's keys and values, for the input's JSON text
+    build: pg_sys::FmgrInfo,
+}
+
+fn raise(code: Code, message: String) -> ! {
+    ereport!(ERROR, code, message);
+}
+
+/// Reads the call's keys and value types once per call site.
+///
+/// # Safety
+/// `flinfo` is the FmgrInfo of a call of `_execute_object`.
+unsafe fn site(flinfo: *mut pg_sys::FmgrInfo) -> Site {
+    let misuse = || {
+        raise(
+            Code::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "jsrt._execute_object is called by jsrt.execute(script, jsonb_build_object(...)) only: \
+             use jsrt.execute"
+                .into(),
+        )
+    };
+    // SAFETY: the caller's flinfo; its expression is the call, its arguments valid nodes.
+    unsafe {
+        let Some(call) =
+            node_as::<pg_sys::FuncExpr>((*flinfo).fn_expr, pg_sys::NodeTag::T_FuncExpr)
+        else {
+            misuse()
+        };
+        let args = elements((*call).args);
+        if args.len() % 2 != 1 {
+            misuse();
+        }
+        let mut keys = Vec::with_capacity(args.len() / 2);
+        let mut kinds = Vec::with_capacity(args.len() / 2);
+        for (i, pair) in args[1..].chunks(2).enumerate() {
+            let Some(key) = text_const(pair[0].ptr_value.cast()) else {
+                misuse()
+            };
+            let Some(k) = kind(pg_sys::get_fn_expr_argtype(flinfo, (2 + 2 * i) as i32)) else {
+                misuse()
+            };
+            keys.push(key);
+            kinds.push(k);
+        }
+        let props = jsonb_key_order(&keys)
+            .into_iter()
+            .map(|i| {
+                (
+                    String::from_utf8_lossy(keys[i]).into_owned(),
+                    2 + 2 * i,
+                    kinds[i],
+                )
+            })
+            .collect();
+        // jsonb_build_object over the same keys and values, for its JSON text.
+        let mcxt = (*flinfo).fn_mcxt;
+        let old = pg_sys::MemoryContextSwitchTo(mcxt);
+        let build_expr = pg_sys::makeFuncExpr(
+            Oid::from(pg_sys::F_JSONB_BUILD_OBJECT_ANY),
+            pg_sys::JSONBOID,
+            pg_sys::list_copy_tail((*call).args, 1),
+            pg_sys::InvalidOid,
+            (*call).inputcollid,
+            pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+        );
+        pg_sys::MemoryContextSwitchTo(old);
+        let mut build = pg_sys::FmgrInfo::default();
+        pg_sys::fmgr_info_cxt(
+            Oid::from(pg_sys::F_JSONB_BUILD_OBJECT_ANY),
+            &mut build,
+            mcxt,
+        );
+        build.fn_expr = build_expr.cast();
+        Site {
+            props,
+            stamp: super::typed::next_stamp(),
+            build,
+        }
+    }
+}
+
+/// One call's input.
+struct Input<'a> {
+    given: &'a [pg_sys::NullableDatum],
+    site: &'a Site,
+}
+
+impl Input<'_> {
+    /// `jsonb_build_object(k1, v1, ...)::text` for these arguments.
+    fn json(&self) -> String {
+        let n = self.given.len() - 1;
+        // SAFETY: a call of jsonb_build_object through its FmgrInfo, whose expression gives
+        // the arguments' types; the fcinfo is sized for n arguments and lives for the call.
+        unsafe {
+            let size = std::mem::size_of::<pg_sys::FunctionCallInfoBaseData>()
+                + n * std::mem::size_of::<pg_sys::NullableDatum>();
+            let fcinfo = pg_sys::palloc0(size).cast::<pg_sys::FunctionCallInfoBaseData>();
+            (*fcinfo).flinfo = (&raw const self.site.build).cast_mut();
+            (*fcinfo).nargs = n as i16;
+            (*fcinfo).fncollation = pg_sys::InvalidOid;
+            let args = (*fcinfo).args.as_mut_slice(n);
+            args.copy_from_slice(&self.given[1..]);
+            let f = self.site.build.fn_addr.unwrap_or_else(|| {
+                raise(
+                    Code::ERRCODE_INTERNAL_ERROR,
+                    "jsonb_build_object has no address".into(),
+                )
+            });
+            let jsonb = f(fcinfo);
+            pg_sys::pfree(fcinfo.cast());
+            let text = pg_sys::OidOutputFunctionCall(pg_sys::F_JSONB_OUT.into(), jsonb);
+            let s = CStr::from_ptr(text).to_string_lossy().into_owned();
+            pg_sys::pfree(text.cast());
+            s
+        }
+    }
+}
+
+impl BuiltInput for Input<'_> {
+    fn object<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        names: &Names<'_>,
+        kept: &Kept,
+    ) -> rquickjs::Result<Value<'js>> {
+        let mut props = Vec::with_capacity(self.site.props.len());
+        for (key, i, kind) in &self.site.props {
+            let a = &self.given[*i];
+            let v = if a.isnull {
+                Value::new_null(ctx.clone())
+            } else {
+                // SAFETY: the call's argument, of the type its kind was read from.
+                unsafe { value(ctx, a.value, *kind)? }
+            };
+            props.push((names.atom(ctx, key)?, v));
+        }
+        let atoms: Vec<_> = props.iter().map(|(a, _)| *a).collect();
+        kept.shapes.keep(ctx, self.site.stamp, &atoms)?;
+        Ok(object_of(ctx, &props, Make::Plain)?.into_value())
+    }
+}
+
+/// `d` as `JSON.parse` reads it after jsonb_build_object made it JSON.
+///
+/// # Safety
+/// `d` is a non-null datum of a type of kind `kind`, alive during the call.
+unsafe fn value<'js>(ctx: &Ctx<'js>, d: Datum, kind: Kind) -> rquickjs::Result<Value<'js>> {
+    Ok(match kind {
+        Kind::Bool => Value::new_bool(ctx.clone(), d.value() != 0),
+        Kind::Int2 => Value::new_int(ctx.clone(), d.value() as i16 as i32),
+        Kind::Int4 => Value::new_int(ctx.clone(), d.value() as i32),
+        // A JSON number past 2^53 reads as the nearest double, as the integer converts.
+        Kind::Int8 => number(ctx, d.value() as i64 as f64),
+        Kind::Numeric => {
+            // SAFETY: the caller's numeric datum; numeric_out's string is copied, then freed.
+            let text = unsafe {
+                let p = pg_sys::OidOutputFunctionCall(pg_sys::F_NUMERIC_OUT.into(), d);
+                let s = CStr::from_ptr(p).to_string_lossy().into_owned();
+                pg_sys::pfree(p.cast());
+                s
+            };
+            match text.parse::<f64>() {
+                // jsonb keeps NaN and the infinities as strings; Rust reads them as numbers.
+                Ok(f) if f.is_finite() || !text.bytes().any(|b| b.is_ascii_alphabetic()) => {
+                    number(ctx, f)
+                }
+                _ => rquickjs::String::from_str(ctx.clone(), &text)?.into_value(),
+            }
+        }
+        // SAFETY: the caller's text datum, read in place.
+        Kind::Text => string(ctx, unsafe { sql::bytes_of(d) })?,
+        // SAFETY: the caller's C string.
+        Kind::Literal => string(ctx, unsafe { CStr::from_ptr(d.cast_mut_ptr()) }.to_bytes())?,
+    })
+}
+
+fn string<'js>(ctx: &Ctx<'js>, bytes: &[u8]) -> rquickjs::Result<Value<'js>> {
+    let s = String::from_utf8_lossy(bytes);
+    Ok(rquickjs::String::from_str(ctx.clone(), &s)?.into_value())
+}
+
+/// A JSON number as JSON.parse makes it: an int where it is one.
+fn number<'js>(ctx: &Ctx<'js>, f: f64) -> Value<'js> {
+    if f.fract() == 0.0 && f.abs() <= i32::MAX as f64 && !(f == 0.0 && f.is_sign_negative()) {
+        Value::new_int(ctx.clone(), f as i32)
+    } else {
+        Value::new_float(ctx.clone(), f)
+    }
+}
+
+/// One call of `jsrt._execute_object(script, k1, v1, ...)`.
+///
+/// # Safety
+/// `fcinfo` is Postgres's call of `_execute_object`.
+pub unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
+    crate::version::ensure();
+    // SAFETY: the caller's contract: fcinfo and its flinfo are valid for the call.
+    unsafe {
+        let flinfo = (*fcinfo).flinfo;
+        if (*flinfo).fn_extra.is_null() {
+            let site = site(flinfo);
+            (*flinfo).fn_extra = PgMemoryContexts::For((*flinfo).fn_mcxt)
+                .leak_and_drop_on_delete(site)
+                .cast();
+        }
+        let site = &*(*flinfo).fn_extra.cast::<Site>();
+        let given = (*fcinfo).args.as_slice((*fcinfo).nargs as usize);
+        if given[0].isnull {
+            raise(
+                Code::ERRCODE_INVALID_PARAMETER_VALUE,
+                "script must not be null: give a script name or id".into(),
+            );
+        }
+        let key = String::from_utf8_lossy(sql::bytes_of(given[0].value));
+        let input = Input { given, site };
+        let json = OnceCell::new();
+        let output = run::execute_built(&key, &input, &json, &|| input.json()).or_raise();
+        let Some(output) = output else {
+            (*fcinfo).isnull = true;
+            return Datum::from(0);
+        };
+        let Ok(text) = std::ffi::CString::new(output) else {
+            raise(
+                Code::ERRCODE_INTERNAL_ERROR,
+                "the script's output holds a NUL byte".into(),
+            )
+        };
+        pg_sys::OidInputFunctionCall(
+            pg_sys::F_JSONB_IN.into(),
+            text.as_ptr().cast_mut(),
+            pg_sys::JSONBOID,
+            -1,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jsonb_key_order;
+
+    fn order(keys: &[&str]) -> Vec<usize> {
+        let bytes: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
+        jsonb_key_order(&bytes)
+    }
+
+    #[test]
+    fn shorter_keys_first_then_bytes() {
+        assert_eq!(order(&["qty", "unit_price", "tier"]), vec![0, 2, 1]);
+        assert_eq!(order(&["b", "a", "aa", "B"]), vec![3, 1, 0, 2]);
+        assert_eq!(order(&["é", "z"]), vec![1, 0]);
+    }
+
+    #[test]
+    fn last_of_a_key_given_twice() {
+        assert_eq!(order(&["a", "b", "a"]), vec![2, 1]);
+        assert_eq!(order(&["k", "k", "k"]), vec![2]);
+        assert_eq!(order(&[]), Vec::<usize>::new());
+    }
+}
