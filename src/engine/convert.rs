@@ -132,6 +132,17 @@ pub fn number(n: f64) -> String {
     }
 }
 
+/// `JSON.stringify(n)` where it writes no exponent (zero, and 1e-6 <= |n| <
+/// 1e21): the shortest text that reads back as the same double, as Rust
+/// prints it too. None otherwise (NaN and the infinities are `null` there,
+/// the rest exponent forms).
+pub fn json_number(n: f64) -> Option<String> {
+    if n == 0.0 {
+        return Some("0".into());
+    }
+    (n.abs() >= 1e-6 && n.abs() < 1e21).then(|| format!("{n}"))
+}
+
 /// How SQL values are read into JS, as a call to ctx.db asks.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ReadOptions {
@@ -248,6 +259,39 @@ pub fn quote_ident(name: &str) -> Result<String, String> {
 mod tests {
 
     use super::*;
+
+    #[test]
+    fn json_numbers_as_json_stringify_writes_them() {
+        // What QuickJS's JSON.stringify gives for each (and V8's); the regression
+        // tests compare the two over many more doubles.
+        for (n, js) in [
+            (0.0, "0"),
+            (-0.0, "0"),
+            (1.5, "1.5"),
+            (-2.0, "-2"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (123456789.12345679, "123456789.12345679"),
+            (1e20, "100000000000000000000"),
+            (999999999999999868928.0, "999999999999999900000"),
+            (0.000001, "0.000001"),
+            (-0.0000012345, "-0.0000012345"),
+            (9007199254740993.0, "9007199254740992"),
+        ] {
+            assert_eq!(json_number(n).as_deref(), Some(js), "{n:e}");
+        }
+        for n in [
+            1e21,
+            1e-7,
+            5e-324,
+            f64::MAX,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_eq!(json_number(n), None, "{n:e}");
+        }
+    }
 
     #[test]
     fn scalars_encode_as_postgres_reads_them() {

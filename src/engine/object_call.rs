@@ -175,6 +175,8 @@ struct Site {
     props: Vec<(String, usize, Kind)>,
     /// what the loaded script keeps the input's shapes under
     stamp: u64,
+    /// the keys as atoms of the runtime of this uid (`Names`)
+    atoms: std::cell::RefCell<(Option<u64>, Vec<rquickjs::qjs::JSAtom>)>,
     /// jsonb_build_object, called with this site's keys and values, for the input's JSON text
     build: pg_sys::FmgrInfo,
 }
@@ -251,6 +253,7 @@ unsafe fn site(flinfo: *mut pg_sys::FmgrInfo) -> Site {
         Site {
             props,
             stamp: super::typed::next_stamp(),
+            atoms: Default::default(),
             build,
         }
     }
@@ -300,8 +303,14 @@ impl BuiltInput for Input<'_> {
         names: &Names<'_>,
         kept: &Kept,
     ) -> rquickjs::Result<Value<'js>> {
+        let mut atoms = self.site.atoms.borrow_mut();
+        if atoms.0 != Some(names.uid) {
+            let keys = self.site.props.iter().map(|(key, ..)| names.atom(ctx, key));
+            *atoms = (Some(names.uid), keys.collect::<rquickjs::Result<_>>()?);
+        }
+        kept.shapes.keep(ctx, self.site.stamp, &atoms.1)?;
         let mut props = Vec::with_capacity(self.site.props.len());
-        for (key, i, kind) in &self.site.props {
+        for ((_, i, kind), atom) in self.site.props.iter().zip(&atoms.1) {
             let a = &self.given[*i];
             let v = if a.isnull {
                 Value::new_null(ctx.clone())
@@ -309,10 +318,8 @@ impl BuiltInput for Input<'_> {
                 // SAFETY: the call's argument, of the type its kind was read from.
                 unsafe { value(ctx, a.value, *kind)? }
             };
-            props.push((names.atom(ctx, key)?, v));
+            props.push((*atom, v));
         }
-        let atoms: Vec<_> = props.iter().map(|(a, _)| *a).collect();
-        kept.shapes.keep(ctx, self.site.stamp, &atoms)?;
         Ok(object_of(ctx, &props, Make::Plain)?.into_value())
     }
 }

@@ -737,21 +737,29 @@ fn call(
             None => value,
         };
         let bad = |why: String| Failure::new(FailureKind::BadResult, "TypeError", why);
-        let text = match ctx.json_stringify(value.clone()) {
-            Ok(Some(s)) => s.to_string().map_err(js)?,
-            Ok(None) => {
-                return Err(bad(format!(
-                    "the script returned a {}, which is not JSON",
-                    value.type_name()
-                )))
-            }
-            Err(e) => {
-                let f = js(e);
-                return Err(bad(format!(
-                    "the script's result is not JSON: {}",
-                    f.message
-                )));
-            }
+        // A number is written without JSON.stringify where it writes no exponent.
+        let number = match value.as_int() {
+            Some(i) => Some(i.to_string()),
+            None => value.as_float().and_then(super::convert::json_number),
+        };
+        let text = match number {
+            Some(n) => n,
+            None => match ctx.json_stringify(value.clone()) {
+                Ok(Some(s)) => s.to_string().map_err(js)?,
+                Ok(None) => {
+                    return Err(bad(format!(
+                        "the script returned a {}, which is not JSON",
+                        value.type_name()
+                    )))
+                }
+                Err(e) => {
+                    let f = js(e);
+                    return Err(bad(format!(
+                        "the script's result is not JSON: {}",
+                        f.message
+                    )));
+                }
+            },
         };
         if super::convert::has_nul_escape(&text) {
             return Err(bad(

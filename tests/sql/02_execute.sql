@@ -125,3 +125,25 @@ SELECT e.input, e.error FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.i
 SELECT err($$SELECT jsrt.execute(NULL, jsonb_build_object('n', 1))$$);
 SELECT err($$SELECT jsrt._execute_object('seen', 'n', 1.5::float8)$$);
 DROP TABLE obj_values;
+
+-- a number result is written without JSON.stringify where it has no exponent: the same text
+SELECT jsrt.create_script('nth', f || 'export default (ctx) => nth(ctx.input.i);') IS NOT NULL AS ok,
+       jsrt.create_script('nth_text', f || 'export default (ctx) => JSON.stringify(nth(ctx.input.i));') IS NOT NULL AS ok2
+  FROM (SELECT $js$
+const nth = (i) => {
+  const x = (i * 2654435761) % 4294967296, y = (i * 40503 + 12345) % 65536;
+  const d = new DataView(new ArrayBuffer(8));
+  d.setUint32(0, x); d.setUint32(4, (x * 69069 + y) % 4294967296);
+  switch (i % 5) {
+    case 0: return d.getFloat64(0);                         // any double
+    case 1: return (x % 2000000) / 10 ** (i % 12);          // short decimals, big and small
+    case 2: return (x * 4294967296 + y) * (i % 2 ? 1 : -1); // integers past 2^53
+    case 3: return x / 7 / 10 ** (i % 25);                  // long fractions down to 1e-25
+    default: return (x - 2147483648) | 0;                   // int32
+  }
+};
+$js$ AS f) s;
+SELECT count(*) AS numbers, count(*) FILTER (WHERE direct IS DISTINCT FROM stringified) AS different
+  FROM generate_series(1, 10000) g,
+       LATERAL (SELECT jsrt._execute('nth', format('{"i": %s}', g)) AS direct,
+                       jsrt._execute('nth_text', format('{"i": %s}', g))::jsonb #>> '{}' AS stringified) x;
