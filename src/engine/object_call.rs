@@ -8,7 +8,7 @@
 //! its text is needed: an input schema to check, a history record. The run
 //! is otherwise `jsrt.execute`'s: the same resolution, places, ctx and record.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::ffi::CStr;
 
 use pgrx::pg_sys::{self, Datum, Oid};
@@ -176,9 +176,11 @@ struct Site {
     /// what the loaded script keeps the input's shapes under
     stamp: u64,
     /// the keys as atoms of the runtime of this uid (`Names`)
-    atoms: std::cell::RefCell<(Option<u64>, Vec<rquickjs::qjs::JSAtom>)>,
+    atoms: RefCell<(Option<u64>, Vec<rquickjs::qjs::JSAtom>)>,
     /// jsonb_build_object, called with this site's keys and values, for the input's JSON text
     build: pg_sys::FmgrInfo,
+    /// the script, and its places held for the statement
+    script: RefCell<run::SiteScript>,
 }
 
 fn raise(code: Code, message: String) -> ! {
@@ -255,6 +257,7 @@ unsafe fn site(flinfo: *mut pg_sys::FmgrInfo) -> Site {
             stamp: super::typed::next_stamp(),
             atoms: Default::default(),
             build,
+            script: Default::default(),
         }
     }
 }
@@ -396,9 +399,10 @@ pub unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
             );
         }
         let key = String::from_utf8_lossy(sql::bytes_of(given[0].value));
+        let script = site.script.borrow_mut().get(&key).or_raise();
         let input = Input { given, site };
         let json = OnceCell::new();
-        let output = run::execute_built(&key, &input, &json, &|| input.json()).or_raise();
+        let output = run::execute_built(&script, &input, &json, &|| input.json()).or_raise();
         let Some(output) = output else {
             (*fcinfo).isnull = true;
             return Datum::from(0);
@@ -409,6 +413,26 @@ pub unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
                 "the script's output holds a NUL byte".into(),
             )
         };
+        if text
+            .as_bytes()
+            .iter()
+            .all(|b| b.is_ascii_digit() || b"-.".contains(b))
+        {
+            // A number (the sandbox writes it with no exponent): the jsonb numeric
+            // jsonb_in would make, without its JSON parser.
+            let numeric = pg_sys::OidInputFunctionCall(
+                pg_sys::F_NUMERIC_IN.into(),
+                text.as_ptr().cast_mut(),
+                pg_sys::InvalidOid,
+                -1,
+            );
+            let mut v = pg_sys::JsonbValue {
+                type_: pg_sys::jbvType::jbvNumeric,
+                val: std::mem::zeroed(),
+            };
+            v.val.numeric = numeric.cast_mut_ptr();
+            return Datum::from(pg_sys::JsonbValueToJsonb(&mut v));
+        }
         pg_sys::OidInputFunctionCall(
             pg_sys::F_JSONB_IN.into(),
             text.as_ptr().cast_mut(),

@@ -38,19 +38,25 @@ const MAX_BYTECODE: usize = 512;
 /// Runs `key` (a script name or id) of the session's tenant inside the
 /// caller's transaction, and returns its output as JSON text.
 pub fn execute_sync(key: &str, input_json: &str) -> Result<Option<String>, Error> {
-    sync(key, input_json, None)
+    let tenant = gucs::tenant().ok_or(Error::NoTenant)?;
+    if ids::parse(&tenant).is_none() {
+        return Err(Error::UnknownTenant(tenant));
+    }
+    let script = scripts::resolve(&tenant, key)?;
+    sync(&script, input_json, None)
 }
 
-/// `execute_sync` with an input made straight as a JS object
-/// (engine/object_call.rs); its JSON text (`json`, kept in `made`) is made
-/// only to check it against an input schema or to record it.
+/// `execute_sync` of the script a call site holds (`SiteScript`), with an
+/// input made straight as a JS object (engine/object_call.rs); its JSON text
+/// (`json`, kept in `made`) is made only to check it against an input schema
+/// or to record it.
 pub fn execute_built(
-    key: &str,
+    script: &Script,
     input: &dyn BuiltInput,
     made: &std::cell::OnceCell<String>,
     json: &dyn Fn() -> String,
 ) -> Result<Option<String>, Error> {
-    sync(key, "", Some((input, (made, json))))
+    sync(script, "", Some((input, (made, json))))
 }
 
 type Built<'a> = (
@@ -58,19 +64,18 @@ type Built<'a> = (
     (&'a std::cell::OnceCell<String>, &'a dyn Fn() -> String),
 );
 
-fn sync(key: &str, input_json: &str, built: Option<Built<'_>>) -> Result<Option<String>, Error> {
-    let tenant = gucs::tenant().ok_or(Error::NoTenant)?;
-    if ids::parse(&tenant).is_none() {
-        return Err(Error::UnknownTenant(tenant));
-    }
+fn sync(
+    script: &Script,
+    input_json: &str,
+    built: Option<Built<'_>>,
+) -> Result<Option<String>, Error> {
     // SAFETY: on the backend's main thread; the ERROR it may raise comes back through pgrx's guard.
     unsafe { pg_sys::check_stack_depth() };
-    let script = scripts::resolve(&tenant, key)?;
-    runnable(&script)?;
+    runnable(script)?;
     if script.input_schema.is_some() {
         match built {
-            Some((_, (made, json))) => check_input(&script, made.get_or_init(json))?,
-            None => check_input(&script, input_json)?,
+            Some((_, (made, json))) => check_input(script, made.get_or_init(json))?,
+            None => check_input(script, input_json)?,
         }
     }
     let id = ids::next();
@@ -82,13 +87,55 @@ fn sync(key: &str, input_json: &str, built: Option<Built<'_>>) -> Result<Option<
     let call = Call {
         built_input: built.map(|(b, _)| b),
         history_input: built.map(|(_, h)| h),
-        ..Call::new(&script, &id, trigger, input_json)
+        // A call site holds the places of the script it runs.
+        places_held: built.is_some(),
+        ..Call::new(script, &id, trigger, input_json)
     };
     let done = run(&call)?;
     keep(&done, &call, None)?;
     match &done.result.outcome {
         Ok(output) => Ok(output.clone()),
         Err(failure) => Err(failed(&script.name, failure, &done)),
+    }
+}
+
+/// The script a call site runs (a typed function's, a planned
+/// `jsrt.execute`'s): resolved again only when the key or the session's
+/// tenant differs or a script changed (the cache's generation). The site
+/// holds the script's places under the caps until it is dropped, with the
+/// statement: its calls take none of their own.
+#[derive(Default)]
+pub struct SiteScript {
+    /// the tenant, the cache generation, the key, and the script
+    resolved: Option<(String, u64, String, Rc<Script>)>,
+    places: Option<Places<quota::Hold>>,
+}
+
+impl SiteScript {
+    pub fn get(&mut self, key: &str) -> Result<Rc<Script>, Error> {
+        // SAFETY: on the backend's main thread, inside the calling transaction.
+        unsafe { pg_sys::AcceptInvalidationMessages() };
+        let generation = scripts::generation();
+        if let Some((t, g, k, script)) = &self.resolved {
+            if *g == generation && k == key && gucs::tenant_is(t) {
+                return Ok(script.clone());
+            }
+        }
+        let tenant = gucs::tenant().ok_or(Error::NoTenant)?;
+        if ids::parse(&tenant).is_none() {
+            return Err(Error::UnknownTenant(tenant));
+        }
+        let script = scripts::resolve(&tenant, key)?;
+        let same = self
+            .resolved
+            .as_ref()
+            .is_some_and(|(.., s)| s.id == script.id);
+        if !same || self.places.is_none() {
+            self.places = None;
+            self.places = Some(hold_places(&script)?);
+        }
+        self.resolved = Some((tenant, generation, key.to_string(), script.clone()));
+        Ok(script)
     }
 }
 

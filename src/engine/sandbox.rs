@@ -742,6 +742,7 @@ fn call(
             Some(i) => Some(i.to_string()),
             None => value.as_float().and_then(super::convert::json_number),
         };
+        let is_number = number.is_some();
         let text = match number {
             Some(n) => n,
             None => match ctx.json_stringify(value.clone()) {
@@ -761,7 +762,7 @@ fn call(
                 }
             },
         };
-        if super::convert::has_nul_escape(&text) {
+        if !is_number && super::convert::has_nul_escape(&text) {
             return Err(bad(
                 "the result holds a NUL character (\\u0000), which jsonb cannot store".into(),
             ));

@@ -43,11 +43,9 @@ struct Site {
     /// some type's text form depends on settings (DateStyle, TimeZone, ...): the
     /// conversions then run under the fixed settings of script SQL
     needs_settings: bool,
-    /// the script last resolved, for which tenant, and while which cache generation
-    resolved: Option<(String, u64, Rc<scripts::Script>)>,
-    /// its places under the concurrency caps, held for as long as the call
-    /// site lives (the statement): one lock per statement instead of per row
-    places: Option<run::Places<crate::engine::quota::Hold>>,
+    /// the script, and its places under the concurrency caps held for as long
+    /// as the call site lives (the statement): one lock per statement, not per row
+    site_script: run::SiteScript,
 }
 
 /// Whether values of `typ` convert the same whatever the session's settings.
@@ -195,25 +193,15 @@ impl Site {
     /// it while no script changed (the cache's generation), else resolved
     /// again, taking its places.
     fn script(&mut self) -> Rc<scripts::Script> {
-        // SAFETY: on the backend's main thread, inside the calling transaction.
-        unsafe { pg_sys::AcceptInvalidationMessages() };
-        let generation = scripts::generation();
-        if let Some((t, g, script)) = &self.resolved {
-            if *g == generation && crate::gucs::tenant_is(t) {
-                return script.clone();
-            }
-        }
-        let Some(tenant) = crate::gucs::tenant() else {
-            raise(
+        match self.site_script.get(&self.script) {
+            Ok(s) => s,
+            Err(Error::NoTenant) => raise(
                 Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                 format!(
                     "{} runs a jsrt script in the session's tenant, and no tenant is set; call jsrt.set_tenant(name) first",
                     proc_name(self.fn_oid)
                 ),
-            )
-        };
-        let script = match scripts::resolve(&tenant, &self.script) {
-            Ok(s) => s,
+            ),
             Err(Error::UnknownScript(_)) => raise(
                 Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
                 format!(
@@ -223,17 +211,7 @@ impl Site {
                 ),
             ),
             Err(e) => e.raise(),
-        };
-        let same = self
-            .resolved
-            .as_ref()
-            .is_some_and(|(_, _, s)| s.id == script.id);
-        if !same || self.places.is_none() {
-            self.places = None;
-            self.places = Some(run::hold_places(&script).or_raise());
         }
-        self.resolved = Some((tenant, generation, script.clone()));
-        script
     }
 }
 
@@ -334,8 +312,7 @@ fn site(fn_oid: Oid, trigger: bool) -> Site {
         ret: (!trigger).then(|| sql::param(ret)),
         ret_json: !read.json_text && matches!(ret_base, pg_sys::JSONOID | pg_sys::JSONBOID),
         rows: None,
-        resolved: None,
-        places: None,
+        site_script: run::SiteScript::default(),
         needs_settings: !args
             .iter()
             .chain(std::iter::once(&ret))
