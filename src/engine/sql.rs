@@ -885,8 +885,17 @@ pub enum Decoder {
 }
 
 pub fn decoder(typ: Oid, read: ReadOptions) -> Decoder {
-    // SAFETY: a syscache lookup inside the statement's transaction (an unknown type raises an ERROR).
-    let base = unsafe { pg_sys::getBaseType(typ) };
+    let base = match typ {
+        // Built-in base types, the common case, without a syscache lookup.
+        pg_sys::BOOLOID
+        | pg_sys::INT2OID
+        | pg_sys::INT4OID
+        | pg_sys::INT8OID
+        | pg_sys::FLOAT8OID
+        | pg_sys::TEXTOID => typ,
+        // SAFETY: a syscache lookup inside the statement's transaction (an unknown type raises an ERROR).
+        _ => unsafe { pg_sys::getBaseType(typ) },
+    };
     let output = || {
         let (mut f, mut varlena) = (pg_sys::InvalidOid, false);
         // SAFETY: a syscache lookup inside the statement's transaction; both out-parameters are locals.

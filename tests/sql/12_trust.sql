@@ -86,6 +86,7 @@ INSERT INTO public.calls(function, q) VALUES
  ('jsrt.rollback_script(text,integer)', $$SELECT jsrt.rollback_script('m1', 1)$$),
  ('jsrt.execute(text,jsonb)', $$SELECT jsrt.set_status('m1', 'active'); SELECT jsrt.execute('m1')$$),
  ('jsrt._execute(text,text)', $$SELECT jsrt._execute('m1', '{}')$$),
+ ('jsrt._execute_object(text,"any")', $$SELECT jsrt.execute('m1', jsonb_build_object('n', 1, 't', 'x', 'u', 'y'::text)); SELECT jsrt._execute_object('m1', 'n', 2)$$),
  ('jsrt._resolve_script(text)', $$SELECT (jsrt._resolve_script('m1')).name$$),
  ('jsrt._check_options(jsonb)', $$SELECT jsrt._check_options('{"tags": []}')$$),
  ('jsrt._text_array(jsonb)', $$SELECT jsrt._text_array('["a"]')$$),
