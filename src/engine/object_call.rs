@@ -16,7 +16,7 @@ use pgrx::{ereport, PgMemoryContexts, PgSqlErrorCode as Code};
 use rquickjs::{Ctx, Value};
 
 use super::run;
-use super::sandbox::{object_of, BuiltInput, Kept, Make, Names};
+use super::sandbox::{define, BuiltInput, Kept, Names};
 use super::sql;
 use crate::error::OrRaise;
 
@@ -312,7 +312,8 @@ impl BuiltInput for Input<'_> {
             *atoms = (Some(names.uid), keys.collect::<rquickjs::Result<_>>()?);
         }
         kept.shapes.keep(ctx, self.site.stamp, &atoms.1)?;
-        let mut props = Vec::with_capacity(self.site.props.len());
+        // Property by property, as JSON.parse makes it: no list of them per call.
+        let o = rquickjs::Object::new(ctx.clone())?;
         for ((_, i, kind), atom) in self.site.props.iter().zip(&atoms.1) {
             let a = &self.given[*i];
             let v = if a.isnull {
@@ -321,9 +322,9 @@ impl BuiltInput for Input<'_> {
                 // SAFETY: the call's argument, of the type its kind was read from.
                 unsafe { value(ctx, a.value, *kind)? }
             };
-            props.push((*atom, v));
+            define(ctx, &o, *atom, &v)?;
         }
-        Ok(object_of(ctx, &props, Make::Plain)?.into_value())
+        Ok(o.into_value())
     }
 }
 
