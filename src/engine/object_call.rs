@@ -128,16 +128,15 @@ pub unsafe fn simplify(fcall: *mut pg_sys::FuncExpr) -> Option<*mut pg_sys::Node
             text_const(pair[0].ptr_value.cast())?;
             kind(pg_sys::exprType(pair[1].ptr_value.cast()))?;
         }
-        // As inlining does: a caller who may not run jsrt.execute keeps the call that says so.
-        let may = pg_sys::pg_proc_aclcheck(
-            (*fcall).funcid,
-            pg_sys::GetUserId(),
-            pg_sys::ACL_EXECUTE as _,
-        );
-        if may != pg_sys::AclResult::ACLCHECK_OK {
+        // As inlining does: a caller who may not run both keeps the call that says so.
+        let target = execute_object_oid((*fcall).funcid)?;
+        let may = |f| {
+            pg_sys::pg_proc_aclcheck(f, pg_sys::GetUserId(), pg_sys::ACL_EXECUTE as _)
+                == pg_sys::AclResult::ACLCHECK_OK
+        };
+        if !may((*fcall).funcid) || !may(target) {
             return None;
         }
-        let target = execute_object_oid()?;
         let args = pg_sys::lcons(script.ptr_value, pg_sys::list_copy((*build).args));
         let call = pg_sys::makeFuncExpr(
             target,
@@ -152,19 +151,21 @@ pub unsafe fn simplify(fcall: *mut pg_sys::FuncExpr) -> Option<*mut pg_sys::Node
     }
 }
 
-/// `jsrt._execute_object(text, VARIADIC "any")`, looked up by its types (no search_path).
-unsafe fn execute_object_oid() -> Option<Oid> {
-    // SAFETY: a catalog lookup in planning; the name list is built in the current memory context.
+/// `_execute_object(text, VARIADIC "any")` in the schema of `execute`
+/// (jsrt.execute): a catalog lookup by name, types and schema, with no
+/// search_path and no right on the schema needed.
+unsafe fn execute_object_oid(execute: Oid) -> Option<Oid> {
+    // SAFETY: catalog lookups in planning; the key vector is made in the current memory context.
     unsafe {
-        let names = pg_sys::lcons(
-            pg_sys::makeString(c"jsrt".as_ptr().cast_mut()).cast(),
-            pg_sys::lcons(
-                pg_sys::makeString(c"_execute_object".as_ptr().cast_mut()).cast(),
-                std::ptr::null_mut(),
-            ),
-        );
         let types = [pg_sys::TEXTOID, pg_sys::ANYOID];
-        let oid = pg_sys::LookupFuncName(names, 2, types.as_ptr(), true);
+        let oid = pg_sys::GetSysCacheOid(
+            pg_sys::SysCacheIdentifier::PROCNAMEARGSNSP as i32,
+            pg_sys::Anum_pg_proc_oid as i16,
+            Datum::from(c"_execute_object".as_ptr()),
+            Datum::from(pg_sys::buildoidvector(types.as_ptr(), 2)),
+            Datum::from(pg_sys::get_func_namespace(execute)),
+            Datum::from(0),
+        );
         (oid != pg_sys::InvalidOid).then_some(oid)
     }
 }

@@ -147,3 +147,19 @@ SELECT count(*) AS numbers, count(*) FILTER (WHERE direct IS DISTINCT FROM strin
   FROM generate_series(1, 10000) g,
        LATERAL (SELECT jsrt._execute('nth', format('{"i": %s}', g)) AS direct,
                        jsrt._execute('nth_text', format('{"i": %s}', g))::jsonb #>> '{}' AS stringified) x;
+
+-- a role that may run jsrt.execute but not jsrt._execute_object keeps the call as written (as inlining checks)
+DROP ROLE IF EXISTS exec_only;
+CREATE ROLE exec_only;
+GRANT USAGE ON SCHEMA jsrt TO exec_only;
+GRANT EXECUTE ON FUNCTION jsrt.execute(text, jsonb), jsrt._execute(text, text) TO exec_only;
+SET ROLE exec_only;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT jsrt.execute('seen', jsonb_build_object('n', 1));
+RESET ROLE;
+DROP OWNED BY exec_only;
+DROP ROLE exec_only;
+-- script SQL cannot start a run, planned or not
+SELECT jsrt.create_script('nests', $js$
+export default (ctx) => ctx.db.query("select jsrt.execute('seen', jsonb_build_object('n', 1)) as r")$js$) IS NOT NULL AS ok;
+SELECT err($$SELECT jsrt.execute('nests')$$);
+SELECT err($$SELECT jsrt.execute('nests', jsonb_build_object('n', 1))$$);
