@@ -178,8 +178,9 @@ struct Site {
     stamp: u64,
     /// the keys as atoms of the runtime of this uid (`Names`)
     atoms: RefCell<(Option<u64>, Vec<rquickjs::qjs::JSAtom>)>,
-    /// jsonb_build_object, called with this site's keys and values, for the input's JSON text
-    build: pg_sys::FmgrInfo,
+    /// jsonb_build_object, called with this site's keys and values, for the
+    /// input's JSON text (a cell: the function is given it as a mutable pointer)
+    build: std::cell::UnsafeCell<pg_sys::FmgrInfo>,
     /// the script, and its places held for the statement
     script: RefCell<run::SiteScript>,
 }
@@ -257,7 +258,7 @@ unsafe fn site(flinfo: *mut pg_sys::FmgrInfo) -> Site {
             props,
             stamp: super::typed::next_stamp(),
             atoms: Default::default(),
-            build,
+            build: std::cell::UnsafeCell::new(build),
             script: Default::default(),
         }
     }
@@ -279,12 +280,12 @@ impl Input<'_> {
             let size = std::mem::size_of::<pg_sys::FunctionCallInfoBaseData>()
                 + n * std::mem::size_of::<pg_sys::NullableDatum>();
             let fcinfo = pg_sys::palloc0(size).cast::<pg_sys::FunctionCallInfoBaseData>();
-            (*fcinfo).flinfo = (&raw const self.site.build).cast_mut();
+            (*fcinfo).flinfo = self.site.build.get();
             (*fcinfo).nargs = n as i16;
             (*fcinfo).fncollation = pg_sys::InvalidOid;
             let args = (*fcinfo).args.as_mut_slice(n);
             args.copy_from_slice(&self.given[1..]);
-            let f = self.site.build.fn_addr.unwrap_or_else(|| {
+            let f = (*self.site.build.get()).fn_addr.unwrap_or_else(|| {
                 raise(
                     Code::ERRCODE_INTERNAL_ERROR,
                     "jsonb_build_object has no address".into(),
