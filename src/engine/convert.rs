@@ -143,6 +143,59 @@ pub fn json_number(n: f64) -> Option<String> {
     (n.abs() >= 1e-6 && n.abs() < 1e21).then(|| format!("{n}"))
 }
 
+/// A numeric's value (its bytes after the varlena header, as PostgreSQL
+/// stores them) as the nearest double, where one IEEE operation gives it
+/// exactly rounded: the integer of its digits at most 2^53, scaled by a power
+/// of ten of at most 22. That is the double JSON.parse reads from
+/// numeric_out's text. None otherwise (more digits, a larger scale, NaN and
+/// the infinities): the caller reads the text.
+pub fn numeric_f64(b: &[u8]) -> Option<f64> {
+    // PostgreSQL 15's numeric.c: a 2-byte header, then (long format) a
+    // 2-byte weight, then base-10000 digits of 2 bytes each, native order.
+    const SHORT: u16 = 0x8000;
+    const SPECIAL: u16 = 0xC000;
+    const NEG: u16 = 0x4000;
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let half = |i: usize| Some([*b.get(i)?, *b.get(i + 1)?]);
+    let header = u16::from_ne_bytes(half(0)?);
+    let (negative, weight, digits) = match header & SPECIAL {
+        SPECIAL => return None,
+        SHORT => {
+            let w = i32::from(header & 0x003F);
+            let weight = if header & 0x0040 != 0 { w | !0x003F } else { w };
+            (header & 0x2000 != 0, weight, b.get(2..)?)
+        }
+        flags => (
+            flags == NEG,
+            i32::from(i16::from_ne_bytes(half(2)?)),
+            b.get(4..)?,
+        ),
+    };
+    let mut m: u64 = 0;
+    for d in digits.chunks(2) {
+        let d = u64::try_from(i16::from_ne_bytes([d[0], *d.get(1)?])).ok()?;
+        m = m.checked_mul(10_000)?.checked_add(d)?;
+        if m > 1 << 53 {
+            return None;
+        }
+    }
+    if m == 0 {
+        return Some(0.0);
+    }
+    let ndigits = i32::try_from(digits.len() / 2).ok()?;
+    let exponent = 4 * (weight - (ndigits - 1));
+    let scale = *POW10.get(usize::try_from(exponent.unsigned_abs()).ok()?)?;
+    let v = if exponent >= 0 {
+        m as f64 * scale
+    } else {
+        m as f64 / scale
+    };
+    Some(if negative { -v } else { v })
+}
+
 /// How SQL values are read into JS, as a call to ctx.db asks.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ReadOptions {
@@ -259,6 +312,53 @@ pub fn quote_ident(name: &str) -> Result<String, String> {
 mod tests {
 
     use super::*;
+
+    #[test]
+    fn numerics_read_as_the_nearest_double() {
+        // (header, weight for the long format, base-10000 digits) as numeric.c stores them
+        fn short(header: u16, digits: &[i16]) -> Vec<u8> {
+            let mut b = header.to_ne_bytes().to_vec();
+            digits.iter().for_each(|d| b.extend(d.to_ne_bytes()));
+            b
+        }
+        fn long(flags: u16, weight: i16, digits: &[i16]) -> Vec<u8> {
+            let mut b = flags.to_ne_bytes().to_vec();
+            b.extend(weight.to_ne_bytes());
+            digits.iter().for_each(|d| b.extend(d.to_ne_bytes()));
+            b
+        }
+        // 123.45: short, dscale 2, weight 0
+        assert_eq!(
+            numeric_f64(&short(0x8000 | 2 << 7, &[123, 4500])),
+            Some(123.45)
+        );
+        // -0.5: short, negative, dscale 1, weight -1
+        assert_eq!(
+            numeric_f64(&short(0x8000 | 0x2000 | 1 << 7 | 0x7F, &[5000])),
+            Some(-0.5)
+        );
+        // 0 (no digits), 0.1, 12345678 (weight 1)
+        assert_eq!(numeric_f64(&short(0x8000, &[])), Some(0.0));
+        assert_eq!(
+            numeric_f64(&short(0x8000 | 1 << 7 | 0x7F, &[1000])),
+            Some(0.1)
+        );
+        assert_eq!(
+            numeric_f64(&short(0x8000 | 1, &[1234, 5678])),
+            Some(12345678.0)
+        );
+        // long format: -1e20 (weight 5), 2^53 + 1 (past the exact range: None)
+        assert_eq!(numeric_f64(&long(0x4000, 5, &[1])), Some(-1e20));
+        assert_eq!(numeric_f64(&long(0, 3, &[9007, 1992, 5474, 993])), None);
+        assert_eq!(
+            numeric_f64(&long(0, 3, &[9007, 1992, 5474, 992])),
+            Some(9007199254740992.0)
+        );
+        // NaN and the infinities, and a scale past 10^22
+        assert_eq!(numeric_f64(&short(0xC000, &[])), None);
+        assert_eq!(numeric_f64(&long(0, -6, &[1])), None);
+        assert_eq!(numeric_f64(&[0x00]), None);
+    }
 
     #[test]
     fn json_numbers_as_json_stringify_writes_them() {

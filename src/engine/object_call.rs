@@ -341,26 +341,32 @@ unsafe fn value<'js>(ctx: &Ctx<'js>, d: Datum, kind: Kind) -> rquickjs::Result<V
         Kind::Int4 => Value::new_int(ctx.clone(), d.value() as i32),
         // A JSON number past 2^53 reads as the nearest double, as the integer converts.
         Kind::Int8 => number(ctx, d.value() as i64 as f64),
-        Kind::Numeric => {
-            // SAFETY: the caller's numeric datum; numeric_out's string is copied, then freed.
-            let text = unsafe {
-                let p = pg_sys::OidOutputFunctionCall(pg_sys::F_NUMERIC_OUT.into(), d);
-                let s = CStr::from_ptr(p).to_string_lossy().into_owned();
-                pg_sys::pfree(p.cast());
-                s
-            };
-            match text.parse::<f64>() {
-                // jsonb keeps NaN and the infinities as strings; Rust reads them as numbers.
-                Ok(f) if f.is_finite() || !text.bytes().any(|b| b.is_ascii_alphabetic()) => {
-                    number(ctx, f)
-                }
-                _ => rquickjs::String::from_str(ctx.clone(), &text)?.into_value(),
-            }
-        }
+        // SAFETY: the caller's numeric datum, read in place.
+        Kind::Numeric => match super::convert::numeric_f64(unsafe { sql::bytes_of(d) }) {
+            Some(f) => number(ctx, f),
+            None => numeric_text(ctx, d)?,
+        },
         // SAFETY: the caller's text datum, read in place.
         Kind::Text => string(ctx, unsafe { sql::bytes_of(d) })?,
         // SAFETY: the caller's C string.
         Kind::Literal => string(ctx, unsafe { CStr::from_ptr(d.cast_mut_ptr()) }.to_bytes())?,
+    })
+}
+
+/// A numeric as JSON.parse reads numeric_out's text: a number, or the
+/// string "NaN", "Infinity" or "-Infinity" (jsonb keeps them as strings).
+fn numeric_text<'js>(ctx: &Ctx<'js>, d: Datum) -> rquickjs::Result<Value<'js>> {
+    // SAFETY: the caller's numeric datum; numeric_out's string is copied, then freed.
+    let text = unsafe {
+        let p = pg_sys::OidOutputFunctionCall(pg_sys::F_NUMERIC_OUT.into(), d);
+        let s = CStr::from_ptr(p).to_string_lossy().into_owned();
+        pg_sys::pfree(p.cast());
+        s
+    };
+    Ok(match text.parse::<f64>() {
+        // jsonb keeps NaN and the infinities as strings; Rust reads them as numbers.
+        Ok(f) if f.is_finite() || !text.bytes().any(|b| b.is_ascii_alphabetic()) => number(ctx, f),
+        _ => rquickjs::String::from_str(ctx.clone(), &text)?.into_value(),
     })
 }
 

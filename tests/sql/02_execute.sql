@@ -108,6 +108,15 @@ SELECT count(*) AS rows, count(*) FILTER (WHERE direct IS DISTINCT FROM via_json
                                                         'lit', 'literal', 'zz', NULL, '', 1, 'é', 2, '__proto__', 3,
                                                         '10', 4, '2', 5, 'b', 'again')::text)::jsonb AS via_jsonb
           FROM obj_values) x;
+-- numerics of many sizes and scales (most read from their digits, the rest from their text)
+SELECT count(*) AS numerics, count(*) FILTER (WHERE direct IS DISTINCT FROM via_jsonb) AS different
+  FROM (SELECT jsrt.execute('seen', jsonb_build_object('x', x, 'y', -x)) AS direct,
+               jsrt._execute('seen', jsonb_build_object('x', x, 'y', -x)::text)::jsonb AS via_jsonb
+          FROM (SELECT round((((g * 7919) % 1000003) - 500000)::numeric * power(10::numeric, (g % 41) - 20), g % 30) AS x
+                  FROM generate_series(1, 3000) g
+                UNION ALL SELECT g::numeric * 9007199254740993 / 7 FROM generate_series(1, 500) g
+                UNION ALL SELECT (g::numeric / 3)::numeric(40, 30) FROM generate_series(1, 500) g
+                UNION ALL SELECT (2::numeric ^ g) + g % 2 FROM generate_series(40, 70) g) v) c;
 SELECT i, jsrt.execute('seen', jsonb_build_object('num', num, 'l', l, 't', t)) FROM obj_values ORDER BY i;
 SELECT jsrt.execute('seen', jsonb_build_object('a', 1, 'a', 2, 'A', 3)) AS last_of_a_key, jsrt.execute('seen', jsonb_build_object()) AS empty;
 -- what is not rewritten: other value types, keys not constant, a VARIADIC array
