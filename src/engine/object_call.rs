@@ -16,7 +16,7 @@ use pgrx::{ereport, PgMemoryContexts, PgSqlErrorCode as Code};
 use rquickjs::{Ctx, Value};
 
 use super::run;
-use super::sandbox::{define, BuiltInput, Kept, Names};
+use super::sandbox::{define, BuiltInput, Kept, Make, Names};
 use super::sql;
 use crate::error::OrRaise;
 
@@ -313,7 +313,8 @@ impl BuiltInput for Input<'_> {
             let keys = self.site.props.iter().map(|(key, ..)| names.atom(ctx, key));
             *atoms = (Some(names.uid), keys.collect::<rquickjs::Result<_>>()?);
         }
-        kept.shapes.keep(ctx, self.site.stamp, &atoms.1)?;
+        kept.shapes
+            .keep(ctx, self.site.stamp, &atoms.1, Make::Plain)?;
         // Property by property, as JSON.parse makes it: no list of them per call.
         let o = rquickjs::Object::new(ctx.clone())?;
         for ((_, i, kind), atom) in self.site.props.iter().zip(&atoms.1) {

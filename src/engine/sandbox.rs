@@ -837,6 +837,14 @@ fn run_ctx<'js>(
     let id = rquickjs::String::from_str(ctx.clone(), req.execution_id)?.into_value();
     let trigger = rquickjs::String::from_str(ctx.clone(), req.trigger)?.into_value();
     let attempt = Value::new_int(ctx.clone(), req.attempt);
+    // Each run makes its frozen `execution`: keep its shapes, which QuickJS
+    // would otherwise free with it and make again next run.
+    loaded.kept.shapes.keep(
+        ctx,
+        EXECUTION_SHAPE,
+        &[a.id, a.trigger, a.attempt],
+        Make::Frozen,
+    )?;
     let execution = sealed(
         ctx,
         &[(a.id, id), (a.trigger, trigger), (a.attempt, attempt)],
@@ -928,6 +936,10 @@ fn set_slot<'js>(
     slot.set(SLOT_INPUT as usize, input)?;
     slot.set(SLOT_EXECUTION as usize, execution)
 }
+
+/// What the shapes of a plain run's `execution` are kept under in `Shapes`
+/// (call sites' stamps start at 1).
+const EXECUTION_SHAPE: u64 = 0;
 
 /// Where a plain run's slot holds its input and its execution.
 const SLOT_INPUT: u32 = 0;
@@ -1347,6 +1359,7 @@ pub fn get<'js>(
 }
 
 /// What `object_of` makes.
+#[derive(Clone, Copy)]
 pub enum Make {
     /// writable, enumerable and configurable properties; extensible
     Plain,
@@ -1396,9 +1409,15 @@ const MAX_SHAPES: usize = 16;
 const MAX_KEPT_COLUMNS: usize = 64;
 
 impl Shapes {
-    /// Keeps the shapes of rows made by `object_of(.., Make::Plain)` with
+    /// Keeps the shapes of objects made by `object_of(.., make)` with
     /// `atoms`, under `key`, unless they are kept already.
-    pub fn keep(&self, ctx: &Ctx<'_>, key: u64, atoms: &[qjs::JSAtom]) -> rquickjs::Result<()> {
+    pub fn keep(
+        &self,
+        ctx: &Ctx<'_>,
+        key: u64,
+        atoms: &[qjs::JSAtom],
+        make: Make,
+    ) -> rquickjs::Result<()> {
         if atoms.len() > MAX_KEPT_COLUMNS || self.0.borrow().iter().any(|(k, _)| *k == key) {
             return Ok(());
         }
@@ -1406,7 +1425,7 @@ impl Shapes {
         let mut props = Vec::with_capacity(atoms.len());
         for &atom in atoms {
             props.push((atom, Value::new_undefined(ctx.clone())));
-            keepers.push(Persistent::save(ctx, object_of(ctx, &props, Make::Plain)?));
+            keepers.push(Persistent::save(ctx, object_of(ctx, &props, make)?));
         }
         let mut all = self.0.borrow_mut();
         if all.len() >= MAX_SHAPES {

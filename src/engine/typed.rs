@@ -676,7 +676,8 @@ impl Typed for TriggerCall<'_> {
     ) -> rquickjs::Result<Vec<Value<'js>>> {
         let a = names.atoms;
         let shape = self.shape.atoms(ctx, names)?;
-        kept.shapes.keep(ctx, self.shape.stamp, &shape.present)?;
+        kept.shapes
+            .keep(ctx, self.shape.stamp, &shape.present, Make::Plain)?;
         let (op, op_n) = match self.op {
             "INSERT" => (a.insert, 0),
             "UPDATE" => (a.update, 1),
