@@ -196,6 +196,65 @@ pub fn numeric_f64(b: &[u8]) -> Option<f64> {
     Some(if negative { -v } else { v })
 }
 
+/// The numeric numeric_in makes of `text`, a decimal without exponent
+/// (`-?[0-9]+(\.[0-9]+)?`, as `json_number` writes): its bytes after the
+/// varlena header, in PostgreSQL 15's layout (`numeric_f64`). None for any
+/// other text.
+pub fn numeric_bytes(text: &str) -> Option<Vec<u8>> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (int, frac) = match unsigned.split_once('.') {
+        Some((i, f)) if !f.is_empty() => (i, f),
+        Some(_) => return None,
+        None => (unsigned, ""),
+    };
+    let decimal = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !decimal(int) || !decimal(frac) {
+        return None;
+    }
+    // Base-10000 digits, the decimal point on a digit boundary.
+    let lead = (4 - int.len() % 4) % 4;
+    let trail = (4 - frac.len() % 4) % 4;
+    let padded: Vec<u8> = std::iter::repeat_n(0, lead)
+        .chain(int.bytes().chain(frac.bytes()).map(|b| b - b'0'))
+        .chain(std::iter::repeat_n(0, trail))
+        .collect();
+    let mut digits: Vec<i16> = padded
+        .chunks(4)
+        .map(|c| c.iter().fold(0i16, |n, &d| n * 10 + i16::from(d)))
+        .collect();
+    let mut weight = i32::try_from((lead + int.len()) / 4).ok()? - 1;
+    // As numeric.c's make_result: no leading or trailing zero digits; zero is positive, weight 0.
+    let first = digits.iter().position(|&d| d != 0).unwrap_or(digits.len());
+    digits.drain(..first);
+    weight -= i32::try_from(first).ok()?;
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    let negative = negative && !digits.is_empty();
+    if digits.is_empty() {
+        weight = 0;
+    }
+    let dscale = u16::try_from(frac.len()).ok()?;
+    let mut b = Vec::with_capacity(4 + 2 * digits.len());
+    if dscale <= 0x3F && (-64..=63).contains(&weight) {
+        let header = 0x8000
+            | if negative { 0x2000 } else { 0 }
+            | dscale << 7
+            | if weight < 0 { 0x0040 } else { 0 }
+            | (weight & 0x3F) as u16;
+        b.extend(header.to_ne_bytes());
+    } else {
+        let flags = if negative { 0x4000 } else { 0 };
+        b.extend((flags | (dscale & 0x3FFF)).to_ne_bytes());
+        b.extend(i16::try_from(weight).ok()?.to_ne_bytes());
+    }
+    digits.iter().for_each(|d| b.extend(d.to_ne_bytes()));
+    Some(b)
+}
+
 /// How SQL values are read into JS, as a call to ctx.db asks.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ReadOptions {
@@ -358,6 +417,36 @@ mod tests {
         assert_eq!(numeric_f64(&short(0xC000, &[])), None);
         assert_eq!(numeric_f64(&long(0, -6, &[1])), None);
         assert_eq!(numeric_f64(&[0x00]), None);
+    }
+
+    #[test]
+    fn decimals_make_the_numerics_numeric_in_makes() {
+        let short = |header: u16, digits: &[i16]| {
+            let mut b = header.to_ne_bytes().to_vec();
+            digits.iter().for_each(|d| b.extend(d.to_ne_bytes()));
+            b
+        };
+        let made = |t: &str| numeric_bytes(t).unwrap_or_default();
+        assert_eq!(made("123.45"), short(0x8000 | 2 << 7, &[123, 4500]));
+        assert_eq!(
+            made("-0.5"),
+            short(0x8000 | 0x2000 | 1 << 7 | 0x7F, &[5000])
+        );
+        assert_eq!(made("0"), short(0x8000, &[]));
+        assert_eq!(made("-0"), short(0x8000, &[]));
+        assert_eq!(made("12345678"), short(0x8000 | 1, &[1234, 5678]));
+        assert_eq!(made("100000000"), short(0x8000 | 2, &[1]));
+        assert_eq!(
+            made("0.000001"),
+            short(0x8000 | 6 << 7 | 0x40 | 0x3E, &[100])
+        );
+        // what it makes reads back as the number (where numeric_f64 reads it)
+        for t in ["123.45", "-0.5", "9007199254740992", "-1000", "0.000001"] {
+            assert_eq!(numeric_f64(&made(t)), t.parse::<f64>().ok(), "{t}");
+        }
+        for bad in ["", "-", "1.", ".5", "1e5", "1,5", "+1", "NaN", "Infinity"] {
+            assert_eq!(numeric_bytes(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -417,32 +417,25 @@ pub unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
             (*fcinfo).isnull = true;
             return Datum::from(0);
         };
+        if let Some(bytes) = super::convert::numeric_bytes(&output) {
+            // A number (the sandbox writes it with no exponent): the jsonb numeric
+            // jsonb_in would make, without its JSON parser or numeric_in.
+            let numeric = pg_sys::palloc(4 + bytes.len()).cast::<u8>();
+            pgrx::set_varsize_4b(numeric.cast(), (4 + bytes.len()) as i32);
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), numeric.add(4), bytes.len());
+            let mut v = pg_sys::JsonbValue {
+                type_: pg_sys::jbvType::jbvNumeric,
+                val: std::mem::zeroed(),
+            };
+            v.val.numeric = numeric.cast();
+            return Datum::from(pg_sys::JsonbValueToJsonb(&mut v));
+        }
         let Ok(text) = std::ffi::CString::new(output) else {
             raise(
                 Code::ERRCODE_INTERNAL_ERROR,
                 "the script's output holds a NUL byte".into(),
             )
         };
-        if text
-            .as_bytes()
-            .iter()
-            .all(|b| b.is_ascii_digit() || b"-.".contains(b))
-        {
-            // A number (the sandbox writes it with no exponent): the jsonb numeric
-            // jsonb_in would make, without its JSON parser.
-            let numeric = pg_sys::OidInputFunctionCall(
-                pg_sys::F_NUMERIC_IN.into(),
-                text.as_ptr().cast_mut(),
-                pg_sys::InvalidOid,
-                -1,
-            );
-            let mut v = pg_sys::JsonbValue {
-                type_: pg_sys::jbvType::jbvNumeric,
-                val: std::mem::zeroed(),
-            };
-            v.val.numeric = numeric.cast_mut_ptr();
-            return Datum::from(pg_sys::JsonbValueToJsonb(&mut v));
-        }
         pg_sys::OidInputFunctionCall(
             pg_sys::F_JSONB_IN.into(),
             text.as_ptr().cast_mut(),

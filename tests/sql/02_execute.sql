@@ -172,3 +172,9 @@ SELECT jsrt.create_script('nests', $js$
 export default (ctx) => ctx.db.query("select jsrt.execute('seen', jsonb_build_object('n', 1)) as r")$js$) IS NOT NULL AS ok;
 SELECT err($$SELECT jsrt.execute('nests')$$);
 SELECT err($$SELECT jsrt.execute('nests', jsonb_build_object('n', 1))$$);
+-- a planned jsrt.execute makes a number result's jsonb numeric itself: the same jsonb as jsonb_in's, byte for byte in size
+SELECT count(*) AS numbers, count(*) FILTER (WHERE a::text IS DISTINCT FROM b::text OR pg_column_size(a) <> pg_column_size(b)
+                                             OR a IS DISTINCT FROM b) AS different
+  FROM generate_series(1, 10000) g,
+       LATERAL (SELECT jsrt.execute('nth', jsonb_build_object('i', g)) AS a,
+                       jsrt._execute('nth', format('{"i": %s}', g))::jsonb AS b) x;
