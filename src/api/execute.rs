@@ -52,8 +52,8 @@ pub unsafe extern "C-unwind" fn jsrt_execute_support(
         if (*req).type_ != pg_sys::NodeTag::T_SupportRequestSimplify {
             return pg_sys::Datum::from(0);
         }
-        let fcall = (*req.cast::<pg_sys::SupportRequestSimplify>()).fcall;
-        match crate::engine::object_call::simplify(fcall) {
+        let req = req.cast::<pg_sys::SupportRequestSimplify>();
+        match crate::engine::object_call::simplify((*req).root, (*req).fcall) {
             Some(node) => pg_sys::Datum::from(node),
             None => pg_sys::Datum::from(0),
         }

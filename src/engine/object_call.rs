@@ -108,8 +108,12 @@ unsafe fn text_const(e: *mut pg_sys::Node) -> Option<&'static [u8]> {
 /// `_execute_object` when it can be one, else None (the call stays as it is).
 ///
 /// # Safety
-/// `fcall` is the planner's FuncExpr of a call of `jsrt.execute`, in planning.
-pub unsafe fn simplify(fcall: *mut pg_sys::FuncExpr) -> Option<*mut pg_sys::Node> {
+/// `fcall` is the planner's FuncExpr of a call of `jsrt.execute`, in planning;
+/// `root` is null or the planner's PlannerInfo for it.
+pub unsafe fn simplify(
+    root: *mut pg_sys::PlannerInfo,
+    fcall: *mut pg_sys::FuncExpr,
+) -> Option<*mut pg_sys::Node> {
     // SAFETY: the planner's expression tree, read and copied in its memory context.
     unsafe {
         let [script, input] = elements((*fcall).args) else {
@@ -121,7 +125,11 @@ pub unsafe fn simplify(fcall: *mut pg_sys::FuncExpr) -> Option<*mut pg_sys::Node
             return None;
         }
         let pairs = elements((*build).args);
-        if pairs.len() % 2 != 0 || pg_sys::GetDatabaseEncoding() != pg_sys::pg_enc::PG_UTF8 as i32 {
+        // With the script in front, 50 pairs would be one argument past what a call may take.
+        if pairs.len() % 2 != 0
+            || pairs.len() >= pg_sys::FUNC_MAX_ARGS as usize
+            || pg_sys::GetDatabaseEncoding() != pg_sys::pg_enc::PG_UTF8 as i32
+        {
             return None;
         }
         for pair in pairs.chunks(2) {
@@ -136,6 +144,11 @@ pub unsafe fn simplify(fcall: *mut pg_sys::FuncExpr) -> Option<*mut pg_sys::Node
         };
         if !may((*fcall).funcid) || !may(target) {
             return None;
+        }
+        // The rewrite holds for this role only: a cached plan is made again for another
+        // (a PL/pgSQL function or prepared statement run after SET ROLE or by a definer).
+        if !root.is_null() && !(*root).glob.is_null() {
+            (*(*root).glob).dependsOnRole = true;
         }
         let args = pg_sys::lcons(script.ptr_value, pg_sys::list_copy((*build).args));
         let call = pg_sys::makeFuncExpr(
@@ -291,7 +304,9 @@ impl Input<'_> {
                     "jsonb_build_object has no address".into(),
                 )
             });
-            let jsonb = f(fcinfo);
+            // jsonb_build_object may raise an ERROR (a string or an object past jsonb's size
+            // limits): through the guard, as a Rust panic, not a longjmp over these frames.
+            let jsonb = pg_sys::ffi::pg_guard_ffi_boundary(|| f(fcinfo));
             pg_sys::pfree(fcinfo.cast());
             let text = pg_sys::OidOutputFunctionCall(pg_sys::F_JSONB_OUT.into(), jsonb);
             let s = CStr::from_ptr(text).to_string_lossy().into_owned();
@@ -299,7 +314,41 @@ impl Input<'_> {
             s
         }
     }
+
+    /// The bytes of the input's text values, as stored before any compression.
+    fn text_bytes(&self) -> usize {
+        let mut sum = 0;
+        for (_, i, kind) in &self.site.props {
+            let a = &self.given[*i];
+            if a.isnull {
+                continue;
+            }
+            // SAFETY: the call's argument, of the type its kind was read from: a varlena for
+            // Text, a C string for Literal. A compressed or out-of-line one is asked its size,
+            // not detoasted; any other is read in place.
+            sum += unsafe {
+                match kind {
+                    Kind::Text => {
+                        let v = a.value.cast_mut_ptr::<pg_sys::varlena>();
+                        if pgrx::varlena::varatt_is_4b_c(v) || pgrx::varlena::varatt_is_1b_e(v) {
+                            pg_sys::toast_raw_datum_size(a.value)
+                        } else {
+                            pgrx::varlena::varsize_any(v)
+                        }
+                    }
+                    Kind::Literal => CStr::from_ptr(a.value.cast_mut_ptr()).count_bytes(),
+                    _ => 0,
+                }
+            };
+        }
+        sum
+    }
 }
+
+/// Input text past this is made as jsonb before the run, as jsrt.execute's
+/// argument would be: jsonb refuses a string or an object past 256 MB
+/// (JENTRY_OFFLENMASK), and the run must not start where it would.
+const BUILD_FIRST_BYTES: usize = 128 << 20;
 
 impl BuiltInput for Input<'_> {
     fn object<'js>(
@@ -412,6 +461,9 @@ pub unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
         let script = site.script.borrow_mut().get(&key).or_raise();
         let input = Input { given, site };
         let json = OnceCell::new();
+        if input.text_bytes() > BUILD_FIRST_BYTES {
+            json.get_or_init(|| input.json());
+        }
         let output = run::execute_built(&script, &input, &json, &|| input.json()).or_raise();
         let Some(output) = output else {
             (*fcinfo).isnull = true;

@@ -133,6 +133,18 @@ SELECT jsrt.flush_history();
 SELECT e.input, e.error FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'fails_obj';
 SELECT err($$SELECT jsrt.execute(NULL, jsonb_build_object('n', 1))$$);
 SELECT err($$SELECT jsrt._execute_object('seen', 'n', 1.5::float8)$$);
+-- 50 pairs are jsonb_build_object's most (100 arguments): _execute_object would take 101, so the call stays
+SELECT format('SELECT jsrt.execute(''seen'', jsonb_build_object(%s))->>''types'' = repeat(''number '', 49) || ''number'' AS fifty_pairs',
+              string_agg(format('''k%s'', %s', g, g), ', ')) FROM generate_series(1, 50) g \gexec
+-- an input past jsonb's limits is refused before the script runs, as the jsonb argument is (here the run
+-- would succeed: no history record needs the jsonb)
+SET jsrt.max_memory_bytes = 1073741824;
+SELECT jsrt.create_script('big_in', 'export default (ctx) => ctx.input.a.length + ctx.input.b.length', 'embedded',
+       '{"history": "errors", "resource_limits": {"max_memory_bytes": 1073741824}}') IS NOT NULL AS ok;
+SELECT err($$SELECT jsrt.execute('big_in', jsonb_build_object('a', repeat('x', 135000000), 'b', repeat('y', 135000000)))$$);
+SELECT err($$SELECT jsrt.execute('big_in', jsonb_build_object('a', repeat('x', 268435456), 'b', ''))$$);
+SELECT jsrt.execute('big_in', jsonb_build_object('a', repeat('x', 1000), 'b', 'y')) AS small_runs;
+RESET jsrt.max_memory_bytes;
 DROP TABLE obj_values;
 
 -- a number result is written without JSON.stringify where it has no exponent: the same text
@@ -162,9 +174,16 @@ DROP ROLE IF EXISTS exec_only;
 CREATE ROLE exec_only;
 GRANT USAGE ON SCHEMA jsrt TO exec_only;
 GRANT EXECUTE ON FUNCTION jsrt.execute(text, jsonb), jsrt._execute(text, text) TO exec_only;
+-- a plan made for a role that may is made again for one that may not (a prepared statement, a PL/pgSQL function)
+SET plan_cache_mode = force_generic_plan;
+PREPARE planned_by_owner AS SELECT jsrt.execute('seen', jsonb_build_object('n', 1));
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE planned_by_owner;
 SET ROLE exec_only;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT jsrt.execute('seen', jsonb_build_object('n', 1));
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE planned_by_owner;
 RESET ROLE;
+DEALLOCATE planned_by_owner;
+RESET plan_cache_mode;
 DROP OWNED BY exec_only;
 DROP ROLE exec_only;
 -- script SQL cannot start a run, planned or not
