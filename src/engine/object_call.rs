@@ -223,7 +223,8 @@ unsafe fn site(flinfo: *mut pg_sys::FmgrInfo) -> Site {
             misuse()
         };
         let args = elements((*call).args);
-        if args.len() % 2 != 1 {
+        // (jsrt.execute is planned as this call in UTF-8 databases only.)
+        if args.len() % 2 != 1 || pg_sys::GetDatabaseEncoding() != pg_sys::pg_enc::PG_UTF8 as i32 {
             misuse();
         }
         let mut keys = Vec::with_capacity(args.len() / 2);
