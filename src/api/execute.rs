@@ -13,17 +13,14 @@ fn execute(script: Option<&str>, input: Option<&str>) -> Option<String> {
     crate::engine::run::execute_sync(script, input.unwrap_or("{}")).or_raise()
 }
 
-/// Version-1 calling convention, as PG_FUNCTION_INFO_V1 declares it.
-static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-
 #[no_mangle]
 pub extern "C" fn pg_finfo_jsrt_execute_object() -> &'static pg_sys::Pg_finfo_record {
-    &V1
+    &super::V1
 }
 
 #[no_mangle]
 pub extern "C" fn pg_finfo_jsrt_execute_support() -> &'static pg_sys::Pg_finfo_record {
-    &V1
+    &super::V1
 }
 
 /// jsrt._execute_object(script, k1, v1, ...): what `jsrt.execute(script,

@@ -5,17 +5,14 @@
 use pgrx::pg_sys::{self, Datum};
 use pgrx::{ereport, pg_guard, PgSqlErrorCode as Code};
 
-/// Version-1 calling convention, as PG_FUNCTION_INFO_V1 declares it.
-static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-
 #[no_mangle]
 pub extern "C" fn pg_finfo_jsrt_call_handler() -> &'static pg_sys::Pg_finfo_record {
-    &V1
+    &super::V1
 }
 
 #[no_mangle]
 pub extern "C" fn pg_finfo_jsrt_validator() -> &'static pg_sys::Pg_finfo_record {
-    &V1
+    &super::V1
 }
 
 /// Every call of a `LANGUAGE jsrt` function or trigger.

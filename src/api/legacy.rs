@@ -6,12 +6,9 @@
 use pgrx::pg_guard;
 use pgrx::pg_sys::{self, Datum};
 
-/// Version-1 calling convention, as PG_FUNCTION_INFO_V1 declares it.
-static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-
 #[no_mangle]
 pub extern "C" fn pg_finfo_invalidate_script_cache_wrapper() -> &'static pg_sys::Pg_finfo_record {
-    &V1
+    &super::V1
 }
 
 /// 0.1.0's jsrt._invalidate_script_cache(oid), called by its scripts and API keys triggers.

@@ -16,7 +16,7 @@ use pgrx::{ereport, PgMemoryContexts, PgSqlErrorCode as Code};
 use rquickjs::{Ctx, Value};
 
 use super::run;
-use super::sandbox::{define, BuiltInput, Kept, Make, Names};
+use super::sandbox::{define, BuiltInput, Kept, Make, Names, Shapes};
 use super::sql;
 use crate::error::OrRaise;
 
@@ -104,6 +104,33 @@ unsafe fn text_const(e: *mut pg_sys::Node) -> Option<&'static [u8]> {
     }
 }
 
+/// The keys and value kinds of jsonb_build_object's arguments `pairs`, when
+/// they may go to `_execute_object` instead: key and value pairs, each key a
+/// text constant and each value of a kind, in a UTF-8 database; and, with
+/// the script in front, no more arguments than a call may take (50 pairs
+/// would be one too many).
+///
+/// # Safety
+/// `pairs` are valid expression nodes.
+unsafe fn pairs(pairs: &[pg_sys::ListCell]) -> Option<(Vec<&'static [u8]>, Vec<Kind>)> {
+    // SAFETY: the caller's nodes, only read; the database encoding is a plain read.
+    unsafe {
+        if !pairs.len().is_multiple_of(2)
+            || pairs.len() >= pg_sys::FUNC_MAX_ARGS as usize
+            || pg_sys::GetDatabaseEncoding() != pg_sys::pg_enc::PG_UTF8 as i32
+        {
+            return None;
+        }
+        let mut keys = Vec::with_capacity(pairs.len() / 2);
+        let mut kinds = Vec::with_capacity(pairs.len() / 2);
+        for pair in pairs.chunks(2) {
+            keys.push(text_const(pair[0].ptr_value.cast())?);
+            kinds.push(kind(pg_sys::exprType(pair[1].ptr_value.cast()))?);
+        }
+        Some((keys, kinds))
+    }
+}
+
 /// `jsrt.execute(script, jsonb_build_object(...))` as a call of
 /// `_execute_object` when it can be one, else None (the call stays as it is).
 ///
@@ -124,18 +151,7 @@ pub unsafe fn simplify(
         if (*build).funcid != Oid::from(pg_sys::F_JSONB_BUILD_OBJECT_ANY) || (*build).funcvariadic {
             return None;
         }
-        let pairs = elements((*build).args);
-        // With the script in front, 50 pairs would be one argument past what a call may take.
-        if pairs.len() % 2 != 0
-            || pairs.len() >= pg_sys::FUNC_MAX_ARGS as usize
-            || pg_sys::GetDatabaseEncoding() != pg_sys::pg_enc::PG_UTF8 as i32
-        {
-            return None;
-        }
-        for pair in pairs.chunks(2) {
-            text_const(pair[0].ptr_value.cast())?;
-            kind(pg_sys::exprType(pair[1].ptr_value.cast()))?;
-        }
+        pairs(elements((*build).args))?;
         // As inlining does: a caller who may not run both keeps the call that says so.
         let target = execute_object_oid((*fcall).funcid)?;
         let may = |f| {
@@ -222,23 +238,13 @@ unsafe fn site(flinfo: *mut pg_sys::FmgrInfo) -> Site {
         else {
             misuse()
         };
-        let args = elements((*call).args);
-        // (jsrt.execute is planned as this call in UTF-8 databases only.)
-        if args.len() % 2 != 1 || pg_sys::GetDatabaseEncoding() != pg_sys::pg_enc::PG_UTF8 as i32 {
-            misuse();
-        }
-        let mut keys = Vec::with_capacity(args.len() / 2);
-        let mut kinds = Vec::with_capacity(args.len() / 2);
-        for (i, pair) in args[1..].chunks(2).enumerate() {
-            let Some(key) = text_const(pair[0].ptr_value.cast()) else {
-                misuse()
-            };
-            let Some(k) = kind(pg_sys::get_fn_expr_argtype(flinfo, (2 + 2 * i) as i32)) else {
-                misuse()
-            };
-            keys.push(key);
-            kinds.push(k);
-        }
+        // The same arguments the planner rewrites, checked again: a direct call may give others.
+        let Some((keys, kinds)) = elements((*call).args)
+            .split_first()
+            .and_then(|(_, p)| pairs(p))
+        else {
+            misuse()
+        };
         let props = jsonb_key_order(&keys)
             .into_iter()
             .map(|i| {
@@ -270,7 +276,7 @@ unsafe fn site(flinfo: *mut pg_sys::FmgrInfo) -> Site {
         build.fn_expr = build_expr.cast();
         Site {
             props,
-            stamp: super::typed::next_stamp(),
+            stamp: Shapes::stamp(),
             atoms: Default::default(),
             build: std::cell::UnsafeCell::new(build),
             script: Default::default(),
@@ -309,10 +315,7 @@ impl Input<'_> {
             // limits): through the guard, as a Rust panic, not a longjmp over these frames.
             let jsonb = pg_sys::ffi::pg_guard_ffi_boundary(|| f(fcinfo));
             pg_sys::pfree(fcinfo.cast());
-            let text = pg_sys::OidOutputFunctionCall(pg_sys::F_JSONB_OUT.into(), jsonb);
-            let s = CStr::from_ptr(text).to_string_lossy().into_owned();
-            pg_sys::pfree(text.cast());
-            s
+            sql::output(pg_sys::F_JSONB_OUT.into(), jsonb)
         }
     }
 
@@ -407,13 +410,8 @@ unsafe fn value<'js>(ctx: &Ctx<'js>, d: Datum, kind: Kind) -> rquickjs::Result<V
 /// A numeric as JSON.parse reads numeric_out's text: a number, or the
 /// string "NaN", "Infinity" or "-Infinity" (jsonb keeps them as strings).
 fn numeric_text<'js>(ctx: &Ctx<'js>, d: Datum) -> rquickjs::Result<Value<'js>> {
-    // SAFETY: the caller's numeric datum; numeric_out's string is copied, then freed.
-    let text = unsafe {
-        let p = pg_sys::OidOutputFunctionCall(pg_sys::F_NUMERIC_OUT.into(), d);
-        let s = CStr::from_ptr(p).to_string_lossy().into_owned();
-        pg_sys::pfree(p.cast());
-        s
-    };
+    // SAFETY: the caller's numeric datum, and numeric's output function.
+    let text = unsafe { sql::output(pg_sys::F_NUMERIC_OUT.into(), d) };
     Ok(match text.parse::<f64>() {
         // jsonb keeps NaN and the infinities as strings; Rust reads them as numbers.
         Ok(f) if f.is_finite() || !text.bytes().any(|b| b.is_ascii_alphabetic()) => number(ctx, f),

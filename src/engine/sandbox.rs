@@ -938,7 +938,7 @@ fn set_slot<'js>(
 }
 
 /// What the shapes of a plain run's `execution` are kept under in `Shapes`
-/// (call sites' stamps start at 1).
+/// (`Shapes::stamp` starts at 1).
 const EXECUTION_SHAPE: u64 = 0;
 
 /// Where a plain run's slot holds its input and its execution.
@@ -1409,6 +1409,15 @@ const MAX_SHAPES: usize = 16;
 const MAX_KEPT_COLUMNS: usize = 64;
 
 impl Shapes {
+    /// A key no other call site's shapes have (`EXECUTION_SHAPE`, 0, is never one).
+    pub fn stamp() -> u64 {
+        thread_local!(static LAST: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+        LAST.with(|l| {
+            l.set(l.get() + 1);
+            l.get()
+        })
+    }
+
     /// Keeps the shapes of objects made by `object_of(.., make)` with
     /// `atoms`, under `key`, unless they are kept already.
     pub fn keep(

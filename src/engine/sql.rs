@@ -1055,7 +1055,11 @@ fn nest(flat: &mut impl Iterator<Item = Cell>, dims: &[c_int]) -> Cell {
     }
 }
 
-unsafe fn output(f: Oid, d: Datum) -> String {
+/// `d`'s text through output function `f`.
+///
+/// # Safety
+/// `f` is the output function of `d`'s type.
+pub unsafe fn output(f: Oid, d: Datum) -> String {
     // SAFETY: `f` is the output function of `d`'s type; its C string is copied, then freed once.
     unsafe {
         let p = pg_sys::OidOutputFunctionCall(f, d);

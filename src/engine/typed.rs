@@ -20,7 +20,7 @@ use super::convert::{Arg, ReadOptions};
 use super::host::db::{arg, datum};
 use super::host::js::freeze;
 use super::run;
-use super::sandbox::{get, object_of, replace, word, Kept, Make, Names, Typed};
+use super::sandbox::{get, object_of, replace, word, Kept, Make, Names, Shapes, Typed};
 use super::sql::{self, Cell, Decoder, Param};
 use crate::catalog::scripts;
 use crate::error::{Error, OrRaise};
@@ -808,7 +808,7 @@ unsafe fn shape_of(rel: pg_sys::Relation, read: ReadOptions) -> RowShape {
             has_json_or_arrays,
             table: relation_name(rel),
             schema,
-            stamp: next_stamp(),
+            stamp: Shapes::stamp(),
             atoms: RefCell::new(None),
         }
     }
@@ -926,15 +926,6 @@ unsafe fn call_trigger(
             }
         }
     }
-}
-
-/// A number no other call site's shape has (what a loaded script keeps shapes under).
-pub fn next_stamp() -> u64 {
-    thread_local!(static LAST: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
-    LAST.with(|l| {
-        l.set(l.get() + 1);
-        l.get()
-    })
 }
 
 unsafe fn relation_name(rel: pg_sys::Relation) -> String {
