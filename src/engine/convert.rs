@@ -127,20 +127,49 @@ pub fn number(n: f64) -> String {
     } else if n.is_infinite() {
         if n > 0.0 { "Infinity" } else { "-Infinity" }.into()
     } else {
-        // Rust prints the shortest text that reads back as the same double.
-        format!("{n}")
+        // The shortest text that reads back as the same double: JS's digits
+        // where JS writes no exponent, else Rust's (the same value).
+        json_number(n).unwrap_or_else(|| format!("{n}"))
     }
 }
 
 /// `JSON.stringify(n)` where it writes no exponent (zero, and 1e-6 <= |n| <
-/// 1e21): the shortest text that reads back as the same double, as Rust
-/// prints it too. None otherwise (NaN and the infinities are `null` there,
-/// the rest exponent forms).
+/// 1e21): the shortest text that reads back as the same double, and of two
+/// as short and as near, the even one, as ECMAScript's Number::toString
+/// says (Rust's `{}` picks the other at times: 1401764202949548.25 is ….2
+/// in JS). None otherwise (NaN and the infinities are `null` there, the rest
+/// exponent forms).
 pub fn json_number(n: f64) -> Option<String> {
     if n == 0.0 {
         return Some("0".into());
     }
-    (n.abs() >= 1e-6 && n.abs() < 1e21).then(|| format!("{n}"))
+    if !(n.abs() >= 1e-6 && n.abs() < 1e21) {
+        return None;
+    }
+    let mut buffer = zmij::Buffer::new();
+    // Żmij writes the same digits, as `123.45`, `100.0`, `1e-6` or `1.5e+16`.
+    let text = buffer.format_finite(n);
+    let (mantissa, exponent) = match text.split_once('e') {
+        None => return Some(text.strip_suffix(".0").unwrap_or(text).to_string()),
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+    };
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    // Where the point goes, counted in digits from the first.
+    let point = whole.len() as i32 + exponent;
+    let k = digits.len() as i32;
+    Some(if point >= k {
+        format!("{sign}{digits}{}", "0".repeat((point - k) as usize))
+    } else if point > 0 {
+        let (a, b) = digits.split_at(point as usize);
+        format!("{sign}{a}.{b}")
+    } else {
+        format!("{sign}0.{}{digits}", "0".repeat(-point as usize))
+    })
 }
 
 /// A numeric's value (its bytes after the varlena header, as PostgreSQL
@@ -466,6 +495,11 @@ mod tests {
             (0.000001, "0.000001"),
             (-0.0000012345, "-0.0000012345"),
             (9007199254740993.0, "9007199254740992"),
+            (1e16, "10000000000000000"),
+            (-1.2345678901234568e16, "-12345678901234568"),
+            (1.5e-6, "0.0000015"),
+            (1401764202949548.25, "1401764202949548.2"),
+            (-971845477362647.25, "-971845477362647.2"),
         ] {
             assert_eq!(json_number(n).as_deref(), Some(js), "{n:e}");
         }

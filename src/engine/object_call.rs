@@ -382,6 +382,10 @@ impl BuiltInput for Input<'_> {
         }
         Ok(o.into_value())
     }
+
+    fn bytes(&self) -> usize {
+        self.text_bytes()
+    }
 }
 
 /// `d` as `JSON.parse` reads it after jsonb_build_object made it JSON.

@@ -270,6 +270,9 @@ pub trait BuiltInput {
         names: &Names<'_>,
         kept: &Kept,
     ) -> rquickjs::Result<Value<'js>>;
+
+    /// About how many bytes the object holds.
+    fn bytes(&self) -> usize;
 }
 
 /// A run's output as JSON text (None for undefined), or why it failed
@@ -716,7 +719,7 @@ fn call(
         };
         let value = settle(&ctx, &returned, watch).map_err(js)?;
         if req.typed.is_none() {
-            empty_slot(&ctx, loaded).map_err(js)?;
+            end_slot(&ctx, loaded, a, small_input(req)).map_err(js)?;
         }
         if watch.stopped() {
             // No JS after a stop, not even toJSON: run() reports the stop.
@@ -834,41 +837,38 @@ fn run_ctx<'js>(
         Some(b) => b.object(ctx, names, &loaded.kept)?,
         None => ctx.json_parse(req.input_json)?,
     };
-    let id = rquickjs::String::from_str(ctx.clone(), req.execution_id)?.into_value();
-    let trigger = rquickjs::String::from_str(ctx.clone(), req.trigger)?.into_value();
-    let attempt = Value::new_int(ctx.clone(), req.attempt);
-    // Each run makes its frozen `execution`: keep its shapes, which QuickJS
-    // would otherwise free with it and make again next run.
+    let plain = req.event_json.is_none() && req.request_json.is_none();
+    // Keep the shapes of `execution`, which QuickJS would otherwise free with
+    // it and make again next run.
     loaded.kept.shapes.keep(
         ctx,
         EXECUTION_SHAPE,
         &[a.id, a.trigger, a.attempt],
         Make::Frozen,
     )?;
-    let execution = sealed(
-        ctx,
-        &[(a.id, id), (a.trigger, trigger), (a.attempt, attempt)],
-    )?
-    .into_value();
-    let plain = req.event_json.is_none() && req.request_json.is_none();
+    // A plain run's `execution` is made when the script first reads it.
+    let unread = || Value::new_undefined(ctx.clone());
     if plain {
-        if let Some(c) = fill_slot(ctx, loaded, input.clone(), execution.clone())? {
+        if let Some(c) = fill_slot(ctx, loaded, input.clone(), unread())? {
             return Ok(c);
         }
     }
     let slot = if plain {
         let slot = rquickjs::Array::new(ctx.clone())?;
-        set_slot(&slot, input.clone(), execution.clone())?;
+        set_slot(&slot, input.clone(), unread())?;
         Some(slot)
     } else {
         None
     };
     let (input_m, execution_m) = match &slot {
         Some(slot) => (
-            Member::Getter(slot_getter(ctx, slot, SLOT_INPUT)?),
-            Member::Getter(slot_getter(ctx, slot, SLOT_EXECUTION)?),
+            Member::Getter(slot_getter(ctx, slot, SLOT_INPUT, a)?),
+            Member::Getter(slot_getter(ctx, slot, SLOT_EXECUTION, a)?),
         ),
-        None => (Member::Value(input.clone()), Member::Value(execution)),
+        None => (
+            Member::Value(input.clone()),
+            Member::Value(execution(ctx, [a.id, a.trigger, a.attempt])?),
+        ),
     };
     let mut members = Vec::with_capacity(6 + loaded.host.len());
     members.push((a.input, input_m));
@@ -904,11 +904,52 @@ fn run_ctx<'js>(
     Ok(c)
 }
 
-/// Lets go of the run's input and execution once it is over, unless the
-/// script kept its ctx (then the ctx keeps them, and the next run gets a new one).
-fn empty_slot(ctx: &Ctx<'_>, loaded: &Loaded) -> rquickjs::Result<()> {
-    let none = || Value::new_undefined(ctx.clone());
-    fill_slot(ctx, loaded, none(), none()).map(|_| ())
+/// Ends a plain run's use of its ctx. If the script kept its ctx, that ctx
+/// keeps its own run's `execution` (made now if the script never read it),
+/// and the next run gets a new one. Otherwise the slot lets go of the input,
+/// unless it is small: the next run's replaces it.
+fn end_slot(ctx: &Ctx<'_>, loaded: &Loaded, a: &Atoms, small_input: bool) -> rquickjs::Result<()> {
+    let Some((c, slot, alone)) = loaded.run_ctx.take_any(ctx, 0) else {
+        return Ok(());
+    };
+    let slot = slot.restore(ctx)?;
+    if !alone {
+        if slot.get::<Value>(SLOT_EXECUTION as usize)?.is_undefined() {
+            slot.set(
+                SLOT_EXECUTION as usize,
+                execution(ctx, [a.id, a.trigger, a.attempt])?,
+            )?;
+        }
+        return Ok(());
+    }
+    if !small_input {
+        let none = || Value::new_undefined(ctx.clone());
+        set_slot(&slot, none(), none())?;
+    }
+    loaded.run_ctx.keep(ctx, 0, &c, Persistent::save(ctx, slot));
+    Ok(())
+}
+
+/// Whether a plain run's input is small enough to stay in its slot until
+/// the next run replaces it.
+fn small_input(req: &RunRequest<'_>) -> bool {
+    const SMALL_INPUT_BYTES: usize = 64 << 10;
+    req.built_input.map_or(req.input_json.len(), |b| b.bytes()) <= SMALL_INPUT_BYTES
+}
+
+/// The current run's frozen `execution`.
+fn execution<'js>(
+    ctx: &Ctx<'js>,
+    [id_, trigger_, attempt_]: [qjs::JSAtom; 3],
+) -> rquickjs::Result<Value<'js>> {
+    let Some((id, trigger, attempt)) = host::run_identity() else {
+        return Ok(Value::new_undefined(ctx.clone()));
+    };
+    let id = rquickjs::String::from_str(ctx.clone(), &id)?.into_value();
+    let trigger = rquickjs::String::from_str(ctx.clone(), &trigger)?.into_value();
+    let attempt = Value::new_int(ctx.clone(), attempt);
+    let props = [(id_, id), (trigger_, trigger), (attempt_, attempt)];
+    Ok(sealed(ctx, &props)?.into_value())
 }
 
 /// The kept plain-run ctx, its slot set to `input` and `execution`, if
@@ -946,11 +987,13 @@ const SLOT_INPUT: u32 = 0;
 const SLOT_EXECUTION: u32 = 1;
 
 /// A native getter of `slot[index]`: the slot is the function's own data,
-/// which the GC sees.
+/// which the GC sees. The getter of `execution` makes it on the first read,
+/// from the run going on, with the names in `a`.
 fn slot_getter<'js>(
     ctx: &Ctx<'js>,
     slot: &rquickjs::Array<'js>,
     index: u32,
+    a: &Atoms,
 ) -> rquickjs::Result<Value<'js>> {
     unsafe extern "C" fn get(
         ctx: *mut qjs::JSContext,
@@ -960,11 +1003,49 @@ fn slot_getter<'js>(
         index: std::ffi::c_int,
         data: *mut qjs::JSValue,
     ) -> qjs::JSValue {
-        // SAFETY: QuickJS passes the data the function was made with (one value: the slot array)
-        // and the index as its magic; JS_GetPropertyUint32 returns a new reference.
-        unsafe { qjs::JS_GetPropertyUint32(ctx, *data, index as u32) }
+        // SAFETY: QuickJS passes the data the function was made with (the slot array, then
+        // the three names as ints) and the index as its magic; JS_GetPropertyUint32 returns
+        // a new reference.
+        let v = unsafe { qjs::JS_GetPropertyUint32(ctx, *data, index as u32) };
+        if index as u32 != SLOT_EXECUTION || !qjs::JS_IsUndefined(v) {
+            return v;
+        }
+        // SAFETY: as above: data holds 4 values, the last three ints.
+        let names =
+            unsafe { [1, 2, 3].map(|i| qjs::JS_VALUE_GET_INT(*data.add(i)) as qjs::JSAtom) };
+        let made = std::panic::catch_unwind(|| {
+            // SAFETY: the live context the getter is called in (never null), and the slot
+            // as above, duplicated for the Value that frees it.
+            let (ctx, slot) = unsafe {
+                let ctx = Ctx::from_raw(std::ptr::NonNull::new_unchecked(ctx));
+                let slot =
+                    Value::from_raw(ctx.clone(), qjs::JS_DupValue(ctx.as_raw().as_ptr(), *data));
+                (ctx, slot)
+            };
+            let made = execution(&ctx, names).and_then(|e| {
+                let slot = slot.as_array().ok_or(rquickjs::Error::Unknown)?;
+                slot.set(SLOT_EXECUTION as usize, e.clone())?;
+                Ok(e)
+            });
+            match made {
+                // SAFETY: a new reference for the caller; `e` frees its own.
+                Ok(e) => unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), e.as_raw()) },
+                Err(rquickjs::Error::Exception) => qjs::JS_EXCEPTION,
+                Err(e) => {
+                    let _thrown = rquickjs::Exception::throw_internal(&ctx, &e.to_string());
+                    qjs::JS_EXCEPTION
+                }
+            }
+        });
+        made.unwrap_or(qjs::JS_EXCEPTION)
     }
-    let mut data = [slot.as_value().as_raw()];
+    let int = |atom: qjs::JSAtom| qjs::JS_MKVAL(qjs::JS_TAG_INT, atom as i32);
+    let mut data = [
+        slot.as_value().as_raw(),
+        int(a.id),
+        int(a.trigger),
+        int(a.attempt),
+    ];
     // SAFETY: the live context of `ctx`; the slot is borrowed, and JS_NewCFunctionData keeps its own
     // reference to it; the result is a new reference that `from_raw` takes over.
     unsafe {
@@ -973,7 +1054,7 @@ fn slot_getter<'js>(
             Some(get),
             0,
             index as std::ffi::c_int,
-            1,
+            data.len() as std::ffi::c_int,
             data.as_mut_ptr(),
         );
         if qjs::JS_IsException(f) {
@@ -1465,6 +1546,15 @@ impl<X> Reused<X> {
         let (k, kept, x) = self.0.borrow_mut().take()?;
         let o = kept.restore(ctx).ok()?;
         (k == key && held_once(ctx, &o)).then_some((o, x))
+    }
+
+    /// The object kept under `key`, what is beside it, and whether only this
+    /// slot held the object; it is no longer kept.
+    pub fn take_any<'js>(&self, ctx: &Ctx<'js>, key: u64) -> Option<(Object<'js>, X, bool)> {
+        let (k, kept, x) = self.0.borrow_mut().take()?;
+        let o = kept.restore(ctx).ok()?;
+        let alone = held_once(ctx, &o);
+        (k == key).then_some((o, x, alone))
     }
 
     /// Keeps `o`, and `x` beside it, under `key` for the next call.

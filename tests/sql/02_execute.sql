@@ -155,12 +155,14 @@ const nth = (i) => {
   const x = (i * 2654435761) % 4294967296, y = (i * 40503 + 12345) % 65536;
   const d = new DataView(new ArrayBuffer(8));
   d.setUint32(0, x); d.setUint32(4, (x * 69069 + y) % 4294967296);
-  switch (i % 5) {
+  switch (i % 6) {
     case 0: return d.getFloat64(0);                         // any double
     case 1: return (x % 2000000) / 10 ** (i % 12);          // short decimals, big and small
     case 2: return (x * 4294967296 + y) * (i % 2 ? 1 : -1); // integers past 2^53
     case 3: return x / 7 / 10 ** (i % 25);                  // long fractions down to 1e-25
-    default: return (x - 2147483648) | 0;                   // int32
+    case 4: return (x - 2147483648) | 0;                    // int32
+    // halfway between two shortest texts (…647.25: .2 or .3): the even one
+    default: return (2 ** 49 * (1 + i % 3) + x * 64 + [0.25, 0.75][i % 2]) * (i % 4 < 2 ? 1 : -1);
   }
 };
 $js$ AS f) s;

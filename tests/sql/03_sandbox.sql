@@ -56,6 +56,21 @@ export default (ctx) => {
           kept: kept.map((c) => [c.input.n, c.execution.id === kept[0].execution.id])};
 }$js$) IS NOT NULL AS ok;
 SELECT g, jsrt.execute('keeps_ctx', jsonb_build_object('n', g, 'keep', g % 2 = 0)) AS result FROM generate_series(1, 5) g;
+-- A run's execution is made when the script first reads it: a kept ctx that never read it
+-- during its run still has its own run's, the id its history record has.
+SELECT jsrt.create_script('keeps_ids', $js$
+const kept = [];
+export default (ctx) => {
+  if (ctx.input.keep) kept.push(ctx);
+  if (ctx.input.read) return [ctx.execution.id, ...kept.map((c) => c.execution.id)];
+}$js$) IS NOT NULL AS ok;
+SELECT count(jsrt.execute('keeps_ids', jsonb_build_object('keep', g % 2 = 0)) IS NULL) AS runs FROM generate_series(1, 4) g;
+SELECT jsrt.execute('keeps_ids', '{"read": true}') AS ids \gset
+SELECT jsrt.flush_history();
+SELECT (SELECT jsonb_agg(e.id ORDER BY e.started_at) FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
+         WHERE s.name = 'keeps_ids' AND (e.input->>'keep' = 'true' OR e.input ? 'read'))
+       = (:'ids'::jsonb - 0) || jsonb_build_array(:'ids'::jsonb->0) AS own_runs_ids,
+       jsonb_array_length(:'ids'::jsonb) AS ids;
 SELECT jsrt.execute('ok');
 SELECT jsrt.execute('ctxcheck');
 SELECT jsrt.set_tenant('globex');

@@ -206,6 +206,15 @@ pub fn execution_id() -> String {
     lineage().0
 }
 
+/// The run going on's execution id, trigger and attempt.
+pub fn run_identity() -> Option<(String, String, i32)> {
+    let (id, _) = lineage();
+    current(|run| {
+        let req = run.request();
+        (id, req.trigger.to_string(), req.attempt)
+    })
+}
+
 /// The run's execution id and event depth.
 fn lineage() -> (String, i64) {
     current(|run| {
