@@ -51,4 +51,41 @@ mod tests {
         .unwrap();
         Spi::run("SELECT jsrt.execute('boom')").unwrap();
     }
+
+    #[pg_test]
+    fn a_number_result_is_byte_for_byte_the_jsonb_jsonb_in_makes() {
+        use crate::engine::convert::{json_number, numeric_bytes};
+        let doubles = [
+            0.0,
+            -1.5,
+            0.1 + 0.2,
+            123456789.12345679,
+            1e20,
+            -0.000001,
+            1401764202949548.0 + 0.25,
+            9007199254740993.0,
+            -42.0,
+            0.5e-5,
+        ];
+        for n in doubles {
+            let text = json_number(n).unwrap();
+            let bytes = numeric_bytes(&text).unwrap();
+            let c = std::ffi::CString::new(text.clone()).unwrap();
+            // SAFETY: in the test's transaction; both are varlenas of the sizes their headers say.
+            unsafe {
+                let mine = crate::engine::object_call::scalar_jsonb(&bytes);
+                let theirs = pg_sys::OidInputFunctionCall(
+                    pg_sys::F_JSONB_IN.into(),
+                    c.as_ptr().cast_mut(),
+                    pg_sys::JSONBOID,
+                    -1,
+                )
+                .cast_mut_ptr::<u8>();
+                let size = |p: *mut u8| pgrx::varlena::varsize_any(p.cast());
+                assert_eq!(size(mine), size(theirs), "{text}");
+                let bytes = |p: *mut u8| std::slice::from_raw_parts(p, size(p));
+                assert_eq!(bytes(mine), bytes(theirs), "{text}");
+            }
+        }
+    }
 }

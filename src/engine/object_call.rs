@@ -473,17 +473,9 @@ pub unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
             return Datum::from(0);
         };
         if let Some(bytes) = super::convert::numeric_bytes(&output) {
-            // A number (the sandbox writes it with no exponent): the jsonb numeric
-            // jsonb_in would make, without its JSON parser or numeric_in.
-            let numeric = pg_sys::palloc(4 + bytes.len()).cast::<u8>();
-            pgrx::set_varsize_4b(numeric.cast(), (4 + bytes.len()) as i32);
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), numeric.add(4), bytes.len());
-            let mut v = pg_sys::JsonbValue {
-                type_: pg_sys::jbvType::jbvNumeric,
-                val: std::mem::zeroed(),
-            };
-            v.val.numeric = numeric.cast();
-            return Datum::from(pg_sys::JsonbValueToJsonb(&mut v));
+            // A number (the sandbox writes it with no exponent): the jsonb
+            // jsonb_in makes, without its JSON parser or numeric_in.
+            return Datum::from(scalar_jsonb(&bytes));
         }
         let Ok(text) = std::ffi::CString::new(output) else {
             raise(
@@ -497,6 +489,36 @@ pub unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
             pg_sys::JSONBOID,
             -1,
         )
+    }
+}
+
+/// A jsonb holding one numeric (its bytes after the varlena header), laid
+/// out as JsonbValueToJsonb lays out a scalar (utils/jsonb.h, an on-disk
+/// format): a one-element raw-scalar array whose entry has its end offset,
+/// then the numeric, 4-byte aligned already, with a 4-byte header.
+///
+/// # Safety
+/// In a memory context the result may live in.
+pub unsafe fn scalar_jsonb(numeric: &[u8]) -> *mut u8 {
+    const JB_FSCALAR: u32 = 0x1000_0000;
+    const JB_FARRAY: u32 = 0x4000_0000;
+    const JENTRY_ISNUMERIC: u32 = 0x1000_0000;
+    const JENTRY_HAS_OFF: u32 = 0x8000_0000;
+    let numeric_len = 4 + numeric.len();
+    let total = 12 + numeric_len;
+    // SAFETY: a new allocation of `total` bytes, each written below.
+    unsafe {
+        let p = pg_sys::palloc(total).cast::<u8>();
+        pgrx::set_varsize_4b(p.cast(), total as i32);
+        p.add(4)
+            .cast::<u32>()
+            .write_unaligned(1 | JB_FSCALAR | JB_FARRAY);
+        p.add(8)
+            .cast::<u32>()
+            .write_unaligned(JENTRY_ISNUMERIC | JENTRY_HAS_OFF | numeric_len as u32);
+        pgrx::set_varsize_4b(p.add(12).cast(), numeric_len as i32);
+        std::ptr::copy_nonoverlapping(numeric.as_ptr(), p.add(16), numeric.len());
+        p
     }
 }
 
