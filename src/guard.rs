@@ -15,6 +15,7 @@ use std::ffi::{c_int, c_void, CStr};
 
 use pgrx::{ereport, pg_guard, pg_sys, PgSqlErrorCode as Code};
 
+use crate::catalog::proc::with_proc;
 use crate::tenancy;
 
 static mut PREV_FMGR_HOOK: pg_sys::fmgr_hook_type = None;
@@ -97,7 +98,7 @@ pub fn refusal(name: &str, in_catalog: bool) -> Option<&'static str> {
 
 /// Raises the error for a function scripts may not call, if `func` is one.
 fn check_function(func: pg_sys::Oid) {
-    let Some((name, namespace, definer, owner)) = with_proc(func, |form| {
+    let Some((name, namespace, definer, owner)) = with_proc(func, |_, form| {
         // SAFETY: the row's NUL-terminated name, copied while the row is held.
         let name = unsafe { CStr::from_ptr(form.proname.data.as_ptr()) };
         (
@@ -125,26 +126,6 @@ fn check_function(func: pg_sys::Oid) {
             Code::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("scripts cannot call {name}(): {why}")
         );
-    }
-}
-
-/// `f` of function `func`'s pg_proc row, if there is one.
-fn with_proc<R>(func: pg_sys::Oid, f: impl FnOnce(&pg_sys::FormData_pg_proc) -> R) -> Option<R> {
-    // SAFETY: a syscache lookup inside a transaction (the planner, fmgr or the executor is looking
-    // the function up); `f` only reads the row, and it is released before anything can raise.
-    unsafe {
-        let tuple = pg_sys::SearchSysCache1(
-            pg_sys::SysCacheIdentifier::PROCOID as _,
-            pg_sys::Datum::from(func),
-        );
-        if tuple.is_null() {
-            return None;
-        }
-        let out = f(&*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(
-            tuple,
-        ));
-        pg_sys::ReleaseSysCache(tuple);
-        Some(out)
     }
 }
 
@@ -286,7 +267,7 @@ unsafe extern "C-unwind" fn needs_fmgr(func: pg_sys::Oid) -> bool {
     }
     // Outside script SQL too: a plan or an expression's state made now (a PL/pgSQL
     // function's, kept for the session or the transaction) may run in script SQL later.
-    with_proc(func, |form| (form.pronamespace, form.proowner))
+    with_proc(func, |_, form| (form.pronamespace, form.proowner))
         .is_some_and(|(namespace, owner)| untrusted(namespace, owner).is_some())
 }
 

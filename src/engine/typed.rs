@@ -235,43 +235,35 @@ pub struct ProcRow {
 }
 
 pub fn proc_row(fn_oid: Oid) -> Option<ProcRow> {
-    // SAFETY: a syscache lookup inside the current transaction; everything is copied out before the
-    // tuple is released, and nothing raises while it is held.
-    unsafe {
-        let tuple = pg_sys::SearchSysCache1(
-            pg_sys::SysCacheIdentifier::PROCOID as _,
-            Datum::from(fn_oid),
-        );
-        if tuple.is_null() {
-            return None;
-        }
-        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tuple);
+    crate::catalog::proc::with_proc(fn_oid, |tuple, form| {
         let mut isnull = false;
-        let src = pg_sys::SysCacheGetAttr(
-            pg_sys::SysCacheIdentifier::PROCOID as _,
-            tuple,
-            pg_sys::Anum_pg_proc_prosrc as _,
-            &mut isnull,
-        );
-        let body = if isnull {
-            String::new()
-        } else {
-            let c = pg_sys::text_to_cstring(src.cast_mut_ptr());
-            let s = CStr::from_ptr(c).to_string_lossy().trim().to_string();
-            pg_sys::pfree(c.cast());
-            s
+        // SAFETY: the row's own prosrc, copied out while the row is held.
+        let body = unsafe {
+            let src = pg_sys::SysCacheGetAttr(
+                pg_sys::SysCacheIdentifier::PROCOID as _,
+                tuple,
+                pg_sys::Anum_pg_proc_prosrc as _,
+                &mut isnull,
+            );
+            if isnull {
+                String::new()
+            } else {
+                let c = pg_sys::text_to_cstring(src.cast_mut_ptr());
+                let s = CStr::from_ptr(c).to_string_lossy().trim().to_string();
+                pg_sys::pfree(c.cast());
+                s
+            }
         };
-        let n = (*form).pronargs as usize;
-        let row = ProcRow {
+        let n = form.pronargs as usize;
+        ProcRow {
             body,
-            ret: (*form).prorettype,
-            args: (*form).proargtypes.values.as_slice(n).to_vec(),
-            definer: (*form).prosecdef,
-            retset: (*form).proretset,
-        };
-        pg_sys::ReleaseSysCache(tuple);
-        Some(row)
-    }
+            ret: form.prorettype,
+            // SAFETY: the row's pronargs argument types.
+            args: unsafe { form.proargtypes.values.as_slice(n) }.to_vec(),
+            definer: form.prosecdef,
+            retset: form.proretset,
+        }
+    })
 }
 
 /// Reads the function's catalog row once per call site.
