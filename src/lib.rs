@@ -82,6 +82,7 @@ pub fn preloaded() -> bool {
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     catalog::scripts::register_invalidation_callback();
+    tenancy::register_role_callback();
     guard::install();
     // SAFETY: a plain read of a flag Postgres sets while loading preload libraries, on the main thread.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {

@@ -23,7 +23,27 @@ pub const SCRIPT_ROLE: &str = "jsrt_script";
 
 thread_local! {
     static RUN_TENANT: Cell<Option<[u8; 16]>> = const { Cell::new(None) };
+    /// The script role's oid, once found to be neither a superuser nor
+    /// BYPASSRLS; forgotten whenever a role changes (`on_role_change`).
     static SCRIPT_ROLE_OID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
+}
+
+/// Registered once per process in _PG_init: script SQL asks for the script
+/// role per statement, and looks it up again only after a role changed.
+pub fn register_role_callback() {
+    // SAFETY: once per process, from _PG_init on the main thread; the callback touches only a thread-local.
+    unsafe {
+        pg_sys::CacheRegisterSyscacheCallback(
+            pg_sys::SysCacheIdentifier::AUTHOID as _,
+            Some(on_role_change),
+            pg_sys::Datum::from(0),
+        )
+    };
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn on_role_change(_arg: pg_sys::Datum, _cache: i32, _hash: u32) {
+    SCRIPT_ROLE_OID.set(pg_sys::InvalidOid);
 }
 
 /// How deep this backend is inside script SQL. Read by the timer signal
@@ -284,17 +304,17 @@ pub const SCRIPT_SETTINGS: &[(&CStr, &CStr)] = &[
 
 /// The script role's oid, refusing a role that could escape row-level security.
 fn script_role() -> Result<pg_sys::Oid, Error> {
-    let mut oid = SCRIPT_ROLE_OID.get();
+    let oid = SCRIPT_ROLE_OID.get();
+    if oid != pg_sys::InvalidOid {
+        return Ok(oid);
+    }
+    let name = CString::new(SCRIPT_ROLE).expect("no NUL in a constant");
+    // SAFETY: a catalog lookup inside a transaction; `name` is NUL-terminated and a missing role is allowed.
+    let oid = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };
     if oid == pg_sys::InvalidOid {
-        let name = CString::new(SCRIPT_ROLE).expect("no NUL in a constant");
-        // SAFETY: a catalog lookup inside a transaction; `name` is NUL-terminated and a missing role is allowed.
-        oid = unsafe { pg_sys::get_role_oid(name.as_ptr(), true) };
-        if oid == pg_sys::InvalidOid {
-            return Err(Error::Internal(format!(
-                "role {SCRIPT_ROLE} does not exist; reinstall the extension"
-            )));
-        }
-        SCRIPT_ROLE_OID.set(oid);
+        return Err(Error::Internal(format!(
+            "role {SCRIPT_ROLE} does not exist; reinstall the extension"
+        )));
     }
     // SAFETY: catalog lookups of an existing role, inside a transaction.
     if unsafe { pg_sys::superuser_arg(oid) || pg_sys::has_bypassrls_privilege(oid) } {
@@ -302,6 +322,7 @@ fn script_role() -> Result<pg_sys::Oid, Error> {
             "role {SCRIPT_ROLE} is a superuser or has BYPASSRLS; scripts will not run SQL as it"
         )));
     }
+    SCRIPT_ROLE_OID.set(oid);
     Ok(oid)
 }
 

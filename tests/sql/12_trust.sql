@@ -549,3 +549,15 @@ INSERT INTO public.inbox VALUES (NULL, 'by its owner');
 SELECT count(*) AS copied_outside_scripts FROM public.loot WHERE data LIKE 'trigger saw%';
 DROP TABLE public.inbox;
 DROP FUNCTION public.copy_names();
+
+-- The script role is looked up once, and again after any role changes: made a
+-- BYPASSRLS role (which would see every tenant's rows), its scripts run no SQL
+-- at all from the next statement on, in this session as in others.
+SELECT jsrt.set_tenant('tr_b');
+SELECT jsrt.create_script('role_check', 'export default (ctx) => ctx.db.one("SELECT count(*)::int AS n FROM catalog").n') IS NOT NULL AS ok;
+SELECT jsrt.execute('role_check') AS before;
+ALTER ROLE jsrt_script BYPASSRLS;
+SELECT err($$SELECT jsrt.execute('role_check')$$) AS bypassrls;
+ALTER ROLE jsrt_script NOBYPASSRLS;
+SELECT jsrt.execute('role_check') AS after;
+RESET jsrt.tenant;
