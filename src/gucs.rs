@@ -462,7 +462,14 @@ pub fn tenant_is(name: &str) -> bool {
         if p.is_null() {
             return false;
         }
-        std::ffi::CStr::from_ptr(p).to_bytes() == name.as_bytes()
+        // Byte by byte up to the NUL, with no strlen: typed calls ask this per row.
+        let p = p.cast::<u8>();
+        for (i, &b) in name.as_bytes().iter().enumerate() {
+            if *p.add(i) != b || b == 0 {
+                return false;
+            }
+        }
+        *p.add(name.len()) == 0
     }
 }
 
