@@ -1037,7 +1037,14 @@ fn slot_getter<'js>(
                 }
             }
         });
-        made.unwrap_or(qjs::JS_EXCEPTION)
+        made.unwrap_or_else(|_| {
+            // A panic above: the script sees an error, not a bare exception flag.
+            // SAFETY: the live context the getter is called in.
+            let ctx = unsafe { Ctx::from_raw(std::ptr::NonNull::new_unchecked(ctx)) };
+            let _thrown =
+                rquickjs::Exception::throw_internal(&ctx, "ctx.execution could not be made");
+            qjs::JS_EXCEPTION
+        })
     }
     let int = |atom: qjs::JSAtom| qjs::JS_MKVAL(qjs::JS_TAG_INT, atom as i32);
     let mut data = [
