@@ -56,9 +56,14 @@ SELECT count(*) AS jobs_while_paused FROM jsrt.script_scheduled_jobs WHERE tenan
 
 -- Catch-up after two hours down, for an every-minute job: one run (the
 -- default), none, or all within the window (10 minutes here).
+-- The scheduler worker must not run them meanwhile (a minute may start while
+-- this file runs): their next run is a day away until a step below sets it.
+BEGIN;
 SELECT jsrt.create_script('minutely-' || p, 'export default (ctx) => 1', 'scheduled',
                           format('{"status": "active", "cron_expression": "* * * * *", "catch_up": "%s", "catch_up_window_s": 600}', p)::jsonb) IS NOT NULL AS ok
   FROM unnest(ARRAY['one', 'none', 'all']) p;
+UPDATE jsrt.script_scheduled_jobs SET next_run_at = now() + interval '1 day' WHERE tenant_id = jsrt.current_tenant();
+COMMIT;
 -- Not within run_due's 5-second grace of a minute's start, when 'none' rightly runs that minute.
 SELECT pg_sleep(CASE WHEN s < 6 THEN 6 - s WHEN s > 58 THEN 66 - s ELSE 0 END) AS clear_of_minute_start
   FROM (SELECT extract(second FROM clock_timestamp())::float8 AS s) x;
@@ -73,9 +78,9 @@ SELECT s.name, count(e.id) AS runs, bool_and(j.next_run_at > now()) AS next_in_f
 ROLLBACK;
 
 -- Overlap: while a run is pending, a due run is skipped and recorded (skip), or queued (queue).
+BEGIN;
 SELECT jsrt.update_script('minutely-one', options => '{"overlap": "skip"}');
 SELECT jsrt.update_script('minutely-all', options => '{"overlap": "queue"}');
-BEGIN;
 UPDATE jsrt.script_scheduled_jobs SET next_run_at = now() - interval '1 second' WHERE tenant_id = jsrt.current_tenant();
 SELECT jsrt.run_due() AS first_pass;
 UPDATE jsrt.script_scheduled_jobs SET next_run_at = now() - interval '1 second' WHERE tenant_id = jsrt.current_tenant();
