@@ -290,9 +290,16 @@ unsafe extern "C-unwind" fn on_fmgr(
 }
 
 /// Every relation a query of script SQL reads or writes, views' own tables
-/// included: none may be a temporary one.
+/// included: none may be a temporary one. And the script role must still be
+/// one that row-level security holds: the statement's locks, taken since
+/// `as_script` checked it, may have taken in a role change.
 #[pg_guard]
 unsafe extern "C-unwind" fn on_check_perms(range_table: *mut pg_sys::List, report: bool) -> bool {
+    if tenancy::in_script_sql() {
+        if let Err(e) = tenancy::check_script_role() {
+            ereport!(ERROR, e.code(), e.message());
+        }
+    }
     if tenancy::in_script_sql() && !range_table.is_null() {
         // SAFETY: the executor's range table, a List of RangeTblEntry.
         unsafe {

@@ -302,6 +302,14 @@ pub const SCRIPT_SETTINGS: &[(&CStr, &CStr)] = &[
     (c"lc_time", c"C"),
 ];
 
+/// Err if the script role could now escape row-level security. Script SQL
+/// asks again once a statement holds its locks (guard.rs): taking a lock
+/// takes in other sessions' role changes, and the rewriter decides row
+/// security after the check `as_script` made when the statement began.
+pub fn check_script_role() -> Result<(), Error> {
+    script_role().map(|_| ())
+}
+
 /// The script role's oid, refusing a role that could escape row-level security.
 fn script_role() -> Result<pg_sys::Oid, Error> {
     let oid = SCRIPT_ROLE_OID.get();
