@@ -854,7 +854,7 @@ fn run_ctx<'js>(
         }
     }
     let slot = if plain {
-        let slot = rquickjs::Array::new(ctx.clone())?;
+        let slot = new_slot(ctx)?;
         set_slot(&slot, input.clone(), unread())?;
         Some(slot)
     } else {
@@ -967,6 +967,18 @@ fn fill_slot<'js>(
     set_slot(&slot, input, execution)?;
     loaded.run_ctx.keep(ctx, 0, &c, Persistent::save(ctx, slot));
     Ok(Some(c))
+}
+
+/// A slot: an array with no prototype, so that neither its getters' reads
+/// nor the runs' writes ever reach a setter or getter a script defined on
+/// `Array.prototype` (which would see the slot and keep what it holds).
+fn new_slot<'js>(ctx: &Ctx<'js>) -> rquickjs::Result<rquickjs::Array<'js>> {
+    let slot = rquickjs::Array::new(ctx.clone())?;
+    // SAFETY: the live context of `ctx`, and a new array of it, borrowed for the call.
+    if unsafe { qjs::JS_SetPrototype(ctx.as_raw().as_ptr(), slot.as_raw(), qjs::JS_NULL) } < 0 {
+        return Err(rquickjs::Error::Exception);
+    }
+    Ok(slot)
 }
 
 fn set_slot<'js>(

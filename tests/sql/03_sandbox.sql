@@ -71,6 +71,27 @@ SELECT (SELECT jsonb_agg(e.id ORDER BY e.started_at) FROM jsrt.script_executions
          WHERE s.name = 'keeps_ids' AND (e.input->>'keep' = 'true' OR e.input ? 'read'))
        = (:'ids'::jsonb - 0) || jsonb_build_array(:'ids'::jsonb->0) AS own_runs_ids,
        jsonb_array_length(:'ids'::jsonb) AS ids;
+-- The slot a plain run's ctx reads its input and execution from has no prototype: a
+-- script's getters and setters on Array.prototype neither see what it holds nor stand
+-- in for it, and a kept ctx keeps its own run's input and execution.
+SELECT jsrt.create_script('poisons_arrays', $js$
+let k, kid, seen = null;
+export default (ctx) => {
+  const id = ctx.execution.id;
+  const out = {n: ctx.input.n, own_id: /^[0-9a-f]{8}-/.test(id), kept: k ? [k.input.n, k.execution.id === kid] : null, seen};
+  if (ctx.input.poison) {
+    for (const i of ['0', '1']) {
+      Object.defineProperty(Array.prototype, i, {
+        get() { return {n: 'fake', id: 'fake'}; },
+        set(v) { if (v && v.secret) seen = v.secret; },
+        configurable: true});
+    }
+  }
+  k = ctx;
+  kid = id;
+  return out;
+}$js$) IS NOT NULL AS ok;
+SELECT g, jsrt.execute('poisons_arrays', jsonb_build_object('n', g, 'poison', g = 1, 'secret', 's' || g)) AS result FROM generate_series(1, 3) g;
 SELECT jsrt.execute('ok');
 SELECT jsrt.execute('ctxcheck');
 SELECT jsrt.set_tenant('globex');
