@@ -541,7 +541,7 @@ impl TenantRuntime {
         let mut outcome = match self.loaded.get_mut(&req.script_key) {
             Some(l) if l.digest == req.digest => {
                 l.last_used = clock;
-                call(l, req, &self.watch, &names)
+                call(l, req, &self.watch, &self.memory, &names)
             }
             _ => match bytecode().and_then(|code| self.load(req, &code)) {
                 Ok(mut l) => {
@@ -549,7 +549,7 @@ impl TenantRuntime {
                         remove_least_recent(&mut self.loaded, |l| l.last_used);
                     }
                     l.last_used = clock;
-                    let out = call(&l, req, &self.watch, &names);
+                    let out = call(&l, req, &self.watch, &self.memory, &names);
                     self.loaded.insert(req.script_key, l);
                     out
                 }
@@ -699,6 +699,7 @@ fn call(
     loaded: &Loaded,
     req: &RunRequest<'_>,
     watch: &Watch,
+    memory: &Memory,
     names: &Names<'_>,
 ) -> Result<Option<String>, Failure> {
     let a = names.atoms;
@@ -707,7 +708,7 @@ fn call(
         let main = loaded.main.clone().restore(&ctx).map_err(js)?;
         let c = match req.typed {
             Some(_) => typed_ctx(&ctx, loaded, req, a).map_err(js)?,
-            None => run_ctx(&ctx, loaded, req, names).map_err(js)?,
+            None => run_ctx(&ctx, loaded, req, memory, names).map_err(js)?,
         };
 
         let returned: Value = match req.typed {
@@ -830,6 +831,7 @@ fn run_ctx<'js>(
     ctx: &Ctx<'js>,
     loaded: &Loaded,
     req: &RunRequest<'_>,
+    memory: &Memory,
     names: &Names<'_>,
 ) -> rquickjs::Result<Object<'js>> {
     let a = names.atoms;
@@ -849,7 +851,7 @@ fn run_ctx<'js>(
     // A plain run's `execution` is made when the script first reads it.
     let unread = || Value::new_undefined(ctx.clone());
     if plain {
-        if let Some(c) = fill_slot(ctx, loaded, input.clone(), unread())? {
+        if let Some(c) = fill_slot(ctx, loaded, memory, input.clone(), unread())? {
             return Ok(c);
         }
     }
@@ -953,10 +955,14 @@ fn execution<'js>(
 }
 
 /// The kept plain-run ctx, its slot set to `input` and `execution`, if
-/// nothing else holds it.
+/// nothing else holds it. What the slot held (the last run's input, kept
+/// if small) was counted in this run's starting memory: the room it leaves
+/// once let go is taken off this run's limit, which holds as if nothing had
+/// been kept.
 fn fill_slot<'js>(
     ctx: &Ctx<'js>,
     loaded: &Loaded,
+    memory: &Memory,
     input: Value<'js>,
     execution: Value<'js>,
 ) -> rquickjs::Result<Option<Object<'js>>> {
@@ -964,7 +970,10 @@ fn fill_slot<'js>(
         return Ok(None);
     };
     let slot = slot.restore(ctx)?;
+    let before = memory.used.get();
     set_slot(&slot, input, execution)?;
+    let freed = before.saturating_sub(memory.used.get());
+    memory.limit.set(memory.limit.get().saturating_sub(freed));
     loaded.run_ctx.keep(ctx, 0, &c, Persistent::save(ctx, slot));
     Ok(Some(c))
 }

@@ -92,6 +92,20 @@ export default (ctx) => {
   return out;
 }$js$) IS NOT NULL AS ok;
 SELECT g, jsrt.execute('poisons_arrays', jsonb_build_object('n', g, 'poison', g = 1, 'secret', 's' || g)) AS result FROM generate_series(1, 3) g;
+-- A small input stays in the slot until the next run replaces it, and so counts in that
+-- run's starting memory: the room it leaves when replaced is not that run's, whose
+-- max_memory_bytes holds as it does after a run that kept nothing.
+SELECT jsrt.create_script('fills_memory', $js$
+export default (ctx) => {
+  if (Array.isArray(ctx.input)) return ctx.input.length;
+  const keep = [];
+  for (let i = 0; i < ctx.input.k; i++) keep.push(new Array(1000).fill(0));
+  return keep.length;
+}$js$, 'oneoff', '{"resource_limits": {"max_memory_bytes": 4000000}}') IS NOT NULL AS ok;
+SELECT jsrt.execute('fills_memory', jsonb_build_object('k', 150)) AS within;
+SELECT err($$SELECT jsrt.execute('fills_memory', jsonb_build_object('k', 300))$$) AS over;
+SELECT jsrt.execute('fills_memory', (SELECT jsonb_agg('[]'::jsonb) FROM generate_series(1, 16000))) AS small_input;
+SELECT err($$SELECT jsrt.execute('fills_memory', jsonb_build_object('k', 300))$$) AS still_over;
 SELECT jsrt.execute('ok');
 SELECT jsrt.execute('ctxcheck');
 SELECT jsrt.set_tenant('globex');
