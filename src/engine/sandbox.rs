@@ -908,8 +908,8 @@ fn run_ctx<'js>(
 
 /// Ends a plain run's use of its ctx. If the script kept its ctx, that ctx
 /// keeps its own run's `execution` (made now if the script never read it),
-/// and the next run gets a new one. Otherwise the slot lets go of the input,
-/// unless it is small: the next run's replaces it.
+/// and the next run gets a new one. Otherwise the slot lets go of the
+/// execution, and of the input unless it is small: the next run's replaces it.
 fn end_slot(ctx: &Ctx<'_>, loaded: &Loaded, a: &Atoms, small_input: bool) -> rquickjs::Result<()> {
     let Some((c, slot, alone)) = loaded.run_ctx.take_any(ctx, 0) else {
         return Ok(());
@@ -924,9 +924,13 @@ fn end_slot(ctx: &Ctx<'_>, loaded: &Loaded, a: &Atoms, small_input: bool) -> rqu
         }
         return Ok(());
     }
-    if !small_input {
-        let none = || Value::new_undefined(ctx.clone());
-        set_slot(&slot, none(), none())?;
+    // The getter of `execution` (a script may have kept it) makes none from
+    // another run than the slot's: null says the slot's run is over.
+    let over = Value::new_null(ctx.clone());
+    if small_input {
+        slot.set(SLOT_EXECUTION as usize, over)?;
+    } else {
+        set_slot(&slot, Value::new_undefined(ctx.clone()), over)?;
     }
     loaded.run_ctx.keep(ctx, 0, &c, Persistent::save(ctx, slot));
     Ok(())
@@ -1028,7 +1032,14 @@ fn slot_getter<'js>(
         // the three names as ints) and the index as its magic; JS_GetPropertyUint32 returns
         // a new reference.
         let v = unsafe { qjs::JS_GetPropertyUint32(ctx, *data, index as u32) };
-        if index as u32 != SLOT_EXECUTION || !qjs::JS_IsUndefined(v) {
+        if index as u32 != SLOT_EXECUTION {
+            return v;
+        }
+        // null: the slot's run is over, unread; what runs now is another run.
+        if qjs::JS_IsNull(v) {
+            return qjs::JS_UNDEFINED;
+        }
+        if !qjs::JS_IsUndefined(v) {
             return v;
         }
         // SAFETY: as above: data holds 4 values, the last three ints.

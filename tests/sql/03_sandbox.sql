@@ -106,6 +106,24 @@ SELECT jsrt.execute('fills_memory', jsonb_build_object('k', 150)) AS within;
 SELECT err($$SELECT jsrt.execute('fills_memory', jsonb_build_object('k', 300))$$) AS over;
 SELECT jsrt.execute('fills_memory', (SELECT jsonb_agg('[]'::jsonb) FROM generate_series(1, 16000))) AS small_input;
 SELECT err($$SELECT jsrt.execute('fills_memory', jsonb_build_object('k', 300))$$) AS still_over;
+-- The getter of a plain run's ctx.execution, kept by a script without its ctx, makes none
+-- of another run once its own is over: read in a typed call, it is undefined.
+CREATE SCHEMA sandbox_fn;
+SELECT jsrt.create_script('keeps_getter', $js$
+let g;
+export default function (ctx, x) {
+  if (x === undefined) {
+    g = Object.getOwnPropertyDescriptor(ctx, 'execution').get;
+    return ctx.input.read ? ctx.execution.trigger : null;
+  }
+  return JSON.stringify({kept: g ? g() ?? 'undefined' : 'none', trigger: ctx.execution.trigger});
+}$js$, 'embedded', '{"status": "active"}') IS NOT NULL AS ok;
+SELECT jsrt.create_function('keeps_getter', 'sandbox_fn.kept_getter(x int) returns text');
+SELECT jsrt.execute('keeps_getter', '{}') AS unread;
+SELECT sandbox_fn.kept_getter(1) AS first, sandbox_fn.kept_getter(2) AS second;
+SELECT jsrt.execute('keeps_getter', '{"read": true}') AS read;
+SELECT sandbox_fn.kept_getter(3) AS after_read;
+DROP SCHEMA sandbox_fn CASCADE;
 SELECT jsrt.execute('ok');
 SELECT jsrt.execute('ctxcheck');
 SELECT jsrt.set_tenant('globex');
