@@ -126,6 +126,9 @@ pub fn number(n: f64) -> String {
         "NaN".into()
     } else if n.is_infinite() {
         if n > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else if n == 0.0 {
+        // "-0" for -0, which float4, float8 and their arrays keep (JS's String(-0) is "0").
+        format!("{n}")
     } else {
         // The shortest text that reads back as the same double: JS's digits
         // where JS writes no exponent, else Rust's (the same value).
@@ -523,6 +526,10 @@ mod tests {
         assert_eq!(s(Arg::Bool(true)).unwrap(), "true");
         assert_eq!(s(Arg::Number(42.0)).unwrap(), "42");
         assert_eq!(s(Arg::Number(1.5)).unwrap(), "1.5");
+        // the sign of -0 goes to Postgres (float4, float8 and their arrays keep it)
+        assert_eq!(s(Arg::Number(-0.0)).unwrap(), "-0");
+        assert_eq!(s(Arg::Number(0.0)).unwrap(), "0");
+        assert_eq!(number(1401764202949548.0 + 0.25), "1401764202949548.2");
         assert_eq!(s(Arg::Number(f64::NAN)).unwrap(), "NaN");
         assert_eq!(s(Arg::Number(f64::NEG_INFINITY)).unwrap(), "-Infinity");
         assert_eq!(

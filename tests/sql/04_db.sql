@@ -35,6 +35,7 @@ export default function (ctx) {
     float: rt('select $1::float8 as v', 0.1),
     nan: Number.isNaN(rt('select $1::float8 as v', NaN)),
     infinity: rt('select $1::float8 as v', -Infinity) === -Infinity,
+    negative_zero: ctx.db.one('select $1::float4::text || $2::float8[]::text as v', [-0, [-0, 0]]).v,
     bool: [rt('select $1::bool as v', true), rt('select not $1::bool as v', true)],
     text: rt('select $1::text as v', s) === s && rt('select length($1::text) as v', s) === [...s].length,
     timestamptz: [ts instanceof Date, ts.toISOString()],
