@@ -1582,9 +1582,8 @@ impl<X> Reused<X> {
     /// The object kept under `key` and what is beside it, if only this slot
     /// held the object; it is no longer kept.
     pub fn take<'js>(&self, ctx: &Ctx<'js>, key: u64) -> Option<(Object<'js>, X)> {
-        let (k, kept, x) = self.0.borrow_mut().take()?;
-        let o = kept.restore(ctx).ok()?;
-        (k == key && held_once(ctx, &o)).then_some((o, x))
+        let (o, x, alone) = self.take_any(ctx, key)?;
+        alone.then_some((o, x))
     }
 
     /// The object kept under `key`, what is beside it, and whether only this
