@@ -295,12 +295,13 @@ unsafe extern "C-unwind" fn on_fmgr(
 /// `as_script` checked it, may have taken in a role change.
 #[pg_guard]
 unsafe extern "C-unwind" fn on_check_perms(range_table: *mut pg_sys::List, report: bool) -> bool {
-    if tenancy::in_script_sql() {
+    let script_sql = tenancy::in_script_sql();
+    if script_sql {
         if let Err(e) = tenancy::check_script_role() {
             ereport!(ERROR, e.code(), e.message());
         }
     }
-    if tenancy::in_script_sql() && !range_table.is_null() {
+    if script_sql && !range_table.is_null() {
         // SAFETY: the executor's range table, a List of RangeTblEntry.
         unsafe {
             for i in 0..(*range_table).length {

@@ -917,10 +917,7 @@ fn end_slot(ctx: &Ctx<'_>, loaded: &Loaded, a: &Atoms, small_input: bool) -> rqu
     let slot = slot.restore(ctx)?;
     if !alone {
         if slot.get::<Value>(SLOT_EXECUTION as usize)?.is_undefined() {
-            slot.set(
-                SLOT_EXECUTION as usize,
-                execution(ctx, [a.id, a.trigger, a.attempt])?,
-            )?;
+            keep_execution(ctx, &slot, [a.id, a.trigger, a.attempt])?;
         }
         return Ok(());
     }
@@ -956,6 +953,17 @@ fn execution<'js>(
     let attempt = Value::new_int(ctx.clone(), attempt);
     let props = [(id_, id), (trigger_, trigger), (attempt_, attempt)];
     Ok(sealed(ctx, &props)?.into_value())
+}
+
+/// The current run's `execution`, made now and kept in its slot.
+fn keep_execution<'js>(
+    ctx: &Ctx<'js>,
+    slot: &rquickjs::Array<'js>,
+    names: [qjs::JSAtom; 3],
+) -> rquickjs::Result<Value<'js>> {
+    let e = execution(ctx, names)?;
+    slot.set(SLOT_EXECUTION as usize, e.clone())?;
+    Ok(e)
 }
 
 /// The kept plain-run ctx, its slot set to `input` and `execution`, if
@@ -1054,11 +1062,10 @@ fn slot_getter<'js>(
                     Value::from_raw(ctx.clone(), qjs::JS_DupValue(ctx.as_raw().as_ptr(), *data));
                 (ctx, slot)
             };
-            let made = execution(&ctx, names).and_then(|e| {
-                let slot = slot.as_array().ok_or(rquickjs::Error::Unknown)?;
-                slot.set(SLOT_EXECUTION as usize, e.clone())?;
-                Ok(e)
-            });
+            let made = slot
+                .as_array()
+                .ok_or(rquickjs::Error::Unknown)
+                .and_then(|slot| keep_execution(&ctx, slot, names));
             match made {
                 // SAFETY: a new reference for the caller; `e` frees its own.
                 Ok(e) => unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), e.as_raw()) },
