@@ -1,6 +1,7 @@
 //! Every jsrt.* setting, with typed accessors.
 
-use std::ffi::CString;
+use std::ffi::{c_char, c_void, CString};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 
@@ -54,16 +55,38 @@ static HTTP_IDLE_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 static HTTP_MAX_CONNECTIONS: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 static CACHE_MAX_TENANT_BYTES: GucSetting<i32> = GucSetting::<i32>::new(64 << 20);
 
+/// Counts the assignments of jsrt.tenant (SET, RESET, a transaction's end
+/// undoing one, a function's SET clause: Postgres calls the assign hook for
+/// each). A call site that resolved its script under one count knows the
+/// tenant is unchanged while the count is: no string compare per row.
+static TENANT_ASSIGNMENTS: AtomicU64 = AtomicU64::new(0);
+
+// The hook cannot fail: it only counts.
+unsafe extern "C-unwind" fn tenant_assigned(_: *const c_char, _: *mut c_void) {
+    TENANT_ASSIGNMENTS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// How many times jsrt.tenant was assigned in this backend.
+pub fn tenant_assignments() -> u64 {
+    TENANT_ASSIGNMENTS.load(Ordering::Relaxed)
+}
+
 pub fn init() {
-    GucRegistry::define_string_guc(
-        c"jsrt.tenant",
-        c"The session's tenant id; set it with jsrt.set_tenant(name).",
-        c"Every tenant-scoped jsrt function acts on this tenant.",
-        &TENANT,
-        // Superuser-only: everyone else goes through jsrt.set_tenant, which checks membership.
-        GucContext::Suset,
-        GucFlags::default(),
-    );
+    // SAFETY: the hook is a plain counter: it cannot panic or raise.
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"jsrt.tenant",
+            c"The session's tenant id; set it with jsrt.set_tenant(name).",
+            c"Every tenant-scoped jsrt function acts on this tenant.",
+            &TENANT,
+            // Superuser-only: everyone else goes through jsrt.set_tenant, which checks membership.
+            GucContext::Suset,
+            GucFlags::default(),
+            None,
+            Some(tenant_assigned),
+            None,
+        );
+    }
 
     int(
         c"jsrt.max_execution_time_ms",

@@ -112,19 +112,46 @@ fn same_key(a: &str, b: &str) -> bool {
 /// statement: its calls take none of their own.
 #[derive(Default)]
 pub struct SiteScript {
-    /// the tenant, the cache generation, the key, and the script
-    resolved: Option<(String, u64, String, Rc<Script>)>,
+    resolved: Option<Resolved>,
     places: Option<Places<quota::Hold>>,
 }
 
+struct Resolved {
+    tenant: String,
+    /// jsrt.tenant's assignments (`gucs::tenant_assignments`) when `tenant` was read or last checked
+    assignments: u64,
+    /// the script cache's generation
+    generation: u64,
+    key: String,
+    script: Rc<Script>,
+}
+
 impl SiteScript {
+    /// The script `key` names for the session's tenant.
     pub fn get(&mut self, key: &str) -> Result<Rc<Script>, Error> {
+        self.get_as(key, |k| same_key(k, key))
+    }
+
+    /// The same for a site whose key never changes: a typed function's, whose
+    /// key is its body. (Not compared per call.)
+    pub fn get_fixed(&mut self, key: &str) -> Result<Rc<Script>, Error> {
+        self.get_as(key, |_| true)
+    }
+
+    fn get_as(&mut self, key: &str, same: impl Fn(&str) -> bool) -> Result<Rc<Script>, Error> {
         // SAFETY: on the backend's main thread, inside the calling transaction.
         unsafe { pg_sys::AcceptInvalidationMessages() };
         let generation = scripts::generation();
-        if let Some((t, g, k, script)) = &self.resolved {
-            if *g == generation && same_key(k, key) && gucs::tenant_is(t) {
-                return Ok(script.clone());
+        let assignments = gucs::tenant_assignments();
+        if let Some(r) = &mut self.resolved {
+            if r.generation == generation && same(&r.key) {
+                if r.assignments == assignments {
+                    return Ok(r.script.clone());
+                }
+                if gucs::tenant_is(&r.tenant) {
+                    r.assignments = assignments;
+                    return Ok(r.script.clone());
+                }
             }
         }
         let tenant = gucs::tenant().ok_or(Error::NoTenant)?;
@@ -135,12 +162,18 @@ impl SiteScript {
         let same = self
             .resolved
             .as_ref()
-            .is_some_and(|(.., s)| s.id == script.id);
+            .is_some_and(|r| r.script.id == script.id);
         if !same || self.places.is_none() {
             self.places = None;
             self.places = Some(hold_places(&script)?);
         }
-        self.resolved = Some((tenant, generation, key.to_string(), script.clone()));
+        self.resolved = Some(Resolved {
+            tenant,
+            assignments,
+            generation,
+            key: key.to_string(),
+            script: script.clone(),
+        });
         Ok(script)
     }
 }
@@ -186,7 +219,25 @@ pub fn execute_typed(
         places_held: true,
         ..Call::new(script, "", trigger, "{}")
     };
-    let done = run(&call)?;
+    let started = Instant::now();
+    // A completed call whose history keeps errors only (the default) gives no result to look at.
+    let quiet = script.history == "errors";
+    let result = run_as(&call, started, quiet)?;
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let Some(result) = result else {
+        counters::run_finished(
+            trigger,
+            "completed",
+            duration_ms / 1000.0,
+            (script.key, &script.tenant_name, &script.name),
+        );
+        return Ok(());
+    };
+    let done = Done {
+        result,
+        duration_ms,
+    };
+    done.count(&call);
     match &done.result.outcome {
         Ok(_) => {
             if script.history == "sampled" {
@@ -423,15 +474,30 @@ struct Done {
 }
 
 fn run(call: &Call<'_>) -> Result<Done, Error> {
+    let started = Instant::now();
+    let done = match run_as(call, started, false)? {
+        Some(result) => Done {
+            result,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        },
+        None => Done::nothing(),
+    };
+    done.count(call);
+    Ok(done)
+}
+
+/// Makes the run `call` says, started at `started`. None when the run
+/// completed and `quiet`: its result is not wanted (an embedded call whose
+/// history keeps errors only).
+fn run_as(call: &Call<'_>, started: Instant, quiet: bool) -> Result<Option<Box<RunResult>>, Error> {
     let script = call.script;
     let limits = script.limits.capped(&gucs::caps());
     let _places = match call.places_held {
         true => None,
         false => Some(take_places(script, call.tenant_counted)?),
     };
-    let clock = Instant::now();
     let req = RunRequest {
-        started: clock,
+        started,
         script_key: script.key,
         tenant_key: script.tenant_key,
         script_id: &script.id,
@@ -454,35 +520,23 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
     };
     let go = || {
         with_runtime(script.tenant_key, |rt| {
-            rt.run(&req, &mut || bytecode(script))
+            rt.run(&req, &mut || bytecode(script), quiet)
         })
     };
-    let result = if call.own_writes_roll_back {
+    if call.own_writes_roll_back {
         // The one rule for every trigger but the synchronous ones (whose
         // writes are the caller's): a run that does not complete leaves none
         // of its writes; only its record is kept.
-        subxact::run_if(
-            AssertUnwindSafe(go),
-            |r| matches!(r, Ok(r) if r.outcome.is_ok()),
-        )
+        subxact::run_if(AssertUnwindSafe(go), |r| {
+            matches!(r, Ok(Some(r)) if r.outcome.is_ok())
+        })
         .map_err(|c| Error::Postgres {
             code: c.code,
             message: c.message,
-        })??
+        })?
     } else {
-        go()?
-    };
-    let done = Done {
-        result,
-        duration_ms: clock.elapsed().as_secs_f64() * 1000.0,
-    };
-    counters::run_finished(
-        call.trigger,
-        done.failed_status(),
-        done.duration_ms / 1000.0,
-        (script.key, &script.tenant_name, &script.name),
-    );
-    Ok(done)
+        go()
+    }
 }
 
 /// A run's places under its tenant's cap (unless `tenant_counted`: held
@@ -541,6 +595,17 @@ impl Done {
             }),
             duration_ms: 0.0,
         }
+    }
+
+    /// Counts the run in the metrics.
+    fn count(&self, call: &Call<'_>) {
+        let s = call.script;
+        counters::run_finished(
+            call.trigger,
+            self.failed_status(),
+            self.duration_ms / 1000.0,
+            (s.key, &s.tenant_name, &s.name),
+        );
     }
 
     fn failed_status(&self) -> &'static str {

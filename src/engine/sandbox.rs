@@ -250,14 +250,15 @@ pub struct RunRequest<'a> {
 /// as `main(ctx, ...args)`, and what it returns goes to `result` (instead of
 /// becoming JSON text).
 pub trait Typed {
-    /// The arguments after ctx. `kept` is what the loaded script keeps from
-    /// call to call for them (a trigger's `tg`, its rows' shapes).
+    /// Adds the arguments after ctx to `argv`. `kept` is what the loaded
+    /// script keeps from call to call for them (a trigger's `tg`, its rows' shapes).
     fn args<'js>(
         &self,
         ctx: &Ctx<'js>,
         names: &Names<'_>,
         kept: &Kept,
-    ) -> rquickjs::Result<Vec<Value<'js>>>;
+        argv: &mut Argv<'_, 'js>,
+    ) -> rquickjs::Result<()>;
     fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()>;
 }
 
@@ -495,12 +496,15 @@ impl TenantRuntime {
         })
     }
 
-    /// Runs one script version. `bytecode` is asked for only when the version is not loaded.
+    /// Runs one script version. `bytecode` is asked for only when the version
+    /// is not loaded. None when the run completed and `quiet` said its result
+    /// (logs, usage) is not wanted: nothing is gathered for it.
     pub fn run(
         &mut self,
         req: &RunRequest<'_>,
         bytecode: &mut dyn FnMut() -> Result<Rc<[u8]>, Failure>,
-    ) -> Box<RunResult> {
+        quiet: bool,
+    ) -> Option<Box<RunResult>> {
         let start = req.started;
         self.watch.started.set(Some(start));
         super::stdlib::run_started(start);
@@ -570,11 +574,16 @@ impl TenantRuntime {
             self.loaded.remove(&req.script_key);
             self.runtime.run_gc();
         }
-        let mut logs = self.logs.borrow_mut().take();
         let usage = scope.finish();
         if let (Some(message), Ok(_)) = (&usage.commit_failure, &outcome) {
             outcome = Err(Failure::new(FailureKind::Thrown, "Error", message.clone()));
         }
+        if quiet && outcome.is_ok() {
+            // Its logs are let go now, not held until the next run.
+            self.logs.borrow_mut().reset(0);
+            return None;
+        }
+        let mut logs = self.logs.borrow_mut().take();
         if let Some(r) = (!usage.secrets.is_empty())
             .then(|| crate::redact::Redactor::new(&usage.secrets))
             .flatten()
@@ -594,12 +603,12 @@ impl TenantRuntime {
             }
         }
         // Boxed: the result passes up through several frames, and moving it costs a copy each.
-        Box::new(RunResult {
+        Some(Box::new(RunResult {
             outcome: outcome.map_err(Box::new),
             memory_used_bytes,
             logs,
             usage,
-        })
+        }))
     }
 
     /// Pending jobs left by a run would run in the next one: the caller drops
@@ -711,13 +720,13 @@ fn call(
             None => run_ctx(&ctx, loaded, req, memory, names).map_err(js)?,
         };
 
-        let returned: Value = match req.typed {
-            Some(t) => {
-                let args = t.args(&ctx, names, &loaded.kept).map_err(js)?;
-                call_with(&ctx, &main, c.into_value(), &args).map_err(js)?
-            }
-            None => call_with(&ctx, &main, c.into_value(), &[]).map_err(js)?,
-        };
+        let mut argv = Argv::new(&ctx);
+        argv.push(c.into_value());
+        if let Some(t) = req.typed {
+            t.args(&ctx, names, &loaded.kept, &mut argv).map_err(js)?;
+        }
+        let returned = argv.call(&main).map_err(js)?;
+        drop(argv);
         let value = settle(&ctx, &returned, watch).map_err(js)?;
         if req.typed.is_none() {
             end_slot(&ctx, loaded, a, small_input(req)).map_err(js)?;
@@ -786,40 +795,95 @@ fn call(
     })
 }
 
-/// `f(first, ...rest)`, the arguments borrowed: no argument list is built per call.
-fn call_with<'js>(
-    ctx: &Ctx<'js>,
-    f: &Function<'js>,
-    first: Value<'js>,
-    rest: &[Value<'js>],
-) -> rquickjs::Result<Value<'js>> {
-    const ON_STACK: usize = 16;
-    let mut stack = [qjs::JS_UNDEFINED; ON_STACK];
-    let mut heap = Vec::new();
-    let argv: &mut [qjs::JSValue] = if rest.len() < ON_STACK {
-        &mut stack[..=rest.len()]
-    } else {
-        heap.resize(rest.len() + 1, qjs::JS_UNDEFINED);
-        &mut heap
-    };
-    argv[0] = first.as_raw();
-    for (slot, v) in argv[1..].iter_mut().zip(rest) {
-        *slot = v.as_raw();
-    }
-    // SAFETY: the live context of `ctx`; `f` and every argument are borrowed from values that live
-    // across the call (JS_Call takes no ownership of them) and the result is a new reference.
-    unsafe {
-        let r = qjs::JS_Call(
-            ctx.as_raw().as_ptr(),
-            f.as_raw(),
-            qjs::JS_UNDEFINED,
-            argv.len() as i32,
-            argv.as_mut_ptr(),
-        );
-        if qjs::JS_IsException(r) {
-            return Err(rquickjs::Error::Exception);
+/// Arguments up to this many stay on the stack.
+const ARGV_ON_STACK: usize = 16;
+
+/// A call's arguments, as owned raw values: on the stack up to
+/// `ARGV_ON_STACK`, and with no Ctx per value (a Value holds one, and
+/// making one dups the context: typed calls pass their arguments per row).
+pub struct Argv<'a, 'js> {
+    ctx: &'a Ctx<'js>,
+    stack: [qjs::JSValue; ARGV_ON_STACK],
+    /// all of them, once there are more than the stack holds
+    heap: Vec<qjs::JSValue>,
+    len: usize,
+}
+
+impl<'a, 'js> Argv<'a, 'js> {
+    fn new(ctx: &'a Ctx<'js>) -> Self {
+        Argv {
+            ctx,
+            stack: [qjs::JS_UNDEFINED; ARGV_ON_STACK],
+            heap: Vec::new(),
+            len: 0,
         }
-        Ok(Value::from_raw(ctx.clone(), r))
+    }
+
+    /// Adds `v`, whose reference passes to the list.
+    ///
+    /// # Safety
+    /// `v` is a value of this context's runtime that the caller owns (and no longer frees).
+    pub unsafe fn push_raw(&mut self, v: qjs::JSValue) {
+        if self.len < ARGV_ON_STACK {
+            self.stack[self.len] = v;
+        } else {
+            if self.heap.is_empty() {
+                self.heap.extend_from_slice(&self.stack);
+            }
+            self.heap.push(v);
+        }
+        self.len += 1;
+    }
+
+    pub fn push(&mut self, v: Value<'js>) {
+        // SAFETY: a value of this context, given its own reference for the list
+        // before `v` drops the one it had.
+        unsafe {
+            let raw = qjs::JS_DupValue(self.ctx.as_raw().as_ptr(), v.as_raw());
+            self.push_raw(raw);
+        }
+    }
+
+    fn values(&mut self) -> &mut [qjs::JSValue] {
+        match self.len {
+            n if n <= ARGV_ON_STACK => &mut self.stack[..n],
+            _ => &mut self.heap,
+        }
+    }
+
+    /// `f(...arguments)`.
+    fn call(&mut self, f: &Function<'js>) -> rquickjs::Result<Value<'js>> {
+        let ctx = self.ctx.as_raw().as_ptr();
+        let argv = self.values();
+        // SAFETY: the live context of `ctx`; `f` and the arguments live across the call (JS_Call
+        // takes no ownership of them) and the result is a new reference.
+        unsafe {
+            let r = qjs::JS_Call(
+                ctx,
+                f.as_raw(),
+                qjs::JS_UNDEFINED,
+                argv.len() as i32,
+                argv.as_mut_ptr(),
+            );
+            if qjs::JS_IsException(r) {
+                return Err(rquickjs::Error::Exception);
+            }
+            Ok(Value::from_raw(self.ctx.clone(), r))
+        }
+    }
+}
+
+impl Drop for Argv<'_, '_> {
+    fn drop(&mut self) {
+        let ctx = self.ctx.as_raw().as_ptr();
+        for &v in self.values().iter() {
+            // SAFETY: the list's own references, of this context.
+            unsafe {
+                if qjs::JS_VALUE_HAS_REF_COUNT(v) {
+                    qjs::JS_FreeValue(ctx, v);
+                }
+            }
+        }
     }
 }
 

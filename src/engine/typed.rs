@@ -20,7 +20,7 @@ use super::convert::{Arg, ReadOptions};
 use super::host::db::{arg, datum};
 use super::host::js::freeze;
 use super::run;
-use super::sandbox::{get, object_of, replace, word, Kept, Make, Names, Shapes, Typed};
+use super::sandbox::{get, object_of, replace, word, Argv, Kept, Make, Names, Shapes, Typed};
 use super::sql::{self, Cell, Decoder, Param};
 use crate::catalog::scripts;
 use crate::error::{Error, OrRaise};
@@ -193,7 +193,7 @@ impl Site {
     /// it while no script changed (the cache's generation), else resolved
     /// again, taking its places.
     fn script(&mut self) -> Rc<scripts::Script> {
-        match self.site_script.get(&self.script) {
+        match self.site_script.get_fixed(&self.script) {
             Ok(s) => s,
             Err(Error::NoTenant) => raise(
                 Code::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -377,17 +377,13 @@ struct FunctionCall<'a> {
     result: RefCell<Option<Arg>>,
 }
 
-/// A call's value (None: SQL NULL) as the script is given it.
+/// A call's value (None: SQL NULL) as the script is given it, owned by the caller.
 ///
 /// # Safety
 /// `d` is a datum of the type `how` was made for, alive during the call.
-unsafe fn js_of<'js>(
-    ctx: &Ctx<'js>,
-    d: Option<Datum>,
-    how: &Decoder,
-) -> rquickjs::Result<Value<'js>> {
+unsafe fn js_of(ctx: &Ctx<'_>, d: Option<Datum>, how: &Decoder) -> rquickjs::Result<qjs::JSValue> {
     match d {
-        None => Ok(Value::new_null(ctx.clone())),
+        None => Ok(qjs::JS_NULL),
         // SAFETY: the caller's.
         Some(d) => unsafe { datum(ctx, d, how) },
     }
@@ -426,12 +422,13 @@ impl Typed for FunctionCall<'_> {
         ctx: &Ctx<'js>,
         _: &Names<'_>,
         _: &Kept,
-    ) -> rquickjs::Result<Vec<Value<'js>>> {
-        let given = self.given.iter().zip(self.decoders);
-        // SAFETY: as in `cells`.
-        given
-            .map(|(a, d)| unsafe { js_of(ctx, Self::non_null(a), d) })
-            .collect()
+        argv: &mut Argv<'_, 'js>,
+    ) -> rquickjs::Result<()> {
+        for (a, d) in self.given.iter().zip(self.decoders) {
+            // SAFETY: as in `cells`; the value is new, and passes to `argv`.
+            unsafe { argv.push_raw(js_of(ctx, Self::non_null(a), d)?) };
+        }
+        Ok(())
     }
 
     fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()> {
@@ -562,8 +559,12 @@ impl Row {
 
     /// Column `i` as the JS value the script is given.
     fn value<'js>(&self, ctx: &Ctx<'js>, i: usize, col: &Column) -> rquickjs::Result<Value<'js>> {
-        // SAFETY: a datum of the row, of the column's type, alive for the call.
-        unsafe { js_of(ctx, self.non_null(i), &col.decoder) }
+        // SAFETY: a datum of the row, of the column's type, alive for the call; the new
+        // value passes to the Value.
+        unsafe {
+            let v = js_of(ctx, self.non_null(i), &col.decoder)?;
+            Ok(Value::from_raw(ctx.clone(), v))
+        }
     }
 
     fn cells(&self, shape: &RowShape) -> &[Cell] {
@@ -665,7 +666,8 @@ impl Typed for TriggerCall<'_> {
         ctx: &Ctx<'js>,
         names: &Names<'_>,
         kept: &Kept,
-    ) -> rquickjs::Result<Vec<Value<'js>>> {
+        argv: &mut Argv<'_, 'js>,
+    ) -> rquickjs::Result<()> {
         let a = names.atoms;
         let shape = self.shape.atoms(ctx, names)?;
         kept.shapes
@@ -692,7 +694,8 @@ impl Typed for TriggerCall<'_> {
         if let Some((tg, ())) = kept.tg.take(ctx, key) {
             if replace(ctx, &tg, a.new, &new)? && replace(ctx, &tg, a.old, &old)? {
                 kept.tg.keep(ctx, key, &tg, ());
-                return Ok(vec![tg.into_value()]);
+                argv.push(tg.into_value());
+                return Ok(());
             }
         }
         let targs = rquickjs::Array::new(ctx.clone())?;
@@ -719,7 +722,8 @@ impl Typed for TriggerCall<'_> {
         let writable_from = props.len() - 2;
         let tg = object_of(ctx, &props, Make::Sealed { writable_from })?;
         kept.tg.keep(ctx, key, &tg, ());
-        Ok(vec![tg.into_value()])
+        argv.push(tg.into_value());
+        Ok(())
     }
 
     fn result<'js>(&self, ctx: &Ctx<'js>, value: Value<'js>) -> rquickjs::Result<()> {

@@ -536,26 +536,46 @@ pub fn rows_to_js<'js>(ctx: &Ctx<'js>, rows: Rows) -> Js<'js> {
     Ok(out.into_value())
 }
 
-/// A datum as the JS value `cell` makes of its decoded Cell; the scalars a
-/// typed call is passed most go straight from the datum, with no copy between.
+/// A datum as the JS value `cell` makes of its decoded Cell, owned by the
+/// caller as a raw value (a typed call's arguments go to `Argv` as such);
+/// the scalars a typed call is passed most go straight from the datum, with
+/// no copy between.
 ///
 /// # Safety
 /// `d` is a non-null datum of the type `how` was made for, alive during the call.
-pub unsafe fn datum<'js>(ctx: &Ctx<'js>, d: pgrx::pg_sys::Datum, how: &sql::Decoder) -> Js<'js> {
+pub unsafe fn datum(
+    ctx: &Ctx<'_>,
+    d: pgrx::pg_sys::Datum,
+    how: &sql::Decoder,
+) -> rquickjs::Result<qjs::JSValue> {
     use sql::Decoder;
+    let owned = |v: Value<'_>| {
+        // SAFETY: the caller's reference, taken before `v` drops its own.
+        unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), v.as_raw()) }
+    };
     Ok(match how {
-        Decoder::Bool => Value::new_bool(ctx.clone(), d.value() != 0),
-        Decoder::Int2 => Value::new_int(ctx.clone(), d.value() as i16 as i32),
-        Decoder::Int4 => Value::new_int(ctx.clone(), d.value() as i32),
-        Decoder::Float8 => Value::new_float(ctx.clone(), f64::from_bits(d.value() as u64)),
+        Decoder::Bool => match d.value() {
+            0 => qjs::JS_FALSE,
+            _ => qjs::JS_TRUE,
+        },
+        Decoder::Int2 => qjs::JS_MKVAL(qjs::JS_TAG_INT, d.value() as i16 as i32),
+        Decoder::Int4 => qjs::JS_MKVAL(qjs::JS_TAG_INT, d.value() as i32),
+        Decoder::Float8 => qjs::JS_NewFloat64(f64::from_bits(d.value() as u64)),
         // SAFETY: the caller's text datum.
         Decoder::PlainText => match std::str::from_utf8(unsafe { sql::bytes_of(d) }) {
-            Ok(s) => rquickjs::String::from_str(ctx.clone(), s)?.into_value(),
+            // SAFETY: the context of this run; the new string is the caller's.
+            Ok(s) => unsafe {
+                let v = qjs::JS_NewStringLen(ctx.as_raw().as_ptr(), s.as_ptr().cast(), s.len() as _);
+                if qjs::JS_IsException(v) {
+                    return Err(rquickjs::Error::Exception);
+                }
+                v
+            },
             // SAFETY: as above.
-            Err(_) => cell(ctx, &unsafe { sql::decode(d, how) })?,
+            Err(_) => owned(cell(ctx, &unsafe { sql::decode(d, how) })?),
         },
         // SAFETY: as above.
-        _ => cell(ctx, &unsafe { sql::decode(d, how) })?,
+        _ => owned(cell(ctx, &unsafe { sql::decode(d, how) })?),
     })
 }
 
