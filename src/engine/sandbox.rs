@@ -290,15 +290,18 @@ pub struct RunResult {
 /// A loaded script version: its context and its default export.
 struct Loaded {
     // Persistent values must go before the context that owns them.
-    main: Persistent<Function<'static>>,
+    /// the default export, held for `main`, its value borrowed: a call passes it as it is
+    _main: Persistent<Function<'static>>,
+    main: qjs::JSValue,
     /// ctx.log, ctx.db, ctx.http, ...: the same objects for every run
     host: Vec<(qjs::JSAtom, Persistent<Object<'static>>)>,
     /// ctx.tenant and ctx.script: the same for every run of this version
     tenant: Persistent<Object<'static>>,
     script: Persistent<Object<'static>>,
     /// the ctx of typed function and trigger calls, by trigger: made once, as
-    /// its only per-call member (`execution.id`) is a getter
-    typed_ctx: RefCell<Vec<(String, Persistent<Object<'static>>)>>,
+    /// its only per-call member (`execution.id`) is a getter; with its value,
+    /// borrowed, to pass as it is
+    typed_ctx: RefCell<Vec<(String, Persistent<Object<'static>>, qjs::JSValue)>>,
     /// the ctx of a plain run (no event, no request) and the slot its input
     /// and execution are read from, passed again while nothing else holds it
     run_ctx: Reused<Persistent<rquickjs::Array<'static>>>,
@@ -325,6 +328,8 @@ pub struct TenantRuntime {
     uid: u64,
     pub last_used: u64,
     clock: u64,
+    /// a call's arguments (`Argv`), kept from call to call: no allocation per typed call
+    argv: Vec<qjs::JSValue>,
 }
 
 macro_rules! atoms {
@@ -493,6 +498,7 @@ impl TenantRuntime {
             runtime: std::mem::ManuallyDrop::new(runtime),
             last_used: 0,
             clock: 0,
+            argv: Vec::new(),
         })
     }
 
@@ -545,7 +551,7 @@ impl TenantRuntime {
         let mut outcome = match self.loaded.get_mut(&req.script_key) {
             Some(l) if l.digest == req.digest => {
                 l.last_used = clock;
-                call(l, req, &self.watch, &self.memory, &names)
+                call(l, req, &self.watch, &self.memory, &names, &mut self.argv)
             }
             _ => match bytecode().and_then(|code| self.load(req, &code)) {
                 Ok(mut l) => {
@@ -553,7 +559,7 @@ impl TenantRuntime {
                         remove_least_recent(&mut self.loaded, |l| l.last_used);
                     }
                     l.last_used = clock;
-                    let out = call(&l, req, &self.watch, &self.memory, &names);
+                    let out = call(&l, req, &self.watch, &self.memory, &names, &mut self.argv);
                     self.loaded.insert(req.script_key, l);
                     out
                 }
@@ -636,7 +642,7 @@ impl TenantRuntime {
         let context = Context::custom::<Intrinsics>(&self.runtime)
             .map_err(|e| cannot_create("context", e))?;
         let name = req.script_name;
-        let (main, host, tenant, script) = context.with(|ctx| -> Result<_, Failure> {
+        let (held, main, host, tenant, script) = context.with(|ctx| -> Result<_, Failure> {
             let js = |e| caught(&ctx, e, name);
             let log = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
             let console = make_logger(&ctx, &self.logs, &self.watch).map_err(js)?;
@@ -686,9 +692,10 @@ impl TenantRuntime {
                 ],
             )
             .map_err(js)?;
-            Ok((Persistent::save(&ctx, f.clone()), host, keep(tenant), keep(script)))
+            Ok((Persistent::save(&ctx, f.clone()), f.as_raw(), host, keep(tenant), keep(script)))
         })?;
         Ok(Loaded {
+            _main: held,
             main,
             host,
             tenant,
@@ -710,22 +717,20 @@ fn call(
     watch: &Watch,
     memory: &Memory,
     names: &Names<'_>,
+    argv: &mut Vec<qjs::JSValue>,
 ) -> Result<Option<String>, Failure> {
     let a = names.atoms;
     loaded.context.with(|ctx| {
         let js = |e| caught(&ctx, e, req.script_name);
-        let main = loaded.main.clone().restore(&ctx).map_err(js)?;
-        let c = match req.typed {
-            Some(_) => typed_ctx(&ctx, loaded, req, a).map_err(js)?,
-            None => run_ctx(&ctx, loaded, req, memory, names).map_err(js)?,
-        };
-
-        let mut argv = Argv::new(&ctx);
-        argv.push(c.into_value());
-        if let Some(t) = req.typed {
-            t.args(&ctx, names, &loaded.kept, &mut argv).map_err(js)?;
+        let mut argv = Argv::new(&ctx, argv);
+        match req.typed {
+            Some(t) => {
+                push_typed_ctx(&mut argv, loaded, req, a).map_err(js)?;
+                t.args(&ctx, names, &loaded.kept, &mut argv).map_err(js)?;
+            }
+            None => argv.push(run_ctx(&ctx, loaded, req, memory, names).map_err(js)?.into_value()),
         }
-        let returned = argv.call(&main).map_err(js)?;
+        let returned = argv.call(loaded.main).map_err(js)?;
         drop(argv);
         let value = settle(&ctx, &returned, watch).map_err(js)?;
         if req.typed.is_none() {
@@ -795,28 +800,18 @@ fn call(
     })
 }
 
-/// Arguments up to this many stay on the stack.
-const ARGV_ON_STACK: usize = 16;
-
-/// A call's arguments, as owned raw values: on the stack up to
-/// `ARGV_ON_STACK`, and with no Ctx per value (a Value holds one, and
-/// making one dups the context: typed calls pass their arguments per row).
+/// A call's arguments, as owned raw values: with no Ctx per value (a Value
+/// holds one, and making one dups the context: typed calls pass their
+/// arguments per row), in a list the runtime keeps from call to call.
 pub struct Argv<'a, 'js> {
     ctx: &'a Ctx<'js>,
-    stack: [qjs::JSValue; ARGV_ON_STACK],
-    /// all of them, once there are more than the stack holds
-    heap: Vec<qjs::JSValue>,
-    len: usize,
+    values: &'a mut Vec<qjs::JSValue>,
 }
 
 impl<'a, 'js> Argv<'a, 'js> {
-    fn new(ctx: &'a Ctx<'js>) -> Self {
-        Argv {
-            ctx,
-            stack: [qjs::JS_UNDEFINED; ARGV_ON_STACK],
-            heap: Vec::new(),
-            len: 0,
-        }
+    /// `values` is empty: a list frees what it holds when dropped.
+    fn new(ctx: &'a Ctx<'js>, values: &'a mut Vec<qjs::JSValue>) -> Self {
+        Argv { ctx, values }
     }
 
     /// Adds `v`, whose reference passes to the list.
@@ -824,15 +819,7 @@ impl<'a, 'js> Argv<'a, 'js> {
     /// # Safety
     /// `v` is a value of this context's runtime that the caller owns (and no longer frees).
     pub unsafe fn push_raw(&mut self, v: qjs::JSValue) {
-        if self.len < ARGV_ON_STACK {
-            self.stack[self.len] = v;
-        } else {
-            if self.heap.is_empty() {
-                self.heap.extend_from_slice(&self.stack);
-            }
-            self.heap.push(v);
-        }
-        self.len += 1;
+        self.values.push(v);
     }
 
     pub fn push(&mut self, v: Value<'js>) {
@@ -844,23 +831,16 @@ impl<'a, 'js> Argv<'a, 'js> {
         }
     }
 
-    fn values(&mut self) -> &mut [qjs::JSValue] {
-        match self.len {
-            n if n <= ARGV_ON_STACK => &mut self.stack[..n],
-            _ => &mut self.heap,
-        }
-    }
-
-    /// `f(...arguments)`.
-    fn call(&mut self, f: &Function<'js>) -> rquickjs::Result<Value<'js>> {
+    /// `f(...arguments)`, `f` a function of this context.
+    fn call(&mut self, f: qjs::JSValue) -> rquickjs::Result<Value<'js>> {
         let ctx = self.ctx.as_raw().as_ptr();
-        let argv = self.values();
+        let argv = &mut *self.values;
         // SAFETY: the live context of `ctx`; `f` and the arguments live across the call (JS_Call
         // takes no ownership of them) and the result is a new reference.
         unsafe {
             let r = qjs::JS_Call(
                 ctx,
-                f.as_raw(),
+                f,
                 qjs::JS_UNDEFINED,
                 argv.len() as i32,
                 argv.as_mut_ptr(),
@@ -876,7 +856,7 @@ impl<'a, 'js> Argv<'a, 'js> {
 impl Drop for Argv<'_, '_> {
     fn drop(&mut self) {
         let ctx = self.ctx.as_raw().as_ptr();
-        for &v in self.values().iter() {
+        for v in self.values.drain(..) {
             // SAFETY: the list's own references, of this context.
             unsafe {
                 if qjs::JS_VALUE_HAS_REF_COUNT(v) {
@@ -1227,22 +1207,23 @@ fn define_getter<'js>(
     Ok(())
 }
 
-/// The ctx of typed calls of `req.trigger`, made on the first: `input` is an
-/// empty object and `execution.id` a getter of the current run's id.
-fn typed_ctx<'js>(
-    ctx: &Ctx<'js>,
+/// Adds the ctx of typed calls of `req.trigger` to `argv`, made on the
+/// first: `input` is an empty object and `execution.id` a getter of the
+/// current run's id.
+fn push_typed_ctx<'js>(
+    argv: &mut Argv<'_, 'js>,
     loaded: &Loaded,
     req: &RunRequest<'_>,
     a: &Atoms,
-) -> rquickjs::Result<Object<'js>> {
-    if let Some((_, o)) = loaded
-        .typed_ctx
-        .borrow()
-        .iter()
-        .find(|(t, _)| t == req.trigger)
-    {
-        return o.clone().restore(ctx);
+) -> rquickjs::Result<()> {
+    let ctx = argv.ctx;
+    let made = loaded.typed_ctx.borrow();
+    if let Some((.., raw)) = made.iter().find(|(t, ..)| t == req.trigger) {
+        // SAFETY: a value of this context, which `typed_ctx` holds; the list gets its own reference.
+        unsafe { argv.push_raw(qjs::JS_DupValue(ctx.as_raw().as_ptr(), *raw)) };
+        return Ok(());
     }
+    drop(made);
     let input = Object::new(ctx.clone())?;
     freeze(ctx, &input);
     let getter = Function::new(ctx.clone(), |ctx: Ctx<'js>| {
@@ -1265,11 +1246,13 @@ fn typed_ctx<'js>(
         members.push((*atom, o.clone().restore(ctx)?.into_value()));
     }
     let c = sealed(ctx, &members)?;
-    loaded
-        .typed_ctx
-        .borrow_mut()
-        .push((req.trigger.to_string(), Persistent::save(ctx, c.clone())));
-    Ok(c)
+    loaded.typed_ctx.borrow_mut().push((
+        req.trigger.to_string(),
+        Persistent::save(ctx, c.clone()),
+        c.as_raw(),
+    ));
+    argv.push(c.into_value());
+    Ok(())
 }
 
 /// Runs jobs until `value` (a promise or not) settles, and returns what it settled to.
