@@ -407,14 +407,22 @@ fn int(
 }
 
 /// The caps the settings put on every script's own limits.
+/// An integer setting read where it is, without pgrx's check of the thread
+/// per read (a thread-local lookup each): for the settings every run reads,
+/// typed calls per row. Read on the main thread, as every run is made there.
+fn read(setting: &GucSetting<i32>) -> i32 {
+    // SAFETY: the setting's own variable, which Postgres assigns on this (the main) thread.
+    unsafe { *setting.as_ptr() }
+}
+
 pub fn caps() -> Limits {
     Limits {
-        time_ms: MAX_EXECUTION_TIME_MS.get() as u64,
-        memory_bytes: MAX_MEMORY_BYTES.get() as usize,
-        output_bytes: MAX_OUTPUT_SIZE_BYTES.get() as usize,
-        stack_bytes: MAX_STACK_BYTES.get() as usize,
-        log_bytes: MAX_LOG_BYTES.get() as usize,
-        api_calls: MAX_API_CALLS.get() as u64,
+        time_ms: read(&MAX_EXECUTION_TIME_MS) as u64,
+        memory_bytes: read(&MAX_MEMORY_BYTES) as usize,
+        output_bytes: read(&MAX_OUTPUT_SIZE_BYTES) as usize,
+        stack_bytes: read(&MAX_STACK_BYTES) as usize,
+        log_bytes: read(&MAX_LOG_BYTES) as usize,
+        api_calls: read(&MAX_API_CALLS) as u64,
         api_calls_per_minute: u64::MAX,
         concurrent_runs: u64::MAX,
         requests_per_minute: None,
@@ -453,7 +461,7 @@ pub fn cron_seconds() -> bool {
 }
 
 pub fn max_resident_bytes() -> usize {
-    MAX_RESIDENT_BYTES.get().max(1 << 20) as usize
+    read(&MAX_RESIDENT_BYTES).max(1 << 20) as usize
 }
 
 pub fn max_runtimes() -> usize {
