@@ -24,7 +24,8 @@ use crate::subxact;
 
 thread_local! {
     /// by tenant key (`Script.tenant_key`)
-    static RUNTIMES: RefCell<KeyMap<TenantRuntime>> = RefCell::new(KeyMap::default());
+    static RUNTIMES: RefCell<KeyMap<TenantRuntime>> =
+        const { RefCell::new(KeyMap::with_hasher(std::hash::BuildHasherDefault::new())) };
     /// by script id and source digest
     static BYTECODE: RefCell<HashMap<(String, [u8; 32]), Bytecode>> = RefCell::new(HashMap::new());
     static SAMPLED: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());

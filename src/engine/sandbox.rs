@@ -671,7 +671,7 @@ impl TenantRuntime {
             // SAFETY: the bytecode came from compile::compile.
             let module = unsafe { Module::load(ctx.clone(), code) }.map_err(js)?;
             let (module, done) = module.eval().map_err(js)?;
-            settle(&ctx, &done.into_value(), &self.watch).map_err(js)?;
+            settle(&ctx, done.into_value(), &self.watch).map_err(js)?;
             let entry: Value = module.get("default").map_err(js)?;
             let Some(f) = entry.as_function() else {
                 return Err(Failure::new(
@@ -732,7 +732,7 @@ fn call(
         }
         let returned = argv.call(loaded.main).map_err(js)?;
         drop(argv);
-        let value = settle(&ctx, &returned, watch).map_err(js)?;
+        let value = settle(&ctx, returned, watch).map_err(js)?;
         if req.typed.is_none() {
             end_slot(&ctx, loaded, a, small_input(req)).map_err(js)?;
         }
@@ -1256,11 +1256,11 @@ fn push_typed_ctx<'js>(
 }
 
 /// Runs jobs until `value` (a promise or not) settles, and returns what it settled to.
-fn settle<'js>(ctx: &Ctx<'js>, value: &Value<'js>, watch: &Watch) -> rquickjs::Result<Value<'js>> {
-    let promise = value.as_promise();
+fn settle<'js>(ctx: &Ctx<'js>, value: Value<'js>, watch: &Watch) -> rquickjs::Result<Value<'js>> {
+    let promise = value.as_promise().cloned();
     if promise.is_none() && !watch.stopped() && !super::stdlib::may_have_timers() {
         // Settled, and no timer can be set (the usual embedded call).
-        return Ok(value.clone());
+        return Ok(value);
     }
     loop {
         if watch.stopped() {

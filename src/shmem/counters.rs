@@ -76,7 +76,15 @@ struct Pending {
 const BATCH: usize = 256;
 
 thread_local! {
-    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
+    static PENDING: RefCell<Pending> = const {
+        RefCell::new(Pending {
+            calls: 0,
+            runs: [[0; STATUSES.len()]; TRIGGERS.len()],
+            buckets: [[0; NBUCKETS]; TRIGGERS.len()],
+            micros_sum: [0; TRIGGERS.len()],
+            scripts: Vec::new(),
+        })
+    };
     static XACT_HOOKED: Cell<bool> = const { Cell::new(false) };
 }
 

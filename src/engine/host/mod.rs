@@ -42,6 +42,20 @@ pub struct Usage {
     pub made_id: Option<String>,
 }
 
+impl Usage {
+    const NONE: Usage = Usage {
+        api_calls: 0,
+        db_queries: 0,
+        http_requests: 0,
+        secrets: Vec::new(),
+        interrupted: None,
+        progress: None,
+        commits: 0,
+        commit_failure: None,
+        made_id: None,
+    };
+}
+
 struct Run {
     /// whether a run is going on (the rest is the last run's, for reuse)
     active: bool,
@@ -67,15 +81,15 @@ impl Run {
 
 thread_local! {
     /// The run going on, written over in place by the next: typed calls are hot.
-    static RUN: RefCell<Run> = RefCell::new(Run {
+    static RUN: RefCell<Run> = const { RefCell::new(Run {
         active: false,
         request: std::ptr::null(),
         execution_id: String::new(),
         depth: 0,
         deadline: None,
         limits: Limits::UNCAPPED,
-        usage: Usage::default(),
-    });
+        usage: Usage::NONE,
+    }) };
 }
 
 /// `f` of the run going on; None outside a run.
