@@ -1,4 +1,5 @@
 //! The JS engine: compile, sandbox and the limits of a run.
+pub mod clock;
 pub mod compile;
 pub mod convert;
 pub mod failure;

@@ -14,7 +14,7 @@ use super::ids::KeyMap;
 use super::sandbox::{
     remove_least_recent, BuiltInput, Outcome, RunRequest, RunResult, TenantRuntime, Typed,
 };
-use super::{compile, ids, quota};
+use super::{clock, compile, ids, quota};
 use crate::catalog::executions::{self, Queued, Record};
 use crate::catalog::scripts::{self, Script};
 use crate::error::Error;
@@ -220,11 +220,11 @@ pub fn execute_typed(
         places_held: true,
         ..Call::new(script, "", trigger, "{}")
     };
-    let started = Instant::now();
+    let started = clock::now();
     // A completed call whose history keeps errors only (the default) gives no result to look at.
     let quiet = script.history == "errors";
     let result = run_as(&call, started, quiet)?;
-    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let duration_ms = ms_since(started);
     let Some(result) = result else {
         counters::run_finished(
             trigger,
@@ -475,16 +475,20 @@ struct Done {
 }
 
 fn run(call: &Call<'_>) -> Result<Done, Error> {
-    let started = Instant::now();
+    let started = clock::now();
     let done = match run_as(call, started, false)? {
         Some(result) => Done {
             result,
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms: ms_since(started),
         },
         None => Done::nothing(),
     };
     done.count(call);
     Ok(done)
+}
+
+fn ms_since(started: Instant) -> f64 {
+    clock::now().saturating_duration_since(started).as_secs_f64() * 1000.0
 }
 
 /// Makes the run `call` says, started at `started`. None when the run
