@@ -1,5 +1,4 @@
 //! The JS engine: compile, sandbox and the limits of a run.
-pub mod clock;
 pub mod compile;
 pub mod convert;
 pub mod failure;

@@ -14,7 +14,7 @@ use super::ids::KeyMap;
 use super::sandbox::{
     remove_least_recent, BuiltInput, Outcome, RunRequest, RunResult, TenantRuntime, Typed,
 };
-use super::{clock, compile, ids, quota};
+use super::{compile, ids, quota};
 use crate::catalog::executions::{self, Queued, Record};
 use crate::catalog::scripts::{self, Script};
 use crate::error::Error;
@@ -220,7 +220,7 @@ pub fn execute_typed(
         places_held: true,
         ..Call::new(script, "", trigger, "{}")
     };
-    let started = clock::now();
+    let started = Instant::now();
     // A completed call whose history keeps errors only (the default) gives no result to look at.
     let quiet = script.history == "errors";
     let result = run_as(&call, started, quiet)?;
@@ -475,7 +475,7 @@ struct Done {
 }
 
 fn run(call: &Call<'_>) -> Result<Done, Error> {
-    let started = clock::now();
+    let started = Instant::now();
     let done = match run_as(call, started, false)? {
         Some(result) => Done {
             result,
@@ -488,7 +488,7 @@ fn run(call: &Call<'_>) -> Result<Done, Error> {
 }
 
 fn ms_since(started: Instant) -> f64 {
-    clock::now().saturating_duration_since(started).as_secs_f64() * 1000.0
+    started.elapsed().as_secs_f64() * 1000.0
 }
 
 /// Makes the run `call` says, started at `started`. None when the run
@@ -532,9 +532,10 @@ fn run_as(call: &Call<'_>, started: Instant, quiet: bool) -> Result<Option<Box<R
         // The one rule for every trigger but the synchronous ones (whose
         // writes are the caller's): a run that does not complete leaves none
         // of its writes; only its record is kept.
-        subxact::run_if(AssertUnwindSafe(go), |r| {
-            matches!(r, Ok(Some(r)) if r.outcome.is_ok())
-        })
+        subxact::run_if(
+            AssertUnwindSafe(go),
+            |r| matches!(r, Ok(Some(r)) if r.outcome.is_ok()),
+        )
         .map_err(|c| Error::Postgres {
             code: c.code,
             message: c.message,

@@ -728,7 +728,11 @@ fn call(
                 push_typed_ctx(&mut argv, loaded, req, a).map_err(js)?;
                 t.args(&ctx, names, &loaded.kept, &mut argv).map_err(js)?;
             }
-            None => argv.push(run_ctx(&ctx, loaded, req, memory, names).map_err(js)?.into_value()),
+            None => argv.push(
+                run_ctx(&ctx, loaded, req, memory, names)
+                    .map_err(js)?
+                    .into_value(),
+            ),
         }
         let returned = argv.call(loaded.main).map_err(js)?;
         drop(argv);
@@ -1569,6 +1573,77 @@ pub struct Kept {
     pub tg: Reused,
     /// objects holding each shape a row object passes through as it is made
     pub shapes: Shapes,
+    /// short texts passed lately, as JS strings
+    pub texts: Texts,
+}
+
+/// Texts up to this many bytes are kept as the strings they were made into.
+const TEXT_BYTES: usize = 24;
+const TEXT_SLOTS: usize = 16;
+
+/// Short texts a typed call was passed lately (a status, a tier, a country
+/// code: a column of few values), each with the JS string made of it: the
+/// same bytes are passed again as the same string, with no allocation. A JS
+/// string cannot be changed, so sharing one is not seen. Two slots a text
+/// may be in, picked by its bytes.
+#[derive(Default)]
+pub struct Texts(RefCell<[Option<Text>; TEXT_SLOTS]>);
+
+struct Text {
+    len: usize,
+    bytes: [u8; TEXT_BYTES],
+    _held: Persistent<rquickjs::String<'static>>,
+    /// `_held`'s value, borrowed
+    raw: qjs::JSValue,
+}
+
+impl Texts {
+    /// A new reference to the string of `bytes`: the kept one, else what
+    /// `make` makes (kept when it is a string of a short text).
+    pub fn string<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        bytes: &[u8],
+        make: impl FnOnce() -> rquickjs::Result<qjs::JSValue>,
+    ) -> rquickjs::Result<qjs::JSValue> {
+        if bytes.is_empty() || bytes.len() > TEXT_BYTES {
+            return make();
+        }
+        // Two slots a text may be in, picked by a hash of its first and last 8 bytes (or fewer).
+        let word = |b: &[u8]| b.iter().fold(0u64, |w, &x| w << 8 | u64::from(x));
+        let head = word(&bytes[..bytes.len().min(8)]);
+        let tail = word(&bytes[bytes.len().saturating_sub(8)..]);
+        let hash =
+            (head ^ tail.rotate_left(29) ^ bytes.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let first = (hash >> 60) as usize % TEXT_SLOTS & !1;
+        let mut slots = self.0.borrow_mut();
+        for slot in [first, first + 1] {
+            if let Some(t) = &slots[slot] {
+                if t.bytes[..t.len] == *bytes {
+                    // SAFETY: a value of this runtime, which `_held` keeps; the caller gets its own reference.
+                    return Ok(unsafe { qjs::JS_DupValue(ctx.as_raw().as_ptr(), t.raw) });
+                }
+            }
+        }
+        // A new text goes in the pair's first slot, the one there moving to the second.
+        slots.swap(first, first + 1);
+        let slot = first;
+        let v = make()?;
+        // SAFETY: `v` is the caller's new value; the Value takes a reference of its own.
+        let value =
+            unsafe { Value::from_raw(ctx.clone(), qjs::JS_DupValue(ctx.as_raw().as_ptr(), v)) };
+        if let Some(string) = value.into_string() {
+            let mut kept = [0; TEXT_BYTES];
+            kept[..bytes.len()].copy_from_slice(bytes);
+            slots[slot] = Some(Text {
+                len: bytes.len(),
+                bytes: kept,
+                raw: string.as_raw(),
+                _held: Persistent::save(ctx, string),
+            });
+        }
+        Ok(v)
+    }
 }
 
 /// Objects with the first 1, 2, ... n properties of a row, kept per row
@@ -1699,4 +1774,54 @@ fn make_logger<'js>(
         o.set(level, f)?;
     }
     Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_kept_and_exact() {
+        let rt = Runtime::new().expect("runtime");
+        let context = Context::full(&rt).expect("context");
+        context.with(|ctx| {
+            let texts = Texts::default();
+            let c = ctx.as_raw().as_ptr();
+            let make = |s: &str| {
+                // SAFETY: a new string of this context, passed to the caller.
+                Ok(unsafe { qjs::JS_NewStringLen(c, s.as_ptr().cast(), s.len() as _) })
+            };
+            let long = "x".repeat(TEXT_BYTES + 1);
+            let words = [
+                "basic",
+                "silver",
+                "gold",
+                "",
+                "é",
+                long.as_str(),
+                "silver2",
+                "Gold",
+            ];
+            let mut first = Vec::new();
+            for round in 0..3 {
+                for (i, w) in words.iter().enumerate() {
+                    let raw = texts
+                        .string(&ctx, w.as_bytes(), || make(w))
+                        .expect("string");
+                    // SAFETY: the new reference `string` gave; the Value frees it.
+                    let v = unsafe { Value::from_raw(ctx.clone(), raw) };
+                    let got: String = v.get().expect("a string");
+                    assert_eq!(got, *w);
+                    // SAFETY: the pointer of a string value, compared only.
+                    let ptr = unsafe { qjs::JS_VALUE_GET_PTR(raw) } as usize;
+                    if round == 0 {
+                        first.push(ptr);
+                    } else if i < 3 {
+                        // The three values of a column of few values are the strings made first.
+                        assert_eq!(ptr, first[i], "{w} was made again");
+                    }
+                }
+            }
+        });
+    }
 }

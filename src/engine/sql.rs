@@ -1046,6 +1046,22 @@ pub unsafe fn bytes_of<'a>(d: Datum) -> &'a [u8] {
     }
 }
 
+/// The bytes of a varlena stored inline and uncompressed; None for one that
+/// must be detoasted first.
+///
+/// # Safety
+/// As for `bytes_of`.
+pub unsafe fn inline_bytes<'a>(d: Datum) -> Option<&'a [u8]> {
+    // SAFETY: the caller's varlena, read only where it is.
+    unsafe {
+        let v = d.cast_mut_ptr::<pg_sys::varlena>();
+        if pgrx::varlena::varatt_is_4b_c(v) || pgrx::varlena::varatt_is_1b_e(v) {
+            return None;
+        }
+        Some(bytes_of(d))
+    }
+}
+
 /// Shapes the elements of a multi-dimensional array as nested arrays.
 fn nest(flat: &mut impl Iterator<Item = Cell>, dims: &[c_int]) -> Cell {
     match dims.split_first() {

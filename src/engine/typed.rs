@@ -421,12 +421,24 @@ impl Typed for FunctionCall<'_> {
         &self,
         ctx: &Ctx<'js>,
         _: &Names<'_>,
-        _: &Kept,
+        kept: &Kept,
         argv: &mut Argv<'_, 'js>,
     ) -> rquickjs::Result<()> {
-        for (a, d) in self.given.iter().zip(self.decoders) {
+        for (a, how) in self.given.iter().zip(self.decoders) {
+            let d = Self::non_null(a);
             // SAFETY: as in `cells`; the value is new, and passes to `argv`.
-            unsafe { argv.push_raw(js_of(ctx, Self::non_null(a), d)?) };
+            unsafe {
+                // A short text is passed as the string made of the same bytes lately.
+                let short = match (d, how) {
+                    (Some(d), Decoder::PlainText) => sql::inline_bytes(d),
+                    _ => None,
+                };
+                let v = match short {
+                    Some(bytes) => kept.texts.string(ctx, bytes, || js_of(ctx, d, how))?,
+                    None => js_of(ctx, d, how)?,
+                };
+                argv.push_raw(v);
+            }
         }
         Ok(())
     }

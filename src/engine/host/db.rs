@@ -565,7 +565,8 @@ pub unsafe fn datum(
         Decoder::PlainText => match std::str::from_utf8(unsafe { sql::bytes_of(d) }) {
             // SAFETY: the context of this run; the new string is the caller's.
             Ok(s) => unsafe {
-                let v = qjs::JS_NewStringLen(ctx.as_raw().as_ptr(), s.as_ptr().cast(), s.len() as _);
+                let v =
+                    qjs::JS_NewStringLen(ctx.as_raw().as_ptr(), s.as_ptr().cast(), s.len() as _);
                 if qjs::JS_IsException(v) {
                     return Err(rquickjs::Error::Exception);
                 }
