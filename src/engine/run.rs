@@ -160,6 +160,8 @@ impl SiteScript {
             return Err(Error::UnknownTenant(tenant));
         }
         let script = scripts::resolve(&tenant, key)?;
+        // Checked here, once per script the site resolves: its calls do not check again.
+        runnable(&script)?;
         let same = self
             .resolved
             .as_ref()
@@ -203,15 +205,14 @@ fn failed(script: &str, failure: &Failure, done: &Done) -> Error {
 /// script its arguments as JS values and takes its result. A success is
 /// recorded only when the script's history is `sampled` (functions and
 /// triggers run per row: their history is errors-only otherwise); a failure
-/// always, and it comes back as the Error to raise. The caller holds the
-/// script's places under the caps (`hold_places`, per call site).
+/// always, and it comes back as the Error to raise. The caller's call site
+/// (`SiteScript`) holds the script's places under the caps and found it runnable.
 pub fn execute_typed(
     script: &Script,
     trigger: &str,
     typed: &dyn Typed,
     history_input: &dyn Fn() -> String,
 ) -> Result<(), Error> {
-    runnable(script)?;
     let input = std::cell::OnceCell::new();
     // The execution id is made only if the script asks for it or a record is written.
     let call = Call {

@@ -580,15 +580,18 @@ impl TenantRuntime {
             self.loaded.remove(&req.script_key);
             self.runtime.run_gc();
         }
-        let usage = scope.finish();
-        if let (Some(message), Ok(_)) = (&usage.commit_failure, &outcome) {
-            outcome = Err(Failure::new(FailureKind::Thrown, "Error", message.clone()));
+        if outcome.is_ok() {
+            if let Some(message) = scope.commit_failure() {
+                outcome = Err(Failure::new(FailureKind::Thrown, "Error", message));
+            }
         }
         if quiet && outcome.is_ok() {
-            // Its logs are let go now, not held until the next run.
+            // Nothing is gathered; its logs are let go now, not held until the next run.
+            drop(scope);
             self.logs.borrow_mut().reset(0);
             return None;
         }
+        let usage = scope.finish();
         let mut logs = self.logs.borrow_mut().take();
         if let Some(r) = (!usage.secrets.is_empty())
             .then(|| crate::redact::Redactor::new(&usage.secrets))

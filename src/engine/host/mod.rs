@@ -148,6 +148,11 @@ impl RunScope {
         }
     }
 
+    /// Why a `ctx.commit()` of this run failed, if one did.
+    pub fn commit_failure(&self) -> Option<String> {
+        current(|run| run.usage.commit_failure.clone()).flatten()
+    }
+
     pub fn finish(self) -> Usage {
         current(|run| std::mem::take(&mut run.usage)).unwrap_or_default()
     }
