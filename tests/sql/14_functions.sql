@@ -144,8 +144,29 @@ SELECT jsrt.set_tenant('fn_b');
 SELECT masked(err($$SELECT fn_s.who()$$));
 RESET jsrt.tenant;
 SELECT err($$SELECT fn_s.who()$$);
+-- one call site (PL/pgSQL keeps a simple expression's for the transaction) follows the
+-- session's tenant from call to call: set again to the same, then to one the script is not of
+DO $$ DECLARE got text := ''; t text; BEGIN
+  FOREACH t IN ARRAY ARRAY['fn_a', 'fn_a', 'fn_b', 'fn_a'] LOOP
+    PERFORM jsrt.set_tenant(t);
+    BEGIN
+      got := got || fn_s.who() || '; ';
+    EXCEPTION WHEN insufficient_privilege THEN
+      got := got || 'refused; ';
+    END;
+  END LOOP;
+  RAISE NOTICE '%', got;
+END $$;
+RESET jsrt.tenant;
 SET ROLE fn_dev;
 SELECT jsrt.set_tenant('fn_a');
+-- short texts are passed as the strings made of the same bytes lately: each comes back exactly
+SELECT jsrt.create_script('echo_text', 'export default (ctx, t) => t', 'embedded', '{"status": "active"}') IS NOT NULL AS created;
+SELECT jsrt.create_function('echo_text', 'fn_s.echo_text(t text) returns text');
+SELECT count(*) AS texts, count(*) FILTER (WHERE fn_s.echo_text(t) IS DISTINCT FROM t) AS changed
+  FROM (SELECT (ARRAY['gold', 'silver', 'basic', '', 'é', 'Gold', 'silver2', repeat('x', 24), repeat('x', 25), NULL,
+                      'ü€😀', repeat('ab', 5000)])[1 + g % 12] || CASE WHEN g % 7 = 0 THEN g::text ELSE '' END AS t
+          FROM generate_series(1, 5000) g) s;
 -- a statement timeout stops a long call
 SELECT jsrt.create_script('spin', 'export default (ctx, n) => { let x = 0; for (;;) x++; }', 'embedded',
                           '{"status": "active", "resource_limits": {"max_execution_time_ms": 600000}}') IS NOT NULL AS created;
