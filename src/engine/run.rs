@@ -222,19 +222,21 @@ pub fn execute_typed(
         ..Call::new(script, "", trigger, "{}")
     };
     let started = Instant::now();
-    // A completed call whose history keeps errors only (the default) gives no result to look at.
-    let quiet = script.history == "errors";
+    // A completed call is recorded only for a `sampled` history: otherwise it gives no result to look at.
+    let quiet = script.history != "sampled";
     let result = run_as(&call, started, quiet)?;
-    let duration_ms = ms_since(started);
     let Some(result) = result else {
+        // Counted; timed only when asked for (jsrt.track_typed_call_timing: a clock read per call).
+        let seconds = gucs::track_typed_call_timing().then(|| ms_since(started) / 1000.0);
         counters::run_finished(
             trigger,
             "completed",
-            duration_ms / 1000.0,
+            seconds,
             (script.key, &script.tenant_name, &script.name),
         );
         return Ok(());
     };
+    let duration_ms = ms_since(started);
     let done = Done {
         result,
         duration_ms,
@@ -610,7 +612,7 @@ impl Done {
         counters::run_finished(
             call.trigger,
             self.failed_status(),
-            self.duration_ms / 1000.0,
+            Some(self.duration_ms / 1000.0),
             (s.key, &s.tenant_name, &s.name),
         );
     }

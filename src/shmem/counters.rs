@@ -88,12 +88,14 @@ thread_local! {
     static XACT_HOOKED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// A run ended. Without preload there is nowhere to count it. It is added
-/// to shared memory with others, at the latest when the transaction ends.
+/// A run ended, and took `seconds` (None: it was not timed, see
+/// `jsrt.track_typed_call_timing`). Without preload there is nowhere to count
+/// it. It is added to shared memory with others, at the latest when the
+/// transaction ends.
 pub fn run_finished(
     trigger: &str,
     status: &str,
-    seconds: f64,
+    seconds: Option<f64>,
     (key, tenant, script): (u128, &str, &str),
 ) {
     let (Some(t), Some(st)) = (
@@ -113,8 +115,10 @@ pub fn run_finished(
         let mut p = p.borrow_mut();
         p.calls += 1;
         p.runs[t][st] += 1;
-        p.buckets[t][metrics::bucket_index(seconds)] += 1;
-        p.micros_sum[t] += (seconds * 1e6) as u64;
+        if let Some(seconds) = seconds {
+            p.buckets[t][metrics::bucket_index(seconds)] += 1;
+            p.micros_sum[t] += (seconds * 1e6) as u64;
+        }
         // Newest first: a statement's rows run the same script.
         match p.scripts.iter_mut().rev().find(|(k, _)| *k == key) {
             Some((_, s)) => s.runs[st] += 1,

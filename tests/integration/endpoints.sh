@@ -89,6 +89,30 @@ out=$(sql "SELECT count(*) FILTER (WHERE e.trigger_data->>'status' = '200') > 20
              FROM jsrt.script_executions e WHERE e.trigger_type = 'http' AND e.tenant_id = jsrt.tenant_id()" | tail -1)
 check "requests are recorded with trigger http and their status" "$([ "$out" = "t|1" ] && echo 0 || { echo "  $out"; echo 1; })"
 
+# typed calls in /metrics: each completed call is counted; timed only with jsrt.track_typed_call_timing
+sql "SELECT jsrt.create_script('metric_fn', 'export default (ctx, n) => n + 1', 'embedded', '{\"status\": \"active\"}')" >/dev/null
+sql "SELECT jsrt.create_function('metric_fn', 'public.metric_fn(n int) returns int')" >/dev/null
+metric() { python3 - "$HTTP_PORT" "$1" <<'PY'
+import http.client, sys
+c = http.client.HTTPConnection('127.0.0.1', int(sys.argv[1]), timeout=5)
+c.request('GET', '/metrics')
+found = [l.rsplit(' ', 1)[1] for l in c.getresponse().read().decode().splitlines() if l.startswith(sys.argv[2] + ' ')]
+print(int(float(found[0])) if found else 0)
+PY
+}
+runs='jsrt_runs_total{trigger="function",status="completed"}'
+timed='jsrt_run_duration_seconds_count{trigger="function"}'
+r0=$(metric "$runs"); t0=$(metric "$timed")
+sql "SELECT sum(metric_fn(g)) FROM generate_series(1, 100) g" >/dev/null
+r1=$(metric "$runs"); t1=$(metric "$timed")
+check "typed calls are counted in /metrics and, by default, not timed: $((r1 - r0)) runs, $((t1 - t0)) timed" \
+  "$([ $((r1 - r0)) = 100 ] && [ $((t1 - t0)) = 0 ] && echo 0 || echo 1)"
+"${PSQL[@]}" -c "SET jsrt.track_typed_call_timing = on" -c "SELECT jsrt.set_tenant('$TENANT')" \
+  -c "SELECT sum(metric_fn(g)) FROM generate_series(1, 100) g" >/dev/null
+r2=$(metric "$runs"); t2=$(metric "$timed")
+check "with jsrt.track_typed_call_timing = on they are timed too: $((r2 - r1)) runs, $((t2 - t1)) timed" \
+  "$([ $((r2 - r1)) = 100 ] && [ $((t2 - t1)) = 100 ] && echo 0 || echo 1)"
+
 # kill -9 of a worker: Postgres restarts its processes, the postmaster keeps the port, and it answers again
 healthy() { python3 -c "
 import http.client, sys
