@@ -54,51 +54,53 @@ printf "   %-44s %8s us\n" "new connection + SELECT 1" "$c1" "new connection + f
   "new connection + PL/pgSQL peer, history row" "$cp"
 echo "   jsrt.execute over SELECT 1: $((cj - c1)) us   over the PL/pgSQL peer: $((cj - cp)) us"
 
-echo "3. pricing over 100000 rows (median of 5 runs, ms)"
-time_query() { # sql -> median ms of 5
-  for _ in 1 2 3 4 5; do
-    "${PSQL[@]}" -c '\timing on' -c "$1" | grep -Eo 'Time: [0-9.]+' | awk '{print $2}'
-  done | sort -n | sed -n 3p
+echo "3. pricing over 100000 rows (median of 7 rounds, ms; each round runs all four, in a new connection each)"
+# Interleaved: a slow spell of the machine falls on all four, not on one of them.
+rounds() { # rounds N sql... -> one median (ms) per sql, in order (of a sql's lines, the last is timed)
+  local n=$1; shift
+  local i=0 q
+  for _ in $(seq "$n"); do
+    i=0
+    for q in "$@"; do
+      i=$((i + 1))
+      local first=()
+      if [[ $q == *$'\n'* ]]; then first=(-c "${q%$'\n'*}"); fi
+      "${PSQL[@]}" "${first[@]}" -c '\timing on' -c "${q##*$'\n'}" | grep -Eo 'Time: [0-9.]+' | tail -1 | awk '{print $2}' >> "$work/round.$i"
+    done
+  done
+  for i in $(seq "$#"); do
+    sort -n "$work/round.$i" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+    rm -f "$work/round.$i"
+  done
 }
 "${PSQL[@]}" -c "SELECT sum((jsrt.execute('price', jsonb_build_object('qty', qty, 'unit_price', unit_price, 'tier', tier)))::numeric) FROM orders" > "$work/sum_js"
 "${PSQL[@]}" -c "SELECT sum(price_plpgsql(qty, unit_price, tier)::numeric) FROM orders" > "$work/sum_pl"
-pjs=$(time_query "SELECT sum((jsrt.execute('price', jsonb_build_object('qty', qty, 'unit_price', unit_price, 'tier', tier)))::numeric) FROM orders")
-ppl=$(time_query "SELECT sum(price_plpgsql(qty, unit_price, tier)) FROM orders")
-ppe=$(time_query "SELECT sum(price_plperl(qty, unit_price, tier)) FROM orders")
 "${PSQL[@]}" -c "SELECT sum(price_js(qty, unit_price, tier)) FROM orders" > "$work/sum_typed"
 "${PSQL[@]}" -c "SELECT sum(price_plpgsql(qty, unit_price, tier)) FROM orders" > "$work/sum_pl8"
-pty=$(time_query "SELECT sum(price_js(qty, unit_price, tier)) FROM orders")
+read -r pty pjs ppl ppe <<< "$(rounds 7 \
+  "SELECT sum(price_js(qty, unit_price, tier)) FROM orders" \
+  "SELECT sum((jsrt.execute('price', jsonb_build_object('qty', qty, 'unit_price', unit_price, 'tier', tier)))::numeric) FROM orders" \
+  "SELECT sum(price_plpgsql(qty, unit_price, tier)) FROM orders" \
+  "SELECT sum(price_plperl(qty, unit_price, tier)) FROM orders" | tr '\n' ' ')"
 printf "   %-44s %8s ms\n" "jsruntime typed function (LANGUAGE jsrt)" "$pty" "jsruntime embedded script, jsrt.execute + jsonb" "$pjs" \
   "PL/pgSQL" "$ppl" "PL/Perl" "$ppe"
 echo "   typed function / PL/pgSQL: $(ratio "$pty" "$ppl")   / PL/Perl: $(ratio "$pty" "$ppe")"
 echo "   jsrt.execute + jsonb / PL/pgSQL: $(ratio "$pjs" "$ppl")   / PL/Perl: $(ratio "$pjs" "$ppe")"
 echo "   same totals: jsonb $([ "$(cat "$work/sum_js")" = "$(cat "$work/sum_pl")" ] && echo yes || echo "no ($(cat "$work/sum_js") vs $(cat "$work/sum_pl"))"), typed $([ "$(cat "$work/sum_typed")" = "$(cat "$work/sum_pl8")" ] && echo yes || echo "no ($(cat "$work/sum_typed") vs $(cat "$work/sum_pl8"))")"
 
-echo "4. BEFORE INSERT trigger validating 100000 rows (median of 5 runs, ms)"
+echo "4. BEFORE INSERT trigger validating 100000 rows (median of 7 rounds of the three, ms)"
 lines="SELECT g, 'SKU-' || g, 1 + g % 50, (g % 1000) / 10.0 FROM generate_series(1, 100000) g"
-time_insert() { # table -> median ms of 5 inserts of 100000 rows into an empty table
-  for _ in 1 2 3 4 5; do
-    "${PSQL[@]}" -c "TRUNCATE $1" -c '\timing on' -c "INSERT INTO $1 (id, sku, qty, price) $lines" | grep -Eo 'Time: [0-9.]+' | tail -1 | awk '{print $2}'
-  done | sort -n | sed -n 3p
-}
-tjs=$(time_insert bench_lines_js)
-tpl=$(time_insert bench_lines_pl)
-tno=$(time_insert bench_lines_none)
+insert() { printf 'TRUNCATE %s\nINSERT INTO %s (id, sku, qty, price) %s' "$1" "$1" "$lines"; }
+read -r tjs tpl tno <<< "$(rounds 7 "$(insert bench_lines_js)" "$(insert bench_lines_pl)" "$(insert bench_lines_none)" | tr '\n' ' ')"
 printf "   %-44s %8s ms\n" "jsruntime trigger (LANGUAGE jsrt)" "$tjs" "PL/pgSQL trigger" "$tpl" "no trigger" "$tno"
 echo "   ratio jsruntime / PL/pgSQL: $(ratio "$tjs" "$tpl")   trigger cost alone (over no trigger): $(ratio "$(awk -v a="$tjs" -v n="$tno" 'BEGIN {print a - n}')" "$(awk -v a="$tpl" -v n="$tno" 'BEGIN {print a - n}')")"
 
-echo "5. ctx.db round trip (20000 queries in one call, mean per query, median of 5 calls)"
-per_query() { # sql -> median us per query of 5 calls of 20000 queries
-  for _ in 1 2 3 4 5; do
-    "${PSQL[@]}" -c '\timing on' -c "$1" | grep -Eo 'Time: [0-9.]+' | awk '{printf "%.2f\n", $2 * 1000 / 20000}'
-  done | sort -n | sed -n 3p
-}
+echo "5. ctx.db round trip (20000 queries in one call, mean per query, median of 7 rounds of the four)"
+per_query() { awk '{printf "%.2f\n", $1 * 1000 / 20000}'; }
 for q in select1 lookup; do
   "${PSQL[@]}" -c "SELECT jsrt.execute('db_$q', '{\"n\": 100}')" >/dev/null
-  js=$(per_query "SELECT jsrt.execute('db_$q', '{\"n\": 20000}')")
-  pl=$(per_query "SELECT db_${q}_plpgsql(20000)")
-  ps=$(per_query "SELECT db_${q}_plpgsql_subxact(20000)")
-  pe=$(per_query "SELECT db_${q}_plperl(20000)")
+  read -r js pl ps pe <<< "$(rounds 7 "SELECT jsrt.execute('db_$q', '{\"n\": 20000}')" "SELECT db_${q}_plpgsql(20000)" \
+    "SELECT db_${q}_plpgsql_subxact(20000)" "SELECT db_${q}_plperl(20000)" | per_query | tr '\n' ' ')"
   [ $q = select1 ] && label="select 1" || label="primary-key lookup"
   printf "   %-50s %8s us\n" "ctx.db, $label" "$js" "PL/pgSQL, $label" "$pl" \
     "PL/pgSQL, $label, in BEGIN/EXCEPTION" "$ps" "PL/Perl (prepared), $label" "$pe"
