@@ -1618,7 +1618,7 @@ impl Texts {
         let tail = word(&bytes[bytes.len().saturating_sub(8)..]);
         let hash =
             (head ^ tail.rotate_left(29) ^ bytes.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let first = (hash >> 60) as usize % TEXT_SLOTS & !1;
+        let first = ((hash >> 60) as usize % TEXT_SLOTS) & !1;
         let mut slots = self.0.borrow_mut();
         for slot in [first, first + 1] {
             if let Some(t) = &slots[slot] {
