@@ -495,8 +495,8 @@ fn ms_since(started: Instant) -> f64 {
 }
 
 /// Makes the run `call` says, started at `started`. None when the run
-/// completed and `quiet`: its result is not wanted (an embedded call whose
-/// history keeps errors only).
+/// completed and `quiet`: its result is not wanted (a typed call of a script
+/// whose history is not sampled).
 fn run_as(call: &Call<'_>, started: Instant, quiet: bool) -> Result<Option<Box<RunResult>>, Error> {
     let script = call.script;
     let limits = script.limits.capped(&gucs::caps());
