@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_void, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, GucValue};
 
 use crate::engine::limits::Limits;
 
@@ -415,15 +415,19 @@ fn int(
     );
 }
 
-/// The caps the settings put on every script's own limits.
-/// An integer setting read where it is, without pgrx's check of the thread
-/// per read (a thread-local lookup each): for the settings every run reads,
-/// typed calls per row. Read on the main thread, as every run is made there.
-fn read(setting: &GucSetting<i32>) -> i32 {
-    // SAFETY: the setting's own variable, which Postgres assigns on this (the main) thread.
-    unsafe { *setting.as_ptr() }
+/// A setting read where it is, without pgrx's check of the thread per read
+/// (a thread-local lookup each): for the settings every run reads, typed
+/// calls per row. Read on the main thread, as every run is made there.
+fn read<T: GucValue>(setting: &GucSetting<T>) -> T
+where
+    T::Raw: Copy,
+{
+    // SAFETY: the setting's own variable, which Postgres assigns on this (the main) thread;
+    // `from_raw` is what `GucSetting::get` makes of it.
+    unsafe { T::from_raw(*setting.as_ptr()) }
 }
 
+/// The caps the settings put on every script's own limits.
 pub fn caps() -> Limits {
     Limits {
         time_ms: read(&MAX_EXECUTION_TIME_MS) as u64,
@@ -580,8 +584,7 @@ pub fn http_queue_timeout() -> std::time::Duration {
 
 /// Read per typed call: no thread check (`read`).
 pub fn track_typed_call_timing() -> bool {
-    // SAFETY: the setting's own variable, which Postgres assigns on this (the main) thread.
-    unsafe { *TRACK_TYPED_CALL_TIMING.as_ptr() }
+    read(&TRACK_TYPED_CALL_TIMING)
 }
 
 pub fn metrics_per_script() -> bool {

@@ -242,17 +242,11 @@ pub fn execute_typed(
         duration_ms,
     };
     done.count(&call);
+    // A failure, or a sampled script's completed call (a quiet call came back above).
+    keep(&done, &call, None)?;
     match &done.result.outcome {
-        Ok(_) => {
-            if script.history == "sampled" {
-                keep(&done, &call, None)?;
-            }
-            Ok(())
-        }
-        Err(failure) => {
-            keep(&done, &call, None)?;
-            Err(failed(&script.name, failure, &done))
-        }
+        Ok(_) => Ok(()),
+        Err(failure) => Err(failed(&script.name, failure, &done)),
     }
 }
 

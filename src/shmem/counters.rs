@@ -61,7 +61,6 @@ pub fn init() {
 }
 
 /// Runs this backend counted and has not yet added to shared memory.
-#[derive(Default)]
 struct Pending {
     calls: usize,
     runs: [[u64; STATUSES.len()]; TRIGGERS.len()],
@@ -71,20 +70,29 @@ struct Pending {
     scripts: Vec<(u128, ScriptSeries)>,
 }
 
+impl Pending {
+    /// Nothing counted (a const, for the const thread-local).
+    const NONE: Pending = Pending {
+        calls: 0,
+        runs: [[0; STATUSES.len()]; TRIGGERS.len()],
+        buckets: [[0; NBUCKETS]; TRIGGERS.len()],
+        micros_sum: [0; TRIGGERS.len()],
+        scripts: Vec::new(),
+    };
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending::NONE
+    }
+}
+
 /// Runs counted here before one lock adds them: a lock per typed function
 /// call (per row) is a large part of such a call.
 const BATCH: usize = 256;
 
 thread_local! {
-    static PENDING: RefCell<Pending> = const {
-        RefCell::new(Pending {
-            calls: 0,
-            runs: [[0; STATUSES.len()]; TRIGGERS.len()],
-            buckets: [[0; NBUCKETS]; TRIGGERS.len()],
-            micros_sum: [0; TRIGGERS.len()],
-            scripts: Vec::new(),
-        })
-    };
+    static PENDING: RefCell<Pending> = const { RefCell::new(Pending::NONE) };
     static XACT_HOOKED: Cell<bool> = const { Cell::new(false) };
 }
 

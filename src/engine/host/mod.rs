@@ -22,7 +22,7 @@ use crate::subxact::Caught;
 use crate::tenancy::RunTenant;
 
 /// What a run used of the host API.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Usage {
     pub api_calls: u64,
     pub db_queries: u64,
@@ -42,7 +42,14 @@ pub struct Usage {
     pub made_id: Option<String>,
 }
 
+impl Default for Usage {
+    fn default() -> Self {
+        Usage::NONE
+    }
+}
+
 impl Usage {
+    /// Nothing used (a const, for the run state's const thread-local).
     const NONE: Usage = Usage {
         api_calls: 0,
         db_queries: 0,
