@@ -167,6 +167,15 @@ SELECT count(*) AS texts, count(*) FILTER (WHERE fn_s.echo_text(t) IS DISTINCT F
   FROM (SELECT (ARRAY['gold', 'silver', 'basic', '', 'é', 'Gold', 'silver2', repeat('x', 24), repeat('x', 25), NULL,
                       'ü€😀', repeat('ab', 5000)])[1 + g % 12] || CASE WHEN g % 7 = 0 THEN g::text ELSE '' END AS t
           FROM generate_series(1, 5000) g) s;
+-- a typed call's history: a completed call is recorded only for a sampled script (one in
+-- jsrt.history_sample_every, 100), never otherwise (the 5,000 calls above left none)
+SELECT count(*) AS echo_rows FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id
+ WHERE s.name = 'echo_text';
+SELECT jsrt.update_script('echo_text', options => '{"history": "sampled"}') IS NOT NULL AS updated;
+SELECT count(fn_s.echo_text(g::text)) AS calls FROM generate_series(1, 250) g;
+SELECT count(*) AS sampled_rows, min(e.trigger_type) AS trigger, min(e.status::text) AS status,
+       min((e.metrics->>'sample_every')::int) AS sample_every
+  FROM jsrt.script_executions e JOIN jsrt.scripts s ON s.id = e.script_id WHERE s.name = 'echo_text';
 -- a statement timeout stops a long call
 SELECT jsrt.create_script('spin', 'export default (ctx, n) => { let x = 0; for (;;) x++; }', 'embedded',
                           '{"status": "active", "resource_limits": {"max_execution_time_ms": 600000}}') IS NOT NULL AS created;
