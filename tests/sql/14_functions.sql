@@ -157,6 +157,16 @@ DO $$ DECLARE got text := ''; t text; BEGIN
   END LOOP;
   RAISE NOTICE '%', got;
 END $$;
+-- within one statement, whose call sites live for the statement: the tenant set per row (a
+-- superuser's set_config) is followed by a typed function and a planned jsrt.execute alike
+SELECT fn_s.who() AS same_tenant FROM unnest(ARRAY['fn_a', 'fn_a']) t
+ WHERE set_config('jsrt.tenant', (SELECT id::text FROM jsrt.tenants WHERE name = t), false) IS NOT NULL;
+SELECT masked(err($$SELECT fn_s.who() FROM unnest(ARRAY['fn_a', 'fn_a', 'fn_b']) t
+ WHERE set_config('jsrt.tenant', (SELECT id::text FROM jsrt.tenants WHERE name = t), false) IS NOT NULL$$));
+SELECT jsrt.execute('who', jsonb_build_object('n', 1)) AS planned_same_tenant FROM unnest(ARRAY['fn_a', 'fn_a']) t
+ WHERE set_config('jsrt.tenant', (SELECT id::text FROM jsrt.tenants WHERE name = t), false) IS NOT NULL;
+SELECT masked(err($$SELECT jsrt.execute('who', jsonb_build_object('n', 1)) FROM unnest(ARRAY['fn_a', 'fn_a', 'fn_b']) t
+ WHERE set_config('jsrt.tenant', (SELECT id::text FROM jsrt.tenants WHERE name = t), false) IS NOT NULL$$));
 RESET jsrt.tenant;
 SET ROLE fn_dev;
 SELECT jsrt.set_tenant('fn_a');
@@ -200,6 +210,15 @@ INSERT INTO fn_s.orders (sku, qty, price) VALUES ('ab-1', 1, 9.99), ('skip', 2, 
 SELECT err($$INSERT INTO fn_s.orders (sku, qty, price) VALUES ('bad', -1, 1)$$);
 UPDATE fn_s.orders SET qty = qty + 10 WHERE sku = 'AB-1';
 SELECT id, sku, qty, price, note FROM fn_s.orders ORDER BY id;
+-- a trigger's call site lives for its statement too: a row under another tenant (set per
+-- row by a superuser's set_config) is refused, and the statement with it
+RESET ROLE;
+SELECT masked(err($$INSERT INTO fn_s.orders (sku, qty, price)
+  SELECT 'tn-' || t, 1, 1 FROM unnest(ARRAY['fn_a', 'fn_a', 'fn_b']) t
+   WHERE set_config('jsrt.tenant', (SELECT id::text FROM jsrt.tenants WHERE name = t), false) IS NOT NULL$$));
+SELECT count(*) AS tn_rows FROM fn_s.orders WHERE sku LIKE 'TN-%';
+SET ROLE fn_dev;
+SELECT jsrt.set_tenant('fn_a');
 -- AFTER triggers see OLD; what they return is ignored
 SELECT jsrt.create_script('audit', $js$
 export default function (ctx, tg) {
