@@ -16,6 +16,7 @@ mod gucs;
 mod http;
 mod metrics;
 mod mgmt;
+mod nodes;
 mod outbound;
 mod redact;
 mod shmem;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use pgrx::prelude::*;
 
+use crate::catalog::lookup;
 use crate::error::{Error, OrRaise};
 
 /// This library's version, which its SQL scripts install as `extversion`.
@@ -39,23 +40,28 @@ pub fn catalog() -> Result<Catalog, Error> {
     if MATCHED.load(Ordering::Relaxed) {
         return Ok(Catalog::Current);
     }
-    // A read (select, not Spi::get_one, which takes a transaction id): the
-    // check runs on standbys too, in every jsrt function and so in row-level
-    // security's jsrt.tenant_id().
-    let v = Spi::connect(|c| {
-        c.select(
-            "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'jsruntime'",
-            Some(1),
-            &[],
-        )?
-        .first()
-        .get_one::<String>()
-    });
-    let found = match v {
-        Ok(Some(v)) if v == LIBRARY => Catalog::Current,
-        Ok(Some(v)) => Catalog::Other(v),
-        Ok(None) | Err(pgrx::spi::SpiError::InvalidPosition) => Catalog::Missing,
-        Err(e) => return Err(Error::Internal(format!("reading pg_extension: {e}"))),
+    // Read in place (no query to plan in every new backend), with the catalog
+    // snapshot: the check runs on standbys too, in every jsrt function and so
+    // in row-level security's jsrt.tenant_id().
+    let pg_extension = lookup::Table::open(pg_sys::ExtensionRelationId);
+    let version = pg_extension
+        .column("extname")
+        .zip(pg_extension.column("extversion"))
+        .and_then(|(name, version)| {
+            pg_extension
+                .find(
+                    pg_sys::Oid::from(pg_sys::ExtensionNameIndexId),
+                    &[(name, lookup::Key::Name(c"jsruntime"))],
+                    None,
+                    |r| r.text(version).flatten(),
+                )
+                .flatten()
+        });
+    drop(pg_extension);
+    let found = match version {
+        Some(v) if v == LIBRARY => Catalog::Current,
+        Some(v) => Catalog::Other(v),
+        None => Catalog::Missing,
     };
     // SAFETY: a plain read of a backend global that CREATE/ALTER EXTENSION set.
     let in_script = unsafe { pg_sys::creating_extension };

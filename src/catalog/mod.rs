@@ -2,5 +2,6 @@
 //! the functions the engine runs or checks.
 pub mod executions;
 pub mod exposed;
+pub mod lookup;
 pub mod proc;
 pub mod scripts;

@@ -15,6 +15,7 @@ use pgrx::prelude::*;
 use pgrx::spi::Spi;
 use sha2::{Digest, Sha256};
 
+use super::lookup;
 use crate::engine::limits::Limits;
 use crate::error::Error;
 
@@ -106,19 +107,139 @@ fn resolve_any(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
     Ok(script)
 }
 
-/// Reads the row with a new snapshot under READ COMMITTED (SPI's read-write
-/// mode takes one), not the calling statement's: that one may predate an
-/// update whose invalidation `resolve` has just taken in, and the old row
-/// would then be cached as current.
+/// Reads the row with a new snapshot under READ COMMITTED (as SPI's
+/// read-write mode takes one), not the calling statement's: that one may
+/// predate an update whose invalidation `resolve` has just taken in, and the
+/// old row would then be cached as current. A key that is both a script's
+/// name and another's id finds the id.
 fn load(tenant: &str, key: &str) -> Result<Script, Error> {
-    let row = Spi::connect_mut(|client| -> Result<Option<Script>, pgrx::spi::SpiError> {
-        if SCRIPTS_OID.get() == pg_sys::InvalidOid {
-            let oid = client
-                .select("SELECT 'jsrt.scripts'::regclass::oid", None, &[])?
-                .first()
-                .get_one::<pg_sys::Oid>()?;
-            SCRIPTS_OID.set(oid.unwrap_or(pg_sys::InvalidOid));
+    if SCRIPTS_OID.get() == pg_sys::InvalidOid {
+        SCRIPTS_OID.set(lookup::relation(c"scripts").unwrap_or(pg_sys::InvalidOid));
+    }
+    let row = match read_direct(tenant, key) {
+        Some(row) => row,
+        None => query(tenant, key)?,
+    };
+    match row {
+        Some(s) => Ok(s),
+        None if !tenant_exists(tenant)? => Err(Error::UnknownTenant(tenant.to_string())),
+        None => Err(Error::UnknownScript(key.to_string())),
+    }
+}
+
+/// `load`'s row through the primary and unique indexes (catalog/lookup.rs),
+/// when the caller provably sees what `query` would show it; None otherwise,
+/// and then `query` answers.
+fn read_direct(tenant: &str, key: &str) -> Option<Option<Script>> {
+    let tenant_bytes = crate::engine::ids::parse(tenant)?;
+    let scripts_oid = Some(SCRIPTS_OID.get()).filter(|&o| o != pg_sys::InvalidOid)?;
+    let scripts = lookup::Table::open(scripts_oid);
+    let tenants = lookup::Table::open(lookup::relation(c"tenants")?);
+    let (by_id, by_name, tenants_pkey) = (
+        lookup::relation(c"scripts_pkey")?,
+        lookup::relation(c"scripts_name_tenant_unique")?,
+        lookup::relation(c"tenants_pkey")?,
+    );
+    let c = |t: &lookup::Table, name| t.column(name);
+    let (id, tenant_id, name, version, status, kind, history, limits, source, input_schema) = (
+        c(&scripts, "id")?,
+        c(&scripts, "tenant_id")?,
+        c(&scripts, "name")?,
+        c(&scripts, "version")?,
+        c(&scripts, "status")?,
+        c(&scripts, "type")?,
+        c(&scripts, "history")?,
+        c(&scripts, "resource_limits")?,
+        c(&scripts, "source")?,
+        c(&scripts, "input_schema")?,
+    );
+    let (t_id, t_name, t_max_runs, t_state) = (
+        c(&tenants, "id")?,
+        c(&tenants, "name")?,
+        c(&tenants, "max_concurrent_runs")?,
+        c(&tenants, "state")?,
+    );
+    // Both tables' rights first: without them the query raises, and so must this.
+    if !scripts.shows(tenant_id, &tenant_bytes) || !tenants.shows(t_id, &tenant_bytes) {
+        return None;
+    }
+    let snapshot = lookup::Snapshot::take();
+    let read = |r: &lookup::Row<'_>| -> Option<Script> {
+        let text = |col| r.text(col).map(Option::unwrap_or_default);
+        let (id, tenant_id) = (text(id)?, text(tenant_id)?);
+        let limits = text(limits)?;
+        let source = text(source)?;
+        Some(Script {
+            key: crate::engine::ids::key(&id),
+            tenant_key: crate::engine::ids::key(&tenant_id),
+            id,
+            tenant_id,
+            tenant_name: String::new(),
+            tenant_max_runs: None,
+            name: text(name)?,
+            version: r.int(version).unwrap_or(1),
+            status: text(status)?,
+            kind: text(kind)?,
+            history: text(history)?,
+            limits: Limits::effective(
+                &serde_json::from_str(&limits).unwrap_or_default(),
+                &Limits::UNCAPPED,
+            ),
+            digest: Sha256::digest(source.as_bytes()).into(),
+            xmin: r.xmin(),
+            source,
+            input_schema: r.text(input_schema)?,
+            tenant_state: String::new(),
+        })
+    };
+    let by_key = crate::engine::ids::parse(key).and_then(|k| {
+        scripts
+            .find(
+                by_id,
+                &[(id, lookup::Key::Uuid(&k))],
+                Some(&snapshot),
+                |r| (r.uuid(tenant_id) == Some(tenant_bytes)).then(|| read(r)),
+            )
+            .flatten()
+    });
+    // found: the row, None when it could not be read here
+    let found = match by_key {
+        Some(found) => found,
+        None => {
+            let by_name = scripts.find(
+                by_name,
+                &[
+                    (tenant_id, lookup::Key::Uuid(&tenant_bytes)),
+                    (name, lookup::Key::Text(key)),
+                ],
+                Some(&snapshot),
+                read,
+            );
+            // no such row at all: the query finds none either
+            let Some(found) = by_name else {
+                return Some(None);
+            };
+            found
         }
+    };
+    let mut script = found?;
+    tenants.find(
+        tenants_pkey,
+        &[(t_id, lookup::Key::Uuid(&tenant_bytes))],
+        Some(&snapshot),
+        |r| {
+            script.tenant_name = r.text(t_name)?.unwrap_or_default();
+            script.tenant_max_runs = r.int(t_max_runs);
+            script.tenant_state = r.text(t_state)?.unwrap_or_default();
+            Some(())
+        },
+    )??;
+    Some(Some(script))
+}
+
+/// `load`'s query, which applies whatever rights and policies there are.
+fn query(tenant: &str, key: &str) -> Result<Option<Script>, Error> {
+    Spi::connect_mut(|client| -> Result<Option<Script>, pgrx::spi::SpiError> {
         let rows = client.update(
             "SELECT s.id::text, s.tenant_id::text, t.name, s.name::text, s.version, s.status::text,
                     s.type::text, s.history::text, s.resource_limits::text, s.source,
@@ -126,7 +247,8 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
                FROM jsrt.scripts s JOIN jsrt.tenants t ON t.id = s.tenant_id
               WHERE s.tenant_id = $1::uuid
                 AND (s.name = $2 OR s.id = CASE WHEN $2 ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
-                                                THEN $2::uuid END)",
+                                                THEN $2::uuid END)
+              ORDER BY s.name = $2",
             Some(1),
             &[tenant.into(), key.into()],
         )?;
@@ -154,12 +276,7 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
             tenant_state: text(14)?,
         }))
     })
-    .map_err(|e| Error::Internal(format!("reading jsrt.scripts: {e}")))?;
-    match row {
-        Some(s) => Ok(s),
-        None if !tenant_exists(tenant)? => Err(Error::UnknownTenant(tenant.to_string())),
-        None => Err(Error::UnknownScript(key.to_string())),
-    }
+    .map_err(|e| Error::Internal(format!("reading jsrt.scripts: {e}")))
 }
 
 fn tenant_exists(tenant: &str) -> Result<bool, Error> {

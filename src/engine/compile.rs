@@ -6,6 +6,7 @@ use std::cell::RefCell;
 
 use std::ffi::CString;
 
+use rquickjs::context::intrinsic;
 use rquickjs::{qjs, Context, Ctx, Runtime};
 
 use super::failure::{locate, Failure, FailureKind};
@@ -22,7 +23,10 @@ pub fn compile(name: &str, source: &str) -> Result<Vec<u8>, Failure> {
         if slot.is_none() {
             let rt = Runtime::new().map_err(internal)?;
             rt.set_memory_limit(256 << 20);
-            let ctx = Context::full(&rt).map_err(internal)?;
+            // Compiling needs the parser (Eval) and regular expression literals'
+            // compiler, not the builtins a full context makes in every new backend.
+            let ctx = Context::custom::<(intrinsic::Eval, intrinsic::RegExpCompiler)>(&rt)
+                .map_err(internal)?;
             *slot = Some((rt, ctx));
         }
         let Some((rt, ctx)) = slot.as_ref() else {

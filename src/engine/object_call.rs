@@ -19,6 +19,7 @@ use super::run;
 use super::sandbox::{define, BuiltInput, Kept, Make, Names, Shapes};
 use super::sql;
 use crate::error::OrRaise;
+use crate::nodes::{elements, node_as};
 
 /// A value's type, as jsonb_build_object makes it a JSON value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,27 +61,6 @@ pub fn jsonb_key_order(keys: &[&[u8]]) -> Vec<usize> {
     });
     order.dedup_by(|next, kept| keys[*next] == keys[*kept]);
     order
-}
-
-/// The expression `e` is, if it is of node type `tag`.
-///
-/// # Safety
-/// `e` is null or a valid Node.
-unsafe fn node_as<T>(e: *mut pg_sys::Node, tag: pg_sys::NodeTag) -> Option<*mut T> {
-    // SAFETY: the caller's node, read for its tag only.
-    (!e.is_null() && unsafe { (*e).type_ } == tag).then_some(e.cast())
-}
-
-/// The elements of a List of pointers.
-///
-/// # Safety
-/// `list` is NIL or a valid List of pointers, unchanged while the slice lives.
-unsafe fn elements<'a>(list: *mut pg_sys::List) -> &'a [pg_sys::ListCell] {
-    if list.is_null() {
-        return &[];
-    }
-    // SAFETY: the caller's list: `length` cells from `elements`.
-    unsafe { std::slice::from_raw_parts((*list).elements, (*list).length as usize) }
 }
 
 /// A text constant's value, if `e` is one (not null): a text or an
