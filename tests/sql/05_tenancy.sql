@@ -4,7 +4,7 @@ RESET jsrt.tenant;
 DO $$
 DECLARE r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['r_viewer', 'r_dev', 'r_admin', 'r_super', 'r_none'] LOOP
+    FOREACH r IN ARRAY ARRAY['r_viewer', 'r_dev', 'r_admin', 'r_super', 'r_none', 'r_exec_only'] LOOP
         IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
             EXECUTE format('DROP OWNED BY %I', r);
             EXECUTE format('DROP ROLE %I', r);
@@ -116,3 +116,71 @@ SELECT jsrt.unexpose_table('gadgets');
 SELECT relrowsecurity, (SELECT count(*) FROM pg_policy WHERE polrelid = 'gadgets'::regclass) AS policies,
        has_table_privilege('jsrt_script', 'gadgets', 'SELECT') AS script_role_can_read
   FROM pg_class WHERE oid = 'gadgets'::regclass;
+
+-- Finding a script reads its row through the indexes (catalog/lookup.rs) only when
+-- the caller provably sees it as the query would; otherwise the query answers, with
+-- whatever rights and policies there are. forget() drops this backend's cached scripts
+-- (every write to jsrt.scripts does), so that each call below looks the script up.
+CREATE FUNCTION pg_temp.forget() RETURNS void LANGUAGE sql AS $$ UPDATE jsrt.scripts SET name = name WHERE false $$;
+SELECT jsrt.set_tenant('shop_a');
+SELECT jsrt.create_script('lookup_me', 'export default () => "found"', 'oneoff', '{"status": "active"}') IS NOT NULL AS created;
+-- a role that may call jsrt.execute but not read jsrt.scripts: refused, as by the query
+GRANT USAGE ON SCHEMA jsrt TO r_exec_only;
+GRANT EXECUTE ON FUNCTION jsrt.execute(text, jsonb), jsrt._execute(text, text) TO r_exec_only;
+SELECT pg_temp.forget();
+SELECT set_config('jsrt.tenant', (SELECT id::text FROM jsrt.tenants WHERE name = 'shop_a'), false) IS NOT NULL AS tenant_set;
+SELECT as_role('r_exec_only', NULL, $$SELECT jsrt.execute('lookup_me')$$) AS exec_only_role;
+-- a restrictive policy a DBA adds hides the script from those it applies to
+CREATE POLICY hide_lookup_me ON jsrt.scripts AS RESTRICTIVE USING (name <> 'lookup_me');
+SELECT as_role('r_dev', 'shop_a', $$SELECT jsrt.execute('lookup_me')$$) AS dev_restricted;
+SELECT pg_temp.forget();
+SELECT jsrt.set_tenant('shop_a');
+SELECT jsrt.execute('lookup_me') AS superuser_bypasses_rls;
+DROP POLICY hide_lookup_me ON jsrt.scripts;
+-- so does a condition added to the extension's own policy, on scripts or on tenants
+ALTER POLICY tenant_isolation ON jsrt.scripts USING (tenant_id = jsrt.tenant_id() AND name <> 'lookup_me');
+SELECT as_role('r_dev', 'shop_a', $$SELECT jsrt.execute('lookup_me')$$) AS dev_policy_changed;
+ALTER POLICY tenant_isolation ON jsrt.scripts USING (tenant_id = jsrt.tenant_id());
+ALTER POLICY tenant_isolation ON jsrt.tenants USING (id = jsrt.tenant_id() AND name <> 'shop_a');
+SELECT regexp_replace(as_role('r_dev', 'shop_a', $$SELECT jsrt.execute('lookup_me')$$), '"[0-9a-f-]{36}"', '<id>') AS dev_tenants_policy_changed;
+ALTER POLICY tenant_isolation ON jsrt.tenants USING (id = jsrt.tenant_id());
+SELECT as_role('r_dev', 'shop_a', $$SELECT jsrt.execute('lookup_me')$$) AS dev_policy_restored;
+-- row_security off: the query would be filtered, so it fails instead
+SELECT pg_temp.forget();
+SELECT as_role('r_dev', 'shop_a', $$SELECT set_config('row_security', 'off', true) || jsrt.execute('lookup_me')$$) AS dev_row_security_off;
+-- a script made earlier in the same statement is found
+SELECT as_role('r_dev', 'shop_a', $$SELECT jsrt.create_script('made_now', 'export default () => "new"', 'oneoff', '{"status": "active"}') IS NOT NULL
+                                          AND jsrt.execute('made_now') = '"new"'$$) AS dev_same_statement;
+-- a key that is one script's id and another's name finds the script with that id,
+-- in either case, for a superuser (no row-level security) and through the policies
+SELECT jsrt.set_tenant('shop_a');
+INSERT INTO jsrt.scripts (id, tenant_id, name, source, type, status)
+VALUES ('a1b2c3d4-0000-4000-8000-000000000001', jsrt.tenant_id(), 'by_id_target', 'export default () => "by id"', 'oneoff', 'active');
+SELECT jsrt.create_script('a1b2c3d4-0000-4000-8000-000000000001', 'export default () => "by name"', 'oneoff', '{"status": "active"}') IS NOT NULL AS named_as_id;
+SELECT pg_temp.forget();
+SELECT jsrt.execute('a1b2c3d4-0000-4000-8000-000000000001') AS superuser_by_id;
+SELECT pg_temp.forget();
+SELECT as_role('r_dev', 'shop_a', $$SELECT jsrt.execute('a1b2c3d4-0000-4000-8000-000000000001')$$) AS dev_by_id,
+       as_role('r_dev', 'shop_a', $$SELECT jsrt.execute('A1B2C3D4-0000-4000-8000-000000000001')$$) AS dev_by_id_upper_case;
+SELECT pg_temp.forget();
+SELECT jsrt.set_tenant('shop_a');
+SELECT jsrt.execute('A1B2C3D4-0000-4000-8000-000000000001') AS superuser_by_id_upper_case;
+-- the query finds the same (a restrictive policy hiding nothing sends the lookup to it)
+CREATE POLICY hide_nothing ON jsrt.scripts AS RESTRICTIVE USING (true);
+SELECT as_role('r_dev', 'shop_a', $$SELECT jsrt.execute('a1b2c3d4-0000-4000-8000-000000000001')$$) AS dev_by_id_through_query;
+DROP POLICY hide_nothing ON jsrt.scripts;
+-- another tenant's script by its id: not this tenant's, whoever asks
+SELECT id AS seed_b_id FROM jsrt.scripts WHERE name = 'seed_b' \gset
+SELECT pg_temp.forget();
+SELECT replace(err(format('SELECT jsrt.execute(%L)', :'seed_b_id')), :'seed_b_id', '<seed_b id>') AS superuser_other_tenants_id;
+SELECT replace(as_role('r_dev', 'shop_a', format('SELECT jsrt.execute(%L)', :'seed_b_id')), :'seed_b_id', '<seed_b id>') AS dev_other_tenants_id;
+-- a source stored out of line (TOAST) is read whole
+SELECT jsrt.set_tenant('shop_a');
+SELECT jsrt.create_script('big_source', format('export default () => %L.length', string_agg(md5(g::text), '')), 'oneoff', '{"status": "active"}') IS NOT NULL AS big
+  FROM generate_series(1, 3000) g;
+SELECT length(source) > 8192 AS larger_than_a_page FROM jsrt.scripts WHERE name = 'big_source';
+SELECT pg_temp.forget();
+SELECT jsrt.set_tenant('shop_a');
+SELECT jsrt.execute('big_source') AS superuser_big;
+SELECT pg_temp.forget();
+SELECT as_role('r_dev', 'shop_a', $$SELECT jsrt.execute('big_source')$$) AS dev_big;
