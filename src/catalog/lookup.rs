@@ -97,7 +97,8 @@ impl Table {
     }
 
     /// Whether the current user sees a row whose column `tenant_col` holds
-    /// `tenant` just as a query would: SELECT granted on the table, and either
+    /// `tenant` just as a query would: USAGE on its schema and SELECT on the
+    /// table granted, and either
     /// no row-level security for this user, or the extension's own policies
     /// alone (no restrictive policy, no policy hook) with one permissive
     /// policy for everyone whose only condition is `tenant_col = jsrt.tenant_id()`,
@@ -107,8 +108,11 @@ impl Table {
         let relid = self.relid();
         // SAFETY: plain catalog checks inside a transaction, with noError: none raises.
         unsafe {
-            if pg_sys::pg_class_aclcheck(relid, pg_sys::GetUserId(), pg_sys::ACL_SELECT as _)
+            let (user, schema) = (pg_sys::GetUserId(), (*(*self.0).rd_rel).relnamespace);
+            if pg_sys::pg_namespace_aclcheck(schema, user, pg_sys::ACL_USAGE as _)
                 != pg_sys::AclResult::ACLCHECK_OK
+                || pg_sys::pg_class_aclcheck(relid, user, pg_sys::ACL_SELECT as _)
+                    != pg_sys::AclResult::ACLCHECK_OK
             {
                 return false;
             }

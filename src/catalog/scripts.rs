@@ -48,6 +48,42 @@ pub struct Script {
     pub tenant_state: String,
 }
 
+impl Script {
+    /// The fields `derive` fills, before it does.
+    const UNDERIVED: Script = Script {
+        id: String::new(),
+        tenant_id: String::new(),
+        key: 0,
+        tenant_key: 0,
+        tenant_name: String::new(),
+        tenant_max_runs: None,
+        name: String::new(),
+        version: 0,
+        status: String::new(),
+        kind: String::new(),
+        history: String::new(),
+        limits: Limits::UNCAPPED,
+        source: String::new(),
+        digest: [0; 32],
+        xmin: 0,
+        input_schema: None,
+        tenant_state: String::new(),
+    };
+
+    /// The script with what follows from its row: numeric keys, limits (from
+    /// `resource_limits` as text) and the source's digest.
+    fn derive(mut self, limits: &str) -> Script {
+        self.key = crate::engine::ids::key(&self.id);
+        self.tenant_key = crate::engine::ids::key(&self.tenant_id);
+        self.limits = Limits::effective(
+            &serde_json::from_str(limits).unwrap_or_default(),
+            &Limits::UNCAPPED,
+        );
+        self.digest = Sha256::digest(self.source.as_bytes()).into();
+        self
+    }
+}
+
 thread_local! {
     /// tenant -> name or id -> script
     static CACHE: RefCell<HashMap<String, HashMap<String, Rc<Script>>>> = RefCell::new(HashMap::new());
@@ -113,10 +149,9 @@ fn resolve_any(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
 /// old row would then be cached as current. A key that is both a script's
 /// name and another's id finds the id.
 fn load(tenant: &str, key: &str) -> Result<Script, Error> {
-    if SCRIPTS_OID.get() == pg_sys::InvalidOid {
-        SCRIPTS_OID.set(lookup::relation(c"scripts").unwrap_or(pg_sys::InvalidOid));
-    }
-    let row = match read_direct(tenant, key) {
+    let scripts = lookup::relation(c"scripts");
+    SCRIPTS_OID.set(scripts.unwrap_or(pg_sys::InvalidOid));
+    let row = match scripts.and_then(|oid| read_direct(oid, tenant, key)) {
         Some(row) => row,
         None => query(tenant, key)?,
     };
@@ -130,10 +165,9 @@ fn load(tenant: &str, key: &str) -> Result<Script, Error> {
 /// `load`'s row through the primary and unique indexes (catalog/lookup.rs),
 /// when the caller provably sees what `query` would show it; None otherwise,
 /// and then `query` answers.
-fn read_direct(tenant: &str, key: &str) -> Option<Option<Script>> {
+fn read_direct(scripts: pg_sys::Oid, tenant: &str, key: &str) -> Option<Option<Script>> {
     let tenant_bytes = crate::engine::ids::parse(tenant)?;
-    let scripts_oid = Some(SCRIPTS_OID.get()).filter(|&o| o != pg_sys::InvalidOid)?;
-    let scripts = lookup::Table::open(scripts_oid);
+    let scripts = lookup::Table::open(scripts);
     let tenants = lookup::Table::open(lookup::relation(c"tenants")?);
     let (by_id, by_name, tenants_pkey) = (
         lookup::relation(c"scripts_pkey")?,
@@ -167,30 +201,25 @@ fn read_direct(tenant: &str, key: &str) -> Option<Option<Script>> {
     let read = |r: &lookup::Row<'_>| -> Option<Script> {
         let text = |col| r.text(col).map(Option::unwrap_or_default);
         let (id, tenant_id) = (text(id)?, text(tenant_id)?);
-        let limits = text(limits)?;
-        let source = text(source)?;
-        Some(Script {
-            key: crate::engine::ids::key(&id),
-            tenant_key: crate::engine::ids::key(&tenant_id),
-            id,
-            tenant_id,
-            tenant_name: String::new(),
-            tenant_max_runs: None,
-            name: text(name)?,
-            version: r.int(version).unwrap_or(1),
-            status: text(status)?,
-            kind: text(kind)?,
-            history: text(history)?,
-            limits: Limits::effective(
-                &serde_json::from_str(&limits).unwrap_or_default(),
-                &Limits::UNCAPPED,
-            ),
-            digest: Sha256::digest(source.as_bytes()).into(),
-            xmin: r.xmin(),
-            source,
-            input_schema: r.text(input_schema)?,
-            tenant_state: String::new(),
-        })
+        Some(
+            Script {
+                id,
+                tenant_id,
+                tenant_name: String::new(),
+                tenant_max_runs: None,
+                name: text(name)?,
+                version: r.int(version).unwrap_or(1),
+                status: text(status)?,
+                kind: text(kind)?,
+                history: text(history)?,
+                source: text(source)?,
+                xmin: r.xmin(),
+                input_schema: r.text(input_schema)?,
+                tenant_state: String::new(),
+                ..Script::UNDERIVED
+            }
+            .derive(&text(limits)?),
+        )
     };
     let by_key = crate::engine::ids::parse(key).and_then(|k| {
         scripts
@@ -254,27 +283,25 @@ fn query(tenant: &str, key: &str) -> Result<Option<Script>, Error> {
         )?;
         let Some(r) = rows.into_iter().next() else { return Ok(None) };
         let text = |i| -> Result<String, pgrx::spi::SpiError> { Ok(r.get::<String>(i)?.unwrap_or_default()) };
-        let limits = text(9)?;
-        let (id, tenant_id) = (text(1)?, text(2)?);
-        Ok(Some(Script {
-            key: crate::engine::ids::key(&id),
-            tenant_key: crate::engine::ids::key(&tenant_id),
-            id,
-            tenant_id,
-            tenant_name: text(3)?,
-            tenant_max_runs: r.get::<i32>(12)?,
-            name: text(4)?,
-            version: r.get::<i32>(5)?.unwrap_or(1),
-            status: text(6)?,
-            kind: text(7)?,
-            history: text(8)?,
-            limits: Limits::effective(&serde_json::from_str(&limits).unwrap_or_default(), &Limits::UNCAPPED),
-            digest: Sha256::digest(text(10)?.as_bytes()).into(),
-            xmin: r.get::<i64>(11)?.unwrap_or(0) as u32,
-            source: text(10)?,
-            input_schema: r.get::<String>(13)?,
-            tenant_state: text(14)?,
-        }))
+        Ok(Some(
+            Script {
+                id: text(1)?,
+                tenant_id: text(2)?,
+                tenant_name: text(3)?,
+                tenant_max_runs: r.get::<i32>(12)?,
+                name: text(4)?,
+                version: r.get::<i32>(5)?.unwrap_or(1),
+                status: text(6)?,
+                kind: text(7)?,
+                history: text(8)?,
+                source: text(10)?,
+                xmin: r.get::<i64>(11)?.unwrap_or(0) as u32,
+                input_schema: r.get::<String>(13)?,
+                tenant_state: text(14)?,
+                ..Script::UNDERIVED
+            }
+            .derive(&text(9)?),
+        ))
     })
     .map_err(|e| Error::Internal(format!("reading jsrt.scripts: {e}")))
 }
