@@ -293,6 +293,14 @@ BEGIN
         RAISE EXCEPTION 'invalid catch_up "%"', NEW.catch_up USING ERRCODE = '22023',
             DETAIL = 'field "catch_up": none, one, or all (within catch_up_window_s)';
     END IF;
+    IF NEW.catch_up_window_s IS NULL OR NEW.catch_up_window_s NOT BETWEEN 1 AND 31536000 THEN
+        RAISE EXCEPTION 'invalid catch_up_window_s %', coalesce(NEW.catch_up_window_s::text, 'null') USING ERRCODE = '22023',
+            DETAIL = 'field "catch_up_window_s": 1 to 31536000 seconds (a year)';
+    END IF;
+    IF NEW.history IS NULL OR NEW.history NOT IN ('all', 'sampled', 'errors') THEN
+        RAISE EXCEPTION 'invalid history "%"', NEW.history USING ERRCODE = '22023',
+            DETAIL = 'field "history": all (a row per run), sampled (one successful run in jsrt.history_sample_every) or errors (failed runs only)';
+    END IF;
     IF NEW.type = 'http' THEN
         IF NEW.http_path IS NULL OR NEW.http_path !~ '^(/[A-Za-z0-9._~:@!$&''()*+,;=-]+)+/?$|^/$' OR NEW.http_path ~ '/\.\.?(/|$)' THEN
             RAISE EXCEPTION 'http script "%" needs an http_path like /orders/create, got %',
@@ -491,6 +499,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     tenant uuid := jsrt.current_tenant();
     new_id uuid;
+    e_state text; e_message text; e_detail text; e_hint text;
 BEGIN
     PERFORM jsrt._check_options(options);
     PERFORM set_config('jsrt.change_description', 'created', true);
@@ -522,6 +531,20 @@ BEGIN
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'a script named "%" already exists in this tenant', create_script.name
         USING ERRCODE = '23505';
+WHEN OTHERS THEN
+    -- Raised again from here, with its code, message, detail and hint: the caller's
+    -- context is this call, not the 20 lines of the statement above.
+    GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
+                            e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
+    IF e_detail = '' AND e_hint = '' THEN
+        RAISE EXCEPTION USING ERRCODE = e_state, MESSAGE = e_message;
+    ELSIF e_hint = '' THEN
+        RAISE EXCEPTION USING ERRCODE = e_state, MESSAGE = e_message, DETAIL = e_detail;
+    ELSIF e_detail = '' THEN
+        RAISE EXCEPTION USING ERRCODE = e_state, MESSAGE = e_message, HINT = e_hint;
+    ELSE
+        RAISE EXCEPTION USING ERRCODE = e_state, MESSAGE = e_message, DETAIL = e_detail, HINT = e_hint;
+    END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION jsrt.update_script(script text, source text DEFAULT NULL, options jsonb DEFAULT '{}',
@@ -531,6 +554,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, jsrt, pg_temp AS $$
 DECLARE
     cur jsrt.scripts := jsrt._resolve_script(script);
     new_version integer;
+    e_state text; e_message text; e_detail text; e_hint text;
 BEGIN
     PERFORM jsrt._check_options(options);
     PERFORM set_config('jsrt.change_description', coalesce(change_description, ''), true);
@@ -559,6 +583,20 @@ BEGIN
     RETURN new_version;
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'another script of this tenant already uses that name' USING ERRCODE = '23505';
+WHEN OTHERS THEN
+    -- Raised again from here, with its code, message, detail and hint: the caller's
+    -- context is this call, not the 20 lines of the statement above.
+    GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
+                            e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT;
+    IF e_detail = '' AND e_hint = '' THEN
+        RAISE EXCEPTION USING ERRCODE = e_state, MESSAGE = e_message;
+    ELSIF e_hint = '' THEN
+        RAISE EXCEPTION USING ERRCODE = e_state, MESSAGE = e_message, DETAIL = e_detail;
+    ELSIF e_detail = '' THEN
+        RAISE EXCEPTION USING ERRCODE = e_state, MESSAGE = e_message, HINT = e_hint;
+    ELSE
+        RAISE EXCEPTION USING ERRCODE = e_state, MESSAGE = e_message, DETAIL = e_detail, HINT = e_hint;
+    END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION jsrt.set_status(script text, status text) RETURNS void

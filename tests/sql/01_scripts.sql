@@ -22,6 +22,12 @@ SELECT err($$SELECT jsrt.create_script('s', 'export default () => 1', 'oneoff', 
 SELECT err(format('SELECT jsrt.create_script(%L, %L)', 'big', 'export default () => 1; //' || repeat('x', 102400)));
 SELECT err($$SELECT jsrt.create_script('syntax', E'export default function (ctx) {\n  return 1 +;\n}')$$);
 SELECT err($$SELECT jsrt.create_script('imports', 'import fs from "fs"; export default () => 1')$$);
+-- As psql shows such an error: the message with its line and column, the
+-- detail, and one line of context, the call (not the 20 lines of the statement
+-- the call runs inside); the same for update_script.
+SELECT jsrt.create_script('syntax', E'export default function (ctx) {\n  return 1 +;\n}');
+SELECT jsrt.create_script('s', 'export default () => 1', 'oneoff', '{"history": "some"}');
+SELECT err($$SELECT jsrt.create_script('s', 'export default () => 1', 'oneoff', '{"catch_up_window_s": 0}')$$);
 SELECT count(*) AS nothing_half_written FROM jsrt.scripts;
 
 -- type-specific scripts are accepted when complete
@@ -39,6 +45,7 @@ SELECT jsrt.update_script('price', 'export default (ctx) => ctx.input.qty * 12',
 SELECT jsrt.update_script('price', options => '{"description": "the price list"}');
 SELECT jsrt.update_script('price', 'export default (ctx) => ctx.input.qty * 15');
 SELECT err($$SELECT jsrt.update_script('price', 'export default (ctx) => {')$$);
+SELECT jsrt.update_script('price', 'export default (ctx) => {');
 SELECT jsrt.rollback_script('price', 1);
 SELECT err($$SELECT jsrt.rollback_script('price', 42)$$);
 SELECT version_number, v.source, change_description FROM jsrt.script_versions v
