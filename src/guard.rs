@@ -332,6 +332,16 @@ unsafe extern "C-unwind" fn on_check_perms(range_table: *mut pg_sys::List, repor
     }
 }
 
+/// Whether a query's permission check would do more than Postgres's own:
+/// another extension's hook (before or after ours), or ours acting (in script
+/// SQL). Reads that skip the query (catalog/lookup.rs) are taken only when not.
+pub fn permission_hooks_act() -> bool {
+    // SAFETY: plain reads of hook pointers set once, at load, on this thread.
+    let (prev, current) = unsafe { (PREV_CHECK_PERMS, pg_sys::ExecutorCheckPerms_hook) };
+    let ours: unsafe extern "C-unwind" fn(*mut pg_sys::List, bool) -> bool = on_check_perms;
+    prev.is_some() || current.map(|f| f as usize) != Some(ours as usize) || tenancy::in_script_sql()
+}
+
 #[cfg(test)]
 mod tests {
     use super::refusal;

@@ -96,14 +96,68 @@ impl Table {
         }
     }
 
+    /// Index jsrt.`name`, if it is what a lookup by `columns` needs: a valid,
+    /// ready, unique btree index of this table on exactly those columns (no
+    /// expression, no predicate), with their collations and default operator
+    /// families, so that its equality is the query's. Anything else (a failed
+    /// concurrent build, an index a DBA changed): None, and the caller asks the query.
+    pub fn unique_index(&self, name: &CStr, columns: &[Column]) -> Option<Oid> {
+        let oid = relation(name)?;
+        // SAFETY: catalog reads inside a transaction; the index is opened (locked as the scan
+        // will) only once it is known to be an index, and closed before this returns.
+        unsafe {
+            if pg_sys::get_rel_relkind(oid) as u8 != pg_sys::RELKIND_INDEX {
+                return None;
+            }
+            let index = pg_sys::index_open(oid, pg_sys::AccessShareLock as _);
+            let form = &*(*index).rd_index;
+            let keys = std::slice::from_raw_parts(
+                form.indkey.values.as_ptr(),
+                form.indnkeyatts.max(0) as usize,
+            );
+            let fits = form.indrelid == self.relid()
+                && form.indisunique
+                && form.indisvalid
+                && form.indisready
+                && form.indislive
+                && (*(*index).rd_rel).relam == pg_sys::BTREE_AM_OID
+                && keys.len() == columns.len()
+                && pg_sys::heap_attisnull(
+                    (*index).rd_indextuple,
+                    pg_sys::Anum_pg_index_indexprs as _,
+                    std::ptr::null_mut(),
+                )
+                && pg_sys::heap_attisnull(
+                    (*index).rd_indextuple,
+                    pg_sys::Anum_pg_index_indpred as _,
+                    std::ptr::null_mut(),
+                )
+                && columns.iter().zip(keys).enumerate().all(|(n, (c, &key))| {
+                    key == c.attno
+                        && *(*index).rd_indcollation.add(n) == c.collation
+                        && *(*index).rd_opfamily.add(n)
+                            == pg_sys::get_opclass_family(pg_sys::GetDefaultOpClass(
+                                c.typid,
+                                pg_sys::BTREE_AM_OID,
+                            ))
+                });
+            pg_sys::index_close(index, pg_sys::NoLock as _);
+            fits.then_some(oid)
+        }
+    }
+
     /// Whether the current user sees a row whose column `tenant_col` holds
-    /// `tenant` just as a query would: USAGE on its schema and SELECT on the
-    /// table granted, and either
-    /// no row-level security for this user, or the extension's own policies
-    /// alone (no restrictive policy, no policy hook) with one permissive
-    /// policy for everyone whose only condition is `tenant_col = jsrt.tenant_id()`,
-    /// met since `tenant` is the current tenant. Anything else: false, and
-    /// the caller asks the query, which applies whatever there is.
+    /// `tenant` just as a query would:
+    /// - USAGE on the table's schema and SELECT on the table granted;
+    /// - no permission hook but ours, and ours not acting (outside script SQL);
+    /// - and either no row-level security for this user, or only permissive
+    ///   policies, no policy hook, `row_security` on, and among the policies
+    ///   for SELECT that apply to this user, each either `true` or exactly
+    ///   `tenant_col = jsrt.tenant_id()` (with EXECUTE on that function and
+    ///   on uuid's `=`, as evaluating it needs), and `tenant` the current tenant.
+    ///
+    /// Anything else: false, and the caller asks the query, which applies
+    /// whatever there is.
     pub fn shows(&self, tenant_col: Column, tenant: &[u8; 16]) -> bool {
         let relid = self.relid();
         // SAFETY: plain catalog checks inside a transaction, with noError: none raises.
@@ -113,6 +167,7 @@ impl Table {
                 != pg_sys::AclResult::ACLCHECK_OK
                 || pg_sys::pg_class_aclcheck(relid, user, pg_sys::ACL_SELECT as _)
                     != pg_sys::AclResult::ACLCHECK_OK
+                || crate::guard::permission_hooks_act()
             {
                 return false;
             }
@@ -133,15 +188,22 @@ impl Table {
             if rs.is_null() {
                 return false;
             }
-            let policies = elements((*rs).policies);
-            let policy = |c: &pg_sys::ListCell| &*c.ptr_value.cast::<pg_sys::RowSecurityPolicy>();
-            policies.iter().all(|c| policy(c).permissive)
-                && policies.iter().any(|c| {
-                    let p = policy(c);
-                    matches!(p.polcmd as u8, b'*' | b'r')
-                        && for_everyone(p.roles)
-                        && is_tenant_qual(p.qual.cast(), tenant_col)
-                })
+            let mut shown = false;
+            for c in elements((*rs).policies) {
+                let p = &*c.ptr_value.cast::<pg_sys::RowSecurityPolicy>();
+                if !p.permissive {
+                    return false;
+                }
+                if !matches!(p.polcmd as u8, b'*' | b'r') || !applies_to(p.roles, user) {
+                    continue;
+                }
+                // The query evaluates every policy that applies: each must be one known here.
+                if !(is_true(p.qual.cast()) || is_tenant_qual(p.qual.cast(), tenant_col, user)) {
+                    return false;
+                }
+                shown = true;
+            }
+            shown
         }
     }
 
@@ -276,36 +338,55 @@ impl Row<'_> {
     }
 }
 
-/// Whether a policy's role list is PUBLIC's alone or includes it.
+/// Whether a policy's roles include PUBLIC or a role `user` has the privileges of.
 ///
 /// # Safety
 /// `roles` is a policy's detoasted oid array.
-unsafe fn for_everyone(roles: *mut pg_sys::ArrayType) -> bool {
+unsafe fn applies_to(roles: *mut pg_sys::ArrayType, user: Oid) -> bool {
     let Some(roles) = std::ptr::NonNull::new(roles) else {
         return false;
     };
-    // SAFETY: the caller's array; a policy's roles have no NULLs.
+    // SAFETY: the caller's array; a policy's roles have no NULLs. Membership is a syscache read.
     unsafe {
         let mut a = pgrx::array::RawArray::from_ptr(roles);
         a.nulls().is_none()
-            && a.data::<Oid>()
-                .as_ref()
-                .contains(&Oid::from(pg_sys::ACL_ID_PUBLIC))
+            && a.data::<Oid>().as_ref().iter().any(|&r| {
+                r == Oid::from(pg_sys::ACL_ID_PUBLIC) || pg_sys::has_privs_of_role(user, r)
+            })
     }
 }
 
-/// Whether `qual` is exactly `<tenant_col> = jsrt.tenant_id()` on uuids.
+/// Whether `qual` is the constant `true`.
 ///
 /// # Safety
 /// `qual` is null or a valid expression node.
-unsafe fn is_tenant_qual(qual: *mut pg_sys::Node, tenant_col: Column) -> bool {
+unsafe fn is_true(qual: *mut pg_sys::Node) -> bool {
+    // SAFETY: the caller's node, read in place.
+    unsafe {
+        node_as::<pg_sys::Const>(qual, pg_sys::NodeTag::T_Const).is_some_and(|c| {
+            (*c).consttype == pg_sys::BOOLOID && !(*c).constisnull && (*c).constvalue.value() != 0
+        })
+    }
+}
+
+/// Whether `qual` is exactly `<tenant_col> = jsrt.tenant_id()` on uuids, and
+/// `user` may execute both functions, as the query's evaluating it checks.
+///
+/// # Safety
+/// `qual` is null or a valid expression node.
+unsafe fn is_tenant_qual(qual: *mut pg_sys::Node, tenant_col: Column, user: Oid) -> bool {
     // SAFETY: the caller's expression, read in place; catalog lookups by oid.
     unsafe {
         let Some(op) = node_as::<pg_sys::OpExpr>(qual, pg_sys::NodeTag::T_OpExpr) else {
             return false;
         };
         let args = elements((*op).args);
-        if args.len() != 2 || pg_sys::get_opcode((*op).opno) != Oid::from(pg_sys::F_UUID_EQ) {
+        let may = |f: Oid| {
+            pg_sys::pg_proc_aclcheck(f, user, pg_sys::ACL_EXECUTE as _)
+                == pg_sys::AclResult::ACLCHECK_OK
+        };
+        let eq = pg_sys::get_opcode((*op).opno);
+        if args.len() != 2 || eq != Oid::from(pg_sys::F_UUID_EQ) || !may(eq) {
             return false;
         }
         let var = node_as::<pg_sys::Var>(args[0].ptr_value.cast(), pg_sys::NodeTag::T_Var);
@@ -322,6 +403,7 @@ unsafe fn is_tenant_qual(qual: *mut pg_sys::Node, tenant_col: Column) -> bool {
         }
         let name = pg_sys::get_func_name((*func).funcid);
         !name.is_null()
+            && may((*func).funcid)
             && CStr::from_ptr(name) == c"tenant_id"
             && pg_sys::get_func_namespace((*func).funcid)
                 == pg_sys::get_namespace_oid(c"jsrt".as_ptr(), true)

@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 use pgrx::prelude::*;
 use pgrx::spi::Spi;
+use pgrx::PgMemoryContexts;
 use sha2::{Digest, Sha256};
 
 use super::lookup;
@@ -84,9 +85,14 @@ impl Script {
     }
 }
 
+/// tenant -> name or id -> script
+type ByTenant = HashMap<String, HashMap<String, Rc<Script>>>;
+
 thread_local! {
-    /// tenant -> name or id -> script
-    static CACHE: RefCell<HashMap<String, HashMap<String, Rc<Script>>>> = RefCell::new(HashMap::new());
+    /// user -> tenant -> name or id -> script: what the user found (its rights and
+    /// row-level security decide what a lookup shows), so another role, after
+    /// SET ROLE or in a SECURITY DEFINER function, looks the script up again
+    static CACHE: RefCell<HashMap<pg_sys::Oid, ByTenant>> = RefCell::new(HashMap::new());
     static SCRIPTS_OID: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::InvalidOid) };
     /// counts the times the cache was dropped, for caches built on it (routes, API keys)
     static GENERATION: Cell<u64> = const { Cell::new(0) };
@@ -120,7 +126,16 @@ fn resolve_any(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
     // Take in invalidations other backends committed since we last looked.
     // SAFETY: on the backend's main thread, inside the transaction that resolves the script.
     unsafe { pg_sys::AcceptInvalidationMessages() };
-    if let Some(s) = CACHE.with(|c| c.borrow().get(tenant).and_then(|t| t.get(key)).cloned()) {
+    // SAFETY: a read of the current user id, on the main thread.
+    let user = unsafe { pg_sys::GetUserId() };
+    let cached = CACHE.with(|c| {
+        let c = c.borrow();
+        c.get(&user)
+            .and_then(|u| u.get(tenant))
+            .and_then(|t| t.get(key))
+            .cloned()
+    });
+    if let Some(s) = cached {
         return Ok(s);
     }
     let script = Rc::new(load(tenant, key)?);
@@ -133,10 +148,17 @@ fn resolve_any(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
     }
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if c.values().map(HashMap::len).sum::<usize>() >= MAX_ENTRIES {
+        if c.values()
+            .flat_map(HashMap::values)
+            .map(HashMap::len)
+            .sum::<usize>()
+            >= MAX_ENTRIES
+        {
             c.clear();
         }
-        c.entry(tenant.to_string())
+        c.entry(user)
+            .or_default()
+            .entry(tenant.to_string())
             .or_default()
             .insert(key.to_string(), script.clone());
     });
@@ -151,7 +173,12 @@ fn resolve_any(tenant: &str, key: &str) -> Result<Rc<Script>, Error> {
 fn load(tenant: &str, key: &str) -> Result<Script, Error> {
     let scripts = lookup::relation(c"scripts");
     SCRIPTS_OID.set(scripts.unwrap_or(pg_sys::InvalidOid));
-    let row = match scripts.and_then(|oid| read_direct(oid, tenant, key)) {
+    // What the read detoasts goes with its own memory context, as SPI's with SPI's.
+    // SAFETY: the context is a child of the current one, deleted when dropped (also on ERROR).
+    let direct = scripts.and_then(|oid| unsafe {
+        PgMemoryContexts::new("jsrt script lookup").switch_to(|_| read_direct(oid, tenant, key))
+    });
+    let row = match direct {
         Some(row) => row,
         None => query(tenant, key)?,
     };
@@ -169,11 +196,6 @@ fn read_direct(scripts: pg_sys::Oid, tenant: &str, key: &str) -> Option<Option<S
     let tenant_bytes = crate::engine::ids::parse(tenant)?;
     let scripts = lookup::Table::open(scripts);
     let tenants = lookup::Table::open(lookup::relation(c"tenants")?);
-    let (by_id, by_name, tenants_pkey) = (
-        lookup::relation(c"scripts_pkey")?,
-        lookup::relation(c"scripts_name_tenant_unique")?,
-        lookup::relation(c"tenants_pkey")?,
-    );
     let c = |t: &lookup::Table, name| t.column(name);
     let (id, tenant_id, name, version, status, kind, history, limits, source, input_schema) = (
         c(&scripts, "id")?,
@@ -193,11 +215,18 @@ fn read_direct(scripts: pg_sys::Oid, tenant: &str, key: &str) -> Option<Option<S
         c(&tenants, "max_concurrent_runs")?,
         c(&tenants, "state")?,
     );
-    // Both tables' rights first: without them the query raises, and so must this.
+    let (by_id, by_name, tenants_pkey) = (
+        scripts.unique_index(c"scripts_pkey", &[id])?,
+        scripts.unique_index(c"scripts_name_tenant_unique", &[tenant_id, name])?,
+        tenants.unique_index(c"tenants_pkey", &[t_id])?,
+    );
+    // The snapshot first, as the query's (its command counter advanced: what
+    // this statement did so far is seen), then both tables' rights: without
+    // them the query raises, and so must this.
+    let snapshot = lookup::Snapshot::take();
     if !scripts.shows(tenant_id, &tenant_bytes) || !tenants.shows(t_id, &tenant_bytes) {
         return None;
     }
-    let snapshot = lookup::Snapshot::take();
     let read = |r: &lookup::Row<'_>| -> Option<Script> {
         let text = |col| r.text(col).map(Option::unwrap_or_default);
         let (id, tenant_id) = (text(id)?, text(tenant_id)?);
@@ -266,8 +295,14 @@ fn read_direct(scripts: pg_sys::Oid, tenant: &str, key: &str) -> Option<Option<S
     Some(Some(script))
 }
 
+/// The search_path of the queries `load` runs as its caller: a caller's
+/// schema never supplies their operators or types (as a planted `=` would to a
+/// SECURITY DEFINER caller).
+const LOAD_SEARCH_PATH: &std::ffi::CStr = c"pg_catalog, pg_temp";
+
 /// `load`'s query, which applies whatever rights and policies there are.
 fn query(tenant: &str, key: &str) -> Result<Option<Script>, Error> {
+    let _path = crate::tenancy::Pinned::set(&[(c"search_path", LOAD_SEARCH_PATH)], false);
     Spi::connect_mut(|client| -> Result<Option<Script>, pgrx::spi::SpiError> {
         let rows = client.update(
             "SELECT s.id::text, s.tenant_id::text, t.name, s.name::text, s.version, s.status::text,
@@ -307,6 +342,7 @@ fn query(tenant: &str, key: &str) -> Result<Option<Script>, Error> {
 }
 
 fn tenant_exists(tenant: &str) -> Result<bool, Error> {
+    let _path = crate::tenancy::Pinned::set(&[(c"search_path", LOAD_SEARCH_PATH)], false);
     Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM jsrt.tenants WHERE id = $1::uuid)",
         &[tenant.into()],

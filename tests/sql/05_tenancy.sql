@@ -130,6 +130,16 @@ GRANT EXECUTE ON FUNCTION jsrt.execute(text, jsonb), jsrt._execute(text, text) T
 SELECT pg_temp.forget();
 SELECT set_config('jsrt.tenant', (SELECT id::text FROM jsrt.tenants WHERE name = 'shop_a'), false) IS NOT NULL AS tenant_set;
 SELECT as_role('r_exec_only', NULL, $$SELECT jsrt.execute('lookup_me')$$) AS exec_only_role;
+-- ... also once another role found it (what a lookup found is kept per role)
+SELECT jsrt.set_tenant('shop_a');
+SELECT jsrt.execute('lookup_me') AS superuser_found_it;
+SELECT as_role('r_exec_only', NULL, $$SELECT jsrt.execute('lookup_me')$$) AS exec_only_role_after;
+-- with SELECT but not EXECUTE on jsrt.tenant_id(), which the policy calls: refused, as by the query
+GRANT SELECT ON jsrt.scripts, jsrt.tenants TO r_exec_only;
+SELECT pg_temp.forget();
+SELECT jsrt.set_tenant('shop_a');
+SELECT as_role('r_exec_only', NULL, $$SELECT jsrt.execute('lookup_me')$$) AS exec_only_role_with_select;
+REVOKE SELECT ON jsrt.scripts, jsrt.tenants FROM r_exec_only;
 -- a restrictive policy a DBA adds hides the script from those it applies to
 CREATE POLICY hide_lookup_me ON jsrt.scripts AS RESTRICTIVE USING (name <> 'lookup_me');
 SELECT as_role('r_dev', 'shop_a', $$SELECT jsrt.execute('lookup_me')$$) AS dev_restricted;
@@ -169,6 +179,26 @@ SELECT jsrt.execute('A1B2C3D4-0000-4000-8000-000000000001') AS superuser_by_id_u
 CREATE POLICY hide_nothing ON jsrt.scripts AS RESTRICTIVE USING (true);
 SELECT as_role('r_dev', 'shop_a', $$SELECT jsrt.execute('a1b2c3d4-0000-4000-8000-000000000001')$$) AS dev_by_id_through_query;
 DROP POLICY hide_nothing ON jsrt.scripts;
+-- an index that is not what a lookup needs (here partial: a DBA's change) is not used
+ALTER TABLE jsrt.scripts DROP CONSTRAINT scripts_name_tenant_unique;
+CREATE UNIQUE INDEX scripts_name_tenant_unique ON jsrt.scripts (tenant_id, name) WHERE status = 'draft';
+SELECT as_role('r_dev', 'shop_a', $$SELECT jsrt.execute('lookup_me')$$) AS dev_partial_index;
+SELECT jsrt.set_tenant('shop_a');
+SELECT jsrt.execute('lookup_me') AS superuser_partial_index;
+DROP INDEX jsrt.scripts_name_tenant_unique;
+ALTER TABLE jsrt.scripts ADD CONSTRAINT scripts_name_tenant_unique UNIQUE (tenant_id, name);
+-- the query resolves its operators and types in pg_catalog alone: an exact-match
+-- `=` a caller's schema plants (for a SECURITY DEFINER caller, say) is not called
+CREATE SCHEMA lookup_trap;
+CREATE FUNCTION lookup_trap.eq(varchar, text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN RAISE NOTICE 'planted = ran as %', current_user; RETURN $1::text = $2; END $$;
+CREATE OPERATOR lookup_trap.= (LEFTARG = varchar, RIGHTARG = text, FUNCTION = lookup_trap.eq);
+GRANT USAGE ON SCHEMA lookup_trap TO PUBLIC;
+CREATE POLICY hide_nothing ON jsrt.scripts AS RESTRICTIVE USING (true);
+SELECT as_role('r_dev', 'shop_a', $$SELECT set_config('search_path', 'lookup_trap, public', true) IS NOT NULL
+                                          AND jsrt.execute('lookup_me') = '"found"'$$) AS planted_operator_not_called;
+DROP POLICY hide_nothing ON jsrt.scripts;
+DROP SCHEMA lookup_trap CASCADE;
 -- another tenant's script by its id: not this tenant's, whoever asks
 SELECT id AS seed_b_id FROM jsrt.scripts WHERE name = 'seed_b' \gset
 SELECT pg_temp.forget();
