@@ -55,6 +55,18 @@ pub struct Column {
     collation: Oid,
 }
 
+/// The function `=` on a column of type `typid` calls in the query, which a
+/// scan key on it calls too; None for a type looked up by no key here.
+fn equality(typid: Oid) -> Option<Oid> {
+    match typid {
+        pg_sys::UUIDOID => Some(pg_sys::F_UUID_EQ),
+        pg_sys::TEXTOID | pg_sys::VARCHAROID => Some(pg_sys::F_TEXTEQ),
+        pg_sys::NAMEOID => Some(pg_sys::F_NAMEEQ),
+        _ => None,
+    }
+    .map(Oid::from)
+}
+
 /// A value to look a row up by.
 pub enum Key<'a> {
     Uuid(&'a [u8; 16]),
@@ -98,8 +110,8 @@ impl Table {
 
     /// Index jsrt.`name`, if it is what a lookup by `columns` needs: a valid,
     /// ready, unique btree index of this table on exactly those columns (no
-    /// expression, no predicate), with their collations and default operator
-    /// families, so that its equality is the query's. Anything else (a failed
+    /// expression, no predicate), with their collations, and operator families
+    /// whose equality is the query's `=` (the function `equality` names). Anything else (a failed
     /// concurrent build, an index a DBA changed): None, and the caller asks the query.
     pub fn unique_index(&self, name: &CStr, columns: &[Column]) -> Option<Oid> {
         let oid = relation(name)?;
@@ -133,13 +145,19 @@ impl Table {
                     std::ptr::null_mut(),
                 )
                 && columns.iter().zip(keys).enumerate().all(|(n, (c, &key))| {
-                    key == c.attno
-                        && *(*index).rd_indcollation.add(n) == c.collation
-                        && *(*index).rd_opfamily.add(n)
-                            == pg_sys::get_opclass_family(pg_sys::GetDefaultOpClass(
-                                c.typid,
-                                pg_sys::BTREE_AM_OID,
-                            ))
+                    key == c.attno && *(*index).rd_indcollation.add(n) == c.collation && {
+                        // the family's equality is the function the scan key compares with
+                        let (family, input) =
+                            (*(*index).rd_opfamily.add(n), *(*index).rd_opcintype.add(n));
+                        let eq = pg_sys::get_opfamily_member(
+                            family,
+                            input,
+                            input,
+                            pg_sys::BTEqualStrategyNumber as _,
+                        );
+                        eq != pg_sys::InvalidOid
+                            && Some(pg_sys::get_opcode(eq)) == equality(c.typid)
+                    }
                 });
             pg_sys::index_close(index, pg_sys::NoLock as _);
             fits.then_some(oid)
