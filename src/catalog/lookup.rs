@@ -55,6 +55,12 @@ pub struct Column {
     collation: Oid,
 }
 
+impl Column {
+    pub fn typid(&self) -> Oid {
+        self.typid
+    }
+}
+
 /// The function `=` on a column of type `typid` calls in the query, which a
 /// scan key on it calls too; None for a type looked up by no key here.
 fn equality(typid: Oid) -> Option<Oid> {

@@ -215,6 +215,13 @@ fn read_direct(scripts: pg_sys::Oid, tenant: &str, key: &str) -> Option<Option<S
         c(&tenants, "max_concurrent_runs")?,
         c(&tenants, "state")?,
     );
+    // Read as uuids and int4s below: of any other type (a DBA's change), the query reads them.
+    let typed = |cols: &[lookup::Column], t| cols.iter().all(|c| c.typid() == t);
+    if !typed(&[id, tenant_id, t_id], pg_sys::UUIDOID)
+        || !typed(&[version, t_max_runs], pg_sys::INT4OID)
+    {
+        return None;
+    }
     let (by_id, by_name, tenants_pkey) = (
         scripts.unique_index(c"scripts_pkey", &[id])?,
         scripts.unique_index(c"scripts_name_tenant_unique", &[tenant_id, name])?,
