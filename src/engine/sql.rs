@@ -745,16 +745,10 @@ impl Reads {
 
 /// The Oids of an Oid list (NIL: none).
 unsafe fn oids(list: *mut pg_sys::List) -> impl Iterator<Item = Oid> {
-    // SAFETY: the caller's list, whose `length` cells are initialised Oids.
-    let cells: &[pg_sys::ListCell] = unsafe {
-        if list.is_null() {
-            &[]
-        } else {
-            std::slice::from_raw_parts((*list).elements, (*list).length as usize)
-        }
-    };
-    // SAFETY: an Oid list's cells hold oid_value.
-    cells.iter().map(|c| unsafe { c.oid_value })
+    // SAFETY: the caller's list; an Oid list's cells hold oid_value.
+    unsafe { crate::nodes::elements(list) }
+        .iter()
+        .map(|c| unsafe { c.oid_value })
 }
 
 /// Whether relation `r` is partitioned or has inheritance children (or is

@@ -39,7 +39,7 @@ pub fn schema_ready(worker: &str, said: &mut bool) -> bool {
         return true;
     }
     match in_transaction(version::catalog) {
-        Ok(Ok(Catalog::Current)) => {
+        Ok(Catalog::Current) => {
             if *said {
                 log!(
                     "{worker}: the extension is at {} now: starting",
@@ -49,20 +49,13 @@ pub fn schema_ready(worker: &str, said: &mut bool) -> bool {
             }
             true
         }
-        Ok(Ok(Catalog::Missing)) => true,
-        Ok(Ok(Catalog::Other(installed))) => {
+        Ok(Catalog::Missing) => true,
+        Ok(Catalog::Other(installed)) => {
             if !*said {
                 log!(
                     "{worker}: waiting: {}",
                     crate::error::Error::Outdated { installed }.message()
                 );
-                *said = true;
-            }
-            false
-        }
-        Ok(Err(e)) => {
-            if !*said {
-                log!("{worker}: waiting: {}", e.message());
                 *said = true;
             }
             false

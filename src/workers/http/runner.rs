@@ -152,15 +152,14 @@ impl Runner {
         let api = mgmt::routes::is_api(&req.path);
         let out = in_transaction(AssertUnwindSafe(|| {
             match crate::version::catalog() {
-                Ok(Catalog::Current) => {}
-                Ok(Catalog::Missing) => {
+                Catalog::Current => {}
+                Catalog::Missing => {
                     return Response::error(503, "jsruntime is not installed in jsrt.database", &[])
                 }
                 // a new library before ALTER EXTENSION jsruntime UPDATE
-                Ok(Catalog::Other(installed)) => {
+                Catalog::Other(installed) => {
                     return Response::error(503, &Error::Outdated { installed }.message(), &[])
                 }
-                Err(e) => return Response::error(503, &e.message(), &[]),
             }
             if api {
                 mgmt::dispatch(&req)
