@@ -62,7 +62,8 @@ impl Column {
 }
 
 /// The function `=` on a column of type `typid` calls in the query, which a
-/// scan key on it calls too; None for a type looked up by no key here.
+/// scan key on it calls too; None for a type looked up by no key here. A
+/// `Key` is of the column's type (the callers check the columns' types).
 fn equality(typid: Oid) -> Option<Oid> {
     match typid {
         pg_sys::UUIDOID => Some(pg_sys::F_UUID_EQ),
@@ -247,26 +248,16 @@ impl Table {
         // (or registers the catalog snapshot itself), and ends before this returns; the tuple is read by `f` while the scan holds its buffer.
         unsafe {
             for (col, key) in keys {
-                let (proc_, arg, collation) = match key {
-                    Key::Uuid(u) => (
-                        pg_sys::F_UUID_EQ,
-                        Datum::from(u.as_ptr()),
-                        pg_sys::InvalidOid,
-                    ),
-                    Key::Text(t) => (
-                        pg_sys::F_TEXTEQ,
-                        Datum::from(pg_sys::cstring_to_text_with_len(
-                            t.as_ptr().cast(),
-                            t.len() as _,
-                        )),
-                        // the index's order is the column's collation's
-                        col.collation,
-                    ),
-                    Key::Name(n) => (
-                        pg_sys::F_NAMEEQ,
-                        Datum::from(n.as_ptr()),
-                        pg_sys::C_COLLATION_OID,
-                    ),
+                // Compared as the query's `=` on the column compares (`unique_index` checked the
+                // index's family has it), in the column's collation (the index's too).
+                let equality = equality(col.typid)?;
+                let arg = match key {
+                    Key::Uuid(u) => Datum::from(u.as_ptr()),
+                    Key::Text(t) => Datum::from(pg_sys::cstring_to_text_with_len(
+                        t.as_ptr().cast(),
+                        t.len() as _,
+                    )),
+                    Key::Name(n) => Datum::from(n.as_ptr()),
                 };
                 let mut k = pg_sys::ScanKeyData::default();
                 pg_sys::ScanKeyEntryInitialize(
@@ -275,8 +266,8 @@ impl Table {
                     col.attno,
                     pg_sys::BTEqualStrategyNumber as _,
                     pg_sys::InvalidOid,
-                    collation,
-                    proc_.into(),
+                    col.collation,
+                    equality,
                     arg,
                 );
                 scan_keys.push(k);

@@ -215,10 +215,12 @@ fn read_direct(scripts: pg_sys::Oid, tenant: &str, key: &str) -> Option<Option<S
         c(&tenants, "max_concurrent_runs")?,
         c(&tenants, "state")?,
     );
-    // Read as uuids and int4s below: of any other type (a DBA's change), the query reads them.
+    // Looked up and read as uuids, text and int4s below: of any other type (a
+    // DBA's change), the query reads them.
     let typed = |cols: &[lookup::Column], t| cols.iter().all(|c| c.typid() == t);
     if !typed(&[id, tenant_id, t_id], pg_sys::UUIDOID)
         || !typed(&[version, t_max_runs], pg_sys::INT4OID)
+        || !(typed(&[name], pg_sys::VARCHAROID) || typed(&[name], pg_sys::TEXTOID))
     {
         return None;
     }
@@ -267,25 +269,21 @@ fn read_direct(scripts: pg_sys::Oid, tenant: &str, key: &str) -> Option<Option<S
             )
             .flatten()
     });
+    let by_name = || {
+        scripts.find(
+            by_name,
+            &[
+                (tenant_id, lookup::Key::Uuid(&tenant_bytes)),
+                (name, lookup::Key::Text(key)),
+            ],
+            Some(&snapshot),
+            read,
+        )
+    };
     // found: the row, None when it could not be read here
-    let found = match by_key {
-        Some(found) => found,
-        None => {
-            let by_name = scripts.find(
-                by_name,
-                &[
-                    (tenant_id, lookup::Key::Uuid(&tenant_bytes)),
-                    (name, lookup::Key::Text(key)),
-                ],
-                Some(&snapshot),
-                read,
-            );
-            // no such row at all: the query finds none either
-            let Some(found) = by_name else {
-                return Some(None);
-            };
-            found
-        }
+    let Some(found) = by_key.or_else(by_name) else {
+        // no such row at all: the query finds none either
+        return Some(None);
     };
     let mut script = found?;
     tenants.find(
